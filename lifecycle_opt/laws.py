@@ -1,0 +1,412 @@
+"""Loss laws: L(N, D) as small frozen values with vectorised numpy evaluation.
+
+Three families:
+
+* :class:`ChinchillaLaw` — L = E + A/N^α + B/D^β (Hoffmann et al. 2022, eq. 10).
+* :class:`KaplanLaw` — L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D (Kaplan et al. 2020, eq. 1.5).
+* :class:`DataConstrainedLaw` — a Chinchilla law evaluated on effective data and
+  effective parameters when a limited unique corpus is repeated (Muennighoff et al.
+  2023, eq. 14–15 with U_D = min(U, D)).
+
+The solver knows a law through one narrow interface:
+
+* ``loss(N, D)`` [nats], vectorised;
+* ``loss_grad(N, D)`` → (L, ∂L/∂N, ∂L/∂D);
+* ``posynomial()`` → the loss constraint as a posynomial for geometric programming,
+  or ``None`` when the law is not DGP-representable (the data-constrained law);
+* ``compute_optimal(flops)`` and ``compute_optimal_at_loss(loss)`` → the closed-form
+  plan minimising training compute C = 6·N·D without data limits.
+
+N counts parameters [count]; D counts training tokens, repetitions included [count].
+
+References
+----------
+Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models", arXiv:2203.15556.
+Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt", arXiv:2404.10102.
+Muennighoff et al. 2023, "Scaling Data-Constrained Language Models", arXiv:2305.16264.
+Kaplan et al. 2020, "Scaling Laws for Neural Language Models", arXiv:2001.08361.
+Sardana et al. 2024, "Beyond Chinchilla-Optimal", arXiv:2401.00448.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "FittedRange",
+    "Posynomial",
+    "ChinchillaLaw",
+    "KaplanLaw",
+    "DataConstrainedLaw",
+    "LossLaw",
+    "PRESETS",
+    "preset",
+    "MUENNIGHOFF_R_D_STAR",
+    "MUENNIGHOFF_R_N_STAR",
+]
+
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Union
+
+import numpy as np
+
+# Muennighoff et al. 2023, App. A: the half-life-like constants of repeated data and
+# of excess parameters, fitted together with their C4 base law (preset muennighoff2023).
+MUENNIGHOFF_R_D_STAR = 15.387756
+MUENNIGHOFF_R_N_STAR = 5.309743
+
+
+@dataclass(frozen=True)
+class FittedRange:
+    """The runs a law was fitted on; plans far outside it are extrapolations.
+
+    min_params, max_params : parameters of the smallest and largest run [count]
+    max_tokens : most training tokens of any run [count], or None if unknown
+    max_flops : most training compute of any run [FLOP], or None if unknown
+    """
+
+    min_params: float
+    max_params: float
+    max_tokens: float | None = None
+    max_flops: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Posynomial:
+    """Σ_k c_k · N^a_k · D^b_k, the building block of a geometric program.
+
+    ``terms`` is a tuple of (coefficient, exponent of N, exponent of D).
+    """
+
+    terms: tuple[tuple[float, float, float], ...]
+
+    def __call__(self, N, D):
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        return sum(c * N**a * D**b for c, a, b in self.terms)
+
+
+@dataclass(frozen=True)
+class ChinchillaLaw:
+    """L(N, D) = E + A·N^(−α) + B·D^(−β)  [nats]  (Hoffmann et al. 2022, eq. 10)."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    name: str = "custom"
+    source: str = "user-supplied constants"
+    fitted: FittedRange | None = None
+
+    family = "chinchilla"
+
+    def __post_init__(self):
+        for key in ("E", "A", "B", "alpha", "beta"):
+            value = getattr(self, key)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{key} must be a positive finite number, got {value!r}")
+
+    # -- evaluation -----------------------------------------------------------------
+    def loss(self, N, D):
+        """Predicted loss [nats] of N parameters trained on D tokens (vectorised)."""
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        return self.E + self.A * N ** -self.alpha + self.B * D ** -self.beta
+
+    def loss_grad(self, N, D):
+        """(L, ∂L/∂N, ∂L/∂D) — partial derivatives in natural units."""
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        a = self.A * N ** -self.alpha
+        b = self.B * D ** -self.beta
+        return self.E + a + b, -self.alpha * a / N, -self.beta * b / D
+
+    @property
+    def irreducible_loss(self) -> float:
+        """The loss no finite model reaches, E [nats]."""
+        return self.E
+
+    # -- geometric programming ----------------------------------------------------
+    def posynomial(self) -> Posynomial:
+        """The reducible loss A·N^−α + B·D^−β as a posynomial."""
+        return Posynomial(((self.A, -self.alpha, 0.0), (self.B, 0.0, -self.beta)))
+
+    def posynomial_level(self, loss: float) -> float:
+        """The posynomial's value at which the loss equals ``loss``: L − E."""
+        return loss - self.E
+
+    def loss_from_posynomial(self, p: float) -> float:
+        return self.E + p
+
+    # -- closed forms (Hoffmann et al. 2022, §3.3 and App. D.2) ------------------
+    @property
+    def G(self) -> float:
+        """G = (α·A / (β·B))^(1/(α+β)), the scale of the compute-optimal frontier."""
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+
+    def compute_optimal(self, flops):
+        """(N_opt, D_opt) minimising the loss at training compute C = 6·N·D [FLOP].
+
+        N_opt = G·(C/6)^(β/(α+β)), D_opt = G^(−1)·(C/6)^(α/(α+β)).
+        """
+        c6 = np.asarray(flops, dtype=float) / 6.0
+        s = self.alpha + self.beta
+        return self.G * c6 ** (self.beta / s), c6 ** (self.alpha / s) / self.G
+
+    def compute_optimal_at_loss(self, loss):
+        """(N, D) reaching ``loss`` with the least training compute.
+
+        On the compute-optimal frontier α·A·N^−α = β·B·D^−β, so the reducible loss
+        splits as A·N^−α = β(L−E)/(α+β) and B·D^−β = α(L−E)/(α+β).
+        """
+        reducible = np.asarray(loss, dtype=float) - self.E
+        s = self.alpha + self.beta
+        N = (self.A * s / (self.beta * reducible)) ** (1.0 / self.alpha)
+        D = (self.B * s / (self.alpha * reducible)) ** (1.0 / self.beta)
+        return N, D
+
+    def compute_optimal_params_for_tokens(self, D):
+        """N for which D tokens are the compute-optimal data size: G·(D·G)^(β/α)."""
+        return self.G * (np.asarray(D, dtype=float) * self.G) ** (self.beta / self.alpha)
+
+    def describe(self) -> str:
+        return (f"{self.name}: L = {self.E:g} + {self.A:g}/N^{self.alpha:g} + "
+                f"{self.B:g}/D^{self.beta:g}  ({self.source})")
+
+
+@dataclass(frozen=True)
+class KaplanLaw:
+    """L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D  [nats]  (Kaplan et al. 2020, eq. 1.5).
+
+    N counts non-embedding parameters and the loss is on Kaplan's WebText2 tokens:
+    its numbers are not comparable with the Chinchilla-form laws.
+    """
+
+    Nc: float
+    Dc: float
+    alpha_N: float
+    alpha_D: float
+    name: str = "kaplan2020"
+    source: str = "Kaplan et al. 2020 (arXiv 2001.08361), eq. 1.5 and Table 2"
+    fitted: FittedRange | None = None
+
+    family = "kaplan"
+    irreducible_loss = 0.0
+
+    @property
+    def _p(self) -> float:
+        return self.alpha_N / self.alpha_D
+
+    def loss(self, N, D):
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        return ((self.Nc / N) ** self._p + self.Dc / D) ** self.alpha_D
+
+    def loss_grad(self, N, D):
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        u = (self.Nc / N) ** self._p
+        v = self.Dc / D
+        L = (u + v) ** self.alpha_D
+        dL_dinner = self.alpha_D * L / (u + v)
+        return L, dL_dinner * (-self._p * u / N), dL_dinner * (-v / D)
+
+    def posynomial(self) -> Posynomial:
+        """The inner sum (N_c/N)^(α_N/α_D) + D_c/D; L = inner^α_D is monotone in it."""
+        return Posynomial(((self.Nc ** self._p, -self._p, 0.0), (self.Dc, 0.0, -1.0)))
+
+    def posynomial_level(self, loss: float) -> float:
+        return loss ** (1.0 / self.alpha_D)
+
+    def loss_from_posynomial(self, p: float) -> float:
+        return p ** self.alpha_D
+
+    def compute_optimal_at_loss(self, loss):
+        """(N, D) reaching ``loss`` with the least 6·N·D: there p·u = v, u + v = L^(1/α_D)."""
+        K = np.asarray(loss, dtype=float) ** (1.0 / self.alpha_D)
+        p = self._p
+        u = K / (1.0 + p)
+        v = p * K / (1.0 + p)
+        return self.Nc / u ** (1.0 / p), self.Dc / v
+
+    def compute_optimal(self, flops):
+        """(N, D) minimising the loss at C = 6·N·D: N^(p+1) = p·N_c^p·(C/6)/D_c."""
+        c6 = np.asarray(flops, dtype=float) / 6.0
+        p = self._p
+        N = (p * self.Nc ** p * c6 / self.Dc) ** (1.0 / (p + 1.0))
+        return N, c6 / N
+
+    def describe(self) -> str:
+        return (f"{self.name}: L = [({self.Nc:g}/N)^({self.alpha_N:g}/{self.alpha_D:g}) + "
+                f"{self.Dc:g}/D]^{self.alpha_D:g}  ({self.source})")
+
+
+@dataclass(frozen=True)
+class DataConstrainedLaw:
+    """A Chinchilla law on effective data D' and effective parameters N'.
+
+    Muennighoff et al. 2023, eq. 14–15 (App. A), with D_C = ``unique_tokens``:
+
+    * U_D = min(D_C, D), R_D = D/U_D − 1, D' = U_D + U_D·R_D*·(1 − exp(−R_D/R_D*));
+    * U_N = min(N_opt(U_D), N), R_N = max(N/U_N − 1, 0), N' = U_N + U_N·R_N*·(1 − exp(−R_N/R_N*)),
+      N_opt(U_D) = G·(U_D·G)^(β/α) the compute-optimal size for U_D tokens;
+    * L = E + A/N'^α + B/D'^β.
+
+    The penalty is continuously differentiable; it is not a posynomial, so plans
+    under it are solved as smooth convex programs in (log N, log D).
+    """
+
+    base: ChinchillaLaw
+    unique_tokens: float
+    R_D_star: float = MUENNIGHOFF_R_D_STAR
+    R_N_star: float = MUENNIGHOFF_R_N_STAR
+
+    family = "data-constrained"
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.name} + repetition penalty"
+
+    @property
+    def source(self) -> str:
+        return (f"{self.base.source}; repetition penalty of Muennighoff et al. 2023 "
+                f"(arXiv 2305.16264) eq. 14-15, R_D* = {self.R_D_star:g}, R_N* = {self.R_N_star:g}")
+
+    @property
+    def fitted(self) -> FittedRange | None:
+        return self.base.fitted
+
+    @property
+    def irreducible_loss(self) -> float:
+        return self.base.E
+
+    def posynomial(self):
+        return None
+
+    def _effective(self, N, D):
+        """Effective tokens, effective parameters and the derivatives the gradient needs."""
+        law = self.base
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        U = self.unique_tokens
+        repeated = D > U
+        U_D = np.where(repeated, U, D)
+        R_D = D / U_D - 1.0
+        decay_D = np.exp(-R_D / self.R_D_star)
+        D_eff = U_D + U_D * self.R_D_star * (1.0 - decay_D)        # eq. 14
+        dDeff_dD = np.where(repeated, decay_D, 1.0)
+        dUD_dD = np.where(repeated, 0.0, 1.0)
+
+        K = law.compute_optimal_params_for_tokens(U_D)              # N_opt(U_D)
+        excess = N > K
+        U_N = np.where(excess, K, N)
+        R_N = N / U_N - 1.0
+        decay_N = np.exp(-R_N / self.R_N_star)
+        N_eff = U_N + U_N * self.R_N_star * (1.0 - decay_N)        # eq. 15
+        dNeff_dN = np.where(excess, decay_N, 1.0)
+        dNeff_dK = np.where(excess, 1.0 + self.R_N_star * (1.0 - decay_N) - (N / K) * decay_N, 0.0)
+        dK_dD = K * (law.beta / law.alpha) / U_D * dUD_dD
+        return N_eff, D_eff, dNeff_dN, dNeff_dK * dK_dD, dDeff_dD
+
+    def effective_tokens(self, D):
+        """D' [count]: what D tokens over the limited corpus are worth as fresh data."""
+        return self._effective(np.ones_like(np.asarray(D, dtype=float)), D)[1]
+
+    def effective_params(self, N, D):
+        """N' [count]: what N parameters are worth when the data can feed fewer."""
+        return self._effective(N, D)[0]
+
+    def loss(self, N, D):
+        N_eff, D_eff = self._effective(N, D)[:2]
+        return self.base.loss(N_eff, D_eff)
+
+    def loss_grad(self, N, D):
+        N_eff, D_eff, dNe_dN, dNe_dD, dDe_dD = self._effective(N, D)
+        L, dL_dNe, dL_dDe = self.base.loss_grad(N_eff, D_eff)
+        return L, dL_dNe * dNe_dN, dL_dNe * dNe_dD + dL_dDe * dDe_dD
+
+    # The compute-optimal baseline is the base law's: unlimited fresh data.
+    def compute_optimal(self, flops):
+        return self.base.compute_optimal(flops)
+
+    def compute_optimal_at_loss(self, loss):
+        return self.base.compute_optimal_at_loss(loss)
+
+    def describe(self) -> str:
+        return (f"{self.base.describe()}; repetition penalty over {self.unique_tokens:.3g} unique "
+                f"tokens (Muennighoff et al. 2023, R_D* = {self.R_D_star:g}, R_N* = {self.R_N_star:g})")
+
+
+LossLaw = Union[ChinchillaLaw, KaplanLaw, DataConstrainedLaw]
+
+# ------------------------------------------------------------------------ presets
+# Chinchilla runs: reconstructed data of Hoffmann et al. 2022 Fig. 4 (Epoch AI,
+# shared/validation/chinchilla_fig4_extracted.csv) spans N 5.7e7–1.62e10 and
+# C 1.4e18–1.3e22 FLOP; the paper reports ~500B tokens as its longest runs.
+_CHINCHILLA_RANGE = FittedRange(
+    min_params=5.7e7, max_params=1.62e10, max_tokens=5e11, max_flops=1.3e22,
+    note="Hoffmann et al. 2022 runs: 70M-16B parameters, 5B-500B tokens")
+
+_PRESETS: dict[str, Callable[[], LossLaw]] = {
+    # Hoffmann et al. 2022, eq. 10 as printed.
+    "hoffmann2022": lambda: ChinchillaLaw(
+        E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, name="hoffmann2022",
+        source="Hoffmann et al. 2022 (arXiv 2203.15556), eq. 10 as printed",
+        fitted=_CHINCHILLA_RANGE),
+    # The same fit before rounding: exp of a = 6.0073404, b = 6.0179186, e = 0.5267228,
+    # as used in the notebook of Besiroglu et al. 2024.
+    "hoffmann2022_unrounded": lambda: ChinchillaLaw(
+        E=1.693374, A=406.401, B=410.723, alpha=0.33917084, beta=0.2849083,
+        name="hoffmann2022_unrounded",
+        source="Hoffmann et al. 2022 fit before rounding, via Besiroglu et al. 2024 (arXiv 2404.10102)",
+        fitted=_CHINCHILLA_RANGE),
+    # Besiroglu et al. 2024, refit of 240 points reconstructed from Hoffmann's Fig. 4.
+    "besiroglu2024": lambda: ChinchillaLaw(
+        E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658, name="besiroglu2024",
+        source="Besiroglu et al. 2024 (arXiv 2404.10102), Huber refit of Hoffmann et al. Fig. 4",
+        fitted=_CHINCHILLA_RANGE),
+    # Muennighoff et al. 2023, App. B: exp of a = 6.255414, b = 7.3049974, e = 0.6254804,
+    # α = β tied; C4 validation loss, GPT-2 tokenizer. Runs up to 9B parameters and 900B
+    # tokens (abstract).
+    "muennighoff2023": lambda: ChinchillaLaw(
+        # Unrounded (exp of the fitted logs): the rounded 1.869144/520.825/1487.716 miss the
+        # authors' README checks by ~3e-7.
+        E=math.exp(0.6254804), A=math.exp(6.255414), B=math.exp(7.3049974),
+        alpha=0.3526596, beta=0.3526596,
+        name="muennighoff2023",
+        source="Muennighoff et al. 2023 (arXiv 2305.16264), App. B (C4, GPT-2 tokenizer)",
+        fitted=FittedRange(min_params=1e7, max_params=9e9, max_tokens=9e11, max_flops=None,
+                           note="Muennighoff et al. 2023 runs: up to 9B parameters and 900B tokens")),
+    # Constants in the code of Sardana et al. 2024 (repository nikhilsardana/beyond-chinchilla).
+    "sardana2024": lambda: ChinchillaLaw(
+        E=1.69, A=406.4, B=410.7, alpha=0.336, beta=0.283, name="sardana2024",
+        source="Chinchilla constants as used in the code of Sardana et al. 2024 (arXiv 2401.00448)",
+        fitted=_CHINCHILLA_RANGE),
+    # Kaplan et al. 2020, eq. 1.5 with Table 2: N_c = 8.8e13, D_c = 5.4e13, α_N = 0.076,
+    # α_D = 0.095. Runs: 768 to 1.5e9 non-embedding parameters, 22M to 23B tokens (§2, §3).
+    "kaplan2020": lambda: KaplanLaw(
+        Nc=8.8e13, Dc=5.4e13, alpha_N=0.076, alpha_D=0.095,
+        fitted=FittedRange(min_params=768, max_params=1.5e9, max_tokens=2.3e10, max_flops=None,
+                           note="Kaplan et al. 2020 runs: 768-1.5B non-embedding parameters, "
+                                "22M-23B tokens")),
+}
+
+PRESETS: tuple[str, ...] = tuple(_PRESETS)
+
+
+def preset(name: str) -> LossLaw:
+    """The published law called ``name``; see ``PRESETS`` for the names.
+
+    >>> law = preset("hoffmann2022")
+    >>> round(float(law.loss(70e9, 1.4e12)), 4)
+    1.9366
+    """
+    try:
+        return _PRESETS[name]()
+    except KeyError:
+        raise KeyError(f"unknown law preset {name!r}; known: {', '.join(PRESETS)}") from None
+
+
+def with_constants(law: ChinchillaLaw, **changes) -> ChinchillaLaw:
+    """A copy of ``law`` with some constants changed (laws are immutable)."""
+    return replace(law, **changes)

@@ -1,0 +1,240 @@
+"""Human quantities at the edges: parse "70B", "1.4T", "$2.1M", "90 days"; print them back.
+
+Internally everything is a plain float in base units: parameters and tokens [count],
+FLOP, seconds, dollars. Parsing functions raise ``ValueError`` with a short
+description of what was expected; the scenario loader turns that into a
+``ScenarioError`` naming the file and key.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "parse_count",
+    "parse_money",
+    "parse_duration",
+    "parse_flops",
+    "parse_flop_rate",
+    "format_count",
+    "format_money",
+    "format_flops",
+    "format_duration",
+    "format_number",
+    "SECONDS_PER_DAY",
+    "SECONDS_PER_HOUR",
+]
+
+import math
+import re
+
+SECONDS_PER_HOUR = 3600.0
+SECONDS_PER_DAY = 86400.0
+
+# Decimal multipliers. "B" is billion (1e9) as in "70B parameters"; "G" is accepted too.
+_SUFFIX = {
+    "": 1.0,
+    "k": 1e3, "K": 1e3, "thousand": 1e3,
+    "M": 1e6, "m": 1e6, "million": 1e6, "mn": 1e6,
+    "B": 1e9, "b": 1e9, "G": 1e9, "billion": 1e9, "bn": 1e9,
+    "T": 1e12, "t": 1e12, "trillion": 1e12,
+    "P": 1e15, "quadrillion": 1e15,
+}
+
+_NUMBER = r"[-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<suffix>[A-Za-z]*)\s*(?P<unit>.*?)\s*$")
+
+# Durations: name -> seconds. A month is 1/12 of a Julian year, as finance calendars average it.
+_DURATION = {
+    "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
+    "min": 60.0, "minute": 60.0, "minutes": 60.0,
+    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "d": SECONDS_PER_DAY, "day": SECONDS_PER_DAY, "days": SECONDS_PER_DAY,
+    "w": 7 * SECONDS_PER_DAY, "week": 7 * SECONDS_PER_DAY, "weeks": 7 * SECONDS_PER_DAY,
+    "month": 365.25 / 12 * SECONDS_PER_DAY, "months": 365.25 / 12 * SECONDS_PER_DAY,
+    "y": 365.25 * SECONDS_PER_DAY, "yr": 365.25 * SECONDS_PER_DAY,
+    "year": 365.25 * SECONDS_PER_DAY, "years": 365.25 * SECONDS_PER_DAY,
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(x: float, what: str) -> float:
+    if not math.isfinite(x):
+        raise ValueError(f"a finite {what}")
+    return float(x)
+
+
+def _split(text: str, what: str) -> tuple[float, str, str]:
+    """Split "1.4T tokens" into (1.4, "T", "tokens")."""
+    match = _QUANTITY.match(text)
+    if not match:
+        raise ValueError(what)
+    num = float(match["num"].replace("_", "").replace(",", ""))
+    return num, match["suffix"], match["unit"]
+
+
+def parse_count(value: object, what: str = "count") -> float:
+    """Parse a count of parameters or tokens [count].
+
+    >>> parse_count("70B"), parse_count("1.4T"), parse_count(2e12), parse_count("500 million")
+    (70000000000.0, 1400000000000.0, 2000000000000.0, 500000000.0)
+    """
+    expected = f'a {what} such as 7e10 or "70B"'
+    if _is_number(value):
+        return _finite(value, what)
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    num, suffix, unit = _split(value, expected)
+    if suffix in _SUFFIX and unit.lower() in ("", "tokens", "token", "params", "parameters", "requests"):
+        return _finite(num * _SUFFIX[suffix], what)
+    # "70 billion tokens": the multiplier word arrives as the suffix, the rest as unit
+    words = unit.split()
+    if suffix == "" and words and words[0] in _SUFFIX:
+        return _finite(num * _SUFFIX[words[0]], what)
+    if suffix.lower() in ("tokens", "token", "params", "parameters") and unit == "":
+        return _finite(num, what)
+    raise ValueError(expected)
+
+
+def parse_money(value: object) -> float:
+    """Parse an amount of money [USD].
+
+    >>> parse_money("$2.1M"), parse_money("2.1M"), parse_money("$1,500"), parse_money(5e6)
+    (2100000.0, 2100000.0, 1500.0, 5000000.0)
+    """
+    expected = 'an amount in dollars such as 2.1e6 or "$2.1M"'
+    if _is_number(value):
+        return _finite(value, "amount")
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    text = value.strip()
+    sign = ""
+    if text.startswith("-"):
+        sign, text = "-", text[1:].lstrip()
+    text = text.removeprefix("$").replace("USD", "").strip()
+    num, suffix, unit = _split(sign + text, expected)
+    if unit or suffix not in _SUFFIX:
+        raise ValueError(expected)
+    return _finite(num * _SUFFIX[suffix], "amount")
+
+
+def parse_duration(value: object, default_unit: str = "days") -> float:
+    """Parse a duration [s]. Bare numbers are in ``default_unit``.
+
+    >>> parse_duration(90) / 86400, parse_duration("12 weeks") / 86400, parse_duration("2 years") / 86400
+    (90.0, 84.0, 730.5)
+    """
+    expected = f'a duration such as 90 ({default_unit}) or "90 days", "6 months", "2 years"'
+    if _is_number(value):
+        return _finite(value * _DURATION[default_unit], "duration")
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    num, suffix, unit = _split(value, expected)
+    name = (suffix + (" " + unit if unit else "")).strip().lower()
+    if name == "":
+        return _finite(num * _DURATION[default_unit], "duration")
+    if name not in _DURATION:
+        raise ValueError(expected)
+    return _finite(num * _DURATION[name], "duration")
+
+
+def parse_flops(value: object) -> float:
+    """Parse an amount of compute [FLOP].
+
+    >>> parse_flops(1e24), parse_flops("3.2e23 FLOP"), parse_flops("5e3 zettaFLOP")
+    (1e+24, 3.2e+23, 5e+24)
+    """
+    expected = 'an amount of compute such as 1e24 or "1e24 FLOP"'
+    if _is_number(value):
+        return _finite(value, "amount of compute")
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    num, suffix, unit = _split(value, expected)
+    word = (suffix + unit).replace(" ", "")
+    prefixes = {"": 1.0, "kilo": 1e3, "mega": 1e6, "giga": 1e9, "tera": 1e12, "peta": 1e15,
+                "exa": 1e18, "zetta": 1e21, "yotta": 1e24}
+    for prefix, mult in prefixes.items():
+        for base in ("FLOP", "FLOPs", "flop", "flops", "FLOPS"):
+            if word == prefix + base or (prefix == "" and word == ""):
+                return _finite(num * mult, "amount of compute")
+    raise ValueError(expected)
+
+
+def parse_flop_rate(value: object) -> float:
+    """Parse a peak rate [FLOP/s].
+
+    >>> parse_flop_rate(9.89e14), parse_flop_rate("989 TFLOPS"), parse_flop_rate("2.25 PFLOP/s")
+    (989000000000000.0, 989000000000000.0, 2250000000000000.0)
+    """
+    expected = 'a rate such as 9.89e14 or "989 TFLOPS"'
+    if _is_number(value):
+        return _finite(value, "rate")
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    num, suffix, unit = _split(value, expected)
+    word = (suffix + unit).replace(" ", "").replace("/s", "S").upper()
+    prefixes = {"": 1.0, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+    for prefix, mult in prefixes.items():
+        if word in (prefix + "FLOPS", prefix + "FLOPSS") or (prefix == "" and word == ""):
+            return _finite(num * mult, "rate")
+    raise ValueError(expected)
+
+
+# ---------------------------------------------------------------- formatting
+
+def format_number(x: float, digits: int = 4) -> str:
+    """A float with ``digits`` significant digits, scientific when very large or small."""
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    if 1e-3 <= abs(x) < 1e6:
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits - 1}e}"
+
+
+def format_count(x: float, digits: int = 4) -> str:
+    """A count with a B/T suffix.
+
+    >>> format_count(7e10), format_count(1.4e12), format_count(2.418e10)
+    ('70B', '1.4T', '24.18B')
+    """
+    for mult, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= mult:
+            return f"{x / mult:.{digits}g}{suffix}"
+    return f"{x:.{digits}g}"
+
+
+def format_money(x: float) -> str:
+    """Dollars with a k/M/B suffix.
+
+    >>> format_money(2.1e6), format_money(1234.5), format_money(3.3e9)
+    ('$2.10M', '$1,234', '$3.30B')
+    """
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    for mult, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if x >= mult:
+            return f"{sign}${x / mult:.2f}{suffix}"
+    if x >= 1e3:
+        return f"{sign}${x:,.0f}"
+    return f"{sign}${x:.2f}"
+
+
+def format_flops(x: float) -> str:
+    """Compute in FLOP, scientific.
+
+    >>> format_flops(3.855e23)
+    '3.855e+23 FLOP'
+    """
+    return f"{x:.4g} FLOP"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration in days (or hours when short).
+
+    >>> format_duration(90 * 86400), format_duration(7200)
+    ('90 days', '2 hours')
+    """
+    days = seconds / SECONDS_PER_DAY
+    if days >= 1:
+        return f"{days:.3g} days"
+    return f"{seconds / SECONDS_PER_HOUR:.3g} hours"
