@@ -13,6 +13,7 @@ __all__ = [
     "parse_duration",
     "parse_flops",
     "parse_flop_rate",
+    "parse_bytes",
     "format_count",
     "format_money",
     "format_flops",
@@ -178,6 +179,26 @@ def parse_flop_rate(value: object) -> float:
         if word in (prefix + "FLOPS", prefix + "FLOPSS") or (prefix == "" and word == ""):
             return _finite(num * mult, "rate")
     raise ValueError(expected)
+
+
+def parse_bytes(value: object) -> float:
+    """Parse an amount of memory [bytes] (decimal units, as GPU datasheets use them).
+
+    >>> parse_bytes("80GB"), parse_bytes("1.5 TB"), parse_bytes(4e10)
+    (80000000000.0, 1500000000000.0, 40000000000.0)
+    """
+    expected = 'an amount of memory such as 8e10 or "80GB"'
+    if _is_number(value):
+        return _finite(value, "amount of memory")
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    num, suffix, unit = _split(value, expected)
+    word = (suffix + unit).replace(" ", "").upper()
+    prefixes = {"B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+                "KIB": 2.0**10, "MIB": 2.0**20, "GIB": 2.0**30, "TIB": 2.0**40}
+    if word not in prefixes:
+        raise ValueError(expected)
+    return _finite(num * prefixes[word], "amount of memory")
 
 
 # ---------------------------------------------------------------- formatting

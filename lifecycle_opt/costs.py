@@ -1,0 +1,215 @@
+"""Cost arithmetic: FLOPs → GPU-seconds → days and dollars, for training and serving.
+
+Formulas (domain reference §3; Kaplan et al. 2020 §2.1 for 6·N·D, Sardana et al. 2024 for
+the lifecycle total):
+
+* training compute C_train = 6·N·D [FLOP];
+* inference compute C_inf = 2·N per token served, prompt and generated tokens alike [FLOP];
+* GPU-seconds = FLOP / (peak × MFU); dollars = GPU-hours × price per GPU-hour;
+* training wall-clock = GPU-seconds / GPUs.
+
+Prompt tokens are processed in the compute-bound *prefill* phase, generated tokens in the
+memory-bound *decode* phase, at different MFU: the dollar price of an inference FLOP is
+the token-weighted mix of the two.
+
+The solver sees a cost through one narrow interface, :meth:`CostModel.coefficients`:
+every cost objective here is ``a·N·D + b·N`` with non-negative a, b.
+"""
+from __future__ import annotations
+
+__all__ = ["TrainingHardware", "InferenceHardware", "Demand", "CostModel", "CostBreakdown",
+           "TRAIN_FLOPS_PER_PARAM_TOKEN", "INFER_FLOPS_PER_PARAM_TOKEN"]
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .units import SECONDS_PER_DAY, SECONDS_PER_HOUR
+
+#: training FLOP per parameter per token: forward 2 + backward 4 (Kaplan et al. 2020, §2.1)
+TRAIN_FLOPS_PER_PARAM_TOKEN = 6.0
+#: inference FLOP per parameter per token: forward pass only (Kaplan et al. 2020, §2.1)
+INFER_FLOPS_PER_PARAM_TOKEN = 2.0
+
+
+@dataclass(frozen=True)
+class TrainingHardware:
+    """Where training runs.
+
+    gpu : str — catalogue name or "custom"
+    dtype : str — the precision the peak refers to
+    peak_flops : float — dense peak per GPU [FLOP/s]
+    mfu : float — model FLOPs utilisation [0–1]
+    price_per_gpu_hour : float | None — [$ / GPU-hour]; None when dollars are not asked for
+    gpus : int | None — GPUs used for training; needed for wall-clock days
+    """
+
+    gpu: str
+    dtype: str
+    peak_flops: float
+    mfu: float
+    price_per_gpu_hour: float | None = None
+    gpus: int | None = None
+
+    @property
+    def flop_rate(self) -> float:
+        """Achieved FLOP/s per GPU [FLOP/s]."""
+        return self.peak_flops * self.mfu
+
+    @property
+    def price_per_flop(self) -> float | None:
+        """[$ / FLOP]"""
+        if self.price_per_gpu_hour is None:
+            return None
+        return self.price_per_gpu_hour / SECONDS_PER_HOUR / self.flop_rate
+
+
+@dataclass(frozen=True)
+class InferenceHardware:
+    """Where the model is served.
+
+    peak_flops [FLOP/s]; prefill_mfu and decode_mfu [0–1]; price_per_gpu_hour [$ / GPU-hour].
+    memory_bytes [bytes] per GPU, for limits derived from serving memory.
+    """
+
+    gpu: str
+    dtype: str
+    peak_flops: float
+    prefill_mfu: float
+    decode_mfu: float
+    price_per_gpu_hour: float | None = None
+    memory_bytes: float | None = None
+
+    def price_per_flop(self, mfu: float) -> float | None:
+        """[$ / FLOP] at utilisation ``mfu``."""
+        if self.price_per_gpu_hour is None:
+            return None
+        return self.price_per_gpu_hour / SECONDS_PER_HOUR / (self.peak_flops * mfu)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Tokens served over the deployed life [count]: prompt (prefill) and generated (decode).
+
+    ``discount_factor`` (0–1] scales the dollars of inference to present value (1 = none).
+    """
+
+    input_tokens: float = 0.0
+    output_tokens: float = 0.0
+    deployment_days: float | None = None
+    discount_factor: float = 1.0
+
+    @property
+    def tokens(self) -> float:
+        """All tokens processed at inference [count]."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class CostBreakdown:
+    """The costs of one plan; every field in base units. Dollars are None without prices."""
+
+    training_flops: float
+    inference_flops: float
+    training_gpu_hours: float | None
+    inference_gpu_hours: float | None
+    training_days: float | None
+    training_cost_usd: float | None
+    inference_cost_usd: float | None
+
+    @property
+    def total_flops(self) -> float:
+        return self.training_flops + self.inference_flops
+
+    @property
+    def total_cost_usd(self) -> float | None:
+        if self.training_cost_usd is None or self.inference_cost_usd is None:
+            return None
+        return self.training_cost_usd + self.inference_cost_usd
+
+    def as_dict(self) -> dict:
+        return {"training_flops": self.training_flops, "inference_flops": self.inference_flops,
+                "total_flops": self.total_flops, "training_gpu_hours": self.training_gpu_hours,
+                "inference_gpu_hours": self.inference_gpu_hours, "training_days": self.training_days,
+                "training_cost_usd": self.training_cost_usd,
+                "inference_cost_usd": self.inference_cost_usd, "total_cost_usd": self.total_cost_usd}
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Lifecycle cost of a plan (N parameters trained on D tokens, then serving ``demand``).
+
+    >>> from lifecycle_opt.hardware import gpu
+    >>> h100 = TrainingHardware("H100", "bf16", gpu("H100").peak("bf16"), mfu=0.4,
+    ...                         price_per_gpu_hour=2.5, gpus=2048)
+    >>> cost = CostModel(h100, None, Demand())
+    >>> b = cost.breakdown(70e9, 1.4e12)     # Chinchilla's plan on 2048 H100 at 40 % MFU
+    >>> f"{b.training_flops:.3g} FLOP, {b.training_days:.1f} days, ${b.training_cost_usd/1e6:.2f}M"
+    '5.88e+23 FLOP, 8.4 days, $1.03M'
+    """
+
+    training: TrainingHardware | None
+    inference: InferenceHardware | None
+    demand: Demand
+
+    # ---- the narrow interface the solver uses
+    def coefficients(self, unit: str) -> tuple[float, float]:
+        """(a, b) with objective = a·N·D + b·N, in ``unit`` "flops" or "usd"."""
+        if unit == "flops":
+            return TRAIN_FLOPS_PER_PARAM_TOKEN, INFER_FLOPS_PER_PARAM_TOKEN * self.demand.tokens
+        if unit == "usd":
+            return (TRAIN_FLOPS_PER_PARAM_TOKEN * self.training_price_per_flop(),
+                    INFER_FLOPS_PER_PARAM_TOKEN * self.inference_usd_per_param())
+        raise ValueError(f"unknown cost unit {unit!r}")
+
+    def training_price_per_flop(self) -> float:
+        """[$ / FLOP]; ValueError when the training price is not known."""
+        if self.training is None or self.training.price_per_flop is None:
+            raise ValueError("training price unknown")
+        return self.training.price_per_flop
+
+    def inference_usd_per_param(self) -> float:
+        """Dollars of serving per parameter per (2 FLOP) [$], present value."""
+        if self.demand.tokens == 0:
+            return 0.0
+        hw = self.inference
+        if hw is None or hw.price_per_gpu_hour is None:
+            raise ValueError("inference price unknown")
+        usd = (self.demand.input_tokens * hw.price_per_flop(hw.prefill_mfu)
+               + self.demand.output_tokens * hw.price_per_flop(hw.decode_mfu))
+        return usd * self.demand.discount_factor
+
+    @property
+    def has_prices(self) -> bool:
+        try:
+            self.coefficients("usd")
+            return True
+        except ValueError:
+            return False
+
+    # ---- evaluation
+    def breakdown(self, N: float, D: float) -> CostBreakdown:
+        """Every cost of the plan (N [count], D [tokens])."""
+        train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN * N * D
+        infer_flops = INFER_FLOPS_PER_PARAM_TOKEN * N * self.demand.tokens
+        t = self.training
+        train_hours = train_flops / t.flop_rate / SECONDS_PER_HOUR if t else None
+        days = (train_flops / t.flop_rate / t.gpus / SECONDS_PER_DAY) if t and t.gpus else None
+        train_usd = train_hours * t.price_per_gpu_hour if t and t.price_per_gpu_hour is not None else None
+        i = self.inference
+        infer_hours = infer_usd = None
+        if i is not None:
+            per_param_flop = INFER_FLOPS_PER_PARAM_TOKEN * N
+            seconds = (per_param_flop * self.demand.input_tokens / (i.peak_flops * i.prefill_mfu)
+                       + per_param_flop * self.demand.output_tokens / (i.peak_flops * i.decode_mfu))
+            infer_hours = seconds / SECONDS_PER_HOUR
+            if i.price_per_gpu_hour is not None:
+                infer_usd = infer_hours * i.price_per_gpu_hour * self.demand.discount_factor
+        elif self.demand.tokens == 0:
+            infer_hours, infer_usd = 0.0, 0.0
+        return CostBreakdown(float(train_flops), float(infer_flops), _f(train_hours),
+                             _f(infer_hours), _f(days), _f(train_usd), _f(infer_usd))
+
+
+def _f(x):
+    return None if x is None else float(np.asarray(x))

@@ -1,0 +1,248 @@
+"""The optimisation problem of a Scenario, in log space: named, convex, solver-neutral.
+
+Variables x = log N and y = log D (domain reference §4). Every constraint is a named
+function h(x, y) ≤ 0 that knows its value, gradient and Hessian, which scenario setting
+(its *knob*) it comes from, and how h moves when that knob moves — which is all a solver
+needs for shadow prices and for explaining infeasibility:
+
+* limits and budgets are posynomials g(N, D) ≤ 1, written h = log g (convex: log-sum-exp
+  of affine functions); relaxing the knob by a factor k divides g by k^e;
+* the loss target is h = log(P(N, D) / P_target) for laws whose reducible loss is a
+  posynomial P (Chinchilla and Kaplan forms), and h = L(N, D) − L_target under the
+  repetition penalty (convex in (x, y): domain reference §4, tested in tests/test_laws.py).
+
+The objective φ is the log of a posynomial cost a·N·D + b·N (FLOPs or dollars), or the
+loss itself when minimising loss under a budget.
+"""
+from __future__ import annotations
+
+__all__ = ["Posy", "Constraint", "Objective", "Problem", "build_problem", "loss_minus_target", "BOX"]
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LossLaw
+from .scenario import Scenario
+from .units import SECONDS_PER_DAY
+
+#: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
+BOX = ((math.log(1e3), math.log(1e16)), (math.log(1e3), math.log(1e19)))
+
+
+@dataclass(frozen=True)
+class Posy:
+    """A posynomial Σ c_k · N^a_k · D^b_k, evaluated in log space."""
+
+    terms: tuple[tuple[float, float, float], ...]
+
+    def _parts(self):
+        c = np.array([t[0] for t in self.terms])
+        V = np.array([[t[1], t[2]] for t in self.terms])
+        return np.log(c), V
+
+    def value(self, N, D) -> float:
+        return float(sum(c * N ** a * D ** b for c, a, b in self.terms))
+
+    def log_value(self, z) -> tuple[float, np.ndarray, np.ndarray]:
+        """(log g, ∇ log g, ∇² log g) at z = (x, y)."""
+        logc, V = self._parts()
+        u = logc + V @ np.asarray(z, dtype=float)
+        m = u.max()
+        w = np.exp(u - m)
+        s = w.sum()
+        w = w / s
+        grad = V.T @ w
+        hess = (V.T * w) @ V - np.outer(grad, grad)
+        return m + math.log(s), grad, hess
+
+    def scaled(self, k: float) -> "Posy":
+        return Posy(tuple((c * k, a, b) for c, a, b in self.terms))
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """h(x, y) ≤ 0, named, with the scenario setting it comes from.
+
+    name : short identifier used in reports and JSON ("max_params", "loss_target", ...)
+    label : what it says, for people
+    key : the scenario key of its knob ("limits.max_params")
+    knob : the knob's current value, in base units of that key
+    posy : for posynomial constraints, g with h = log g; None for the loss constraint
+    elasticity : e with g ∝ knob^(−e) (relaxing a limit raises its knob: e = +1; a minimum
+        tokens-per-parameter is relaxed by lowering it: e = −1)
+    law, loss_target : for the loss constraint
+    """
+
+    name: str
+    label: str
+    key: str
+    knob: float
+    posy: Posy | None = None
+    elasticity: float = 1.0
+    law: LossLaw | None = None
+    loss_target: float | None = None
+
+    @property
+    def is_loss(self) -> bool:
+        return self.posy is None
+
+    def _loss_posy(self) -> tuple[Posy, float] | None:
+        """(P, P_target) when the law's reducible loss is a posynomial."""
+        p = self.law.posynomial()
+        if p is None:
+            return None
+        return Posy(p.terms), self.law.posynomial_level(self.loss_target)
+
+    def value(self, z) -> float:
+        return self.evaluate(z)[0]
+
+    def evaluate(self, z) -> tuple[float, np.ndarray, np.ndarray]:
+        """(h, ∇h, ∇²h) at z = (log N, log D)."""
+        if self.posy is not None:
+            return self.posy.log_value(z)
+        lp = self._loss_posy()
+        if lp is not None:
+            h, g, H = lp[0].log_value(z)
+            return h - math.log(lp[1]), g, H
+        return loss_minus_target(self.law, self.loss_target, z)
+
+    def d_h_d_knob(self, z) -> float:
+        """∂h/∂knob at fixed (x, y) [1/knob units]."""
+        if self.posy is not None:
+            return -self.elasticity / self.knob
+        lp = self._loss_posy()
+        if lp is not None:
+            # h = log P − log level(L_t); level = L_t − E (Chinchilla) or L_t^(1/α_D) (Kaplan)
+            eps = 1e-7 * self.knob
+            lev = self.law.posynomial_level
+            return -(math.log(lev(self.knob + eps)) - math.log(lev(self.knob - eps))) / (2 * eps)
+        return -1.0
+
+    def knob_at(self, z) -> float:
+        """The knob value that puts the point z exactly on this constraint's boundary."""
+        if self.posy is not None:
+            return self.knob * math.exp(self.value(z) / self.elasticity)
+        return float(self.law.loss(math.exp(z[0]), math.exp(z[1])))
+
+
+def loss_minus_target(law, target, z):
+    """h = L − L_t with exact gradient and a finite-difference Hessian in (x, y)."""
+    def grad(zz):
+        N, D = math.exp(zz[0]), math.exp(zz[1])
+        L, dN, dD = law.loss_grad(N, D)
+        return float(L), np.array([float(dN) * N, float(dD) * D])
+    L, g = grad(z)
+    H = np.empty((2, 2))
+    step = 1e-5
+    for i in range(2):
+        e = np.zeros(2)
+        e[i] = step
+        H[:, i] = (grad(np.asarray(z) + e)[1] - grad(np.asarray(z) - e)[1]) / (2 * step)
+    return L - target, g, (H + H.T) / 2
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What is minimised: kind "cost" (φ = log(a·N·D + b·N), unit "flops" or "usd") or
+    "loss" (φ = L(N, D) [nats])."""
+
+    kind: str
+    unit: str
+    posy: Posy | None = None
+    law: LossLaw | None = None
+
+    def evaluate(self, z) -> tuple[float, np.ndarray, np.ndarray]:
+        """(φ, ∇φ, ∇²φ) at z."""
+        if self.kind == "cost":
+            return self.posy.log_value(z)
+        return loss_minus_target(self.law, 0.0, z)
+
+    def value_natural(self, phi: float) -> float:
+        """The objective in its own units from φ: dollars or FLOPs, or nats."""
+        return math.exp(phi) if self.kind == "cost" else phi
+
+    def d_value_d_phi(self, phi: float) -> float:
+        return math.exp(phi) if self.kind == "cost" else 1.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """min φ(x, y) subject to every h_i(x, y) ≤ 0 and (x, y) in BOX."""
+
+    objective: Objective
+    constraints: tuple[Constraint, ...]
+    law: LossLaw
+
+    def constraint(self, name: str) -> Constraint:
+        return next(c for c in self.constraints if c.name == name)
+
+
+def _cost_posy(scenario: Scenario, unit: str, scale: float = 1.0) -> Posy:
+    a, b = scenario.costs.coefficients(unit)
+    terms = [(a * scale, 1.0, 1.0)]
+    if b > 0:
+        terms.append((b * scale, 1.0, 0.0))
+    return Posy(tuple(terms))
+
+
+def build_problem(scenario: Scenario) -> Problem:
+    """The named constraints and objective of ``scenario`` (see the module docstring)."""
+    s, lim, law = scenario, scenario.limits, scenario.loss_law
+    cons: list[Constraint] = []
+
+    def cap(name, label, key, knob, terms, elasticity=1.0):
+        cons.append(Constraint(name, label, key, knob, Posy(tuple(terms)), elasticity))
+
+    if s.target is not None and s.objective != "loss":
+        key = "target.reference" if s.target.reference_params is not None else "target.loss"
+        cons.append(Constraint("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
+                               s.target.loss, law=law, loss_target=s.target.loss))
+    if lim.max_params is not None:
+        cap("max_params", "parameters at most the cap", lim.max_params_key, lim.max_params,
+            [(1.0 / lim.max_params, 1.0, 0.0)])
+    if s.data.max_epochs is not None:
+        U, ep = s.data.unique_tokens, s.data.max_epochs
+        cap("max_epochs", f"at most {ep:g} epochs over {U:.3g} unique tokens", "data.max_epochs", ep,
+            [(1.0 / (ep * U), 0.0, 1.0)])
+    if lim.min_tokens_per_param is not None:
+        r = lim.min_tokens_per_param
+        cap("min_tokens_per_param", "tokens per parameter at least the minimum",
+            "limits.min_tokens_per_param", r, [(r, 1.0, -1.0)], elasticity=-1.0)
+    if lim.max_tokens_per_param is not None:
+        r = lim.max_tokens_per_param
+        cap("max_tokens_per_param", "tokens per parameter at most the maximum",
+            "limits.max_tokens_per_param", r, [(1.0 / r, -1.0, 1.0)])
+    if lim.max_training_days is not None:
+        t = s.training
+        per_day = SECONDS_PER_DAY * t.gpus * t.flop_rate        # FLOP per day of training
+        cap("max_training_days", "training finishes within the deadline", "limits.max_training_days",
+            lim.max_training_days, [(6.0 / (per_day * lim.max_training_days), 1.0, 1.0)])
+    if lim.max_training_cost is not None:
+        p = s.costs.training_price_per_flop()
+        cap("max_training_cost", "training dollars at most the cap", "limits.max_training_cost",
+            lim.max_training_cost, [(6.0 * p / lim.max_training_cost, 1.0, 1.0)])
+    if lim.max_total_cost is not None:
+        cons.append(Constraint("max_total_cost", "lifecycle dollars at most the cap",
+                               "limits.max_total_cost", lim.max_total_cost,
+                               _cost_posy(s, "usd", 1.0 / lim.max_total_cost)))
+    b = s.budget
+    if b.training_flops is not None:
+        cap("budget_training_flops", "training compute within the budget", "budget.training_flops",
+            b.training_flops, [(6.0 / b.training_flops, 1.0, 1.0)])
+    if b.training_cost is not None:
+        p = s.costs.training_price_per_flop()
+        cap("budget_training_cost", "training dollars within the budget", "budget.training_cost",
+            b.training_cost, [(6.0 * p / b.training_cost, 1.0, 1.0)])
+    if b.total_cost is not None:
+        cons.append(Constraint("budget_total_cost", "lifecycle dollars within the budget",
+                               "budget.total_cost", b.total_cost,
+                               _cost_posy(s, "usd", 1.0 / b.total_cost)))
+
+    if s.objective == "loss":
+        objective = Objective("loss", "loss", law=law)
+    else:
+        unit = "flops" if s.objective == "flops" else "usd"
+        objective = Objective("cost", unit, posy=_cost_posy(s, unit))
+    return Problem(objective, tuple(cons), law)

@@ -1,0 +1,183 @@
+"""Solution → text: the tables a planner reads (tabulate), the JSON and CSV documents.
+
+Reports read a :class:`~lifecycle_opt.solution.Solution`; they never recompute the plan.
+"""
+from __future__ import annotations
+
+__all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text"]
+
+import csv
+import io
+import json
+
+from tabulate import tabulate
+
+from .solution import Binding, Solution
+from .units import format_count, format_duration, format_flops, format_money, format_number, SECONDS_PER_DAY
+
+#: Published plans (parameters, training tokens) for the over-training report.
+#: Sources: GPT-3 — Brown et al. 2020 Table 2.2 (175B, 300B); Gopher — Rae et al. 2021 (280B, 300B);
+#: Chinchilla — Hoffmann et al. 2022 (70B, 1.4T); LLaMA — Touvron et al. 2023a Table 2
+#: (7B/13B on 1T, 33B/65B on 1.4T); Llama 2 — Touvron et al. 2023b (2T tokens);
+#: Llama 3 — Meta 2024, "The Llama 3 Herd of Models" (8B/70B on 15T, 405B on 15.6T).
+REFERENCE_MODELS: tuple[tuple[str, float, float], ...] = (
+    ("GPT-3", 175e9, 300e9),
+    ("Gopher", 280e9, 300e9),
+    ("Chinchilla", 70e9, 1.4e12),
+    ("LLaMA 7B", 6.7e9, 1.0e12),
+    ("LLaMA 13B", 13.0e9, 1.0e12),
+    ("LLaMA 33B", 32.5e9, 1.4e12),
+    ("LLaMA 65B", 65.2e9, 1.4e12),
+    ("Llama 2 7B", 7e9, 2e12),
+    ("Llama 2 13B", 13e9, 2e12),
+    ("Llama 2 70B", 70e9, 2e12),
+    ("Llama 3 8B", 8e9, 15e12),
+    ("Llama 3 70B", 70e9, 15e12),
+    ("Llama 3.1 405B", 405e9, 15.6e12),
+)
+
+# How each knob is best read: (display unit, base units per display unit)
+_KNOB_UNITS = {
+    "target.loss": ("0.01 nats of loss", 0.01),
+    "limits.max_params": ("billion parameters", 1e9),
+    "limits.serving_memory": ("billion parameters", 1e9),
+    "limits.serving_gpus": ("billion parameters", 1e9),
+    "data.max_epochs": ("epoch", 1.0),
+    "limits.max_training_days": ("day", 1.0),
+    "limits.max_training_cost": ("$1", 1.0),
+    "limits.max_total_cost": ("$1", 1.0),
+    "budget.training_cost": ("$1", 1.0),
+    "budget.total_cost": ("$1", 1.0),
+    "budget.training_flops": ("1e21 FLOP", 1e21),
+    "limits.min_tokens_per_param": ("token per parameter", 1.0),
+    "limits.max_tokens_per_param": ("token per parameter", 1.0),
+}
+
+
+def _objective_amount(sol: Solution, x: float) -> str:
+    if sol.objective_unit == "usd":
+        return format_money(x)
+    if sol.objective_unit == "flops":
+        return format_flops(x)
+    return f"{x:.4g} nats"
+
+
+def shadow_price_text(sol: Solution, b: Binding) -> str:
+    """'$1.2M per billion parameters' — the shadow price in the knob's natural unit."""
+    unit, size = _KNOB_UNITS.get(b.key, ("unit", 1.0))
+    return f"{_objective_amount(sol, b.shadow_price * size)} per {unit}"
+
+
+def _money(x):
+    return "—" if x is None else format_money(x)
+
+
+def _hours(x):
+    return "—" if x is None else f"{format_number(x)} GPU-h"
+
+
+def render_table(sol: Solution) -> str:
+    """The full human report."""
+    out = [f"lifeopt plan: {sol.scenario_name}",
+           f"law: {sol.law_name} — {sol.law_source}",
+           f"objective: minimise {sol.objective} ({sol.objective_unit}) = "
+           f"{_objective_amount(sol, sol.objective_value)}", ""]
+    plan = [("parameters N", format_count(sol.params)),
+            ("training tokens D", format_count(sol.tokens)),
+            ("tokens per parameter", f"{sol.tokens_per_param:.1f}"),
+            ("predicted loss", f"{sol.loss:.4f}" + (f" (target {sol.target_loss:.4f})"
+                                                    if sol.target_loss is not None else ""))]
+    if sol.unique_tokens is not None:
+        plan += [("unique tokens U", format_count(sol.unique_tokens)),
+                 ("epochs over U", f"{sol.epochs:.2f}"),
+                 ("effective tokens D'", format_count(sol.effective_tokens)),
+                 ("effective parameters N'", format_count(sol.effective_params))]
+    out += ["PLAN", tabulate(plan, tablefmt="simple"), ""]
+
+    c, bc = sol.costs, sol.baseline.costs
+    days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
+    cost_rows = [("training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
+                  _money(c.training_cost_usd)),
+                 ("inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours), "",
+                  _money(c.inference_cost_usd)),
+                 ("total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd))]
+    out += ["COSTS", tabulate(cost_rows, headers=("", "FLOP", "GPU-hours", "wall-clock", "dollars")), ""]
+
+    base = sol.baseline
+    over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
+             format_flops(c.total_flops), _money(c.total_cost_usd)),
+            ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
+             f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_usd)),
+            ("20 tokens/parameter rule", "", "", "20.0", "", "")]
+    out += ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
+            "unlimited fresh data, no limits)",
+            tabulate(over, headers=("", "N", "D", "D/N", "total FLOP", "total $")),
+            f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
+            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", ""]
+    refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
+    out += ["REFERENCE MODELS (published N and D)",
+            tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
+
+    sv = sol.savings()
+    sav = [("parameters", f"{100 * sv['params']:+.2f} %"), ("training tokens", f"{100 * sv['tokens']:+.2f} %"),
+           ("lifecycle FLOP", f"{100 * sv['flops']:+.2f} %")]
+    if sv["cost_usd"] is not None:
+        sav.append(("lifecycle dollars", f"{100 * sv['cost_usd']:+.2f} %"))
+    out += ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
+            tabulate(sav, tablefmt="simple"), ""]
+
+    if sol.binding:
+        rows = [(b.key, b.label, f"{b.multiplier:.4g}", shadow_price_text(sol, b)) for b in sol.binding]
+        out += ["BINDING CONSTRAINTS (shadow price: change of the optimal objective per unit the "
+                "setting is raised; negative saves)",
+                tabulate(rows, headers=("setting", "constraint", "multiplier", "shadow price")), ""]
+    else:
+        out += ["BINDING CONSTRAINTS: none", ""]
+    cert = sol.certificate
+    out += [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
+            f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e} "
+            f"({', '.join(cert.methods)})"]
+    if sol.warnings:
+        out += ["", "WARNINGS"] + [f"- {w}" for w in sol.warnings]
+    if sol.assumptions:
+        out += ["", "ASSUMPTIONS"] + [f"- {a}" for a in sol.assumptions]
+    return "\n".join(out) + "\n"
+
+
+def render_json(sol: Solution) -> str:
+    """The Solution as a JSON document (see Solution.as_dict for the fields)."""
+    return json.dumps(sol.as_dict(), indent=2) + "\n"
+
+
+def _flatten(prefix: str, value, rows: list):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else k, v, rows)
+    elif isinstance(value, list):
+        rows.append((prefix, " | ".join(str(v) if not isinstance(v, dict) else json.dumps(v)
+                                        for v in value)))
+    else:
+        rows.append((prefix, "" if value is None else repr(value) if isinstance(value, float) else value))
+
+
+def render_csv(sol: Solution) -> str:
+    """The Solution as two-column CSV (field, value), base units, for any spreadsheet."""
+    rows: list = []
+    _flatten("", sol.as_dict(), rows)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("field", "value"))
+    for field, value in rows:
+        writer.writerow((field, _neutralise(value)))
+    return buf.getvalue()
+
+
+def _neutralise(value):
+    """OWASP CSV-injection guard: text starting with = + - @ tab or CR is prefixed with '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(value)
+            return value
+        except ValueError:
+            return "'" + value
+    return value

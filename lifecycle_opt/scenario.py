@@ -1,0 +1,628 @@
+"""Scenario: one plan's question, validated and typed. The only place TOML is read.
+
+A scenario file (TOML) has the sections ``[law]``, ``[target]``, ``[inference]``,
+``[data]``, ``[hardware.training]``, ``[hardware.inference]``, ``[objective]``,
+``[budget]`` and ``[limits]``; see ``examples/`` and the README for every key. Human
+units are accepted wherever a quantity appears ("70B", "1.4T", "$2.1M", "90 days").
+
+Every value is checked here, once: unknown keys (with a did-you-mean), wrong types,
+zero or negative quantities, a target at or below the irreducible loss. A failure is a
+:class:`~lifecycle_opt.errors.ScenarioError` naming the file, the key, what was
+expected and what was found. Values the user may leave out have documented defaults,
+and each default that shapes the answer is listed in ``Scenario.assumptions`` so the
+report can print it.
+"""
+from __future__ import annotations
+
+__all__ = ["Target", "DataLimits", "Budget", "Limits", "Scenario", "load_scenario",
+           "scenario_from_dict", "OBJECTIVES", "BYTES_PER_PARAM"]
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from . import hardware as hw_catalogue
+from .costs import CostModel, Demand, InferenceHardware, TrainingHardware
+from .errors import ScenarioError
+from .laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
+                   FittedRange, KaplanLaw, LossLaw, PRESETS, preset)
+from .units import (SECONDS_PER_DAY, parse_bytes, parse_count, parse_duration, parse_flop_rate,
+                    parse_flops, parse_money)
+
+#: what the optimiser can minimise
+OBJECTIVES = ("cost", "flops", "loss")
+
+#: bytes per weight when serving in a dtype (weights only; KV cache not included)
+BYTES_PER_PARAM = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0,
+                   "fp4": 0.5, "int4": 0.5}
+
+
+# ------------------------------------------------------------------ the parts
+@dataclass(frozen=True)
+class Target:
+    """The quality to reach: a loss [nats/token], perhaps derived from a reference plan.
+
+    reference_params, reference_tokens [count]: the plan "as good as" which the target was
+    given, or None when the loss was given directly.
+    """
+
+    loss: float
+    reference_params: float | None = None
+    reference_tokens: float | None = None
+
+
+@dataclass(frozen=True)
+class DataLimits:
+    """The unique corpus: unique_tokens [count], max_epochs [–], and the repetition penalty
+    of Muennighoff et al. 2023 (R_D*, R_N* from their App. A by default)."""
+
+    unique_tokens: float | None = None
+    max_epochs: float | None = None
+    repetition_penalty: bool = False
+    R_D_star: float = MUENNIGHOFF_R_D_STAR
+    R_N_star: float = MUENNIGHOFF_R_N_STAR
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Budgets for ``minimize = "loss"``: training_flops [FLOP], training_cost and total_cost [$]."""
+
+    training_flops: float | None = None
+    training_cost: float | None = None
+    total_cost: float | None = None
+
+    def is_empty(self) -> bool:
+        return self.training_flops is None and self.training_cost is None and self.total_cost is None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits on the plan. max_params [count], max_training_days [days], max_training_cost and
+    max_total_cost [$], min/max_tokens_per_param [tokens/parameter].
+
+    ``max_params_key`` names the setting the parameter cap came from (``limits.max_params``
+    or the serving memory), so that reports and shadow prices point at the right knob.
+    """
+
+    max_params: float | None = None
+    max_training_days: float | None = None
+    max_training_cost: float | None = None
+    max_total_cost: float | None = None
+    min_tokens_per_param: float | None = None
+    max_tokens_per_param: float | None = None
+    max_params_key: str = "limits.max_params"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One planning question, in base units.
+
+    name : str
+    law : the base loss law (a Chinchilla-form or Kaplan law); see :attr:`loss_law` for the
+        law with the repetition penalty applied when ``data.repetition_penalty`` is on
+    objective : "cost" (lifecycle dollars), "flops" (lifecycle FLOP) or "loss" (under ``budget``)
+    target : Target | None — required unless objective is "loss"
+    demand : Demand — tokens served over the deployed life
+    data, budget, limits : see their classes
+    training, inference : hardware, or None when only FLOPs are asked for
+    assumptions : defaults applied, printed by the report
+    source : the file the scenario came from, for error messages
+
+    Build one in a notebook with :func:`scenario_from_dict` (the same keys as the file)
+    or directly:
+
+    >>> from lifecycle_opt.laws import preset
+    >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
+    ...              target=Target(loss=1.947), demand=Demand(output_tokens=2e12))
+    >>> s.costs.coefficients("flops")
+    (6.0, 4000000000000.0)
+    """
+
+    name: str
+    law: ChinchillaLaw | KaplanLaw
+    objective: str = "flops"
+    target: Target | None = None
+    demand: Demand = field(default_factory=Demand)
+    data: DataLimits = field(default_factory=DataLimits)
+    budget: Budget = field(default_factory=Budget)
+    limits: Limits = field(default_factory=Limits)
+    training: TrainingHardware | None = None
+    inference: InferenceHardware | None = None
+    assumptions: tuple[str, ...] = ()
+    source: str | None = None
+
+    def __post_init__(self):
+        _check(self)
+
+    @property
+    def loss_law(self) -> LossLaw:
+        """The law the target is met under: the base law, with the repetition penalty when on."""
+        if self.data.repetition_penalty and self.data.unique_tokens is not None:
+            return DataConstrainedLaw(self.law, self.data.unique_tokens, self.data.R_D_star,
+                                      self.data.R_N_star)
+        return self.law
+
+    @property
+    def costs(self) -> CostModel:
+        return CostModel(self.training, self.inference, self.demand)
+
+    @property
+    def cost_unit(self) -> str:
+        """"usd" or "flops": the unit of the objective (for a loss objective, of the costs shown)."""
+        if self.objective == "flops":
+            return "flops"
+        if self.objective == "cost":
+            return "usd"
+        return "usd" if self.costs.has_prices else "flops"
+
+
+def _fail(source, key, expected, found=None, found_text=None):
+    raise ScenarioError(key, expected, found, source=source, found_text=found_text)
+
+
+def _check(s: Scenario) -> None:
+    """Semantic checks that hold however the scenario was built (file or code)."""
+    src = s.source
+    if s.objective not in OBJECTIVES:
+        _fail(src, "objective.minimize", 'one of "cost", "flops", "loss"', s.objective)
+    if s.objective == "loss":
+        if s.budget.is_empty():
+            _fail(src, "budget", 'a [budget] with training_flops, training_cost or total_cost '
+                  'when minimize = "loss"', found_text="found no budget")
+    elif s.target is None:
+        _fail(src, "target", "a [target] with loss or reference", found_text="found no target")
+    if s.target is not None:
+        E = s.law.irreducible_loss
+        if not s.target.loss > E:
+            key = "target.reference" if s.target.reference_params is not None else "target.loss"
+            _fail(src, key, f"a loss above the irreducible loss E = {E:g} of law {s.law.name}",
+                  s.target.loss)
+    if s.data.repetition_penalty and not isinstance(s.law, ChinchillaLaw):
+        _fail(src, "data.repetition_penalty",
+              "false with the kaplan2020 law (the penalty of Muennighoff et al. 2023 is defined "
+              "on the Chinchilla form)", True)
+    if s.data.max_epochs is not None and s.data.unique_tokens is None:
+        _fail(src, "data.unique_tokens", "a count of unique tokens when data.max_epochs is set",
+              found_text="found none")
+    if s.data.repetition_penalty and s.data.unique_tokens is None:
+        _fail(src, "data.unique_tokens", "a count of unique tokens when repetition_penalty = true",
+              found_text="found none")
+    lim = s.limits
+    if (lim.min_tokens_per_param is not None and lim.max_tokens_per_param is not None
+            and lim.min_tokens_per_param > lim.max_tokens_per_param):
+        _fail(src, "limits.min_tokens_per_param",
+              f"at most limits.max_tokens_per_param = {lim.max_tokens_per_param:g}",
+              lim.min_tokens_per_param)
+    needs_usd = (s.objective == "cost" or lim.max_training_cost is not None
+                 or lim.max_total_cost is not None or s.budget.training_cost is not None
+                 or s.budget.total_cost is not None)
+    if needs_usd:
+        why = "to price the plan in dollars"
+        if s.training is None:
+            _fail(src, "hardware.training", f"a [hardware.training] section {why}",
+                  found_text="found none")
+        if s.training.price_per_gpu_hour is None:
+            _fail(src, "hardware.training.price_per_gpu_hour", f"a price per GPU-hour {why}",
+                  found_text="found none")
+        if s.demand.tokens > 0 and (s.objective == "cost" or lim.max_total_cost is not None
+                                    or s.budget.total_cost is not None):
+            if s.inference is None:
+                _fail(src, "hardware.inference", f"a [hardware.inference] section {why}",
+                      found_text="found none")
+            if s.inference.price_per_gpu_hour is None:
+                _fail(src, "hardware.inference.price_per_gpu_hour", f"a price per GPU-hour {why}",
+                      found_text="found none")
+    if lim.max_training_days is not None and (s.training is None or s.training.gpus is None):
+        _fail(src, "hardware.training.gpus", "a GPU count when limits.max_training_days is set",
+              found_text="found none")
+
+
+# ------------------------------------------------------------------ reading a file
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate the scenario file at ``path``.
+
+    >>> s = load_scenario("examples/chat_assistant.toml")
+    >>> s.objective, s.law.name
+    ('cost', 'hoffmann2022')
+    """
+    path = Path(path)
+    source = str(path)
+    if path.is_dir():
+        _fail(source, "file", "a TOML scenario file", found_text="found a directory")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        _fail(source, "file", "an existing TOML scenario file", found_text="found no such file")
+    except OSError as exc:
+        _fail(source, "file", "a readable TOML scenario file", found_text=f"found {exc.strerror}")
+    if len(raw) > 1_000_000:
+        _fail(source, "file", "a scenario file under 1 MB", found_text=f"found {len(raw)} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(source, "file", "UTF-8 text", found_text=f"found an invalid byte at position {exc.start}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        _fail(source, "file", "valid TOML", found_text=f"found a syntax error: {exc}")
+    if not data:
+        _fail(source, "file", "a scenario with at least a [law] and a [target]",
+              found_text="found an empty file")
+    return scenario_from_dict(data, source=source, default_name=path.stem)
+
+
+def scenario_from_dict(data: dict, source: str | None = None, default_name: str = "scenario") -> Scenario:
+    """Build a Scenario from a dict with the keys of a scenario file (see ``load_scenario``).
+
+    >>> s = scenario_from_dict({"law": {"preset": "sardana2024"}, "target": {"loss": 1.947},
+    ...                         "inference": {"tokens": "2T"}, "objective": {"minimize": "flops"}})
+    >>> s.demand.tokens
+    2000000000000.0
+    """
+    try:
+        return _Reader(source).scenario(data, default_name)
+    except ScenarioError as exc:
+        if source is not None and exc.source is None:
+            raise exc.with_source(source) from None
+        raise
+
+
+class _Section:
+    """One table of the file, read key by key; unknown keys are reported with a suggestion."""
+
+    def __init__(self, reader: "_Reader", name: str, table: Any, allowed: tuple[str, ...]):
+        self.reader, self.name, self.allowed = reader, name, allowed
+        if not isinstance(table, dict):
+            reader.fail(name, "a table (section)", table)
+        self.table = table
+        for key in table:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                reader.fail(self.key(key), f"one of the keys {', '.join(allowed)}",
+                            found_text=f"found an unknown key{hint}")
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def get(self, key: str, parse: Callable[[Any], float], *, positive: bool = True,
+            default=None, upper: float | None = None):
+        """The value at ``key`` parsed with ``parse``; ``default`` when absent."""
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        try:
+            x = parse(value)
+        except ValueError as exc:
+            self.reader.fail(self.key(key), str(exc), value)
+        if positive and not x > 0:
+            self.reader.fail(self.key(key), "a positive quantity", value)
+        if upper is not None and x > upper:
+            self.reader.fail(self.key(key), f"at most {upper:g}", value)
+        return x
+
+    def text(self, key: str, choices: tuple[str, ...] | None = None, default=None):
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if not isinstance(value, str):
+            self.reader.fail(self.key(key), "a string", value)
+        if choices is not None and value not in choices:
+            self.reader.fail(self.key(key), f"one of {', '.join(repr(c) for c in choices)}", value)
+        return value
+
+    def flag(self, key: str, default=None):
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if not isinstance(value, bool):
+            self.reader.fail(self.key(key), "true or false", value)
+        return value
+
+    def sub(self, key: str, allowed: tuple[str, ...]) -> "_Section | None":
+        if key not in self.table:
+            return None
+        return _Section(self.reader, self.key(key), self.table[key], allowed)
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("a number")
+    if not math.isfinite(value):
+        raise ValueError("a finite number")
+    return float(value)
+
+
+def _fraction(value) -> float:
+    x = _number(value)
+    if not 0 < x <= 1:
+        raise ValueError("a fraction in (0, 1]")
+    return x
+
+
+def _integer(value) -> float:
+    x = parse_count(value, "count")
+    if x != int(x):
+        raise ValueError("a whole number")
+    return x
+
+
+def _days(value) -> float:
+    return parse_duration(value, "days") / SECONDS_PER_DAY
+
+
+_LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
+             "source", "method", "fitted_min_params", "fitted_max_params", "fitted_max_tokens",
+             "fitted_max_flops")
+_TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
+             "budget", "limits")
+
+
+class _Reader:
+    """Turns the dict of a scenario file into a Scenario, failing on the first bad value."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.assumptions: list[str] = []
+
+    def fail(self, key, expected, found=None, found_text=None):
+        _fail(self.source, key, expected, found, found_text)
+
+    def scenario(self, data: dict, default_name: str) -> Scenario:
+        top = _Section(self, "", data, _TOP_KEYS)
+        name = top.text("name", default=default_name)
+        top.text("description")
+        if not top.has("law"):
+            self.fail("law", 'a [law] section (preset = "hoffmann2022" or explicit constants)',
+                      found_text="found none")
+        law = self.law(top.sub("law", _LAW_KEYS))
+        data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
+                                                 "R_D_star", "R_N_star")), law)
+        target = self.target(top.sub("target", ("loss", "reference")), law)
+        demand = self.demand(top.sub("inference", ("tokens", "requests", "input_tokens",
+                                                   "output_tokens", "output_fraction",
+                                                   "deployment_days")))
+        hw = top.sub("hardware", ("training", "inference"))
+        training = self.training(hw.sub("training", ("gpu", "peak_flops", "dtype", "mfu",
+                                                     "price_per_gpu_hour", "gpus"))) if hw else None
+        inference = self.inference(hw.sub("inference", ("gpu", "peak_flops", "memory", "dtype", "mfu",
+                                                         "prefill_mfu", "decode_mfu",
+                                                         "price_per_gpu_hour"))) if hw else None
+        budget = self.budget(top.sub("budget", ("training_flops", "training_cost", "total_cost")))
+        limits = self.limits(top.sub("limits", ("max_params", "max_training_days", "max_training_cost",
+                                                "max_total_cost", "min_tokens_per_param",
+                                                "max_tokens_per_param", "serving_gpus",
+                                                "serving_memory", "bytes_per_param")), inference)
+        objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
+        return Scenario(name=name, law=law, objective=objective, target=target, demand=demand,
+                        data=data_limits, budget=budget, limits=limits, training=training,
+                        inference=inference, assumptions=tuple(self.assumptions), source=self.source)
+
+    # ---- [law]
+    def law(self, sec: _Section):
+        consts = [k for k in ("E", "A", "B", "alpha", "beta") if sec.has(k)]
+        kaplan = [k for k in ("Nc", "Dc", "alpha_N", "alpha_D") if sec.has(k)]
+        if sec.has("preset"):
+            if consts or kaplan:
+                self.fail(sec.key((consts + kaplan)[0]), "either preset or explicit constants, not both",
+                          sec.table[(consts + kaplan)[0]])
+            name = sec.text("preset")
+            try:
+                return preset(name)
+            except KeyError:
+                close = difflib.get_close_matches(name, PRESETS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.fail("law.preset", f"one of {', '.join(PRESETS)}", found_text=f"found {name!r}{hint}")
+        fitted = None
+        if any(sec.has(k) for k in ("fitted_min_params", "fitted_max_params", "fitted_max_tokens",
+                                    "fitted_max_flops")):
+            fitted = FittedRange(min_params=sec.get("fitted_min_params", parse_count),
+                                 max_params=sec.get("fitted_max_params", parse_count),
+                                 max_tokens=sec.get("fitted_max_tokens", parse_count),
+                                 max_flops=sec.get("fitted_max_flops", parse_flops),
+                                 note=f"fit ({sec.text('method', default='user')})")
+        source = sec.text("source", default=self.source or "explicit constants")
+        sec.text("method")
+        if kaplan:
+            missing = [k for k in ("Nc", "Dc", "alpha_N", "alpha_D") if not sec.has(k)]
+            if missing or consts:
+                self.fail(sec.key(missing[0] if missing else consts[0]),
+                          "the four Kaplan constants Nc, Dc, alpha_N, alpha_D and nothing else",
+                          found_text="found an incomplete or mixed set")
+            return KaplanLaw(Nc=sec.get("Nc", parse_count), Dc=sec.get("Dc", parse_count),
+                             alpha_N=sec.get("alpha_N", _number), alpha_D=sec.get("alpha_D", _number),
+                             name=sec.text("name", default="explicit Kaplan law"), source=source,
+                             fitted=fitted)
+        missing = [k for k in ("E", "A", "B", "alpha", "beta") if not sec.has(k)]
+        if missing:
+            self.fail(sec.key(missing[0]),
+                      'a number (explicit laws need E, A, B, alpha and beta; or give preset = "...")',
+                      found_text="found none")
+        return ChinchillaLaw(E=sec.get("E", _number), A=sec.get("A", _number), B=sec.get("B", _number),
+                             alpha=sec.get("alpha", _number, upper=5.0),
+                             beta=sec.get("beta", _number, upper=5.0),
+                             name=sec.text("name", default="explicit law"), source=source,
+                             fitted=fitted)
+
+    # ---- [data]
+    def data(self, sec: _Section | None, law) -> DataLimits:
+        if sec is None:
+            return DataLimits()
+        unique = sec.get("unique_tokens", parse_count)
+        epochs = sec.get("max_epochs", _number)
+        default_penalty = unique is not None and isinstance(law, ChinchillaLaw)
+        penalty = sec.flag("repetition_penalty", default=None)
+        if penalty is None:
+            penalty = default_penalty
+            if penalty:
+                self.assumptions.append("data.repetition_penalty not given: the repetition penalty of "
+                                        "Muennighoff et al. 2023 is applied")
+        return DataLimits(unique, epochs, penalty,
+                          sec.get("R_D_star", _number, default=MUENNIGHOFF_R_D_STAR),
+                          sec.get("R_N_star", _number, default=MUENNIGHOFF_R_N_STAR))
+
+    # ---- [target]
+    def target(self, sec: _Section | None, law) -> Target | None:
+        if sec is None:
+            return None
+        if sec.has("loss") == sec.has("reference"):
+            self.fail("target", "exactly one of loss or reference",
+                      found_text="found both" if sec.has("loss") else "found neither")
+        if sec.has("loss"):
+            return Target(loss=sec.get("loss", _number))
+        ref = sec.sub("reference", ("params", "tokens"))
+        if not (ref.has("params") and ref.has("tokens")):
+            self.fail("target.reference", 'a table { params = "70B", tokens = "1.4T" }', ref.table)
+        N = ref.get("params", lambda v: parse_count(v, "parameter count"))
+        D = ref.get("tokens", lambda v: parse_count(v, "token count"))
+        # "as good as N trained on D fresh tokens under this law" — the base law, no repetition
+        return Target(loss=float(law.loss(N, D)), reference_params=N, reference_tokens=D)
+
+    # ---- [inference]
+    def demand(self, sec: _Section | None) -> Demand:
+        if sec is None:
+            self.assumptions.append("no [inference] section: no serving demand (training only)")
+            return Demand()
+        days = sec.get("deployment_days", _days)
+        if sec.has("tokens"):
+            for k in ("requests", "input_tokens", "output_tokens"):
+                if sec.has(k):
+                    self.fail(sec.key(k), "either tokens or requests × (input_tokens + output_tokens), "
+                              "not both", sec.table[k])
+            tokens = sec.get("tokens", lambda v: parse_count(v, "token count"), positive=False)
+            if tokens < 0:
+                self.fail("inference.tokens", "zero or more tokens", sec.table["tokens"])
+            frac = sec.get("output_fraction", _fraction, default=None)
+            if frac is None:
+                frac = 0.2
+                if tokens > 0:
+                    self.assumptions.append("inference.output_fraction not given: 20% of served tokens "
+                                            "are generated (decode), 80% are prompt (prefill)")
+            return Demand(input_tokens=tokens * (1 - frac), output_tokens=tokens * frac,
+                          deployment_days=days)
+        if sec.has("output_fraction"):
+            self.fail("inference.output_fraction", "only with inference.tokens", sec.table["output_fraction"])
+        if not sec.has("requests"):
+            self.fail("inference", "tokens, or requests with input_tokens and output_tokens",
+                      found_text="found neither")
+        requests = sec.get("requests", lambda v: parse_count(v, "request count"))
+        inp = sec.get("input_tokens", lambda v: parse_count(v, "token count"), positive=False, default=0.0)
+        out = sec.get("output_tokens", lambda v: parse_count(v, "token count"), positive=False, default=0.0)
+        if inp < 0 or out < 0 or inp + out <= 0:
+            self.fail("inference.output_tokens", "input_tokens and output_tokens per request, "
+                      "non-negative and not both zero", found_text=f"found {inp:g} and {out:g}")
+        return Demand(input_tokens=requests * inp, output_tokens=requests * out, deployment_days=days)
+
+    # ---- [hardware.*]
+    def _gpu(self, sec: _Section, default_dtype: str):
+        dtype = sec.text("dtype", default=default_dtype)
+        if sec.has("gpu") and sec.has("peak_flops"):
+            self.fail(sec.key("peak_flops"), "either gpu or peak_flops, not both", sec.table["peak_flops"])
+        if sec.has("gpu"):
+            name = sec.text("gpu")
+            try:
+                card = hw_catalogue.gpu(name)
+            except KeyError:
+                self.fail(sec.key("gpu"), f"one of {', '.join(hw_catalogue.CATALOGUE)}", name)
+            try:
+                return card.name, dtype, card.peak(dtype), card.memory_bytes
+            except KeyError:
+                self.fail(sec.key("dtype"), f"one of {', '.join(card.peak_flops)} for {card.name}", dtype)
+        if not sec.has("peak_flops"):
+            self.fail(sec.key("gpu"), f"a GPU ({', '.join(hw_catalogue.CATALOGUE)}) or peak_flops",
+                      found_text="found neither")
+        return "custom", dtype, sec.get("peak_flops", parse_flop_rate), None
+
+    def training(self, sec: _Section | None) -> TrainingHardware | None:
+        if sec is None:
+            return None
+        name, dtype, peak, _ = self._gpu(sec, "bf16")
+        if not sec.has("mfu"):
+            self.fail(sec.key("mfu"), "the model FLOPs utilisation of training, e.g. 0.4",
+                      found_text="found none")
+        gpus = sec.get("gpus", _integer)
+        return TrainingHardware(name, dtype, peak, sec.get("mfu", _fraction),
+                                sec.get("price_per_gpu_hour", parse_money),
+                                int(gpus) if gpus is not None else None)
+
+    def inference(self, sec: _Section | None) -> InferenceHardware | None:
+        if sec is None:
+            return None
+        name, dtype, peak, memory = self._gpu(sec, "bf16")
+        if sec.has("mfu"):
+            for k in ("prefill_mfu", "decode_mfu"):
+                if sec.has(k):
+                    self.fail(sec.key(k), "either mfu (blended) or prefill_mfu and decode_mfu, not both",
+                              sec.table[k])
+            prefill = decode = sec.get("mfu", _fraction)
+        else:
+            for k in ("prefill_mfu", "decode_mfu"):
+                if not sec.has(k):
+                    self.fail(sec.key(k), "a utilisation in (0, 1] (or a blended mfu)", found_text="found none")
+            prefill, decode = sec.get("prefill_mfu", _fraction), sec.get("decode_mfu", _fraction)
+        if sec.has("memory"):
+            memory = sec.get("memory", parse_bytes)
+        return InferenceHardware(name, dtype, peak, prefill, decode,
+                                 sec.get("price_per_gpu_hour", parse_money), memory)
+
+    # ---- [objective], [budget], [limits]
+    def objective(self, sec, training, inference, demand) -> str:
+        if sec is not None and sec.has("minimize"):
+            return sec.text("minimize", OBJECTIVES)
+        priced = training is not None and training.price_per_gpu_hour is not None and (
+            demand.tokens == 0 or (inference is not None and inference.price_per_gpu_hour is not None))
+        choice = "cost" if priced else "flops"
+        self.assumptions.append(f"objective.minimize not given: minimising lifecycle {choice}")
+        return choice
+
+    def budget(self, sec) -> Budget:
+        if sec is None:
+            return Budget()
+        return Budget(sec.get("training_flops", parse_flops), sec.get("training_cost", parse_money),
+                      sec.get("total_cost", parse_money))
+
+    def limits(self, sec, inference) -> Limits:
+        if sec is None:
+            return Limits()
+        max_params = sec.get("max_params", lambda v: parse_count(v, "parameter count"))
+        key = "limits.max_params"
+        memory = None
+        if sec.has("serving_memory") and sec.has("serving_gpus"):
+            self.fail("limits.serving_gpus", "either serving_memory or serving_gpus, not both",
+                      sec.table["serving_gpus"])
+        if sec.has("serving_memory"):
+            memory, key = sec.get("serving_memory", parse_bytes), "limits.serving_memory"
+        elif sec.has("serving_gpus"):
+            if inference is None or inference.memory_bytes is None:
+                self.fail("hardware.inference.memory", "the memory of the serving GPU (a catalogue gpu "
+                          "or memory = \"80GB\") when limits.serving_gpus is set", found_text="found none")
+            memory = sec.get("serving_gpus", _integer) * inference.memory_bytes
+            key = "limits.serving_gpus"
+        elif sec.has("bytes_per_param"):
+            self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
+                      sec.table["bytes_per_param"])
+        if memory is not None:
+            dtype = inference.dtype if inference is not None else "bf16"
+            per = sec.get("bytes_per_param", _number, default=None)
+            if per is None:
+                per = BYTES_PER_PARAM.get(dtype, 2.0)
+                self.assumptions.append(f"serving memory holds the weights only, {per:g} bytes per "
+                                        f"parameter ({dtype}); KV cache and activations not included")
+            from_memory = memory / per
+            if max_params is None or from_memory < max_params:
+                max_params = from_memory
+            else:
+                key = "limits.max_params"
+        return Limits(max_params=max_params,
+                      max_training_days=sec.get("max_training_days", _days),
+                      max_training_cost=sec.get("max_training_cost", parse_money),
+                      max_total_cost=sec.get("max_total_cost", parse_money),
+                      min_tokens_per_param=sec.get("min_tokens_per_param", _number),
+                      max_tokens_per_param=sec.get("max_tokens_per_param", _number),
+                      max_params_key=key)

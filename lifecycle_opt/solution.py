@@ -1,0 +1,162 @@
+"""The frozen result of a solve: the plan, its costs, the baseline, the constraints that
+bind with their shadow prices, and the certificate. Base units throughout; reports and
+exports read it and never recompute it.
+"""
+from __future__ import annotations
+
+__all__ = ["Binding", "Certificate", "Baseline", "Solution"]
+
+from dataclasses import dataclass
+
+from .costs import CostBreakdown
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A constraint active at the optimum.
+
+    name : identifier ("max_params", "loss_target", ...)
+    label : what the constraint says
+    key : the scenario setting it comes from
+    knob : that setting's value [base units of the key]
+    multiplier : the Lagrange multiplier ν ≥ 0 of h ≤ 0 against φ (for a cost objective
+        φ = log cost, so ν is an elasticity: relaxing the limit by 1 % saves about ν %)
+    shadow_price : change of the optimal objective per unit increase of the knob
+        [objective units / knob units]; negative when raising the knob saves
+    """
+
+    name: str
+    label: str
+    key: str
+    knob: float
+    multiplier: float
+    shadow_price: float
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Evidence that the plan is the global optimum.
+
+    kkt_residual : the relative residual of the optimality conditions at the polished plan
+    methods_agree : the two independent solvers both land within ``agreement_tol`` of it
+    agreement : the largest relative gap in N or D between either solver and the plan
+    status : "optimal" once every check passed
+    methods : the solvers used, e.g. ("cvxpy-gp/CLARABEL", "scipy-slsqp", "newton-kkt")
+    """
+
+    kkt_residual: float
+    methods_agree: bool
+    agreement: float
+    agreement_tol: float
+    status: str
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The compute-optimal (Chinchilla) plan of the same loss under the same base law, with
+    unlimited fresh data and no limits, costed under the same demand and prices."""
+
+    params: float
+    tokens: float
+    loss: float
+    costs: CostBreakdown
+    objective_value: float | None
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.params
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The lifecycle-optimal plan of one scenario.
+
+    params : N [parameters]; tokens : D [tokens, repetitions included]
+    loss : predicted loss of the plan [nats/token] under ``law_name``
+    effective_params, effective_tokens : N', D' under the repetition penalty (= N, D without)
+    unique_tokens : U [tokens] or None when the corpus is unlimited
+    costs : FLOPs, GPU-hours, days and dollars of training and inference
+    objective : "cost", "flops" or "loss"; objective_unit : "usd", "flops" or "loss";
+    objective_value : the optimal objective in that unit
+    baseline : the compute-optimal plan of equal loss
+    binding : the active constraints with shadow prices
+    certificate, warnings, assumptions : see their types; law_* describe the law used
+    """
+
+    scenario_name: str
+    params: float
+    tokens: float
+    loss: float
+    effective_params: float
+    effective_tokens: float
+    unique_tokens: float | None
+    costs: CostBreakdown
+    objective: str
+    objective_unit: str
+    objective_value: float
+    baseline: Baseline
+    binding: tuple[Binding, ...]
+    certificate: Certificate
+    law_name: str
+    law_source: str
+    target_loss: float | None
+    warnings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+
+    # ---- derived ratios
+    @property
+    def tokens_per_param(self) -> float:
+        """D / N [tokens per parameter]."""
+        return self.tokens / self.params
+
+    @property
+    def epochs(self) -> float | None:
+        """D / U: passes over the unique corpus [–]; None when it is unlimited."""
+        return None if self.unique_tokens is None else self.tokens / self.unique_tokens
+
+    @property
+    def overtraining_ratio(self) -> float:
+        """Tokens per parameter against the compute-optimal plan of equal loss [–]."""
+        return self.tokens_per_param / self.baseline.tokens_per_param
+
+    def savings(self) -> dict:
+        """Fractions saved against the baseline: params, tokens (negative = more) and the
+        objective's cost (FLOPs or dollars); None where not defined."""
+        out = {"params": 1 - self.params / self.baseline.params,
+               "tokens": 1 - self.tokens / self.baseline.tokens,
+               "flops": 1 - self.costs.total_flops / self.baseline.costs.total_flops}
+        ours, theirs = self.costs.total_cost_usd, self.baseline.costs.total_cost_usd
+        out["cost_usd"] = None if ours is None or not theirs else 1 - ours / theirs
+        return out
+
+    def as_dict(self) -> dict:
+        """Every field as plain JSON-ready values (the JSON export)."""
+        base = self.baseline
+        return {
+            "scenario": self.scenario_name,
+            "params": self.params, "tokens": self.tokens, "tokens_per_param": self.tokens_per_param,
+            "loss": self.loss, "target_loss": self.target_loss,
+            "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
+            "unique_tokens": self.unique_tokens, "epochs": self.epochs,
+            **self.costs.as_dict(),
+            "objective": {"minimize": self.objective, "unit": self.objective_unit,
+                          "value": self.objective_value},
+            "overtraining_ratio": self.overtraining_ratio,
+            "savings": self.savings(),
+            "binding": {b.name: b.shadow_price for b in self.binding},
+            "binding_detail": [{"name": b.name, "label": b.label, "key": b.key, "value": b.knob,
+                                "multiplier": b.multiplier, "shadow_price": b.shadow_price}
+                               for b in self.binding],
+            "baseline": {"params": base.params, "tokens": base.tokens,
+                         "tokens_per_param": base.tokens_per_param, "loss": base.loss,
+                         **base.costs.as_dict(), "objective_value": base.objective_value},
+            "certificate": {"kkt_residual": self.certificate.kkt_residual,
+                            "methods_agree": self.certificate.methods_agree,
+                            "agreement": self.certificate.agreement,
+                            "status": self.certificate.status,
+                            "methods": list(self.certificate.methods)},
+            "law": {"name": self.law_name, "source": self.law_source},
+            "warnings": list(self.warnings),
+            "assumptions": list(self.assumptions),
+        }

@@ -1,0 +1,570 @@
+"""solve(scenario) → Solution: two independent solvers, a polish, and a certificate.
+
+1. **Phase I** (scipy): minimise the largest constraint violation. A positive optimum
+   means no plan exists; :func:`_explain_infeasible` then relaxes each constraint in turn
+   to find the smallest change of its setting that restores feasibility.
+2. **cvxpy**: a geometric program (``gp=True``) when the law's reducible loss is a
+   posynomial (Chinchilla and Kaplan forms, no repetition penalty), read with its dual
+   values; under the repetition penalty, a convex program in (log N, log D) whose loss is
+   replaced by supporting hyperplanes, refined until the gap closes.
+3. **scipy** SLSQP on the same problem in (log N, log D), from the Phase I point: the
+   independent check.
+4. **Polish**: Newton's method on the optimality (KKT) conditions of the active set,
+   started from the cvxpy plan, to machine precision; multipliers give the shadow prices.
+5. **Certificate**: relative KKT residual, agreement of the two solvers with the polished
+   plan, status. Nothing is returned without status "optimal".
+
+The problem is convex in (log N, log D) (domain reference §4), so a KKT point is the
+global optimum.
+"""
+from __future__ import annotations
+
+__all__ = ["solve", "KKT_TOL", "AGREEMENT_TOL"]
+
+import math
+import warnings as _warnings
+
+import numpy as np
+from scipy.optimize import minimize
+
+from .errors import Conflict, InfeasibleError, SolverError
+from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from .problem import BOX, Posy, Problem, loss_minus_target, build_problem
+from .scenario import Scenario
+from .solution import Baseline, Binding, Certificate, Solution
+from .units import format_count, format_money, format_number
+
+#: the relative KKT residual a plan must reach to be certified
+KKT_TOL = 1e-9
+#: the relative gap in N and D within which the two solvers are said to agree
+AGREEMENT_TOL = 1e-6
+_FEAS_TOL = 1e-9          # Phase I: a violation above this means infeasible
+_ACTIVE_TOL = 1e-6        # a constraint this close to its bound starts in the active set
+
+
+def solve(scenario: Scenario) -> Solution:
+    """The certified lifecycle-optimal plan of ``scenario``.
+
+    Raises InfeasibleError (with the conflicting constraints and how far each must move)
+    or SolverError (the optimum could not be certified).
+
+    >>> from lifecycle_opt import load_scenario
+    >>> plan = solve(load_scenario("examples/research_model.toml"))
+    >>> plan.certificate.status, plan.certificate.kkt_residual < 1e-9
+    ('optimal', True)
+    """
+    problem = build_problem(scenario)
+    z0, violation = _phase_one(problem, problem.constraints)
+    if violation > _FEAS_TOL:
+        raise _explain_infeasible(scenario, problem)
+    z_cvx, duals, method = _solve_cvxpy(problem, z0)
+    z_sp = _solve_scipy(problem, z0)
+    z, nu, kkt = _polish(problem, z_cvx if z_cvx is not None else z_sp)
+    if kkt > KKT_TOL:
+        # the scipy start may sit in the right active set when the cvxpy one does not
+        z2, nu2, kkt2 = _polish(problem, z_sp)
+        if kkt2 < kkt:
+            z, nu, kkt = z2, nu2, kkt2
+    if kkt > KKT_TOL:
+        raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
+                          f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
+    _check_box(scenario, z)
+    starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
+    agreement = max(float(np.max(np.abs(np.expm1(s - z)))) for s in starts)
+    certificate = Certificate(kkt_residual=kkt, methods_agree=agreement <= AGREEMENT_TOL and
+                              z_cvx is not None, agreement=agreement, agreement_tol=AGREEMENT_TOL,
+                              status="optimal", methods=(method, "scipy-slsqp", "newton-kkt"))
+    return _solution(scenario, problem, z, nu, certificate)
+
+
+# ------------------------------------------------------------------ Phase I
+def _phase_one(problem: Problem, constraints, z_start=None):
+    """(z, s): the point minimising the largest violation s = max h_i over the box."""
+    z = _start_point(problem) if z_start is None else np.asarray(z_start, float)
+    if not constraints:
+        return z, -math.inf
+    hs = [c.evaluate(z)[0] for c in constraints]
+    v = np.array([z[0], z[1], max(hs) + 1.0])
+    cons = [{"type": "ineq", "fun": (lambda v, c=c: v[2] - c.evaluate(v[:2])[0]),
+             "jac": (lambda v, c=c: np.r_[-c.evaluate(v[:2])[1], 1.0])} for c in constraints]
+    bounds = list(BOX) + [(-50.0, None)]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        res = minimize(lambda v: v[2], v, jac=lambda v: np.array([0.0, 0.0, 1.0]), method="SLSQP",
+                       bounds=bounds, constraints=cons, options={"ftol": 1e-14, "maxiter": 500})
+    z = np.clip(res.x[:2], [b[0] for b in BOX], [b[1] for b in BOX])
+    return z, max(c.evaluate(z)[0] for c in constraints)
+
+
+def _start_point(problem: Problem) -> np.ndarray:
+    """A sensible place to start: the compute-optimal plan of the target, else 1B / 20B."""
+    z = np.array([math.log(1e9), math.log(2e10)])
+    loss = next((c for c in problem.constraints if c.is_loss), None)
+    if loss is not None:
+        N, D = problem.law.compute_optimal_at_loss(loss.loss_target)
+        if np.isfinite(N) and np.isfinite(D) and N > 0 and D > 0:
+            z = np.array([math.log(float(N)), math.log(float(D))])
+    return np.clip(z, [b[0] for b in BOX], [b[1] for b in BOX])
+
+
+# ------------------------------------------------------------------ scipy
+def _solve_scipy(problem: Problem, z0) -> np.ndarray:
+    """SLSQP in (log N, log D): the independent path."""
+    obj = problem.objective
+    cons = [{"type": "ineq", "fun": (lambda z, c=c: -c.evaluate(z)[0]),
+             "jac": (lambda z, c=c: -c.evaluate(z)[1])} for c in problem.constraints]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        res = minimize(lambda z: obj.evaluate(z)[0], np.asarray(z0, float),
+                       jac=lambda z: obj.evaluate(z)[1], method="SLSQP", bounds=list(BOX),
+                       constraints=cons, options={"ftol": 1e-15, "maxiter": 1000})
+    return np.asarray(res.x, float)
+
+
+# ------------------------------------------------------------------ cvxpy
+def _solve_cvxpy(problem: Problem, z0):
+    """(z, duals, method) from cvxpy, or (None, None, method) when it fails."""
+    import cvxpy as cp   # imported here: about a second, paid only when solving
+
+    loss = next((c for c in problem.constraints if c.is_loss), None)
+    posy_law = problem.law.posynomial() is not None
+    try:
+        with _warnings.catch_warnings():
+            # "Solution may be inaccurate" at our tight tolerances: the polish and the
+            # certificate judge accuracy, not the conic solver's own flag
+            _warnings.simplefilter("ignore", UserWarning)
+            if posy_law:
+                return _cvxpy_gp(cp, problem, z0)
+            return _cvxpy_cuts(cp, problem, z0)
+    except (cp.error.SolverError, cp.error.DCPError, cp.error.DGPError, ValueError, ArithmeticError):
+        return None, None, "cvxpy (failed)"
+
+
+_CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12,
+                   "tol_ktratio": 1e-10, "max_iter": 400}
+
+
+def _monomials(cp, N, D, terms, z0=(0.0, 0.0), scale=1.0):
+    """Σ c·N^a·D^b with N = e^x0·n, D = e^y0·d in the scaled variables n, d."""
+    out = []
+    for c, a, b in terms:
+        m = c * math.exp(a * z0[0] + b * z0[1]) * scale
+        if a:
+            m = m * N ** a
+        if b:
+            m = m * D ** b
+        out.append(m)
+    return cp.sum(cp.hstack(out)) if len(out) > 1 else out[0]
+
+
+def _cvxpy_gp(cp, problem: Problem, z0):
+    """The geometric program; its dual values are the elasticities ν.
+
+    Variables are scaled around the Phase I point z0 (N = e^x0·n, D = e^y0·d) and the
+    objective by its value there, so that the interior-point solver works with numbers
+    near one: unscaled, log N ≈ 25 and log cost ≈ 57 cost it two digits of accuracy.
+    """
+    z0 = np.asarray(z0, float)
+    N, D = cp.Variable(pos=True, name="n"), cp.Variable(pos=True, name="d")
+    constraints = []
+    for c in problem.constraints:
+        if c.is_loss:
+            level = c.law.posynomial_level(c.loss_target)
+            constraints.append(_monomials(cp, N, D, c.law.posynomial().terms, z0, 1.0 / level) <= 1.0)
+        else:
+            constraints.append(_monomials(cp, N, D, c.posy.terms, z0) <= 1.0)
+    (xl, xu), (yl, yu) = BOX
+    constraints += [N <= math.exp(xu - z0[0]), N >= math.exp(xl - z0[0]),
+                    D <= math.exp(yu - z0[1]), D >= math.exp(yl - z0[1])]
+    obj = problem.objective
+    terms = obj.posy.terms if obj.kind == "cost" else problem.law.posynomial().terms
+    # (for a loss objective: the loss is increasing in the law's posynomial, minimise that)
+    scale = 1.0 / Posy(terms).value(math.exp(z0[0]), math.exp(z0[1]))
+    objective = _monomials(cp, N, D, terms, z0, scale)
+    prob = cp.Problem(cp.Minimize(objective), constraints)
+    prob.solve(gp=True, solver=cp.CLARABEL, **_CLARABEL_TIGHT)
+    if prob.status not in ("optimal", "optimal_inaccurate"):
+        return None, None, f"cvxpy-gp/CLARABEL ({prob.status})"
+    duals = [float(con.dual_value) for con in constraints[:len(problem.constraints)]]
+    return (z0 + np.array([math.log(N.value), math.log(D.value)]), duals,
+            f"cvxpy-gp/CLARABEL ({prob.status})")
+
+
+def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
+    """Convex program in (x, y) = (log N, log D) with the penalised loss replaced by
+    supporting hyperplanes (an outer approximation), refined until the gap closes.
+
+    The variable is w = z − z0 (z0 the Phase I point) and the cost is measured relative to
+    its value at z0, so the solver sees numbers near zero (see _cvxpy_gp).
+    """
+    z0 = np.asarray(z0, float)
+    w = cp.Variable(2, name="shift_from_start")
+    G = cp.Parameter((max_cuts, 2), name="cut_slopes")
+    r = cp.Parameter(max_cuts, name="cut_offsets")
+    loss_con = next((c for c in problem.constraints if c.is_loss), None)
+    law = problem.law
+
+    def log_posy(posy, shift=0.0):
+        logc = np.log([t[0] for t in posy.terms])
+        V = np.array([[t[1], t[2]] for t in posy.terms])
+        base = logc + V @ z0 - shift
+        return cp.log_sum_exp(base + V @ w) if len(base) > 1 else base[0] + V[0] @ w
+
+    cons = [log_posy(c.posy) <= 0 for c in problem.constraints if not c.is_loss]
+    (xl, xu), (yl, yu) = BOX
+    cons += [w[0] >= xl - z0[0], w[0] <= xu - z0[0], w[1] >= yl - z0[1], w[1] <= yu - z0[1]]
+    obj = problem.objective
+    if obj.kind == "cost":
+        objective = log_posy(obj.posy, shift=obj.evaluate(z0)[0])
+        t = loss_con.loss_target
+    else:
+        t = cp.Variable(name="loss_epigraph")
+        objective = t
+    cons.append(G @ w <= r + t)
+    prob = cp.Problem(cp.Minimize(objective), cons)
+
+    slopes = np.zeros((max_cuts, 2))
+    offsets = np.full(max_cuts, 1e3)
+    count = 0
+
+    def add_cut(point):
+        # L(p) + g·(z − p) ≤ t  ⇔  g·w ≤ t + g·(p − z0) − L(p)
+        nonlocal count
+        L, g = _loss_and_grad(law, point)
+        slopes[count] = g
+        offsets[count] = g @ (point - z0) - L
+        count += 1
+
+    add_cut(z0)
+    for dz in ([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]):
+        add_cut(z0 + dz)
+    status = "not run"
+    previous = None
+    while count < max_cuts:
+        G.value, r.value = slopes, offsets
+        prob.solve(solver=cp.CLARABEL, **_CLARABEL_TIGHT)
+        status = prob.status
+        if status not in ("optimal", "optimal_inaccurate"):
+            return None, None, f"cvxpy-cuts/CLARABEL ({status})"
+        zk = z0 + np.array(w.value, float)
+        L = float(law.loss(math.exp(zk[0]), math.exp(zk[1])))
+        level = loss_con.loss_target if loss_con is not None else float(t.value)
+        # converged when the plan meets the true loss and the cuts no longer move it
+        settled = previous is not None and float(np.max(np.abs(zk - previous))) < 1e-5
+        if L - level <= 1e-9 * level and settled:
+            zq = _cvxpy_quadratic_refine(cp, problem, z0, zk)
+            if zq is None:
+                return zk, None, f"cvxpy-cuts/CLARABEL ({count} cuts)"
+            return zq, None, f"cvxpy-cuts+quadratic/CLARABEL ({count} cuts)"
+        previous = zk
+        if loss_con is not None and interior_ok(law, z0, level):
+            # supporting hyperplane: cut where the segment to the interior crosses the boundary
+            add_cut(_boundary_point(law, z0, zk, level))
+        else:
+            add_cut(zk)
+    return None, None, f"cvxpy-cuts/CLARABEL (no convergence in {max_cuts} cuts)"
+
+
+def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 4):
+    """Refine a cut solution with the loss replaced by its second-order model at the iterate.
+
+    Polyhedral cuts fix the plan only to about 1e-6 along the flat iso-loss direction (the
+    vertices of nearly parallel tangents are ill-conditioned); a curved (quadratic) model
+    makes the optimum well-conditioned again, and its fixed point is a KKT point of the
+    true problem.
+    """
+    law = problem.law
+    loss_con = next((c for c in problem.constraints if c.is_loss), None)
+    obj = problem.objective
+    w = cp.Variable(2, name="shift_from_iterate")
+    z = np.asarray(zk, float)
+    for _ in range(iterations):
+        L, g, H = loss_minus_target(law, 0.0, z)
+        vals, vecs = np.linalg.eigh(H)
+        H = (vecs * np.maximum(vals, 0.0)) @ vecs.T          # convex model (PSD)
+        model = L + g @ w + 0.5 * cp.quad_form(w, cp.psd_wrap(H))
+        cons = []
+        for c in problem.constraints:
+            if c.is_loss:
+                continue
+            logc = np.log([t[0] for t in c.posy.terms])
+            V = np.array([[t[1], t[2]] for t in c.posy.terms])
+            base = logc + V @ z
+            cons.append(cp.log_sum_exp(base + V @ w) <= 0 if len(base) > 1 else base[0] + V[0] @ w <= 0)
+        (xl, xu), (yl, yu) = BOX
+        cons += [w[0] >= xl - z[0], w[0] <= xu - z[0], w[1] >= yl - z[1], w[1] <= yu - z[1],
+                 cp.norm(w, "inf") <= 0.1]
+        if obj.kind == "cost":
+            logc = np.log([t[0] for t in obj.posy.terms])
+            V = np.array([[t[1], t[2]] for t in obj.posy.terms])
+            base = logc + V @ z - obj.evaluate(z)[0]
+            objective = cp.log_sum_exp(base + V @ w) if len(base) > 1 else base[0] + V[0] @ w
+            cons.append(model <= loss_con.loss_target)
+        else:
+            objective = model
+        prob = cp.Problem(cp.Minimize(objective), cons)
+        prob.solve(solver=cp.CLARABEL, **_CLARABEL_TIGHT)
+        if prob.status not in ("optimal", "optimal_inaccurate"):
+            return None
+        step = np.array(w.value, float)
+        z = z + step
+        if float(np.max(np.abs(step))) < 1e-12:
+            break
+    return z
+
+
+def interior_ok(law, z, level) -> bool:
+    return float(law.loss(math.exp(z[0]), math.exp(z[1]))) < level
+
+
+def _boundary_point(law, inside, outside, level, iters: int = 80):
+    """The point on [inside, outside] where the loss equals ``level`` (bisection)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        p = inside + mid * (outside - inside)
+        if float(law.loss(math.exp(p[0]), math.exp(p[1]))) <= level:
+            lo = mid
+        else:
+            hi = mid
+    return inside + lo * (outside - inside)
+
+
+def _loss_and_grad(law, z):
+    N, D = math.exp(z[0]), math.exp(z[1])
+    L, dN, dD = law.loss_grad(N, D)
+    return float(L), np.array([float(dN) * N, float(dD) * D])
+
+
+# ------------------------------------------------------------------ polish
+def _polish(problem: Problem, z_start):
+    """Newton on the KKT system of the active set; returns (z, ν per constraint, residual)."""
+    cons = problem.constraints
+    z = np.asarray(z_start, float).copy()
+    active = [i for i, c in enumerate(cons) if c.evaluate(z)[0] > -_ACTIVE_TOL]
+    best = (z, np.zeros(len(cons)), math.inf)
+    for _ in range(2 * len(cons) + 4):
+        z, nu_a = _newton_kkt(problem, z, active)
+        nu = np.zeros(len(cons))
+        nu[active] = nu_a
+        res = _kkt_residual(problem, z, nu)
+        if res < best[2]:
+            best = (z, nu, res)
+        negative = [i for i in active if nu[i] < -1e-12]
+        violated = [i for i, c in enumerate(cons) if i not in active and c.evaluate(z)[0] > 1e-13]
+        if not negative and not violated:
+            break
+        if negative:
+            active.remove(min(negative, key=lambda i: nu[i]))
+        for i in violated:
+            active.append(i)
+    return best
+
+
+def _newton_kkt(problem: Problem, z, active, iters: int = 60):
+    """Solve ∇φ + Σ ν_i ∇h_i = 0, h_i = 0 (i active) by Newton with least-squares steps."""
+    cons = problem.constraints
+    k = len(active)
+    grad_phi = problem.objective.evaluate(z)[1]
+    if k:
+        J = np.array([cons[i].evaluate(z)[1] for i in active])
+        nu = np.linalg.lstsq(J.T, -grad_phi, rcond=None)[0]
+    else:
+        nu = np.zeros(0)
+    prev = math.inf
+    for _ in range(iters):
+        _, g, H = problem.objective.evaluate(z)
+        F_top, K = g.copy(), H.copy()
+        rows = []
+        F_bot = []
+        for j, i in enumerate(active):
+            h, gh, Hh = cons[i].evaluate(z)
+            F_top += nu[j] * gh
+            K += nu[j] * Hh
+            rows.append(gh)
+            F_bot.append(h)
+        A = np.array(rows).reshape(k, 2)
+        M = np.block([[K, A.T], [A, np.zeros((k, k))]])
+        F = np.r_[F_top, F_bot]
+        norm = float(np.max(np.abs(F)))
+        if norm < 1e-15 or (norm >= prev and norm < 1e-11):
+            break
+        prev = norm
+        step = np.linalg.lstsq(M, -F, rcond=None)[0]
+        # keep inside the box and never jump wildly (log space: a factor e^2 at most)
+        step[:2] = np.clip(step[:2], -2.0, 2.0)
+        z = np.clip(z + step[:2], [b[0] for b in BOX], [b[1] for b in BOX])
+        nu = nu + step[2:]
+    return z, nu
+
+
+def _kkt_residual(problem: Problem, z, nu) -> float:
+    """Relative KKT residual: stationarity, primal and dual feasibility, complementarity."""
+    _, g, _ = problem.objective.evaluate(z)
+    lag = g.copy()
+    scale = float(np.max(np.abs(g)))
+    worst = 0.0
+    for c, n in zip(problem.constraints, nu):
+        h, gh, _ = c.evaluate(z)
+        lag += n * gh
+        scale = max(scale, float(np.max(np.abs(n * gh))))
+        hn = h / c.loss_target if (c.is_loss and c.posy is None and c.law.posynomial() is None) else h
+        worst = max(worst, hn, -n, abs(n * hn))
+    return max(worst, float(np.max(np.abs(lag))) / max(scale, 1e-300))
+
+
+def _check_box(scenario: Scenario, z) -> None:
+    for value, (lo, hi), what in ((z[0], BOX[0], "parameters"), (z[1], BOX[1], "tokens")):
+        if value >= hi - 1e-9 or value <= lo + 1e-9:
+            raise SolverError(f"{scenario.name}: the optimum runs to the edge of the search range "
+                              f"({what} {math.exp(value):.3g}); the scenario is unbounded — add a "
+                              f"target, a budget or a limit")
+
+
+# ------------------------------------------------------------------ the Solution
+def _solution(scenario: Scenario, problem: Problem, z, nu, certificate) -> Solution:
+    N, D = float(math.exp(z[0])), float(math.exp(z[1]))
+    law = scenario.loss_law
+    loss = float(law.loss(N, D))
+    if isinstance(law, DataConstrainedLaw):
+        N_eff, D_eff = float(law.effective_params(N, D)), float(law.effective_tokens(D))
+    else:
+        N_eff, D_eff = N, D
+    costs = scenario.costs.breakdown(N, D)
+    phi = problem.objective.evaluate(z)[0]
+    value = problem.objective.value_natural(phi)
+    dvalue = problem.objective.d_value_d_phi(phi)
+    binding = tuple(
+        Binding(c.name, c.label, c.key, c.knob, float(n), float(dvalue * n * c.d_h_d_knob(z)))
+        for c, n in zip(problem.constraints, nu) if n > 1e-12)
+    baseline = _baseline(scenario, problem, loss)
+    return Solution(
+        scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
+        effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=costs,
+        objective=scenario.objective, objective_unit=problem.objective.unit, objective_value=value,
+        baseline=baseline, binding=binding, certificate=certificate, law_name=law.name,
+        law_source=law.source, target_loss=scenario.target.loss if scenario.target else None,
+        warnings=tuple(_warnings_for(scenario, N, D, costs, certificate)),
+        assumptions=scenario.assumptions)
+
+
+def _baseline(scenario: Scenario, problem: Problem, loss: float) -> Baseline:
+    N, D = scenario.law.compute_optimal_at_loss(loss)
+    N, D = float(N), float(D)
+    costs = scenario.costs.breakdown(N, D)
+    if problem.objective.kind == "cost":
+        value = problem.objective.posy.value(N, D)
+    else:
+        value = loss
+    return Baseline(N, D, float(scenario.law.loss(N, D)), costs, value)
+
+
+def _warnings_for(scenario: Scenario, N, D, costs, certificate) -> list[str]:
+    out = []
+    law = scenario.law
+    fitted = law.fitted
+    if fitted is not None:
+        if fitted.max_params and N > 1.5 * fitted.max_params:
+            out.append(f"extrapolation: {format_count(N)} parameters is beyond the largest model the "
+                       f"law was fitted on ({format_count(fitted.max_params)}); fit your own law on "
+                       f"IsoFLOP runs before committing a large budget")
+        if fitted.min_params and N < fitted.min_params / 1.5:
+            out.append(f"extrapolation: {format_count(N)} parameters is below the smallest model the "
+                       f"law was fitted on ({format_count(fitted.min_params)})")
+        if fitted.max_flops and costs.training_flops > 10 * fitted.max_flops:
+            out.append(f"extrapolation: {costs.training_flops:.3g} FLOP of training is "
+                       f"{costs.training_flops / fitted.max_flops:.0f}x the largest run the law was "
+                       f"fitted on ({fitted.max_flops:.3g} FLOP)")
+        if fitted.max_tokens and D > 1.5 * fitted.max_tokens:
+            out.append(f"extrapolation: {format_count(D)} training tokens is beyond the longest run "
+                       f"the law was fitted on ({format_count(fitted.max_tokens)})")
+    U = scenario.data.unique_tokens
+    if U is not None:
+        epochs = D / U
+        if epochs > 16:
+            out.append(f"{epochs:.1f} epochs over the unique corpus: past about 16 epochs extra "
+                       f"repetitions are worth little (Muennighoff et al. 2023)")
+        elif epochs > 4:
+            out.append(f"{epochs:.1f} epochs over the unique corpus: past about 4 epochs repeated "
+                       f"data is worth noticeably less than fresh data (Muennighoff et al. 2023)")
+        if epochs > 1 and not scenario.data.repetition_penalty:
+            out.append("data is repeated but data.repetition_penalty is off: the law treats repeated "
+                       "tokens as fresh, which overstates their value")
+    if scenario.data.repetition_penalty and law.name != "muennighoff2023":
+        out.append(f"the repetition penalty (R_D*, R_N*) was fitted with the muennighoff2023 law; "
+                   f"using it with {law.name} is an extrapolation")
+    if isinstance(law, KaplanLaw):
+        out.append("kaplan2020 counts non-embedding parameters on a different corpus and tokenizer: "
+                   "its losses and sizes are not comparable with the Chinchilla-form laws")
+    if scenario.objective == "loss" and costs.inference_flops > 0.5 * costs.training_flops:
+        out.append(f"this plan minimises loss for its budget and ignores serving cost, yet inference "
+                   f"is {costs.inference_flops / costs.training_flops:.1f}x the training compute: "
+                   f"a smaller model trained longer would serve cheaper (minimize = \"cost\")")
+    if not certificate.methods_agree:
+        out.append(f"the two solvers differ from the polished plan by {certificate.agreement:.2e} "
+                   f"(tolerance {certificate.agreement_tol:g}); the KKT certificate still holds")
+    return out
+
+
+# ------------------------------------------------------------------ infeasibility
+def _explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError:
+    """For each constraint, the smallest change of its setting that alone restores a plan."""
+    conflicts = []
+    cons = problem.constraints
+    for i, c in enumerate(cons):
+        others = [o for j, o in enumerate(cons) if j != i]
+        z0, violation = _phase_one(problem, others)
+        if violation > _FEAS_TOL:
+            continue            # the others conflict among themselves: this one alone cannot help
+        z = _minimise_constraint(c, others, z0)
+        required = _round_outward(c.knob_at(z), c)
+        conflicts.append(Conflict(c.name, c.key, c.knob, required, _advice(c, required)))
+    if conflicts:
+        lines = "; ".join(f"{k.advice}" for k in conflicts)
+        message = (f"{scenario.name}: no plan meets the target and every limit at once. "
+                   f"Any one of these changes would make it feasible: {lines}")
+    else:
+        message = (f"{scenario.name}: no plan meets the target and every limit, and no single "
+                   f"setting can fix it; relax several of: {', '.join(c.key for c in cons)}")
+    return InfeasibleError(message, tuple(conflicts))
+
+
+def _minimise_constraint(c, others, z0):
+    cons = [{"type": "ineq", "fun": (lambda z, o=o: -o.evaluate(z)[0]),
+             "jac": (lambda z, o=o: -o.evaluate(z)[1])} for o in others]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        res = minimize(lambda z: c.evaluate(z)[0], np.asarray(z0, float),
+                       jac=lambda z: c.evaluate(z)[1], method="SLSQP", bounds=list(BOX),
+                       constraints=cons, options={"ftol": 1e-15, "maxiter": 1000})
+    return res.x
+
+
+def _round_outward(value: float, c) -> float:
+    """Round to 4 significant figures in the direction that relaxes the constraint."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    relax_up = c.is_loss or c.elasticity > 0
+    exp = math.floor(math.log10(abs(value))) - 3
+    scaled = value / 10 ** exp
+    scaled = math.ceil(scaled * (1 + 1e-9)) if relax_up else math.floor(scaled * (1 - 1e-9))
+    return scaled * 10 ** exp
+
+
+def _format_knob(key: str, value: float) -> str:
+    if "cost" in key:
+        return format_money(value)
+    if key.endswith("days"):
+        return f"{value:.4g} days"
+    if key in ("limits.max_params", "limits.serving_memory", "limits.serving_gpus"):
+        return format_count(value)
+    return format_number(value)
+
+
+def _advice(c, required: float) -> str:
+    direction = "at least" if (c.is_loss or c.elasticity > 0) else "at most"
+    if c.is_loss:
+        return (f"target.loss {c.knob:.6g} is below the lowest loss reachable within the other "
+                f"limits, {required:.6g}: raise it to {direction} {required:.6g}")
+    key = "limits.max_params" if c.name == "max_params" else c.key
+    return f"{key}: {_format_knob(key, c.knob)} → {direction} {_format_knob(key, required)}"
