@@ -144,6 +144,18 @@ _CLARABEL_TIGHT = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12
                    "tol_ktratio": 1e-10, "max_iter": 400}
 
 
+def _run(cp, prob, **kw):
+    """Solve with tight Clarabel tolerances; on a numerical failure, with its defaults
+    (the quadratic refinement and the polish recover the accuracy)."""
+    try:
+        prob.solve(solver=cp.CLARABEL, **_CLARABEL_TIGHT, **kw)
+    except cp.error.SolverError:
+        try:
+            prob.solve(solver=cp.CLARABEL, **kw)
+        except cp.error.SolverError:
+            prob.solve(solver=cp.SCS, eps=1e-10, max_iters=200000, **kw)
+
+
 def _monomials(cp, N, D, terms, z0=(0.0, 0.0), scale=1.0):
     """Σ c·N^a·D^b with N = e^x0·n, D = e^y0·d in the scaled variables n, d."""
     out = []
@@ -182,12 +194,17 @@ def _cvxpy_gp(cp, problem: Problem, z0):
     scale = 1.0 / Posy(terms).value(math.exp(z0[0]), math.exp(z0[1]))
     objective = _monomials(cp, N, D, terms, z0, scale)
     prob = cp.Problem(cp.Minimize(objective), constraints)
-    prob.solve(gp=True, solver=cp.CLARABEL, **_CLARABEL_TIGHT)
+    _run(cp, prob, gp=True)
     if prob.status not in ("optimal", "optimal_inaccurate"):
         return None, None, f"cvxpy-gp/CLARABEL ({prob.status})"
     duals = [float(con.dual_value) for con in constraints[:len(problem.constraints)]]
-    return (z0 + np.array([math.log(N.value), math.log(D.value)]), duals,
-            f"cvxpy-gp/CLARABEL ({prob.status})")
+    z = z0 + np.array([math.log(N.value), math.log(D.value)])
+    # the interior-point solution is accurate to ~1e-6 along the flat iso-loss direction;
+    # a few curved-model steps (still cvxpy) bring it to ~1e-9
+    zq = _cvxpy_quadratic_refine(cp, problem, z0, z)
+    if zq is not None:
+        return zq, duals, f"cvxpy-gp+quadratic/CLARABEL ({prob.status})"
+    return z, duals, f"cvxpy-gp/CLARABEL ({prob.status})"
 
 
 def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
@@ -242,7 +259,7 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
     previous = None
     while count < max_cuts:
         G.value, r.value = slopes, offsets
-        prob.solve(solver=cp.CLARABEL, **_CLARABEL_TIGHT)
+        _run(cp, prob)
         status = prob.status
         if status not in ("optimal", "optimal_inaccurate"):
             return None, None, f"cvxpy-cuts/CLARABEL ({status})"
@@ -265,51 +282,61 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
     return None, None, f"cvxpy-cuts/CLARABEL (no convergence in {max_cuts} cuts)"
 
 
-def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 4):
-    """Refine a cut solution with the loss replaced by its second-order model at the iterate.
+def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
+    """Refine a conic solution with the loss replaced by its second-order model at the iterate.
 
-    Polyhedral cuts fix the plan only to about 1e-6 along the flat iso-loss direction (the
-    vertices of nearly parallel tangents are ill-conditioned); a curved (quadratic) model
-    makes the optimum well-conditioned again, and its fixed point is a KKT point of the
-    true problem.
+    An interior-point solver stops at a duality gap of ~1e-12, which fixes the plan only to
+    about its square root, 1e-6, along the flat iso-loss direction. Each step here solves
+    for the *change* u of the plan in units of a trust scale s (w = s·u) with the objective
+    divided by s², so the gap tolerance applies to the step, not to the plan: steps shrink
+    geometrically and the fixed point is a KKT point of the true problem.
     """
     law = problem.law
     loss_con = next((c for c in problem.constraints if c.is_loss), None)
     obj = problem.objective
-    w = cp.Variable(2, name="shift_from_iterate")
+    u = cp.Variable(2, name="scaled_step")
     z = np.asarray(zk, float)
+    # the conic solution is good to ~1e-6: start with steps of that order (a larger scale
+    # makes the feasible region of a step at a vertex of two limits too thin to solve)
+    scale = 1e-5
     for _ in range(iterations):
         L, g, H = loss_minus_target(law, 0.0, z)
         vals, vecs = np.linalg.eigh(H)
         H = (vecs * np.maximum(vals, 0.0)) @ vecs.T          # convex model (PSD)
-        model = L + g @ w + 0.5 * cp.quad_form(w, cp.psd_wrap(H))
-        cons = []
+        # loss model, divided by s: (L − L_t)/s + g·u + ½·s·uᵀHu
+        cons = [cp.norm(u, "inf") <= 10.0]
         for c in problem.constraints:
             if c.is_loss:
                 continue
             logc = np.log([t[0] for t in c.posy.terms])
             V = np.array([[t[1], t[2]] for t in c.posy.terms])
             base = logc + V @ z
-            cons.append(cp.log_sum_exp(base + V @ w) <= 0 if len(base) > 1 else base[0] + V[0] @ w <= 0)
+            cons.append(cp.log_sum_exp(base + scale * (V @ u)) <= 0 if len(base) > 1
+                        else base[0] + scale * (V[0] @ u) <= 0)
         (xl, xu), (yl, yu) = BOX
-        cons += [w[0] >= xl - z[0], w[0] <= xu - z[0], w[1] >= yl - z[1], w[1] <= yu - z[1],
-                 cp.norm(w, "inf") <= 0.1]
+        cons += [scale * u[0] >= xl - z[0], scale * u[0] <= xu - z[0],
+                 scale * u[1] >= yl - z[1], scale * u[1] <= yu - z[1]]
         if obj.kind == "cost":
-            logc = np.log([t[0] for t in obj.posy.terms])
-            V = np.array([[t[1], t[2]] for t in obj.posy.terms])
-            base = logc + V @ z - obj.evaluate(z)[0]
-            objective = cp.log_sum_exp(base + V @ w) if len(base) > 1 else base[0] + V[0] @ w
-            cons.append(model <= loss_con.loss_target)
+            # second-order model of φ = log cost, divided by s²
+            _, gphi, Hphi = obj.evaluate(z)
+            objective = (gphi @ u) / scale + 0.5 * cp.quad_form(u, cp.psd_wrap(Hphi))
+            target = loss_con.loss_target
+            cons.append((L - target) / scale + g @ u + 0.5 * scale * cp.quad_form(u, cp.psd_wrap(H)) <= 0)
         else:
-            objective = model
+            objective = (g @ u) / scale + 0.5 * cp.quad_form(u, cp.psd_wrap(H))
         prob = cp.Problem(cp.Minimize(objective), cons)
-        prob.solve(solver=cp.CLARABEL, **_CLARABEL_TIGHT)
+        try:
+            _run(cp, prob)
+        except cp.error.SolverError:
+            break          # e.g. at a vertex of two limits, where the plan is already exact
         if prob.status not in ("optimal", "optimal_inaccurate"):
-            return None
-        step = np.array(w.value, float)
-        z = z + step
-        if float(np.max(np.abs(step))) < 1e-12:
             break
+        step = scale * np.array(u.value, float)
+        z = z + step
+        size = float(np.max(np.abs(step)))
+        if size < 1e-13:
+            break
+        scale = min(max(10 * size, 1e-9), 1e-2)
     return z
 
 

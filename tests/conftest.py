@@ -1,0 +1,20 @@
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+VALIDATION = ROOT.parent / "shared" / "validation"
+
+# Default runs stay fast; set HYPOTHESIS_PROFILE=thorough for a long run.
+settings.register_profile("default", max_examples=25, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _run_from_root(monkeypatch):
+    # doctests and examples use paths relative to the repository root
+    monkeypatch.chdir(ROOT)
