@@ -50,7 +50,7 @@ def solve(scenario: Scenario) -> Solution:
 
     >>> from lifecycle_opt import load_scenario
     >>> plan = solve(load_scenario("examples/research_model.toml"))
-    >>> plan.certificate.status, plan.certificate.kkt_residual < 1e-9
+    >>> plan.certificate.status, bool(plan.certificate.kkt_residual < 1e-9)
     ('optimal', True)
     """
     problem = build_problem(scenario)
@@ -71,8 +71,8 @@ def solve(scenario: Scenario) -> Solution:
     _check_box(scenario, z)
     starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
     agreement = max(float(np.max(np.abs(np.expm1(s - z)))) for s in starts)
-    certificate = Certificate(kkt_residual=kkt, methods_agree=agreement <= AGREEMENT_TOL and
-                              z_cvx is not None, agreement=agreement, agreement_tol=AGREEMENT_TOL,
+    certificate = Certificate(kkt_residual=float(kkt), methods_agree=bool(agreement <= AGREEMENT_TOL and
+                              z_cvx is not None), agreement=float(agreement), agreement_tol=AGREEMENT_TOL,
                               status="optimal", methods=(method, "scipy-slsqp", "newton-kkt"))
     return _solution(scenario, problem, z, nu, certificate)
 
