@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw, LossLaw
+from .laws import LossLaw
 from .scenario import Scenario
 from .units import SECONDS_PER_DAY
 
@@ -196,7 +196,6 @@ def build_problem(scenario: Scenario) -> Problem:
         cons.append(Constraint(name, label, key, knob, Posy(tuple(terms)), elasticity))
 
     if s.target is not None and s.objective != "loss":
-        key = "target.reference" if s.target.reference_params is not None else "target.loss"
         cons.append(Constraint("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
                                s.target.loss, law=law, loss_target=s.target.loss))
     if lim.max_params is not None:

@@ -20,7 +20,7 @@ __all__ = ["Target", "DataLimits", "Budget", "Limits", "Scenario", "load_scenari
 import difflib
 import math
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 

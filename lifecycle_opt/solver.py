@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from .errors import Conflict, InfeasibleError, SolverError
-from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from .laws import DataConstrainedLaw, KaplanLaw
 from .problem import BOX, Posy, Problem, loss_minus_target, build_problem
 from .scenario import Scenario
 from .solution import Baseline, Binding, Certificate, Solution
@@ -126,7 +126,6 @@ def _solve_cvxpy(problem: Problem, z0):
     """(z, duals, method) from cvxpy, or (None, None, method) when it fails."""
     import cvxpy as cp   # imported here: about a second, paid only when solving
 
-    loss = next((c for c in problem.constraints if c.is_loss), None)
     posy_law = problem.law.posynomial() is not None
     try:
         with _warnings.catch_warnings():
@@ -274,7 +273,7 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
                 return zk, None, f"cvxpy-cuts/CLARABEL ({count} cuts)"
             return zq, None, f"cvxpy-cuts+quadratic/CLARABEL ({count} cuts)"
         previous = zk
-        if loss_con is not None and interior_ok(law, z0, level):
+        if loss_con is not None and _is_interior(law, z0, level):
             # supporting hyperplane: cut where the segment to the interior crosses the boundary
             add_cut(_boundary_point(law, z0, zk, level))
         else:
@@ -340,7 +339,8 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
     return z
 
 
-def interior_ok(law, z, level) -> bool:
+def _is_interior(law, z, level) -> bool:
+    """Whether z lies strictly inside the loss level set."""
     return float(law.loss(math.exp(z[0]), math.exp(z[1]))) < level
 
 

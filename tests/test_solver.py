@@ -1,5 +1,4 @@
 """The solver against closed forms, published numbers, a second solver and properties."""
-import math
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ from lifecycle_opt.errors import InfeasibleError
 from lifecycle_opt.laws import ChinchillaLaw, DataConstrainedLaw, MUENNIGHOFF_R_D_STAR, PRESETS, preset
 from lifecycle_opt.problem import build_problem
 from lifecycle_opt.scenario import scenario_from_dict
-from lifecycle_opt.solver import AGREEMENT_TOL, KKT_TOL, solve
+from lifecycle_opt.solver import KKT_TOL, solve
 
 CHINCHILLA_FORM = [p for p in PRESETS if isinstance(preset(p), ChinchillaLaw)]
 
