@@ -148,11 +148,13 @@ def _run(cp, prob, **kw):
     (the quadratic refinement and the polish recover the accuracy)."""
     try:
         prob.solve(solver=cp.CLARABEL, **_CLARABEL_TIGHT, **kw)
+        return True
     except cp.error.SolverError:
         try:
             prob.solve(solver=cp.CLARABEL, **kw)
         except cp.error.SolverError:
             prob.solve(solver=cp.SCS, eps=1e-10, max_iters=200000, **kw)
+    return False
 
 
 def _monomials(cp, N, D, terms, z0=(0.0, 0.0), scale=1.0):
@@ -258,7 +260,7 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
     previous = None
     while count < max_cuts:
         G.value, r.value = slopes, offsets
-        _run(cp, prob)
+        tight = _run(cp, prob)
         status = prob.status
         if status not in ("optimal", "optimal_inaccurate"):
             return None, None, f"cvxpy-cuts/CLARABEL ({status})"
@@ -267,7 +269,8 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
         level = loss_con.loss_target if loss_con is not None else float(t.value)
         # converged when the plan meets the true loss and the cuts no longer move it
         settled = previous is not None and float(np.max(np.abs(zk - previous))) < 1e-5
-        if L - level <= 1e-9 * level and settled:
+        # only a tight solve of the relaxation proves that a feasible point is optimal
+        if L - level <= 1e-9 * level and settled and tight and status == "optimal":
             zq = _cvxpy_quadratic_refine(cp, problem, z0, zk)
             if zq is None:
                 return zk, None, f"cvxpy-cuts/CLARABEL ({count} cuts)"
