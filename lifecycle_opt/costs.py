@@ -32,6 +32,13 @@ TRAIN_FLOPS_PER_PARAM_TOKEN = 6.0
 INFER_FLOPS_PER_PARAM_TOKEN = 2.0
 
 
+def _usd_per_flop(price_per_gpu_hour: float | None, flop_rate: float) -> float | None:
+    """[$ / FLOP] for a GPU rented at ``price_per_gpu_hour`` achieving ``flop_rate`` [FLOP/s]."""
+    if price_per_gpu_hour is None:
+        return None
+    return price_per_gpu_hour / SECONDS_PER_HOUR / flop_rate
+
+
 @dataclass(frozen=True)
 class TrainingHardware:
     """Where training runs.
@@ -59,9 +66,7 @@ class TrainingHardware:
     @property
     def price_per_flop(self) -> float | None:
         """[$ / FLOP]"""
-        if self.price_per_gpu_hour is None:
-            return None
-        return self.price_per_gpu_hour / SECONDS_PER_HOUR / self.flop_rate
+        return _usd_per_flop(self.price_per_gpu_hour, self.flop_rate)
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,7 @@ class InferenceHardware:
 
     def price_per_flop(self, mfu: float) -> float | None:
         """[$ / FLOP] at utilisation ``mfu``."""
-        if self.price_per_gpu_hour is None:
-            return None
-        return self.price_per_gpu_hour / SECONDS_PER_HOUR / (self.peak_flops * mfu)
+        return _usd_per_flop(self.price_per_gpu_hour, self.peak_flops * mfu)
 
 
 @dataclass(frozen=True)

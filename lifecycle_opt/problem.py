@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .costs import TRAIN_FLOPS_PER_PARAM_TOKEN
 from .laws import LossLaw
 from .scenario import Scenario
 from .units import SECONDS_PER_DAY
@@ -179,12 +180,21 @@ class Problem:
         return next(c for c in self.constraints if c.name == name)
 
 
-def _cost_posy(scenario: Scenario, unit: str, scale: float = 1.0) -> Posy:
+def _cost_posy(scenario: Scenario, unit: str) -> Posy:
+    """Lifecycle cost a·N·D + b·N in ``unit`` ("flops" or "usd")."""
     a, b = scenario.costs.coefficients(unit)
-    terms = [(a * scale, 1.0, 1.0)]
+    terms = [(a, 1.0, 1.0)]
     if b > 0:
-        terms.append((b * scale, 1.0, 0.0))
+        terms.append((b, 1.0, 0.0))
     return Posy(tuple(terms))
+
+
+def _spend_posy(scenario: Scenario, spend: str) -> Posy:
+    """What a cap limits: "training_flops" [FLOP], "training_usd" or "total_usd" [$]."""
+    if spend == "total_usd":
+        return _cost_posy(scenario, "usd")
+    per_flop = 1.0 if spend == "training_flops" else scenario.costs.training_price_per_flop()
+    return Posy(((TRAIN_FLOPS_PER_PARAM_TOKEN * per_flop, 1.0, 1.0),))
 
 
 def build_problem(scenario: Scenario) -> Problem:
@@ -216,28 +226,25 @@ def build_problem(scenario: Scenario) -> Problem:
     if lim.max_training_days is not None:
         t = s.training
         per_day = SECONDS_PER_DAY * t.gpus * t.flop_rate        # FLOP per day of training
-        cap("max_training_days", "training finishes within the deadline", "limits.max_training_days",
-            lim.max_training_days, [(6.0 / (per_day * lim.max_training_days), 1.0, 1.0)])
-    if lim.max_training_cost is not None:
-        p = s.costs.training_price_per_flop()
-        cap("max_training_cost", "training dollars at most the cap", "limits.max_training_cost",
-            lim.max_training_cost, [(6.0 * p / lim.max_training_cost, 1.0, 1.0)])
-    if lim.max_total_cost is not None:
-        cons.append(Constraint("max_total_cost", "lifecycle dollars at most the cap",
-                               "limits.max_total_cost", lim.max_total_cost,
-                               _cost_posy(s, "usd", 1.0 / lim.max_total_cost)))
+        cons.append(Constraint("max_training_days", "training finishes within the deadline",
+                               "limits.max_training_days", lim.max_training_days,
+                               _spend_posy(s, "training_flops").scaled(
+                                   1.0 / (per_day * lim.max_training_days))))
+    # caps on spending, from [limits] and [budget] alike: g = spend / cap ≤ 1
     b = s.budget
-    if b.training_flops is not None:
-        cap("budget_training_flops", "training compute within the budget", "budget.training_flops",
-            b.training_flops, [(6.0 / b.training_flops, 1.0, 1.0)])
-    if b.training_cost is not None:
-        p = s.costs.training_price_per_flop()
-        cap("budget_training_cost", "training dollars within the budget", "budget.training_cost",
-            b.training_cost, [(6.0 * p / b.training_cost, 1.0, 1.0)])
-    if b.total_cost is not None:
-        cons.append(Constraint("budget_total_cost", "lifecycle dollars within the budget",
-                               "budget.total_cost", b.total_cost,
-                               _cost_posy(s, "usd", 1.0 / b.total_cost)))
+    for name, label, key, value, spend in (
+            ("max_training_cost", "training dollars at most the cap", "limits.max_training_cost",
+             lim.max_training_cost, "training_usd"),
+            ("max_total_cost", "lifecycle dollars at most the cap", "limits.max_total_cost",
+             lim.max_total_cost, "total_usd"),
+            ("budget_training_flops", "training compute within the budget", "budget.training_flops",
+             b.training_flops, "training_flops"),
+            ("budget_training_cost", "training dollars within the budget", "budget.training_cost",
+             b.training_cost, "training_usd"),
+            ("budget_total_cost", "lifecycle dollars within the budget", "budget.total_cost",
+             b.total_cost, "total_usd")):
+        if value is not None:
+            cons.append(Constraint(name, label, key, value, _spend_posy(s, spend).scaled(1.0 / value)))
 
     if s.objective == "loss":
         objective = Objective("loss", "loss", law=law)

@@ -200,21 +200,17 @@ def _check(s: Scenario) -> None:
                  or lim.max_total_cost is not None or s.budget.training_cost is not None
                  or s.budget.total_cost is not None)
     if needs_usd:
-        why = "to price the plan in dollars"
-        if s.training is None:
-            _fail(src, "hardware.training", f"a [hardware.training] section {why}",
-                  found_text="found none")
-        if s.training.price_per_gpu_hour is None:
-            _fail(src, "hardware.training.price_per_gpu_hour", f"a price per GPU-hour {why}",
-                  found_text="found none")
+        priced = [("training", s.training)]
         if s.demand.tokens > 0 and (s.objective == "cost" or lim.max_total_cost is not None
                                     or s.budget.total_cost is not None):
-            if s.inference is None:
-                _fail(src, "hardware.inference", f"a [hardware.inference] section {why}",
-                      found_text="found none")
-            if s.inference.price_per_gpu_hour is None:
-                _fail(src, "hardware.inference.price_per_gpu_hour", f"a price per GPU-hour {why}",
-                      found_text="found none")
+            priced.append(("inference", s.inference))      # serving dollars are part of the cost
+        for section, hw in priced:
+            if hw is None:
+                _fail(src, f"hardware.{section}", f"a [hardware.{section}] section to price the plan "
+                      "in dollars", found_text="found none")
+            if hw.price_per_gpu_hour is None:
+                _fail(src, f"hardware.{section}.price_per_gpu_hour", "a price per GPU-hour to price the "
+                      "plan in dollars", found_text="found none")
     if lim.max_training_days is not None and (s.training is None or s.training.gpus is None):
         _fail(src, "hardware.training.gpus", "a GPU count when limits.max_training_days is set",
               found_text="found none")

@@ -97,26 +97,36 @@ def parse_count(value: object, what: str = "count") -> float:
     raise ValueError(expected)
 
 
+def _parse_quantity(value: object, expected: str, what: str, multiplier, bare: float = 1.0) -> float:
+    """The one shape of every parser below: a number is taken as ``bare`` units; a string
+    is split into number, suffix and unit, and ``multiplier(suffix, unit)`` says what one
+    of it is worth in base units (None: not understood → ValueError(expected))."""
+    if _is_number(value):
+        return _finite(value * bare, what)
+    if not isinstance(value, str):
+        raise ValueError(expected)
+    num, suffix, unit = _split(value, expected)
+    mult = multiplier(suffix, unit)
+    if mult is None:
+        raise ValueError(expected)
+    return _finite(num * mult, what)
+
+
 def parse_money(value: object) -> float:
     """Parse an amount of money [USD].
 
     >>> parse_money("$2.1M"), parse_money("2.1M"), parse_money("$1,500"), parse_money(5e6)
     (2100000.0, 2100000.0, 1500.0, 5000000.0)
     """
-    expected = 'an amount in dollars such as 2.1e6 or "$2.1M"'
-    if _is_number(value):
-        return _finite(value, "amount")
-    if not isinstance(value, str):
-        raise ValueError(expected)
-    text = value.strip()
-    sign = ""
-    if text.startswith("-"):
-        sign, text = "-", text[1:].lstrip()
-    text = text.removeprefix("$").replace("USD", "").strip()
-    num, suffix, unit = _split(sign + text, expected)
-    if unit or suffix not in _SUFFIX:
-        raise ValueError(expected)
-    return _finite(num * _SUFFIX[suffix], "amount")
+    if isinstance(value, str):
+        # "$2.1M", "-$5", "2.1M USD" → a bare number with a multiplier suffix
+        text = value.strip()
+        sign = ""
+        if text.startswith("-"):
+            sign, text = "-", text[1:].lstrip()
+        value = sign + text.removeprefix("$").replace("USD", "").strip()
+    return _parse_quantity(value, 'an amount in dollars such as 2.1e6 or "$2.1M"', "amount",
+                           lambda suffix, unit: None if unit else _SUFFIX.get(suffix))
 
 
 def parse_duration(value: object, default_unit: str = "days") -> float:
@@ -125,18 +135,22 @@ def parse_duration(value: object, default_unit: str = "days") -> float:
     >>> parse_duration(90) / 86400, parse_duration("12 weeks") / 86400, parse_duration("2 years") / 86400
     (90.0, 84.0, 730.5)
     """
-    expected = f'a duration such as 90 ({default_unit}) or "90 days", "6 months", "2 years"'
-    if _is_number(value):
-        return _finite(value * _DURATION[default_unit], "duration")
-    if not isinstance(value, str):
-        raise ValueError(expected)
-    num, suffix, unit = _split(value, expected)
-    name = (suffix + (" " + unit if unit else "")).strip().lower()
-    if name == "":
-        return _finite(num * _DURATION[default_unit], "duration")
-    if name not in _DURATION:
-        raise ValueError(expected)
-    return _finite(num * _DURATION[name], "duration")
+    def multiplier(suffix, unit):
+        name = (suffix + (" " + unit if unit else "")).strip().lower()
+        return _DURATION[default_unit] if name == "" else _DURATION.get(name)
+
+    return _parse_quantity(value, f'a duration such as 90 ({default_unit}) or "90 days", '
+                           f'"6 months", "2 years"', "duration", multiplier, bare=_DURATION[default_unit])
+
+
+_FLOP_PREFIXES = {"": 1.0, "kilo": 1e3, "mega": 1e6, "giga": 1e9, "tera": 1e12, "peta": 1e15,
+                  "exa": 1e18, "zetta": 1e21, "yotta": 1e24}
+_FLOP_WORDS = {prefix + base: mult for prefix, mult in _FLOP_PREFIXES.items()
+               for base in ("FLOP", "FLOPs", "flop", "flops", "FLOPS")} | {"": 1.0}
+_RATE_WORDS = {prefix + "FLOPS": mult for prefix, mult in
+               {"": 1.0, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}.items()} | {"": 1.0}
+_BYTE_WORDS = {"B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
+               "KIB": 2.0**10, "MIB": 2.0**20, "GIB": 2.0**30, "TIB": 2.0**40}
 
 
 def parse_flops(value: object) -> float:
@@ -145,20 +159,8 @@ def parse_flops(value: object) -> float:
     >>> parse_flops(1e24), parse_flops("3.2e23 FLOP"), parse_flops("5e3 zettaFLOP")
     (1e+24, 3.2e+23, 5e+24)
     """
-    expected = 'an amount of compute such as 1e24 or "1e24 FLOP"'
-    if _is_number(value):
-        return _finite(value, "amount of compute")
-    if not isinstance(value, str):
-        raise ValueError(expected)
-    num, suffix, unit = _split(value, expected)
-    word = (suffix + unit).replace(" ", "")
-    prefixes = {"": 1.0, "kilo": 1e3, "mega": 1e6, "giga": 1e9, "tera": 1e12, "peta": 1e15,
-                "exa": 1e18, "zetta": 1e21, "yotta": 1e24}
-    for prefix, mult in prefixes.items():
-        for base in ("FLOP", "FLOPs", "flop", "flops", "FLOPS"):
-            if word == prefix + base or (prefix == "" and word == ""):
-                return _finite(num * mult, "amount of compute")
-    raise ValueError(expected)
+    return _parse_quantity(value, 'an amount of compute such as 1e24 or "1e24 FLOP"', "amount of compute",
+                           lambda suffix, unit: _FLOP_WORDS.get((suffix + unit).replace(" ", "")))
 
 
 def parse_flop_rate(value: object) -> float:
@@ -167,18 +169,11 @@ def parse_flop_rate(value: object) -> float:
     >>> parse_flop_rate(9.89e14), parse_flop_rate("989 TFLOPS"), parse_flop_rate("2.25 PFLOP/s")
     (989000000000000.0, 989000000000000.0, 2250000000000000.0)
     """
-    expected = 'a rate such as 9.89e14 or "989 TFLOPS"'
-    if _is_number(value):
-        return _finite(value, "rate")
-    if not isinstance(value, str):
-        raise ValueError(expected)
-    num, suffix, unit = _split(value, expected)
-    word = (suffix + unit).replace(" ", "").replace("/s", "S").upper()
-    prefixes = {"": 1.0, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-    for prefix, mult in prefixes.items():
-        if word in (prefix + "FLOPS", prefix + "FLOPSS") or (prefix == "" and word == ""):
-            return _finite(num * mult, "rate")
-    raise ValueError(expected)
+    def multiplier(suffix, unit):
+        word = (suffix + unit).replace(" ", "").replace("/s", "S").upper()
+        return _RATE_WORDS.get(word.removesuffix("S") if word.endswith("SS") else word)
+
+    return _parse_quantity(value, 'a rate such as 9.89e14 or "989 TFLOPS"', "rate", multiplier)
 
 
 def parse_bytes(value: object) -> float:
@@ -187,18 +182,8 @@ def parse_bytes(value: object) -> float:
     >>> parse_bytes("80GB"), parse_bytes("1.5 TB"), parse_bytes(4e10)
     (80000000000.0, 1500000000000.0, 40000000000.0)
     """
-    expected = 'an amount of memory such as 8e10 or "80GB"'
-    if _is_number(value):
-        return _finite(value, "amount of memory")
-    if not isinstance(value, str):
-        raise ValueError(expected)
-    num, suffix, unit = _split(value, expected)
-    word = (suffix + unit).replace(" ", "").upper()
-    prefixes = {"B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
-                "KIB": 2.0**10, "MIB": 2.0**20, "GIB": 2.0**30, "TIB": 2.0**40}
-    if word not in prefixes:
-        raise ValueError(expected)
-    return _finite(num * prefixes[word], "amount of memory")
+    return _parse_quantity(value, 'an amount of memory such as 8e10 or "80GB"', "amount of memory",
+                           lambda suffix, unit: _BYTE_WORDS.get((suffix + unit).replace(" ", "").upper()))
 
 
 # ---------------------------------------------------------------- formatting
