@@ -12,12 +12,16 @@ Prompt tokens are processed in the compute-bound *prefill* phase, generated toke
 memory-bound *decode* phase, at different MFU: the dollar price of an inference FLOP is
 the token-weighted mix of the two.
 
+Spending that happens over months (the ``[finance]`` section) reaches this module as a
+:class:`Timing`: four multipliers on today's price, for nominal and present-value dollars
+of training and of serving. They keep every dollar cost linear in N·D and N.
+
 The solver sees a cost through one narrow interface, :meth:`CostModel.coefficients`:
 every cost objective here is ``a·N·D + b·N`` with non-negative a, b.
 """
 from __future__ import annotations
 
-__all__ = ["TrainingHardware", "InferenceHardware", "Demand", "CostModel", "CostBreakdown",
+__all__ = ["TrainingHardware", "InferenceHardware", "Demand", "Timing", "CostModel", "CostBreakdown",
            "TRAIN_FLOPS_PER_PARAM_TOKEN", "INFER_FLOPS_PER_PARAM_TOKEN"]
 
 from dataclasses import dataclass
@@ -92,15 +96,12 @@ class InferenceHardware:
 
 @dataclass(frozen=True)
 class Demand:
-    """Tokens served over the deployed life [count]: prompt (prefill) and generated (decode).
-
-    ``discount_factor`` (0–1] scales the dollars of inference to present value (1 = none).
-    """
+    """Tokens served over the deployed life [count]: prompt (prefill) and generated (decode);
+    deployment_days [days] when known."""
 
     input_tokens: float = 0.0
     output_tokens: float = 0.0
     deployment_days: float | None = None
-    discount_factor: float = 1.0
 
     @property
     def tokens(self) -> float:
@@ -109,8 +110,32 @@ class Demand:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """When the dollars are spent, as multipliers on today's price per GPU-hour [–].
+
+    ``*_nominal``: what is actually paid (after any decline of GPU-hour prices) over today's
+    price; ``*_present``: the same, discounted to the start of training. Training and
+    serving each get their own pair; inference multipliers are token-weighted averages over
+    the deployment months. All 1 without a ``[finance]`` section.
+    """
+
+    training_nominal: float = 1.0
+    training_present: float = 1.0
+    inference_nominal: float = 1.0
+    inference_present: float = 1.0
+
+
+def _sum(a, b):
+    return None if a is None or b is None else a + b
+
+
+@dataclass(frozen=True)
 class CostBreakdown:
-    """The costs of one plan; every field in base units. Dollars are None without prices."""
+    """The costs of one plan; every field in base units. Dollars are None without prices.
+
+    ``*_cost_usd`` are nominal dollars (what is paid, when it is paid); ``*_cost_pv_usd`` the
+    same discounted to the start of training (equal without a ``[finance]`` section).
+    """
 
     training_flops: float
     inference_flops: float
@@ -119,6 +144,8 @@ class CostBreakdown:
     training_days: float | None
     training_cost_usd: float | None
     inference_cost_usd: float | None
+    training_cost_pv_usd: float | None = None
+    inference_cost_pv_usd: float | None = None
 
     @property
     def total_flops(self) -> float:
@@ -126,16 +153,23 @@ class CostBreakdown:
 
     @property
     def total_cost_usd(self) -> float | None:
-        if self.training_cost_usd is None or self.inference_cost_usd is None:
-            return None
-        return self.training_cost_usd + self.inference_cost_usd
+        """Nominal lifecycle dollars [$]."""
+        return _sum(self.training_cost_usd, self.inference_cost_usd)
+
+    @property
+    def total_cost_pv_usd(self) -> float | None:
+        """Present value of lifecycle dollars [$]: what the ``cost`` objective minimises."""
+        return _sum(self.training_cost_pv_usd, self.inference_cost_pv_usd)
 
     def as_dict(self) -> dict:
         return {"training_flops": self.training_flops, "inference_flops": self.inference_flops,
                 "total_flops": self.total_flops, "training_gpu_hours": self.training_gpu_hours,
                 "inference_gpu_hours": self.inference_gpu_hours, "training_days": self.training_days,
                 "training_cost_usd": self.training_cost_usd,
-                "inference_cost_usd": self.inference_cost_usd, "total_cost_usd": self.total_cost_usd}
+                "inference_cost_usd": self.inference_cost_usd, "total_cost_usd": self.total_cost_usd,
+                "training_cost_pv_usd": self.training_cost_pv_usd,
+                "inference_cost_pv_usd": self.inference_cost_pv_usd,
+                "total_cost_pv_usd": self.total_cost_pv_usd}
 
 
 @dataclass(frozen=True)
@@ -154,15 +188,20 @@ class CostModel:
     training: TrainingHardware | None
     inference: InferenceHardware | None
     demand: Demand
+    timing: Timing = Timing()
 
     # ---- the narrow interface the solver uses
     def coefficients(self, unit: str) -> tuple[float, float]:
-        """(a, b) with objective = a·N·D + b·N, in ``unit`` "flops" or "usd"."""
+        """(a, b) with cost = a·N·D + b·N, in ``unit`` "flops", "usd" (present value, what the
+        cost objective minimises) or "usd_nominal" (dollars as paid, what spending caps limit)."""
         if unit == "flops":
             return TRAIN_FLOPS_PER_PARAM_TOKEN, INFER_FLOPS_PER_PARAM_TOKEN * self.demand.tokens
-        if unit == "usd":
-            return (TRAIN_FLOPS_PER_PARAM_TOKEN * self.training_price_per_flop(),
-                    INFER_FLOPS_PER_PARAM_TOKEN * self.inference_usd_per_param())
+        if unit in ("usd", "usd_nominal"):
+            t = self.timing
+            train, infer = ((t.training_present, t.inference_present) if unit == "usd"
+                            else (t.training_nominal, t.inference_nominal))
+            return (TRAIN_FLOPS_PER_PARAM_TOKEN * self.training_price_per_flop() * train,
+                    INFER_FLOPS_PER_PARAM_TOKEN * self.inference_usd_per_param() * infer)
         raise ValueError(f"unknown cost unit {unit!r}")
 
     def training_price_per_flop(self) -> float:
@@ -172,7 +211,7 @@ class CostModel:
         return self.training.price_per_flop
 
     def inference_usd_per_param(self) -> float:
-        """Dollars of serving per parameter per (2 FLOP) [$], present value."""
+        """Dollars of serving the whole demand per parameter per (2 FLOP) [$], at today's price."""
         if self.demand.tokens == 0:
             return 0.0
         hw = self.inference
@@ -180,7 +219,7 @@ class CostModel:
             raise ValueError("inference price unknown")
         usd = (self.demand.input_tokens * hw.price_per_flop(hw.prefill_mfu)
                + self.demand.output_tokens * hw.price_per_flop(hw.decode_mfu))
-        return usd * self.demand.discount_factor
+        return usd
 
     @property
     def has_prices(self) -> bool:
@@ -199,6 +238,7 @@ class CostModel:
         train_hours = train_flops / t.flop_rate / SECONDS_PER_HOUR if t else None
         days = (train_flops / t.flop_rate / t.gpus / SECONDS_PER_DAY) if t and t.gpus else None
         train_usd = train_hours * t.price_per_gpu_hour if t and t.price_per_gpu_hour is not None else None
+        tm = self.timing
         i = self.inference
         infer_hours = infer_usd = None
         if i is not None:
@@ -207,12 +247,20 @@ class CostModel:
                        + per_param_flop * self.demand.output_tokens / (i.peak_flops * i.decode_mfu))
             infer_hours = seconds / SECONDS_PER_HOUR
             if i.price_per_gpu_hour is not None:
-                infer_usd = infer_hours * i.price_per_gpu_hour * self.demand.discount_factor
+                infer_usd = infer_hours * i.price_per_gpu_hour
         elif self.demand.tokens == 0:
             infer_hours, infer_usd = 0.0, 0.0
         return CostBreakdown(float(train_flops), float(infer_flops), _f(train_hours),
-                             _f(infer_hours), _f(days), _f(train_usd), _f(infer_usd))
+                             _f(infer_hours), _f(days),
+                             _scaled(train_usd, tm.training_nominal),
+                             _scaled(infer_usd, tm.inference_nominal),
+                             _scaled(train_usd, tm.training_present),
+                             _scaled(infer_usd, tm.inference_present))
 
 
 def _f(x):
     return None if x is None else float(np.asarray(x))
+
+
+def _scaled(x, factor: float):
+    return None if x is None else float(np.asarray(x)) * factor

@@ -181,7 +181,7 @@ class Problem:
 
 
 def _cost_posy(scenario: Scenario, unit: str) -> Posy:
-    """Lifecycle cost a·N·D + b·N in ``unit`` ("flops" or "usd")."""
+    """Lifecycle cost a·N·D + b·N in ``unit`` ("flops", "usd" or "usd_nominal")."""
     a, b = scenario.costs.coefficients(unit)
     terms = [(a, 1.0, 1.0)]
     if b > 0:
@@ -190,11 +190,15 @@ def _cost_posy(scenario: Scenario, unit: str) -> Posy:
 
 
 def _spend_posy(scenario: Scenario, spend: str) -> Posy:
-    """What a cap limits: "training_flops" [FLOP], "training_usd" or "total_usd" [$]."""
+    """What a cap limits: "training_flops" [FLOP], "training_usd" or "total_usd" [$].
+
+    Dollar caps limit nominal dollars, as paid: a budget is approved in money to be spent,
+    not in present value (they coincide without a ``[finance]`` section)."""
     if spend == "total_usd":
-        return _cost_posy(scenario, "usd")
-    per_flop = 1.0 if spend == "training_flops" else scenario.costs.training_price_per_flop()
-    return Posy(((TRAIN_FLOPS_PER_PARAM_TOKEN * per_flop, 1.0, 1.0),))
+        return _cost_posy(scenario, "usd_nominal")
+    if spend == "training_usd":
+        return Posy(((scenario.costs.coefficients("usd_nominal")[0], 1.0, 1.0),))
+    return Posy(((TRAIN_FLOPS_PER_PARAM_TOKEN, 1.0, 1.0),))
 
 
 def build_problem(scenario: Scenario) -> Problem:

@@ -96,22 +96,32 @@ def render_table(sol: Solution) -> str:
 
     c, bc = sol.costs, sol.baseline.costs
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
-    cost_rows = [("training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
-                  _money(c.training_cost_usd)),
-                 ("inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours), "",
-                  _money(c.inference_cost_usd)),
-                 ("total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd))]
-    out += ["COSTS", tabulate(cost_rows, headers=("", "FLOP", "GPU-hours", "wall-clock", "dollars")), ""]
+    cost_rows = [["training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
+                  _money(c.training_cost_usd)],
+                 ["inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours), "",
+                  _money(c.inference_cost_usd)],
+                 ["total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd)]]
+    headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars"]
+    if sol.cash_flow is not None:
+        headers[-1] = "dollars (nominal)"
+        headers.append("present value")
+        for row, pv in zip(cost_rows, (c.training_cost_pv_usd, c.inference_cost_pv_usd,
+                                       c.total_cost_pv_usd)):
+            row.append(_money(pv))
+    out += ["COSTS", tabulate(cost_rows, headers=headers), ""]
+    if sol.cash_flow is not None:
+        out += _cash_flow_section(sol.cash_flow)
 
     base = sol.baseline
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
-             format_flops(c.total_flops), _money(c.total_cost_usd)),
+             format_flops(c.total_flops), _money(c.total_cost_pv_usd)),
             ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
-             f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_usd)),
+             f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_pv_usd)),
             ("20 tokens/parameter rule", "", "", "20.0", "", "")]
     out += ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
             "unlimited fresh data, no limits)",
-            tabulate(over, headers=("", "N", "D", "D/N", "total FLOP", "total $")),
+            tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
+                                    "total $ (PV)" if sol.cash_flow is not None else "total $")),
             f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
             f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", ""]
     refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
@@ -142,6 +152,26 @@ def render_table(sol: Solution) -> str:
     if sol.assumptions:
         out += ["", "ASSUMPTIONS"] + [f"- {a}" for a in sol.assumptions]
     return "\n".join(out) + "\n"
+
+
+def _cash_flow_section(cf) -> list[str]:
+    """Spending by year of the plan (the month-by-month table is in the JSON and XLSX)."""
+    rows = []
+    for start in range(0, len(cf.labels), 12):
+        part = slice(start, start + 12)
+        rows.append((f"{cf.labels[start]} … {cf.labels[min(start + 11, len(cf.labels) - 1)]}",
+                     _money(sum(cf.training_usd[part])), format_count(sum(cf.inference_tokens[part])),
+                     _money(sum(cf.inference_usd[part])), _money(sum(cf.present_value[part]))))
+    rows.append(("total", _money(sum(cf.training_usd)), format_count(sum(cf.inference_tokens)),
+                 _money(sum(cf.inference_usd)), _money(cf.npv_usd)))
+    out = [f"CASH FLOW by year ({len(cf.labels)} months; discount rate {100 * cf.monthly_rate:.4f} % "
+           f"per month, spending discounted to the start of training)",
+           tabulate(rows, headers=("months", "training $", "tokens served", "inference $",
+                                   "present value")),
+           f"nominal spending {_money(cf.total_nominal_usd)}; net present value {_money(cf.npv_usd)}"]
+    if cf.energy_kwh is not None:
+        out.append(f"energy {format_number(cf.total_energy_kwh / 1e6)} GWh")
+    return out + [""]
 
 
 def render_json(sol: Solution) -> str:

@@ -2,7 +2,8 @@
 
 A scenario file (TOML) has the sections ``[law]``, ``[target]``, ``[inference]``,
 ``[data]``, ``[hardware.training]``, ``[hardware.inference]``, ``[objective]``,
-``[budget]`` and ``[limits]``; see ``examples/`` and the README for every key. Human
+``[budget]``, ``[limits]`` and ``[finance]``; see ``examples/`` and the README for every
+key. Human
 units are accepted wherever a quantity appears ("70B", "1.4T", "$2.1M", "90 days").
 
 Every value is checked here, once: unknown keys (with a did-you-mean), wrong types,
@@ -17,20 +18,22 @@ from __future__ import annotations
 __all__ = ["Target", "DataLimits", "Budget", "Limits", "Scenario", "load_scenario",
            "scenario_from_dict", "OBJECTIVES", "BYTES_PER_PARAM"]
 
+import datetime
 import difflib
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from . import hardware as hw_catalogue
-from .costs import CostModel, Demand, InferenceHardware, TrainingHardware
+from .costs import CostModel, Demand, InferenceHardware, Timing, TrainingHardware
 from .errors import ScenarioError
+from .finance import Finance, owned_gpu_hour_cost
 from .laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                    FittedRange, KaplanLaw, LossLaw, PRESETS, preset)
 from .units import (SECONDS_PER_DAY, parse_bytes, parse_count, parse_duration, parse_flop_rate,
-                    parse_flops, parse_money)
+                    parse_flops, parse_money, parse_power, parse_rate)
 
 #: what the optimiser can minimise
 OBJECTIVES = ("cost", "flops", "loss")
@@ -108,6 +111,8 @@ class Scenario:
     demand : Demand — tokens served over the deployed life
     data, budget, limits : see their classes
     training, inference : hardware, or None when only FLOPs are asked for
+    finance : Finance | None — months, discounting, price decline, owned GPUs; with it the
+        cost objective is the present value of spending, and ``demand`` holds its totals
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
@@ -131,8 +136,10 @@ class Scenario:
     limits: Limits = field(default_factory=Limits)
     training: TrainingHardware | None = None
     inference: InferenceHardware | None = None
+    finance: Finance | None = None
     assumptions: tuple[str, ...] = ()
     source: str | None = None
+    raw: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         _check(self)
@@ -147,7 +154,8 @@ class Scenario:
 
     @property
     def costs(self) -> CostModel:
-        return CostModel(self.training, self.inference, self.demand)
+        timing = self.finance.timing() if self.finance is not None else Timing()
+        return CostModel(self.training, self.inference, self.demand, timing)
 
     @property
     def cost_unit(self) -> str:
@@ -211,6 +219,10 @@ def _check(s: Scenario) -> None:
             if hw.price_per_gpu_hour is None:
                 _fail(src, f"hardware.{section}.price_per_gpu_hour", "a price per GPU-hour to price the "
                       "plan in dollars", found_text="found none")
+    if s.finance is not None and not math.isclose(s.finance.total_tokens, s.demand.tokens,
+                                                  rel_tol=1e-9, abs_tol=1e-6):
+        _fail(src, "finance.monthly_tokens", f"monthly tokens adding up to the demand's "
+              f"{s.demand.tokens:g} tokens", s.finance.total_tokens)
     if lim.max_training_days is not None and (s.training is None or s.training.gpus is None):
         _fail(src, "hardware.training.gpus", "a GPU count when limits.max_training_days is set",
               found_text="found none")
@@ -349,6 +361,13 @@ def _integer(value) -> float:
     return x
 
 
+def _signed_rate(value) -> float:
+    """A rate that may be negative (a shrinking demand): a number or "-2%"."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_rate(value.strip()[1:])
+    return parse_rate(value)
+
+
 def _days(value) -> float:
     return parse_duration(value, "days") / SECONDS_PER_DAY
 
@@ -357,7 +376,13 @@ _LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "a
              "source", "method", "fitted_min_params", "fitted_max_params", "fitted_max_tokens",
              "fitted_max_flops")
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits")
+             "budget", "limits", "finance")
+_FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_tokens", "monthly_growth",
+                 "discount_rate", "price_decline", "ownership", "training_gpu_capex",
+                 "inference_gpu_capex", "amortisation_months", "training_gpu_power",
+                 "inference_gpu_power", "pue", "energy_price")
+#: days in an average month (a Julian year over 12)
+_DAYS_PER_MONTH = 365.25 / 12
 
 
 class _Reader:
@@ -381,15 +406,20 @@ class _Reader:
         data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
                                                  "R_D_star", "R_N_star")), law)
         target = self.target(top.sub("target", ("loss", "reference")), law)
+        fin = top.sub("finance", _FINANCE_KEYS)
+        monthly = self.monthly_demand(fin)
         demand = self.demand(top.sub("inference", ("tokens", "requests", "input_tokens",
                                                    "output_tokens", "output_fraction",
-                                                   "deployment_days")))
+                                                   "deployment_days")), fin, monthly)
         hw = top.sub("hardware", ("training", "inference"))
         training = self.training(hw.sub("training", ("gpu", "peak_flops", "dtype", "mfu",
                                                      "price_per_gpu_hour", "gpus"))) if hw else None
         inference = self.inference(hw.sub("inference", ("gpu", "peak_flops", "memory", "dtype", "mfu",
                                                          "prefill_mfu", "decode_mfu",
                                                          "price_per_gpu_hour"))) if hw else None
+        finance = None
+        if fin is not None:
+            finance, training, inference = self.finance(fin, demand, monthly, training, inference)
         budget = self.budget(top.sub("budget", ("training_flops", "training_cost", "total_cost")))
         limits = self.limits(top.sub("limits", ("max_params", "max_training_days", "max_training_cost",
                                                 "max_total_cost", "min_tokens_per_param",
@@ -398,7 +428,8 @@ class _Reader:
         objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
         return Scenario(name=name, law=law, objective=objective, target=target, demand=demand,
                         data=data_limits, budget=budget, limits=limits, training=training,
-                        inference=inference, assumptions=tuple(self.assumptions), source=self.source)
+                        inference=inference, finance=finance, assumptions=tuple(self.assumptions),
+                        source=self.source, raw=data)
 
     # ---- [law]
     def law(self, sec: _Section):
@@ -481,10 +512,25 @@ class _Reader:
         return Target(loss=float(law.loss(N, D)), reference_params=N, reference_tokens=D)
 
     # ---- [inference]
-    def demand(self, sec: _Section | None) -> Demand:
+    def demand(self, sec: _Section | None, fin: _Section | None,
+               monthly: list[float] | None) -> Demand:
+        if monthly is not None:
+            # the demand comes month by month from [finance]; [inference] may only split it
+            if sec is not None:
+                for k in ("tokens", "requests", "input_tokens", "output_tokens", "deployment_days"):
+                    if sec.has(k):
+                        self.fail(sec.key(k), "no total demand in [inference] when finance.monthly_tokens "
+                                  "gives it month by month", sec.table[k])
+            total = float(sum(monthly))
+            frac = self._output_fraction(sec, total)
+            return Demand(input_tokens=total * (1 - frac), output_tokens=total * frac,
+                          deployment_days=len(monthly) * _DAYS_PER_MONTH)
         if sec is None:
             self.assumptions.append("no [inference] section: no serving demand (training only)")
             return Demand()
+        if fin is not None and sec.has("deployment_days"):
+            self.fail("inference.deployment_days", "finance.deployment_months instead when a [finance] "
+                      "section is given", sec.table["deployment_days"])
         days = sec.get("deployment_days", _days)
         if sec.has("tokens"):
             for k in ("requests", "input_tokens", "output_tokens"):
@@ -494,12 +540,7 @@ class _Reader:
             tokens = sec.get("tokens", lambda v: parse_count(v, "token count"), positive=False)
             if tokens < 0:
                 self.fail("inference.tokens", "zero or more tokens", sec.table["tokens"])
-            frac = sec.get("output_fraction", _fraction, default=None)
-            if frac is None:
-                frac = 0.2
-                if tokens > 0:
-                    self.assumptions.append("inference.output_fraction not given: 20% of served tokens "
-                                            "are generated (decode), 80% are prompt (prefill)")
+            frac = self._output_fraction(sec, tokens)
             return Demand(input_tokens=tokens * (1 - frac), output_tokens=tokens * frac,
                           deployment_days=days)
         if sec.has("output_fraction"):
@@ -514,6 +555,143 @@ class _Reader:
             self.fail("inference.output_tokens", "input_tokens and output_tokens per request, "
                       "non-negative and not both zero", found_text=f"found {inp:g} and {out:g}")
         return Demand(input_tokens=requests * inp, output_tokens=requests * out, deployment_days=days)
+
+    def _output_fraction(self, sec: _Section | None, tokens: float) -> float:
+        frac = sec.get("output_fraction", _fraction, default=None) if sec is not None else None
+        if frac is None:
+            frac = 0.2
+            if tokens > 0:
+                self.assumptions.append("inference.output_fraction not given: 20% of served tokens "
+                                        "are generated (decode), 80% are prompt (prefill)")
+        return frac
+
+    # ---- [finance]
+    def monthly_demand(self, sec: _Section | None) -> list[float] | None:
+        """Tokens per deployment month from finance.monthly_tokens (a list, or a first month
+        with monthly_growth over deployment_months); None when not given there."""
+        if sec is None or not sec.has("monthly_tokens"):
+            if sec is not None and sec.has("monthly_growth"):
+                self.fail("finance.monthly_growth", "only with finance.monthly_tokens",
+                          sec.table["monthly_growth"])
+            return None
+        value = sec.table["monthly_tokens"]
+        months = sec.get("deployment_months", _integer)
+        if isinstance(value, list):
+            if sec.has("monthly_growth"):
+                self.fail("finance.monthly_growth", "no growth rate when monthly_tokens is a list "
+                          "(the list already gives every month)", sec.table["monthly_growth"])
+            if not value:
+                self.fail("finance.monthly_tokens", "a non-empty list of token counts", value)
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    x = parse_count(v, "token count")
+                except ValueError as exc:
+                    self.fail(f"finance.monthly_tokens[{i}]", str(exc), v)
+                if x < 0:
+                    self.fail(f"finance.monthly_tokens[{i}]", "zero or more tokens", v)
+                out.append(x)
+            if months is not None and months != len(out):
+                self.fail("finance.deployment_months", f"{len(out)}, the length of monthly_tokens "
+                          "(or leave it out)", sec.table["deployment_months"])
+            return out
+        first = sec.get("monthly_tokens", lambda v: parse_count(v, "token count"), positive=False)
+        if first < 0:
+            self.fail("finance.monthly_tokens", "zero or more tokens", value)
+        if months is None:
+            self.fail("finance.deployment_months", "the number of months of serving when "
+                      "monthly_tokens is one number", found_text="found none")
+        growth = sec.get("monthly_growth", _signed_rate, positive=False, default=0.0)
+        if not growth > -1:
+            self.fail("finance.monthly_growth", "a monthly growth rate above -100%",
+                      sec.table["monthly_growth"])
+        return [first * (1.0 + growth) ** m for m in range(int(months))]
+
+    def finance(self, sec: _Section, demand: Demand, monthly: list[float] | None,
+                training: TrainingHardware | None, inference: InferenceHardware | None):
+        """(Finance, training, inference): the hardware gets its owned GPU-hour cost when
+        ownership = "own"."""
+        if monthly is None:
+            months = sec.get("deployment_months", _integer)
+            if demand.tokens > 0:
+                if months is None:
+                    self.fail("finance.deployment_months", "the number of months of serving (or "
+                              "finance.monthly_tokens)", found_text="found none")
+                monthly = [demand.tokens / months] * int(months)
+                self.assumptions.append(f"finance: the inference demand is spread evenly over "
+                                        f"{int(months)} months")
+            else:
+                monthly = [0.0] * int(months or 0)
+        start = self._start(sec)
+        ownership = sec.text("ownership", ("rent", "own"), default="rent")
+        rate = sec.get("discount_rate", parse_rate, positive=False, default=0.0)
+        if rate < 0:
+            self.fail("finance.discount_rate", "zero or a positive annual rate", sec.table["discount_rate"])
+        decline = sec.get("price_decline", parse_rate, positive=False, default=0.0)
+        if not 0 <= decline < 1:
+            self.fail("finance.price_decline", "a yearly decline in [0, 1) such as 0.2 or \"20%\"",
+                      sec.table["price_decline"])
+        pue = sec.get("pue", _number, default=None)
+        if pue is not None and pue < 1:
+            self.fail("finance.pue", "a power usage effectiveness of at least 1", sec.table["pue"])
+        train_w = sec.get("training_gpu_power", parse_power)
+        infer_w = sec.get("inference_gpu_power", parse_power)
+        energy = sec.get("energy_price", parse_money)
+        capex = (sec.get("training_gpu_capex", parse_money), sec.get("inference_gpu_capex", parse_money))
+        amort = sec.get("amortisation_months", _number)
+        if (train_w or infer_w) and pue is None:
+            pue = 1.0
+            self.assumptions.append("finance.pue not given: energy counted at the GPU (PUE 1.0)")
+        if ownership == "own":
+            if decline:
+                self.fail("finance.price_decline", "no price decline with ownership = \"own\" (it applies "
+                          "to rented GPU-hours)", sec.table["price_decline"])
+            for key, value in (("amortisation_months", amort), ("energy_price", energy)):
+                if value is None:
+                    self.fail(f"finance.{key}", 'a value when ownership = "own"', found_text="found none")
+            if training is not None:
+                training = replace(training, price_per_gpu_hour=self._owned_price(
+                    "training", training, capex[0], train_w, amort, pue, energy))
+            if inference is not None and demand.tokens > 0:
+                inference = replace(inference, price_per_gpu_hour=self._owned_price(
+                    "inference", inference, capex[1], infer_w, amort, pue, energy))
+        else:
+            for key, value in (("training_gpu_capex", capex[0]), ("inference_gpu_capex", capex[1]),
+                               ("amortisation_months", amort)):
+                if value is not None:
+                    self.fail(f"finance.{key}", 'only with ownership = "own"', sec.table[key])
+        training_months = sec.get("training_months", _integer, default=1.0)
+        return (Finance(monthly_tokens=tuple(monthly), training_months=int(training_months),
+                        discount_rate=rate, price_decline=decline, start=start, ownership=ownership,
+                        training_power_watts=train_w, inference_power_watts=infer_w,
+                        pue=pue if pue is not None else 1.0, energy_price=energy,
+                        training_capex=capex[0], inference_capex=capex[1], amortisation_months=amort),
+                training, inference)
+
+    def _owned_price(self, phase, hw, capex, watts, months, pue, energy) -> float:
+        if hw.price_per_gpu_hour is not None:
+            self.fail(f"hardware.{phase}.price_per_gpu_hour", 'no rental price when finance.ownership = '
+                      f'"own" (the GPU-hour cost comes from finance.{phase}_gpu_capex)', hw.price_per_gpu_hour)
+        for key, value in ((f"{phase}_gpu_capex", capex), (f"{phase}_gpu_power", watts)):
+            if value is None:
+                self.fail(f"finance.{key}", 'a value when ownership = "own"', found_text="found none")
+        cost = owned_gpu_hour_cost(capex, months, watts, pue, energy)
+        self.assumptions.append(f"finance: an owned {hw.gpu} GPU-hour costs ${cost:.4g} ({phase}): capex "
+                                f"over {months:g} months of round-the-clock use plus energy")
+        return cost
+
+    def _start(self, sec: _Section):
+        if not sec.has("start"):
+            return None
+        value = sec.table["start"]
+        if isinstance(value, datetime.date):
+            return datetime.date(value.year, value.month, 1)
+        if isinstance(value, str):
+            try:
+                return datetime.datetime.strptime(value.strip(), "%Y-%m").date()
+            except ValueError:
+                pass
+        self.fail("finance.start", 'a month such as "2027-01"', value)
 
     # ---- [hardware.*]
     def _gpu(self, sec: _Section, default_dtype: str):

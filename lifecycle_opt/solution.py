@@ -9,6 +9,7 @@ __all__ = ["Binding", "Certificate", "Baseline", "Solution"]
 from dataclasses import dataclass
 
 from .costs import CostBreakdown
+from .finance import CashFlow
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Solution:
     baseline : the compute-optimal plan of equal loss
     binding : the active constraints with shadow prices
     certificate, warnings, assumptions : see their types; law_* describe the law used
+    cash_flow : the plan month by month (with a ``[finance]`` section), else None
     """
 
     scenario_name: str
@@ -103,6 +105,7 @@ class Solution:
     target_loss: float | None
     warnings: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    cash_flow: CashFlow | None = None
 
     # ---- derived ratios
     @property
@@ -122,11 +125,11 @@ class Solution:
 
     def savings(self) -> dict:
         """Fractions saved against the baseline: params, tokens (negative = more) and the
-        objective's cost (FLOPs or dollars); None where not defined."""
+        lifecycle dollars (present value); None where not defined."""
         out = {"params": 1 - self.params / self.baseline.params,
                "tokens": 1 - self.tokens / self.baseline.tokens,
                "flops": 1 - self.costs.total_flops / self.baseline.costs.total_flops}
-        ours, theirs = self.costs.total_cost_usd, self.baseline.costs.total_cost_usd
+        ours, theirs = self.costs.total_cost_pv_usd, self.baseline.costs.total_cost_pv_usd
         out["cost_usd"] = None if ours is None or not theirs else 1 - ours / theirs
         return out
 
@@ -159,4 +162,5 @@ class Solution:
             "law": {"name": self.law_name, "source": self.law_source},
             "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
+            "cash_flow": None if self.cash_flow is None else self.cash_flow.as_dict(),
         }

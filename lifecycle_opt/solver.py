@@ -32,6 +32,7 @@ from .laws import DataConstrainedLaw, KaplanLaw
 from .problem import BOX, Posy, Problem, loss_minus_target, build_problem
 from .scenario import Scenario
 from .solution import Baseline, Binding, Certificate, Solution
+from .finance import HOURS_PER_MONTH
 from .units import format_count, format_money, format_number
 
 #: the relative KKT residual a plan must reach to be certified
@@ -475,7 +476,17 @@ def _solution(scenario: Scenario, problem: Problem, z, nu, certificate) -> Solut
         baseline=baseline, binding=binding, certificate=certificate, law_name=law.name,
         law_source=law.source, target_loss=scenario.target.loss if scenario.target else None,
         warnings=tuple(_warnings_for(scenario, N, D, costs, certificate)),
-        assumptions=scenario.assumptions)
+        assumptions=scenario.assumptions, cash_flow=_cash_flow(scenario, costs))
+
+
+def _cash_flow(scenario: Scenario, costs):
+    """The plan month by month, from its GPU-hours and today's prices (None without finance)."""
+    if scenario.finance is None:
+        return None
+    t, i = scenario.training, scenario.inference
+    return scenario.finance.cash_flow(costs.training_gpu_hours or 0.0, t.price_per_gpu_hour if t else None,
+                                      costs.inference_gpu_hours or 0.0,
+                                      i.price_per_gpu_hour if i else None)
 
 
 def _baseline(scenario: Scenario, problem: Problem, loss: float) -> Baseline:
@@ -530,6 +541,12 @@ def _warnings_for(scenario: Scenario, N, D, costs, certificate) -> list[str]:
         out.append(f"this plan minimises loss for its budget and ignores serving cost, yet inference "
                    f"is {costs.inference_flops / costs.training_flops:.1f}x the training compute: "
                    f"a smaller model trained longer would serve cheaper (minimize = \"cost\")")
+    fin = scenario.finance
+    if fin is not None and costs.training_days is not None \
+            and costs.training_days > fin.training_months * HOURS_PER_MONTH / 24 * 1.05:
+        out.append(f"training takes {costs.training_days:.0f} days on {scenario.training.gpus} GPUs, "
+                   f"longer than finance.training_months = {fin.training_months}: the cash flow "
+                   f"starts serving too early")
     if not certificate.methods_agree:
         out.append(f"the two solvers differ from the polished plan by {certificate.agreement:.2e} "
                    f"(tolerance {certificate.agreement_tol:g}); the KKT certificate still holds")

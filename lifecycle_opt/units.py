@@ -14,6 +14,8 @@ __all__ = [
     "parse_flops",
     "parse_flop_rate",
     "parse_bytes",
+    "parse_power",
+    "parse_rate",
     "format_count",
     "format_money",
     "format_flops",
@@ -184,6 +186,30 @@ def parse_bytes(value: object) -> float:
     """
     return _parse_quantity(value, 'an amount of memory such as 8e10 or "80GB"', "amount of memory",
                            lambda suffix, unit: _BYTE_WORDS.get((suffix + unit).replace(" ", "").upper()))
+
+
+_POWER_WORDS = {"W": 1.0, "KW": 1e3, "MW": 1e6}
+
+
+def parse_power(value: object) -> float:
+    """Parse a power draw [W]; bare numbers are watts.
+
+    >>> parse_power("700W"), parse_power("1.2 kW"), parse_power(700)
+    (700.0, 1200.0, 700.0)
+    """
+    return _parse_quantity(value, 'a power such as 700 (watts) or "700W", "1.2kW"', "power",
+                           lambda suffix, unit: _POWER_WORDS.get((suffix + unit).replace(" ", "").upper()))
+
+
+def parse_rate(value: object) -> float:
+    """Parse a rate such as a discount rate or a yearly decline [fraction]: a number
+    (0.08) or a percentage ("8%").
+
+    >>> parse_rate(0.08), parse_rate("8%"), parse_rate("12.5 %")
+    (0.08, 0.08, 0.125)
+    """
+    return _parse_quantity(value, 'a fraction such as 0.08 or a percentage such as "8%"', "rate",
+                           lambda suffix, unit: 0.01 if suffix == "" and unit == "%" else None)
 
 
 # ---------------------------------------------------------------- formatting
