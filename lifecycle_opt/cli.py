@@ -33,6 +33,8 @@ def cli():
     Examples:
       lifeopt solve examples/chat_assistant.toml
       lifeopt solve examples/small_corpus.toml --format json -o plan.json
+      lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
+      lifeopt compare examples/compare_demand.toml
       lifeopt presets
     """
 
@@ -53,7 +55,6 @@ def solve(scenario, fmt, output, force):
       lifeopt solve examples/research_model.toml --format json
       lifeopt solve examples/small_corpus.toml --format csv -o plan.csv --force
     """
-    from .exports import write_text_atomic
     from .reports import render_csv, render_json, render_table
     from .scenario import load_scenario
     from .solver import solve as solve_scenario
@@ -61,11 +62,113 @@ def solve(scenario, fmt, output, force):
     try:
         solution = solve_scenario(load_scenario(scenario))
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
-        if output:
-            write_text_atomic(output, text, force=force)
-            click.echo(f"wrote {output}", err=True)
+        _emit(text, output, force)
+    except LifecycleError as exc:
+        _fail(exc)
+
+
+def _emit(text: str, output: str | None, force: bool) -> None:
+    """Write ``text`` to ``output`` atomically, or to standard output."""
+    from .exports import write_text_atomic
+
+    if output:
+        write_text_atomic(output, text, force=force)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--vary", "specs", multiple=True, required=True, metavar="KEY=VALUES",
+              help="A scenario key and its values: a..b:log:n, a..b:lin:n or a,b,c. Repeat for "
+                   "several keys (their product is solved).")
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
+              show_default=True, help="A table of the main fields, or every field as CSV or JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when standard error is a terminal).")
+def sweep(scenario, specs, fmt, output, force, progress):
+    """Solve SCENARIO at every point of a grid and write one row per point.
+
+    Each point is the scenario with the varied keys replaced and is solved exactly as
+    `lifeopt solve` would; infeasible points become rows that say why.
+
+    \b
+    Examples:
+      lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
+      lifeopt sweep examples/chat_assistant.toml --vary target.loss=1.9,1.95,2.0 \\
+          --vary hardware.inference.price_per_gpu_hour=1.5..3.5:lin:5 --format csv -o sweep.csv
+    """
+    from .reports import render_rows, render_rows_csv, render_rows_json
+    from .scenario import load_scenario
+    from .sweep import grid, iter_sweep, parse_axis
+
+    try:
+        axes = [parse_axis(spec) for spec in specs]
+        base = load_scenario(scenario)
+        rows_iter = iter_sweep(base, axes)
+        total = len(grid(axes))
+        show = sys.stderr.isatty() if progress is None else progress
+        if show:
+            with click.progressbar(rows_iter, length=total, label="solving", file=sys.stderr) as bar:
+                rows = list(bar)
         else:
-            click.echo(text, nl=False)
+            rows = list(rows_iter)
+        text = {"table": lambda r: render_rows(r, [a.key for a in axes]), "csv": render_rows_csv,
+                "json": render_rows_json}[fmt](rows)
+        _emit(text, output, force)
+    except LifecycleError as exc:
+        _fail(exc)
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
+              show_default=True, help="Plans in columns, or one row per plan as CSV or JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def compare(scenarios, fmt, output, force):
+    """Solve several scenarios and show their plans side by side.
+
+    Give several files, or one file with [[scenario]] tables laid over shared
+    top-level sections. Changes are shown against the first plan.
+
+    \b
+    Examples:
+      lifeopt compare examples/compare_demand.toml
+      lifeopt compare examples/chat_assistant.toml examples/finance_plan.toml
+      lifeopt compare examples/compare_demand.toml --format csv -o plans.csv
+    """
+    from .errors import InfeasibleError, SolverError
+    from .reports import render_compare, render_rows_csv, render_rows_json
+    from .scenario import load_scenarios
+    from .solver import solve as solve_scenario
+
+    try:
+        results, origins = [], []
+        for path in scenarios:
+            for s in load_scenarios(path):
+                origins.append(path)
+                try:
+                    results.append((s.name, solve_scenario(s)))
+                except (InfeasibleError, SolverError) as exc:
+                    results.append((s.name, exc))
+        names = [name for name, _ in results]
+        labels = [name if names.count(name) == 1 else f"{name} ({path})"
+                  for (name, _), path in zip(results, origins)]
+        results = list(zip(labels, (r for _, r in results)))
+        if fmt == "table":
+            text = render_compare(results)
+        else:
+            rows = [r.as_row() if not isinstance(r, Exception) else
+                    {"scenario": name, "status": type(r).__name__.replace("Error", "").lower(),
+                     "message": str(r)} for name, r in results]
+            text = (render_rows_csv if fmt == "csv" else render_rows_json)(rows)
+        _emit(text, output, force)
     except LifecycleError as exc:
         _fail(exc)
 

@@ -4,7 +4,8 @@ Reports read a :class:`~lifecycle_opt.solution.Solution`; they never recompute t
 """
 from __future__ import annotations
 
-__all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text"]
+__all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
+           "render_rows", "render_rows_csv", "render_rows_json", "render_compare", "SWEEP_FORMATS"]
 
 import csv
 import io
@@ -13,6 +14,7 @@ import json
 from tabulate import tabulate
 
 from .solution import Binding, Solution
+from .sweep import sweep_keys
 from .units import format_count, format_duration, format_flops, format_money, format_number, SECONDS_PER_DAY
 
 #: Published plans (parameters, training tokens) for the over-training report.
@@ -211,3 +213,106 @@ def _neutralise(value):
         except ValueError:
             return "'" + value
     return value
+
+
+# ------------------------------------------------------------------ many plans: sweeps
+#: the columns a sweep table shows after the varied keys (every field is in CSV and JSON)
+_ROW_COLUMNS = (("status", "status", str), ("params", "N", format_count), ("tokens", "D", format_count),
+                ("tokens_per_param", "D/N", lambda x: f"{x:.1f}"),
+                ("overtraining_ratio", "over-training", lambda x: f"{x:.2f}x"),
+                ("loss", "loss", lambda x: f"{x:.4f}"), ("epochs", "epochs", lambda x: f"{x:.2f}"),
+                ("total_flops", "total FLOP", format_flops),
+                ("total_cost_pv_usd", "total $ (PV)", format_money), ("binding", "binding", str))
+SWEEP_FORMATS = ("table", "csv", "json")
+
+
+def _cell(value, fmt):
+    return "" if value is None or value == "" else fmt(value)
+
+
+def render_rows(rows: list[dict], varied: list[str]) -> str:
+    """A sweep as a table: the varied values, then the plan of each point."""
+    present = [c for c in _ROW_COLUMNS if any(r.get(c[0]) not in (None, "") for r in rows)]
+    table = [[_varied_text(r.get(k)) for k in varied] + [_cell(r.get(key), fmt) for key, _, fmt in present]
+             for r in rows]
+    out = tabulate(table, headers=list(varied) + [h for _, h, _ in present])
+    problems = [r for r in rows if r.get("status") != "optimal"]
+    if problems:
+        out += "\n\n" + "\n".join(f"- {r['message']}" for r in problems)
+    return out + "\n"
+
+
+def _varied_text(value):
+    return format_number(value) if isinstance(value, float) else str(value)
+
+
+def render_rows_csv(rows: list[dict]) -> str:
+    """Rows as CSV, one column per field (the union over rows), base units."""
+    keys = sweep_keys(rows)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(keys)
+    for r in rows:
+        writer.writerow([_neutralise("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
+                                     else r[k]) for k in keys])
+    return buf.getvalue()
+
+
+def render_rows_json(rows: list[dict]) -> str:
+    return json.dumps(rows, indent=2) + "\n"
+
+
+# ------------------------------------------------------------------ side by side
+def _pct(x, ref):
+    if x is None or ref in (None, 0) or x == ref:
+        return ""
+    return f" ({100 * (x / ref - 1):+.1f}%)"
+
+
+def render_compare(results: list[tuple[str, Solution | Exception]]) -> str:
+    """Plans in columns, each number with its change against the first plan.
+
+    ``results`` pairs a label with a Solution, or with the error that stopped it."""
+    ok = [(label, s) for label, s in results if isinstance(s, Solution)]
+    first = ok[0][1] if ok else None
+    metrics = [
+        ("law", lambda s: s.law_name, None),
+        ("objective", lambda s: f"{s.objective} ({s.objective_unit})", None),
+        ("loss", lambda s: f"{s.loss:.4f}", None),
+        ("parameters N", lambda s: format_count(s.params), lambda s: s.params),
+        ("training tokens D", lambda s: format_count(s.tokens), lambda s: s.tokens),
+        ("tokens per parameter", lambda s: f"{s.tokens_per_param:.1f}", lambda s: s.tokens_per_param),
+        ("over-training ratio", lambda s: f"{s.overtraining_ratio:.2f}x", lambda s: s.overtraining_ratio),
+        ("epochs", lambda s: "—" if s.epochs is None else f"{s.epochs:.2f}", lambda s: s.epochs),
+        ("training FLOP", lambda s: format_flops(s.costs.training_flops), lambda s: s.costs.training_flops),
+        ("inference FLOP", lambda s: format_flops(s.costs.inference_flops), lambda s: s.costs.inference_flops),
+        ("training days", lambda s: "—" if s.costs.training_days is None else f"{s.costs.training_days:.1f}",
+         lambda s: s.costs.training_days),
+        ("training $", lambda s: _money(s.costs.training_cost_usd), lambda s: s.costs.training_cost_usd),
+        ("inference $", lambda s: _money(s.costs.inference_cost_usd), lambda s: s.costs.inference_cost_usd),
+        ("lifecycle $ (PV)", lambda s: _money(s.costs.total_cost_pv_usd), lambda s: s.costs.total_cost_pv_usd),
+        ("saved vs compute-optimal", lambda s: "—" if s.savings()["cost_usd"] is None
+         else f"{100 * s.savings()['cost_usd']:.1f}% of $", None),
+        ("binding", lambda s: ", ".join(b.key for b in s.binding) or "none", None),
+    ]
+    table = []
+    for name, show, number in metrics:
+        row = [name]
+        for _, s in results:
+            if not isinstance(s, Solution):
+                row.append("")
+                continue
+            text = show(s)
+            if number is not None and s is not first:
+                text += _pct(number(s), number(first))
+            row.append(text)
+        table.append(row)
+    status = ["status"] + ["optimal" if isinstance(s, Solution) else type(s).__name__.replace("Error", "").lower()
+                           for _, s in results]
+    out = tabulate([status] + table, headers=[""] + [label for label, _ in results])
+    notes = [f"- {label}: {s}" for label, s in results if not isinstance(s, Solution)]
+    if first is not None and len(ok) > 1:
+        out += f"\n\n(changes in parentheses are against {ok[0][0]!r})"
+    if notes:
+        out += "\n\n" + "\n".join(notes)
+    return out + "\n"

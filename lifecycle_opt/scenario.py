@@ -15,8 +15,8 @@ report can print it.
 """
 from __future__ import annotations
 
-__all__ = ["Target", "DataLimits", "Budget", "Limits", "Scenario", "load_scenario",
-           "scenario_from_dict", "OBJECTIVES", "BYTES_PER_PARAM"]
+__all__ = ["Target", "DataLimits", "Budget", "Limits", "Scenario", "load_scenario", "load_scenarios",
+           "scenario_from_dict", "merge", "OBJECTIVES", "BYTES_PER_PARAM"]
 
 import datetime
 import difflib
@@ -229,14 +229,8 @@ def _check(s: Scenario) -> None:
 
 
 # ------------------------------------------------------------------ reading a file
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate the scenario file at ``path``.
-
-    >>> s = load_scenario("examples/chat_assistant.toml")
-    >>> s.objective, s.law.name
-    ('cost', 'hoffmann2022')
-    """
-    path = Path(path)
+def _read_toml(path: Path) -> dict:
+    """The dict of the TOML file at ``path``; ScenarioError for anything unreadable."""
     source = str(path)
     if path.is_dir():
         _fail(source, "file", "a TOML scenario file", found_text="found a directory")
@@ -259,7 +253,59 @@ def load_scenario(path: str | Path) -> Scenario:
     if not data:
         _fail(source, "file", "a scenario with at least a [law] and a [target]",
               found_text="found an empty file")
-    return scenario_from_dict(data, source=source, default_name=path.stem)
+    return data
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate the scenario file at ``path``.
+
+    >>> s = load_scenario("examples/chat_assistant.toml")
+    >>> s.objective, s.law.name
+    ('cost', 'hoffmann2022')
+    """
+    path = Path(path)
+    data = _read_toml(path)
+    if "scenario" in data:
+        _fail(str(path), "scenario", "one scenario (this file holds [[scenario]] tables: compare them "
+              "with `lifeopt compare`)", found_text=f"found {_count(data['scenario'])}")
+    return scenario_from_dict(data, source=str(path), default_name=path.stem)
+
+
+def _count(value) -> str:
+    return f"{len(value)} tables" if isinstance(value, list) else "a single table"
+
+
+def load_scenarios(path: str | Path) -> list[Scenario]:
+    """Every scenario in the file at ``path``: the file itself, or one per ``[[scenario]]``
+    table, each laid over the file's top-level sections (its keys win).
+
+    >>> [s.name for s in load_scenarios("examples/compare_demand.toml")]
+    ['light serving', 'medium serving', 'heavy serving']
+    """
+    path = Path(path)
+    data = _read_toml(path)
+    if "scenario" not in data:
+        return [scenario_from_dict(data, source=str(path), default_name=path.stem)]
+    tables = data.pop("scenario")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        _fail(str(path), "scenario", "[[scenario]] tables (an array of tables)", tables)
+    out = []
+    for i, table in enumerate(tables, start=1):
+        name = table.get("name", f"{path.stem} #{i}")
+        out.append(scenario_from_dict(merge(data, table), source=f"{path} [[scenario]] #{i}",
+                                      default_name=str(name)))
+    return out
+
+
+def merge(base: dict, over: dict) -> dict:
+    """``over`` laid on ``base``: tables merge key by key, any other value replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def scenario_from_dict(data: dict, source: str | None = None, default_name: str = "scenario") -> Scenario:

@@ -133,6 +133,28 @@ class Solution:
         out["cost_usd"] = None if ours is None or not theirs else 1 - ours / theirs
         return out
 
+    def as_row(self) -> dict:
+        """The plan as one flat row of scalars (sweeps, comparisons, CSV): base units, the
+        binding constraints as a ";"-separated list of their names."""
+        sv = self.savings()
+        return {"scenario": self.scenario_name, "status": self.certificate.status,
+                "params": self.params, "tokens": self.tokens, "tokens_per_param": self.tokens_per_param,
+                "loss": self.loss, "target_loss": self.target_loss, "unique_tokens": self.unique_tokens,
+                "epochs": self.epochs, "effective_tokens": self.effective_tokens,
+                **self.costs.as_dict(),
+                "npv_usd": None if self.cash_flow is None else self.cash_flow.npv_usd,
+                "objective": self.objective, "objective_unit": self.objective_unit,
+                "objective_value": self.objective_value,
+                "overtraining_ratio": self.overtraining_ratio,
+                "baseline_params": self.baseline.params, "baseline_tokens": self.baseline.tokens,
+                "baseline_tokens_per_param": self.baseline.tokens_per_param,
+                "baseline_total_flops": self.baseline.costs.total_flops,
+                "baseline_total_cost_pv_usd": self.baseline.costs.total_cost_pv_usd,
+                "savings_flops": sv["flops"], "savings_cost_usd": sv["cost_usd"],
+                "binding": ";".join(b.name for b in self.binding),
+                "kkt_residual": self.certificate.kkt_residual, "law": self.law_name,
+                "warnings": len(self.warnings)}
+
     def as_dict(self) -> dict:
         """Every field as plain JSON-ready values (the JSON export)."""
         base = self.baseline

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
-ORDER = ["errors", "units", "laws", "hardware", "costs", "finance", "scenario", "problem", "solution", "solver",
+ORDER = ["errors", "units", "laws", "hardware", "costs", "finance", "scenario", "problem", "solution", "solver", "sweep",
          "reports", "exports", "cli"]
 
 
