@@ -45,8 +45,12 @@ def cli():
               help="Output format: a human report, JSON, or two-column CSV.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write to this file (atomically) instead of standard output.")
-@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def solve(scenario, fmt, output, force):
+@click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the plan as a workbook with live formulas (needs the xlsx extra).")
+@click.option("--csv-tables", "csv_tables", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Also write the workbook's tables as CSV files into this folder.")
+def solve(scenario, fmt, output, force, xlsx, csv_tables):
     """Solve SCENARIO (a TOML file) for the certified lifecycle-optimal plan.
 
     \b
@@ -54,14 +58,29 @@ def solve(scenario, fmt, output, force):
       lifeopt solve examples/chat_assistant.toml
       lifeopt solve examples/research_model.toml --format json
       lifeopt solve examples/small_corpus.toml --format csv -o plan.csv --force
+      lifeopt solve examples/finance_plan.toml --xlsx plan.xlsx --csv-tables plan-tables
     """
+    from .exports import check_writable
     from .reports import render_csv, render_json, render_table
     from .scenario import load_scenario
     from .solver import solve as solve_scenario
 
     try:
-        solution = solve_scenario(load_scenario(scenario))
+        for path in (output, xlsx):
+            if path:
+                check_writable(path, force=force)       # fail before solving, not after
+        loaded = load_scenario(scenario)
+        solution = solve_scenario(loaded)
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
+        if xlsx or csv_tables:
+            from .workbook import plan_book, write_csv_tables, write_xlsx
+            book = plan_book(loaded, solution)
+            if xlsx:
+                write_xlsx(book, xlsx, force=force)
+                click.echo(f"wrote {xlsx}", err=True)
+            if csv_tables:
+                written = write_csv_tables(book, csv_tables, force=force)
+                click.echo(f"wrote {len(written)} tables into {csv_tables}", err=True)
         _emit(text, output, force)
     except LifecycleError as exc:
         _fail(exc)
@@ -90,7 +109,9 @@ def _emit(text: str, output: str | None, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when standard error is a terminal).")
-def sweep(scenario, specs, fmt, output, force, progress):
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the rows as a workbook, one row per point (needs the xlsx extra).")
+def sweep(scenario, specs, fmt, output, force, progress, xlsx):
     """Solve SCENARIO at every point of a grid and write one row per point.
 
     Each point is the scenario with the varied keys replaced and is solved exactly as
@@ -101,12 +122,18 @@ def sweep(scenario, specs, fmt, output, force, progress):
       lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
       lifeopt sweep examples/chat_assistant.toml --vary target.loss=1.9,1.95,2.0 \\
           --vary hardware.inference.price_per_gpu_hour=1.5..3.5:lin:5 --format csv -o sweep.csv
+      lifeopt sweep examples/finance_plan.toml --vary finance.discount_rate=0..0.3:lin:7 --xlsx sweep.xlsx
     """
     from .reports import render_rows, render_rows_csv, render_rows_json
     from .scenario import load_scenario
     from .sweep import grid, iter_sweep, parse_axis
 
+    from .exports import check_writable
+
     try:
+        for path in (output, xlsx):
+            if path:
+                check_writable(path, force=force)
         axes = [parse_axis(spec) for spec in specs]
         base = load_scenario(scenario)
         rows_iter = iter_sweep(base, axes)
@@ -119,6 +146,10 @@ def sweep(scenario, specs, fmt, output, force, progress):
             rows = list(rows_iter)
         text = {"table": lambda r: render_rows(r, [a.key for a in axes]), "csv": render_rows_csv,
                 "json": render_rows_json}[fmt](rows)
+        if xlsx:
+            from .workbook import sweep_book, write_xlsx
+            write_xlsx(sweep_book(rows, [a.key for a in axes], scenario), xlsx, force=force)
+            click.echo(f"wrote {xlsx}", err=True)
         _emit(text, output, force)
     except LifecycleError as exc:
         _fail(exc)

@@ -3,7 +3,7 @@ over an existing file unless asked.
 """
 from __future__ import annotations
 
-__all__ = ["write_text_atomic"]
+__all__ = ["write_text_atomic", "write_bytes_atomic", "check_writable"]
 
 import os
 import tempfile
@@ -12,25 +12,37 @@ from pathlib import Path
 from .errors import ExportError
 
 
-def write_text_atomic(path: str | Path, text: str, *, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
-
-    Raises ExportError when the file exists and ``force`` is false, or the folder is missing.
-    """
+def check_writable(path: str | Path, *, force: bool = False) -> Path:
+    """Fail early, before any work, when ``path`` cannot be written: it exists (without
+    ``force``), is a directory, or its folder is missing."""
     path = Path(path)
-    if path.exists() and not force:
-        raise ExportError(f"{path}: exists; pass --force to overwrite it")
     if path.is_dir():
         raise ExportError(f"{path}: is a directory; give a file name")
+    if path.exists() and not force:
+        raise ExportError(f"{path}: exists; pass --force to overwrite it")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(f"{path}: folder {folder} does not exist")
+    return path
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    Raises ExportError when the file exists and ``force`` is false, or the folder is missing.
+    """
+    path = check_writable(path, force=force)
+    folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the permissions a new file gets
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -39,3 +51,8 @@ def write_text_atomic(path: str | Path, text: str, *, force: bool = False) -> Pa
             pass
         raise
     return path
+
+
+def write_text_atomic(path: str | Path, text: str, *, force: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes_atomic`."""
+    return write_bytes_atomic(path, text.encode("utf-8"), force=force)

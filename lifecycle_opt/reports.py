@@ -5,7 +5,8 @@ Reports read a :class:`~lifecycle_opt.solution.Solution`; they never recompute t
 from __future__ import annotations
 
 __all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "render_rows_json", "render_compare", "SWEEP_FORMATS"]
+           "render_rows", "render_rows_csv", "render_rows_json", "render_compare", "SWEEP_FORMATS",
+           "neutralise"]
 
 import csv
 import io
@@ -200,11 +201,11 @@ def render_csv(sol: Solution) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("field", "value"))
     for field, value in rows:
-        writer.writerow((field, _neutralise(value)))
+        writer.writerow((field, neutralise(value)))
     return buf.getvalue()
 
 
-def _neutralise(value):
+def neutralise(value):
     """OWASP CSV-injection guard: text starting with = + - @ tab or CR is prefixed with '."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         try:
@@ -253,7 +254,7 @@ def render_rows_csv(rows: list[dict]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(keys)
     for r in rows:
-        writer.writerow([_neutralise("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
+        writer.writerow([neutralise("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
                                      else r[k]) for k in keys])
     return buf.getvalue()
 

@@ -1,0 +1,210 @@
+"""The spreadsheet export: live formulas, stored values, recalculation by a real spreadsheet
+program (LibreOffice), the CSV tables, and the command's options."""
+import csv
+import io
+import sys
+
+import numpy_financial as npf
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from lifecycle_opt import solve
+from lifecycle_opt.cli import cli
+from lifecycle_opt.errors import ExportError
+from lifecycle_opt.scenario import load_scenario
+from lifecycle_opt.sweep import sweep
+from lifecycle_opt.workbook import csv_tables, plan_book, sweep_book, write_xlsx, xlsx_bytes
+
+from conftest import EXAMPLES
+from spreadsheet import SOFFICE, named_values, recalculate, set_named_input, strip_cached_values
+
+PLAN_EXAMPLES = ["finance_plan", "owned_cluster", "chat_assistant", "research_model", "small_corpus"]
+needs_libreoffice = pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice is not installed here (.ci/run installs Debian's "
+                            "libreoffice-calc-nogui; on other systems install LibreOffice to run this test)")
+
+_cache = {}
+
+
+def planned(name):
+    if name not in _cache:
+        scenario = load_scenario(EXAMPLES / f"{name}.toml")
+        _cache[name] = (scenario, solve(scenario))
+    return _cache[name]
+
+
+def workbook_file(name, tmp_path):
+    scenario, sol = planned(name)
+    return write_xlsx(plan_book(scenario, sol), tmp_path / f"{name}.xlsx"), sol
+
+
+def formula_cells(path):
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    yield ws.title, cell.coordinate
+
+
+def test_sheets_and_what_the_cover_says(tmp_path):
+    path, _ = workbook_file("finance_plan", tmp_path)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Cover", "Inputs", "Calculations", "Cash flow", "Outputs"]
+    cover = " ".join(str(c.value) for row in wb["Cover"].iter_rows() for c in row if c.value)
+    assert "hoffmann2022" in cover and "Hoffmann et al. 2022" in cover
+    assert "do NOT recompute" in cover and "Re-run `lifeopt solve`" in cover
+    # the cash flow has one column per month after label, unit and total
+    months = [c.value for c in wb["Cash flow"][1]][3:]
+    assert months[0] == "2027-01" and months[-1] == "2029-03" and len(months) == 27
+    assert "Cash flow" not in openpyxl.load_workbook(workbook_file("chat_assistant", tmp_path)[0]).sheetnames
+
+
+def test_every_input_is_marked_with_unit_key_and_source(tmp_path):
+    path, _ = workbook_file("owned_cluster", tmp_path)
+    ws = openpyxl.load_workbook(path)["Inputs"]
+    inputs = [row for row in ws.iter_rows(min_row=2) if row[1].value is not None and row[1].fill.fgColor.rgb
+              and row[1].fill.fgColor.rgb.endswith("FFF2CC")]
+    assert len(inputs) > 20
+    for label, value, unit, key, source in (tuple(r[:5]) for r in inputs):
+        assert isinstance(value.value, (int, float)), label.value
+        assert value.font.color.rgb.endswith("0000FF")          # blue text: an input
+        assert unit.value and source.value, label.value
+    keys = {r[3].value for r in inputs}
+    assert {"finance.discount_rate", "finance.training_gpu_capex", "finance.energy_price",
+            "hardware.training.mfu", "law.alpha"} <= keys
+
+
+def test_formulas_store_their_values_for_viewers_that_do_not_recalculate(tmp_path):
+    path, sol = workbook_file("finance_plan", tmp_path)
+    names = named_values(path)
+    assert names["total_usd"] == pytest.approx(sol.costs.total_cost_usd, rel=1e-12)
+    assert names["total_pv"] == pytest.approx(sol.costs.total_cost_pv_usd, rel=1e-12)
+    assert names["npv_usd"] == pytest.approx(sol.cash_flow.npv_usd, rel=1e-12)
+    assert names["params_N"] == sol.params and names["tokens_D"] == sol.tokens
+    stored = openpyxl.load_workbook(path, data_only=True)
+    missing = [(s, c) for s, c in formula_cells(path) if stored[s][c].value is None]
+    assert not missing
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("name", PLAN_EXAMPLES)
+def test_libreoffice_recalculates_every_formula_to_the_python_numbers(name, tmp_path):
+    path, sol = workbook_file(name, tmp_path)
+    (tmp_path / "stripped").mkdir()
+    stripped = strip_cached_values(path, tmp_path / "stripped" / path.name)
+    # no stored results left: whatever is read back was computed by LibreOffice
+    assert all(openpyxl.load_workbook(stripped, data_only=True)[s][c].value is None
+               for s, c in formula_cells(path))
+    recalculated = recalculate(stripped, tmp_path)
+    ours = openpyxl.load_workbook(path, data_only=True)
+    theirs = openpyxl.load_workbook(recalculated, data_only=True)
+    checked = 0
+    for sheet, cell in formula_cells(path):
+        a, b = ours[sheet][cell].value, theirs[sheet][cell].value
+        assert b is not None, (sheet, cell)
+        if isinstance(a, (int, float)):
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-300), (sheet, cell)
+            checked += 1
+    assert checked > 40
+    names = named_values(recalculated)
+    assert names["total_usd"] == pytest.approx(sol.costs.total_cost_usd, rel=1e-9)
+    assert names["total_pv"] == pytest.approx(sol.costs.total_cost_pv_usd, rel=1e-9)
+    assert names["train_flops"] == pytest.approx(sol.costs.training_flops, rel=1e-9)
+    assert names["loss"] == pytest.approx(sol.loss, rel=1e-9)
+    if sol.cash_flow is not None:
+        assert names["npv_usd"] == pytest.approx(sol.cash_flow.npv_usd, rel=1e-9)
+        assert names["npv_check"] == pytest.approx(sol.cash_flow.npv_usd, rel=1e-9)
+
+
+@needs_libreoffice
+def test_changing_the_price_per_gpu_hour_recomputes_the_costs_by_that_factor(tmp_path):
+    path, sol = workbook_file("finance_plan", tmp_path)
+    changed = set_named_input(path, "train_price_in", 2.5 * 1.6, tmp_path / "changed.xlsx")
+    names = named_values(recalculate(changed, tmp_path))
+    c = sol.costs
+    assert names["train_usd"] == pytest.approx(1.6 * c.training_cost_usd, rel=1e-12)
+    assert names["train_pv"] == pytest.approx(1.6 * c.training_cost_pv_usd, rel=1e-12)
+    assert names["infer_usd"] == pytest.approx(c.inference_cost_usd, rel=1e-12)
+    assert names["total_usd"] == pytest.approx(1.6 * c.training_cost_usd + c.inference_cost_usd, rel=1e-12)
+    expected_npv = 1.6 * c.training_cost_pv_usd + c.inference_cost_pv_usd
+    assert names["npv_usd"] == pytest.approx(expected_npv, rel=1e-12)
+    assert names["npv_check"] == pytest.approx(expected_npv, rel=1e-12)
+    # the optimiser's results stay as they were (LibreOffice saves 15 significant digits)
+    assert names["params_N"] == pytest.approx(sol.params, rel=1e-14)
+    assert names["tokens_D"] == pytest.approx(sol.tokens, rel=1e-14)
+
+
+@needs_libreoffice
+def test_changing_the_discount_rate_and_mfu_recomputes_npv_and_hours(tmp_path):
+    path, sol = workbook_file("finance_plan", tmp_path)
+    step = set_named_input(path, "discount_rate", 0.25, tmp_path / "step.xlsx")
+    changed = set_named_input(step, "train_mfu", 0.5, tmp_path / "changed.xlsx")
+    recalculated = recalculate(changed, tmp_path)
+    names = named_values(recalculated)
+    assert names["train_gpu_hours"] == pytest.approx(sol.costs.training_gpu_hours * 0.4 / 0.5, rel=1e-12)
+    ws = openpyxl.load_workbook(recalculated, data_only=True)["Cash flow"]
+    labels = [row[0].value for row in ws.iter_rows()]
+    spend = [c.value for c in ws[labels.index("total spend") + 1][3:]]
+    assert names["npv_usd"] == pytest.approx(npf.npv(1.25 ** (1 / 12) - 1, spend), rel=1e-12)
+    assert names["npv_usd"] < sol.cash_flow.npv_usd
+
+
+def test_csv_tables_carry_the_same_numbers(tmp_path):
+    scenario, sol = planned("finance_plan")
+    tables = csv_tables(plan_book(scenario, sol))
+    assert set(tables) == {"cover.csv", "inputs.csv", "calculations.csv", "cash_flow.csv", "outputs.csv"}
+    rows = list(csv.reader(io.StringIO(tables["cash_flow.csv"])))
+    pv = next(r for r in rows if r[0] == "present value of spend")
+    assert float(pv[2]) == pytest.approx(sol.cash_flow.npv_usd, rel=1e-15)
+    assert [float(x) for x in pv[3:]] == pytest.approx(sol.cash_flow.present_value, rel=1e-15)
+    assert not any(cell.startswith("=") for r in rows for cell in r)      # values, not formulas
+
+
+def test_sweep_workbook_has_one_row_per_point(tmp_path):
+    rows = sweep(EXAMPLES / "chat_assistant.toml", {"inference.requests": [1e9, 1e10, 1e11]})
+    path = write_xlsx(sweep_book(rows, ["inference.requests"], "chat_assistant.toml"), tmp_path / "s.xlsx")
+    ws = openpyxl.load_workbook(path)["Sweep"]
+    header = [c.value for c in ws[1]]
+    assert header[0] == "inference.requests" and "params" in header and "total_cost_usd" in header
+    assert ws.max_row == 4
+    col = header.index("params")
+    assert [ws.cell(r, col + 1).value for r in (2, 3, 4)] == pytest.approx([r["params"] for r in rows])
+
+
+def test_missing_xlsxwriter_is_a_clear_error(monkeypatch):
+    scenario, sol = planned("chat_assistant")
+    monkeypatch.setitem(sys.modules, "xlsxwriter", None)
+    with pytest.raises(ExportError, match=r"pip install 'lifecycle_opt\[xlsx\]'"):
+        xlsx_bytes(plan_book(scenario, sol))
+
+
+def test_cli_writes_workbook_and_tables_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "plan.xlsx"
+    result = CliRunner().invoke(cli, ["solve", "examples/finance_plan.toml", "--xlsx", str(out),
+                                      "--csv-tables", str(tmp_path / "tables")])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and (tmp_path / "tables" / "cash_flow.csv").exists()
+    before = out.read_bytes()
+    again = CliRunner().invoke(cli, ["solve", "examples/finance_plan.toml", "--xlsx", str(out)])
+    assert again.exit_code == 2 and "exists" in again.output and out.read_bytes() == before
+    forced = CliRunner().invoke(cli, ["solve", "examples/finance_plan.toml", "--xlsx", str(out), "--force"])
+    assert forced.exit_code == 0
+    sweep_out = tmp_path / "sweep.xlsx"
+    swept = CliRunner().invoke(cli, ["sweep", "examples/finance_plan.toml", "--vary",
+                                     "finance.discount_rate=0..0.2:lin:3", "--xlsx", str(sweep_out)])
+    assert swept.exit_code == 0, swept.output
+    assert openpyxl.load_workbook(sweep_out)["Sweep"].max_row == 4
+
+
+def test_a_failed_export_leaves_no_file_behind(tmp_path, monkeypatch):
+    import lifecycle_opt.workbook as workbook
+
+    def broken(book):
+        raise ExportError("simulated failure while building the workbook")
+    monkeypatch.setattr(workbook, "xlsx_bytes", broken)
+    result = CliRunner().invoke(cli, ["solve", "examples/chat_assistant.toml", "--xlsx",
+                                      str(tmp_path / "plan.xlsx")])
+    assert result.exit_code == 2 and "simulated failure" in result.output
+    assert list(tmp_path.iterdir()) == []
