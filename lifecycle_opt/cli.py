@@ -35,6 +35,7 @@ def cli():
       lifeopt solve examples/small_corpus.toml --format json -o plan.json
       lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
       lifeopt compare examples/compare_demand.toml
+      lifeopt plot examples/chat_assistant.toml -o plan.png
       lifeopt presets
     """
 
@@ -200,6 +201,51 @@ def compare(scenarios, fmt, output, force):
                      "message": str(r)} for name, r in results]
             text = (render_rows_csv if fmt == "csv" else render_rows_json)(rows)
         _emit(text, output, force)
+    except LifecycleError as exc:
+        _fail(exc)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), required=True,
+              help="The figure to write: a .png or .svg file name.")
+@click.option("--vary", "specs", multiple=True, metavar="KEY=VALUES",
+              help="Plot a sweep instead: optimal N and tokens per parameter against this key "
+                   "(a second --vary draws one line per value).")
+@click.option("--force", is_flag=True, help="Overwrite the figure if it exists.")
+def plot(scenario, output, specs, force):
+    """Draw the plan of SCENARIO, or how it moves along a sweep.
+
+    Without --vary: the iso-loss curve in (N, D) with lifecycle-cost contours, the
+    optimum, the compute-optimal plan and the published models (one panel per scenario
+    of a [[scenario]] file). With --vary: the optimal N and tokens per parameter against
+    the varied setting. Needs the plot extra (matplotlib).
+
+    \b
+    Examples:
+      lifeopt plot examples/chat_assistant.toml -o plan.png
+      lifeopt plot examples/compare_demand.toml -o plans.svg
+      lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
+    """
+    from .errors import ExportError
+    from .exports import check_writable
+    from .plots import plan_figure, save_figure, sweep_figure
+    from .scenario import load_scenario, load_scenarios
+    from .solver import solve as solve_scenario
+    from .sweep import parse_axis, sweep as run_sweep
+
+    try:
+        if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
+            raise ExportError(f"{output}: give a file name ending in .png or .svg")
+        check_writable(output, force=force)
+        if specs:
+            axes = [parse_axis(spec) for spec in specs]
+            rows = run_sweep(load_scenario(scenario), axes)
+            fig = sweep_figure(rows, [a.key for a in axes])
+        else:
+            fig = plan_figure([(s, solve_scenario(s)) for s in load_scenarios(scenario)])
+        save_figure(fig, output, force=force)
+        click.echo(f"wrote {output}", err=True)
     except LifecycleError as exc:
         _fail(exc)
 

@@ -6,7 +6,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 ORDER = ["errors", "units", "laws", "hardware", "costs", "finance", "scenario", "problem", "solution", "solver", "sweep",
-         "reports", "exports", "workbook", "cli"]
+         "reports", "exports", "workbook", "plots", "cli"]
 
 
 def imports_of(module: str) -> set[str]:

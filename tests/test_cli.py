@@ -22,6 +22,13 @@ def test_every_command_has_help_with_an_example(command):
     assert "Example" in result.output and f"lifeopt {command}" in result.output
 
 
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_option_has_help(command):
+    for param in cli.commands[command].params:
+        if param.param_type_name == "option":
+            assert param.help, f"lifeopt {command} {param.opts[0]} has no help"
+
+
 @pytest.mark.parametrize("path", EXAMPLES)
 def test_examples_solve_and_json_round_trips(path):
     result = run("solve", path, "--format", "json")
