@@ -4,10 +4,11 @@ The few entry points a notebook needs::
 
     from lifecycle_opt import load_scenario, solve
     solution = solve(load_scenario("examples/chat_assistant.toml"))
+    rows = sweep("examples/chat_assistant.toml", {"inference.requests": [1e9, 1e10, 1e11]})
 """
 from __future__ import annotations
 
-__all__ = ["load_scenario", "solve", "Scenario", "Solution", "preset", "LifecycleError",
+__all__ = ["load_scenario", "solve", "sweep", "Scenario", "Solution", "preset", "LifecycleError",
            "ScenarioError", "InfeasibleError", "SolverError"]
 __version__ = "0.1.0"
 
@@ -23,6 +24,9 @@ def __getattr__(name):
     if name == "solve":
         from .solver import solve
         return solve
+    if name == "sweep":
+        from .sweep import sweep
+        return sweep
     if name == "Solution":
         from .solution import Solution
         return Solution

@@ -246,13 +246,7 @@ def _inputs(book, scenario, sol) -> _Vertical:
         put("train_mfu", "model FLOPs utilisation", t.mfu, "fraction", "hardware.training.mfu", fmt="pct")
         if t.gpus is not None:
             put("train_gpus", "GPUs", float(t.gpus), "GPUs", "hardware.training.gpus", fmt="int")
-        if own:
-            put("train_capex", "price of one GPU (owned)", fin.training_capex, "$",
-                "finance.training_gpu_capex", fmt="money")
-            put("train_power", "power per GPU", fin.training_power_watts, "W", "finance.training_gpu_power")
-        elif t.price_per_gpu_hour is not None:
-            put("train_price_in", "price per GPU-hour (rented)", t.price_per_gpu_hour, "$/GPU-hour",
-                "hardware.training.price_per_gpu_hour", fmt="money")
+        _gpu_cost_inputs(put, "train", "training", t, fin)
     if i is not None and scenario.demand.tokens > 0:
         v.blank()
         v.section(f"Inference hardware ({i.gpu}, {i.dtype})")
@@ -262,20 +256,7 @@ def _inputs(book, scenario, sol) -> _Vertical:
             "hardware.inference.prefill_mfu", fmt="pct")
         put("infer_decode_mfu", "decode (generation) utilisation", i.decode_mfu, "fraction",
             "hardware.inference.decode_mfu", fmt="pct")
-        if own:
-            put("infer_capex", "price of one GPU (owned)", fin.inference_capex, "$",
-                "finance.inference_gpu_capex", fmt="money")
-            put("infer_power", "power per GPU", fin.inference_power_watts, "W", "finance.inference_gpu_power")
-        elif i.price_per_gpu_hour is not None:
-            put("infer_price_in", "price per GPU-hour (rented)", i.price_per_gpu_hour, "$/GPU-hour",
-                "hardware.inference.price_per_gpu_hour", fmt="money")
-    if not own and fin is not None:
-        if fin.training_power_watts is not None:
-            put("train_power", "training power per GPU", fin.training_power_watts, "W",
-                "finance.training_gpu_power")
-        if fin.inference_power_watts is not None:
-            put("infer_power", "inference power per GPU", fin.inference_power_watts, "W",
-                "finance.inference_gpu_power")
+        _gpu_cost_inputs(put, "infer", "inference", i, fin)
 
     d = scenario.demand
     v.blank()
@@ -310,6 +291,20 @@ def _inputs(book, scenario, sol) -> _Vertical:
             put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
                 f"finance.monthly_tokens[{m}]", fmt="sci")
     return v
+
+
+def _gpu_cost_inputs(put, short: str, phase: str, hw, fin) -> None:
+    """What a GPU-hour costs: the rental price, or an owned GPU's price; and its power draw."""
+    own = fin is not None and fin.ownership == "own"
+    if own:
+        put(f"{short}_capex", "price of one GPU (owned)", getattr(fin, f"{phase}_capex"), "$",
+            f"finance.{phase}_gpu_capex", fmt="money")
+    elif hw.price_per_gpu_hour is not None:
+        put(f"{short}_price_in", "price per GPU-hour (rented)", hw.price_per_gpu_hour, "$/GPU-hour",
+            f"hardware.{phase}.price_per_gpu_hour", fmt="money")
+    watts = getattr(fin, f"{phase}_power_watts") if fin is not None else None
+    if watts is not None:
+        put(f"{short}_power", "power per GPU", watts, "W", f"finance.{phase}_gpu_power")
 
 
 class _Calc:
