@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .errors import InfeasibleError, LifecycleError
+from .errors import InfeasibleError, LifecycleError, ScenarioError
 
 FORMATS = ("table", "json", "csv")
 
@@ -36,6 +36,7 @@ def cli():
       lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
       lifeopt compare examples/compare_demand.toml
       lifeopt plot examples/chat_assistant.toml -o plan.png
+      lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
       lifeopt presets
     """
 
@@ -64,7 +65,7 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables):
     from .exports import check_writable
     from .reports import render_csv, render_json, render_table
     from .scenario import load_scenario
-    from .solver import solve as solve_scenario
+    from .uncertainty import plan as solve_scenario
 
     try:
         for path in (output, xlsx):
@@ -178,7 +179,7 @@ def compare(scenarios, fmt, output, force):
     from .errors import InfeasibleError, SolverError
     from .reports import render_compare, render_rows_csv, render_rows_json
     from .scenario import load_scenarios
-    from .solver import solve as solve_scenario
+    from .uncertainty import plan as solve_scenario
 
     try:
         results, origins = [], []
@@ -246,6 +247,90 @@ def plot(scenario, output, specs, force):
             fig = plan_figure([(s, solve_scenario(s)) for s in load_scenarios(scenario)])
         save_figure(fig, output, force=force)
         click.echo(f"wrote {output}", err=True)
+    except LifecycleError as exc:
+        _fail(exc)
+
+
+@cli.command()
+@click.argument("runs", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the fitted law as a scenario [law] table (TOML) to this file.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True,
+              help="Print the fit as a report or as JSON.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(0, 100000), default=0, show_default=True,
+              help="Refit on this many resamples of the runs for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--samples", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the bootstrap laws (CSV) here; the law file points at them for `solve`.")
+@click.option("--drop-highest-loss", "drop", type=click.IntRange(0), default=0, show_default=True,
+              help="Leave out this many runs of highest loss (Besiroglu et al. 2024 drop 5 outliers).")
+@click.option("--params-column", default=None, help="Header of the parameter column (found by name if not given).")
+@click.option("--tokens-column", default=None, help="Header of the training-token column.")
+@click.option("--flops-column", default=None, help="Header of the training-compute column (D = C / 6N).")
+@click.option("--loss-column", default=None, help="Header of the final-loss column.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes for the multi-start fit (default: the machine's cores).")
+@click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
+        loss_column, workers, force):
+    """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
+
+    Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
+    delta 1e-3, on log-loss residuals, summed; L-BFGS from 4,500 starts), with Approach 2
+    (IsoFLOP parabolas) when runs share compute budgets. Columns are found by name
+    (params/N/model size, tokens/D or flops/C/training FLOP, loss); values may carry units.
+
+    \b
+    Examples:
+      lifeopt fit runs.csv -o law.toml
+      lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
+      lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
+    """
+    import json
+    import time
+    from pathlib import Path
+
+    from .exports import check_writable, write_text_atomic
+    from .fit import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, read_runs, write_samples
+    from .reports import fit_document, render_fit
+
+    try:
+        for path in (output, samples):
+            if path:
+                check_writable(path, force=force)
+        if samples and not resamples:
+            raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
+                                found_text="found no --bootstrap")
+        columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
+                                     ("flops", flops_column), ("loss", loss_column)) if v}
+        data = read_runs(runs, columns).without_highest_loss(drop)
+        status = sys.stderr.isatty()
+        if status:
+            click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
+        started = time.perf_counter()
+        result = fit_law(data, workers=workers)
+        boot = None
+        if resamples:
+            if status:
+                click.echo(f"bootstrap: {resamples} refits…", err=True)
+            boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
+        seconds = time.perf_counter() - started
+        iso = isoflop_fit(data)
+        if samples:
+            write_text_atomic(samples, write_samples(boot), force=force)
+            click.echo(f"wrote {samples}", err=True)
+        if output:
+            rel = None
+            if samples:
+                rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
+                    if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
+                    else str(Path(samples).resolve())
+            write_text_atomic(output, law_toml(result, samples_file=rel, boot=boot), force=force)
+            click.echo(f"wrote {output}", err=True)
+        if fmt == "json":
+            click.echo(json.dumps(fit_document(result, boot, iso, seconds), indent=2))
+        else:
+            click.echo(render_fit(result, boot, iso, seconds), nl=False)
     except LifecycleError as exc:
         _fail(exc)
 

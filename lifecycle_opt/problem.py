@@ -201,8 +201,11 @@ def _spend_posy(scenario: Scenario, spend: str) -> Posy:
     return Posy(((TRAIN_FLOPS_PER_PARAM_TOKEN, 1.0, 1.0),))
 
 
-def build_problem(scenario: Scenario) -> Problem:
-    """The named constraints and objective of ``scenario`` (see the module docstring)."""
+def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
+    """The named constraints and objective of ``scenario`` (see the module docstring).
+
+    ``extra_loss_laws`` — (index, law) pairs — add the target under further laws (the
+    bootstrap laws of a robust plan), each its own convex loss constraint."""
     s, lim, law = scenario, scenario.limits, scenario.loss_law
     cons: list[Constraint] = []
 
@@ -212,6 +215,11 @@ def build_problem(scenario: Scenario) -> Problem:
     if s.target is not None and s.objective != "loss":
         cons.append(Constraint("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
                                s.target.loss, law=law, loss_target=s.target.loss))
+    if s.target is not None:
+        for index, extra in extra_loss_laws:
+            cons.append(Constraint(f"loss_sample_{index}", f"loss under bootstrap law {index} at most "
+                                   f"{s.target.loss:.6g}", "target.loss", s.target.loss, law=extra,
+                                   loss_target=s.target.loss))
     if lim.max_params is not None:
         cap("max_params", "parameters at most the cap", lim.max_params_key, lim.max_params,
             [(1.0 / lim.max_params, 1.0, 0.0)])

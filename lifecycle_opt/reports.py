@@ -6,14 +6,17 @@ from __future__ import annotations
 
 __all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
            "render_rows", "render_rows_csv", "render_rows_json", "render_compare", "SWEEP_FORMATS",
-           "neutralise"]
+           "neutralise", "render_fit", "fit_document"]
 
 import csv
 import io
 import json
 
+import numpy as np
+
 from tabulate import tabulate
 
+from .fit import Bootstrap, FitResult, IsoFlopFit
 from .solution import Binding, Solution
 from .sweep import sweep_keys
 from .units import format_count, format_duration, format_flops, format_money, format_number, SECONDS_PER_DAY
@@ -146,6 +149,8 @@ def render_table(sol: Solution) -> str:
                 tabulate(rows, headers=("setting", "constraint", "multiplier", "shadow price")), ""]
     else:
         out += ["BINDING CONSTRAINTS: none", ""]
+    if sol.uncertainty is not None:
+        out += _uncertainty_section(sol)
     cert = sol.certificate
     out += [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
             f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e} "
@@ -317,3 +322,101 @@ def render_compare(results: list[tuple[str, Solution | Exception]]) -> str:
     if notes:
         out += "\n\n" + "\n".join(notes)
     return out + "\n"
+
+
+# ------------------------------------------------------------------ uncertainty
+def _uncertainty_section(sol: Solution) -> list[str]:
+    u = sol.uncertainty
+    amount = lambda x: _objective_amount(sol, x)      # noqa: E731
+    out = [f"UNDER THE LAW'S UNCERTAINTY ({u.samples} bootstrap laws; the optimal plan solved under "
+           f"{u.distribution_samples - u.infeasible_samples} of {u.distribution_samples})"]
+    if u.quantiles:
+        q = u.quantiles
+        rows = [("parameters N", *(format_count(v) for v in q["params"])),
+                ("training tokens D", *(format_count(v) for v in q["tokens"])),
+                ("tokens per parameter", *(f"{v:.1f}" for v in q["tokens_per_param"])),
+                (f"objective ({sol.objective_unit})", *(amount(v) for v in q["objective"]))]
+        out.append(tabulate(rows, headers=("optimal plan under a bootstrap law", "5 %", "50 %", "95 %")))
+    if u.infeasible_samples:
+        out.append(f"{u.infeasible_samples} laws had no feasible plan (target below their E, or limits)")
+    if u.probability is not None:
+        extra = sol.objective_value / u.point_objective - 1 if u.point_objective else float("nan")
+        out += [f"ROBUST PLAN: reaches the target loss under {100 * u.achieved:.1f} % of the bootstrap laws "
+                f"(asked {100 * u.probability:.1f} %), holding {u.working_laws} of them as constraints",
+                f"point-estimate plan: N {format_count(u.point_params)}, D {format_count(u.point_tokens)}, "
+                f"{amount(u.point_objective)}; the robust plan costs {100 * extra:+.2f} %"]
+    else:
+        out.append(f"this plan reaches the target loss under {100 * u.achieved:.1f} % of the bootstrap laws; "
+                   f"[robust] probability = 0.9 asks for a plan that does under 90 %")
+    return out + [""]
+
+
+# ------------------------------------------------------------------ fits
+def fit_document(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None,
+                 seconds: float | None = None) -> dict:
+    """The fit as plain JSON-ready values (``lifeopt fit --format json``)."""
+    law = result.law
+    doc = {"law": {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha, "beta": law.beta,
+                   "name": law.name, "source": law.source, "method": "Approach 3"},
+           "fitted_range": {"min_params": law.fitted.min_params, "max_params": law.fitted.max_params,
+                            "max_tokens": law.fitted.max_tokens, "max_flops": law.fitted.max_flops},
+           "objective": result.objective, "runs": len(result.runs), "starts": result.starts,
+           "starts_in_best_basin": result.converged_starts,
+           "residuals": {"rms": float(np.sqrt(np.mean(result.residuals ** 2))),
+                         "max_abs": float(np.max(np.abs(result.residuals))),
+                         "values": [float(r) for r in result.residuals]},
+           "compute_optimal": [{"flops": c, "params": n, "tokens": d, "tokens_per_param": r}
+                               for c, n, d, r in result.implied_tokens_per_param()],
+           "seconds": seconds}
+    if boot is not None:
+        doc["bootstrap"] = {"samples": len(boot.thetas), "seed": boot.seed,
+                            "intervals_95": {k: list(boot.interval(k)) for k in ("E", "A", "B", "alpha", "beta")},
+                            "compute_optimal_95": [{"flops": c, **{k: [float(x) for x in v] for k, v in
+                                                                   boot.optimal_allocation(c).items()}}
+                                                   for c, *_ in result.implied_tokens_per_param()]}
+    if iso is not None:
+        doc["approach2"] = {"a": iso.a, "b": iso.b, "budgets": [float(c) for c in iso.budgets],
+                            "params_opt": [float(n) for n in iso.params_opt],
+                            "tokens_opt": [float(d) for d in iso.tokens_opt]}
+    return doc
+
+
+def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None,
+               seconds: float | None = None) -> str:
+    """The fit for people: constants (with intervals), residuals, implied allocations."""
+    law = result.law
+    out = [f"lifeopt fit: {len(result.runs)} runs of {result.runs.source}",
+           f"L = E + A/N^alpha + B/D^beta, Huber (delta 1e-3) on log-loss residuals, summed; L-BFGS from "
+           f"{result.starts} starts" + (f" in {seconds:.1f} s" if seconds is not None else ""), ""]
+    rows = []
+    for name in ("E", "A", "B", "alpha", "beta"):
+        ci = boot.interval(name) if boot is not None else None
+        rows.append((name, f"{getattr(law, name):.6g}", "" if ci is None else f"{ci[0]:.4g} – {ci[1]:.4g}"))
+    out += ["CONSTANTS", tabulate(rows, headers=("", "fit", "95 % bootstrap interval" if boot else "")),
+            f"objective {result.objective:.6g}; {result.converged_starts} of {result.starts} starts reached "
+            f"the best basin", ""]
+    r = result.residuals
+    worst = np.argsort(-np.abs(r))[:5]
+    out += [f"RESIDUALS (log L_fit − log L): rms {np.sqrt(np.mean(r ** 2)):.4g}, largest {np.max(np.abs(r)):.4g}",
+            tabulate([(format_count(result.runs.params[i]), format_count(result.runs.tokens[i]),
+                       f"{result.runs.loss[i]:.4f}", f"{r[i]:+.4f}") for i in worst],
+                     headers=("N", "D", "loss", "residual")), ""]
+    rows = []
+    for c, n, d, ratio in result.implied_tokens_per_param():
+        row = [f"{c:.0e}", format_count(n), format_count(d), f"{ratio:.1f}"]
+        if boot is not None:
+            lo, hi = boot.optimal_allocation(c)["tokens_per_param"]
+            row.append(f"{lo:.1f} – {hi:.1f}")
+        rows.append(row)
+    out += ["COMPUTE-OPTIMAL PLANS the fit implies",
+            tabulate(rows, headers=["FLOP", "N", "D", "D/N"] + (["D/N 95 %"] if boot else [])), ""]
+    if iso is not None:
+        out += [f"APPROACH 2 (IsoFLOP parabolas over {len(iso.budgets)} budgets): N_opt ∝ C^{iso.a:.3f}, "
+                f"D_opt ∝ C^{iso.b:.3f}",
+                tabulate([(f"{c:.3g}", format_count(n), format_count(d), f"{d / n:.1f}")
+                          for c, n, d in zip(iso.budgets, iso.params_opt, iso.tokens_opt)],
+                         headers=("FLOP", "N_opt", "D_opt", "D/N")), ""]
+    fr = law.fitted
+    out.append(f"fitted range: N {format_count(fr.min_params)} – {format_count(fr.max_params)}, D up to "
+               f"{format_count(fr.max_tokens)}, up to {fr.max_flops:.3g} FLOP; plans beyond it are flagged")
+    return "\n".join(out) + "\n"

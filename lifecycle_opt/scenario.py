@@ -15,7 +15,7 @@ report can print it.
 """
 from __future__ import annotations
 
-__all__ = ["Target", "DataLimits", "Budget", "Limits", "Scenario", "load_scenario", "load_scenarios",
+__all__ = ["Target", "DataLimits", "Budget", "Limits", "Robust", "Scenario", "load_scenario", "load_scenarios",
            "scenario_from_dict", "merge", "OBJECTIVES", "BYTES_PER_PARAM"]
 
 import datetime
@@ -30,6 +30,7 @@ from . import hardware as hw_catalogue
 from .costs import CostModel, Demand, InferenceHardware, Timing, TrainingHardware
 from .errors import ScenarioError
 from .finance import Finance, owned_gpu_hour_cost
+from .fit import read_samples
 from .laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                    FittedRange, KaplanLaw, LossLaw, PRESETS, preset)
 from .units import (SECONDS_PER_DAY, parse_bytes, parse_count, parse_duration, parse_flop_rate,
@@ -100,6 +101,20 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Robust:
+    """A plan that must reach the target under the law's uncertainty.
+
+    probability : share of the bootstrap laws (``[law] samples``) under which the plan must
+        reach the target loss [0–1]; None to only report the distribution of the plan
+    distribution_samples : how many bootstrap laws the distribution of the optimal plan is
+        computed over (evenly spaced through the file)
+    """
+
+    probability: float | None = None
+    distribution_samples: int = 200
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One planning question, in base units.
 
@@ -113,6 +128,8 @@ class Scenario:
     training, inference : hardware, or None when only FLOPs are asked for
     finance : Finance | None — months, discounting, price decline, owned GPUs; with it the
         cost objective is the present value of spending, and ``demand`` holds its totals
+    law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
+    robust : what to do with them (see Robust); None without samples
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
@@ -137,6 +154,8 @@ class Scenario:
     training: TrainingHardware | None = None
     inference: InferenceHardware | None = None
     finance: Finance | None = None
+    law_samples: tuple[ChinchillaLaw, ...] = field(default=(), repr=False)
+    robust: Robust | None = None
     assumptions: tuple[str, ...] = ()
     source: str | None = None
     raw: dict | None = field(default=None, compare=False, repr=False)
@@ -219,6 +238,13 @@ def _check(s: Scenario) -> None:
             if hw.price_per_gpu_hour is None:
                 _fail(src, f"hardware.{section}.price_per_gpu_hour", "a price per GPU-hour to price the "
                       "plan in dollars", found_text="found none")
+    if s.robust is not None and s.robust.probability is not None:
+        if not s.law_samples:
+            _fail(src, "robust.probability", "bootstrap laws in [law] samples = \"law_samples.csv\" "
+                  "(written by lifeopt fit --bootstrap N --samples FILE)", found_text="found none")
+        if s.target is None or s.objective == "loss":
+            _fail(src, "robust.probability", "a [target] loss and a cost or flops objective (a robust "
+                  "plan reaches the target under most laws)", s.robust.probability)
     if s.finance is not None and not math.isclose(s.finance.total_tokens, s.demand.tokens,
                                                   rel_tol=1e-9, abs_tol=1e-6):
         _fail(src, "finance.monthly_tokens", f"monthly tokens adding up to the demand's "
@@ -420,9 +446,9 @@ def _days(value) -> float:
 
 _LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
              "source", "method", "fitted_min_params", "fitted_max_params", "fitted_max_tokens",
-             "fitted_max_flops")
+             "fitted_max_flops", "file", "samples")
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance")
+             "budget", "limits", "finance", "robust")
 _FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_tokens", "monthly_growth",
                  "discount_rate", "price_decline", "ownership", "training_gpu_capex",
                  "inference_gpu_capex", "amortisation_months", "training_gpu_power",
@@ -448,7 +474,10 @@ class _Reader:
         if not top.has("law"):
             self.fail("law", 'a [law] section (preset = "hoffmann2022" or explicit constants)',
                       found_text="found none")
-        law = self.law(top.sub("law", _LAW_KEYS))
+        law_sec, law_dir = self.law_file(top.sub("law", _LAW_KEYS))
+        law = self.law(law_sec)
+        samples = self.samples(law_sec, law, law_dir)
+        robust = self.robust(top.sub("robust", ("probability", "distribution_samples")), samples)
         data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
                                                  "R_D_star", "R_N_star")), law)
         target = self.target(top.sub("target", ("loss", "reference")), law)
@@ -474,10 +503,51 @@ class _Reader:
         objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
         return Scenario(name=name, law=law, objective=objective, target=target, demand=demand,
                         data=data_limits, budget=budget, limits=limits, training=training,
-                        inference=inference, finance=finance, assumptions=tuple(self.assumptions),
+                        inference=inference, finance=finance, law_samples=samples, robust=robust,
+                        assumptions=tuple(self.assumptions),
                         source=self.source, raw=data)
 
     # ---- [law]
+    def _folder(self) -> Path:
+        return Path(self.source).parent if self.source else Path(".")
+
+    def law_file(self, sec: _Section) -> tuple[_Section, Path]:
+        """[law] file = "law.toml": that file's [law] table (relative to this file), with any
+        other keys given here laid over it; and the folder its own paths are relative to."""
+        if not sec.has("file"):
+            return sec, self._folder()
+        value = sec.table["file"]
+        if not isinstance(value, str):
+            self.fail("law.file", "the path of a TOML file with a [law] table", value)
+        path = self._folder() / value
+        data = _read_toml(path)
+        if not isinstance(data.get("law"), dict):
+            self.fail("law.file", f"a file with a [law] table ({path})", found_text="found none there")
+        merged = {**data["law"], **{k: v for k, v in sec.table.items() if k != "file"}}
+        if "file" in data["law"]:
+            self.fail("law.file", "a [law] table without a further file key", value)
+        return _Section(self, "law", merged, _LAW_KEYS), path.parent
+
+    def samples(self, sec: _Section, law, folder: Path) -> tuple:
+        if not sec.has("samples"):
+            return ()
+        if not isinstance(law, ChinchillaLaw):
+            self.fail("law.samples", "bootstrap laws of the Chinchilla form", law.name)
+        value = sec.table["samples"]
+        if not isinstance(value, str):
+            self.fail("law.samples", "the path of a CSV of bootstrap laws", value)
+        rows = read_samples(folder / value)
+        return tuple(ChinchillaLaw(E=E, A=A, B=B, alpha=al, beta=be, name=f"{law.name} [bootstrap {i}]",
+                                   source=law.source, fitted=law.fitted)
+                     for i, (E, A, B, al, be) in enumerate(rows))
+
+    def robust(self, sec: _Section | None, samples: tuple):
+        if sec is None:
+            return Robust() if samples else None
+        probability = sec.get("probability", _fraction)
+        count = sec.get("distribution_samples", _integer, default=200.0)
+        return Robust(probability, int(count))
+
     def law(self, sec: _Section):
         consts = [k for k in ("E", "A", "B", "alpha", "beta") if sec.has(k)]
         kaplan = [k for k in ("Nc", "Dc", "alpha_N", "alpha_D") if sec.has(k)]

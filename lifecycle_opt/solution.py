@@ -4,7 +4,7 @@ exports read it and never recompute it.
 """
 from __future__ import annotations
 
-__all__ = ["Binding", "Certificate", "Baseline", "Solution"]
+__all__ = ["Binding", "Certificate", "Baseline", "Uncertainty", "Solution"]
 
 from dataclasses import dataclass
 
@@ -70,6 +70,41 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class Uncertainty:
+    """What the law's uncertainty (bootstrap laws from ``lifeopt fit``) does to the plan.
+
+    samples : bootstrap laws in the file
+    quantiles : {"params", "tokens", "tokens_per_param", "objective"} → (5 %, 50 %, 95 %) of
+        the optimal plan solved under each of ``distribution_samples`` laws
+      (``infeasible_samples`` of them had no feasible plan)
+    probability : the share of laws the (robust) plan must reach the target under, or None
+    achieved : the share of all laws under which this plan reaches the target
+    point_params, point_tokens, point_objective : the plan under the point-estimate law, for
+        comparison (equal to the plan itself when not robust)
+    working_laws : how many bootstrap laws ended up as explicit constraints
+    """
+
+    samples: int
+    quantiles: dict
+    distribution_samples: int
+    infeasible_samples: int
+    probability: float | None
+    achieved: float
+    point_params: float
+    point_tokens: float
+    point_objective: float
+    working_laws: int = 0
+
+    def as_dict(self) -> dict:
+        return {"samples": self.samples, "quantiles_5_50_95": {k: list(v) for k, v in self.quantiles.items()},
+                "distribution_samples": self.distribution_samples,
+                "infeasible_samples": self.infeasible_samples, "probability": self.probability,
+                "achieved": self.achieved, "point_params": self.point_params,
+                "point_tokens": self.point_tokens, "point_objective": self.point_objective,
+                "working_laws": self.working_laws}
+
+
+@dataclass(frozen=True)
 class Solution:
     """The lifecycle-optimal plan of one scenario.
 
@@ -84,6 +119,7 @@ class Solution:
     binding : the active constraints with shadow prices
     certificate, warnings, assumptions : see their types; law_* describe the law used
     cash_flow : the plan month by month (with a ``[finance]`` section), else None
+    uncertainty : the plan under the law's bootstrap samples (see Uncertainty), else None
     """
 
     scenario_name: str
@@ -106,6 +142,7 @@ class Solution:
     warnings: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     cash_flow: CashFlow | None = None
+    uncertainty: Uncertainty | None = None
 
     # ---- derived ratios
     @property
@@ -185,4 +222,5 @@ class Solution:
             "warnings": list(self.warnings),
             "assumptions": list(self.assumptions),
             "cash_flow": None if self.cash_flow is None else self.cash_flow.as_dict(),
+            "uncertainty": None if self.uncertainty is None else self.uncertainty.as_dict(),
         }

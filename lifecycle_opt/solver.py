@@ -19,7 +19,7 @@ global optimum.
 """
 from __future__ import annotations
 
-__all__ = ["solve", "KKT_TOL", "AGREEMENT_TOL"]
+__all__ = ["solve", "quick_plan", "KKT_TOL", "AGREEMENT_TOL"]
 
 import math
 import warnings as _warnings
@@ -43,8 +43,9 @@ _FEAS_TOL = 1e-9          # Phase I: a violation above this means infeasible
 _ACTIVE_TOL = 1e-6        # a constraint this close to its bound starts in the active set
 
 
-def solve(scenario: Scenario) -> Solution:
-    """The certified lifecycle-optimal plan of ``scenario``.
+def solve(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
+    """The certified lifecycle-optimal plan of ``scenario`` (with the target also met under
+    each (index, law) of ``extra_loss_laws``, for robust plans).
 
     Raises InfeasibleError (with the conflicting constraints and how far each must move)
     or SolverError (the optimum could not be certified).
@@ -54,7 +55,7 @@ def solve(scenario: Scenario) -> Solution:
     >>> plan.certificate.status, bool(plan.certificate.kkt_residual < 1e-9)
     ('optimal', True)
     """
-    problem = build_problem(scenario)
+    problem = build_problem(scenario, extra_loss_laws)
     z0, violation = _phase_one(problem, problem.constraints)
     if violation > _FEAS_TOL:
         raise _explain_infeasible(scenario, problem)
@@ -76,6 +77,23 @@ def solve(scenario: Scenario) -> Solution:
                               z_cvx is not None), agreement=float(agreement), agreement_tol=AGREEMENT_TOL,
                               status="optimal", methods=(method, "scipy-slsqp", "newton-kkt"))
     return _solution(scenario, problem, z, nu, certificate)
+
+
+def quick_plan(scenario: Scenario, z0=None) -> tuple[float, float, float] | None:
+    """(N, D, objective) of ``scenario`` by scipy alone, uncertified: for the many solves
+    of a distribution over bootstrap laws. None when no feasible plan was found."""
+    problem = build_problem(scenario)
+    z0 = _start_point(problem) if z0 is None else np.asarray(z0, float)
+    z = _solve_scipy(problem, z0)
+    if problem.constraints and max(c.value(z) for c in problem.constraints) > 1e-7:
+        z, violation = _phase_one(problem, problem.constraints, z)
+        if violation > _FEAS_TOL:
+            return None
+        z = _solve_scipy(problem, z)
+        if max(c.value(z) for c in problem.constraints) > 1e-7:
+            return None
+    phi = problem.objective.evaluate(z)[0]
+    return float(math.exp(z[0])), float(math.exp(z[1])), float(problem.objective.value_natural(phi))
 
 
 # ------------------------------------------------------------------ Phase I
@@ -295,21 +313,27 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
     geometrically and the fixed point is a KKT point of the true problem.
     """
     law = problem.law
-    loss_con = next((c for c in problem.constraints if c.is_loss), None)
     obj = problem.objective
     u = cp.Variable(2, name="scaled_step")
     z = np.asarray(zk, float)
     # the conic solution is good to ~1e-6: start with steps of that order (a larger scale
     # makes the feasible region of a step at a vertex of two limits too thin to solve)
     scale = 1e-5
+    def model(law_):
+        L_, g_, H_ = loss_minus_target(law_, 0.0, z)
+        vals, vecs = np.linalg.eigh(H_)
+        return L_, g_, (vecs * np.maximum(vals, 0.0)) @ vecs.T      # convex model (PSD)
+
     for _ in range(iterations):
-        L, g, H = loss_minus_target(law, 0.0, z)
-        vals, vecs = np.linalg.eigh(H)
-        H = (vecs * np.maximum(vals, 0.0)) @ vecs.T          # convex model (PSD)
-        # loss model, divided by s: (L − L_t)/s + g·u + ½·s·uᵀHu
         cons = [cp.norm(u, "inf") <= 10.0]
         for c in problem.constraints:
             if c.is_loss:
+                # loss model, divided by s: (L − L_t)/s + g·u + ½·s·uᵀHu ≤ 0 (one per law:
+                # a robust plan meets the target under several)
+                if obj.kind == "cost":
+                    L, g, H = model(c.law)
+                    cons.append((L - c.loss_target) / scale + g @ u
+                                + 0.5 * scale * cp.quad_form(u, cp.psd_wrap(H)) <= 0)
                 continue
             logc = np.log([t[0] for t in c.posy.terms])
             V = np.array([[t[1], t[2]] for t in c.posy.terms])
@@ -323,9 +347,8 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
             # second-order model of φ = log cost, divided by s²
             _, gphi, Hphi = obj.evaluate(z)
             objective = (gphi @ u) / scale + 0.5 * cp.quad_form(u, cp.psd_wrap(Hphi))
-            target = loss_con.loss_target
-            cons.append((L - target) / scale + g @ u + 0.5 * scale * cp.quad_form(u, cp.psd_wrap(H)) <= 0)
         else:
+            _, g, H = model(law)
             objective = (g @ u) / scale + 0.5 * cp.quad_form(u, cp.psd_wrap(H))
         prob = cp.Problem(cp.Minimize(objective), cons)
         try:

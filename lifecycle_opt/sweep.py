@@ -32,7 +32,7 @@ import numpy as np
 
 from .errors import InfeasibleError, ScenarioError, SolverError
 from .scenario import Scenario, load_scenario, scenario_from_dict
-from .solver import solve
+from .uncertainty import plan as solve
 from .units import parse_count, parse_money, parse_rate
 
 #: what a sweep row's "status" can say

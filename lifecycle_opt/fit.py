@@ -1,0 +1,633 @@
+"""Fit your own scaling law to your own training runs, with honest uncertainty.
+
+**Approach 3** (Hoffmann et al. 2022, §3.3 and App. D.2; as replicated by Besiroglu et al.
+2024, arXiv 2404.10102): with a = log A, b = log B, e = log E, minimise over
+θ = (a, b, e, α, β) the *sum* (Besiroglu et al. found that Hoffmann et al. averaged,
+which stops the optimiser early) of Huber losses, δ = 1e-3, of the log-loss residuals
+
+    r_i = LSE(a − α·log N_i, b − β·log D_i, e) − log L_i,
+
+by L-BFGS from the full grid of starting points α, β ∈ {0, 0.5, …, 2}, e ∈ {−1, −0.5, …, 1},
+a, b ∈ {0, 5, …, 25} (4,500 starts). Every start runs at once: the objective and its
+analytic gradient are evaluated for all starts in one numpy expression, and a batched
+L-BFGS (two-loop recursion and Armijo backtracking, per start) moves them together. The
+best few are then polished with scipy's L-BFGS-B.
+
+**Bootstrap**: refits on runs resampled with replacement; each resample is a vector of
+counts per run (a weighted objective), so all resamples are again solved as one batch,
+started from the best optima of the full fit.
+
+**Approach 2** (Hoffmann et al. 2022, §3.2): runs grouped by training compute (IsoFLOP
+profiles); a parabola in log N per budget gives N_opt(C); power laws N_opt ∝ C^a and
+D_opt ∝ C^b are fitted across budgets.
+
+The Huber function follows scipy.special.huber: r²/2 for |r| ≤ δ, δ·(|r| − δ/2) beyond.
+"""
+from __future__ import annotations
+
+__all__ = ["Runs", "read_runs", "FitResult", "fit_law", "huber_objective", "start_grid",
+           "batched_lbfgs", "bootstrap", "Bootstrap", "isoflop_fit", "IsoFlopFit",
+           "law_toml", "write_samples", "read_samples", "HUBER_DELTA"]
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ScenarioError
+from .laws import ChinchillaLaw, FittedRange
+from .units import parse_count, parse_flops
+
+#: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
+HUBER_DELTA = 1e-3
+
+# Column names accepted for each quantity, compared lower-case without spaces, "_" or "-".
+_COLUMNS = {
+    "params": ("n", "params", "parameters", "modelsize", "nparams", "numparams", "paramcount", "size"),
+    "tokens": ("d", "tokens", "trainingtokens", "ntokens", "numtokens", "data", "datasetsize"),
+    "flops": ("c", "flops", "flop", "compute", "trainingflop", "trainingflops", "trainingcompute"),
+    "loss": ("l", "loss", "finalloss", "evalloss", "validationloss", "valloss", "testloss"),
+}
+
+
+# ------------------------------------------------------------------ the runs
+@dataclass(frozen=True)
+class Runs:
+    """Training runs: params N, tokens D [count], loss L [nats/token], as arrays; the file."""
+
+    params: np.ndarray
+    tokens: np.ndarray
+    loss: np.ndarray
+    source: str = "runs"
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    @property
+    def flops(self) -> np.ndarray:
+        return 6.0 * self.params * self.tokens
+
+    def fitted_range(self, note: str) -> FittedRange:
+        return FittedRange(min_params=float(self.params.min()), max_params=float(self.params.max()),
+                           max_tokens=float(self.tokens.max()), max_flops=float(self.flops.max()),
+                           note=note)
+
+    def without_highest_loss(self, k: int) -> "Runs":
+        """Drop the ``k`` runs of highest loss (Besiroglu et al. 2024 drop 5 outliers)."""
+        if k <= 0:
+            return self
+        keep = np.sort(np.argsort(self.loss)[:len(self) - k])
+        return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source)
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
+    """Read runs from a CSV file: parameters, tokens or training compute (D = C/(6N)), and
+    final loss. Columns are found by name (see _COLUMNS; ``columns`` maps a quantity to a
+    header to override); values may carry units ("70M", "1.4T", "3e21 FLOP")."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError("file", "an existing CSV file of training runs", source=source,
+                            found_text="found no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError("file", "a readable UTF-8 CSV file", source=source,
+                            found_text=f"found {exc}") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2:
+        raise ScenarioError("file", "a header and at least one run", source=source,
+                            found_text=f"found {len(rows)} lines")
+    header = [h.strip() for h in rows[0]]
+    index = _column_index(header, columns or {}, source)
+    params, tokens, loss = [], [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+
+        def cell(quantity, parse):
+            col = index[quantity]
+            value = row[col].strip() if col < len(row) else ""
+            try:
+                x = parse(value)
+            except ValueError as exc:
+                raise ScenarioError(f"row {line}, column {header[col]!r}", str(exc), value,
+                                    source=source) from None
+            if not (math.isfinite(x) and x > 0):
+                raise ScenarioError(f"row {line}, column {header[col]!r}", "a positive number", value,
+                                    source=source)
+            return x
+
+        n = cell("params", lambda v: parse_count(_num(v), "parameter count"))
+        if "tokens" in index:
+            d = cell("tokens", lambda v: parse_count(_num(v), "token count"))
+        else:
+            d = cell("flops", lambda v: parse_flops(_num(v))) / (6.0 * n)
+        params.append(n)
+        tokens.append(d)
+        loss.append(cell("loss", lambda v: float(v)))
+    if len(loss) < 5:
+        raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
+                            found_text=f"found {len(loss)}")
+    return Runs(np.array(params), np.array(tokens), np.array(loss), source)
+
+
+def _num(value: str):
+    """A bare number as a float, anything else as text for the unit parsers."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def _column_index(header, overrides, source) -> dict[str, int]:
+    norm = [_norm(h) for h in header]
+    out = {}
+    for quantity, names in _COLUMNS.items():
+        if quantity in overrides:
+            name = overrides[quantity]
+            if name not in header:
+                raise ScenarioError(f"--{quantity}-column", f"one of the columns {', '.join(header)}", name,
+                                    source=source)
+            out[quantity] = header.index(name)
+            continue
+        for i, n in enumerate(norm):
+            if n in names:
+                out[quantity] = i
+                break
+    missing = [q for q in ("params", "loss") if q not in out]
+    if "tokens" not in out and "flops" not in out:
+        missing.append("tokens or flops")
+    if missing:
+        raise ScenarioError("header", f"columns for {', '.join(missing)} (e.g. params, tokens, flops, "
+                            f"loss; or name them with --params-column and the like)", source=source,
+                            found_text=f"found {', '.join(header)}")
+    return out
+
+
+# ------------------------------------------------------------------ the objective
+def _features(runs: Runs):
+    return np.log(runs.params), np.log(runs.tokens), np.log(runs.loss)
+
+
+def huber_objective(theta: np.ndarray, x, z, y, weights=None, delta: float = HUBER_DELTA,
+                    grad: bool = True):
+    """Σ_i w_i·huber(r_i) and its gradient, for every row of ``theta`` (S, 5) at once.
+
+    theta columns: a = log A, b = log B, e = log E, α, β. x, z, y: log N, log D, log L of the
+    runs (n,). weights: (S, n) counts (bootstrap), or None for ones.
+    Returns f (S,) and, with ``grad``, the gradient (S, 5).
+
+    Written for speed (the fit evaluates it for thousands of starts): two exponentials and
+    one logarithm per start and run. No max-shift is needed in the log-sum-exp: a term that
+    overflows makes f infinite, which the line search rejects.
+    """
+    theta = np.atleast_2d(theta)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        a, b, e, al, be = (theta[:, k:k + 1] for k in range(5))
+        w1 = np.exp(a - al * x)                      # A / N^α
+        w2 = np.exp(b - be * z)                      # B / D^β
+        w3 = np.exp(e)                               # E, one per row
+        s = w1 + w2
+        s += w3
+        r = np.log(s)
+        r -= y
+        c = np.clip(r, -delta, delta)                # huber'(r)
+        h = c * (r - 0.5 * c)                        # r²/2 inside δ, δ(|r| − δ/2) beyond
+        if weights is not None:
+            h *= weights
+            c *= weights
+        f = h.sum(1)
+        if not grad:
+            return f
+        c /= s                                       # huber'(r) / Σ terms: d lse = term / Σ
+        w1 *= c
+        w2 *= c
+        g = np.stack([w1.sum(1), w2.sum(1), w3[:, 0] * c.sum(1), -(w1 @ x), -(w2 @ z)], axis=1)
+    return f, g
+
+
+def start_grid() -> np.ndarray:
+    """The 4,500 starting points of Hoffmann et al. / Besiroglu et al. (a, b, e, α, β)."""
+    alphas = betas = np.arange(0.0, 2.01, 0.5)
+    es = np.arange(-1.0, 1.01, 0.5)
+    abs_ = np.arange(0.0, 25.01, 5.0)
+    grid = np.array(np.meshgrid(abs_, abs_, es, alphas, betas, indexing="ij")).reshape(5, -1).T
+    return grid
+
+
+# ------------------------------------------------------------------ batched L-BFGS
+def batched_lbfgs(fun, theta0: np.ndarray, *, memory: int = 10, max_iter: int = 15000,
+                  gtol: float = 1e-5, ftol: float = 2.2e-9, patience: int = 1, fscale: float = 1.0,
+                  progress=None):
+    """Minimise S independent smooth problems at once. ``fun(theta (m,k), rows (m,), grad=True)``
+    returns (f (m,), g (m,k)) — or f alone when ``grad`` is false — for the problems ``rows``
+    of the batch at the points ``theta``.
+
+    Per start: L-BFGS direction (two-loop recursion over the last ``memory`` pairs, pairs
+    with non-positive curvature ignored), Armijo backtracking with quadratic interpolation,
+    and scipy L-BFGS-B's default stopping rule (``gtol`` on the largest gradient entry,
+    ``ftol`` on the decrease scaled by max(|f|, ``fscale``), for ``patience`` iterations).
+    Returns (theta, f, iterations per start).
+    """
+    theta = np.array(theta0)                     # keeps its dtype: float32 for a fast first pass
+    S, k = theta.shape
+    f, g = fun(theta, np.arange(S))
+    s_hist = np.zeros((memory, S, k))
+    y_hist = np.zeros((memory, S, k))
+    rho = np.zeros((memory, S))
+    active = np.ones(S, dtype=bool)
+    stall = np.zeros(S, dtype=int)
+    iters = np.zeros(S, dtype=int)
+    for it in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        if progress is not None:
+            progress(it, idx.size)
+        gi = g[idx]
+        # two-loop recursion, newest pair first (slot (it-1) % memory)
+        q = gi.copy()
+        alphas = np.zeros((memory, idx.size))
+        order = [(it - 1 - j) % memory for j in range(min(it, memory))]
+        for slot in order:
+            al = rho[slot, idx] * np.einsum("ij,ij->i", s_hist[slot, idx], q)
+            alphas[slot] = al
+            q -= al[:, None] * y_hist[slot, idx]
+        if order:
+            newest = order[0]
+            sy = np.einsum("ij,ij->i", s_hist[newest, idx], y_hist[newest, idx])
+            yy = np.einsum("ij,ij->i", y_hist[newest, idx], y_hist[newest, idx])
+            gamma = np.where((rho[newest, idx] > 0) & (yy > 0), sy / np.where(yy > 0, yy, 1.0), 1.0)
+        else:
+            gamma = 1.0 / np.maximum(np.abs(gi).max(1), 1.0)
+        r = q * np.atleast_1d(gamma)[:, None]
+        for slot in reversed(order):
+            be = rho[slot, idx] * np.einsum("ij,ij->i", y_hist[slot, idx], r)
+            r += (alphas[slot] - be)[:, None] * s_hist[slot, idx]
+        d = -r
+        slope = np.einsum("ij,ij->i", gi, d)
+        bad = ~(slope < 0)
+        if bad.any():                                   # not a descent direction: steepest descent
+            d[bad] = -gi[bad] / np.maximum(np.abs(gi[bad]).max(1, keepdims=True), 1e-300)
+            slope[bad] = np.einsum("ij,ij->i", gi[bad], d[bad])
+        # Armijo backtracking, all starts together, on the objective alone
+        step = np.ones(idx.size)
+        f_old = f[idx]
+        base = theta[idx]
+        new_theta = base + d
+        f_new = fun(new_theta, idx, False)
+        for _ in range(40):
+            fail = ~(f_new <= f_old + 1e-4 * step * slope)      # also catches nan and inf
+            if not fail.any():
+                break
+            # the minimum of the quadratic through f_old, slope and f_new, kept in [0.1, 0.5]·step
+            t = step[fail]
+            curv = f_new[fail] - f_old[fail] - slope[fail] * t
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                quad = -slope[fail] * t * t / (2.0 * curv)
+            step[fail] = np.where(np.isfinite(quad), np.clip(quad, 0.1 * t, 0.5 * t), 0.5 * t)
+            trial = base[fail] + step[fail, None] * d[fail]
+            new_theta[fail] = trial
+            f_new[fail] = fun(trial, idx[fail], False)
+        g_new = gi.copy()
+        ok = f_new <= f_old
+        if ok.any():
+            f_ok, g_new[ok] = fun(new_theta[ok], idx[ok])
+            f_new[ok] = f_ok
+        accepted = f_new <= f_old
+        s_vec = np.where(accepted[:, None], new_theta - theta[idx], 0.0)
+        y_vec = np.where(accepted[:, None], g_new - gi, 0.0)
+        slot = it % memory
+        s_hist[slot, idx], y_hist[slot, idx] = s_vec, y_vec
+        sy = np.einsum("ij,ij->i", s_vec, y_vec)
+        rho[slot, idx] = np.where(sy > 1e-300, 1.0 / np.where(sy > 1e-300, sy, 1.0), 0.0)
+        theta[idx] = np.where(accepted[:, None], new_theta, theta[idx])
+        f[idx] = np.where(accepted, f_new, f_old)
+        g[idx] = np.where(accepted[:, None], g_new, gi)
+        iters[idx] += 1
+        # scipy's L-BFGS-B rule: stop when (f_k − f_k+1) / max(|f_k|, |f_k+1|, fscale) ≤ ftol
+        small_change = (f_old - f[idx]) <= ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f[idx])), fscale)
+        stall[idx] = np.where(small_change, stall[idx] + 1, 0)
+        done = (np.abs(g[idx]).max(1) <= gtol) | (stall[idx] >= patience)
+        active[idx[done]] = False
+    return theta, f, iters
+
+
+def _polish(theta, x, z, y, weights=None):
+    """scipy L-BFGS-B from ``theta`` with tight tolerances: (theta, f)."""
+    from scipy.optimize import minimize
+
+    def fun(t):
+        f, g = huber_objective(t[None, :], x, z, y, weights)
+        return float(f[0]), g[0]
+    res = minimize(fun, theta, jac=True, method="L-BFGS-B",
+                   options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000, "maxcor": 20})
+    return res.x, float(res.fun)
+
+
+# ------------------------------------------------------------------ the fit
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted Chinchilla-form law.
+
+    law : the ChinchillaLaw with the fitted constants and range
+    theta : (a, b, e, α, β) with A = e^a, B = e^b, E = e^e
+    objective : the summed Huber loss at theta
+    residuals : log L_fit − log L per run
+    starts, converged_starts : the grid size and how many starts reached the best objective
+      within 1e-9 relative
+    runs : the runs fitted
+    """
+
+    law: ChinchillaLaw
+    theta: np.ndarray
+    objective: float
+    residuals: np.ndarray
+    starts: int
+    converged_starts: int
+    runs: Runs
+    local_optima: np.ndarray = field(repr=False, default=None)
+
+    def implied_tokens_per_param(self, budgets=(1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26)):
+        """[(C, N_opt, D_opt, D/N)] of the compute-optimal plan at each budget [FLOP]."""
+        out = []
+        for c in budgets:
+            n, d = self.law.compute_optimal(c)
+            out.append((float(c), float(n), float(d), float(d / n)))
+        return out
+
+
+def _law_from_theta(theta, runs: Runs, name: str, method: str) -> ChinchillaLaw:
+    a, b, e, al, be = (float(v) for v in theta)
+    return ChinchillaLaw(E=math.exp(e), A=math.exp(a), B=math.exp(b), alpha=al, beta=be, name=name,
+                         source=f"lifeopt fit of {runs.source} ({len(runs)} runs; {method})",
+                         fitted=runs.fitted_range(f"fit of {len(runs)} runs"))
+
+
+METHOD = "Huber δ=1e-3 on log-loss, summed; L-BFGS from 4,500 starts (Hoffmann et al. 2022 Approach 3)"
+
+
+def _batch_pass(args):
+    """Run the batched L-BFGS from ``starts`` (with per-start run ``weights`` or None) with
+    scipy's default tolerances: a pass that only has to find the basins, whose winners are
+    polished. Top level so that processes can run it."""
+    starts, x, z, y, weights, tolerances = args
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        theta, f, _ = batched_lbfgs(
+            lambda t, rows, grad=True: huber_objective(t, x, z, y, None if weights is None else weights[rows],
+                                                       grad=grad),
+            np.asarray(starts, dtype=float), **tolerances)
+    return theta, f
+
+
+def _run_batches(starts, x, z, y, weights, workers: int, **tolerances):
+    """:func:`_batch_pass` over every start, split across ``workers`` processes."""
+    if workers <= 1 or len(starts) < 1000:
+        return _batch_pass((starts, x, z, y, weights, tolerances))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:                                   # no fork on this platform: one process
+        return _batch_pass((starts, x, z, y, weights, tolerances))
+    parts = np.array_split(np.arange(len(starts)), workers)
+    jobs = [(starts[p], x, z, y, None if weights is None else weights[p], tolerances) for p in parts]
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        done = list(pool.map(_batch_pass, jobs))
+    return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
+
+
+def _default_workers() -> int:
+    return min(os.cpu_count() or 1, 8)
+
+
+def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = None,
+            workers: int | None = None) -> FitResult:
+    """Fit L = E + A/N^α + B/D^β to ``runs`` (Approach 3; see the module docstring).
+
+    Every start of the grid runs a batched L-BFGS (on ``workers`` processes, default: the
+    machine's cores, at most 8); the best distinct optima are polished by scipy's
+    L-BFGS-B with tight tolerances and the best is kept."""
+    x, z, y = _features(runs)
+    grid = start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
+    theta, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers())
+    f = np.where(np.isfinite(f), f, np.inf)
+    order = np.argsort(f)
+    candidates = _distinct(theta[order], limit=8)
+    polished = [_polish(t, x, z, y) for t in candidates]
+    best_theta, best_f = min(polished, key=lambda p: p[1])
+    converged = int(np.sum(f <= best_f * (1 + 1e-5)))
+    residuals = huber_residuals(best_theta, x, z, y)
+    law = _law_from_theta(best_theta, runs, name or f"fit of {Path(runs.source).name}", METHOD)
+    return FitResult(law, best_theta, best_f, residuals, len(grid), converged, runs,
+                     local_optima=np.array([p[0] for p in sorted(polished, key=lambda p: p[1])]))
+
+
+def huber_residuals(theta, x, z, y) -> np.ndarray:
+    a, b, e, al, be = theta
+    lse = np.logaddexp(np.logaddexp(a - al * x, b - be * z), e)
+    return lse - y
+
+
+def _distinct(thetas: np.ndarray, limit: int) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    for t in thetas:
+        if all(np.max(np.abs(t - u)) > 1e-3 for u in out):
+            out.append(t)
+        if len(out) >= limit:
+            break
+    return out
+
+
+# ------------------------------------------------------------------ bootstrap
+@dataclass(frozen=True)
+class Bootstrap:
+    """Refits on resampled runs: ``thetas`` (S, 5) and the laws; percentile intervals."""
+
+    thetas: np.ndarray
+    objectives: np.ndarray
+    seed: int
+
+    @property
+    def constants(self) -> dict[str, np.ndarray]:
+        a, b, e, al, be = self.thetas.T
+        return {"E": np.exp(e), "A": np.exp(a), "B": np.exp(b), "alpha": al, "beta": be}
+
+    def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
+        lo, hi = np.quantile(self.constants[name], [(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
+    def laws(self, base: ChinchillaLaw) -> list[ChinchillaLaw]:
+        c = self.constants
+        return [ChinchillaLaw(E=float(c["E"][i]), A=float(c["A"][i]), B=float(c["B"][i]),
+                              alpha=float(c["alpha"][i]), beta=float(c["beta"][i]),
+                              name=f"{base.name} (bootstrap {i})", source=base.source, fitted=base.fitted)
+                for i in range(len(self.thetas))]
+
+    def optimal_allocation(self, flops: float, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile intervals of N_opt, D_opt and D/N at training compute ``flops``."""
+        c = self.constants
+        s = c["alpha"] + c["beta"]
+        G = (c["alpha"] * c["A"] / (c["beta"] * c["B"])) ** (1 / s)
+        n = G * (flops / 6) ** (c["beta"] / s)
+        d = (flops / 6) / n
+        q = [(1 - level) / 2, (1 + level) / 2]
+        return {"params": tuple(np.quantile(n, q)), "tokens": tuple(np.quantile(d, q)),
+                "tokens_per_param": tuple(np.quantile(d / n, q))}
+
+
+def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
+              workers: int | None = None) -> Bootstrap:
+    """Refit on ``samples`` resamples of the runs (with replacement), all as one batch,
+    each started from the full fit's best three distinct optima."""
+    runs = result.runs
+    x, z, y = _features(runs)
+    rng = np.random.default_rng(seed)
+    n = len(runs)
+    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)]).astype(float)
+    starts = result.local_optima[:3] if result.local_optima is not None else result.theta[None, :]
+    k = len(starts)
+    theta0 = np.repeat(starts, samples, axis=0)          # start j for every resample, then j + 1
+    weights = np.tile(counts, (k, 1))
+    # started at (or near) an optimum, scipy's absolute-looking rule would stop at once:
+    # judge progress relative to the objective itself, and polish to a small gradient
+    theta, f = _run_batches(theta0, x, z, y, weights, workers if workers is not None else _default_workers(),
+                            gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3)
+    f = np.where(np.isfinite(f), f, np.inf).reshape(k, samples)
+    theta = theta.reshape(k, samples, 5)
+    best = np.argmin(f, axis=0)
+    return Bootstrap(theta[best, np.arange(samples)], f[best, np.arange(samples)], seed)
+
+
+# ------------------------------------------------------------------ Approach 2
+@dataclass(frozen=True)
+class IsoFlopFit:
+    """Approach 2: per compute budget, the loss-minimising N of a parabola in log N.
+
+    budgets, params_opt, tokens_opt : per IsoFLOP group [FLOP], [count], [count]
+    a, b : exponents of N_opt ∝ C^a and D_opt ∝ C^b; n_coef, d_coef their prefactors
+    """
+
+    budgets: np.ndarray
+    params_opt: np.ndarray
+    tokens_opt: np.ndarray
+    a: float
+    b: float
+    n_coef: float
+    d_coef: float
+
+    def at(self, flops: float) -> tuple[float, float]:
+        """(N_opt, D_opt) at training compute ``flops`` from the power laws."""
+        return self.n_coef * flops ** self.a, self.d_coef * flops ** self.b
+
+
+def isoflop_fit(runs: Runs, *, gap_decades: float = 0.05, min_runs: int = 3) -> IsoFlopFit | None:
+    """Group runs by training compute (a new group where sorted log10 C jumps by more than
+    ``gap_decades``), fit loss = p2·u² + p1·u + p0 with u = log N in each group of at least
+    ``min_runs`` runs whose minimum lies inside the sizes tried, and fit power laws across
+    groups. None when fewer than two groups qualify."""
+    logc = np.log10(runs.flops)
+    order = np.argsort(logc)
+    groups, current = [], [order[0]]
+    for i, j in zip(order[:-1], order[1:]):
+        if logc[j] - logc[i] > gap_decades:
+            groups.append(current)
+            current = []
+        current.append(j)
+    groups.append(current)
+    budgets, n_opt = [], []
+    for g in groups:
+        g = np.array(g)
+        u = np.log(runs.params[g])
+        if len(g) < min_runs or np.ptp(u) == 0:
+            continue
+        p2, p1, _ = np.polyfit(u, runs.loss[g], 2)
+        vertex = -p1 / (2 * p2) if p2 > 0 else None
+        if vertex is None or not (u.min() <= vertex <= u.max()):
+            continue
+        budgets.append(float(np.exp(np.mean(np.log(runs.flops[g])))))
+        n_opt.append(float(np.exp(vertex)))
+    if len(budgets) < 2:
+        return None
+    C, N = np.array(budgets), np.array(n_opt)
+    D = C / (6.0 * N)
+    a, log_n = np.polyfit(np.log(C), np.log(N), 1)
+    b, log_d = np.polyfit(np.log(C), np.log(D), 1)
+    return IsoFlopFit(C, N, D, float(a), float(b), float(np.exp(log_n)), float(np.exp(log_d)))
+
+
+# ------------------------------------------------------------------ files
+def law_toml(result: FitResult, *, samples_file: str | None = None, boot: Bootstrap | None = None) -> str:
+    """The fit as a scenario ``[law]`` table (`lifeopt solve` reads it, or a scenario points
+    at it with ``[law] file = "law.toml"``)."""
+    law, fr = result.law, result.law.fitted
+    lines = [f"# Scaling law fitted by lifeopt fit to {len(result.runs)} runs of {result.runs.source}.",
+             f"# Summed Huber objective {result.objective:.6g}; {result.converged_starts} of "
+             f"{result.starts} starts reached the best basin."]
+    if boot is not None:
+        lines.append(f"# 95% bootstrap intervals ({len(boot.thetas)} resamples, seed {boot.seed}):")
+        for name in ("E", "A", "B", "alpha", "beta"):
+            lo, hi = boot.interval(name)
+            lines.append(f"#   {name:<5} {lo:.6g} – {hi:.6g}")
+    lines += ["[law]", f"name = {_toml_str(law.name)}", f"source = {_toml_str(law.source)}",
+              f"method = {_toml_str('Approach 3: ' + METHOD)}",
+              f"E = {law.E!r}", f"A = {law.A!r}", f"B = {law.B!r}", f"alpha = {law.alpha!r}",
+              f"beta = {law.beta!r}",
+              f"fitted_min_params = {fr.min_params!r}", f"fitted_max_params = {fr.max_params!r}",
+              f"fitted_max_tokens = {fr.max_tokens!r}", f"fitted_max_flops = {fr.max_flops!r}"]
+    if samples_file is not None:
+        lines.append(f"samples = {_toml_str(samples_file)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+SAMPLE_COLUMNS = ("E", "A", "B", "alpha", "beta")
+
+
+def write_samples(boot: Bootstrap) -> str:
+    """The bootstrap laws as CSV text (one law per row: E, A, B, alpha, beta)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SAMPLE_COLUMNS)
+    c = boot.constants
+    for i in range(len(boot.thetas)):
+        w.writerow([repr(float(c[k][i])) for k in SAMPLE_COLUMNS])
+    return buf.getvalue()
+
+
+def read_samples(path: str | Path, key: str = "law.samples") -> list[tuple[float, ...]]:
+    """Bootstrap laws from a CSV written by :func:`write_samples`: [(E, A, B, alpha, beta)]."""
+    path = Path(path)
+    try:
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(key, "a readable CSV of bootstrap laws (lifeopt fit --samples)",
+                            found_text=f"found {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not rows or tuple(h.strip() for h in rows[0]) != SAMPLE_COLUMNS:
+        raise ScenarioError(key, f"a CSV with the header {','.join(SAMPLE_COLUMNS)}",
+                            found_text=f"found {path} with header {rows[0] if rows else 'none'}")
+    out = []
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            values = tuple(float(v) for v in row)
+        except ValueError:
+            values = ()
+        if len(values) != 5 or not all(math.isfinite(v) and v > 0 for v in values):
+            raise ScenarioError(key, "five positive numbers per row", found_text=f"found {row} at {path}:{line}")
+        out.append(values)
+    if len(out) < 10:
+        raise ScenarioError(key, "at least 10 bootstrap laws", found_text=f"found {len(out)} in {path}")
+    return out
