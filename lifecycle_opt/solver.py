@@ -228,18 +228,15 @@ def _cvxpy_gp(cp, problem: Problem, z0):
 
 
 def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
-    """Convex program in (x, y) = (log N, log D) with the penalised loss replaced by
+    """Convex program in (x, y) = (log N, log D) with each penalised loss replaced by
     supporting hyperplanes (an outer approximation), refined until the gap closes.
 
     The variable is w = z − z0 (z0 the Phase I point) and the cost is measured relative to
-    its value at z0, so the solver sees numbers near zero (see _cvxpy_gp).
+    its value at z0, so the solver sees numbers near zero (see _cvxpy_gp). A robust plan
+    has one loss constraint per law kept, each with its own set of cuts.
     """
     z0 = np.asarray(z0, float)
     w = cp.Variable(2, name="shift_from_start")
-    G = cp.Parameter((max_cuts, 2), name="cut_slopes")
-    r = cp.Parameter(max_cuts, name="cut_offsets")
-    loss_con = next((c for c in problem.constraints if c.is_loss), None)
-    law = problem.law
 
     def log_posy(posy, shift=0.0):
         logc = np.log([t[0] for t in posy.terms])
@@ -251,55 +248,73 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
     (xl, xu), (yl, yu) = BOX
     cons += [w[0] >= xl - z0[0], w[0] <= xu - z0[0], w[1] >= yl - z0[1], w[1] <= yu - z0[1]]
     obj = problem.objective
+    loss_cons = [c for c in problem.constraints if c.is_loss]
     if obj.kind == "cost":
         objective = log_posy(obj.posy, shift=obj.evaluate(z0)[0])
-        t = loss_con.loss_target
+        # (law, level) of each loss constraint: the target is a constant
+        sets = [(c.law, c.loss_target) for c in loss_cons]
+        t = None
     else:
         t = cp.Variable(name="loss_epigraph")
         objective = t
-    cons.append(G @ w <= r + t)
+        sets = [(problem.law, None)]
+    cut_sets = []
+    for law, level in sets:
+        G = cp.Parameter((max_cuts, 2))
+        r = cp.Parameter(max_cuts)
+        cons.append(G @ w <= r + (level if t is None else t))
+        cut_sets.append({"law": law, "level": level, "G": G, "r": r, "count": 0,
+                         "slopes": np.zeros((max_cuts, 2)), "offsets": np.full(max_cuts, 1e3)})
     prob = cp.Problem(cp.Minimize(objective), cons)
 
-    slopes = np.zeros((max_cuts, 2))
-    offsets = np.full(max_cuts, 1e3)
-    count = 0
-
-    def add_cut(point):
+    def add_cut(cut, point):
         # L(p) + g·(z − p) ≤ t  ⇔  g·w ≤ t + g·(p − z0) − L(p)
-        nonlocal count
-        L, g = _loss_and_grad(law, point)
-        slopes[count] = g
-        offsets[count] = g @ (point - z0) - L
-        count += 1
+        L, g = _loss_and_grad(cut["law"], point)
+        k = cut["count"]
+        cut["slopes"][k] = g
+        cut["offsets"][k] = g @ (point - z0) - L
+        cut["count"] = k + 1
 
-    add_cut(z0)
-    for dz in ([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]):
-        add_cut(z0 + dz)
+    for cut in cut_sets:
+        add_cut(cut, z0)
+        for dz in ([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]):
+            add_cut(cut, z0 + dz)
     status = "not run"
     previous = None
-    while count < max_cuts:
-        G.value, r.value = slopes, offsets
+    rounds = 0
+    while max(c["count"] for c in cut_sets) < max_cuts and rounds < max_cuts:
+        rounds += 1
+        for cut in cut_sets:
+            cut["G"].value, cut["r"].value = cut["slopes"], cut["offsets"]
         tight = _run(cp, prob)
         status = prob.status
         if status not in ("optimal", "optimal_inaccurate"):
             return None, None, f"cvxpy-cuts/CLARABEL ({status})"
         zk = z0 + np.array(w.value, float)
-        L = float(law.loss(math.exp(zk[0]), math.exp(zk[1])))
-        level = loss_con.loss_target if loss_con is not None else float(t.value)
-        # converged when the plan meets the true loss and the cuts no longer move it
+        N, D = math.exp(zk[0]), math.exp(zk[1])
+        levels = [cut["level"] if t is None else float(t.value) for cut in cut_sets]
+        gaps = [float(cut["law"].loss(N, D)) - lv for cut, lv in zip(cut_sets, levels)]
+        # converged when the plan meets every true loss and the cuts no longer move it
         settled = previous is not None and float(np.max(np.abs(zk - previous))) < 1e-5
         # only a tight solve of the relaxation proves that a feasible point is optimal
-        if L - level <= 1e-9 * level and settled and tight and status == "optimal":
+        if all(g <= 1e-9 * lv for g, lv in zip(gaps, levels)) and settled and tight and status == "optimal":
             zq = _cvxpy_quadratic_refine(cp, problem, z0, zk)
+            cuts = sum(c["count"] for c in cut_sets)
             if zq is None:
-                return zk, None, f"cvxpy-cuts/CLARABEL ({count} cuts)"
-            return zq, None, f"cvxpy-cuts+quadratic/CLARABEL ({count} cuts)"
+                return zk, None, f"cvxpy-cuts/CLARABEL ({cuts} cuts)"
+            return zq, None, f"cvxpy-cuts+quadratic/CLARABEL ({cuts} cuts)"
         previous = zk
-        if loss_con is not None and _is_interior(law, z0, level):
-            # supporting hyperplane: cut where the segment to the interior crosses the boundary
-            add_cut(_boundary_point(law, z0, zk, level))
-        else:
-            add_cut(zk)
+        # cut every law the plan violates; when all hold (not yet settled), the nearest one
+        violated = [i for i, (g, lv) in enumerate(zip(gaps, levels)) if g > 1e-9 * lv]
+        chosen = set(violated) if violated else {int(np.argmax(gaps))}
+        for i, (cut, lv, gap) in enumerate(zip(cut_sets, levels, gaps)):
+            if i not in chosen:
+                continue
+            if t is None and _is_interior(cut["law"], z0, lv):
+                # supporting hyperplane: cut where the segment to the interior crosses the boundary
+                add_cut(cut, _boundary_point(cut["law"], z0, zk, lv))
+            else:
+                add_cut(cut, zk)
     return None, None, f"cvxpy-cuts/CLARABEL (no convergence in {max_cuts} cuts)"
 
 

@@ -230,3 +230,17 @@ def test_cli_fit_writes_law_and_samples(tmp_path):
     assert len(load_scenario(scenario).law_samples) == 50
     bad = CliRunner().invoke(cli, ["fit", str(f), "--samples", str(tmp_path / "t.csv")])
     assert bad.exit_code == 2 and "--bootstrap" in bad.output
+
+
+def test_robust_plan_under_the_repetition_penalty_is_certified_by_both_solvers(robust_setup):
+    folder, text = robust_setup
+    path = folder / "robust_penalty.toml"
+    path.write_text(text + '[data]\nunique_tokens = "500B"\n[robust]\nprobability = 0.8\n'
+                    'distribution_samples = 20\n')
+    scenario = load_scenario(path)
+    sol = plan(scenario)
+    assert sol.uncertainty.achieved >= 0.8
+    assert sol.certificate.methods_agree, sol.certificate
+    assert sol.certificate.kkt_residual < 1e-9
+    assert "cuts" in sol.certificate.methods[0]
+    assert sol.objective_value >= solve(scenario).objective_value * (1 - 1e-12)
