@@ -270,9 +270,12 @@ def plot(scenario, output, specs, force):
 @click.option("--loss-column", default=None, help="Header of the final-loss column.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes for the multi-start fit (default: the machine's cores).")
+@click.option("--approach", type=click.Choice(("3", "all")), default="3", show_default=True,
+              help="3: the parametric fit. all: Approaches 1, 2 and 3 side by side on training curves "
+                   "(a CSV with a run column), with bootstrap intervals over runs and a verdict.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
-        loss_column, workers, force):
+        loss_column, workers, approach, force):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
@@ -285,6 +288,7 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
       lifeopt fit runs.csv -o law.toml
       lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
       lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
+      lifeopt fit examples/runs/ladder_curves.csv --approach all --bootstrap 200
     """
     import json
     import time
@@ -303,6 +307,9 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
                                 found_text="found no --bootstrap")
         columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
                                      ("flops", flops_column), ("loss", loss_column)) if v}
+        if approach == "all":
+            _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
+            return
         data = read_runs(runs, columns).without_highest_loss(drop)
         status = sys.stderr.isatty()
         if status:
@@ -333,6 +340,32 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
             click.echo(render_fit(result, boot, iso, seconds), nl=False)
     except LifecycleError as exc:
         _fail(exc)
+
+
+def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force):
+    """`lifeopt fit --approach all`: the three approaches on training curves."""
+    import json
+
+    from .approaches import compare_approaches, read_curves
+    from .exports import write_text_atomic
+    from .fit import law_toml
+    from .reports import render_approaches
+
+    for flag, value in (("--samples", samples), ("--drop-highest-loss", drop)):
+        if value:
+            raise ScenarioError(flag, "no value with --approach all (intervals come from resampling runs)",
+                                value)
+    curves = read_curves(runs, columns)
+    if sys.stderr.isatty():
+        click.echo(f"three approaches on {curves.runs} runs…", err=True)
+    cmp = compare_approaches(curves, resamples=resamples, seed=seed, workers=workers)
+    if output:
+        write_text_atomic(output, law_toml(cmp.fit), force=force)
+        click.echo(f"wrote {output}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(cmp.as_dict(), indent=2))
+    else:
+        click.echo(render_approaches(cmp, runs), nl=False)
 
 
 @cli.command()

@@ -487,14 +487,18 @@ class Bootstrap:
 
 
 def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
-              workers: int | None = None) -> Bootstrap:
+              workers: int | None = None, counts: np.ndarray | None = None) -> Bootstrap:
     """Refit on ``samples`` resamples of the runs (with replacement), all as one batch,
-    each started from the full fit's best three distinct optima."""
+    each started from the full fit's best three distinct optima. ``counts`` (resamples ×
+    runs) gives the resamples directly, e.g. whole training curves resampled together."""
     runs = result.runs
     x, z, y = _features(runs)
     rng = np.random.default_rng(seed)
     n = len(runs)
-    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)]).astype(float)
+    if counts is None:
+        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)])
+    counts = np.asarray(counts, dtype=float)
+    samples = len(counts)
     starts = result.local_optima[:3] if result.local_optima is not None else result.theta[None, :]
     k = len(starts)
     theta0 = np.repeat(starts, samples, axis=0)          # start j for every resample, then j + 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
            "render_rows", "render_rows_csv", "render_rows_json", "render_compare", "SWEEP_FORMATS",
-           "neutralise", "render_fit", "fit_document"]
+           "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import csv
 import io
@@ -16,6 +16,7 @@ import numpy as np
 
 from tabulate import tabulate
 
+from .approaches import REPORT_BUDGETS, Comparison
 from .fit import Bootstrap, FitResult, IsoFlopFit
 from .solution import Binding, Solution
 from .sweep import sweep_keys
@@ -419,4 +420,20 @@ def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None
     fr = law.fitted
     out.append(f"fitted range: N {format_count(fr.min_params)} – {format_count(fr.max_params)}, D up to "
                f"{format_count(fr.max_tokens)}, up to {fr.max_flops:.3g} FLOP; plans beyond it are flagged")
+    return "\n".join(out) + "\n"
+
+
+def render_approaches(cmp: Comparison, source: str) -> str:
+    """Table 2 of Hoffmann et al. 2022 for the user's runs, with the verdict."""
+    def interval(x, ci):
+        return f"{x:.3f}" + ("" if ci is None else f" ({ci[0]:.3f}–{ci[1]:.3f})")
+    rows = [[e.name, interval(e.a, ai), interval(e.b, bi)] + [f"{e.tokens_per_param(c):.1f}" for c in REPORT_BUDGETS]
+            for e, ai, bi in zip(cmp.estimates, cmp.a_intervals, cmp.b_intervals)]
+    head = ["approach", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"] + [f"D/N at {c:.0e}" for c in REPORT_BUDGETS]
+    out = [f"THE THREE APPROACHES (Hoffmann et al. 2022, Table 2) on {cmp.runs} runs of {source}"
+           + (f"; 95 % intervals from {cmp.resamples} bootstrap resamples of runs" if cmp.resamples else ""),
+           tabulate(rows, headers=head), "", f"VERDICT: {cmp.verdict}"]
+    notes = [n for e in cmp.estimates for n in e.notes]
+    if notes:
+        out += [""] + [f"- {n}" for n in notes]
     return "\n".join(out) + "\n"
