@@ -26,8 +26,6 @@ from __future__ import annotations
 __all__ = ["Curves", "read_curves", "ApproachEstimate", "Comparison", "compare_approaches",
            "envelope_exponents", "isoflop_exponents", "parametric_exponents"]
 
-import csv
-import io
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ScenarioError
-from .fit import Runs, _column_index, _num, _norm, bootstrap, fit_law
+from .fit import Runs, _column_index, _num, _norm, bootstrap, csv_table, fit_law
 from .units import parse_count
 
 _RUN_NAMES = ("run", "runid", "id", "name", "model", "modelname")
@@ -81,18 +79,7 @@ class Curves:
 def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curves:
     """Read training curves from a CSV: a run column (run, run_id, name, model), params,
     tokens (seen so far) or flops, loss, and optionally a schedule length in tokens."""
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("file", "a readable UTF-8 CSV file of training curves", source=source,
-                            found_text=f"found {getattr(exc, 'strerror', None) or exc}") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 2:
-        raise ScenarioError("file", "a header and training-curve rows", source=source,
-                            found_text=f"found {len(rows)} lines")
-    header = [h.strip() for h in rows[0]]
+    source, header, rows = csv_table(path, "training curves")
     norm = [_norm(h) for h in header]
     index = _column_index(header, columns or {}, source)
     run_col = next((i for i, n in enumerate(norm) if n in _RUN_NAMES), None)

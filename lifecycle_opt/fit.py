@@ -25,7 +25,7 @@ The Huber function follows scipy.special.huber: r²/2 for |r| ≤ δ, δ·(|r| �
 """
 from __future__ import annotations
 
-__all__ = ["Runs", "read_runs", "FitResult", "fit_law", "huber_objective", "start_grid",
+__all__ = ["Runs", "read_runs", "csv_table", "FitResult", "fit_law", "huber_objective", "start_grid",
            "batched_lbfgs", "bootstrap", "Bootstrap", "isoflop_fit", "IsoFlopFit",
            "law_toml", "write_samples", "read_samples", "HUBER_DELTA"]
 
@@ -92,21 +92,7 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
     """Read runs from a CSV file: parameters, tokens or training compute (D = C/(6N)), and
     final loss. Columns are found by name (see _COLUMNS; ``columns`` maps a quantity to a
     header to override); values may carry units ("70M", "1.4T", "3e21 FLOP")."""
-    path = Path(path)
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScenarioError("file", "an existing CSV file of training runs", source=source,
-                            found_text="found no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("file", "a readable UTF-8 CSV file", source=source,
-                            found_text=f"found {exc}") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 2:
-        raise ScenarioError("file", "a header and at least one run", source=source,
-                            found_text=f"found {len(rows)} lines")
-    header = [h.strip() for h in rows[0]]
+    source, header, rows = csv_table(path, "training runs")
     index = _column_index(header, columns or {}, source)
     params, tokens, loss = [], [], []
     for line, row in enumerate(rows[1:], start=2):
@@ -138,6 +124,26 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
         raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
                             found_text=f"found {len(loss)}")
     return Runs(np.array(params), np.array(tokens), np.array(loss), source)
+
+
+def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[str]]]:
+    """(source, header, rows) of a CSV file of ``what``; ScenarioError when unreadable or
+    without a header and a data row."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScenarioError("file", f"an existing CSV file of {what}", source=source,
+                            found_text="found no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError("file", f"a readable UTF-8 CSV file of {what}", source=source,
+                            found_text=f"found {getattr(exc, 'strerror', None) or exc}") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2:
+        raise ScenarioError("file", f"a header and rows of {what}", source=source,
+                            found_text=f"found {len(rows)} lines")
+    return source, [h.strip() for h in rows[0]], rows
 
 
 def _num(value: str):
