@@ -113,11 +113,22 @@ def _emit(text: str, output: str | None, force: bool) -> None:
               help="Show a progress bar (default: when standard error is a terminal).")
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the rows as a workbook, one row per point (needs the xlsx extra).")
-def sweep(scenario, specs, fmt, output, force, progress, xlsx):
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Solve the chunks on a Dask cluster at ADDRESS (needs the dask extra), "
+                   "e.g. --scheduler tcp://10.0.0.5:8786. Rows come back in grid order.")
+@click.option("--workers", type=click.IntRange(1, 512), default=None,
+              help="Solve the chunks on a local Dask cluster of N worker processes (needs the "
+                   "dask extra), e.g. --workers 4.")
+@click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
+              help="Points solved together (default 65536); memory holds one chunk of rows per "
+                   "worker, e.g. --chunk 10000.")
+def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, workers, chunk):
     """Solve SCENARIO at every point of a grid and write one row per point.
 
-    Each point is the scenario with the varied keys replaced and is solved exactly as
-    `lifeopt solve` would; infeasible points become rows that say why.
+    Each point is the scenario with the varied keys replaced. The points are solved
+    together by the batch solver, chunk by chunk; points it cannot solve exactly (and
+    infeasible ones, to explain them) go through the per-scenario solver of `lifeopt
+    solve`. CSV to a file (-o) is streamed: memory stays bounded however many points.
 
     \b
     Examples:
@@ -125,36 +136,89 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx):
       lifeopt sweep examples/chat_assistant.toml --vary target.loss=1.9,1.95,2.0 \\
           --vary hardware.inference.price_per_gpu_hour=1.5..3.5:lin:5 --format csv -o sweep.csv
       lifeopt sweep examples/finance_plan.toml --vary finance.discount_rate=0..0.3:lin:7 --xlsx sweep.xlsx
+      lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
+          --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
     """
-    from .reports import render_rows, render_rows_csv, render_rows_json
-    from .scenario import load_scenario
-    from .sweep import grid, iter_sweep, parse_axis
-
-    from .exports import check_writable
+    from .exports import check_writable, write_chunks_atomic
+    from .reports import csv_chunk, csv_header, render_rows, render_rows_json
+    from .sweep import CHUNK, chunk_rows, parse_axis, plan_sweep, sweep_chunks
 
     try:
+        if scheduler and workers:
+            raise click.UsageError("give --scheduler or --workers, not both")
         for path in (output, xlsx):
             if path:
                 check_writable(path, force=force)
         axes = [parse_axis(spec) for spec in specs]
-        base = load_scenario(scenario)
-        rows_iter = iter_sweep(base, axes)
-        total = len(grid(axes))
-        show = sys.stderr.isatty() if progress is None else progress
-        if show:
-            with click.progressbar(rows_iter, length=total, label="solving", file=sys.stderr) as bar:
-                rows = list(bar)
-        else:
-            rows = list(rows_iter)
-        text = {"table": lambda r: render_rows(r, [a.key for a in axes]), "csv": render_rows_csv,
+        plan = plan_sweep(scenario, axes)
+        with _dask_client(scheduler, workers) as client:
+            chunks = sweep_chunks(plan, chunk or CHUNK, client)
+            show = sys.stderr.isatty() if progress is None else progress
+            with click.progressbar(length=plan.size, label="solving", file=sys.stderr,
+                                   hidden=not show) as bar:
+                def advance():
+                    for points, cols in chunks:
+                        bar.update(points)
+                        yield cols
+                if fmt == "csv" and output and not xlsx:
+                    keys = plan.keys
+                    write_chunks_atomic(output, _prepend(csv_header(keys),
+                                        (csv_chunk(c, keys) for c in advance())), force=force)
+                    click.echo(f"wrote {output}", err=True)
+                    return
+                rows = [r for cols in advance() for r in chunk_rows(cols)]
+        keys = [a.key for a in axes]
+        text = {"table": lambda r: render_rows(r, keys),
+                "csv": lambda r: csv_header(plan.keys) + csv_chunk({k: [x[k] for x in r] for k in plan.keys},
+                                                                   plan.keys),
                 "json": render_rows_json}[fmt](rows)
         if xlsx:
             from .workbook import sweep_book, write_xlsx
-            write_xlsx(sweep_book(rows, [a.key for a in axes], scenario), xlsx, force=force)
+            write_xlsx(sweep_book(rows, keys, scenario), xlsx, force=force)
             click.echo(f"wrote {xlsx}", err=True)
         _emit(text, output, force)
     except LifecycleError as exc:
         _fail(exc)
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
+
+
+class _dask_client:
+    """A Dask client for --scheduler or --workers (None for neither); the local cluster it
+    starts is closed on exit."""
+
+    def __init__(self, scheduler, workers):
+        self.scheduler, self.workers = scheduler, workers
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        if not (self.scheduler or self.workers):
+            return None
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise click.UsageError("--scheduler and --workers need Dask: pip install "
+                                   "'lifecycle_opt[dask]'") from None
+        if self.workers:
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                        processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise click.UsageError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
 
 
 @cli.command()

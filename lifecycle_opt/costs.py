@@ -250,7 +250,7 @@ class CostModel:
                 infer_usd = infer_hours * i.price_per_gpu_hour
         elif self.demand.tokens == 0:
             infer_hours, infer_usd = 0.0, 0.0
-        return CostBreakdown(float(train_flops), float(infer_flops), _f(train_hours),
+        return CostBreakdown(_f(train_flops), _f(infer_flops), _f(train_hours),
                              _f(infer_hours), _f(days),
                              _scaled(train_usd, tm.training_nominal),
                              _scaled(infer_usd, tm.inference_nominal),
@@ -259,8 +259,12 @@ class CostModel:
 
 
 def _f(x):
-    return None if x is None else float(np.asarray(x))
+    """A float for one plan, an array for many (``breakdown`` is vectorised), None kept."""
+    if x is None:
+        return None
+    x = np.asarray(x, dtype=float)
+    return float(x) if x.ndim == 0 else x
 
 
 def _scaled(x, factor: float):
-    return None if x is None else float(np.asarray(x)) * factor
+    return None if x is None else _f(x) * factor

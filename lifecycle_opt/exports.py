@@ -3,11 +3,12 @@ over an existing file unless asked.
 """
 from __future__ import annotations
 
-__all__ = ["write_text_atomic", "write_bytes_atomic", "check_writable"]
+__all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "check_writable"]
 
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from .errors import ExportError
 
@@ -31,12 +32,20 @@ def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) ->
 
     Raises ExportError when the file exists and ``force`` is false, or the folder is missing.
     """
+    return write_chunks_atomic(path, (data,), force=force)
+
+
+def write_chunks_atomic(path: str | Path, chunks: Iterable[bytes | str], *, force: bool = False) -> Path:
+    """Stream ``chunks`` (bytes, or text written as UTF-8) to ``path`` atomically: they go to
+    a temporary file in the same folder, renamed into place only once the last is written,
+    so memory holds one chunk at a time and a failure (or a kill) leaves the old file."""
     path = check_writable(path, force=force)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0600); give it the permissions a new file gets

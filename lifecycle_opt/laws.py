@@ -40,6 +40,8 @@ __all__ = [
     "preset",
     "MUENNIGHOFF_R_D_STAR",
     "MUENNIGHOFF_R_N_STAR",
+    "repetition_effective",
+    "repetition_params_for",
 ]
 
 import math
@@ -286,27 +288,8 @@ class DataConstrainedLaw:
     def _effective(self, N, D):
         """Effective tokens, effective parameters and the derivatives the gradient needs."""
         law = self.base
-        N = np.asarray(N, dtype=float)
-        D = np.asarray(D, dtype=float)
-        U = self.unique_tokens
-        repeated = D > U
-        U_D = np.where(repeated, U, D)
-        R_D = D / U_D - 1.0
-        decay_D = np.exp(-R_D / self.R_D_star)
-        D_eff = U_D + U_D * self.R_D_star * (1.0 - decay_D)        # eq. 14
-        dDeff_dD = np.where(repeated, decay_D, 1.0)
-        dUD_dD = np.where(repeated, 0.0, 1.0)
-
-        K = law.compute_optimal_params_for_tokens(U_D)              # N_opt(U_D)
-        excess = N > K
-        U_N = np.where(excess, K, N)
-        R_N = N / U_N - 1.0
-        decay_N = np.exp(-R_N / self.R_N_star)
-        N_eff = U_N + U_N * self.R_N_star * (1.0 - decay_N)        # eq. 15
-        dNeff_dN = np.where(excess, decay_N, 1.0)
-        dNeff_dK = np.where(excess, 1.0 + self.R_N_star * (1.0 - decay_N) - (N / K) * decay_N, 0.0)
-        dK_dD = K * (law.beta / law.alpha) / U_D * dUD_dD
-        return N_eff, D_eff, dNeff_dN, dNeff_dK * dK_dD, dDeff_dD
+        return repetition_effective(N, D, self.unique_tokens, self.R_D_star, self.R_N_star,
+                                    law.G, law.beta / law.alpha)
 
     def effective_tokens(self, D):
         """D' [count]: what D tokens over the limited corpus are worth as fresh data."""
@@ -338,6 +321,51 @@ class DataConstrainedLaw:
 
 
 LossLaw = Union[ChinchillaLaw, KaplanLaw, DataConstrainedLaw]
+
+
+def repetition_effective(N, D, U, R_D_star, R_N_star, G, beta_over_alpha):
+    """(N', D', ∂N'/∂N, ∂N'/∂D, ∂D'/∂D) of Muennighoff et al. 2023, eq. 14–15.
+
+    Every argument may be an array (one scenario per element), so that the batch solver
+    and :class:`DataConstrainedLaw` share these lines: U unique tokens, R_D*, R_N*, and the
+    base law's G and β/α (N_opt(U_D) = G·(U_D·G)^(β/α)).
+    """
+    N = np.asarray(N, dtype=float)
+    D = np.asarray(D, dtype=float)
+    repeated = D > U
+    U_D = np.where(repeated, U, D)
+    R_D = D / U_D - 1.0
+    decay_D = np.exp(-R_D / R_D_star)
+    D_eff = U_D + U_D * R_D_star * (1.0 - decay_D)                 # eq. 14
+    dDeff_dD = np.where(repeated, decay_D, 1.0)
+    dUD_dD = np.where(repeated, 0.0, 1.0)
+
+    K = G * (U_D * G) ** beta_over_alpha                            # N_opt(U_D)
+    excess = N > K
+    U_N = np.where(excess, K, N)
+    R_N = N / U_N - 1.0
+    decay_N = np.exp(-R_N / R_N_star)
+    N_eff = U_N + U_N * R_N_star * (1.0 - decay_N)                 # eq. 15
+    dNeff_dN = np.where(excess, decay_N, 1.0)
+    dNeff_dK = np.where(excess, 1.0 + R_N_star * (1.0 - decay_N) - (N / K) * decay_N, 0.0)
+    dK_dD = K * beta_over_alpha / U_D * dUD_dD
+    return N_eff, D_eff, dNeff_dN, dNeff_dK * dK_dD, dDeff_dD
+
+
+def repetition_params_for(N_eff, D, U, R_N_star, G, beta_over_alpha):
+    """The N whose effective parameter count (eq. 15) is ``N_eff`` when training on D tokens
+    over U unique ones: the inverse of :func:`repetition_effective` in N (vectorised).
+
+    N' rises with N towards the ceiling N_opt(U_D)·(1 + R_N*); beyond it no N is enough
+    and the result is +inf.
+    """
+    N_eff = np.asarray(N_eff, dtype=float)
+    U_D = np.minimum(U, D)
+    K = G * (U_D * G) ** beta_over_alpha
+    s = (N_eff / K - 1.0) / R_N_star
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beyond = K * (1.0 - R_N_star * np.log1p(-np.minimum(s, 1.0)))
+    return np.where(N_eff <= K, N_eff, np.where(s < 1.0, beyond, np.inf))
 
 # ------------------------------------------------------------------------ presets
 # Chinchilla runs: reconstructed data of Hoffmann et al. 2022 Fig. 4 (Epoch AI,

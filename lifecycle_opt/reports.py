@@ -5,7 +5,7 @@ Reports read a :class:`~lifecycle_opt.solution.Solution`; they never recompute t
 from __future__ import annotations
 
 __all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "render_rows_json", "render_compare", "SWEEP_FORMATS",
+           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "render_rows_json", "render_compare", "SWEEP_FORMATS",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import csv
@@ -256,12 +256,24 @@ def _varied_text(value):
 def render_rows_csv(rows: list[dict]) -> str:
     """Rows as CSV, one column per field (the union over rows), base units."""
     keys = sweep_keys(rows)
+    return csv_header(keys) + csv_chunk({k: [r.get(k) for r in rows] for k in keys}, keys)
+
+
+def _csv_cell(value):
+    return neutralise("" if value is None else repr(value) if isinstance(value, float) else value)
+
+
+def csv_header(keys) -> str:
+    """The header line of a CSV of rows."""
+    return csv_chunk({k: [k] for k in keys}, keys, cell=lambda v: neutralise(v))
+
+
+def csv_chunk(columns: dict, keys, cell=_csv_cell) -> str:
+    """Columns {key: list of values} as CSV lines (no header): floats as repr, None empty,
+    text neutralised against formula injection (OWASP) and quoted as CSV needs."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(keys)
-    for r in rows:
-        writer.writerow([neutralise("" if r.get(k) is None else repr(r[k]) if isinstance(r[k], float)
-                                     else r[k]) for k in keys])
+    writer.writerows(zip(*([cell(v) for v in columns[k]] for k in keys)))
     return buf.getvalue()
 
 

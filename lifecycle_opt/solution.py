@@ -4,7 +4,7 @@ exports read it and never recompute it.
 """
 from __future__ import annotations
 
-__all__ = ["Binding", "Certificate", "Baseline", "Uncertainty", "Solution"]
+__all__ = ["Binding", "Certificate", "Baseline", "Uncertainty", "Solution", "ROW_FIELDS"]
 
 from dataclasses import dataclass
 
@@ -224,3 +224,15 @@ class Solution:
             "cash_flow": None if self.cash_flow is None else self.cash_flow.as_dict(),
             "uncertainty": None if self.uncertainty is None else self.uncertainty.as_dict(),
         }
+
+
+#: the keys of :meth:`Solution.as_row`, in order (a streamed sweep writes its header first)
+ROW_FIELDS = (
+    "scenario", "status", "params", "tokens", "tokens_per_param", "loss", "target_loss",
+    "unique_tokens", "epochs", "effective_tokens", "training_flops", "inference_flops", "total_flops",
+    "training_gpu_hours", "inference_gpu_hours", "training_days", "training_cost_usd",
+    "inference_cost_usd", "total_cost_usd", "training_cost_pv_usd", "inference_cost_pv_usd",
+    "total_cost_pv_usd", "npv_usd", "objective", "objective_unit", "objective_value",
+    "overtraining_ratio", "baseline_params", "baseline_tokens", "baseline_tokens_per_param",
+    "baseline_total_flops", "baseline_total_cost_pv_usd", "savings_flops", "savings_cost_usd",
+    "binding", "kkt_residual", "law", "warnings")

@@ -19,26 +19,33 @@ Axis specifications (the CLI's ``--vary``, or strings in Python):
 """
 from __future__ import annotations
 
-__all__ = ["Axis", "parse_axis", "grid", "with_value", "iter_sweep", "sweep", "sweep_keys", "SWEEP_STATUSES"]
+__all__ = ["Axis", "parse_axis", "grid", "with_value", "iter_sweep", "sweep", "sweep_keys", "SWEEP_STATUSES",
+           "SweepPlan", "plan_sweep", "sweep_chunks", "chunk_rows", "sweep_columns"]
 
 import copy
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
+from .batch import Batch, baseline_plans, batch_from_problems, solve_batch
 from .errors import InfeasibleError, ScenarioError, SolverError
+from .problem import build_problem
 from .scenario import Scenario, load_scenario, scenario_from_dict
+from .solution import ROW_FIELDS
+from .solver import caution_context, caution_count
 from .uncertainty import plan as solve
 from .units import parse_count, parse_money, parse_rate
 
 #: what a sweep row's "status" can say
 SWEEP_STATUSES = ("optimal", "infeasible", "invalid", "failed")
 
-_MAX_POINTS = 1_000_000
+_MAX_POINTS = 100_000_000
+#: points solved together; a chunk's rows are all in memory at once
+CHUNK = 65_536
 
 
 @dataclass(frozen=True)
@@ -223,19 +230,18 @@ def _point_label(point: dict) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
 
 
-def iter_sweep(scenario, axes) -> Iterator[dict]:
+def iter_sweep(scenario, axes, chunk: int = CHUNK) -> Iterator[dict]:
     """Solve ``scenario`` (Scenario from a file or dict, path, or dict) at every point of
     ``axes`` and yield one flat row per point, in grid order.
 
     A row holds the varied values under their keys, then ``status`` (one of
     SWEEP_STATUSES), ``message`` and every field of :meth:`Solution.as_row` (None where
     the point did not solve). Rows are plain dicts: ``pandas.DataFrame(rows)`` works.
+    Points are solved ``chunk`` at a time by the batch solver (see :func:`sweep_chunks`).
     """
-    raw, source, name = _base(scenario)
-    points = grid(axes)
-    _check_keys(raw, source, name, points[0])
-    for point in points:
-        yield _solve_point(raw, source, name, point)
+    plan = plan_sweep(scenario, axes)
+    for start in range(0, plan.size, chunk):
+        yield from chunk_rows(sweep_columns(plan, start, min(start + chunk, plan.size)))
 
 
 def sweep(scenario, axes) -> list[dict]:
@@ -285,3 +291,325 @@ def sweep_keys(rows: Iterable[dict]) -> list[str]:
     for r in rows:
         keys.update(dict.fromkeys(r))
     return list(keys)
+
+
+# ------------------------------------------------------------------ the batch path
+#: sections whose keys shape the loss law and its target; every other key shapes costs,
+#: limits and the objective. A sweep builds one scenario per combination of the values of
+#: each side's axes and combines the two sides point by point (the batch fields of one
+#: side never depend on the other side's keys; checked on sample points, see _verified).
+_LOSS_SECTIONS = ("law", "target", "data")
+_LOSS_FIELDS = ("E", "A", "B", "alpha", "beta", "power", "unique", "r_d", "r_n", "target",
+                "y_le", "y_le_name")
+#: cost fields linear in N·D (training) and in N (inference)
+_TRAIN_FIELDS = ("training_flops", "training_gpu_hours", "training_days", "training_cost_usd",
+                 "training_cost_pv_usd")
+_INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", "inference_cost_pv_usd")
+
+
+@dataclass
+class _Side:
+    """One side of a sweep: its axes, one scenario (or the error building it) per
+    combination of their values, and the per-combination facts rows need."""
+
+    axes: list
+    shape: tuple
+    scenarios: list
+    batch: Batch | None = None
+    ok: np.ndarray | None = None
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass
+class SweepPlan:
+    """Everything needed to solve any range of a sweep's points (picklable, so that Dask
+    workers can solve chunks): the base scenario, the axes and the two sides."""
+
+    raw: dict
+    source: str | None
+    name: str
+    axes: list
+    loss: _Side
+    cost: _Side
+    exact: bool = False
+    why_exact: str = ""
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(a.values) for a in self.axes)
+
+    @property
+    def keys(self) -> list[str]:
+        """The columns of every row: the varied keys, status, message, Solution.as_row."""
+        return [a.key for a in self.axes] + ["status", "message"] + \
+            [k for k in ROW_FIELDS if k != "status"]
+
+
+def plan_sweep(scenario, axes) -> SweepPlan:
+    """Read the base scenario and the axes, build each side's scenarios and batch rows."""
+    raw, source, name = _base(scenario)
+    axes = _axes(axes)
+    grid_size(axes)
+    _check_keys(raw, source, name, {a.key: a.values[0] for a in axes})
+    loss_axes = [i for i, a in enumerate(axes) if a.key.split(".")[0] in _LOSS_SECTIONS]
+    cost_axes = [i for i in range(len(axes)) if i not in loss_axes]
+    sides = [_build_side(raw, source, name, axes, which) for which in (loss_axes, cost_axes)]
+    plan = SweepPlan(raw, source, name, axes, *sides)
+    _batch_sides(plan)
+    return plan
+
+
+def grid_size(axes) -> int:
+    """The number of points of the product of the axes (checked against the maximum)."""
+    axes = _axes(axes)
+    keys = [a.key for a in axes]
+    if len(set(keys)) != len(keys):
+        raise ScenarioError("--vary", "each key varied once", found_text=f"found {keys}")
+    total = math.prod(len(a.values) for a in axes)
+    if total > _MAX_POINTS:
+        raise ScenarioError("--vary", f"at most {_MAX_POINTS} points in all", found_text=f"found {total}")
+    return total
+
+
+def _build_side(raw, source, name, axes, which) -> _Side:
+    shape = tuple(len(axes[i].values) for i in which)
+    scenarios = []
+    for combo in itertools.product(*(axes[i].values for i in which)):
+        data = raw
+        for i, value in zip(which, combo):
+            data = with_value(data, axes[i].key, value)
+        try:
+            scenarios.append(scenario_from_dict(data, source=source, default_name=name))
+        except ScenarioError as exc:
+            scenarios.append(exc)
+    return _Side(which, shape, scenarios)
+
+
+def _batch_sides(plan: SweepPlan) -> None:
+    """Batch rows and row facts for each side; the exact path for what the batch cannot do."""
+    built = [s for side in (plan.loss, plan.cost) for s in side.scenarios if isinstance(s, Scenario)]
+    if any(s.law_samples for s in built):
+        plan.exact, plan.why_exact = True, "the law has bootstrap samples (distributions, robust plans)"
+        return
+    problems, owners = [], []
+    for side in (plan.loss, plan.cost):
+        side.ok = np.array([isinstance(s, Scenario) for s in side.scenarios], dtype=bool)
+        for s in side.scenarios:
+            if isinstance(s, Scenario):
+                problems.append(build_problem(s))
+                owners.append(side)
+    if not (plan.loss.ok.any() and plan.cost.ok.any()):
+        plan.exact = True          # no point builds: the exact path writes why, row by row
+        return
+    batch = batch_from_problems(problems)
+    start = 0
+    for side in (plan.loss, plan.cost):
+        rows = np.flatnonzero(side.ok)
+        full = np.full(len(side.scenarios), -1)
+        full[rows] = np.arange(start, start + rows.size)
+        start += rows.size
+        side.batch = batch.take(np.where(full >= 0, full, 0))
+        side.facts = _facts(side.scenarios)
+    if not _verified(plan):
+        plan.exact, plan.why_exact = True, "the two sides of the sweep interact"
+
+
+def _facts(scenarios) -> dict:
+    """Per scenario of a side: what rows need beyond the plan (nan where not built)."""
+    ok = [s for s in scenarios if isinstance(s, Scenario)]
+    fallback = ok[0] if ok else None
+    facts: dict = {}
+    for s in scenarios:
+        s = s if isinstance(s, Scenario) else fallback
+        costs = s.costs.breakdown(1.0, 1.0)
+        one = {f: getattr(costs, f) for f in _TRAIN_FIELDS + _INFER_FIELDS}
+        one.update({"law": s.loss_law.name, "scenario": s.name, "objective": s.objective,
+                    "unique_tokens": s.data.unique_tokens,
+                    "target_loss": s.target.loss if s.target else None,
+                    "objective_unit": "loss" if s.objective == "loss" else
+                    ("flops" if s.objective == "flops" else "usd")})
+        one.update({f"npv_{k}": v for k, v in _npv_coefficients(s).items()})
+        one.update({f"caution_{k}": v for k, v in caution_context(s).items()})
+        for k, v in one.items():
+            facts.setdefault(k, []).append(v)
+    return {k: np.array([math.nan if x is None else x for x in v]
+                        if all(isinstance(x, (int, float, type(None))) and not isinstance(x, bool)
+                               for x in v) else v, dtype=None if not isinstance(v[0], str) else object)
+            for k, v in facts.items()}
+
+
+def _npv_coefficients(s: Scenario) -> dict:
+    """NPV per training GPU-hour and per serving GPU-hour (the cash flow is linear in both)."""
+    if s.finance is None:
+        return {"train": math.nan, "infer": math.nan}
+    t, i = s.training, s.inference
+    tp, ip = (t.price_per_gpu_hour if t else None), (i.price_per_gpu_hour if i else None)
+    return {"train": s.finance.cash_flow(1.0, tp, 0.0, ip).npv_usd,
+            "infer": s.finance.cash_flow(0.0, tp, 1.0, ip).npv_usd}
+
+
+def _verified(plan: SweepPlan, samples: int = 6) -> bool:
+    """Build a few whole points exactly and check that combining the sides gives the same
+    batch parameters (the sides' independence is a property of the scenario format; this
+    guards it)."""
+    rng = np.random.default_rng(0)
+    picks = {0, plan.size - 1} | {int(k) for k in rng.integers(0, plan.size, samples)}
+    for k in sorted(picks):
+        li, ci = _side_indices(plan, np.array([k]))
+        if not (plan.loss.ok[li[0]] and plan.cost.ok[ci[0]]):
+            continue
+        try:
+            whole = scenario_from_dict(_point_data(plan, k), source=plan.source, default_name=plan.name)
+        except ScenarioError:
+            return False
+        one = batch_from_problems([build_problem(whole)])
+        combined = _combine(plan, li, ci)
+        for f in one.__dataclass_fields__:
+            if f == "names":
+                continue
+            a, b = getattr(one, f), getattr(combined, f)
+            if f.endswith("_name"):
+                a = [one.names[x] if x >= 0 else None for x in a]
+                b = [combined.names[x] if x >= 0 else None for x in b]
+                if a != b:
+                    return False
+            elif not np.array_equal(a, b, equal_nan=True):
+                return False
+    return True
+
+
+def _point_data(plan: SweepPlan, k: int) -> dict:
+    idx = np.unravel_index(k, [len(a.values) for a in plan.axes])
+    data = plan.raw
+    for a, i in zip(plan.axes, idx):
+        data = with_value(data, a.key, a.values[int(i)])
+    return data
+
+
+def _point(plan: SweepPlan, k: int) -> dict:
+    idx = np.unravel_index(k, [len(a.values) for a in plan.axes])
+    return {a.key: a.values[int(i)] for a, i in zip(plan.axes, idx)}
+
+
+def _side_indices(plan: SweepPlan, flat):
+    """(loss side index, cost side index) of the flat grid indices."""
+    multi = np.unravel_index(flat, [len(a.values) for a in plan.axes])
+    out = []
+    for side in (plan.loss, plan.cost):
+        if side.axes:
+            out.append(np.ravel_multi_index([multi[i] for i in side.axes], side.shape))
+        else:
+            out.append(np.zeros(len(flat), dtype=np.intp))
+    return out
+
+
+def _combine(plan: SweepPlan, li, ci) -> Batch:
+    """The Batch of points whose sides are li and ci."""
+    lb, cb = plan.loss.batch.take(li), plan.cost.batch.take(ci)
+    merged = {f: getattr(lb if f in _LOSS_FIELDS else cb, f) for f in Batch.__dataclass_fields__
+              if f != "names"}
+    merged["unsupported"] = lb.unsupported | cb.unsupported
+    return Batch(**merged, names=lb.names)
+
+
+def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
+    """The rows of points start..stop−1 as columns {key: list}, solved by the batch solver;
+    points it cannot solve (and invalid or infeasible ones, whose messages only the exact
+    path writes) go through the exact per-scenario path."""
+    flat = np.arange(start, stop)
+    n = flat.size
+    cols: dict = {k: [None] * n for k in plan.keys}
+    points = [_point(plan, int(k)) for k in flat]
+    for a in plan.axes:
+        cols[a.key] = [p[a.key] for p in points]
+    exact = np.ones(n, dtype=bool)
+    if not plan.exact:
+        li, ci = _side_indices(plan, flat)
+        built = plan.loss.ok[li] & plan.cost.ok[ci]
+        sel = np.flatnonzero(built)
+        if sel.size:
+            batch = _combine(plan, li[sel], ci[sel])
+            result = solve_batch(batch)
+            good = result.status == 0
+            _fill(cols, plan, sel[good], li[sel][good], ci[sel][good], batch.take(good),
+                  result, good)
+            exact[sel[good]] = False
+    for j in np.flatnonzero(exact):
+        row = _solve_point(plan.raw, plan.source, plan.name, points[j])
+        for k in plan.keys:
+            cols[k][j] = row.get(k)
+    return cols
+
+
+def _fill(cols, plan, rows, li, ci, batch, result, good) -> None:
+    """Write the batch plans into the columns (rows: positions in the chunk)."""
+    L, C = plan.loss.facts, plan.cost.facts
+    N, D = result.params[good], result.tokens[good]
+    ND = N * D
+    costs = {f: C[f][ci] * ND for f in _TRAIN_FIELDS}
+    costs.update({f: C[f][ci] * N for f in _INFER_FIELDS})
+    total_flops = costs["training_flops"] + costs["inference_flops"]
+    total_usd = costs["training_cost_usd"] + costs["inference_cost_usd"]
+    total_pv = costs["training_cost_pv_usd"] + costs["inference_cost_pv_usd"]
+    loss = result.loss[good]
+    Nb, Db = baseline_plans(batch, loss)
+    base_flops = C["training_flops"][ci] * Nb * Db + C["inference_flops"][ci] * Nb
+    base_pv = C["training_cost_pv_usd"][ci] * Nb * Db + C["inference_cost_pv_usd"][ci] * Nb
+    unique = L["unique_tokens"][li]
+    npv = C["npv_train"][ci] * costs["training_gpu_hours"] + C["npv_infer"][ci] * costs["inference_gpu_hours"]
+    context = {k[len("caution_"):]: v[li] for k, v in L.items() if k.startswith("caution_")}
+    for k in ("minimise_loss", "max_days"):
+        context[k] = C["caution_" + k][ci]
+    warnings = caution_count(context, N, D, costs["training_flops"], costs["inference_flops"],
+                             costs["training_days"])
+    numbers = {
+        "params": N, "tokens": D, "tokens_per_param": D / N, "loss": loss,
+        "target_loss": L["target_loss"][li], "unique_tokens": unique, "epochs": D / unique,
+        "effective_tokens": result.effective_tokens[good], **costs, "total_flops": total_flops,
+        "total_cost_usd": total_usd, "total_cost_pv_usd": total_pv, "npv_usd": npv,
+        "objective_value": result.objective[good], "overtraining_ratio": (D / N) / (Db / Nb),
+        "baseline_params": Nb, "baseline_tokens": Db, "baseline_tokens_per_param": Db / Nb,
+        "baseline_total_flops": base_flops, "baseline_total_cost_pv_usd": base_pv,
+        "savings_flops": 1 - total_flops / base_flops,
+        "savings_cost_usd": np.where(base_pv != 0, 1 - total_pv / base_pv, np.nan),
+        "kkt_residual": result.kkt_residual[good]}
+    for key, values in numbers.items():
+        values = np.broadcast_to(np.asarray(values, dtype=float), N.shape)
+        column = cols[key]
+        for r, v in zip(rows.tolist(), values.tolist()):
+            column[r] = None if v != v else v
+    binding = [";".join(result.binding_names(int(i))) for i in np.flatnonzero(good)]
+    for key, values in (("scenario", C["scenario"][ci]), ("objective", C["objective"][ci]),
+                        ("objective_unit", C["objective_unit"][ci]), ("law", L["law"][li]),
+                        ("binding", binding), ("warnings", warnings.tolist()),
+                        ("status", ["optimal"] * len(rows)), ("message", [""] * len(rows))):
+        column = cols[key]
+        for r, v in zip(rows.tolist(), list(values)):
+            column[r] = v.item() if isinstance(v, np.generic) else v
+
+
+def chunk_rows(cols: dict) -> Iterator[dict]:
+    """The rows of a chunk of columns, as dicts."""
+    keys = list(cols)
+    for values in zip(*(cols[k] for k in keys)):
+        yield dict(zip(keys, values))
+
+
+def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None) -> Iterator[tuple[int, dict]]:
+    """(points, columns) of each chunk in grid order; with a Dask ``client``, chunks are
+    solved on its workers (a few ahead of the one being yielded) and come back in order."""
+    ranges = [(s, min(s + chunk, plan.size)) for s in range(0, plan.size, chunk)]
+    if client is None:
+        for s, e in ranges:
+            yield e - s, sweep_columns(plan, s, e)
+        return
+    shared = client.scatter(plan, broadcast=True)
+    ahead = max(2, 2 * len(client.scheduler_info().get("workers", {})))
+    futures = [client.submit(sweep_columns, shared, s, e, pure=False) for s, e in ranges[:ahead]]
+    for k, (s, e) in enumerate(ranges):
+        cols = futures[k].result()
+        futures[k] = None
+        nxt = k + ahead
+        if nxt < len(ranges):
+            futures.append(client.submit(sweep_columns, shared, *ranges[nxt], pure=False))
+        yield e - s, cols

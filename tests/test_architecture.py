@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
-ORDER = ["errors", "units", "laws", "fit", "approaches", "hardware", "costs", "finance", "scenario", "problem", "solution", "solver", "uncertainty", "sweep",
+ORDER = ["errors", "units", "laws", "fit", "approaches", "hardware", "costs", "finance", "scenario", "problem", "solution", "solver", "batch", "uncertainty", "sweep",
          "reports", "exports", "workbook", "plots", "cli"]
 
 

@@ -1,0 +1,203 @@
+"""The batch solver against the exact per-scenario solver, and sweeps built on it.
+
+The agreement test solves LIFEOPT_AGREEMENT_SCENARIOS random scenarios (default 100; CI's
+long job runs 10,000) with both solvers: every law family, both objectives, every limit
+kind, and a fifth of them pushed to within 1e-6 or 1e-3 of infeasibility.
+"""
+import math
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+
+from lifecycle_opt.batch import STATUS, batch_from_problems, solve_batch
+from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
+from lifecycle_opt.laws import preset
+from lifecycle_opt.problem import build_problem
+from lifecycle_opt.scenario import scenario_from_dict
+from lifecycle_opt.solver import solve
+from lifecycle_opt.sweep import chunk_rows, plan_sweep, sweep_columns
+
+SCENARIOS = int(os.environ.get("LIFEOPT_AGREEMENT_SCENARIOS", "100"))
+LAWS = ("hoffmann2022", "besiroglu2024", "muennighoff2023", "kaplan2020", "hoffmann2022_unrounded")
+OPTIMAL = STATUS["optimal"]
+
+
+def random_raw(rng) -> dict:
+    """A scenario dict: random law, objective, demand, prices and any mix of limits."""
+    law = LAWS[rng.integers(len(LAWS))]
+    objective = "loss" if rng.random() < 0.25 else ("cost" if rng.random() < 0.6 else "flops")
+    raw = {"name": "random", "law": {"preset": law}, "objective": {"minimize": objective},
+           "hardware": {"training": {"gpu": "H100", "mfu": float(rng.uniform(0.2, 0.6)),
+                                     "price_per_gpu_hour": float(rng.uniform(1, 4)),
+                                     "gpus": int(rng.integers(64, 8192))},
+                        "inference": {"gpu": "H100", "mfu": float(rng.uniform(0.05, 0.5)),
+                                      "price_per_gpu_hour": float(rng.uniform(1, 4))}},
+           "inference": {"tokens": float(10 ** rng.uniform(8, 14)) if rng.random() < 0.9 else 0.0}}
+    if objective != "loss":
+        floor = preset(law).irreducible_loss
+        raw["target"] = {"loss": float(rng.uniform(1.8, 3.0) if law == "kaplan2020"
+                                       else floor + rng.uniform(0.08, 0.8))}
+    limits = {}
+    for key, p, draw in (("max_params", 0.3, lambda: 10 ** rng.uniform(8.5, 11.5)),
+                         ("min_tokens_per_param", 0.2, lambda: rng.uniform(1, 60)),
+                         ("max_tokens_per_param", 0.2, lambda: rng.uniform(20, 2000)),
+                         ("max_training_days", 0.25, lambda: rng.uniform(5, 200)),
+                         ("max_training_cost", 0.15, lambda: 10 ** rng.uniform(5, 9)),
+                         ("max_total_cost", 0.15, lambda: 10 ** rng.uniform(5, 10))):
+        if rng.random() < p:
+            limits[key] = float(draw())
+    if limits:
+        raw["limits"] = limits
+    if law != "kaplan2020" and rng.random() < 0.5:
+        raw["data"] = {"unique_tokens": float(10 ** rng.uniform(9.5, 13)),
+                       "repetition_penalty": bool(rng.random() < 0.8)}
+        if rng.random() < 0.5:
+            raw["data"]["max_epochs"] = float(rng.uniform(1, 30))
+    if objective == "loss":
+        kind = rng.integers(3)
+        raw["budget"] = ({"training_flops": float(10 ** rng.uniform(19, 25))} if kind == 0 else
+                         {"training_cost": float(10 ** rng.uniform(4, 8))} if kind == 1 else
+                         {"total_cost": float(10 ** rng.uniform(4, 9))})
+    return raw
+
+
+def near_boundary(raws, rng):
+    """Cost plans with a limit on N set just above the smallest N that can still reach the
+    target within the other limits (found by bisection on the batch's feasibility)."""
+    scenarios = [scenario_from_dict(r) for r in raws]
+    lo, hi = np.full(len(raws), math.log(1e5)), np.full(len(raws), math.log(1e15))
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        problems = [build_problem(scenario_from_dict(_with_max_params(r, math.exp(m))))
+                    for r, m in zip(raws, mid)]
+        ok = solve_batch(batch_from_problems(problems)).status == OPTIMAL
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    out = []
+    for r, h, s in zip(raws, hi, scenarios):
+        if h < math.log(1e15) - 1:
+            out.append(_with_max_params(r, math.exp(h) * (1 + [1e-6, 1e-3][rng.integers(2)])))
+    return out
+
+
+def _with_max_params(raw, value):
+    return {**raw, "limits": {**raw.get("limits", {}), "max_params": value}}
+
+
+def scenarios(n, seed):
+    rng = np.random.default_rng(seed)
+    plain, edge = [], []
+    while len(plain) + len(edge) < n:
+        raw = random_raw(rng)
+        try:
+            scenario_from_dict(raw)
+        except ScenarioError:
+            continue
+        if raw["objective"]["minimize"] != "loss" and "max_params" not in raw.get("limits", {}) \
+                and rng.random() < 0.4:
+            edge.append(raw)
+            if len(edge) >= 64:
+                plain += near_boundary(edge, rng)
+                edge = []
+        else:
+            plain.append(raw)
+    return (plain + near_boundary(edge, rng) if edge else plain)[:n]
+
+
+def exact(raw):
+    """(status, N, D, objective, binding names) from the exact solver."""
+    try:
+        sol = solve(scenario_from_dict(raw))
+    except InfeasibleError:
+        return "infeasible", None, None, None, None
+    except SolverError:
+        return "failed", None, None, None, None
+    return "optimal", sol.params, sol.tokens, sol.objective_value, sorted(b.name for b in sol.binding)
+
+
+def test_batch_agrees_with_the_exact_solver_on_random_scenarios():
+    raws = scenarios(SCENARIOS, seed=2026)
+    problems = [build_problem(scenario_from_dict(r)) for r in raws]
+    result = solve_batch(batch_from_problems(problems))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        truth = pool.map(exact, raws, chunksize=4)
+    tally = {"agree": 0, "flat": 0, "infeasible": 0, "exact failed": 0}
+    for k, (status, N, D, value, names) in enumerate(truth):
+        ours = int(result.status[k])
+        if status == "infeasible":
+            assert ours != OPTIMAL, (k, raws[k])
+            tally["infeasible"] += 1
+            continue
+        if status == "failed":
+            # the exact solver could not certify (flat optimum): ours must hold up on its own
+            if ours == OPTIMAL:
+                assert result.kkt_residual[k] <= 1e-9, raws[k]
+            tally["exact failed"] += 1
+            continue
+        assert ours == OPTIMAL, (k, raws[k])
+        gap = max(abs(result.params[k] / N - 1), abs(result.tokens[k] / D - 1))
+        if gap <= 1e-9:
+            assert sorted(result.binding_names(k)) == names, (k, raws[k])
+            tally["agree"] += 1
+        else:
+            # an ill-conditioned optimum: N or D moves without changing anything double
+            # precision resolves (a loss objective where more parameters are worth nothing
+            # under the repetition penalty; Kaplan's law at millions of tokens per parameter,
+            # where the loss hardly depends on D). Both plans must then be feasible, with the
+            # same loss to 1e-13 and the same objective to 1e-8.
+            z = np.log([result.params[k], result.tokens[k]])
+            assert max(c.value(z) for c in problems[k].constraints) <= 1e-9, raws[k]
+            law = problems[k].law
+            ours_loss = float(law.loss(result.params[k], result.tokens[k]))
+            assert ours_loss == pytest.approx(float(law.loss(N, D)), rel=1e-13), (k, raws[k], gap)
+            assert result.objective[k] == pytest.approx(value, rel=1e-8), (k, raws[k], gap)
+            tally["flat"] += 1
+    print(tally)
+    assert tally["agree"] >= 0.7 * len(raws)
+    assert tally["flat"] <= 0.03 * len(raws)
+
+
+def test_every_limit_kind_and_both_objectives_are_exercised():
+    raws = scenarios(200, seed=7)
+    problems = [build_problem(scenario_from_dict(r)) for r in raws]
+    result = solve_batch(batch_from_problems(problems))
+    seen = {name for k in range(len(raws)) for name in result.binding_names(k)}
+    assert {"loss_target", "max_params", "max_epochs", "min_tokens_per_param", "max_tokens_per_param",
+            "max_training_days", "max_training_cost", "max_total_cost"} <= seen
+    assert {r["objective"]["minimize"] for r in raws} == {"cost", "flops", "loss"}
+    assert result.kkt_residual[result.status == OPTIMAL].max() <= 1e-9
+
+
+def test_a_robust_plan_is_left_to_the_exact_solver():
+    s = scenario_from_dict({"law": {"preset": "besiroglu2024"}, "target": {"loss": 2.0},
+                            "inference": {"tokens": 1e12}, "objective": {"minimize": "flops"}})
+    problem = build_problem(s, extra_loss_laws=((0, preset("hoffmann2022")),))
+    assert solve_batch(batch_from_problems([problem])).status[0] == STATUS["unsupported"]
+
+
+SWEEPS = [("chat_assistant.toml", {"inference.requests": [1e9, 1e11, 1e12], "target.loss": [1.95, 2.05]}),
+          ("small_corpus.toml", {"inference.tokens": [1e10, 1e12], "target.loss": [2.3, 2.45],
+                                 "limits.max_training_days": [20, 200]}),
+          ("finance_plan.toml", {"finance.discount_rate": [0.0, 0.2], "target.loss": [1.95, 2.0]}),
+          ("research_model.toml", {"budget.training_flops": [1e21, 1e23],
+                                   "law.preset": ["hoffmann2022", "kaplan2020", "muennighoff2023"]}),
+          ("owned_cluster.toml", {"hardware.training.mfu": [0.3, 0.5], "target.loss": [1.9, 2.1]})]
+
+
+@pytest.mark.parametrize("name,axes", SWEEPS, ids=[s[0] for s in SWEEPS])
+def test_batch_sweep_rows_equal_the_exact_rows(name, axes):
+    plan = plan_sweep(f"examples/{name}", axes)
+    assert not plan.exact
+    fast = list(chunk_rows(sweep_columns(plan, 0, plan.size)))
+    plan.exact = True
+    slow = list(chunk_rows(sweep_columns(plan, 0, plan.size)))
+    for a, b in zip(fast, slow):
+        assert a["status"] == b["status"]
+        for key in plan.keys:
+            if key == "kkt_residual":
+                continue
+            if isinstance(a[key], float) and isinstance(b[key], float):
+                assert a[key] == pytest.approx(b[key], rel=1e-8, abs=1e-12), key
+            else:
+                assert a[key] == b[key], key
