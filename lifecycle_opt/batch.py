@@ -53,7 +53,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .laws import DataConstrainedLaw, KaplanLaw, repetition_effective, repetition_params_for
+from .laws import (DataConstrainedLaw, KaplanLaw, repetition_effective, repetition_params,
+                   repetition_params_for, repetition_tokens)
 from .problem import BOX, Problem
 
 #: the limit shapes, in the order of the table in the module docstring
@@ -343,19 +344,28 @@ class _Law:
         and decreasing; x = +inf where no N reaches the target at that D."""
         b = self.b
         D = np.exp(y)
+        beta, alpha = b.beta[i], b.alpha[i]
         if self.penalty:
-            De = repetition_effective(np.ones_like(D), D, b.unique[i], b.r_d[i], b.r_n[i],
-                                      self.G[i], self.ratio[i])[1]
+            De, dDD, U_D, repeated = repetition_tokens(D, b.unique[i], b.r_d[i])
         else:
-            De = D
+            De, dDD = D, 1.0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            room = self.level[i] - b.B[i] * De ** -b.beta[i]
-            Ne = np.where(room > 0, (b.A[i] / room) ** (1.0 / b.alpha[i]), np.inf)
-            N = Ne if not self.penalty else repetition_params_for(
-                Ne, D, b.unique[i], b.r_n[i], self.G[i], self.ratio[i])
-            ok = np.isfinite(N)
+            pb = b.B[i] * De ** -beta
+            room = self.level[i] - pb                      # what A·N'^−α may take
+            ok = room > 0
+            Ne = np.where(ok, (b.A[i] / np.where(ok, room, 1.0)) ** (1.0 / alpha), np.inf)
+            nb = beta * pb / De                            # −∂(B·D'^−β)/∂D'
+            if not self.penalty:
+                # N' = N: N·∂P/∂N = −α·(room), D·∂P/∂D = −β·B·D^−β
+                slope = np.where(ok, -(beta * pb) / (alpha * room), -np.inf)
+                return np.where(ok, np.log(Ne), np.inf), slope
+            N = repetition_params_for(Ne, D, b.unique[i], b.r_n[i], self.G[i], self.ratio[i])
+            ok &= np.isfinite(N)
             Ns = np.where(ok, N, 1.0)
-            _, nPN, dPD = self.reducible(Ns, D, i)
+            Nes, dNN, dND = repetition_params(Ns, U_D, repeated, b.r_n[i], self.G[i], self.ratio[i])
+            na = alpha * b.A[i] * Nes ** -alpha / Nes      # −∂(A·N'^−α)/∂N'
+            nPN = -Ns * na * dNN
+            dPD = -D * (na * dND + nb * dDD)
             slope = np.where(ok, -dPD / nPN, -np.inf)
             return np.where(ok, np.log(Ns), np.inf), slope
 
@@ -401,7 +411,8 @@ def _root(fun, lo, hi, flo, fhi, iters: int = 200):
         hi[active] = np.where(right, m, h)
         side[active] = np.where(right, 1, -1)
         y[active] = m
-        done = (fm == 0) | (hi[active] - lo[active] <= 4e-16 * np.maximum(np.abs(m), 1.0))
+        # 1e-14 relative in log D or log N is ~1e-13 relative in D or N: far inside 1e-9
+        done = (fm == 0) | (hi[active] - lo[active] <= 1e-14 * np.maximum(np.abs(m), 1.0))
         active = active[~done]
     return y
 

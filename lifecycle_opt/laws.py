@@ -41,6 +41,8 @@ __all__ = [
     "MUENNIGHOFF_R_D_STAR",
     "MUENNIGHOFF_R_N_STAR",
     "repetition_effective",
+    "repetition_tokens",
+    "repetition_params",
     "repetition_params_for",
 ]
 
@@ -330,16 +332,24 @@ def repetition_effective(N, D, U, R_D_star, R_N_star, G, beta_over_alpha):
     and :class:`DataConstrainedLaw` share these lines: U unique tokens, R_D*, R_N*, and the
     base law's G and β/α (N_opt(U_D) = G·(U_D·G)^(β/α)).
     """
-    N = np.asarray(N, dtype=float)
+    D_eff, dDeff_dD, U_D, repeated = repetition_tokens(D, U, R_D_star)
+    N_eff, dNeff_dN, dNeff_dD = repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha)
+    return N_eff, D_eff, dNeff_dN, dNeff_dD, dDeff_dD
+
+
+def repetition_tokens(D, U, R_D_star):
+    """(D', ∂D'/∂D, U_D, repeated) for D tokens over U unique ones (eq. 14)."""
     D = np.asarray(D, dtype=float)
     repeated = D > U
     U_D = np.where(repeated, U, D)
-    R_D = D / U_D - 1.0
-    decay_D = np.exp(-R_D / R_D_star)
+    decay_D = np.exp(-(D / U_D - 1.0) / R_D_star)
     D_eff = U_D + U_D * R_D_star * (1.0 - decay_D)                 # eq. 14
-    dDeff_dD = np.where(repeated, decay_D, 1.0)
-    dUD_dD = np.where(repeated, 0.0, 1.0)
+    return D_eff, np.where(repeated, decay_D, 1.0), U_D, repeated
 
+
+def repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha):
+    """(N', ∂N'/∂N, ∂N'/∂D) for N parameters fed by U_D unique tokens (eq. 15)."""
+    N = np.asarray(N, dtype=float)
     K = G * (U_D * G) ** beta_over_alpha                            # N_opt(U_D)
     excess = N > K
     U_N = np.where(excess, K, N)
@@ -348,8 +358,8 @@ def repetition_effective(N, D, U, R_D_star, R_N_star, G, beta_over_alpha):
     N_eff = U_N + U_N * R_N_star * (1.0 - decay_N)                 # eq. 15
     dNeff_dN = np.where(excess, decay_N, 1.0)
     dNeff_dK = np.where(excess, 1.0 + R_N_star * (1.0 - decay_N) - (N / K) * decay_N, 0.0)
-    dK_dD = K * beta_over_alpha / U_D * dUD_dD
-    return N_eff, D_eff, dNeff_dN, dNeff_dK * dK_dD, dDeff_dD
+    dK_dD = np.where(repeated, 0.0, K * beta_over_alpha / U_D)
+    return N_eff, dNeff_dN, dNeff_dK * dK_dD
 
 
 def repetition_params_for(N_eff, D, U, R_N_star, G, beta_over_alpha):
