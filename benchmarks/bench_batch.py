@@ -12,7 +12,6 @@ Prints, measured in the same run:
 """
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import resource
