@@ -148,12 +148,8 @@ def _axes(axes) -> list[Axis]:
 def grid(axes) -> list[dict]:
     """Every point of the product of the axes, as {key: value} (first axis varies slowest)."""
     axes = _axes(axes)
+    grid_size(axes)
     keys = [a.key for a in axes]
-    if len(set(keys)) != len(keys):
-        raise ScenarioError("--vary", "each key varied once", found_text=f"found {keys}")
-    total = math.prod(len(a.values) for a in axes)
-    if total > _MAX_POINTS:
-        raise ScenarioError("--vary", f"at most {_MAX_POINTS} points in all", found_text=f"found {total}")
     return [dict(zip(keys, combo)) for combo in itertools.product(*(a.values for a in axes))]
 
 
