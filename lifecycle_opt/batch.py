@@ -122,15 +122,6 @@ class Batch:
         return replace(self, **{f.name: getattr(self, f.name)[idx] for f in fields(self)
                                 if f.name != "names"})
 
-    @staticmethod
-    def concatenate(parts) -> "Batch":
-        parts = list(parts)
-        names = parts[0].names
-        if any(p.names != names for p in parts):
-            raise ValueError("batches with different constraint names cannot be joined")
-        return replace(parts[0], **{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                                    for f in fields(Batch) if f.name != "names"})
-
 
 @dataclass(frozen=True)
 class BatchResult:
