@@ -7,8 +7,8 @@ one array element per plan, using the structure the domain reference (§4) spell
 * **Minimising cost under a loss target.** Cost a·N·D + b·N rises with N and D and the
   loss falls with both, so the target binds (shrinking N and D by a common factor keeps
   every ratio limit and lowers cost and every cap). On the target's boundary, log N is a
-  convex decreasing function g(log D), explicit for every law family (for the
-  repetition penalty through :func:`~lifecycle_opt.laws.repetition_params_for`). The plan
+  convex decreasing function g(log D), explicit for every law family (under the
+  repetition penalty by inverting eq. 15 of Muennighoff et al. 2023 in N). The plan
   is then the minimum of the convex f(y) = g(y) + log(a·e^y + b), y = log D: one monotone
   equation f'(y) = 0. Every limit becomes an interval of y (limits on N, D and D/N are
   monotone along the boundary; caps on N·D and on dollars are convex along it), so the
@@ -18,8 +18,13 @@ one array element per plan, using the structure the domain reference (§4) spell
   of the caps' boundaries). The loss along it is convex in x: again one monotone
   equation, then the limits on x clamp it.
 
-Each monotone equation is solved by a vectorised bracketing method (Anderson–Björck
-regula falsi with bisection safeguards) to the last bits of a double; the multipliers of
+The equations of the cost objective are solved by Newton steps with g's analytic first and
+second derivatives, safeguarded by a bracket (rtsafe); under the repetition penalty g′ may
+jump at D = U, so that point is settled first, and where the target is out of reach at U
+the pole of f′ at the reach boundary (closed form, eq. 14–15) is divided out. The loss
+objective's ceiling c(x) has kinks, so its equations use a bracketing method
+(Anderson–Björck regula falsi with bisection safeguards). Both run to the last bits of a
+double; the multipliers of
 the active constraints come from the stationarity condition, and the relative residual
 of the KKT conditions is reported for every plan.
 
@@ -53,8 +58,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .laws import (DataConstrainedLaw, KaplanLaw, repetition_effective, repetition_params,
-                   repetition_params_for, repetition_tokens)
+from .laws import DataConstrainedLaw, KaplanLaw, repetition_effective
 from .problem import BOX, Problem
 
 #: the limit shapes, in the order of the table in the module docstring
@@ -242,9 +246,17 @@ def _shape(terms):
 
 
 # ------------------------------------------------------------------ the solve
+#: plans solved together: ~40 arrays of this many doubles stay within a core's caches
+_BLOCK = 32768
+
+
 def solve_batch(batch: Batch) -> BatchResult:
     """Solve every plan of ``batch`` (see the module docstring)."""
     n = len(batch)
+    if n > _BLOCK:
+        parts = [solve_batch(batch.take(slice(s, s + _BLOCK))) for s in range(0, n, _BLOCK)]
+        return BatchResult(*(np.concatenate([getattr(p, f.name) for p in parts])
+                             for f in fields(BatchResult) if f.name != "names"), names=batch.names)
     out = _Out(n, batch.names)
     out.status[batch.unsupported] = _UNSUPPORTED
     penalty = np.isfinite(batch.unique)
@@ -282,13 +294,14 @@ class _Out:
         return BatchResult(self.params, self.tokens, self.status, self.objective, self.loss,
                            self.effective, self.kkt, self.binding, self.nu, self.names)
 
-    def plans(self, law, where, good, N, D, idx) -> np.ndarray:
-        """Record N, D, loss and D' of the good plans; returns the loss of all."""
+    def plans(self, law, where, good, N, D, P, De) -> np.ndarray:
+        """Record N, D, loss and D' of the good plans (P the reducible loss, D' the effective
+        tokens, of every plan); returns the loss of all."""
         w = where[good]
         self.params[w], self.tokens[w] = N[good], D[good]
-        loss = law.loss(N, D, idx)
+        loss = (law.b.E + P) ** law.b.power
         self.loss[w] = loss[good]
-        self.effective[w] = law.effective(N, D, idx)[1][good]
+        self.effective[w] = De[good]
         return loss
 
 
@@ -301,12 +314,31 @@ class _Law:
         self.penalty = penalty
         self.G = (b.alpha * b.A / (b.beta * b.B)) ** (1.0 / (b.alpha + b.beta))
         self.ratio = b.beta / b.alpha
+        self.log_a = np.log(b.A)
+        with np.errstate(divide="ignore"):
+            self.log_u = np.log(b.unique)
+            # log N_opt(U) of eq. 15's ceiling: K = G·(U·G)^(β/α)
+            self.log_k_u = np.log(self.G) + self.ratio * (self.log_u + np.log(self.G))
         with np.errstate(invalid="ignore"):
             # the reducible loss the target leaves: P_t = L_t^(1/power) − E
             self.level = b.target ** (1.0 / b.power) - b.E
 
     def __len__(self):
         return len(self.b)
+
+    def reach_repeated(self, i):
+        """The smallest y = log D above the corpus (D > U) at which the target comes within
+        reach: N′ reaches at most K·(1 + R_N*) there (eq. 15, K = N_opt(U)), so D′ must
+        give B·D′^−β < P_t − A·(K·(1 + R_N*))^−α; eq. 14 then gives D. +inf where no D
+        does (D′ tops out at U·(1 + R_D*)), nan where the target is in reach at D = U."""
+        b = self.b
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            floor = b.A[i] * np.exp(-b.alpha[i] * (self.log_k_u[i] + np.log1p(b.r_n[i])))
+            log_de = (np.log(b.B[i]) - np.log(self.level[i] - floor)) / b.beta[i]
+            t = (np.exp(log_de - self.log_u[i]) - 1.0) / b.r_d[i]
+            z = -np.log1p(-t)
+            y = self.log_u[i] + np.log1p(b.r_d[i] * z)
+        return np.where((t > 0) & (t < 1), y, np.where(t > 0, np.inf, np.nan))
 
     def effective(self, N, D, i):
         """(N', D', ∂N'/∂N, ∂N'/∂D, ∂D'/∂D) at the points i."""
@@ -317,51 +349,125 @@ class _Law:
         return repetition_effective(N, D, b.unique[i], b.r_d[i], b.r_n[i], self.G[i], self.ratio[i])
 
     def reducible(self, N, D, i):
-        """(P, N·∂P/∂N, D·∂P/∂D) with P = A·N'^−α + B·D'^−β."""
+        """(P, N·∂P/∂N, D·∂P/∂D, D') with P = A·N'^−α + B·D'^−β."""
         b = self.b
         Ne, De, dNN, dND, dDD = self.effective(N, D, i)
         pa = b.A[i] * Ne ** -b.alpha[i]
         pb = b.B[i] * De ** -b.beta[i]
         na = b.alpha[i] * pa / Ne          # −∂(A·N'^−α)/∂N'
         nb = b.beta[i] * pb / De
-        return pa + pb, -N * na * dNN, -D * (na * dND + nb * dDD)
+        return pa + pb, -N * na * dNN, -D * (na * dND + nb * dDD), De
 
-    def loss(self, N, D, i):
-        b = self.b
-        return (b.E[i] + self.reducible(N, D, i)[0]) ** b.power[i]
+    def curve(self, y, i, second: bool = False, right=None):
+        """x = log N = g(y) on the loss target's boundary at y = log D, with g′ (and g″ when
+        ``second``): convex and decreasing; x = +inf (g′ = −inf) where no N reaches the
+        target at that D. ``right`` (bool array) takes one-sided derivatives at D = U, the
+        one kink of g′ (the tokens per parameter N_opt(U_D) stops growing there).
 
-    def curve(self, y, i):
-        """(x, dx/dy) on the loss target's boundary at y = log D: x = log N = g(y), convex
-        and decreasing; x = +inf where no N reaches the target at that D."""
+        In logs: ℓ = log D′ (eq. 14), u = log N′ from the target, and N from N′ by the
+        inverse of eq. 15 where N′ exceeds K = N_opt(U_D): x = k + log w with
+        w = 1 − R_N*·log(1 − s), s = (N′/K − 1)/R_N*, k = log K.
+        """
         b = self.b
-        D = np.exp(y)
-        beta, alpha = b.beta[i], b.alpha[i]
-        if self.penalty:
-            De, dDD, U_D, repeated = repetition_tokens(D, b.unique[i], b.r_d[i])
-        else:
-            De, dDD = D, 1.0
+        beta, alpha, level = b.beta[i], b.alpha[i], self.level[i]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            pb = b.B[i] * De ** -beta
-            room = self.level[i] - pb                      # what A·N'^−α may take
+            if self.penalty:
+                log_u = self.log_u[i]
+                repeated = (y > log_u) if right is None else np.where(y == log_u, right, y > log_u)
+                # eq. 14 on the repeated side; D′ = D below the corpus size
+                r_d = b.r_d[i]
+                D_over_U = np.exp(y - log_u)
+                decay = np.exp(-(D_over_U - 1.0) / r_d)
+                De_over_U = 1.0 + r_d * (1.0 - decay)
+                ell = np.where(repeated, log_u + np.log(De_over_U), y)
+                ell1 = np.where(repeated, D_over_U * decay / De_over_U, 1.0)
+                ell2 = np.where(repeated, ell1 * (1.0 - D_over_U / r_d - ell1), 0.0)
+            else:
+                ell, ell1, ell2 = y, 1.0, 0.0
+            pb = b.B[i] * np.exp(-beta * ell)
+            room = level - pb                                # what A·N′^−α may take
             ok = room > 0
-            Ne = np.where(ok, (b.A[i] / np.where(ok, room, 1.0)) ** (1.0 / alpha), np.inf)
-            nb = beta * pb / De                            # −∂(B·D'^−β)/∂D'
-            if not self.penalty:
-                # N' = N: N·∂P/∂N = −α·(room), D·∂P/∂D = −β·B·D^−β
-                slope = np.where(ok, -(beta * pb) / (alpha * room), -np.inf)
-                return np.where(ok, np.log(Ne), np.inf), slope
-            N = repetition_params_for(Ne, D, b.unique[i], b.r_n[i], self.G[i], self.ratio[i])
-            ok &= np.isfinite(N)
-            Ns = np.where(ok, N, 1.0)
-            Nes, dNN, dND = repetition_params(Ns, U_D, repeated, b.r_n[i], self.G[i], self.ratio[i])
-            na = alpha * b.A[i] * Nes ** -alpha / Nes      # −∂(A·N'^−α)/∂N'
-            nPN = -Ns * na * dNN
-            dPD = -D * (na * dND + nb * dDD)
-            slope = np.where(ok, -dPD / nPN, -np.inf)
-            return np.where(ok, np.log(Ns), np.inf), slope
+            c = beta * pb / (alpha * room)
+            u = (self.log_a[i] - np.log(room)) / alpha
+            u1 = -c * ell1
+            u2 = -c * (ell2 - beta * ell1 * ell1 * level / room) if second else None
+            if self.penalty:
+                k1 = np.where(repeated, 0.0, self.ratio[i])
+                k = self.log_k_u[i] - np.where(repeated, 0.0, self.ratio[i] * (log_u - y))
+                v = u - k
+                excess = v > 0
+                r_n = b.r_n[i]
+                ev = np.exp(np.where(excess, v, 0.0))
+                s = (ev - 1.0) / r_n
+                ok &= s < 1.0
+                w = 1.0 - r_n * np.log1p(-np.where(s < 1.0, s, 0.0))
+                hp = ev / ((1.0 - s) * w)                    # d log w / dv
+                x = np.where(excess, k + np.log(w), u)
+                x1 = np.where(excess, k1 + hp * (u1 - k1), u1)
+                if second:
+                    hpp = hp * (1.0 + ev / (r_n * (1.0 - s)) - hp)
+                    x2 = np.where(excess, hpp * (u1 - k1) ** 2 + hp * u2, u2)
+            else:
+                x, x1, x2 = u, u1, u2
+            x = np.where(ok, x, np.inf)
+            x1 = np.where(ok, x1, -np.inf)
+            if second:
+                return x, x1, np.where(ok, x2, np.nan)
+            return x, x1
 
 
 # ------------------------------------------------------------------ root finding
+def _newton(fun, y, lo, hi, pole=None, iters: int = 100):
+    """Roots of increasing functions, one per element, by Newton steps kept in a bracket.
+
+    ``fun(y, j)`` gives (f, f′) at the points j; the root lies in [lo, hi] (±inf where not
+    yet known; f = nan counts as −inf, the side where the loss target is out of reach).
+    A Newton step that leaves the bracket, or does not halve the step before it, becomes
+    a bisection, or a doubling step outwards while the bracket is open (Numerical Recipes'
+    rtsafe). Stops after a Newton step below 1e-12 relative, whose error is of the order
+    of its square. Roots beyond the search box come back as nan.
+
+    Where f has a pole −c/(y − p) at a known p below the root (``pole``, −inf for none),
+    the steps are Newton's on (y − p)·f, which has the same root and no pole.
+    """
+    y, lo, hi = (np.array(v, dtype=float) for v in (y, lo, hi))
+    out = np.full(y.size, np.nan)
+    # the state of the points still looking, compacted as they finish
+    ids = np.arange(y.size)
+    p = np.full(y.size, -np.inf) if pole is None else np.asarray(pole, dtype=float)
+    reach = np.ones(y.size)           # the outward step while a side is open
+    before = np.full(y.size, np.inf)  # the size of the previous step
+    for _ in range(iters):
+        if ids.size == 0:
+            break
+        f, fp = fun(y, ids)
+        f = np.where(np.isnan(f), -np.inf, f)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            d = y - p
+            f, fp = np.where(np.isfinite(d), (f * d, fp * d + f), (f, fp))
+            lo = np.where(f < 0, y, lo)
+            hi = np.where(f > 0, y, hi)
+            dy = -f / fp
+            step = np.abs(dy)
+            good = np.isfinite(dy) & (y + dy > lo) & (y + dy < hi) & (step <= 0.5 * before) & (step <= 8.0)
+            closed = np.isfinite(lo) & np.isfinite(hi)
+            nxt = np.where(good, y + dy, np.where(closed, 0.5 * (lo + hi), y + np.where(f < 0, reach, -reach)))
+        reach = np.where(good | closed, reach, 2.0 * reach)
+        scale = np.maximum(np.abs(y), 1.0)
+        # converged, or at the noise floor: tiny Newton steps that no longer shrink
+        close = np.isfinite(dy) & (fp > 0) & ((step <= 1e-14 * scale)
+                                              | ((step <= 1e-12 * scale) & (step > 0.25 * before)))
+        done = close | (hi - lo <= 1e-15 * scale)
+        before = np.abs(nxt - y)
+        nxt = np.where(close, y + dy, nxt)
+        out[ids[done]] = nxt[done]
+        # the root is past the search box: stop looking
+        gone = ((f < 0) & (y > _Y_BOX[1] + 1.0)) | ((f > 0) & (y < _Y_BOX[0] - 1.0))
+        keep = ~(done | gone)
+        ids, y, lo, hi, p, reach, before = (a[keep] for a in (ids, nxt, lo, hi, p, reach, before))
+    return out
+
+
 def _root(fun, lo, hi, flo, fhi, iters: int = 200):
     """Roots of increasing functions, one per element, inside brackets flo ≤ 0 ≤ fhi.
 
@@ -448,15 +554,18 @@ def _solve_cost_objective(law: _Law, where, out: _Out) -> None:
         D = np.exp(y)
         return b.a[i] * D / (b.a[i] * D + b.b[i])
 
-    def stationarity(y, i):
-        return law.curve(y, i)[1] + q(y, i)
+    def stationarity(y, i, right=None):
+        """(f′, f″) of f(y) = g(y) + log(a·D + b), the log cost along the boundary."""
+        _, g1, g2 = law.curve(y, i, second=True, right=right)
+        p = q(y, i)
+        return g1 + p, g2 + p * (1.0 - p)
 
     # start at the base law's compute-optimal D for the target (the plan without serving)
     with np.errstate(invalid="ignore", divide="ignore"):
         y0 = np.log(b.B * (b.alpha + b.beta) / (b.alpha * law.level)) / b.beta
     ok = np.flatnonzero(status == _OPTIMAL)
     y_star = np.full(n, np.nan)
-    y_star[ok] = _stationary(stationarity, np.clip(y0[ok], *_Y_BOX), ok)
+    y_star[ok] = _stationary(law, stationarity, ok, np.clip(y0[ok], *_Y_BOX))
     lost = np.flatnonzero(np.isnan(y_star) & (status == _OPTIMAL))
     # no root: the target is out of reach at every D (infeasible), or the plan runs off the box
     reach = np.isfinite(law.curve(np.full(lost.size, _Y_BOX[1]), lost)[0])
@@ -468,8 +577,8 @@ def _solve_cost_objective(law: _Law, where, out: _Out) -> None:
     y_hi = np.full(n, np.inf)
     lo_by = np.full(n, _NO_NAME, dtype=np.int32)
     hi_by = np.full(n, _NO_NAME, dtype=np.int32)
-    x_star, _ = law.curve(y_star[ok], ok)
     ys = y_star[ok]
+    x_star, x1_star = law.curve(ys, ok)
 
     def clamp(i, root, name, lower):
         better = (root > y_lo[i]) if lower else (root < y_hi[i])
@@ -481,35 +590,39 @@ def _solve_cost_objective(law: _Law, where, out: _Out) -> None:
 
     def monotone(shape, lower, fun):
         """A limit r(y) ≥ 0 (``lower``: feasible to the right) or r(y) ≤ 0 (to the left),
-        r increasing along the boundary."""
-        value = fun(ys, x_star, ok)
+        r increasing along the boundary; ``fun(y, x, x′, i)`` gives (r, r′)."""
+        value = fun(ys, x_star, x1_star, ok)[0]
         bad = ok[value < 0] if lower else ok[value > 0]
         if bad.size == 0:
             return
         def f(y, j):
-            return fun(y, law.curve(y, bad[j])[0], bad[j])
-        lo, hi, flo, fhi, found = _bracket(f, y_star[bad], +1 if lower else -1)
+            return fun(y, *law.curve(y, bad[j]), bad[j])
+        start = y_star[bad]
+        open_ = np.full(bad.size, np.inf)
+        root = _newton(f, start, start if lower else -open_, open_ if lower else start)
+        found = np.isfinite(root)
         status[bad[~found]] = _INFEASIBLE
-        root = _root(f, lo, hi, flo, fhi)
         clamp(bad[found], root[found], getattr(b, shape + "_name")[bad[found]], lower)
 
     # limits on N and on D/N: monotone along the boundary
-    monotone("x_le", True, lambda y, x, i: b.x_le[i] - x)
-    monotone("ratio_ge", True, lambda y, x, i: (y - x) - b.ratio_ge[i])
-    monotone("ratio_le", False, lambda y, x, i: (y - x) - b.ratio_le[i])
+    monotone("x_le", True, lambda y, x, x1, i: (b.x_le[i] - x, -x1))
+    monotone("ratio_ge", True, lambda y, x, x1, i: ((y - x) - b.ratio_ge[i], 1.0 - x1))
+    monotone("ratio_le", False, lambda y, x, x1, i: ((y - x) - b.ratio_le[i], 1.0 - x1))
     over = ok[ys > b.y_le[ok]]
     clamp(over, b.y_le[over], b.y_le_name[over], lower=False)
 
-    # caps on N·D and on lifecycle dollars: convex along the boundary
-    def nd(y, x, i):
-        return x + y - b.nd_le[i], 1.0
-    def dollars(y, x, i):
+    # caps on N·D and on lifecycle dollars: convex along the boundary. fun(y, x, i) gives
+    # (h − x, d(h − x)/dy, d²(h − x)/dy²) for the cap h ≤ 0.
+    def nd(y, i):
+        return y - b.nd_le[i], 1.0, 0.0
+    def dollars(y, i):
         c1, c2 = b.cost_c1[i], b.cost_c2[i]
+        p = c1 * np.exp(y) / (c1 * np.exp(y) + c2)
         with np.errstate(divide="ignore"):
-            return x + np.log(c1 * np.exp(y) + c2), c1 * np.exp(y) / (c1 * np.exp(y) + c2)
+            return np.log(c1 * np.exp(y) + c2), p, p * (1.0 - p)
     for shape, fun, present in (("nd_le", nd, np.isfinite(b.nd_le)), ("cost_le", dollars, b.cost_c1 > 0)):
         i = ok[present[ok]]
-        h, _ = fun(y_star[i], law.curve(y_star[i], i)[0], i)
+        h = law.curve(y_star[i], i)[0] + fun(y_star[i], i)[0]
         i = i[h > 0]
         if i.size:
             _convex_cap(law, fun, i, y_star, status, clamp, getattr(b, shape + "_name"))
@@ -521,39 +634,63 @@ def _solve_cost_objective(law: _Law, where, out: _Out) -> None:
     _finish_cost(law, where, out, y, limit, status)
 
 
-def _stationary(fun, y0, idx):
-    """The root of the increasing ``fun`` near y0 for the points idx (nan if none found)."""
-    def f(y, j):
-        return fun(y, idx[j])
-    f0 = f(y0, np.arange(y0.size))
-    f0 = np.where(np.isnan(f0), -np.inf, f0)
-    lo = np.empty_like(y0)
-    hi = np.empty_like(y0)
-    flo = np.empty_like(y0)
-    fhi = np.empty_like(y0)
-    found = np.zeros(y0.size, dtype=bool)
-    for direction, mask in ((+1, f0 <= 0), (-1, f0 > 0)):
-        j = np.flatnonzero(mask)
-        if j.size:
-            def g(y, k, j=j):
-                return f(y, j[k])
-            lo[j], hi[j], flo[j], fhi[j], found[j] = _bracket(g, y0[j], direction, f0[j])
-    y = _root(f, lo, hi, flo, fhi)
-    return np.where(found, y, np.nan)
+def _stationary(law: _Law, fun, idx, y0):
+    """The root of the increasing f′ along the boundary for the points idx (nan where none
+    is found), given ``fun(y, i, right)`` → (f′, f″). Under the repetition penalty g′ may
+    jump at D = U (the kink of :meth:`_Law.curve`): both sides are evaluated there first,
+    which settles a root at the kink and brackets every other one on its side."""
+    m = idx.size
+    lo, hi = np.full(m, -np.inf), np.full(m, np.inf)
+    y = y0.copy()
+    pole = np.full(m, -np.inf)
+    todo = np.ones(m, dtype=bool)
+    if law.penalty:
+        yu = np.clip(law.log_u[idx], *_Y_BOX)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f, fp = fun(yu, idx, right=np.ones(m, dtype=bool))
+            f = np.where(np.isnan(f), -np.inf, f)
+            right = f < 0
+            step = yu - f / fp
+            lo[right] = yu[right]
+            y[right] = np.where(np.isfinite(step) & (step > yu), step, yu + 0.5)[right]
+            # out of reach at D = U: f′ has a pole where the target comes within reach
+            far = np.flatnonzero(right & np.isinf(f))
+            pole[far] = law.reach_repeated(idx[far])
+            never = far[pole[far] == np.inf]            # out of reach at every D
+            y[never], todo[never] = np.nan, False
+            far = far[np.isfinite(pole[far])]
+            lo[far], y[far] = pole[far], pole[far] + 0.05
+            pole[~np.isfinite(pole)] = -np.inf
+            k = np.flatnonzero(~right)
+            f, fp = fun(yu[k], idx[k], right=np.zeros(k.size, dtype=bool))
+            f = np.where(np.isnan(f), -np.inf, f)
+            at = f <= 0
+            y[k[at]], todo[k[at]] = yu[k[at]], False
+            k, f, fp = k[~at], f[~at], fp[~at]
+            hi[k] = yu[k]
+            step = yu[k] - f / fp
+            y[k] = np.where(np.isfinite(step) & (step < yu[k]), step, yu[k] - 0.5)
+    j = np.flatnonzero(todo)
+    y[j] = _newton(lambda v, s: fun(v, idx[j[s]]), y[j], lo[j], hi[j], pole[j])
+    return y
 
 
 def _convex_cap(law, fun, i, y_star, status, clamp, names):
-    """Clamp by a cap h(y) ≤ 0 that is convex along the boundary and violated at y*: find
-    its minimiser on the side where h falls, then the crossing between y* and it."""
-    def h(y, j):
-        return fun(y, law.curve(y, i[j])[0], i[j])[0]
+    """Clamp by a cap h(y) = x + fun(y) ≤ 0, convex along the boundary and violated at y*:
+    find its minimiser on the side where h falls, then the crossing between y* and it."""
     def dh(y, j):
-        x, slope = law.curve(y, i[j])
-        return np.where(np.isfinite(x), slope + fun(y, x, i[j])[1], -np.inf)
+        _, x1, x2 = law.curve(y, i[j], second=True)
+        _, p1, p2 = fun(y, i[j])
+        return x1 + p1, x2 + p2
     ys = y_star[i]
-    d0 = dh(ys, np.arange(i.size))
-    m = _stationary(lambda y, k: dh(y, k), ys, np.arange(i.size))
-    hm = np.where(np.isnan(m), np.inf, h(np.where(np.isnan(m), ys, m), np.arange(i.size)))
+    every = np.arange(i.size)
+    d0 = dh(ys, every)[0]
+    d0 = np.where(np.isnan(d0), -np.inf, d0)
+    open_ = np.full(i.size, np.inf)
+    m = _newton(dh, ys, np.where(d0 < 0, ys, -open_), np.where(d0 < 0, open_, ys))
+    hm = np.full(i.size, np.inf)
+    found = np.flatnonzero(np.isfinite(m))
+    hm[found] = law.curve(m[found], i[found])[0] + fun(m[found], i[found])[0]
     reachable = hm <= 0
     status[i[~reachable]] = _INFEASIBLE
     right = (d0 < 0) & reachable
@@ -564,10 +701,11 @@ def _convex_cap(law, fun, i, y_star, status, clamp, names):
             continue
         sign = -1.0 if lower else 1.0         # make the function increasing on the bracket
         def f(y, k, j=j, sign=sign):
-            return sign * h(y, j[k])
+            x, x1 = law.curve(y, i[j[k]])
+            h, p1, _ = fun(y, i[j[k]])
+            return sign * (x + h), sign * (x1 + p1)
         a, c = (ys[j], m[j]) if lower else (m[j], ys[j])
-        fa, fc = f(a, np.arange(j.size)), f(c, np.arange(j.size))
-        root = _root(f, a, c, fa, fc)
+        root = _newton(f, np.where(lower, a, c), a, c)
         clamp(i[j], root, names[i[j]], lower)
 
 
@@ -591,7 +729,7 @@ def _finish_cost(law: _Law, where, out: _Out, y, limit, status) -> None:
     good &= viol <= _TOL
 
     # stationarity: ∇φ + ν_L ∇h_L + ν_j ∇h_j = 0 with φ = log(a·N·D + b·N)
-    P, nPN, dPD = law.reducible(N, D, idx)
+    P, nPN, dPD, De = law.reducible(N, D, idx)
     q = b.a * D / (b.a * D + b.b)
     grad_phi = np.stack([np.ones(n), q], axis=1)
     if law.penalty:
@@ -601,7 +739,7 @@ def _finish_cost(law: _Law, where, out: _Out, y, limit, status) -> None:
     grad_lim = _limit_gradients(b, limit, N, D)
     nu, resid = _multipliers(grad_phi, grad_loss, grad_lim, limit != _NO_NAME)
 
-    loss_viol = (out.plans(law, where, good, N, D, idx) - b.target) / b.target
+    loss_viol = (out.plans(law, where, good, N, D, P, De) - b.target) / b.target
     w = where[good]
     out.objective[w] = (b.a * N * D + b.b * N)[good]
     out.kkt[w] = np.maximum(resid, np.maximum(loss_viol, viol))[good]
@@ -693,7 +831,7 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
         c, dc, _, _ = ceiling(x, i)
         ok = np.isfinite(c) & (x < x_dom[i])
         N, D = np.exp(x), np.exp(np.where(ok, c, 0.0))
-        _, nPN, dPD = law.reducible(N, D, i)
+        _, nPN, dPD, _ = law.reducible(N, D, i)
         return np.where(ok, nPN + dPD * dc, np.inf)
 
     x_top = np.minimum(np.minimum(b.x_le, _X_BOX[1] - 1e-6), x_dom - 1e-12)
@@ -749,7 +887,7 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
     second = np.where(kink, np.take_along_axis(piece_names, k2[None], 0)[0], x_limit)
 
     N, D = np.exp(x), np.exp(y)
-    P, nPN, dPD = law.reducible(N, D, idx)
+    P, nPN, dPD, De = law.reducible(N, D, idx)
     dL = b.power * (b.E + P) ** (b.power - 1.0)
     grad_phi = np.stack([nPN * dL, dPD * dL], axis=1)
     g1 = _limit_gradients(b, first, N, D)
@@ -757,7 +895,7 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
     nu, resid = _multipliers(grad_phi, g1, g2, second != _NO_NAME)
 
     w = where[good]
-    out.objective[w] = out.plans(law, where, good, N, D, idx)[good]
+    out.objective[w] = out.plans(law, where, good, N, D, P, De)[good]
     out.kkt[w] = np.maximum(resid, viol)[good]
     out.binding[w, 1], out.binding[w, 2] = first[good], second[good]
     out.nu[w, 1], out.nu[w, 2] = nu[good, 0], nu[good, 1]

@@ -43,7 +43,6 @@ __all__ = [
     "repetition_effective",
     "repetition_tokens",
     "repetition_params",
-    "repetition_params_for",
 ]
 
 import math
@@ -361,21 +360,6 @@ def repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha):
     dK_dD = np.where(repeated, 0.0, K * beta_over_alpha / U_D)
     return N_eff, dNeff_dN, dNeff_dK * dK_dD
 
-
-def repetition_params_for(N_eff, D, U, R_N_star, G, beta_over_alpha):
-    """The N whose effective parameter count (eq. 15) is ``N_eff`` when training on D tokens
-    over U unique ones: the inverse of :func:`repetition_effective` in N (vectorised).
-
-    N' rises with N towards the ceiling N_opt(U_D)·(1 + R_N*); beyond it no N is enough
-    and the result is +inf.
-    """
-    N_eff = np.asarray(N_eff, dtype=float)
-    U_D = np.minimum(U, D)
-    K = G * (U_D * G) ** beta_over_alpha
-    s = (N_eff / K - 1.0) / R_N_star
-    with np.errstate(invalid="ignore", divide="ignore"):
-        beyond = K * (1.0 - R_N_star * np.log1p(-np.minimum(s, 1.0)))
-    return np.where(N_eff <= K, N_eff, np.where(s < 1.0, beyond, np.inf))
 
 # ------------------------------------------------------------------------ presets
 # Chinchilla runs: reconstructed data of Hoffmann et al. 2022 Fig. 4 (Epoch AI,

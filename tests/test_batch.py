@@ -229,3 +229,35 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
     assert remote == local
     assert out.read_text() == local
     assert local.count("\n") == 40 * 30 * 2 + 1
+
+
+def test_the_target_boundary_and_its_derivatives_match_the_law():
+    """x = g(y) of the batch reaches the target under DataConstrainedLaw.loss (eq. 14-15
+    evaluated forwards), and g′, g″ match central differences away from the kink at D = U."""
+    from lifecycle_opt.batch import _Law
+    from lifecycle_opt.laws import DataConstrainedLaw
+    rng = np.random.default_rng(7)
+    base = preset("muennighoff2023")
+    n = 400
+    unique = 10 ** rng.uniform(9.5, 12.5, n)
+    target = base.E + rng.uniform(0.1, 0.8, n)
+    raws = [{"law": {"preset": "muennighoff2023"}, "target": {"loss": float(t)}, "inference": {"tokens": 1e12},
+             "data": {"unique_tokens": float(u), "repetition_penalty": True}} for t, u in zip(target, unique)]
+    law = _Law(batch_from_problems([build_problem(scenario_from_dict(r)) for r in raws]), penalty=True)
+    i = np.arange(n)
+    y = np.log(unique) + rng.uniform(-3, 4, n)
+    x, g1, g2 = law.curve(y, i, second=True)
+    reach = np.isfinite(x)
+    assert 0.3 < reach.mean() < 1.0                      # both reachable and out-of-reach points
+    for k in np.flatnonzero(reach):
+        exact = DataConstrainedLaw(base, unique[k]).loss(math.exp(x[k]), math.exp(y[k]))
+        assert abs(exact - target[k]) <= 1e-12 * target[k]
+    h = 1e-5
+    smooth = reach & (np.abs(y - np.log(unique)) > 1e-3)
+    xp, g1p = law.curve(y + h, i)
+    xm, g1m = law.curve(y - h, i)
+    smooth &= np.isfinite(xm) & np.isfinite(xp)
+    with np.errstate(invalid="ignore"):
+        d1, d2 = (xp - xm) / (2 * h), (g1p - g1m) / (2 * h)
+    assert np.allclose(d1[smooth], g1[smooth], rtol=1e-6, atol=1e-9)
+    assert np.allclose(d2[smooth], g2[smooth], rtol=1e-4, atol=1e-7)
