@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ScenarioError
-from .fit import Runs, _column_index, _num, _norm, bootstrap, csv_table, fit_law
+from .fit import Runs, _column_index, _num, _norm, bootstrap, csv_table, fit_law, parse_loss
 from .units import parse_count
 
 _RUN_NAMES = ("run", "runid", "id", "name", "model", "modelname")
@@ -94,7 +94,10 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
             continue
 
         def cell(col, parse, what):
-            value = row[col].strip() if col < len(row) else ""
+            if col >= len(row):
+                raise ScenarioError(f"row {line}", f"{len(header)} values like the header", source=source,
+                                    found_text=f"found {len(row)}")
+            value = row[col].strip()
             try:
                 x = parse(value)
             except ValueError as exc:
@@ -116,7 +119,7 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
         run.append(names.setdefault(name, len(names)))
         params.append(n)
         tokens.append(d)
-        loss.append(cell(index["loss"], float, "loss"))
+        loss.append(cell(index["loss"], parse_loss, "loss"))
         schedule.append(cell(sched_col, lambda v: parse_count(_num(v), "token count"), "token count")
                         if sched_col is not None else math.nan)
     curves = Curves(np.array(run), np.array(params), np.array(tokens), np.array(loss), np.array(schedule),

@@ -24,7 +24,39 @@ def _fail(exc: LifecycleError):
     sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Lifeopt(click.Group):
+    """The command group, with click's own usage errors on one line like ours
+    (``error: …``, exit code 2) and a last guard that keeps tracebacks from users."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except LifecycleError as exc:
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:                     # the reader went away (| head)
+            sys.exit(1)
+        except Exception as exc:                    # a bug: say so on one line, not a traceback
+            click.echo(f"error: internal error ({type(exc).__name__}: {exc}); please report the "
+                       f"command and its input files", err=True)
+            sys.exit(70)
+
+
+@click.group(cls=_Lifeopt, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lifecycle_opt")
 def cli():
     """Plan the training of a language model over its whole life.
@@ -52,7 +84,10 @@ def cli():
               help="Also write the plan as a workbook with live formulas (needs the xlsx extra).")
 @click.option("--csv-tables", "csv_tables", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Also write the workbook's tables as CSV files into this folder.")
-def solve(scenario, fmt, output, force, xlsx, csv_tables):
+@click.option("--stamp", is_flag=True,
+              help="Write today's date on the workbook's cover and in its properties (by default "
+                   "no date, so the same inputs give the same bytes).")
+def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
     """Solve SCENARIO (a TOML file) for the certified lifecycle-optimal plan.
 
     \b
@@ -76,7 +111,7 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables):
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
         if xlsx or csv_tables:
             from .workbook import plan_book, write_csv_tables, write_xlsx
-            book = plan_book(loaded, solution)
+            book = plan_book(loaded, solution, stamp=_today() if stamp else None)
             if xlsx:
                 write_xlsx(book, xlsx, force=force)
                 click.echo(f"wrote {xlsx}", err=True)
@@ -86,6 +121,11 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables):
         _emit(text, output, force)
     except LifecycleError as exc:
         _fail(exc)
+
+
+def _today():
+    import datetime
+    return datetime.date.today()
 
 
 def _emit(text: str, output: str | None, force: bool) -> None:
@@ -122,7 +162,10 @@ def _emit(text: str, output: str | None, force: bool) -> None:
 @click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
               help="Points solved together (default 65536); memory holds one chunk of rows per "
                    "worker, e.g. --chunk 10000.")
-def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, workers, chunk):
+@click.option("--stamp", is_flag=True,
+              help="Write today's date on the workbook's cover and in its properties (by default "
+                   "no date, so the same inputs give the same bytes).")
+def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, workers, chunk, stamp):
     """Solve SCENARIO at every point of a grid and write one row per point.
 
     Each point is the scenario with the varied keys replaced. The points are solved
@@ -174,7 +217,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
                 "json": render_rows_json}[fmt](rows)
         if xlsx:
             from .workbook import sweep_book, write_xlsx
-            write_xlsx(sweep_book(rows, keys, scenario), xlsx, force=force)
+            write_xlsx(sweep_book(rows, keys, scenario, stamp=_today() if stamp else None), xlsx, force=force)
             click.echo(f"wrote {xlsx}", err=True)
         _emit(text, output, force)
     except LifecycleError as exc:
@@ -472,6 +515,14 @@ def gpus():
 
 
 def main():
+    """The console entry point. SIGTERM (a scheduler's or a user's kill) unwinds like
+    Ctrl-C, so that an output being written leaves no temporary file behind."""
+    import signal
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     cli()
 
 

@@ -101,7 +101,10 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
 
         def cell(quantity, parse):
             col = index[quantity]
-            value = row[col].strip() if col < len(row) else ""
+            if col >= len(row):
+                raise ScenarioError(f"row {line}", f"{len(header)} values like the header", source=source,
+                                    found_text=f"found {len(row)}")
+            value = row[col].strip()
             try:
                 x = parse(value)
             except ValueError as exc:
@@ -119,11 +122,15 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
             d = cell("flops", lambda v: parse_flops(_num(v))) / (6.0 * n)
         params.append(n)
         tokens.append(d)
-        loss.append(cell("loss", lambda v: float(v)))
+        loss.append(cell("loss", parse_loss))
     if len(loss) < 5:
         raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
                             found_text=f"found {len(loss)}")
     return Runs(np.array(params), np.array(tokens), np.array(loss), source)
+
+
+#: the largest CSV of runs or curves read (a million curve points take about 40 MB)
+_MAX_CSV_BYTES = 64 * 2**20
 
 
 def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[str]]]:
@@ -131,6 +138,15 @@ def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[st
     without a header and a data row."""
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise ScenarioError("file", f"a CSV file of {what}", source=source, found_text="found a directory")
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0                                   # reading says why below
+    if size > _MAX_CSV_BYTES:
+        raise ScenarioError("file", f"a CSV file of {what} under {_MAX_CSV_BYTES // 2**20} MB", source=source,
+                            found_text=f"found {size / 2**20:.0f} MB")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -139,11 +155,22 @@ def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[st
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError("file", f"a readable UTF-8 CSV file of {what}", source=source,
                             found_text=f"found {getattr(exc, 'strerror', None) or exc}") from None
+    if "\x00" in text:
+        raise ScenarioError("file", f"a text CSV file of {what}", source=source,
+                            found_text=f"found a NUL byte at position {text.index(chr(0))}")
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) < 2:
         raise ScenarioError("file", f"a header and rows of {what}", source=source,
                             found_text=f"found {len(rows)} lines")
     return source, [h.strip() for h in rows[0]], rows
+
+
+def parse_loss(value: str) -> float:
+    """A loss [nats] from a CSV cell."""
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("a loss in nats such as 2.31") from None
 
 
 def _num(value: str):

@@ -115,10 +115,14 @@ class Constraint:
             return -self.elasticity / self.knob
         lp = self._loss_posy()
         if lp is not None:
-            # h = log P − log level(L_t); level = L_t − E (Chinchilla) or L_t^(1/α_D) (Kaplan)
-            eps = 1e-7 * self.knob
-            lev = self.law.posynomial_level
-            return -(math.log(lev(self.knob + eps)) - math.log(lev(self.knob - eps))) / (2 * eps)
+            # h = log P − log level(L_t); level = L_t − E (Chinchilla) or L_t^(1/α_D) (Kaplan).
+            # Differentiate the inverse, L(p), in log p: p > 0 always, even for a target a
+            # hair above E where a step in L_t would cross the floor.
+            level = self.law.posynomial_level(self.knob)
+            step = 1e-6
+            back = self.law.loss_from_posynomial
+            dL_dlogp = (back(level * math.exp(step)) - back(level * math.exp(-step))) / (2 * step)
+            return -1.0 / dL_dlogp
         return -1.0
 
     def knob_at(self, z) -> float:

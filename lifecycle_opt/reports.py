@@ -4,7 +4,7 @@ Reports read a :class:`~lifecycle_opt.solution.Solution`; they never recompute t
 """
 from __future__ import annotations
 
-__all__ = ["REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
+__all__ = ["csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
            "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "render_rows_json", "render_compare", "SWEEP_FORMATS",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
@@ -204,11 +204,18 @@ def render_csv(sol: Solution) -> str:
     rows: list = []
     _flatten("", sol.as_dict(), rows)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)
     writer.writerow(("field", "value"))
     for field, value in rows:
         writer.writerow((field, neutralise(value)))
     return buf.getvalue()
+
+
+def csv_writer(buf):
+    """A CSV writer with RFC 4180's CRLF line ends: a field that holds a carriage return
+    or a newline is then quoted, so a CR typed into a name cannot start a new row (with
+    bare "\n" ends, Python leaves a lone CR unquoted and readers split the row there)."""
+    return csv.writer(buf, lineterminator="\r\n")
 
 
 def neutralise(value):
@@ -272,7 +279,7 @@ def csv_chunk(columns: dict, keys, cell=_csv_cell) -> str:
     """Columns {key: list of values} as CSV lines (no header): floats as repr, None empty,
     text neutralised against formula injection (OWASP) and quoted as CSV needs."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf)
     writer.writerows(zip(*([cell(v) for v in columns[k]] for k in keys)))
     return buf.getvalue()
 

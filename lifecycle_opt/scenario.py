@@ -88,7 +88,10 @@ class Limits:
     max_total_cost [$], min/max_tokens_per_param [tokens/parameter].
 
     ``max_params_key`` names the setting the parameter cap came from (``limits.max_params``
-    or the serving memory), so that reports and shadow prices point at the right knob.
+    or the serving memory), so that reports and shadow prices point at the right knob, and
+    ``max_params_per_unit`` is how many parameters one unit of that setting holds (1 for
+    max_params; 1/bytes per parameter for serving_memory [bytes]; a GPU's memory over
+    bytes per parameter for serving_gpus).
     """
 
     max_params: float | None = None
@@ -98,6 +101,7 @@ class Limits:
     min_tokens_per_param: float | None = None
     max_tokens_per_param: float | None = None
     max_params_key: str = "limits.max_params"
+    max_params_per_unit: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,8 @@ def _read_toml(path: Path) -> dict:
     if path.is_dir():
         _fail(source, "file", "a TOML scenario file", found_text="found a directory")
     try:
+        if path.stat().st_size > 1_000_000:       # before reading it all
+            _fail(source, "file", "a scenario file under 1 MB", found_text=f"found {path.stat().st_size} bytes")
         raw = path.read_bytes()
     except FileNotFoundError:
         _fail(source, "file", "an existing TOML scenario file", found_text="found no such file")
@@ -269,13 +275,14 @@ def _read_toml(path: Path) -> dict:
     if len(raw) > 1_000_000:
         _fail(source, "file", "a scenario file under 1 MB", found_text=f"found {len(raw)} bytes")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")           # a byte-order mark, as some editors write, is fine
     except UnicodeDecodeError as exc:
         _fail(source, "file", "UTF-8 text", found_text=f"found an invalid byte at position {exc.start}")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        _fail(source, "file", "valid TOML", found_text=f"found a syntax error: {exc}")
+        what = str(exc).replace("Cannot overwrite a value", "a key or table defined twice")
+        _fail(source, "file", "valid TOML", found_text=f"found {what}")
     if not data:
         _fail(source, "file", "a scenario with at least a [law] and a [target]",
               found_text="found an empty file")
@@ -881,19 +888,20 @@ class _Reader:
         if sec is None:
             return Limits()
         max_params = sec.get("max_params", lambda v: parse_count(v, "parameter count"))
-        key = "limits.max_params"
+        key, per_unit = "limits.max_params", 1.0
         memory = None
         if sec.has("serving_memory") and sec.has("serving_gpus"):
             self.fail("limits.serving_gpus", "either serving_memory or serving_gpus, not both",
                       sec.table["serving_gpus"])
         if sec.has("serving_memory"):
             memory, key = sec.get("serving_memory", parse_bytes), "limits.serving_memory"
+            unit_bytes = 1.0
         elif sec.has("serving_gpus"):
             if inference is None or inference.memory_bytes is None:
                 self.fail("hardware.inference.memory", "the memory of the serving GPU (a catalogue gpu "
                           "or memory = \"80GB\") when limits.serving_gpus is set", found_text="found none")
             memory = sec.get("serving_gpus", _integer) * inference.memory_bytes
-            key = "limits.serving_gpus"
+            key, unit_bytes = "limits.serving_gpus", inference.memory_bytes
         elif sec.has("bytes_per_param"):
             self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
                       sec.table["bytes_per_param"])
@@ -906,7 +914,7 @@ class _Reader:
                                         f"parameter ({dtype}); KV cache and activations not included")
             from_memory = memory / per
             if max_params is None or from_memory < max_params:
-                max_params = from_memory
+                max_params, per_unit = from_memory, unit_bytes / per
             else:
                 key = "limits.max_params"
         return Limits(max_params=max_params,
@@ -915,4 +923,4 @@ class _Reader:
                       max_total_cost=sec.get("max_total_cost", parse_money),
                       min_tokens_per_param=sec.get("min_tokens_per_param", _number),
                       max_tokens_per_param=sec.get("max_tokens_per_param", _number),
-                      max_params_key=key)
+                      max_params_key=key, max_params_per_unit=per_unit)

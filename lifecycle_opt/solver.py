@@ -27,7 +27,7 @@ import warnings as _warnings
 import numpy as np
 from scipy.optimize import minimize
 
-from .errors import Conflict, InfeasibleError, SolverError
+from .errors import Conflict, InfeasibleError, ScenarioError, SolverError
 from .laws import DataConstrainedLaw, KaplanLaw
 from .problem import BOX, Posy, Problem, loss_minus_target, build_problem
 from .scenario import Scenario
@@ -67,10 +67,13 @@ def solve(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
         z2, nu2, kkt2 = _polish(problem, z_sp)
         if kkt2 < kkt:
             z, nu, kkt = z2, nu2, kkt2
+    # an optimum off the search box is the input's doing (the box's bounds carry no
+    # multipliers, so there the optimality conditions cannot be met)
+    _check_box(scenario, z)
     if kkt > KKT_TOL:
+        _check_box(scenario, z_sp)
         raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
                           f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
-    _check_box(scenario, z)
     starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
     agreement = max(float(np.max(np.abs(np.expm1(s - z)))) for s in starts)
     certificate = Certificate(kkt_residual=float(kkt), methods_agree=bool(agreement <= AGREEMENT_TOL and
@@ -153,7 +156,11 @@ def _solve_cvxpy(problem: Problem, z0):
             _warnings.simplefilter("ignore", UserWarning)
             if posy_law:
                 return _cvxpy_gp(cp, problem, z0)
-            return _cvxpy_cuts(cp, problem, z0)
+            found = _cvxpy_cuts(cp, problem, z0)
+            if found[0] is None and "no convergence" in found[2]:
+                # heavy repetition bends the loss sharply: allow more cuts (rare, seconds)
+                found = _cvxpy_cuts(cp, problem, z0, max_cuts=400)
+            return found
     except (cp.error.SolverError, cp.error.DCPError, cp.error.DGPError, ValueError, ArithmeticError):
         return None, None, "cvxpy (failed)"
 
@@ -189,12 +196,14 @@ def _monomials(cp, N, D, terms, z0=(0.0, 0.0), scale=1.0):
     return cp.sum(cp.hstack(out)) if len(out) > 1 else out[0]
 
 
-def _cvxpy_gp(cp, problem: Problem, z0):
+def _cvxpy_gp(cp, problem: Problem, z0, rescale: bool = True):
     """The geometric program; its dual values are the elasticities ν.
 
     Variables are scaled around the Phase I point z0 (N = e^x0·n, D = e^y0·d) and the
     objective by its value there, so that the interior-point solver works with numbers
     near one: unscaled, log N ≈ 25 and log cost ≈ 57 cost it two digits of accuracy.
+    When the optimum lands far from z0 (Phase I can stop at a corner of the box), the
+    program is solved once more, scaled around that first answer.
     """
     z0 = np.asarray(z0, float)
     N, D = cp.Variable(pos=True, name="n"), cp.Variable(pos=True, name="d")
@@ -219,6 +228,8 @@ def _cvxpy_gp(cp, problem: Problem, z0):
         return None, None, f"cvxpy-gp/CLARABEL ({prob.status})"
     duals = [float(con.dual_value) for con in constraints[:len(problem.constraints)]]
     z = z0 + np.array([math.log(N.value), math.log(D.value)])
+    if rescale and np.max(np.abs(z - z0)) > 2.0:
+        return _cvxpy_gp(cp, problem, z, rescale=False)
     # the interior-point solution is accurate to ~1e-6 along the flat iso-loss direction;
     # a few curved-model steps (still cvxpy) bring it to ~1e-9
     zq = _cvxpy_quadratic_refine(cp, problem, z0, z)
@@ -483,11 +494,24 @@ def _kkt_residual(problem: Problem, z, nu) -> float:
 
 
 def _check_box(scenario: Scenario, z) -> None:
+    """A ScenarioError when the plan sits on the edge of the search box (1e3–1e16
+    parameters, 1e3–1e19 tokens): the optimum lies beyond it, so the law's constants, the
+    target or the bounds of the scenario are off, and the message says which side."""
     for value, (lo, hi), what in ((z[0], BOX[0], "parameters"), (z[1], BOX[1], "tokens")):
-        if value >= hi - 1e-9 or value <= lo + 1e-9:
-            raise SolverError(f"{scenario.name}: the optimum runs to the edge of the search range "
-                              f"({what} {math.exp(value):.3g}); the scenario is unbounded — add a "
-                              f"target, a budget or a limit")
+        found = f"found an optimum at {math.exp(value):.3g} {what}"
+        span = f"{math.exp(lo):.0e}–{math.exp(hi):.0e} {what}"
+        if value <= lo + 1e-9:
+            raise ScenarioError("target.loss", f"a target that needs a plan within {span}",
+                                source=scenario.source,
+                                found_text=f"{found}, the smallest the planner covers: lower the "
+                                           f"target or check the law's constants")
+        if value >= hi - 1e-9:
+            if scenario.objective == "loss":
+                raise ScenarioError("budget", f"a budget or limits that keep the plan within {span}",
+                                    source=scenario.source,
+                                    found_text=f"{found}: the loss keeps falling; add a budget or a limit")
+            raise ScenarioError("target.loss", f"a target reachable within {span}", source=scenario.source,
+                                found_text=f"{found}: relax the target or check the law's constants")
 
 
 # ------------------------------------------------------------------ the Solution
@@ -637,8 +661,9 @@ def _warnings_for(scenario: Scenario, N, D, costs, certificate) -> list[str]:
 
 
 # ------------------------------------------------------------------ infeasibility
-def _explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError:
-    """For each constraint, the smallest change of its setting that alone restores a plan."""
+def _explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError | ScenarioError:
+    """For each constraint, the smallest change of its setting that alone restores a plan
+    (a ScenarioError when the target is out of the planner's reach whatever the limits)."""
     conflicts = []
     cons = problem.constraints
     for i, c in enumerate(cons):
@@ -647,16 +672,38 @@ def _explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError
         if violation > _FEAS_TOL:
             continue            # the others conflict among themselves: this one alone cannot help
         z = _minimise_constraint(c, others, z0)
-        required = _round_outward(c.knob_at(z), c)
-        conflicts.append(Conflict(c.name, c.key, c.knob, required, _advice(c, required)))
+        current, required = c.knob, c.knob_at(z)
+        if c.name == "max_params":
+            # a cap from serving memory or GPUs: say it in that setting's units
+            per_unit = scenario.limits.max_params_per_unit
+            current, required = current / per_unit, required / per_unit
+        required = math.ceil(required * (1 - 1e-12)) if c.key == "limits.serving_gpus" else \
+            _round_outward(required, c)
+        conflicts.append(Conflict(c.name, c.key, current, required, _advice(c, current, required)))
     if conflicts:
         lines = "; ".join(f"{k.advice}" for k in conflicts)
         message = (f"{scenario.name}: no plan meets the target and every limit at once. "
                    f"Any one of these changes would make it feasible: {lines}")
     else:
+        beyond = _target_beyond_box(scenario, problem)
+        if beyond is not None:
+            return beyond
         message = (f"{scenario.name}: no plan meets the target and every limit, and no single "
                    f"setting can fix it; relax several of: {', '.join(c.key for c in cons)}")
     return InfeasibleError(message, tuple(conflicts))
+
+
+def _target_beyond_box(scenario: Scenario, problem: Problem) -> ScenarioError | None:
+    """The error for a loss target that no plan in the search box reaches, limits or not
+    (the loss falls with N and D, so the box's far corner gives the lowest loss there)."""
+    losses = [c for c in problem.constraints if c.is_loss]
+    if not losses or _phase_one(problem, losses)[1] <= _FEAS_TOL:
+        return None
+    (_, x_hi), (_, y_hi) = BOX
+    lowest = max(float(c.law.loss(math.exp(x_hi), math.exp(y_hi))) for c in losses)
+    return ScenarioError("target.loss", f"a loss the planner can reach within {math.exp(x_hi):.0e} "
+                         f"parameters and {math.exp(y_hi):.0e} tokens: above {lowest:.6g}",
+                         source=scenario.source, found_text=f"found {losses[0].loss_target:.6g}")
 
 
 def _minimise_constraint(c, others, z0):
@@ -686,15 +733,18 @@ def _format_knob(key: str, value: float) -> str:
         return format_money(value)
     if key.endswith("days"):
         return f"{value:.4g} days"
-    if key in ("limits.max_params", "limits.serving_memory", "limits.serving_gpus"):
+    if key == "limits.serving_memory":
+        return f"{value / 1e9:.4g} GB"
+    if key == "limits.serving_gpus":
+        return f"{value:g} GPUs"
+    if key == "limits.max_params":
         return format_count(value)
     return format_number(value)
 
 
-def _advice(c, required: float) -> str:
+def _advice(c, current: float, required: float) -> str:
     direction = "at least" if (c.is_loss or c.elasticity > 0) else "at most"
     if c.is_loss:
-        return (f"target.loss {c.knob:.6g} is below the lowest loss reachable within the other "
+        return (f"target.loss {current:.6g} is below the lowest loss reachable within the other "
                 f"limits, {required:.6g}: raise it to {direction} {required:.6g}")
-    key = "limits.max_params" if c.name == "max_params" else c.key
-    return f"{key}: {_format_knob(key, c.knob)} → {direction} {_format_knob(key, required)}"
+    return f"{c.key}: {_format_knob(c.key, current)} → {direction} {_format_knob(c.key, required)}"

@@ -27,7 +27,6 @@ from __future__ import annotations
 __all__ = ["Cell", "Sheet", "Book", "plan_book", "sweep_book", "xlsx_bytes", "write_xlsx",
            "csv_tables", "write_csv_tables", "STYLES"]
 
-import csv
 import datetime
 import io
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from .errors import ExportError
 from .exports import check_writable, write_bytes_atomic, write_text_atomic
 from .finance import HOURS_PER_MONTH, month_labels
 from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
-from .reports import neutralise, shadow_price_text
+from .reports import csv_writer, neutralise, shadow_price_text
 from .scenario import Scenario
 from .solution import Solution
 from .sweep import sweep_keys
@@ -93,6 +92,9 @@ class Book:
 
     sheets: list[Sheet]
     names: dict[str, str] = field(default_factory=dict)
+    #: the date written on the cover and in the file's properties; None (the default) keeps
+    #: dates out, so the same plan gives the same bytes
+    stamp: datetime.date | None = None
 
     def sheet(self, name: str) -> Sheet:
         return next(s for s in self.sheets if s.name == name)
@@ -143,11 +145,12 @@ class _Vertical:
 
 
 # ------------------------------------------------------------------ a plan's workbook
-def plan_book(scenario: Scenario, solution: Solution, *, today: datetime.date | None = None) -> Book:
-    """The workbook of ``solution`` (the optimum of ``scenario``); see the module docstring."""
-    book = Book([])
+def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | None = None) -> Book:
+    """The workbook of ``solution`` (the optimum of ``scenario``); see the module docstring.
+    ``stamp``: a date to write on the cover and in the file's properties (none by default)."""
+    book = Book([], stamp=stamp)
     has_finance = scenario.finance is not None and scenario.training is not None
-    _cover(book, scenario, solution, today or datetime.date.today(), has_finance)
+    _cover(book, scenario, solution, has_finance)
     inputs = _inputs(book, scenario, solution)
     _calculations(book, scenario, solution, inputs, has_finance)
     if has_finance:
@@ -167,13 +170,16 @@ def _version() -> str:
         return "development"
 
 
-def _cover(book, scenario, sol, today, has_finance):
+def _made_by(stamp) -> str:
+    return f"Made by lifeopt {_version()}" + (f" on {stamp.isoformat()}" if stamp else "")
+
+
+def _cover(book, scenario, sol, has_finance):
     s = Sheet("Cover", widths=(110,))
     book.sheets.append(s)
     lines = [
         (f"Lifecycle plan: {sol.scenario_name}", "title"),
-        (f"Made by lifeopt {_version()} on {today.isoformat()} from {scenario.source or 'a scenario in Python'}.",
-         "text"),
+        (f"{_made_by(book.stamp)} from {scenario.source or 'a scenario in Python'}.", "text"),
         ("", "text"),
         (f"Scaling law: {sol.law_name}", "section"),
         (f"Source: {sol.law_source}", "text"),
@@ -655,12 +661,12 @@ def _outputs(book, scenario, sol):
 
 # ------------------------------------------------------------------ a sweep's workbook
 def sweep_book(rows: list[dict], varied: list[str], source: str, *,
-               today: datetime.date | None = None) -> Book:
-    """A Cover and one row per sweep point (every field, base units)."""
-    today = today or datetime.date.today()
+               stamp: datetime.date | None = None) -> Book:
+    """A Cover and one row per sweep point (every field, base units); ``stamp`` as for
+    :func:`plan_book`."""
     cover = Sheet("Cover", widths=(110,))
     for text, style in ((f"Sweep of {source}", "title"),
-                        (f"Made by lifeopt {_version()} on {today.isoformat()}.", "text"),
+                        (f"{_made_by(stamp)}.", "text"),
                         (f"Varied: {', '.join(varied)} ({len(rows)} points). Each row is a separately "
                          f"solved plan; the columns are in base units (parameters, tokens, FLOP, $).", "text"),
                         ("Rows whose status is not 'optimal' did not solve; their message says why.", "text")):
@@ -672,7 +678,7 @@ def sweep_book(rows: list[dict], varied: list[str], source: str, *,
         data.rows.append([Cell(r.get(k), style="input" if k in varied else "calc",
                                fmt="sci" if isinstance(r.get(k), float) and k not in varied else None)
                           for k in keys])
-    return Book([cover, data])
+    return Book([cover, data], stamp=stamp)
 
 
 # ------------------------------------------------------------------ writers
@@ -686,7 +692,10 @@ def xlsx_bytes(book: Book) -> bytes:
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
                                    "strings_to_urls": False, "nan_inf_to_errors": True})
-    wb.set_properties({"title": "lifeopt plan", "comments": "Made by lifecycle_opt"})
+    # XlsxWriter stamps the file with the time of writing unless told a date: without a
+    # stamp, the fixed date its zip entries carry too (1980-01-01), so bytes repeat
+    created = datetime.datetime.combine(book.stamp or datetime.date(1980, 1, 1), datetime.time())
+    wb.set_properties({"title": "lifeopt plan", "comments": "Made by lifecycle_opt", "created": created})
     formats: dict = {}
 
     def fmt_of(cell: Cell):
@@ -717,7 +726,7 @@ def xlsx_bytes(book: Book) -> bytes:
                 elif isinstance(cell.value, (int, float)):
                     ws.write_number(r, c, float(cell.value), f)
                 else:
-                    ws.write_string(r, c, str(cell.value), f)
+                    ws.write_string(r, c, neutralise(str(cell.value)), f)
     for name, ref in sorted(book.names.items()):
         wb.define_name(name, f"={ref}")
     wb.close()
@@ -744,7 +753,7 @@ def csv_tables(book: Book) -> dict[str, str]:
     out = {}
     for sheet in book.sheets:
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = csv_writer(buf)
         for row in sheet.rows:
             writer.writerow([neutralise("" if c.value is None else repr(c.value) if isinstance(c.value, float)
                                         else c.value) for c in row])

@@ -1,7 +1,6 @@
 """Fitting your own law: the Epoch AI replication, round trips from known laws, Approach 2,
 the law file and its samples in `solve`, and robust plans."""
 import json
-import math
 
 import numpy as np
 import pytest

@@ -1,0 +1,77 @@
+"""Every way a plan can be infeasible is explained, and every suggested change works.
+
+One scenario per kind of conflict (each limit against the loss target, the repetition
+penalty, limits against each other). For each, the error must list the conflicting
+settings; each suggestion is applied alone and the plan must then solve, while a change
+1 % short of it must not (the suggestion is the smallest, rounded outwards).
+"""
+import copy
+
+import pytest
+
+from lifecycle_opt.errors import InfeasibleError
+from lifecycle_opt.scenario import scenario_from_dict
+from lifecycle_opt.solver import solve
+
+HARDWARE = {"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.0, "gpus": 1024},
+            "inference": {"gpu": "H100", "mfu": 0.3, "price_per_gpu_hour": 2.0}}
+
+
+def case(limits=None, data=None, objective="flops", target=2.0, law="hoffmann2022", budget=None,
+         inference=None):
+    raw = {"law": {"preset": law}, "objective": {"minimize": objective}, "hardware": HARDWARE,
+           "inference": inference or {"tokens": 1e12}}
+    if target is not None:
+        raw["target"] = {"loss": target}
+    for key, value in (("limits", limits), ("data", data), ("budget", budget)):
+        if value:
+            raw[key] = value
+    return raw
+
+
+CASES = {
+    "max_params": case(limits={"max_params": 1e9}),
+    "epochs_over_a_small_corpus": case(data={"unique_tokens": 5e10, "max_epochs": 2}),
+    "repetition_penalty": case(law="muennighoff2023", target=2.0,
+                               data={"unique_tokens": 3e11, "max_epochs": 16, "repetition_penalty": True},
+                               limits={"max_params": 1e10}),
+    "min_tokens_per_param": case(limits={"min_tokens_per_param": 2000}, data={"unique_tokens": 1e12, "max_epochs": 1}),
+    "max_tokens_per_param": case(limits={"max_tokens_per_param": 2}, data={"unique_tokens": 1e11, "max_epochs": 1}),
+    "training_days": case(limits={"max_training_days": 0.5}),
+    "training_cost": case(objective="cost", limits={"max_training_cost": 2e4}),
+    "total_cost": case(objective="cost", limits={"max_total_cost": 5e4}),
+    "training_flops_budget": case(objective="cost", budget={"training_flops": 1e19}),
+    "serving_memory": case(limits={"serving_memory": "2 GB"}),
+    "serving_gpus": case(law="besiroglu2024", target=2.05, limits={"serving_gpus": 1, "bytes_per_param": 160}),
+}
+
+
+def _with(raw: dict, key: str, value: float) -> dict:
+    """``raw`` with the setting ``key`` (dotted) set to ``value`` (base units)."""
+    out = copy.deepcopy(raw)
+    *sections, name = key.split(".")
+    table = out
+    for s in sections:
+        table = table.setdefault(s, {})
+    if sections == ["target"]:
+        table.clear()
+    table[name] = value
+    return out
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_suggested_change_alone_makes_the_plan_feasible(name):
+    raw = CASES[name]
+    with pytest.raises(InfeasibleError) as info:
+        solve(scenario_from_dict(raw))
+    conflicts = [c for c in info.value.conflicts if c.required is not None]
+    assert conflicts, str(info.value)
+    for c in conflicts:
+        assert c.key in str(info.value)
+        plan = solve(scenario_from_dict(_with(raw, c.key, c.required)))
+        assert plan.certificate.status == "optimal", c
+        short = c.required * (0.99 if c.required > c.current else 1.01)
+        if c.key == "limits.serving_gpus":                  # a whole number of GPUs
+            short = c.required - 1
+        with pytest.raises(InfeasibleError):
+            solve(scenario_from_dict(_with(raw, c.key, short)))
