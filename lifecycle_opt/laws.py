@@ -138,6 +138,10 @@ class ChinchillaLaw:
         """The posynomial's value at which the loss equals ``loss``: L − E."""
         return loss - self.E
 
+    def level_log_slope(self, loss: float) -> float:
+        """d log(posynomial_level)/d loss = 1/(L − E) [1/nats]."""
+        return 1.0 / (loss - self.E)
+
     def loss_from_posynomial(self, p: float) -> float:
         return self.E + p
 
@@ -220,6 +224,10 @@ class KaplanLaw:
 
     def posynomial_level(self, loss: float) -> float:
         return loss ** (1.0 / self.alpha_D)
+
+    def level_log_slope(self, loss: float) -> float:
+        """d log(L^(1/α_D))/d loss = 1/(α_D·L) [1/nats]."""
+        return 1.0 / (self.alpha_D * loss)
 
     def loss_from_posynomial(self, p: float) -> float:
         return p ** self.alpha_D

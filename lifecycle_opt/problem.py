@@ -115,14 +115,9 @@ class Constraint:
             return -self.elasticity / self.knob
         lp = self._loss_posy()
         if lp is not None:
-            # h = log P − log level(L_t); level = L_t − E (Chinchilla) or L_t^(1/α_D) (Kaplan).
-            # Differentiate the inverse, L(p), in log p: p > 0 always, even for a target a
-            # hair above E where a step in L_t would cross the floor.
-            level = self.law.posynomial_level(self.knob)
-            step = 1e-6
-            back = self.law.loss_from_posynomial
-            dL_dlogp = (back(level * math.exp(step)) - back(level * math.exp(-step))) / (2 * step)
-            return -1.0 / dL_dlogp
+            # h = log P − log level(L_t); level = L_t − E (Chinchilla) or L_t^(1/α_D)
+            # (Kaplan): analytic, as a target a hair above E leaves no room for a step
+            return -self.law.level_log_slope(self.knob)
         return -1.0
 
     def knob_at(self, z) -> float:

@@ -196,14 +196,12 @@ def _monomials(cp, N, D, terms, z0=(0.0, 0.0), scale=1.0):
     return cp.sum(cp.hstack(out)) if len(out) > 1 else out[0]
 
 
-def _cvxpy_gp(cp, problem: Problem, z0, rescale: bool = True):
+def _cvxpy_gp(cp, problem: Problem, z0):
     """The geometric program; its dual values are the elasticities ν.
 
     Variables are scaled around the Phase I point z0 (N = e^x0·n, D = e^y0·d) and the
     objective by its value there, so that the interior-point solver works with numbers
     near one: unscaled, log N ≈ 25 and log cost ≈ 57 cost it two digits of accuracy.
-    When the optimum lands far from z0 (Phase I can stop at a corner of the box), the
-    program is solved once more, scaled around that first answer.
     """
     z0 = np.asarray(z0, float)
     N, D = cp.Variable(pos=True, name="n"), cp.Variable(pos=True, name="d")
@@ -228,8 +226,6 @@ def _cvxpy_gp(cp, problem: Problem, z0, rescale: bool = True):
         return None, None, f"cvxpy-gp/CLARABEL ({prob.status})"
     duals = [float(con.dual_value) for con in constraints[:len(problem.constraints)]]
     z = z0 + np.array([math.log(N.value), math.log(D.value)])
-    if rescale and np.max(np.abs(z - z0)) > 2.0:
-        return _cvxpy_gp(cp, problem, z, rescale=False)
     # the interior-point solution is accurate to ~1e-6 along the flat iso-loss direction;
     # a few curved-model steps (still cvxpy) bring it to ~1e-9
     zq = _cvxpy_quadratic_refine(cp, problem, z0, z)
