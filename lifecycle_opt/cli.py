@@ -38,6 +38,9 @@ class _Lifeopt(click.Group):
         except click.Abort:
             click.echo("error: aborted", err=True)
             sys.exit(1)
+        except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:   # bare `lifeopt`
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""

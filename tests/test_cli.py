@@ -121,3 +121,18 @@ def test_console_script_runs_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["solve"], ["solve", "examples/chat_assistant.toml", "--format", "yaml"],
+                                  ["sweep", "examples/chat_assistant.toml"], ["nonsense"],
+                                  ["fit", "examples/runs/ladder_curves.csv", "--bootstrap", "-3"]])
+def test_usage_errors_are_one_line_with_exit_code_2(args):
+    result = run(*args)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--help" in lines[0], result.stderr
+
+
+def test_bare_lifeopt_shows_the_usage():
+    result = run()
+    assert result.exit_code == 2 and "Usage: " in result.stderr and "error" not in result.stderr
