@@ -123,7 +123,8 @@ class Constraint:
     def knob_at(self, z) -> float:
         """The knob value that puts the point z exactly on this constraint's boundary."""
         if self.posy is not None:
-            return self.knob * math.exp(self.value(z) / self.elasticity)
+            # in logs: a knob near the ends of the double range (1e-308 epochs) must not overflow
+            return math.exp(math.log(self.knob) + self.value(z) / self.elasticity)
         return float(self.law.loss(math.exp(z[0]), math.exp(z[1])))
 
 
