@@ -280,8 +280,17 @@ def csv_chunk(columns: dict, keys, cell=_csv_cell) -> str:
     text neutralised against formula injection (OWASP) and quoted as CSV needs."""
     buf = io.StringIO()
     writer = csv_writer(buf)
-    writer.writerows(zip(*([cell(v) for v in columns[k]] for k in keys)))
+    writer.writerows(zip(*(_csv_column(columns[k], cell) for k in keys)))
     return buf.getvalue()
+
+
+def _csv_column(values: list, cell) -> list:
+    """The cells of one column. A column of floats (and None) takes a fast path: a number
+    never needs neutralising ("-1.5" is a number to every reader), and a sweep of 1e7 rows
+    spends most of its time here."""
+    if cell is _csv_cell and set(map(type, values)) <= {float, type(None)}:
+        return ["" if v is None else float.__repr__(v) for v in values]
+    return [cell(v) for v in values]
 
 
 def render_rows_json(rows: list[dict]) -> str:

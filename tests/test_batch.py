@@ -89,21 +89,26 @@ def _with_max_params(raw, value):
 def scenarios(n, seed):
     rng = np.random.default_rng(seed)
     plain, edge = [], []
-    while len(plain) + len(edge) < n:
-        raw = random_raw(rng)
-        try:
-            scenario_from_dict(raw)
-        except ScenarioError:
-            continue
-        if raw["objective"]["minimize"] != "loss" and "max_params" not in raw.get("limits", {}) \
-                and rng.random() < 0.4:
-            edge.append(raw)
-            if len(edge) >= 64:
-                plain += near_boundary(edge, rng)
-                edge = []
-        else:
-            plain.append(raw)
-    return (plain + near_boundary(edge, rng) if edge else plain)[:n]
+    while len(plain) < n:
+        # near_boundary drops the plans no limit on N can reach: draw until n are kept
+        while len(plain) + len(edge) < n:
+            raw = random_raw(rng)
+            try:
+                scenario_from_dict(raw)
+            except ScenarioError:
+                continue
+            if raw["objective"]["minimize"] != "loss" and "max_params" not in raw.get("limits", {}) \
+                    and rng.random() < 0.4:
+                edge.append(raw)
+                if len(edge) >= 64:
+                    plain += near_boundary(edge, rng)
+                    edge = []
+            else:
+                plain.append(raw)
+        if edge:
+            plain += near_boundary(edge, rng)
+            edge = []
+    return plain[:n]
 
 
 def exact(raw):
