@@ -19,13 +19,12 @@ one array element per plan, using the structure the domain reference (§4) spell
   equation, then the limits on x clamp it.
 
 The equations of the cost objective are solved by Newton steps with g's analytic first and
-second derivatives, safeguarded by a bracket (Newton from either end, else bisection); under the repetition penalty g′ may
-jump at D = U, so that point is settled first, and where the target is out of reach at U
-the pole of f′ at the reach boundary (closed form, eq. 14–15) is divided out. The loss
-objective's ceiling c(x) has kinks, so its equations use a bracketing method
-(Anderson–Björck regula falsi with bisection safeguards). Both run to the last bits of a
-double; the multipliers of
-the active constraints come from the stationarity condition, and the relative residual
+second derivatives, safeguarded by a bracket (Newton from either end, else bisection);
+under the repetition penalty g′ may jump at D = U, so that point is settled first, and
+where the target is out of reach at U the pole of f′ at the reach boundary (closed form,
+eq. 14–15) is divided out. The loss objective's ceiling c(x) has kinks, so its equations
+use a bracketing method (Anderson–Björck regula falsi with bisection safeguards). Both
+run to the last bits of a double; the multipliers of the active constraints come from the stationarity condition, and the relative residual
 of the KKT conditions is reported for every plan.
 
 What it does not do, it says: a plan whose scenario has several loss constraints (robust
