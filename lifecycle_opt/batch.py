@@ -24,8 +24,9 @@ under the repetition penalty g′ may jump at D = U, so that point is settled fi
 where the target is out of reach at U the pole of f′ at the reach boundary (closed form,
 eq. 14–15) is divided out. The loss objective's ceiling c(x) has kinks, so its equations
 use a bracketing method (Anderson–Björck regula falsi with bisection safeguards). Both
-run to the last bits of a double; the multipliers of the active constraints come from the stationarity condition, and the relative residual
-of the KKT conditions is reported for every plan.
+run to the last bits of a double; the multipliers of the active constraints come from
+the stationarity condition, and the relative residual of the KKT conditions is reported
+for every plan.
 
 What it does not do, it says: a plan whose scenario has several loss constraints (robust
 plans), an unbounded scenario, a plan at the edge of the search box or an infeasible one
