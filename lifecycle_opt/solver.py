@@ -442,8 +442,11 @@ def _polish(problem: Problem, z_start):
             break
         if negative:
             active.remove(min(negative, key=lambda i: nu[i]))
-        for i in violated:
-            active.append(i)
+        if violated:
+            # one at a time, the worst first: two violated limits may be parallel (a FLOP
+            # and a dollar budget both cap N·D), and with both active the system is
+            # singular and its least-squares answer meets neither (found by the fuzzer)
+            active.append(max(violated, key=lambda i: cons[i].evaluate(z)[0]))
     return best
 
 

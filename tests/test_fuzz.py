@@ -22,7 +22,7 @@ run draws a small number of examples; the dedicated job sets LIFEOPT_FUZZ_EXAMPL
 import math
 import os
 
-from hypothesis import HealthCheck, Phase, event, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, event, example, given, settings, strategies as st
 
 from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
 from lifecycle_opt.laws import PRESETS, preset
@@ -192,7 +192,20 @@ def assert_meets_every_constraint(scenario, N: float, D: float) -> None:
             assert c.posy.value(N, D) <= 1 + FEASIBLE, (c.name, c.posy.value(N, D))
 
 
+#: Failures the fuzzer found, kept as explicit examples (run first, every time).
+#: 2026-11-29, 10,000-example job: a loss objective under a FLOP and a dollar budget (both
+#: cap N·D) with the loss nearly flat in D; the polish put both budgets in its active set
+#: at once, a singular system, and stopped with a KKT residual of 4.4.
+PARALLEL_BUDGETS = {
+    "law": {"E": 0.5, "A": 100.0, "B": 1.0, "alpha": 0.5, "beta": 1.0}, "target": {"loss": 1.0},
+    "inference": {"tokens": 0.0}, "objective": {"minimize": "loss"}, "data": {},
+    "budget": {"training_flops": 1e17, "total_cost": 100.0}, "limits": {"max_params": 1e6},
+    "hardware": {"training": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 0.5, "gpus": 1},
+                 "inference": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0}}}
+
+
 @FUZZ
 @given(raw=scenario_dicts())
+@example(raw=PARALLEL_BUDGETS)
 def test_any_scenario_gives_a_typed_error_or_a_certified_plan(raw):
     event(check_outcome(raw))
