@@ -1,9 +1,9 @@
 """The batch solver against the exact per-scenario solver, and sweeps built on it.
 
 The agreement test solves LIFEOPT_AGREEMENT_SCENARIOS random scenarios (default 100; the
-full check is LIFEOPT_AGREEMENT_SCENARIOS=10000, about 1.5 h on 2 cores, the exact solver's
-time) with both solvers: every law family, both objectives, every limit kind, and a fifth of
-them pushed to within 1e-6 or 1e-3 of infeasibility.
+full check, `.ci/agree`, is 10,000: about an hour on 2 cores, the exact solver's time) with
+both solvers: every law family, both objectives, every limit kind, and a fifth of them
+pushed to within 1e-6 or 1e-3 of infeasibility.
 """
 import math
 import multiprocessing
