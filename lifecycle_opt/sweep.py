@@ -569,11 +569,18 @@ def _fill(cols, plan, rows, li, ci, batch, result, good) -> None:
         "savings_flops": 1 - total_flops / base_flops,
         "savings_cost_usd": np.where(base_pv != 0, 1 - total_pv / base_pv, np.nan),
         "kkt_residual": result.kkt_residual[good]}
+    every = rows.size == len(cols["status"])          # every point of the chunk (rows in order)
     for key, values in numbers.items():
         values = np.broadcast_to(np.asarray(values, dtype=float), N.shape)
+        listed = values.tolist()
+        if np.isnan(values).any():
+            listed = [None if v != v else v for v in listed]
+        if every:
+            cols[key][:] = listed
+            continue
         column = cols[key]
-        for r, v in zip(rows.tolist(), values.tolist()):
-            column[r] = None if v != v else v
+        for r, v in zip(rows.tolist(), listed):
+            column[r] = v
     binding = [";".join(result.binding_names(int(i))) for i in np.flatnonzero(good)]
     for key, values in (("scenario", C["scenario"][ci]), ("objective", C["objective"][ci]),
                         ("objective_unit", C["objective_unit"][ci]), ("law", L["law"][li]),
