@@ -72,6 +72,7 @@ def solve(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
     _check_box(scenario, z)
     if kkt > KKT_TOL:
         _check_box(scenario, z_sp)
+        _check_flat(scenario, problem, z)
         raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
                           f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
     starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
@@ -428,14 +429,14 @@ def _polish(problem: Problem, z_start):
     cons = problem.constraints
     z = np.asarray(z_start, float).copy()
     active = [i for i, c in enumerate(cons) if c.evaluate(z)[0] > -_ACTIVE_TOL]
-    best = (z, np.zeros(len(cons)), math.inf)
+    best = (z, np.zeros(len(cons)), math.inf, [])
     for _ in range(2 * len(cons) + 4):
         z, nu_a = _newton_kkt(problem, z, active)
         nu = np.zeros(len(cons))
         nu[active] = nu_a
         res = _kkt_residual(problem, z, nu)
         if res < best[2]:
-            best = (z, nu, res)
+            best = (z, nu, res, list(active))
         negative = [i for i in active if nu[i] < -1e-12]
         violated = [i for i, c in enumerate(cons) if i not in active and c.evaluate(z)[0] > 1e-13]
         if not negative and not violated:
@@ -447,7 +448,39 @@ def _polish(problem: Problem, z_start):
             # and a dollar budget both cap N·D), and with both active the system is
             # singular and its least-squares answer meets neither (found by the fuzzer)
             active.append(max(violated, key=lambda i: cons[i].evaluate(z)[0]))
-    return best
+    z, nu, res, active = best
+    if res > 1e-12 and active:
+        z2, nu2 = _restore(problem, z, active)
+        res2 = _kkt_residual(problem, z2, nu2)
+        if res2 < res:
+            return z2, nu2, res2
+    return z, nu, res
+
+
+def _restore(problem: Problem, z, active, iters: int = 8):
+    """(z, ν): the active constraints met to the last bit by Newton on h_active = 0 alone,
+    then ν by least squares on stationarity.
+
+    Where the loss is nearly flat in D (hundreds of epochs under the repetition penalty,
+    a plan pinned by a limit on N) the elasticities reach 1e6, and the full KKT Newton
+    stalls with the loss constraint off by 1e-14, a complementarity residual ν·h of 1e-8.
+    At a vertex (two constraints active) the plan is fixed by the constraints alone."""
+    cons = problem.constraints
+    worst = lambda v: max(abs(cons[i].evaluate(v)[0]) for i in active)
+    best, size = z, worst(z)
+    for _ in range(iters):
+        F = np.array([cons[i].evaluate(z)[0] for i in active])
+        J = np.array([cons[i].evaluate(z)[1] for i in active])
+        z = np.clip(z + np.linalg.lstsq(J, -F, rcond=None)[0], [b[0] for b in BOX], [b[1] for b in BOX])
+        now = worst(z)
+        if now < size:
+            best, size = z, now
+        if now == 0.0:
+            break
+    J = np.array([cons[i].evaluate(best)[1] for i in active])
+    nu = np.zeros(len(cons))
+    nu[active] = np.linalg.lstsq(J.T, -problem.objective.evaluate(best)[1], rcond=None)[0]
+    return best, nu
 
 
 def _newton_kkt(problem: Problem, z, active, iters: int = 60):
@@ -500,6 +533,24 @@ def _kkt_residual(problem: Problem, z, nu) -> float:
         hn = h / c.loss_target if (c.is_loss and c.posy is None and c.law.posynomial() is None) else h
         worst = max(worst, hn, -n, abs(n * hn))
     return max(worst, float(np.max(np.abs(lag))) / max(scale, 1e-300))
+
+
+def _check_flat(scenario: Scenario, problem: Problem, z) -> None:
+    """A SolverError that says what to do when the loss objective is flat at the plan: a
+    budget that buys more than the unique corpus can use under the repetition penalty
+    leaves the loss constant to 1e-12 over a range of plans, none of them the optimum."""
+    if problem.objective.kind != "loss":
+        return
+    loss, grad, _ = problem.objective.evaluate(z)
+    if float(np.max(np.abs(grad))) > 1e-12:
+        return
+    corpus = (f"the {format_count(scenario.data.unique_tokens)} unique tokens"
+              if scenario.data.unique_tokens else "the data")
+    raise SolverError(
+        f"{scenario.name}: the loss is flat at {loss:.4f} nats (changing N or D moves it by under "
+        f"1e-12): the budget buys more than {corpus} can use, so no single plan is the optimum; "
+        f"minimise cost under a target instead ([objective] minimize = \"cost\", [target] "
+        f"loss = {loss + 1e-4:.4f})")
 
 
 def _check_box(scenario: Scenario, z) -> None:

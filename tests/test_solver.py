@@ -226,3 +226,44 @@ def test_dollar_optimum_equals_flop_optimum_at_equal_prices(law, excess, t, mfu,
     flops = solve(scenario(**sec, objective={"minimize": "flops"}))
     assert usd.params == pytest.approx(flops.params, rel=1e-9)
     assert usd.tokens == pytest.approx(flops.tokens, rel=1e-9)
+
+
+# ---------------------------------------------------------------- plans the batch agreement check found
+HEAVY_REPETITION = {"law": {"preset": "muennighoff2023"}, "inference": {"tokens": 4.8e11},
+                    "data": {"unique_tokens": 5e9, "repetition_penalty": True},
+                    "hardware": {"training": {"gpu": "H100", "mfu": 0.42, "price_per_gpu_hour": 1.73, "gpus": 6857},
+                                 "inference": {"gpu": "H100", "mfu": 0.46, "price_per_gpu_hour": 2.39}}}
+
+
+def test_a_flat_loss_objective_says_what_to_do_and_its_advice_solves():
+    """$178M on a 5B-token corpus: the loss is flat to 1e-12 over a range of plans. The
+    error says so and suggests a cost objective under a target; that scenario solves."""
+    from lifecycle_opt.errors import SolverError
+    raw = {**HEAVY_REPETITION, "objective": {"minimize": "loss"}, "budget": {"total_cost": 1.78e8}}
+    with pytest.raises(SolverError, match="the loss is flat") as err:
+        solve(scenario_from_dict(raw))
+    target = float(str(err.value).split("loss = ")[1].rstrip(")"))
+    advised = {**HEAVY_REPETITION, "objective": {"minimize": "cost"}, "target": {"loss": target}}
+    plan = solve(scenario_from_dict(advised))
+    assert plan.certificate.kkt_residual < KKT_TOL
+    assert plan.loss == pytest.approx(target, rel=1e-9)
+
+
+def test_a_plan_pinned_by_a_limit_where_the_loss_is_flat_in_D_is_certified():
+    """186 epochs and a limit on N: elasticities near 1e6. The vertex of the two active
+    constraints is met to the last bit, so the KKT residual certifies (it stalled at 7e-9)."""
+    raw = {"law": {"preset": "hoffmann2022"},
+           "objective": {"minimize": "cost"},
+           "hardware": {"training": {"gpu": "H100", "mfu": 0.4738715510462798,
+                                     "price_per_gpu_hour": 3.0406598748712304, "gpus": 7645},
+                        "inference": {"gpu": "H100", "mfu": 0.40825271889854753,
+                                      "price_per_gpu_hour": 1.5888177818698797}},
+           "inference": {"tokens": 1472175554803.4663},
+           "target": {"loss": 2.0866354603751702},
+           "limits": {"max_training_days": 46.65550301484575, "max_total_cost": 2397176749.377334,
+                      "max_params": 1273756227.869425},
+           "data": {"unique_tokens": 1699197806306.9575, "repetition_penalty": True}}
+    plan = solve(scenario_from_dict(raw))
+    assert plan.certificate.kkt_residual < KKT_TOL
+    assert {b.name for b in plan.binding} == {"loss_target", "max_params"}
+    assert plan.tokens / 1.699e12 > 150
