@@ -390,6 +390,9 @@ class _Section:
             self.reader.fail(self.key(key), str(exc), value)
         if positive and not x > 0:
             self.reader.fail(self.key(key), "a positive quantity", value)
+        if positive and x < _TINY:
+            # a limit enters the problem as its reciprocal too: 1/2.2e-309 overflows
+            self.reader.fail(self.key(key), f"a positive quantity of at least {_TINY:g}", value)
         if upper is not None and x > upper:
             self.reader.fail(self.key(key), f"at most {upper:g}", value)
         return x
@@ -416,6 +419,10 @@ class _Section:
         if key not in self.table:
             return None
         return _Section(self.reader, self.key(key), self.table[key], allowed)
+
+
+#: the smallest positive quantity accepted (found by the fuzzer: smaller, a reciprocal overflows)
+_TINY = 1e-300
 
 
 def _number(value) -> float:

@@ -203,9 +203,20 @@ PARALLEL_BUDGETS = {
     "hardware": {"training": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 0.5, "gpus": 1},
                  "inference": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0}}}
 
+#: The same job, second run: a limit of 2.2e-309 tokens per parameter (a subnormal double;
+#: its reciprocal, the constraint's coefficient, overflowed to inf).
+SUBNORMAL_LIMIT = {
+    "law": {"preset": "hoffmann2022"}, "target": {"loss": 2.0}, "inference": {"tokens": 0.0},
+    "objective": {"minimize": "cost"}, "data": {}, "budget": {},
+    "limits": {"max_tokens_per_param": 2.225073858507203e-309},
+    "hardware": {"training": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0, "gpus": 1},
+                 "inference": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0}}}
+
 
 @FUZZ
 @given(raw=scenario_dicts())
 @example(raw=PARALLEL_BUDGETS)
+@example(raw=SUBNORMAL_LIMIT)
+@example(raw={**SUBNORMAL_LIMIT, "limits": {"max_tokens_per_param": 1e-290}})
 def test_any_scenario_gives_a_typed_error_or_a_certified_plan(raw):
     event(check_outcome(raw))
