@@ -29,9 +29,9 @@ the stationarity condition, and the relative residual of the KKT conditions is r
 for every plan.
 
 What it does not do, it says: a plan whose scenario has several loss constraints (robust
-plans), an unbounded scenario, a plan at the edge of the search box or an infeasible one
-is marked (``status``), and the sweep solves those with the exact per-scenario path, which
-explains an infeasibility. The batch answers agree with the exact solver to 1e-9 relative
+plans), an unbounded scenario, a plan at the edge of the search box, a loss objective
+flat at its optimum, or an infeasible one is marked (``status``), and the sweep solves
+those with the exact per-scenario path, which explains an infeasibility. The batch answers agree with the exact solver to 1e-9 relative
 in N and D (tests/test_batch.py).
 
 Constraints reach this module through :class:`~lifecycle_opt.problem.Problem`, the same
@@ -919,6 +919,11 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
     P, nPN, dPD, De = law.reducible(N, D, idx)
     dL = b.power * (b.E + P) ** (b.power - 1.0)
     grad_phi = np.stack([nPN * dL, dPD * dL], axis=1)
+    # a loss flat to 1e-12 (a budget past what the corpus can use): no single plan is the
+    # optimum, and the exact path says so and what to do instead
+    flat = good & (np.max(np.abs(grad_phi), axis=1) < 1e-12)
+    status[flat] = _EDGE
+    good &= ~flat
     g1 = _limit_gradients(b, first, N, D)
     g2 = _limit_gradients(b, second, N, D)
     nu, resid = _multipliers(grad_phi, g1, g2, second != _NO_NAME)

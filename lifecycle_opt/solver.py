@@ -70,9 +70,9 @@ def solve(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
     # an optimum off the search box is the input's doing (the box's bounds carry no
     # multipliers, so there the optimality conditions cannot be met)
     _check_box(scenario, z)
+    _check_flat(scenario, problem, z)
     if kkt > KKT_TOL:
         _check_box(scenario, z_sp)
-        _check_flat(scenario, problem, z)
         raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
                           f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
     starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
@@ -538,7 +538,9 @@ def _kkt_residual(problem: Problem, z, nu) -> float:
 def _check_flat(scenario: Scenario, problem: Problem, z) -> None:
     """A SolverError that says what to do when the loss objective is flat at the plan: a
     budget that buys more than the unique corpus can use under the repetition penalty
-    leaves the loss constant to 1e-12 over a range of plans, none of them the optimum."""
+    leaves the loss constant to 1e-12 over a range of plans, none of them the optimum
+    (the relative KKT residual cannot tell: it may pass at any of them). The batch solver
+    applies the same test."""
     if problem.objective.kind != "loss":
         return
     loss, grad, _ = problem.objective.evaluate(z)
