@@ -153,8 +153,10 @@ def render_table(sol: Solution) -> str:
     if sol.uncertainty is not None:
         out += _uncertainty_section(sol)
     cert = sol.certificate
+    polished = ("" if cert.polished_agreement != cert.polished_agreement or cert.agreement <= cert.agreement_tol
+                else f", to {cert.polished_agreement:.1e} after the KKT polish from each")
     out += [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
-            f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e} "
+            f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e}{polished} "
             f"({', '.join(cert.methods)})"]
     if sol.warnings:
         out += ["", "WARNINGS"] + [f"- {w}" for w in sol.warnings]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 __all__ = ["Binding", "Certificate", "Baseline", "Uncertainty", "Solution", "ROW_FIELDS"]
 
+import math
 from dataclasses import dataclass
 
 from .costs import CostBreakdown
@@ -39,8 +40,11 @@ class Certificate:
     """Evidence that the plan is the global optimum.
 
     kkt_residual : the relative residual of the optimality conditions at the polished plan
-    methods_agree : the two independent solvers both land within ``agreement_tol`` of it
+    methods_agree : the two independent solvers both land within ``agreement_tol`` of it,
+        or the Newton polish from each lands on the same certified plan (to 1e-9)
     agreement : the largest relative gap in N or D between either solver and the plan
+    polished_agreement : the relative gap in N or D between the plans the polish reaches
+        from each solver's answer (nan when only one solver answered or one did not certify)
     status : "optimal" once every check passed
     methods : the solvers used, e.g. ("cvxpy-gp/CLARABEL", "scipy-slsqp", "newton-kkt")
     """
@@ -51,6 +55,7 @@ class Certificate:
     agreement_tol: float
     status: str
     methods: tuple[str, ...]
+    polished_agreement: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,8 @@ class Solution:
             "certificate": {"kkt_residual": self.certificate.kkt_residual,
                             "methods_agree": self.certificate.methods_agree,
                             "agreement": self.certificate.agreement,
+                            "polished_agreement": (None if math.isnan(self.certificate.polished_agreement)
+                                                   else self.certificate.polished_agreement),
                             "status": self.certificate.status,
                             "methods": list(self.certificate.methods)},
             "law": {"name": self.law_name, "source": self.law_source},

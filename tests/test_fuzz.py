@@ -14,8 +14,7 @@ A loss objective flat at its optimum (the budget buys more than the law can use)
 SolverError that says so and what to set instead; it is counted. Known limits, found by
 this fuzzer and not fixed, are let through and counted as events (see check_outcome): a
 flat optimum that cannot be certified on a corpus under 1e8 tokens with the repetition
-penalty, and solved plans where cvxpy's second opinion misses the certified plan by more
-than 1e-6.
+penalty, and solved plans without a second opinion (cvxpy failed).
 
 Anything else (another exception, a plan that breaks a limit) fails the test. The default
 run draws a small number of examples; the dedicated job sets LIFEOPT_FUZZ_EXAMPLES=10000
@@ -176,11 +175,16 @@ def check_outcome(raw: dict) -> str:
     assert cert.status == "optimal" and cert.kkt_residual <= 1e-9, cert
     assert_meets_every_constraint(scenario, solution.params, solution.tokens)
     if not cert.methods_agree:
-        # Counted, not failed: the KKT residual above already certifies the convex optimum;
-        # the second opinion (cvxpy) loses accuracy on flat or badly scaled plans (toy laws,
-        # a target a hair above E, a tiny corpus). The closing note of the hardening issue
-        # reports how often.
-        return "solved; cvxpy's plan off by more than 1e-6"
+        # Counted, not failed: the KKT residual above already certifies the convex optimum.
+        # cvxpy's answer, off by 1e-6–1e-3 on flat or badly scaled plans (toy laws, a target
+        # a hair above E, a tiny corpus), agrees when the polish from it reaches the same
+        # plan; left here are the plans where cvxpy gave no answer at all (Clarabel failed
+        # round after round in the cutting-plane loop) or polishes elsewhere.
+        if math.isnan(cert.polished_agreement):
+            return "solved; no second opinion (cvxpy failed)"
+        return "solved; cvxpy's answer polishes to another plan"
+    if cert.agreement > cert.agreement_tol:
+        return "solved; solvers agree after the polish from each"
     return "solved"
 
 
