@@ -215,7 +215,8 @@ PARALLEL_BUDGETS = {
                  "inference": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0}}}
 
 #: The same job, second run: a limit of 2.2e-309 tokens per parameter (a subnormal double;
-#: its reciprocal, the constraint's coefficient, overflowed to inf).
+#: its reciprocal, the constraint's coefficient, overflowed to inf); third run: Kaplan's law
+#: at a target of 1.42e-98 nats (L^(1/α_D) underflowed to 0).
 SUBNORMAL_LIMIT = {
     "law": {"preset": "hoffmann2022"}, "target": {"loss": 2.0}, "inference": {"tokens": 0.0},
     "objective": {"minimize": "cost"}, "data": {}, "budget": {},
@@ -229,5 +230,6 @@ SUBNORMAL_LIMIT = {
 @example(raw=PARALLEL_BUDGETS)
 @example(raw=SUBNORMAL_LIMIT)
 @example(raw={**SUBNORMAL_LIMIT, "limits": {"max_tokens_per_param": 1e-290}})
+@example(raw={**SUBNORMAL_LIMIT, "law": {"preset": "kaplan2020"}, "target": {"loss": 1.42e-98}, "limits": {}})
 def test_any_scenario_gives_a_typed_error_or_a_certified_plan(raw):
     event(check_outcome(raw))
