@@ -920,8 +920,18 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
     dL = b.power * (b.E + P) ** (b.power - 1.0)
     grad_phi = np.stack([nPN * dL, dPD * dL], axis=1)
     # a loss flat to 1e-12 (a budget past what the corpus can use): no single plan is the
-    # optimum, and the exact path says so and what to do instead
-    flat = good & (np.max(np.abs(grad_phi), axis=1) < 1e-12)
+    # optimum, and the exact path says so and what to do instead. Flat, as the exact solver
+    # has it: a zero gradient, or a plan 10 % smaller in N or in D reaching the same loss
+    # (with D pinned by the epochs the penalised loss stops falling with N: N′ saturates,
+    # eq. 15); the smaller plan meets every cap, and must meet the limits on D/N
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = np.zeros(n, dtype=bool)
+        for dx, dy in ((0.1, 0.0), (0.0, 0.1)):
+            P_small = law.reducible(np.exp(x - dx), np.exp(y - dy), idx)[0]
+            ratio = (y - dy) - (x - dx)
+            fits = (ratio >= b.ratio_ge) & (ratio <= b.ratio_le)
+            same |= fits & (P_small - P <= 1e-12 * (b.E + P))
+    flat = good & ((np.max(np.abs(grad_phi), axis=1) < 1e-12) | same)
     status[flat] = _EDGE
     good &= ~flat
     g1 = _limit_gradients(b, first, N, D)

@@ -553,12 +553,17 @@ def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) ->
     budget that buys more than the unique corpus can use under the repetition penalty
     leaves the loss constant to 1e-12 over a range of plans, none of them the optimum
     (the relative KKT residual cannot tell: it may pass at any of them). Flat means a
-    gradient under 1e-12 nats, or (``apart``) two certified plans far apart. The batch
-    solver applies the gradient test."""
+    gradient under 1e-12 nats, a plan 10 % smaller in N or in D that meets every limit and
+    reaches the same loss to 1e-12 (with D pinned by the epochs the penalised loss stops
+    falling with N: N′ saturates, eq. 15), or (``apart``) two certified plans far apart.
+    The batch solver applies the same tests."""
     if problem.objective.kind != "loss":
         return
     loss, grad, _ = problem.objective.evaluate(z)
-    if float(np.max(np.abs(grad))) > 1e-12 and not apart:
+    if float(np.max(np.abs(grad))) > 1e-12 and not apart and not any(
+            problem.objective.evaluate(w)[0] - loss <= 1e-12 * loss
+            and all(c.value(w) <= 1e-12 for c in problem.constraints)
+            for w in (z - (0.1, 0.0), z - (0.0, 0.1))):
         return
     corpus = (f"the {format_count(scenario.data.unique_tokens)} unique tokens"
               if scenario.data.unique_tokens else "the data")

@@ -276,3 +276,22 @@ def test_the_target_boundary_and_its_derivatives_match_the_law():
         d1, d2 = (xp - xm) / (2 * h), (g1p - g1m) / (2 * h)
     assert np.allclose(d1[smooth], g1[smooth], rtol=1e-6, atol=1e-9)
     assert np.allclose(d2[smooth], g2[smooth], rtol=1e-4, atol=1e-7)
+
+
+def test_a_loss_objective_flat_in_N_goes_to_the_exact_path_which_says_so():
+    """$149k on a 9.6B-token corpus capped at 3.2 epochs: D is pinned, and past ~50B
+    parameters the penalised loss no longer falls with N (N′ saturates). Both solvers see
+    that a 10 % smaller model reaches the same loss: the batch leaves the point to the exact
+    path, whose error says what to set instead (the agreement check found the exact solver
+    calling one such plan optimal)."""
+    raw = {"law": {"preset": "besiroglu2024"}, "objective": {"minimize": "loss"},
+           "inference": {"tokens": 5.91e9}, "budget": {"total_cost": 149346.6},
+           "data": {"unique_tokens": 9.629e9, "repetition_penalty": True, "max_epochs": 3.2143},
+           "hardware": {"training": {"gpu": "H100", "mfu": 0.28, "price_per_gpu_hour": 3.59, "gpus": 7273},
+                        "inference": {"gpu": "H100", "mfu": 0.31, "price_per_gpu_hour": 2.46}}}
+    result = solve_batch(batch_from_problems([build_problem(scenario_from_dict(raw))]))
+    assert result.status[0] != OPTIMAL
+    with pytest.raises(SolverError, match="the loss is flat"):
+        solve(scenario_from_dict(raw))
+    rows = list(chunk_rows(sweep_columns(plan_sweep(raw, {"budget.total_cost": [149346.6]}), 0, 1)))
+    assert rows[0]["status"] == "failed" and "the loss is flat" in rows[0]["message"]
