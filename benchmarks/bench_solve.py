@@ -4,6 +4,7 @@ Run: python benchmarks/bench_solve.py
 Prints, measured in the same run: the cold `import cvxpy` time, the time of a first solve
 (cvxpy compile included) and of repeated solves per example, and the ratio to the import.
 """
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +28,8 @@ def main():
         s = load_scenarios(path)[0]
         if len(load_scenarios(path)) > 1:
             continue                     # a [[scenario]] file is for `lifeopt compare`
-        cli = min(cold([sys.executable, "-m", "lifecycle_opt.cli", "solve", str(path)]) for _ in range(2))
+        cli = min(cold([os.path.join(os.path.dirname(sys.executable), "lifeopt"), "solve", str(path)])
+                  for _ in range(2))
         t = time.perf_counter()
         n = 10
         for _ in range(n):
