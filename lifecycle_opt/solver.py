@@ -560,10 +560,14 @@ def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) ->
     if problem.objective.kind != "loss":
         return
     loss, grad, _ = problem.objective.evaluate(z)
-    if float(np.max(np.abs(grad))) > 1e-12 and not apart and not any(
-            problem.objective.evaluate(w)[0] - loss <= 1e-12 * loss
-            and all(c.value(w) <= 1e-12 for c in problem.constraints)
-            for w in (z - (0.1, 0.0), z - (0.0, 0.1))):
+
+    def as_good(w) -> bool:
+        """The plan w meets every limit and reaches the same loss to 1e-12."""
+        return (problem.objective.evaluate(w)[0] - loss <= 1e-12 * loss
+                and all(c.value(w) <= 1e-12 for c in problem.constraints))
+
+    flat = apart or float(np.max(np.abs(grad))) < 1e-12 or as_good(z - (0.1, 0.0)) or as_good(z - (0.0, 0.1))
+    if not flat:
         return
     corpus = (f"the {format_count(scenario.data.unique_tokens)} unique tokens"
               if scenario.data.unique_tokens else "the data")
