@@ -21,6 +21,8 @@ from __future__ import annotations
 
 __all__ = ["solve", "quick_plan", "caution_context", "caution_count", "KKT_TOL", "AGREEMENT_TOL"]
 
+import contextlib
+import io
 import math
 import warnings as _warnings
 
@@ -193,7 +195,11 @@ def _run(cp, prob, **kw) -> str:
             prob.solve(solver=cp.CLARABEL, **kw)
             return "loose"
         except cp.error.SolverError:
-            prob.solve(solver=cp.SCS, eps=1e-10, max_iters=20000, **kw)
+            # SCS writes "ERROR: could not determine problem status." to sys.stdout, where
+            # it would land in front of `lifeopt solve --format json`; the certificate says
+            # what happened instead
+            with contextlib.redirect_stdout(io.StringIO()):
+                prob.solve(solver=cp.SCS, eps=1e-10, max_iters=20000, **kw)
             return "scs"
 
 

@@ -136,3 +136,35 @@ def test_usage_errors_are_one_line_with_exit_code_2(args):
 def test_bare_lifeopt_shows_the_usage():
     result = run()
     assert result.exit_code == 2 and "Usage: " in result.stderr and "error" not in result.stderr
+
+
+def test_json_on_stdout_stays_json_when_the_conic_solver_falls_back_to_scs(tmp_path):
+    """Kaplan's law under a limit on N and a training-dollar cap: Clarabel fails on the GP and
+    SCS, the fallback, prints "ERROR: could not determine problem status." to sys.stdout
+    (found by the 10,000-scenario agreement run). The plan on stdout must still parse."""
+    path = write(tmp_path, """
+        name = "scs fallback"
+        [law]
+        preset = "kaplan2020"
+        [objective]
+        minimize = "cost"
+        [hardware.training]
+        gpu = "H100"
+        mfu = 0.5975625237735565
+        price_per_gpu_hour = 1.6366224245619059
+        gpus = 7226
+        [hardware.inference]
+        gpu = "H100"
+        mfu = 0.09207655464856646
+        price_per_gpu_hour = 3.505425202622672
+        [inference]
+        tokens = 59485163842016.74
+        [target]
+        loss = 1.9735388458480196
+        [limits]
+        max_training_cost = 12643837.316793745
+        max_params = 11486849909.242764
+        """)
+    result = CliRunner().invoke(cli, ["solve", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scenario"] == "scs fallback"
