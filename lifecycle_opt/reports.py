@@ -11,6 +11,7 @@ __all__ = ["csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "ren
 import csv
 import io
 import json
+import math
 
 import numpy as np
 
@@ -153,7 +154,7 @@ def render_table(sol: Solution) -> str:
     if sol.uncertainty is not None:
         out += _uncertainty_section(sol)
     cert = sol.certificate
-    polished = ("" if cert.polished_agreement != cert.polished_agreement or cert.agreement <= cert.agreement_tol
+    polished = ("" if math.isnan(cert.polished_agreement) or cert.agreement <= cert.agreement_tol
                 else f", to {cert.polished_agreement:.1e} after the KKT polish from each")
     out += [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
             f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e}{polished} "

@@ -207,14 +207,13 @@ def _check(s: Scenario) -> None:
         _fail(src, "target", "a [target] with loss or reference", found_text="found no target")
     if s.target is not None:
         E = s.law.irreducible_loss
+        key = "target.reference" if s.target.reference_params is not None else "target.loss"
         if not s.target.loss > E:
-            key = "target.reference" if s.target.reference_params is not None else "target.loss"
             _fail(src, key, f"a loss above the irreducible loss E = {E:g} of law {s.law.name}",
                   s.target.loss)
         if not s.law.posynomial_level(s.target.loss) >= _TINY:
             # a reducible loss under 1e-300 underflows (found by the fuzzer: Kaplan's law
             # at a target of 1e-98 nats, whose L^(1/α_D) is 0.0)
-            key = "target.reference" if s.target.reference_params is not None else "target.loss"
             floor = s.law.loss_from_posynomial(_TINY)
             _fail(src, key, f"a loss of at least {floor:.3g} nats under law {s.law.name} (below it the "
                   f"reducible loss is under {_TINY:g})", s.target.loss)

