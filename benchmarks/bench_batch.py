@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from lifecycle_opt.batch import Batch, solve_batch
-from lifecycle_opt.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, preset
-from lifecycle_opt.scenario import scenario_from_dict
-from lifecycle_opt.solver import solve
+from lifecycle_opt.solvers.batch import Batch, solve_batch
+from lifecycle_opt.model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, preset
+from lifecycle_opt.scenario.reader import scenario_from_dict
+from lifecycle_opt.plan.planning import solve
 
 LAW = preset("muennighoff2023")
 

@@ -23,7 +23,7 @@ def main():
     floor = min(cold([sys.executable, "-c", "import cvxpy"]) for _ in range(3))
     print(f"bare `import cvxpy`: {floor:.2f} s")
     from lifecycle_opt import solve
-    from lifecycle_opt.scenario import load_scenarios
+    from lifecycle_opt.scenario.reader import load_scenarios
     for path in sorted((ROOT / "examples").glob("*.toml")):
         s = load_scenarios(path)[0]
         if len(load_scenarios(path)) > 1:

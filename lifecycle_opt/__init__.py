@@ -13,21 +13,21 @@ __all__ = ["load_scenario", "solve", "sweep", "Scenario", "Solution", "preset", 
 __version__ = "0.1.0"
 
 from .errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
-from .laws import preset
+from .model.laws import preset
 
 
 def __getattr__(name):
     # Imported on first use: the solver pulls in cvxpy, which costs about a second.
     if name in ("load_scenario", "Scenario"):
-        from . import scenario
+        from .scenario import reader as scenario
         return getattr(scenario, name)
     if name == "solve":
-        from .solver import solve
+        from .plan.planning import solve
         return solve
     if name == "sweep":
-        from .sweep import sweep
+        from .plan.sweep import sweep
         return sweep
     if name == "Solution":
-        from .solution import Solution
+        from .plan.solution import Solution
         return Solution
     raise AttributeError(f"module 'lifecycle_opt' has no attribute {name!r}")

@@ -100,10 +100,10 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
       lifeopt solve examples/small_corpus.toml --format csv -o plan.csv --force
       lifeopt solve examples/finance_plan.toml --xlsx plan.xlsx --csv-tables plan-tables
     """
-    from .exports import check_writable
-    from .reports import render_csv, render_json, render_table
-    from .scenario import load_scenario
-    from .uncertainty import plan as solve_scenario
+    from .outputs.exports import check_writable
+    from .outputs.reports import render_csv, render_json, render_table
+    from .scenario.reader import load_scenario
+    from .plan.planning import solve as solve_scenario
 
     try:
         for path in (output, xlsx):
@@ -113,7 +113,7 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
         solution = solve_scenario(loaded)
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
         if xlsx or csv_tables:
-            from .workbook import plan_book, write_csv_tables, write_xlsx
+            from .outputs.workbook import plan_book, write_csv_tables, write_xlsx
             book = plan_book(loaded, solution, stamp=_today() if stamp else None)
             if xlsx:
                 write_xlsx(book, xlsx, force=force)
@@ -133,7 +133,7 @@ def _today():
 
 def _emit(text: str, output: str | None, force: bool) -> None:
     """Write ``text`` to ``output`` atomically, or to standard output."""
-    from .exports import write_text_atomic
+    from .outputs.exports import write_text_atomic
 
     if output:
         write_text_atomic(output, text, force=force)
@@ -185,9 +185,9 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
       lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
           --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
     """
-    from .exports import check_writable, write_chunks_atomic
-    from .reports import csv_chunk, csv_header, render_rows, render_rows_json
-    from .sweep import CHUNK, chunk_rows, parse_axis, plan_sweep, sweep_chunks
+    from .outputs.exports import check_writable, write_chunks_atomic
+    from .outputs.reports import csv_chunk, csv_header, render_rows, render_rows_json
+    from .plan.sweep import CHUNK, chunk_rows, parse_axis, plan_sweep, sweep_chunks
 
     try:
         if scheduler and workers:
@@ -219,7 +219,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
                                                                    plan.keys),
                 "json": render_rows_json}[fmt](rows)
         if xlsx:
-            from .workbook import sweep_book, write_xlsx
+            from .outputs.workbook import sweep_book, write_xlsx
             write_xlsx(sweep_book(rows, keys, scenario, stamp=_today() if stamp else None), xlsx, force=force)
             click.echo(f"wrote {xlsx}", err=True)
         _emit(text, output, force)
@@ -287,9 +287,9 @@ def compare(scenarios, fmt, output, force):
       lifeopt compare examples/compare_demand.toml --format csv -o plans.csv
     """
     from .errors import InfeasibleError, SolverError
-    from .reports import render_compare, render_rows_csv, render_rows_json
-    from .scenario import load_scenarios
-    from .uncertainty import plan as solve_scenario
+    from .outputs.reports import render_compare, render_rows_csv, render_rows_json
+    from .scenario.reader import load_scenarios
+    from .plan.planning import solve as solve_scenario
 
     try:
         results, origins = [], []
@@ -339,11 +339,11 @@ def plot(scenario, output, specs, force):
       lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
     """
     from .errors import ExportError
-    from .exports import check_writable
-    from .plots import plan_figure, save_figure, sweep_figure
-    from .scenario import load_scenario, load_scenarios
-    from .solver import solve as solve_scenario
-    from .sweep import parse_axis, sweep as run_sweep
+    from .outputs.exports import check_writable
+    from .outputs.plots import plan_figure, save_figure, sweep_figure
+    from .scenario.reader import load_scenario, load_scenarios
+    from .plan.planning import solve as solve_scenario
+    from .plan.sweep import parse_axis, sweep as run_sweep
 
     try:
         if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
@@ -404,9 +404,9 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     import time
     from pathlib import Path
 
-    from .exports import check_writable, write_text_atomic
-    from .fit import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, read_runs, write_samples
-    from .reports import fit_document, render_fit
+    from .outputs.exports import check_writable, write_text_atomic
+    from .fit.parametric import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, read_runs, write_samples
+    from .outputs.reports import fit_document, render_fit
 
     try:
         for path in (output, samples):
@@ -456,10 +456,10 @@ def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers
     """`lifeopt fit --approach all`: the three approaches on training curves."""
     import json
 
-    from .approaches import compare_approaches, read_curves
-    from .exports import write_text_atomic
-    from .fit import law_toml
-    from .reports import render_approaches
+    from .fit.approaches import compare_approaches, read_curves
+    from .outputs.exports import write_text_atomic
+    from .fit.parametric import law_toml
+    from .outputs.reports import render_approaches
 
     for flag, value in (("--samples", samples), ("--drop-highest-loss", drop)):
         if value:
@@ -488,7 +488,7 @@ def presets():
     """
     from tabulate import tabulate
 
-    from .laws import PRESETS, preset
+    from .model.laws import PRESETS, preset
 
     rows = []
     for name in PRESETS:
@@ -509,7 +509,7 @@ def gpus():
     """
     from tabulate import tabulate
 
-    from .hardware import CATALOGUE
+    from .model.hardware import CATALOGUE
 
     rows = [(g.name, ", ".join(f"{k} {v / 1e12:g}T" for k, v in g.peak_flops.items()),
              f"{g.memory_bytes / 1e9:g} GB", f"{g.bandwidth / 1e12:g} TB/s", g.source)

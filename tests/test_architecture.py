@@ -1,23 +1,59 @@
-"""Data flows one way: each module imports only from the stages before it."""
+"""Data flows one way: each module imports only from the stages before it, and the
+folders show the stages (errors → model → fit → scenario → solve → plan → outputs → cli)."""
 import ast
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
-ORDER = ["errors", "units", "laws", "fit", "approaches", "hardware", "costs", "finance", "scenario", "problem", "solution", "solver", "batch", "uncertainty", "sweep",
-         "reports", "exports", "workbook", "plots", "cli"]
+
+#: every module, in the order data flows through them; a module may import only from
+#: modules listed before it
+ORDER = [
+    "errors",
+    "model.units", "model.laws", "model.hardware", "model.costs", "model.finance",
+    "fit.parametric", "fit.approaches",
+    "scenario.reader",
+    "solvers.problem", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
+    "solvers.exact", "solvers.batch",
+    "plan.solution", "plan.cautions", "plan.certified", "plan.uncertainty", "plan.planning",
+    "plan.sweep",
+    "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.plots",
+    "cli",
+]
+STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]
+#: the most lines a module may have before it should be split (the layout's promise)
+MAX_MODULE_LINES = 560
+MAX_FUNCTION_LINES = 85
+
+
+def _path(module: str) -> Path:
+    return PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
 
 
 def imports_of(module: str) -> set[str]:
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    """The package modules that ``module`` imports, as dotted names under lifecycle_opt."""
+    here = module.split(".")[:-1]                   # the package the module lives in
+    tree = ast.parse(_path(module).read_text())
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
-            found.add(node.module.split(".")[0])
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module:
-            found.update(a.name for a in node.names)
+        if isinstance(node, ast.ImportFrom) and node.level >= 1:
+            base = here[:len(here) - (node.level - 1)]
+            parts = base + (node.module.split(".") if node.module else [])
+            if PACKAGE.joinpath(*parts).is_dir():      # from ..model import hardware
+                found.update(".".join(parts + [a.name]) for a in node.names)
+            else:
+                found.add(".".join(parts))
     return found
+
+
+def all_modules() -> set[str]:
+    out = set()
+    for p in PACKAGE.rglob("*.py"):
+        rel = p.relative_to(PACKAGE).with_suffix("")
+        if rel.name != "__init__":
+            out.add(".".join(rel.parts))
+    return out
 
 
 @pytest.mark.parametrize("module", ORDER)
@@ -27,10 +63,16 @@ def test_imports_only_from_earlier_stages(module):
 
 
 def test_every_module_is_in_the_flow():
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules == set(ORDER)
+    assert all_modules() == set(ORDER)
+
+
+def test_the_folders_are_the_stages_in_order():
+    stages = [m.split(".")[0] for m in ORDER]
+    assert sorted(set(stages), key=stages.index) == STAGES
+    # a stage's modules stand together in the flow
+    assert stages == sorted(stages, key=STAGES.index)
 
 
 def test_every_module_declares_its_public_surface():
     for module in ORDER:
-        assert "__all__" in (PACKAGE / f"{module}.py").read_text(), module
+        assert "__all__" in _path(module).read_text(), module

@@ -12,13 +12,13 @@ import os
 import numpy as np
 import pytest
 
-from lifecycle_opt.batch import STATUS, batch_from_problems, solve_batch
+from lifecycle_opt.solvers.batch import STATUS, batch_from_problems, solve_batch
 from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
-from lifecycle_opt.laws import preset
-from lifecycle_opt.problem import build_problem
-from lifecycle_opt.scenario import scenario_from_dict
-from lifecycle_opt.solver import solve
-from lifecycle_opt.sweep import chunk_rows, plan_sweep, sweep_columns
+from lifecycle_opt.model.laws import preset
+from lifecycle_opt.solvers.problem import build_problem
+from lifecycle_opt.scenario.reader import scenario_from_dict
+from lifecycle_opt.plan.planning import solve
+from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_columns
 
 SCENARIOS = int(os.environ.get("LIFEOPT_AGREEMENT_SCENARIOS", "100"))
 LAWS = ("hoffmann2022", "besiroglu2024", "muennighoff2023", "kaplan2020", "hoffmann2022_unrounded")
@@ -219,7 +219,7 @@ def test_batch_sweep_rows_equal_the_exact_rows(name, axes):
 
 
 def _csv(plan, chunks):
-    from lifecycle_opt.reports import csv_chunk, csv_header
+    from lifecycle_opt.outputs.reports import csv_chunk, csv_header
     return csv_header(plan.keys) + "".join(csv_chunk(cols, plan.keys) for _, cols in chunks)
 
 
@@ -227,7 +227,7 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     from click.testing import CliRunner
     from lifecycle_opt.cli import cli
-    from lifecycle_opt.sweep import sweep_chunks
+    from lifecycle_opt.plan.sweep import sweep_chunks
     axes = {"inference.tokens": "1e10..1e14:log:40", "target.loss": "2.3..2.6:lin:30",
             "limits.max_training_days": "20,60"}
     plan = plan_sweep("examples/small_corpus.toml", axes)
@@ -249,8 +249,8 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
 def test_the_target_boundary_and_its_derivatives_match_the_law():
     """x = g(y) of the batch reaches the target under DataConstrainedLaw.loss (eq. 14-15
     evaluated forwards), and g′, g″ match central differences away from the kink at D = U."""
-    from lifecycle_opt.batch import _Law
-    from lifecycle_opt.laws import DataConstrainedLaw
+    from lifecycle_opt.solvers.batch import _Law
+    from lifecycle_opt.model.laws import DataConstrainedLaw
     rng = np.random.default_rng(7)
     base = preset("muennighoff2023")
     n = 400

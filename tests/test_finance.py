@@ -9,8 +9,8 @@ import pytest
 
 from lifecycle_opt import solve
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.finance import HOURS_PER_MONTH, Finance, month_labels
-from lifecycle_opt.scenario import load_scenario, scenario_from_dict
+from lifecycle_opt.model.finance import HOURS_PER_MONTH, Finance, month_labels
+from lifecycle_opt.scenario.reader import load_scenario, scenario_from_dict
 
 from conftest import EXAMPLES
 

@@ -8,12 +8,12 @@ from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.fit import (Runs, batched_lbfgs, bootstrap, fit_law, huber_objective, isoflop_fit,
+from lifecycle_opt.fit.parametric import (Runs, batched_lbfgs, bootstrap, fit_law, huber_objective, isoflop_fit,
                                law_toml, read_runs, start_grid, write_samples, _features)
-from lifecycle_opt.laws import ChinchillaLaw, preset
-from lifecycle_opt.scenario import load_scenario, scenario_from_dict
-from lifecycle_opt.solver import solve
-from lifecycle_opt.uncertainty import plan
+from lifecycle_opt.model.laws import ChinchillaLaw, preset
+from lifecycle_opt.scenario.reader import load_scenario, scenario_from_dict
+from lifecycle_opt.plan.certified import certified_plan
+from lifecycle_opt.plan.planning import solve as plan
 
 from conftest import VALIDATION
 
@@ -131,8 +131,8 @@ def test_fitted_law_file_plans_like_the_true_law(tmp_path):
     scenario_path = tmp_path / "plan.toml"
     scenario_path.write_text('[law]\nfile = "law.toml"\n[target]\nloss = 2.1\n[inference]\ntokens = "5T"\n'
                              '[objective]\nminimize = "flops"\n')
-    fitted = solve(load_scenario(scenario_path))
-    true = solve(scenario_from_dict({"law": {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha,
+    fitted = certified_plan(load_scenario(scenario_path))
+    true = certified_plan(scenario_from_dict({"law": {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha,
                                              "beta": law.beta}, **common}))
     assert fitted.params == pytest.approx(true.params, rel=5e-3)
     assert fitted.tokens == pytest.approx(true.tokens, rel=5e-3)
@@ -179,7 +179,7 @@ def test_robust_plan_reaches_the_target_under_the_asked_share_and_costs_more(rob
     losses = np.array([float(law.loss(sol.params, sol.tokens)) for law in scenario.law_samples])
     share = float(np.mean(losses <= 2.05 * (1 + 1e-9)))
     assert share >= probability and u.achieved == pytest.approx(share)
-    point = solve(scenario)
+    point = certified_plan(scenario)
     assert sol.objective_value >= point.objective_value * (1 - 1e-12)
     assert u.point_objective == pytest.approx(point.objective_value, rel=1e-12)
     assert sol.certificate.methods_agree and sol.certificate.kkt_residual < 1e-9
@@ -187,7 +187,7 @@ def test_robust_plan_reaches_the_target_under_the_asked_share_and_costs_more(rob
 
 
 def test_distribution_and_report_without_robustness(robust_setup):
-    from lifecycle_opt.reports import render_table
+    from lifecycle_opt.outputs.reports import render_table
     folder, text = robust_setup
     path = folder / "plain.toml"
     path.write_text(text + "[robust]\ndistribution_samples = 30\n")
@@ -242,4 +242,4 @@ def test_robust_plan_under_the_repetition_penalty_is_certified_by_both_solvers(r
     assert sol.certificate.methods_agree, sol.certificate
     assert sol.certificate.kkt_residual < 1e-9
     assert "cuts" in sol.certificate.methods[0]
-    assert sol.objective_value >= solve(scenario).objective_value * (1 - 1e-12)
+    assert sol.objective_value >= certified_plan(scenario).objective_value * (1 - 1e-12)

@@ -26,10 +26,10 @@ import os
 from hypothesis import HealthCheck, Phase, event, example, given, settings, strategies as st
 
 from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
-from lifecycle_opt.laws import PRESETS, preset
-from lifecycle_opt.problem import build_problem
-from lifecycle_opt.scenario import scenario_from_dict
-from lifecycle_opt.uncertainty import plan
+from lifecycle_opt.model.laws import PRESETS, preset
+from lifecycle_opt.solvers.problem import build_problem
+from lifecycle_opt.scenario.reader import scenario_from_dict
+from lifecycle_opt.plan.planning import solve as plan
 
 EXAMPLES = int(os.environ.get("LIFEOPT_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 100,

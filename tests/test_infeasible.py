@@ -10,8 +10,8 @@ import copy
 import pytest
 
 from lifecycle_opt.errors import InfeasibleError
-from lifecycle_opt.scenario import scenario_from_dict
-from lifecycle_opt.solver import solve
+from lifecycle_opt.scenario.reader import scenario_from_dict
+from lifecycle_opt.plan.planning import solve
 
 HARDWARE = {"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.0, "gpus": 1024},
             "inference": {"gpu": "H100", "mfu": 0.3, "price_per_gpu_hour": 2.0}}

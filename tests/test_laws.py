@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lifecycle_opt.laws import (ChinchillaLaw, DataConstrainedLaw, KaplanLaw, PRESETS,
+from lifecycle_opt.model.laws import (ChinchillaLaw, DataConstrainedLaw, KaplanLaw, PRESETS,
                                 MUENNIGHOFF_R_D_STAR, preset)
 
 CHINCHILLA_FORM = [p for p in PRESETS if isinstance(preset(p), ChinchillaLaw)]

@@ -7,9 +7,9 @@ from click.testing import CliRunner
 from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
-from lifecycle_opt.plots import plan_figure, save_figure, sweep_figure
-from lifecycle_opt.scenario import load_scenarios
-from lifecycle_opt.sweep import sweep
+from lifecycle_opt.outputs.plots import plan_figure, save_figure, sweep_figure
+from lifecycle_opt.scenario.reader import load_scenarios
+from lifecycle_opt.plan.sweep import sweep
 
 from conftest import EXAMPLES
 

@@ -5,10 +5,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from lifecycle_opt.errors import InfeasibleError
-from lifecycle_opt.laws import ChinchillaLaw, DataConstrainedLaw, MUENNIGHOFF_R_D_STAR, PRESETS, preset
-from lifecycle_opt.problem import build_problem
-from lifecycle_opt.scenario import scenario_from_dict
-from lifecycle_opt.solver import KKT_TOL, solve
+from lifecycle_opt.model.laws import ChinchillaLaw, DataConstrainedLaw, MUENNIGHOFF_R_D_STAR, PRESETS, preset
+from lifecycle_opt.solvers.problem import build_problem
+from lifecycle_opt.scenario.reader import scenario_from_dict
+from lifecycle_opt.plan.planning import solve
+from lifecycle_opt.solvers.certificate import KKT_TOL
 
 CHINCHILLA_FORM = [p for p in PRESETS if isinstance(preset(p), ChinchillaLaw)]
 

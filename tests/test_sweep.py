@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.scenario import load_scenario, load_scenarios, scenario_from_dict
-from lifecycle_opt.sweep import grid, parse_axis, sweep
+from lifecycle_opt.scenario.reader import load_scenario, load_scenarios, scenario_from_dict
+from lifecycle_opt.plan.sweep import grid, parse_axis, sweep
 
 from conftest import EXAMPLES
 
@@ -98,8 +98,8 @@ def test_a_misspelt_key_fails_the_whole_sweep():
 
 
 def test_a_scenario_built_from_objects_cannot_be_swept():
-    from lifecycle_opt.scenario import Scenario, Target
-    from lifecycle_opt.laws import preset
+    from lifecycle_opt.scenario.reader import Scenario, Target
+    from lifecycle_opt.model.laws import preset
     s = Scenario(name="x", law=preset("hoffmann2022"), target=Target(2.0))
     with pytest.raises(ScenarioError, match="scenario_from_dict"):
         sweep(s, {"target.loss": [2.0]})

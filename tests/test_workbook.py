@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
-from lifecycle_opt.scenario import load_scenario
-from lifecycle_opt.sweep import sweep
-from lifecycle_opt.workbook import csv_tables, plan_book, sweep_book, write_xlsx, xlsx_bytes
+from lifecycle_opt.scenario.reader import load_scenario
+from lifecycle_opt.plan.sweep import sweep
+from lifecycle_opt.outputs.workbook import csv_tables, plan_book, sweep_book, write_xlsx, xlsx_bytes
 
 from conftest import EXAMPLES
 from spreadsheet import SOFFICE, named_values, recalculate, set_named_input, strip_cached_values
@@ -201,7 +201,7 @@ def test_cli_writes_workbook_and_tables_and_refuses_to_overwrite(tmp_path):
 
 
 def test_a_failed_export_leaves_no_file_behind(tmp_path, monkeypatch):
-    import lifecycle_opt.workbook as workbook
+    import lifecycle_opt.outputs.workbook as workbook
 
     def broken(book):
         raise ExportError("simulated failure while building the workbook")

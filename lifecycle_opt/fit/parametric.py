@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ScenarioError
-from .laws import ChinchillaLaw, FittedRange
-from .units import parse_count, parse_flops
+from ..errors import ScenarioError
+from ..model.laws import ChinchillaLaw, FittedRange
+from ..model.units import parse_count, parse_flops
 
 #: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
 HUBER_DELTA = 1e-3

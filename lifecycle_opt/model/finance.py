@@ -12,7 +12,7 @@ in month m costs today's price × (1 − d)^(m/12), d the yearly decline of GPU-
 
 Everything here is linear in the plan's GPU-hours, so the present value of a plan is
 still ``a·N·D + b·N``: :meth:`Finance.timing` condenses the months into the four
-multipliers of :class:`~lifecycle_opt.costs.Timing` that the optimiser uses, and
+multipliers of :class:`~lifecycle_opt.model.costs.Timing` that the optimiser uses, and
 :meth:`Finance.cash_flow` lays the optimal plan out month by month for the report and
 the spreadsheet. Both read the same arrays, so their totals agree by construction
 (and tests check it against an independent NPV).

@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from .errors import ExportError
+from ..errors import ExportError
 from .exports import check_writable, write_bytes_atomic, write_text_atomic
-from .finance import HOURS_PER_MONTH, month_labels
-from .laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from ..model.finance import HOURS_PER_MONTH, month_labels
+from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from .reports import csv_writer, neutralise, shadow_price_text
-from .scenario import Scenario
-from .solution import Solution
-from .sweep import sweep_keys
+from ..scenario.reader import Scenario
+from ..plan.solution import Solution
+from ..plan.sweep import sweep_keys
 
 #: cell styles: how each kind of cell looks in the XLSX
 STYLES = {

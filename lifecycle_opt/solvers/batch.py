@@ -1,6 +1,6 @@
 """Many plans at once: the lifecycle problem of every point of a sweep, solved in numpy.
 
-The exact solver (:mod:`lifecycle_opt.solver`) certifies one plan with two solvers in a
+The exact solver (:mod:`lifecycle_opt.solvers.exact`) certifies one plan with two solvers in a
 few hundred milliseconds. A sweep asks for millions. This module solves them together,
 one array element per plan, using the structure the domain reference (§4) spells out:
 
@@ -36,7 +36,7 @@ agree with the exact solver to 1e-9 relative in N and D (tests/test_batch.py; on
 random scenarios, 8,742 of 8,820 plans, the rest ill-conditioned ones under Kaplan's law
 to 7e-9, where the loss is the same to 1e-13).
 
-Constraints reach this module through :class:`~lifecycle_opt.problem.Problem`, the same
+Constraints reach this module through :class:`~lifecycle_opt.solvers.problem.Problem`, the same
 narrow interface the exact solver uses: every limit there is a posynomial g ≤ 1, and the
 shapes it can take in (x, y) = (log N, log D) are:
 
@@ -60,7 +60,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .laws import DataConstrainedLaw, KaplanLaw, repetition_effective
+from ..model.laws import DataConstrainedLaw, KaplanLaw, repetition_effective
 from .problem import BOX, Problem
 
 #: the limit shapes, in the order of the table in the module docstring
@@ -135,7 +135,7 @@ class BatchResult:
     objective [FLOP, $ or nats], the plan's loss [nats] and effective tokens D' [tokens],
     the relative KKT residual, and up to two binding
     constraints per plan as indices into ``names`` (−1 for none) with their multipliers
-    (elasticities for a cost objective, as in :class:`~lifecycle_opt.solution.Binding`)."""
+    (elasticities for a cost objective, as in :class:`~lifecycle_opt.plan.solution.Binding`)."""
 
     params: np.ndarray
     tokens: np.ndarray

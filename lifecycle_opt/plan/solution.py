@@ -9,53 +9,9 @@ __all__ = ["Binding", "Certificate", "Baseline", "Uncertainty", "Solution", "ROW
 import math
 from dataclasses import dataclass
 
-from .costs import CostBreakdown
-from .finance import CashFlow
-
-
-@dataclass(frozen=True)
-class Binding:
-    """A constraint active at the optimum.
-
-    name : identifier ("max_params", "loss_target", ...)
-    label : what the constraint says
-    key : the scenario setting it comes from
-    knob : that setting's value [base units of the key]
-    multiplier : the Lagrange multiplier ν ≥ 0 of h ≤ 0 against φ (for a cost objective
-        φ = log cost, so ν is an elasticity: relaxing the limit by 1 % saves about ν %)
-    shadow_price : change of the optimal objective per unit increase of the knob
-        [objective units / knob units]; negative when raising the knob saves
-    """
-
-    name: str
-    label: str
-    key: str
-    knob: float
-    multiplier: float
-    shadow_price: float
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """Evidence that the plan is the global optimum.
-
-    kkt_residual : the relative residual of the optimality conditions at the polished plan
-    methods_agree : the two independent solvers both land within ``agreement_tol`` of it,
-        or the Newton polish from each lands on the same certified plan (to 1e-9)
-    agreement : the largest relative gap in N or D between either solver and the plan
-    polished_agreement : the relative gap in N or D between the plans the polish reaches
-        from each solver's answer (nan when only one solver answered or one did not certify)
-    status : "optimal" once every check passed
-    methods : the solvers used, e.g. ("cvxpy-gp/CLARABEL", "scipy-slsqp", "newton-kkt")
-    """
-
-    kkt_residual: float
-    methods_agree: bool
-    agreement: float
-    agreement_tol: float
-    status: str
-    methods: tuple[str, ...]
-    polished_agreement: float = math.nan
+from ..model.costs import CostBreakdown
+from ..model.finance import CashFlow
+from ..solvers.certificate import Binding, Certificate
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from .batch import Batch, baseline_plans, batch_from_problems, solve_batch
-from .errors import InfeasibleError, ScenarioError, SolverError
-from .problem import build_problem
-from .scenario import Scenario, load_scenario, scenario_from_dict
+from ..solvers.batch import Batch, baseline_plans, batch_from_problems, solve_batch
+from ..errors import InfeasibleError, ScenarioError, SolverError
+from ..solvers.problem import build_problem
+from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from .solution import ROW_FIELDS
-from .solver import caution_context, caution_count
-from .uncertainty import plan as solve
-from .units import parse_count, parse_money, parse_rate
+from .cautions import caution_context, caution_count
+from .planning import solve
+from ..model.units import parse_count, parse_money, parse_rate
 
 #: what a sweep row's "status" can say
 SWEEP_STATUSES = ("optimal", "infeasible", "invalid", "failed")

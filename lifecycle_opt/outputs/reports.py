@@ -1,6 +1,6 @@
 """Solution → text: the tables a planner reads (tabulate), the JSON and CSV documents.
 
-Reports read a :class:`~lifecycle_opt.solution.Solution`; they never recompute the plan.
+Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recompute the plan.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import numpy as np
 
 from tabulate import tabulate
 
-from .approaches import REPORT_BUDGETS, Comparison
-from .fit import Bootstrap, FitResult, IsoFlopFit
-from .solution import Binding, Solution
-from .sweep import sweep_keys
-from .units import format_count, format_duration, format_flops, format_money, format_number, SECONDS_PER_DAY
+from ..fit.approaches import REPORT_BUDGETS, Comparison
+from ..fit.parametric import Bootstrap, FitResult, IsoFlopFit
+from ..plan.solution import Binding, Solution
+from ..plan.sweep import sweep_keys
+from ..model.units import format_count, format_duration, format_flops, format_money, format_number, SECONDS_PER_DAY
 
 #: Published plans (parameters, training tokens) for the over-training report.
 #: Sources: GPT-3 — Brown et al. 2020 Table 2.2 (175B, 300B); Gopher — Rae et al. 2021 (280B, 300B);

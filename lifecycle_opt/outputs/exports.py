@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from .errors import ExportError
+from ..errors import ExportError
 
 
 def check_writable(path: str | Path, *, force: bool = False) -> Path:

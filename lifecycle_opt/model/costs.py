@@ -176,7 +176,7 @@ class CostBreakdown:
 class CostModel:
     """Lifecycle cost of a plan (N parameters trained on D tokens, then serving ``demand``).
 
-    >>> from lifecycle_opt.hardware import gpu
+    >>> from lifecycle_opt.model.hardware import gpu
     >>> h100 = TrainingHardware("H100", "bf16", gpu("H100").peak("bf16"), mfu=0.4,
     ...                         price_per_gpu_hour=2.5, gpus=2048)
     >>> cost = CostModel(h100, None, Demand())

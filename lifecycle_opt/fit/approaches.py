@@ -10,7 +10,7 @@ schedule). Each approach estimates the exponents of N_opt ∝ C^a and D_opt ∝ 
 2. **IsoFLOP profiles** (§3.2): on the same grid, every run whose curve spans the budget
    gives a loss at that budget; a parabola in log N through them gives N_opt(C).
 3. **Parametric fit** (§3.3): L = E + A/N^α + B/D^β fitted to the curve points (the Huber
-   fit of :mod:`lifecycle_opt.fit`); a = β/(α+β), b = α/(α+β).
+   fit of :mod:`lifecycle_opt.fit.parametric`); a = β/(α+β), b = α/(α+β).
 
 Intervals come from a bootstrap over runs (whole curves resampled with replacement). When
 the 95 % intervals of two approaches do not overlap, the verdict says the law is not yet
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ScenarioError
-from .fit import Runs, _column_index, _num, _norm, bootstrap, csv_table, fit_law, parse_loss
-from .units import parse_count
+from ..errors import ScenarioError
+from .parametric import Runs, _column_index, _num, _norm, bootstrap, csv_table, fit_law, parse_loss
+from ..model.units import parse_count
 
 _RUN_NAMES = ("run", "runid", "id", "name", "model", "modelname")
 _SCHEDULE_NAMES = ("schedule", "scheduletokens", "lrschedule", "lrscheduletokens", "cosinetokens",
@@ -114,7 +114,7 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
         if "tokens" in index:
             d = cell(index["tokens"], lambda v: parse_count(_num(v), "token count"), "token count")
         else:
-            from .units import parse_flops
+            from ..model.units import parse_flops
             d = cell(index["flops"], lambda v: parse_flops(_num(v)), "compute") / (6 * n)
         run.append(names.setdefault(name, len(names)))
         params.append(n)

@@ -18,31 +18,29 @@ A scenario whose ``[law]`` names ``samples`` (bootstrap laws written by ``lifeop
 """
 from __future__ import annotations
 
-__all__ = ["plan", "plan_distribution", "solve_robust"]
+__all__ = ["with_uncertainty", "plan_distribution", "solve_robust"]
 
 import math
 from dataclasses import replace
 
 import numpy as np
 
-from .errors import ScenarioError, SolverError
-from .laws import DataConstrainedLaw
-from .scenario import Scenario
+from ..errors import ScenarioError, SolverError
+from ..model.laws import DataConstrainedLaw
+from ..scenario.reader import Scenario
 from .solution import Solution, Uncertainty
-from .solver import quick_plan, solve
+from ..solvers.exact import quick_plan
+from .certified import certified_plan
 
 _LOSS_TOL = 1e-9          # relative: a law "reaches the target" within this
 _MAX_ROUNDS = 60
 
 
-def plan(scenario: Scenario) -> Solution:
-    """The plan of ``scenario``: certified, robust when asked, with its distribution under
-    the bootstrap laws when the law has samples. The same as :func:`solver.solve` for a
-    scenario without samples."""
-    if not scenario.law_samples:
-        return solve(scenario)
+def with_uncertainty(scenario: Scenario) -> Solution:
+    """The plan of a scenario whose law has bootstrap ``samples``: certified, robust when
+    ``[robust] probability`` asks, with the distribution of the optimum under the samples."""
     robust = scenario.robust
-    point = solve(scenario)
+    point = certified_plan(scenario)
     if robust is not None and robust.probability is not None:
         result, working = solve_robust(scenario, robust.probability, point)
     else:
@@ -74,7 +72,7 @@ def solve_robust(scenario: Scenario, probability: float, point: Solution | None 
     laws = _loss_laws(scenario)
     target = scenario.target.loss
     keep = math.ceil(probability * len(laws) - 1e-9)
-    sol = point or solve(scenario)
+    sol = point or certified_plan(scenario)
     working: dict[int, object] = {}
     for _ in range(_MAX_ROUNDS):
         losses = _losses(scenario, sol.params, sol.tokens)
@@ -85,7 +83,7 @@ def solve_robust(scenario: Scenario, probability: float, point: Solution | None 
         # the most violated few join the working set
         for i in sorted(violated, key=lambda i: -losses[i])[:8]:
             working[i] = laws[i]
-        sol = solve(scenario, tuple(sorted(working.items())))
+        sol = certified_plan(scenario, tuple(sorted(working.items())))
     raise SolverError(f"{scenario.name}: the robust plan did not settle after {_MAX_ROUNDS} rounds "
                       f"({len(working)} bootstrap laws held); please report this scenario")
 

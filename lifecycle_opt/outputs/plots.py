@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ExportError
+from ..errors import ExportError
 from .exports import check_writable, write_bytes_atomic
 from .reports import REFERENCE_MODELS
-from .scenario import Scenario
-from .solution import Solution
+from ..scenario.reader import Scenario
+from ..plan.solution import Solution
 
 PLOT_FORMATS = ("png", "svg")
 

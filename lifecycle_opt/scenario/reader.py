@@ -26,14 +26,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from . import hardware as hw_catalogue
-from .costs import CostModel, Demand, InferenceHardware, Timing, TrainingHardware
-from .errors import ScenarioError
-from .finance import Finance, owned_gpu_hour_cost
-from .fit import read_samples
-from .laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
+from ..model import hardware as hw_catalogue
+from ..model.costs import CostModel, Demand, InferenceHardware, Timing, TrainingHardware
+from ..errors import ScenarioError
+from ..model.finance import Finance, owned_gpu_hour_cost
+from ..fit.parametric import read_samples
+from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                    FittedRange, KaplanLaw, LossLaw, PRESETS, preset)
-from .units import (SECONDS_PER_DAY, parse_bytes, parse_count, parse_duration, parse_flop_rate,
+from ..model.units import (SECONDS_PER_DAY, parse_bytes, parse_count, parse_duration, parse_flop_rate,
                     parse_flops, parse_money, parse_power, parse_rate)
 
 #: what the optimiser can minimise
@@ -140,7 +140,7 @@ class Scenario:
     Build one in a notebook with :func:`scenario_from_dict` (the same keys as the file)
     or directly:
 
-    >>> from lifecycle_opt.laws import preset
+    >>> from lifecycle_opt.model.laws import preset
     >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
     ...              target=Target(loss=1.947), demand=Demand(output_tokens=2e12))
     >>> s.costs.coefficients("flops")

@@ -1,0 +1,2 @@
+"""The model: units, constants, loss laws, hardware, costs and finance. Pure functions and
+frozen values; no file is read here."""

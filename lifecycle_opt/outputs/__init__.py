@@ -1,0 +1,1 @@
+"""Outputs: reports, atomic file writers, the workbook and the figures."""

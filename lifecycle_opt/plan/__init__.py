@@ -1,0 +1,1 @@
+"""Plans: the Solution, the one planning entry point, uncertainty and sweeps."""

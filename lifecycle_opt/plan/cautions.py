@@ -1,0 +1,114 @@
+"""The warnings a plan carries: extrapolation beyond the law's fitted range, heavy
+repetition, a law mixed with a penalty it was not fitted with, serving ignored by a loss
+objective, training longer than its months. One list of tests (:func:`_caution_tests`)
+serves a single plan (the messages) and a batch of plans (the counts in sweep rows)."""
+from __future__ import annotations
+
+__all__ = ["caution_context", "caution_count", "plan_warnings"]
+
+import math
+
+import numpy as np
+
+from ..model.finance import HOURS_PER_MONTH
+from ..model.laws import KaplanLaw
+from ..model.units import format_count
+from ..scenario.reader import Scenario
+
+
+def caution_context(scenario: Scenario) -> dict:
+    """The scenario facts the plan's warnings depend on, as plain numbers and flags (nan and
+    False where absent), so that :func:`caution_count` can test many plans at once."""
+    law, fitted, fin = scenario.law, scenario.law.fitted, scenario.finance
+    nan = math.nan
+
+    def limit(name):
+        value = getattr(fitted, name, None) if fitted is not None else None
+        return float(value) if value else nan
+    return {"max_params": limit("max_params"), "min_params": limit("min_params"),
+            "max_flops": limit("max_flops"), "max_tokens": limit("max_tokens"),
+            "unique": nan if scenario.data.unique_tokens is None else float(scenario.data.unique_tokens),
+            "penalty": bool(scenario.data.repetition_penalty),
+            "penalty_off_law": bool(scenario.data.repetition_penalty and law.name != "muennighoff2023"),
+            "kaplan": isinstance(law, KaplanLaw), "minimise_loss": scenario.objective == "loss",
+            "max_days": nan if fin is None else fin.training_months * HOURS_PER_MONTH / 24 * 1.05}
+
+
+def _caution_tests(c: dict, N, D, training_flops, inference_flops, training_days):
+    """(condition, name) of every warning; scalars or arrays alike (nan compares False)."""
+    epochs = D / c["unique"]
+    days = np.nan if training_days is None else training_days
+    return [
+        (N > 1.5 * c["max_params"], "beyond_max_params"),
+        (N < c["min_params"] / 1.5, "below_min_params"),
+        (training_flops > 10 * c["max_flops"], "beyond_max_flops"),
+        (D > 1.5 * c["max_tokens"], "beyond_max_tokens"),
+        (epochs > 4, "epochs"),
+        (np.logical_and(epochs > 1, np.logical_not(c["penalty"])), "repeated_without_penalty"),
+        (c["penalty_off_law"], "penalty_law"),
+        (c["kaplan"], "kaplan"),
+        (np.logical_and(c["minimise_loss"], inference_flops > 0.5 * training_flops), "serving_ignored"),
+        (days > c["max_days"], "training_too_long"),
+    ]
+
+
+def caution_count(c: dict, N, D, training_flops, inference_flops, training_days):
+    """How many warnings each plan gets (arrays: one element per plan; the context's values
+    may be arrays too). The solvers-disagree warning needs a certificate and is not counted."""
+    total = 0
+    for condition, _ in _caution_tests(c, N, D, training_flops, inference_flops, training_days):
+        total = total + np.asarray(condition, dtype=int)
+    return total
+
+
+def plan_warnings(scenario: Scenario, N, D, costs, certificate) -> list[str]:
+    c = caution_context(scenario)
+    law, fitted = scenario.law, scenario.law.fitted
+    U = scenario.data.unique_tokens
+    epochs = D / U if U is not None else math.nan
+    fin = scenario.finance
+    messages = {
+        "beyond_max_params": lambda: (
+            f"extrapolation: {format_count(N)} parameters is beyond the largest model the law was "
+            f"fitted on ({format_count(fitted.max_params)}); fit your own law on IsoFLOP runs before "
+            f"committing a large budget"),
+        "below_min_params": lambda: (
+            f"extrapolation: {format_count(N)} parameters is below the smallest model the law was "
+            f"fitted on ({format_count(fitted.min_params)})"),
+        "beyond_max_flops": lambda: (
+            f"extrapolation: {costs.training_flops:.3g} FLOP of training is "
+            f"{costs.training_flops / fitted.max_flops:.0f}x the largest run the law was fitted on "
+            f"({fitted.max_flops:.3g} FLOP)"),
+        "beyond_max_tokens": lambda: (
+            f"extrapolation: {format_count(D)} training tokens is beyond the longest run the law "
+            f"was fitted on ({format_count(fitted.max_tokens)})"),
+        "epochs": lambda: (
+            f"{epochs:.1f} epochs over the unique corpus: past about 16 epochs extra repetitions "
+            f"are worth little (Muennighoff et al. 2023)" if epochs > 16 else
+            f"{epochs:.1f} epochs over the unique corpus: past about 4 epochs repeated data is "
+            f"worth noticeably less than fresh data (Muennighoff et al. 2023)"),
+        "repeated_without_penalty": lambda: (
+            "data is repeated but data.repetition_penalty is off: the law treats repeated tokens "
+            "as fresh, which overstates their value"),
+        "penalty_law": lambda: (
+            f"the repetition penalty (R_D*, R_N*) was fitted with the muennighoff2023 law; using it "
+            f"with {law.name} is an extrapolation"),
+        "kaplan": lambda: (
+            "kaplan2020 counts non-embedding parameters on a different corpus and tokenizer: its "
+            "losses and sizes are not comparable with the Chinchilla-form laws"),
+        "serving_ignored": lambda: (
+            f"this plan minimises loss for its budget and ignores serving cost, yet inference is "
+            f"{costs.inference_flops / costs.training_flops:.1f}x the training compute: a smaller "
+            f"model trained longer would serve cheaper (minimize = \"cost\")"),
+        "training_too_long": lambda: (
+            f"training takes {costs.training_days:.0f} days on {scenario.training.gpus} GPUs, longer "
+            f"than finance.training_months = {fin.training_months}: the cash flow starts serving "
+            f"too early"),
+    }
+    out = [messages[name]() for condition, name in
+           _caution_tests(c, N, D, costs.training_flops, costs.inference_flops, costs.training_days)
+           if condition]
+    if not certificate.methods_agree:
+        out.append(f"the two solvers differ from the polished plan by {certificate.agreement:.2e} "
+                   f"(tolerance {certificate.agreement_tol:g}); the KKT certificate still holds")
+    return out

@@ -1,0 +1,1 @@
+"""Solvers: the optimisation problem, the exact certified solver and the batch solver."""

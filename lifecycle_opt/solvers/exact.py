@@ -1,0 +1,189 @@
+"""The exact solver: two independent solvers, a polish, and a certificate, for one scenario.
+
+1. **Phase I** (scipy, :mod:`.slsqp`): minimise the largest constraint violation. A
+   positive optimum means no plan exists; :func:`.infeasibility.explain_infeasible` then
+   finds, for each constraint, the smallest change of its setting that restores a plan.
+2. **cvxpy** (:mod:`.conic`): a geometric program (``gp=True``) when the law's reducible
+   loss is a posynomial (Chinchilla and Kaplan forms, no repetition penalty), read with
+   its dual values; under the repetition penalty, a convex program in (log N, log D)
+   whose loss is replaced by supporting hyperplanes, refined until the gap closes.
+3. **scipy** SLSQP on the same problem in (log N, log D), from the Phase I point: the
+   independent check.
+4. **Polish** (:mod:`.certificate`): Newton's method on the optimality (KKT) conditions
+   of the active set, from each solver's answer, to machine precision; the multipliers
+   give the shadow prices.
+5. **Certificate**: relative KKT residual, agreement of the two solvers, status. Nothing
+   is returned without status "optimal".
+
+The problem is convex in (log N, log D) (docs/model.md §4), so a KKT point is the
+global optimum. The answer is an :class:`ExactPlan` of numbers; the plan stage turns
+it into a :class:`~lifecycle_opt.plan.solution.Solution`.
+"""
+from __future__ import annotations
+
+__all__ = ["ExactPlan", "solve_exact", "quick_plan"]
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ScenarioError, SolverError
+from ..model.units import format_count
+from ..scenario.reader import Scenario
+from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Binding, Certificate,
+                          polish)
+from .conic import solve_cvxpy
+from .infeasibility import explain_infeasible
+from .problem import BOX, Problem, build_problem
+from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
+
+
+@dataclass(frozen=True)
+class ExactPlan:
+    """The certified optimum of one problem, in numbers.
+
+    params : N [parameters]; tokens : D [tokens]
+    objective_value : the optimal objective in ``problem.objective.unit`` (dollars, FLOP
+        or nats)
+    binding : the active constraints with their multipliers and shadow prices
+    certificate : the evidence (KKT residual, solver agreement, status)
+    problem : the problem that was solved (its objective prices the baseline)
+    """
+
+    params: float
+    tokens: float
+    objective_value: float
+    binding: tuple[Binding, ...]
+    certificate: Certificate
+    problem: Problem
+
+
+def solve_exact(scenario: Scenario, extra_loss_laws: tuple = ()) -> ExactPlan:
+    """The certified optimum of ``scenario`` (with the target also met under each
+    (index, law) of ``extra_loss_laws``, for robust plans).
+
+    Raises InfeasibleError (with the conflicting constraints and how far each must move)
+    or SolverError (the optimum could not be certified).
+
+    >>> from lifecycle_opt import load_scenario
+    >>> plan = solve_exact(load_scenario("examples/research_model.toml"))
+    >>> plan.certificate.status, bool(plan.certificate.kkt_residual < 1e-9)
+    ('optimal', True)
+    """
+    problem = build_problem(scenario, extra_loss_laws)
+    z0, violation = phase_one(problem, problem.constraints)
+    if violation > FEAS_TOL:
+        raise explain_infeasible(scenario, problem)
+    z_cvx, duals, method = solve_cvxpy(problem, z0)
+    z_sp = solve_scipy(problem, z0)
+    # the Newton polish from each solver's answer: the plan is the first that certifies
+    # (cvxpy's, else scipy's, which may sit in the right active set when cvxpy's does not)
+    polished = [polish(problem, s) for s in ([z_cvx] if z_cvx is not None else []) + [z_sp]]
+    z, nu, kkt = next((p for p in polished if p[2] <= KKT_TOL), min(polished, key=lambda p: p[2]))
+    # an optimum off the search box is the input's doing (the box's bounds carry no
+    # multipliers, so there the optimality conditions cannot be met)
+    _check_box(scenario, z)
+    _check_flat(scenario, problem, z)
+    if kkt > KKT_TOL:
+        _check_box(scenario, z_sp)
+        raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
+                          f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
+    starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
+    agreement = max(float(np.max(np.abs(np.expm1(s - z)))) for s in starts)
+    # Where the plan is ill-conditioned (a toy law, a target a hair above E, a tiny corpus)
+    # the conic solver stops 1e-6–1e-3 away along the flat direction; the two answers
+    # still agree when the polish from each reaches the same certified plan.
+    polished_agreement = math.nan
+    if len(polished) == 2 and max(p[2] for p in polished) <= KKT_TOL:
+        polished_agreement = float(np.max(np.abs(np.expm1(polished[0][0] - polished[1][0]))))
+        # two certified plans far apart: the loss is flat between them
+        _check_flat(scenario, problem, z, apart=polished_agreement > AGREEMENT_TOL)
+    agree = z_cvx is not None and (agreement <= AGREEMENT_TOL or polished_agreement <= POLISHED_AGREEMENT_TOL)
+    certificate = Certificate(kkt_residual=float(kkt), methods_agree=bool(agree), agreement=float(agreement),
+                              agreement_tol=AGREEMENT_TOL, status="optimal",
+                              methods=(method, "scipy-slsqp", "newton-kkt"), polished_agreement=polished_agreement)
+    return _exact_plan(problem, z, nu, certificate)
+
+
+def quick_plan(scenario: Scenario, z0=None) -> tuple[float, float, float] | None:
+    """(N, D, objective) of ``scenario`` by scipy alone, uncertified: for the many solves
+    of a distribution over bootstrap laws. None when no feasible plan was found."""
+    problem = build_problem(scenario)
+    z0 = start_point(problem) if z0 is None else np.asarray(z0, float)
+    z = solve_scipy(problem, z0)
+    if problem.constraints and max(c.value(z) for c in problem.constraints) > 1e-7:
+        z, violation = phase_one(problem, problem.constraints, z)
+        if violation > FEAS_TOL:
+            return None
+        z = solve_scipy(problem, z)
+        if max(c.value(z) for c in problem.constraints) > 1e-7:
+            return None
+    phi = problem.objective.evaluate(z)[0]
+    return float(math.exp(z[0])), float(math.exp(z[1])), float(problem.objective.value_natural(phi))
+
+
+def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) -> None:
+    """A SolverError that says what to do when the loss objective is flat at the plan: a
+    budget that buys more than the unique corpus can use under the repetition penalty
+    leaves the loss constant to 1e-12 over a range of plans, none of them the optimum
+    (the relative KKT residual cannot tell: it may pass at any of them). Flat means a
+    gradient under 1e-12 nats, a plan 10 % smaller in N or in D that meets every limit and
+    reaches the same loss to 1e-12 (with D pinned by the epochs the penalised loss stops
+    falling with N: N′ saturates, eq. 15), or (``apart``) two certified plans far apart.
+    The batch solver applies the same tests."""
+    if problem.objective.kind != "loss":
+        return
+    loss, grad, _ = problem.objective.evaluate(z)
+
+    def as_good(w) -> bool:
+        """The plan w meets every limit and reaches the same loss to 1e-12."""
+        return (problem.objective.evaluate(w)[0] - loss <= 1e-12 * loss
+                and all(c.value(w) <= 1e-12 for c in problem.constraints))
+
+    flat = apart or float(np.max(np.abs(grad))) < 1e-12 or as_good(z - (0.1, 0.0)) or as_good(z - (0.0, 0.1))
+    if not flat:
+        return
+    corpus = (f"the {format_count(scenario.data.unique_tokens)} unique tokens"
+              if scenario.data.unique_tokens else "the data")
+    raise SolverError(
+        f"{scenario.name}: the loss is flat at {loss:.4f} nats (plans far apart all reach it): "
+        f"the budget buys more than {corpus} can use, so no single plan is the optimum; "
+        f"minimise cost under a target instead ([objective] minimize = \"cost\", [target] "
+        f"loss = {loss + 1e-4:.4f})")
+
+
+def _check_box(scenario: Scenario, z) -> None:
+    """A ScenarioError when the plan sits on the edge of the search box (1e3–1e16
+    parameters, 1e3–1e19 tokens): the optimum lies beyond it, so the law's constants, the
+    target or the bounds of the scenario are off, and the message says which side."""
+    for value, (lo, hi), what in ((z[0], BOX[0], "parameters"), (z[1], BOX[1], "tokens")):
+        found = f"found an optimum at {math.exp(value):.3g} {what}"
+        span = f"{math.exp(lo):.0e}–{math.exp(hi):.0e} {what}"
+        if value <= lo + 1e-9:
+            raise ScenarioError("target.loss", f"a target that needs a plan within {span}",
+                                source=scenario.source,
+                                found_text=f"{found}, the smallest the planner covers: lower the "
+                                           f"target or check the law's constants")
+        if value >= hi - 1e-9:
+            if scenario.objective == "loss":
+                raise ScenarioError("budget", f"a budget or limits that keep the plan within {span}",
+                                    source=scenario.source,
+                                    found_text=f"{found}: the loss keeps falling; add a budget or a limit")
+            raise ScenarioError("target.loss", f"a target reachable within {span}", source=scenario.source,
+                                found_text=f"{found}: relax the target or check the law's constants")
+
+
+
+
+def _exact_plan(problem: Problem, z, nu, certificate: Certificate) -> ExactPlan:
+    """The polished point as numbers: N, D, the objective, and the binding constraints with
+    their shadow prices (objective units per unit of the setting: dφ/dknob = ν·∂h/∂knob
+    times d value/dφ)."""
+    phi = problem.objective.evaluate(z)[0]
+    dvalue = problem.objective.d_value_d_phi(phi)
+    binding = tuple(
+        Binding(c.name, c.label, c.key, c.knob, float(n), float(dvalue * n * c.d_h_d_knob(z)))
+        for c, n in zip(problem.constraints, nu) if n > 1e-12)
+    return ExactPlan(float(math.exp(z[0])), float(math.exp(z[1])),
+                     float(problem.objective.value_natural(phi)), binding, certificate, problem)

@@ -1,0 +1,92 @@
+"""Explaining an infeasible scenario: which settings conflict, and the smallest change of
+each that alone would restore a plan (found by minimising that constraint under the
+others, then rounded outwards so that the advice, applied, works)."""
+from __future__ import annotations
+
+__all__ = ["explain_infeasible"]
+
+import math
+
+from ..errors import Conflict, InfeasibleError, ScenarioError
+from ..model.units import format_count, format_money, format_number
+from ..scenario.reader import Scenario
+from .problem import BOX, Problem
+from .slsqp import FEAS_TOL, minimise_constraint, phase_one
+
+
+def explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError | ScenarioError:
+    """For each constraint, the smallest change of its setting that alone restores a plan
+    (a ScenarioError when the target is out of the planner's reach whatever the limits)."""
+    conflicts = []
+    cons = problem.constraints
+    for i, c in enumerate(cons):
+        others = [o for j, o in enumerate(cons) if j != i]
+        z0, violation = phase_one(problem, others)
+        if violation > FEAS_TOL:
+            continue            # the others conflict among themselves: this one alone cannot help
+        z = minimise_constraint(c, others, z0)
+        current, required = c.knob, c.knob_at(z)
+        if c.name == "max_params":
+            # a cap from serving memory or GPUs: say it in that setting's units
+            per_unit = scenario.limits.max_params_per_unit
+            current, required = current / per_unit, required / per_unit
+        required = math.ceil(required * (1 - 1e-12)) if c.key == "limits.serving_gpus" else \
+            _round_outward(required, c)
+        conflicts.append(Conflict(c.name, c.key, current, required, _advice(c, current, required)))
+    if conflicts:
+        lines = "; ".join(f"{k.advice}" for k in conflicts)
+        message = (f"{scenario.name}: no plan meets the target and every limit at once. "
+                   f"Any one of these changes would make it feasible: {lines}")
+    else:
+        beyond = _target_beyond_box(scenario, problem)
+        if beyond is not None:
+            return beyond
+        message = (f"{scenario.name}: no plan meets the target and every limit, and no single "
+                   f"setting can fix it; relax several of: {', '.join(c.key for c in cons)}")
+    return InfeasibleError(message, tuple(conflicts))
+
+
+def _target_beyond_box(scenario: Scenario, problem: Problem) -> ScenarioError | None:
+    """The error for a loss target that no plan in the search box reaches, limits or not
+    (the loss falls with N and D, so the box's far corner gives the lowest loss there)."""
+    losses = [c for c in problem.constraints if c.is_loss]
+    if not losses or phase_one(problem, losses)[1] <= FEAS_TOL:
+        return None
+    (_, x_hi), (_, y_hi) = BOX
+    lowest = max(float(c.law.loss(math.exp(x_hi), math.exp(y_hi))) for c in losses)
+    return ScenarioError("target.loss", f"a loss the planner can reach within {math.exp(x_hi):.0e} "
+                         f"parameters and {math.exp(y_hi):.0e} tokens: above {lowest:.6g}",
+                         source=scenario.source, found_text=f"found {losses[0].loss_target:.6g}")
+
+
+def _round_outward(value: float, c) -> float:
+    """Round to 4 significant figures in the direction that relaxes the constraint."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    relax_up = c.is_loss or c.elasticity > 0
+    exp = math.floor(math.log10(abs(value))) - 3
+    scaled = value / 10 ** exp
+    scaled = math.ceil(scaled * (1 + 1e-9)) if relax_up else math.floor(scaled * (1 - 1e-9))
+    return scaled * 10 ** exp
+
+
+def _format_knob(key: str, value: float) -> str:
+    if "cost" in key:
+        return format_money(value)
+    if key.endswith("days"):
+        return f"{value:.4g} days"
+    if key == "limits.serving_memory":
+        return f"{value / 1e9:.4g} GB"
+    if key == "limits.serving_gpus":
+        return f"{value:g} GPUs"
+    if key == "limits.max_params":
+        return format_count(value)
+    return format_number(value)
+
+
+def _advice(c, current: float, required: float) -> str:
+    direction = "at least" if (c.is_loss or c.elasticity > 0) else "at most"
+    if c.is_loss:
+        return (f"target.loss {current:.6g} is below the lowest loss reachable within the other "
+                f"limits, {required:.6g}: raise it to {direction} {required:.6g}")
+    return f"{c.key}: {_format_knob(c.key, current)} → {direction} {_format_knob(c.key, required)}"
