@@ -187,7 +187,8 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
     """
     from .outputs.exports import check_writable, write_chunks_atomic
     from .outputs.reports import csv_chunk, csv_header, render_rows, render_rows_json
-    from .plan.sweep import CHUNK, chunk_rows, parse_axis, plan_sweep, sweep_chunks
+    from .plan.axes import parse_axis
+    from .plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
 
     try:
         if scheduler and workers:
@@ -343,7 +344,8 @@ def plot(scenario, output, specs, force):
     from .outputs.plots import plan_figure, save_figure, sweep_figure
     from .scenario.reader import load_scenario, load_scenarios
     from .plan.planning import solve as solve_scenario
-    from .plan.sweep import parse_axis, sweep as run_sweep
+    from .plan.axes import parse_axis
+    from .plan.sweep import sweep as run_sweep
 
     try:
         if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
@@ -405,7 +407,8 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     from pathlib import Path
 
     from .outputs.exports import check_writable, write_text_atomic
-    from .fit.parametric import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, read_runs, write_samples
+    from .fit.parametric import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, write_samples
+    from .fit.runs import read_runs
     from .outputs.reports import fit_document, render_fit
 
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "LifecycleError",
     "ScenarioError",
+    "UnknownKeyError",
     "InfeasibleError",
     "SolverError",
     "ExportError",
@@ -49,9 +50,15 @@ class ScenarioError(LifecycleError, ValueError):
         return f"{where}{self.key}: expected {self.expected}, {found}"
 
     def with_source(self, source: str) -> "ScenarioError":
-        """Return the same error, located in file ``source``."""
-        return ScenarioError(self.key, self.expected, self.found, source=source,
+        """Return the same error (of the same type), located in file ``source``."""
+        return type(self)(self.key, self.expected, self.found, source=source,
                              found_text=self.found_text)
+
+
+class UnknownKeyError(ScenarioError):
+    """A scenario key that the format does not have (a typo, or a key of another section).
+
+    Retrying cannot help; the message suggests the nearest known key."""
 
 
 @dataclass(frozen=True)

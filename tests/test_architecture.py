@@ -11,13 +11,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.units", "model.laws", "model.hardware", "model.costs", "model.finance",
-    "fit.parametric", "fit.approaches",
+    "model.constants", "model.units", "model.laws", "model.hardware", "model.costs", "model.finance",
+    "fit.runs", "fit.parametric", "fit.approaches",
     "scenario.reader",
     "solvers.problem", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.exact", "solvers.batch",
     "plan.solution", "plan.cautions", "plan.certified", "plan.uncertainty", "plan.planning",
-    "plan.sweep",
+    "plan.axes", "plan.sweep",
     "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.plots",
     "cli",
 ]

@@ -9,7 +9,8 @@ import pytest
 
 from lifecycle_opt import solve
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.model.finance import HOURS_PER_MONTH, Finance, month_labels
+from lifecycle_opt.model.constants import HOURS_PER_MONTH
+from lifecycle_opt.model.finance import Finance, month_labels
 from lifecycle_opt.scenario.reader import load_scenario, scenario_from_dict
 
 from conftest import EXAMPLES

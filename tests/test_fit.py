@@ -8,8 +8,9 @@ from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.fit.parametric import (Runs, batched_lbfgs, bootstrap, fit_law, huber_objective, isoflop_fit,
-                               law_toml, read_runs, start_grid, write_samples, _features)
+from lifecycle_opt.fit.parametric import (batched_lbfgs, bootstrap, fit_law, huber_objective, isoflop_fit,
+                                          law_toml, start_grid, write_samples, _features)
+from lifecycle_opt.fit.runs import Runs, read_runs
 from lifecycle_opt.model.laws import ChinchillaLaw, preset
 from lifecycle_opt.scenario.reader import load_scenario, scenario_from_dict
 from lifecycle_opt.plan.certified import certified_plan

@@ -11,7 +11,8 @@ from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
 from lifecycle_opt.scenario.reader import load_scenario, load_scenarios, scenario_from_dict
-from lifecycle_opt.plan.sweep import grid, parse_axis, sweep
+from lifecycle_opt.plan.axes import grid, parse_axis
+from lifecycle_opt.plan.sweep import sweep
 
 from conftest import EXAMPLES
 

@@ -34,7 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ScenarioError
-from .parametric import Runs, _column_index, _num, _norm, bootstrap, csv_table, fit_law, parse_loss
+from .parametric import bootstrap, fit_law
+from .runs import Runs, column_index, csv_table, normalise_header, number_text, parse_loss
+from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
+from ..model.laws import compute_optimal_split
 from ..model.units import parse_count
 
 _RUN_NAMES = ("run", "runid", "id", "name", "model", "modelname")
@@ -80,8 +83,8 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
     """Read training curves from a CSV: a run column (run, run_id, name, model), params,
     tokens (seen so far) or flops, loss, and optionally a schedule length in tokens."""
     source, header, rows = csv_table(path, "training curves")
-    norm = [_norm(h) for h in header]
-    index = _column_index(header, columns or {}, source)
+    norm = [normalise_header(h) for h in header]
+    index = column_index(header, columns or {}, source)
     run_col = next((i for i, n in enumerate(norm) if n in _RUN_NAMES), None)
     if run_col is None:
         raise ScenarioError("header", f"a run column ({', '.join(_RUN_NAMES[:4])}) naming the run each "
@@ -110,17 +113,17 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
         name = row[run_col].strip() if run_col < len(row) else ""
         if not name:
             raise ScenarioError(f"row {line}, column {header[run_col]!r}", "a run name", "", source=source)
-        n = cell(index["params"], lambda v: parse_count(_num(v), "parameter count"), "parameter count")
+        n = cell(index["params"], lambda v: parse_count(number_text(v), "parameter count"), "parameter count")
         if "tokens" in index:
-            d = cell(index["tokens"], lambda v: parse_count(_num(v), "token count"), "token count")
+            d = cell(index["tokens"], lambda v: parse_count(number_text(v), "token count"), "token count")
         else:
             from ..model.units import parse_flops
-            d = cell(index["flops"], lambda v: parse_flops(_num(v)), "compute") / (6 * n)
+            d = cell(index["flops"], lambda v: parse_flops(number_text(v)), "compute") / (TRAIN_FLOPS_PER_PARAM_TOKEN * n)
         run.append(names.setdefault(name, len(names)))
         params.append(n)
         tokens.append(d)
         loss.append(cell(index["loss"], parse_loss, "loss"))
-        schedule.append(cell(sched_col, lambda v: parse_count(_num(v), "token count"), "token count")
+        schedule.append(cell(sched_col, lambda v: parse_count(number_text(v), "token count"), "token count")
                         if sched_col is not None else math.nan)
     curves = Curves(np.array(run), np.array(params), np.array(tokens), np.array(loss), np.array(schedule),
                     tuple(names), source)
@@ -163,18 +166,18 @@ def _curve_losses(curves: Curves, budgets: np.ndarray):
         rows = np.flatnonzero(curves.run == i)
         order = rows[np.argsort(curves.tokens[rows])]
         N[i] = curves.params[order[0]]
-        logc = np.log(6 * N[i] * curves.tokens[order])
+        logc = np.log(TRAIN_FLOPS_PER_PARAM_TOKEN * N[i] * curves.tokens[order])
         if logc.size < 2:
             continue
         inside = (logb >= logc[0]) & (logb <= logc[-1])
         out[i, inside] = np.exp(np.interp(logb[inside], logc, np.log(curves.loss[order])))
         sched = curves.schedule[order[0]]
-        ratio[i, inside] = budgets[inside] / (6 * N[i]) / sched
+        ratio[i, inside] = budgets[inside] / (TRAIN_FLOPS_PER_PARAM_TOKEN * N[i]) / sched
     return out, N, ratio
 
 
 def _budget_grid(curves: Curves, count: int = 60) -> np.ndarray:
-    c = 6 * curves.params * curves.tokens
+    c = TRAIN_FLOPS_PER_PARAM_TOKEN * curves.params * curves.tokens
     return np.geomspace(c.min(), c.max(), count)
 
 
@@ -183,7 +186,7 @@ def _power_laws(name, budgets, n_opt, notes=()) -> ApproachEstimate | None:
     if ok.sum() < 3 or np.ptp(np.log(budgets[ok])) == 0:
         return None
     C, N = budgets[ok], n_opt[ok]
-    D = C / (6 * N)
+    D = C / (TRAIN_FLOPS_PER_PARAM_TOKEN * N)
     a, ln = np.polyfit(np.log(C), np.log(N), 1)
     b, ld = np.polyfit(np.log(C), np.log(D), 1)
     return ApproachEstimate(name, float(a), float(b), float(math.exp(ln)), float(math.exp(ld)), int(ok.sum()),
@@ -260,11 +263,8 @@ def parametric_exponents(curves: Curves, *, workers: int | None = None, points_p
     runs = Runs(curves.params[keep], curves.tokens[keep], curves.loss[keep], curves.source)
     result = fit_law(runs, workers=workers)
     law = result.law
-    s = law.alpha + law.beta
-    G = law.G
-    # N_opt = G·(C/6)^(β/s), D_opt = (C/6)^(α/s)/G
-    est = ApproachEstimate("3: parametric fit", law.beta / s, law.alpha / s, G * 6 ** (-law.beta / s),
-                           6 ** (-law.alpha / s) / G, 0)
+    a, b, k_N, k_D = compute_optimal_split(law.A, law.B, law.alpha, law.beta)
+    est = ApproachEstimate("3: parametric fit", a, b, k_N, k_D, 0)
     return est, result, keep
 
 

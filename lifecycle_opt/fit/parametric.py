@@ -25,9 +25,8 @@ The Huber function follows scipy.special.huber: r²/2 for |r| ≤ δ, δ·(|r| �
 """
 from __future__ import annotations
 
-__all__ = ["Runs", "read_runs", "csv_table", "FitResult", "fit_law", "huber_objective", "start_grid",
-           "batched_lbfgs", "bootstrap", "Bootstrap", "isoflop_fit", "IsoFlopFit",
-           "law_toml", "write_samples", "read_samples", "HUBER_DELTA"]
+__all__ = ["FitResult", "fit_law", "huber_objective", "start_grid", "batched_lbfgs", "bootstrap",
+           "Bootstrap", "isoflop_fit", "IsoFlopFit", "law_toml", "write_samples", "HUBER_DELTA"]
 
 import csv
 import io
@@ -38,173 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ScenarioError
-from ..model.laws import ChinchillaLaw, FittedRange
-from ..model.units import parse_count, parse_flops
+from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
+from ..model.laws import ChinchillaLaw, compute_optimal_plan
+from .runs import SAMPLE_COLUMNS, Runs
 
 #: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
 HUBER_DELTA = 1e-3
-
-# Column names accepted for each quantity, compared lower-case without spaces, "_" or "-".
-_COLUMNS = {
-    "params": ("n", "params", "parameters", "modelsize", "nparams", "numparams", "paramcount", "size"),
-    "tokens": ("d", "tokens", "trainingtokens", "ntokens", "numtokens", "data", "datasetsize"),
-    "flops": ("c", "flops", "flop", "compute", "trainingflop", "trainingflops", "trainingcompute"),
-    "loss": ("l", "loss", "finalloss", "evalloss", "validationloss", "valloss", "testloss"),
-}
-
-
-# ------------------------------------------------------------------ the runs
-@dataclass(frozen=True)
-class Runs:
-    """Training runs: params N, tokens D [count], loss L [nats/token], as arrays; the file."""
-
-    params: np.ndarray
-    tokens: np.ndarray
-    loss: np.ndarray
-    source: str = "runs"
-
-    def __len__(self) -> int:
-        return len(self.loss)
-
-    @property
-    def flops(self) -> np.ndarray:
-        return 6.0 * self.params * self.tokens
-
-    def fitted_range(self, note: str) -> FittedRange:
-        return FittedRange(min_params=float(self.params.min()), max_params=float(self.params.max()),
-                           max_tokens=float(self.tokens.max()), max_flops=float(self.flops.max()),
-                           note=note)
-
-    def without_highest_loss(self, k: int) -> "Runs":
-        """Drop the ``k`` runs of highest loss (Besiroglu et al. 2024 drop 5 outliers)."""
-        if k <= 0:
-            return self
-        keep = np.sort(np.argsort(self.loss)[:len(self) - k])
-        return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source)
-
-
-def _norm(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
-def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
-    """Read runs from a CSV file: parameters, tokens or training compute (D = C/(6N)), and
-    final loss. Columns are found by name (see _COLUMNS; ``columns`` maps a quantity to a
-    header to override); values may carry units ("70M", "1.4T", "3e21 FLOP")."""
-    source, header, rows = csv_table(path, "training runs")
-    index = _column_index(header, columns or {}, source)
-    params, tokens, loss = [], [], []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-
-        def cell(quantity, parse):
-            col = index[quantity]
-            if col >= len(row):
-                raise ScenarioError(f"row {line}", f"{len(header)} values like the header", source=source,
-                                    found_text=f"found {len(row)}")
-            value = row[col].strip()
-            try:
-                x = parse(value)
-            except ValueError as exc:
-                raise ScenarioError(f"row {line}, column {header[col]!r}", str(exc), value,
-                                    source=source) from None
-            if not (math.isfinite(x) and x > 0):
-                raise ScenarioError(f"row {line}, column {header[col]!r}", "a positive number", value,
-                                    source=source)
-            return x
-
-        n = cell("params", lambda v: parse_count(_num(v), "parameter count"))
-        if "tokens" in index:
-            d = cell("tokens", lambda v: parse_count(_num(v), "token count"))
-        else:
-            d = cell("flops", lambda v: parse_flops(_num(v))) / (6.0 * n)
-        params.append(n)
-        tokens.append(d)
-        loss.append(cell("loss", parse_loss))
-    if len(loss) < 5:
-        raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
-                            found_text=f"found {len(loss)}")
-    return Runs(np.array(params), np.array(tokens), np.array(loss), source)
-
-
-#: the largest CSV of runs or curves read (a million curve points take about 40 MB)
-_MAX_CSV_BYTES = 64 * 2**20
-
-
-def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[str]]]:
-    """(source, header, rows) of a CSV file of ``what``; ScenarioError when unreadable or
-    without a header and a data row."""
-    path = Path(path)
-    source = str(path)
-    if path.is_dir():
-        raise ScenarioError("file", f"a CSV file of {what}", source=source, found_text="found a directory")
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0                                   # reading says why below
-    if size > _MAX_CSV_BYTES:
-        raise ScenarioError("file", f"a CSV file of {what} under {_MAX_CSV_BYTES // 2**20} MB", source=source,
-                            found_text=f"found {size / 2**20:.0f} MB")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScenarioError("file", f"an existing CSV file of {what}", source=source,
-                            found_text="found no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError("file", f"a readable UTF-8 CSV file of {what}", source=source,
-                            found_text=f"found {getattr(exc, 'strerror', None) or exc}") from None
-    if "\x00" in text:
-        raise ScenarioError("file", f"a text CSV file of {what}", source=source,
-                            found_text=f"found a NUL byte at position {text.index(chr(0))}")
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) < 2:
-        raise ScenarioError("file", f"a header and rows of {what}", source=source,
-                            found_text=f"found {len(rows)} lines")
-    return source, [h.strip() for h in rows[0]], rows
-
-
-def parse_loss(value: str) -> float:
-    """A loss [nats] from a CSV cell."""
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError("a loss in nats such as 2.31") from None
-
-
-def _num(value: str):
-    """A bare number as a float, anything else as text for the unit parsers."""
-    try:
-        return float(value)
-    except ValueError:
-        return value
-
-
-def _column_index(header, overrides, source) -> dict[str, int]:
-    norm = [_norm(h) for h in header]
-    out = {}
-    for quantity, names in _COLUMNS.items():
-        if quantity in overrides:
-            name = overrides[quantity]
-            if name not in header:
-                raise ScenarioError(f"--{quantity}-column", f"one of the columns {', '.join(header)}", name,
-                                    source=source)
-            out[quantity] = header.index(name)
-            continue
-        for i, n in enumerate(norm):
-            if n in names:
-                out[quantity] = i
-                break
-    missing = [q for q in ("params", "loss") if q not in out]
-    if "tokens" not in out and "flops" not in out:
-        missing.append("tokens or flops")
-    if missing:
-        raise ScenarioError("header", f"columns for {', '.join(missing)} (e.g. params, tokens, flops, "
-                            f"loss; or name them with --params-column and the like)", source=source,
-                            found_text=f"found {', '.join(header)}")
-    return out
-
 
 # ------------------------------------------------------------------ the objective
 def _features(runs: Runs):
@@ -510,10 +348,7 @@ class Bootstrap:
     def optimal_allocation(self, flops: float, level: float = 0.95) -> dict[str, tuple[float, float]]:
         """Percentile intervals of N_opt, D_opt and D/N at training compute ``flops``."""
         c = self.constants
-        s = c["alpha"] + c["beta"]
-        G = (c["alpha"] * c["A"] / (c["beta"] * c["B"])) ** (1 / s)
-        n = G * (flops / 6) ** (c["beta"] / s)
-        d = (flops / 6) / n
+        n, d = compute_optimal_plan(flops, c["A"], c["B"], c["alpha"], c["beta"])
         q = [(1 - level) / 2, (1 + level) / 2]
         return {"params": tuple(np.quantile(n, q)), "tokens": tuple(np.quantile(d, q)),
                 "tokens_per_param": tuple(np.quantile(d / n, q))}
@@ -597,7 +432,7 @@ def isoflop_fit(runs: Runs, *, gap_decades: float = 0.05, min_runs: int = 3) -> 
     if len(budgets) < 2:
         return None
     C, N = np.array(budgets), np.array(n_opt)
-    D = C / (6.0 * N)
+    D = C / (TRAIN_FLOPS_PER_PARAM_TOKEN * N)
     a, log_n = np.polyfit(np.log(C), np.log(N), 1)
     b, log_d = np.polyfit(np.log(C), np.log(D), 1)
     return IsoFlopFit(C, N, D, float(a), float(b), float(np.exp(log_n)), float(np.exp(log_d)))
@@ -631,9 +466,6 @@ def _toml_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-SAMPLE_COLUMNS = ("E", "A", "B", "alpha", "beta")
-
-
 def write_samples(boot: Bootstrap) -> str:
     """The bootstrap laws as CSV text (one law per row: E, A, B, alpha, beta)."""
     buf = io.StringIO()
@@ -645,26 +477,3 @@ def write_samples(boot: Bootstrap) -> str:
     return buf.getvalue()
 
 
-def read_samples(path: str | Path, key: str = "law.samples") -> list[tuple[float, ...]]:
-    """Bootstrap laws from a CSV written by :func:`write_samples`: [(E, A, B, alpha, beta)]."""
-    path = Path(path)
-    try:
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(key, "a readable CSV of bootstrap laws (lifeopt fit --samples)",
-                            found_text=f"found {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    if not rows or tuple(h.strip() for h in rows[0]) != SAMPLE_COLUMNS:
-        raise ScenarioError(key, f"a CSV with the header {','.join(SAMPLE_COLUMNS)}",
-                            found_text=f"found {path} with header {rows[0] if rows else 'none'}")
-    out = []
-    for line, row in enumerate(rows[1:], start=2):
-        try:
-            values = tuple(float(v) for v in row)
-        except ValueError:
-            values = ()
-        if len(values) != 5 or not all(math.isfinite(v) and v > 0 for v in values):
-            raise ScenarioError(key, "five positive numbers per row", found_text=f"found {row} at {path}:{line}")
-        out.append(values)
-    if len(out) < 10:
-        raise ScenarioError(key, "at least 10 bootstrap laws", found_text=f"found {len(out)} in {path}")
-    return out

@@ -21,19 +21,14 @@ every cost objective here is ``a·N·D + b·N`` with non-negative a, b.
 """
 from __future__ import annotations
 
-__all__ = ["TrainingHardware", "InferenceHardware", "Demand", "Timing", "CostModel", "CostBreakdown",
-           "TRAIN_FLOPS_PER_PARAM_TOKEN", "INFER_FLOPS_PER_PARAM_TOKEN"]
+__all__ = ["TrainingHardware", "InferenceHardware", "Demand", "Timing", "CostModel", "CostBreakdown"]
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .units import SECONDS_PER_DAY, SECONDS_PER_HOUR
-
-#: training FLOP per parameter per token: forward 2 + backward 4 (Kaplan et al. 2020, §2.1)
-TRAIN_FLOPS_PER_PARAM_TOKEN = 6.0
-#: inference FLOP per parameter per token: forward pass only (Kaplan et al. 2020, §2.1)
-INFER_FLOPS_PER_PARAM_TOKEN = 2.0
+from .constants import (HOURS_PER_DAY, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_DAY, SECONDS_PER_HOUR,
+                        TRAIN_FLOPS_PER_PARAM_TOKEN)
 
 
 def _usd_per_flop(price_per_gpu_hour: float | None, flop_rate: float) -> float | None:
@@ -96,8 +91,11 @@ class InferenceHardware:
 
 @dataclass(frozen=True)
 class Demand:
-    """Tokens served over the deployed life [count]: prompt (prefill) and generated (decode);
-    deployment_days [days] when known."""
+    """Tokens served over the deployed life [count]: prompt (prefill) and generated (decode).
+
+    deployment_days [days]: how long the demand is served, when known (``inference.
+    deployment_days``, or the deployment months of ``[finance]``); it turns the serving
+    GPU-hours into the GPUs serving on average and the tokens into a daily rate."""
 
     input_tokens: float = 0.0
     output_tokens: float = 0.0
@@ -107,6 +105,11 @@ class Demand:
     def tokens(self) -> float:
         """All tokens processed at inference [count]."""
         return self.input_tokens + self.output_tokens
+
+    @property
+    def tokens_per_day(self) -> float | None:
+        """Tokens served per day of deployment [count / day]; None without a period."""
+        return None if self.deployment_days is None else self.tokens / self.deployment_days
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class CostBreakdown:
     inference_cost_usd: float | None
     training_cost_pv_usd: float | None = None
     inference_cost_pv_usd: float | None = None
+    serving_gpus: float | None = None
 
     @property
     def total_flops(self) -> float:
@@ -169,7 +173,7 @@ class CostBreakdown:
                 "inference_cost_usd": self.inference_cost_usd, "total_cost_usd": self.total_cost_usd,
                 "training_cost_pv_usd": self.training_cost_pv_usd,
                 "inference_cost_pv_usd": self.inference_cost_pv_usd,
-                "total_cost_pv_usd": self.total_cost_pv_usd}
+                "total_cost_pv_usd": self.total_cost_pv_usd, "serving_gpus": self.serving_gpus}
 
 
 @dataclass(frozen=True)
@@ -250,12 +254,16 @@ class CostModel:
                 infer_usd = infer_hours * i.price_per_gpu_hour
         elif self.demand.tokens == 0:
             infer_hours, infer_usd = 0.0, 0.0
+        period = self.demand.deployment_days
+        # GPUs busy serving, on average over the deployment: GPU-hours over its hours
+        serving_gpus = (infer_hours / (period * HOURS_PER_DAY)
+                        if infer_hours is not None and period is not None else None)
         return CostBreakdown(_f(train_flops), _f(infer_flops), _f(train_hours),
                              _f(infer_hours), _f(days),
                              _scaled(train_usd, tm.training_nominal),
                              _scaled(infer_usd, tm.inference_nominal),
                              _scaled(train_usd, tm.training_present),
-                             _scaled(infer_usd, tm.inference_present))
+                             _scaled(infer_usd, tm.inference_present), _f(serving_gpus))
 
 
 def _f(x):

@@ -23,17 +23,16 @@ Owned GPUs cost, per GPU-hour, their price amortised straight-line over
 """
 from __future__ import annotations
 
-__all__ = ["Finance", "CashFlow", "owned_gpu_hour_cost", "month_labels", "HOURS_PER_MONTH"]
+__all__ = ["Finance", "CashFlow", "owned_gpu_hour_cost", "month_labels"]
 
 import datetime as _dt
 from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import HOURS_PER_MONTH
 from .costs import Timing
 
-#: hours in an average month: a Julian year of 365.25 days over 12 [h]
-HOURS_PER_MONTH = 365.25 * 24 / 12
 
 
 def owned_gpu_hour_cost(capex_per_gpu: float, amortisation_months: float, power_watts: float,

@@ -43,18 +43,70 @@ __all__ = [
     "repetition_effective",
     "repetition_tokens",
     "repetition_params",
+    "frontier_scale",
+    "compute_optimal_split",
+    "compute_optimal_plan",
+    "compute_optimal_at_reducible",
+    "params_fed_by",
 ]
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Union
 
 import numpy as np
+
+from .constants import TRAIN_FLOPS_PER_PARAM_TOKEN
 
 # Muennighoff et al. 2023, App. A: the half-life-like constants of repeated data and
 # of excess parameters, fitted together with their C4 base law (preset muennighoff2023).
 MUENNIGHOFF_R_D_STAR = 15.387756
 MUENNIGHOFF_R_N_STAR = 5.309743
+
+
+# ------------------------------------------------- compute-optimal closed forms
+# Plain vectorised functions of the Chinchilla constants (scalars or one array element
+# per law), so that a law object, the batch solver, the fit's bootstrap and the
+# approaches all evaluate the same lines (Hoffmann et al. 2022, §3.3 and App. D.2;
+# docs/model.md §2).
+
+def frontier_scale(A, B, alpha, beta):
+    """G = (α·A / (β·B))^(1/(α+β)) [–], the scale of the compute-optimal frontier."""
+    return (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+
+
+def compute_optimal_split(A, B, alpha, beta):
+    """(a, b, k_N, k_D) with N_opt(C) = k_N·C^a and D_opt(C) = k_D·C^b under C = 6·N·D:
+    a = β/(α+β), b = α/(α+β), k_N = G·6^(−a), k_D = 6^(−b)/G."""
+    s = alpha + beta
+    G = frontier_scale(A, B, alpha, beta)
+    a, b = beta / s, alpha / s
+    return a, b, G * TRAIN_FLOPS_PER_PARAM_TOKEN ** -a, TRAIN_FLOPS_PER_PARAM_TOKEN ** -b / G
+
+
+def compute_optimal_plan(flops, A, B, alpha, beta):
+    """(N_opt, D_opt) minimising the loss at training compute C = 6·N·D [FLOP]:
+    N_opt = G·(C/6)^(β/(α+β)), D_opt = G^(−1)·(C/6)^(α/(α+β))."""
+    a, b, k_N, k_D = compute_optimal_split(A, B, alpha, beta)
+    C = np.asarray(flops, dtype=float)
+    return k_N * C ** a, k_D * C ** b
+
+
+def compute_optimal_at_reducible(reducible, A, B, alpha, beta):
+    """(N, D) reaching the reducible loss P = L − E with the least training compute.
+
+    On the compute-optimal frontier α·A·N^−α = β·B·D^−β, so P splits as
+    A·N^−α = β·P/(α+β) and B·D^−β = α·P/(α+β)."""
+    P = np.asarray(reducible, dtype=float)
+    s = alpha + beta
+    return (A * s / (beta * P)) ** (1.0 / alpha), (B * s / (alpha * P)) ** (1.0 / beta)
+
+
+def params_fed_by(tokens, A, B, alpha, beta):
+    """N_opt(D) = G·(D·G)^(β/α): the parameters for which D tokens are the compute-optimal
+    data size (the ceiling U_N of eq. 15 in Muennighoff et al. 2023) [count]."""
+    G = frontier_scale(A, B, alpha, beta)
+    return G * (np.asarray(tokens, dtype=float) * G) ** (beta / alpha)
 
 
 @dataclass(frozen=True)
@@ -147,34 +199,23 @@ class ChinchillaLaw:
 
     # -- closed forms (Hoffmann et al. 2022, §3.3 and App. D.2) ------------------
     @property
+    def _constants(self):
+        return self.A, self.B, self.alpha, self.beta
+
+    @property
     def G(self) -> float:
         """G = (α·A / (β·B))^(1/(α+β)), the scale of the compute-optimal frontier."""
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+        return frontier_scale(*self._constants)
 
     def compute_optimal(self, flops):
-        """(N_opt, D_opt) minimising the loss at training compute C = 6·N·D [FLOP].
-
-        N_opt = G·(C/6)^(β/(α+β)), D_opt = G^(−1)·(C/6)^(α/(α+β)).
-        """
-        c6 = np.asarray(flops, dtype=float) / 6.0
-        s = self.alpha + self.beta
-        return self.G * c6 ** (self.beta / s), c6 ** (self.alpha / s) / self.G
+        """(N_opt, D_opt) minimising the loss at training compute C = 6·N·D [FLOP]
+        (:func:`compute_optimal_plan`)."""
+        return compute_optimal_plan(flops, *self._constants)
 
     def compute_optimal_at_loss(self, loss):
-        """(N, D) reaching ``loss`` with the least training compute.
-
-        On the compute-optimal frontier α·A·N^−α = β·B·D^−β, so the reducible loss
-        splits as A·N^−α = β(L−E)/(α+β) and B·D^−β = α(L−E)/(α+β).
-        """
-        reducible = np.asarray(loss, dtype=float) - self.E
-        s = self.alpha + self.beta
-        N = (self.A * s / (self.beta * reducible)) ** (1.0 / self.alpha)
-        D = (self.B * s / (self.alpha * reducible)) ** (1.0 / self.beta)
-        return N, D
-
-    def compute_optimal_params_for_tokens(self, D):
-        """N for which D tokens are the compute-optimal data size: G·(D·G)^(β/α)."""
-        return self.G * (np.asarray(D, dtype=float) * self.G) ** (self.beta / self.alpha)
+        """(N, D) reaching ``loss`` with the least training compute
+        (:func:`compute_optimal_at_reducible` of L − E)."""
+        return compute_optimal_at_reducible(np.asarray(loss, dtype=float) - self.E, *self._constants)
 
     def describe(self) -> str:
         return (f"{self.name}: L = {self.E:g} + {self.A:g}/N^{self.alpha:g} + "
@@ -242,7 +283,7 @@ class KaplanLaw:
 
     def compute_optimal(self, flops):
         """(N, D) minimising the loss at C = 6·N·D: N^(p+1) = p·N_c^p·(C/6)/D_c."""
-        c6 = np.asarray(flops, dtype=float) / 6.0
+        c6 = np.asarray(flops, dtype=float) / TRAIN_FLOPS_PER_PARAM_TOKEN
         p = self._p
         N = (p * self.Nc ** p * c6 / self.Dc) ** (1.0 / (p + 1.0))
         return N, c6 / N
@@ -357,7 +398,7 @@ def repetition_tokens(D, U, R_D_star):
 def repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha):
     """(N', ∂N'/∂N, ∂N'/∂D) for N parameters fed by U_D unique tokens (eq. 15)."""
     N = np.asarray(N, dtype=float)
-    K = G * (U_D * G) ** beta_over_alpha                            # N_opt(U_D)
+    K = G * (U_D * G) ** beta_over_alpha                            # N_opt(U_D), params_fed_by
     excess = N > K
     U_N = np.where(excess, K, N)
     R_N = N / U_N - 1.0
@@ -435,8 +476,3 @@ def preset(name: str) -> LossLaw:
         return _PRESETS[name]()
     except KeyError:
         raise KeyError(f"unknown law preset {name!r}; known: {', '.join(PRESETS)}") from None
-
-
-def with_constants(law: ChinchillaLaw, **changes) -> ChinchillaLaw:
-    """A copy of ``law`` with some constants changed (laws are immutable)."""
-    return replace(law, **changes)

@@ -21,15 +21,12 @@ __all__ = [
     "format_flops",
     "format_duration",
     "format_number",
-    "SECONDS_PER_DAY",
-    "SECONDS_PER_HOUR",
 ]
 
 import math
 import re
 
-SECONDS_PER_HOUR = 3600.0
-SECONDS_PER_DAY = 86400.0
+from .constants import DAYS_PER_MONTH, DAYS_PER_YEAR, SECONDS_PER_DAY, SECONDS_PER_HOUR
 
 # Decimal multipliers. "B" is billion (1e9) as in "70B parameters"; "G" is accepted too.
 _SUFFIX = {
@@ -45,15 +42,14 @@ _NUMBER = r"[-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<suffix>[A-Za-z]*)\s*(?P<unit>.*?)\s*$")
 
 # Durations: name -> seconds. A month is 1/12 of a Julian year, as finance calendars average it.
+_MONTH, _YEAR = DAYS_PER_MONTH * SECONDS_PER_DAY, DAYS_PER_YEAR * SECONDS_PER_DAY
 _DURATION = {
     "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0,
     "min": 60.0, "minute": 60.0, "minutes": 60.0,
-    "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0,
+    "h": SECONDS_PER_HOUR, "hr": SECONDS_PER_HOUR, "hour": SECONDS_PER_HOUR, "hours": SECONDS_PER_HOUR,
     "d": SECONDS_PER_DAY, "day": SECONDS_PER_DAY, "days": SECONDS_PER_DAY,
     "w": 7 * SECONDS_PER_DAY, "week": 7 * SECONDS_PER_DAY, "weeks": 7 * SECONDS_PER_DAY,
-    "month": 365.25 / 12 * SECONDS_PER_DAY, "months": 365.25 / 12 * SECONDS_PER_DAY,
-    "y": 365.25 * SECONDS_PER_DAY, "yr": 365.25 * SECONDS_PER_DAY,
-    "year": 365.25 * SECONDS_PER_DAY, "years": 365.25 * SECONDS_PER_DAY,
+    "month": _MONTH, "months": _MONTH, "y": _YEAR, "yr": _YEAR, "year": _YEAR, "years": _YEAR,
 }
 
 

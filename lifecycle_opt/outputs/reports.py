@@ -21,7 +21,8 @@ from ..fit.approaches import REPORT_BUDGETS, Comparison
 from ..fit.parametric import Bootstrap, FitResult, IsoFlopFit
 from ..plan.solution import Binding, Solution
 from ..plan.sweep import sweep_keys
-from ..model.units import format_count, format_duration, format_flops, format_money, format_number, SECONDS_PER_DAY
+from ..model.constants import SECONDS_PER_DAY
+from ..model.units import format_count, format_duration, format_flops, format_money, format_number
 
 #: Published plans (parameters, training tokens) for the over-training report.
 #: Sources: GPT-3 — Brown et al. 2020 Table 2.2 (175B, 300B); Gopher — Rae et al. 2021 (280B, 300B);

@@ -33,9 +33,12 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ExportError
 from .exports import check_writable, write_bytes_atomic, write_text_atomic
-from ..model.finance import HOURS_PER_MONTH, month_labels
+from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
+from ..model.finance import month_labels
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from .reports import csv_writer, neutralise, shadow_price_text
 from ..scenario.reader import Scenario
@@ -238,7 +241,7 @@ def _inputs(book, scenario, sol) -> _Vertical:
         "", "Kaplan et al. 2020, §2.1 (forward 2 + backward 4)")
     put("flop_per_param_token_infer", "inference FLOP per parameter per token", 2.0, "FLOP",
         "", "Kaplan et al. 2020, §2.1 (forward pass)")
-    put("seconds_per_hour", "seconds per hour", 3600.0, "s", "", "definition", fmt="int")
+    put("seconds_per_hour", "seconds per hour", SECONDS_PER_HOUR, "s", "", "definition", fmt="int")
     put("hours_per_month", "hours per average month", HOURS_PER_MONTH, "h", "",
         "365.25 days × 24 h / 12")
 
@@ -755,10 +758,23 @@ def csv_tables(book: Book) -> dict[str, str]:
         buf = io.StringIO()
         writer = csv_writer(buf)
         for row in sheet.rows:
-            writer.writerow([neutralise("" if c.value is None else repr(c.value) if isinstance(c.value, float)
-                                        else c.value) for c in row])
+            writer.writerow([neutralise(_csv_text(c.value)) for c in row])
         out[sheet.name.lower().replace(" ", "_") + ".csv"] = buf.getvalue()
     return out
+
+
+def _csv_text(value):
+    """A cell as CSV text: floats (numpy's too) as their shortest round-trip repr, whole
+    numbers as integers, text unchanged."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return value
 
 
 def write_csv_tables(book: Book, folder: str | Path, *, force: bool = False) -> list[Path]:

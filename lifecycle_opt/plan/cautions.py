@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..model.finance import HOURS_PER_MONTH
+from ..model.constants import DAYS_PER_MONTH
 from ..model.laws import KaplanLaw
 from ..model.units import format_count
 from ..scenario.reader import Scenario
@@ -31,7 +31,7 @@ def caution_context(scenario: Scenario) -> dict:
             "penalty": bool(scenario.data.repetition_penalty),
             "penalty_off_law": bool(scenario.data.repetition_penalty and law.name != "muennighoff2023"),
             "kaplan": isinstance(law, KaplanLaw), "minimise_loss": scenario.objective == "loss",
-            "max_days": nan if fin is None else fin.training_months * HOURS_PER_MONTH / 24 * 1.05}
+            "max_days": nan if fin is None else fin.training_months * DAYS_PER_MONTH * 1.05}
 
 
 def _caution_tests(c: dict, N, D, training_flops, inference_flops, training_days):

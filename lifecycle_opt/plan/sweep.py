@@ -1,214 +1,71 @@
 """Sweeps: solve one scenario at every point of a grid of changed settings.
 
-An axis names a scenario key in dotted form (``inference.tokens``, ``target.loss``,
-``hardware.training.price_per_gpu_hour``) and the values it takes; several axes make
-their product. Each point is the scenario file with those keys replaced, validated and
-solved exactly as ``lifeopt solve`` would, so a sweep point and a single solve give the
-same plan. A point that is infeasible or invalid becomes a row saying so; the sweep
-goes on.
+Each point is the scenario with the axes' keys replaced (:mod:`.axes`), validated and
+solved as ``lifeopt solve`` would, so a sweep point and a single solve give the same
+plan. A point that is infeasible or invalid becomes a row saying so; the sweep goes on.
 
-Axis specifications (the CLI's ``--vary``, or strings in Python):
-
-* ``1e11..1e14:log:25`` — 25 values spaced evenly in log between the ends;
-* ``1.9..2.1:lin:5`` (or ``1.9..2.1:5``) — 5 values spaced evenly;
-* ``1.9,2.0,2.1`` or ``"70B","1.4T"`` — a list, each value read as the key reads it.
-
->>> axis = parse_axis("inference.tokens=1e11..1e13:log:3")
->>> axis.key, axis.values
-('inference.tokens', (100000000000.0, 1000000000000.0, 10000000000000.0))
+A Scenario changed in code (``dataclasses.replace``) after it was read keeps its
+changes at every point: each point is read from the file's keys with the axis values
+laid in, and what the axes changed is laid over the changed scenario (:func:`_overlay`).
 """
 from __future__ import annotations
 
-__all__ = ["Axis", "parse_axis", "grid", "with_value", "iter_sweep", "sweep", "sweep_keys", "SWEEP_STATUSES",
-           "SweepPlan", "plan_sweep", "sweep_chunks", "chunk_rows", "sweep_columns"]
+__all__ = ["iter_sweep", "sweep", "sweep_keys", "SWEEP_STATUSES", "SweepPlan", "plan_sweep",
+           "sweep_chunks", "chunk_rows", "sweep_columns"]
 
-import copy
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..solvers.batch import Batch, baseline_plans, batch_from_problems, solve_batch
-from ..errors import InfeasibleError, ScenarioError, SolverError
-from ..solvers.problem import build_problem
+from ..errors import InfeasibleError, ScenarioError, SolverError, UnknownKeyError
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
-from .solution import ROW_FIELDS
+from ..solvers.batch import Batch, baseline_plans, batch_from_problems, solve_batch
+from ..solvers.problem import build_problem
+from .axes import axes_of, grid_size, with_value
 from .cautions import caution_context, caution_count
 from .planning import solve
-from ..model.units import parse_count, parse_money, parse_rate
+from .solution import ROW_FIELDS
 
 #: what a sweep row's "status" can say
 SWEEP_STATUSES = ("optimal", "infeasible", "invalid", "failed")
 
-_MAX_POINTS = 100_000_000
 #: points solved together; a chunk's rows are all in memory at once
 CHUNK = 65_536
 
 
 @dataclass(frozen=True)
-class Axis:
-    """One swept setting: ``key`` (dotted scenario key) and the ``values`` it takes."""
+class _Base:
+    """The scenario a sweep starts from: the file's keys (``raw``), where they came from,
+    and, when the Scenario was changed in code after it was read, that Scenario."""
 
-    key: str
-    values: tuple
+    raw: dict
+    source: str | None
+    name: str
+    edited: Scenario | None = None
+    as_read: Scenario | None = None
 
-    def __post_init__(self):
-        if not self.values:
-            raise ScenarioError(f"--vary {self.key}", "at least one value", found_text="found none")
+    def build(self, data: dict, source: str | None = None) -> Scenario:
+        """The Scenario of the file keys ``data`` (the raw keys with axis values laid in),
+        with the code's changes kept."""
+        point = scenario_from_dict(data, source=source or self.source, default_name=self.name)
+        if self.edited is None:
+            return point
+        return _overlay(self.edited, self.as_read, point)
 
-
-def _usage(spec: str, expected: str):
-    raise ScenarioError("--vary", expected, spec)
-
-
-def _endpoint(text: str, spec: str) -> float:
-    """A range end: a plain number, a count with a suffix ("100B"), dollars or a percentage."""
-    text = text.strip()
-    for parse in (float, parse_count, parse_money, parse_rate):
-        try:
-            x = parse(text)
-        except ValueError:
-            continue
-        if math.isfinite(x):
-            return float(x)
-    _usage(spec, 'range ends that are numbers such as 1e11, "100B", "$2.5" or "8%"')
+    def point_data(self, point: dict) -> dict:
+        """The raw keys with the values of ``point`` ({key: value}) laid in."""
+        data = self.raw
+        for key, value in point.items():
+            data = with_value(data, key, value)
+        return data
 
 
-def _list_value(text: str):
-    """A list item as TOML would type it: number, true/false, else the text for the key to read."""
-    text = text.strip().strip('"').strip("'")
-    if text in ("true", "false"):
-        return text == "true"
-    try:
-        return int(text) if text.lstrip("+-").isdigit() else float(text)
-    except ValueError:
-        return text
-
-
-def parse_axis(spec: str) -> Axis:
-    """Read ``key=values`` (see the module docstring) into an Axis."""
-    if "=" not in spec:
-        _usage(spec, 'KEY=VALUES such as inference.tokens=1e11..1e14:log:25 or target.loss=1.9,2.0')
-    key, _, values = spec.partition("=")
-    key, values = key.strip(), values.strip()
-    if not key or not all(part.isidentifier() for part in key.split(".")):
-        _usage(spec, "a dotted scenario key such as inference.tokens before the =")
-    if ".." in values:
-        return Axis(key, _range(values, spec))
-    items = [v for v in values.split(",")]
-    if not values or any(not v.strip() for v in items):
-        _usage(spec, "a comma-separated list of values or a range a..b:log:n")
-    return Axis(key, tuple(_list_value(v) for v in items))
-
-
-def _range(values: str, spec: str) -> tuple[float, ...]:
-    ends, *rest = values.split(":")
-    lo_text, _, hi_text = ends.partition("..")
-    lo, hi = _endpoint(lo_text, spec), _endpoint(hi_text, spec)
-    if len(rest) == 1:
-        scale, count = "lin", rest[0]
-    elif len(rest) == 2:
-        scale, count = rest
-    else:
-        _usage(spec, "a range a..b:lin:n or a..b:log:n")
-    if scale not in ("lin", "log"):
-        _usage(spec, 'a scale "lin" or "log" in a..b:scale:n')
-    try:
-        n = int(count)
-    except ValueError:
-        _usage(spec, "a whole number of points n in a..b:scale:n")
-    if not 1 <= n <= _MAX_POINTS:
-        _usage(spec, f"between 1 and {_MAX_POINTS} points")
-    if n == 1:
-        return (lo,)
-    if scale == "log":
-        if lo <= 0 or hi <= 0:
-            _usage(spec, "positive ends for a log range")
-        return tuple(float(x) for x in np.geomspace(lo, hi, n))
-    return tuple(float(x) for x in np.linspace(lo, hi, n))
-
-
-def _axes(axes) -> list[Axis]:
-    """Axes from a mapping {key: values or spec string} or an iterable of Axis / "key=spec"."""
-    if isinstance(axes, Mapping):
-        out = []
-        for key, values in axes.items():
-            if isinstance(values, str):
-                out.append(parse_axis(f"{key}={values}"))
-            else:
-                out.append(Axis(key, tuple(v.item() if isinstance(v, np.generic) else v
-                                           for v in np.atleast_1d(np.asarray(values, dtype=object)))))
-        return out
-    return [a if isinstance(a, Axis) else parse_axis(a) for a in axes]
-
-
-def grid(axes) -> list[dict]:
-    """Every point of the product of the axes, as {key: value} (first axis varies slowest)."""
-    axes = _axes(axes)
-    grid_size(axes)
-    keys = [a.key for a in axes]
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(a.values for a in axes))]
-
-
-#: keys that are alternatives to each other: setting one removes the others, so that
-#: varying target.loss works on a file that gives target.reference, and so on
-_ALTERNATIVES = (
-    ("target.loss", "target.reference"),
-    ("inference.tokens", "inference.requests", "inference.input_tokens", "inference.output_tokens"),
-    ("hardware.training.gpu", "hardware.training.peak_flops"),
-    ("hardware.inference.gpu", "hardware.inference.peak_flops"),
-    ("hardware.inference.mfu", "hardware.inference.prefill_mfu", "hardware.inference.decode_mfu"),
-    ("limits.serving_memory", "limits.serving_gpus"),
-)
-
-
-def _others(key: str) -> list[str]:
-    for group in _ALTERNATIVES:
-        if key in group:
-            # requests travel with their per-request token counts
-            if key in ("inference.input_tokens", "inference.output_tokens"):
-                return ["inference.tokens"]
-            if key == "inference.requests":
-                return ["inference.tokens"]
-            return [k for k in group if k != key]
-    return []
-
-
-def _drop(node: dict, key: str) -> None:
-    *path, last = key.split(".")
-    for part in path:
-        node = node.get(part)
-        if not isinstance(node, dict):
-            return
-    node.pop(last, None)
-
-
-def with_value(raw: dict, key: str, value) -> dict:
-    """A deep copy of the scenario dict ``raw`` with the dotted ``key`` set to ``value``
-    (sections are created as needed; alternatives to ``key``, such as target.reference for
-    target.loss, are removed)."""
-    out = copy.deepcopy(raw)
-    for other in _others(key):
-        _drop(out, other)
-    node = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        elif not isinstance(child, dict):
-            raise ScenarioError(key, f"a section at {part!r} to set {parts[-1]!r} in",
-                                found_text=f"found the value {child!r}")
-        node = child
-    node[parts[-1]] = value
-    return out
-
-
-def _base(scenario) -> tuple[dict, str | None, str]:
-    """(raw dict, source, name) of a Scenario, a path or a dict."""
+def _base(scenario) -> _Base:
+    """The sweep's starting point from a Scenario, a path or a dict."""
     if isinstance(scenario, (str, Path)):
         scenario = load_scenario(scenario)
     if isinstance(scenario, Scenario):
@@ -216,10 +73,30 @@ def _base(scenario) -> tuple[dict, str | None, str]:
             raise ScenarioError("scenario", "a scenario read from a file or a dict (load_scenario or "
                                 "scenario_from_dict) to sweep its keys",
                                 found_text="found one built from objects")
-        return scenario.raw, scenario.source, scenario.name
+        as_read = scenario_from_dict(scenario.raw, source=scenario.source, default_name=scenario.name)
+        if as_read == scenario:
+            return _Base(scenario.raw, scenario.source, scenario.name)
+        return _Base(scenario.raw, scenario.source, scenario.name, scenario, as_read)
     if isinstance(scenario, dict):
-        return scenario, None, str(scenario.get("name", "scenario"))
+        return _Base(scenario, None, str(scenario.get("name", "scenario")))
     raise TypeError("sweep() takes a Scenario, a path or a dict")
+
+
+def _overlay(mine, as_read, point):
+    """What ``point`` changed against ``as_read``, laid over ``mine``, field by field down
+    the frozen dataclasses (a Scenario, its limits, its law): an axis wins where it changed
+    a field, the code's change stays everywhere else."""
+    if mine == as_read:
+        return point
+    if not (is_dataclass(point) and type(point) is type(as_read) is type(mine)):
+        return point
+    changes = {}
+    for f in fields(point):
+        if not (f.init and f.compare):
+            continue
+        p, r, m = getattr(point, f.name), getattr(as_read, f.name), getattr(mine, f.name)
+        changes[f.name] = m if p == r else _overlay(m, r, p)
+    return replace(point, **changes)
 
 
 def _point_label(point: dict) -> str:
@@ -245,27 +122,22 @@ def sweep(scenario, axes) -> list[dict]:
     return list(iter_sweep(scenario, axes))
 
 
-def _check_keys(raw, source, name, point) -> None:
+def _check_keys(base: _Base, point) -> None:
     """Fail the whole sweep at once when a varied key does not exist (a typo), rather than
     returning one "invalid" row per point."""
-    data = raw
-    for key, value in point.items():
-        data = with_value(data, key, value)
     try:
-        scenario_from_dict(data, source=source, default_name=name)
-    except ScenarioError as exc:
-        if exc.found_text and "unknown key" in exc.found_text:
-            raise
+        base.build(base.point_data(point))
+    except UnknownKeyError:
+        raise
+    except ScenarioError:
+        pass                     # a bad value: that point's row says so
 
 
-def _solve_point(raw: dict, source, name: str, point: dict) -> dict:
-    data = raw
-    for key, value in point.items():
-        data = with_value(data, key, value)
+def _solve_point(base: _Base, point: dict) -> dict:
     row = dict(point)
     try:
-        label = f"{source or name} [{_point_label(point)}]"
-        solution = solve(scenario_from_dict(data, source=label, default_name=name))
+        label = f"{base.source or base.name} [{_point_label(point)}]"
+        solution = solve(base.build(base.point_data(point), source=label))
     except ScenarioError as exc:
         return {**row, "status": "invalid", "message": str(exc)}
     except InfeasibleError as exc:
@@ -321,14 +193,11 @@ class SweepPlan:
     """Everything needed to solve any range of a sweep's points (picklable, so that Dask
     workers can solve chunks): the base scenario, the axes and the two sides."""
 
-    raw: dict
-    source: str | None
-    name: str
+    base: _Base
     axes: list
     loss: _Side
     cost: _Side
     exact: bool = False
-    why_exact: str = ""
 
     @property
     def size(self) -> int:
@@ -343,39 +212,25 @@ class SweepPlan:
 
 def plan_sweep(scenario, axes) -> SweepPlan:
     """Read the base scenario and the axes, build each side's scenarios and batch rows."""
-    raw, source, name = _base(scenario)
-    axes = _axes(axes)
+    base = _base(scenario)
+    axes = axes_of(axes)
     grid_size(axes)
-    _check_keys(raw, source, name, {a.key: a.values[0] for a in axes})
+    _check_keys(base, {a.key: a.values[0] for a in axes})
     loss_axes = [i for i, a in enumerate(axes) if a.key.split(".")[0] in _LOSS_SECTIONS]
     cost_axes = [i for i in range(len(axes)) if i not in loss_axes]
-    sides = [_build_side(raw, source, name, axes, which) for which in (loss_axes, cost_axes)]
-    plan = SweepPlan(raw, source, name, axes, *sides)
+    sides = [_build_side(base, axes, which) for which in (loss_axes, cost_axes)]
+    plan = SweepPlan(base, axes, *sides)
     _batch_sides(plan)
     return plan
 
 
-def grid_size(axes) -> int:
-    """The number of points of the product of the axes (checked against the maximum)."""
-    axes = _axes(axes)
-    keys = [a.key for a in axes]
-    if len(set(keys)) != len(keys):
-        raise ScenarioError("--vary", "each key varied once", found_text=f"found {keys}")
-    total = math.prod(len(a.values) for a in axes)
-    if total > _MAX_POINTS:
-        raise ScenarioError("--vary", f"at most {_MAX_POINTS} points in all", found_text=f"found {total}")
-    return total
-
-
-def _build_side(raw, source, name, axes, which) -> _Side:
+def _build_side(base: _Base, axes, which) -> _Side:
     shape = tuple(len(axes[i].values) for i in which)
     scenarios = []
     for combo in itertools.product(*(axes[i].values for i in which)):
-        data = raw
-        for i, value in zip(which, combo):
-            data = with_value(data, axes[i].key, value)
         try:
-            scenarios.append(scenario_from_dict(data, source=source, default_name=name))
+            scenarios.append(base.build(base.point_data(
+                {axes[i].key: value for i, value in zip(which, combo)})))
         except ScenarioError as exc:
             scenarios.append(exc)
     return _Side(which, shape, scenarios)
@@ -385,7 +240,7 @@ def _batch_sides(plan: SweepPlan) -> None:
     """Batch rows and row facts for each side; the exact path for what the batch cannot do."""
     built = [s for side in (plan.loss, plan.cost) for s in side.scenarios if isinstance(s, Scenario)]
     if any(s.law_samples for s in built):
-        plan.exact, plan.why_exact = True, "the law has bootstrap samples (distributions, robust plans)"
+        plan.exact = True          # distributions and robust plans: the exact path
         return
     problems, owners = [], []
     for side in (plan.loss, plan.cost):
@@ -407,7 +262,7 @@ def _batch_sides(plan: SweepPlan) -> None:
         side.batch = batch.take(np.where(full >= 0, full, 0))
         side.facts = _facts(side.scenarios)
     if not _verified(plan):
-        plan.exact, plan.why_exact = True, "the two sides of the sweep interact"
+        plan.exact = True          # the two sides of the sweep interact
 
 
 def _facts(scenarios) -> dict:
@@ -455,7 +310,7 @@ def _verified(plan: SweepPlan, samples: int = 6) -> bool:
         if not (plan.loss.ok[li[0]] and plan.cost.ok[ci[0]]):
             continue
         try:
-            whole = scenario_from_dict(_point_data(plan, k), source=plan.source, default_name=plan.name)
+            whole = plan.base.build(plan.base.point_data(_point(plan, k)))
         except ScenarioError:
             return False
         one = batch_from_problems([build_problem(whole)])
@@ -472,14 +327,6 @@ def _verified(plan: SweepPlan, samples: int = 6) -> bool:
             elif not np.array_equal(a, b, equal_nan=True):
                 return False
     return True
-
-
-def _point_data(plan: SweepPlan, k: int) -> dict:
-    idx = np.unravel_index(k, [len(a.values) for a in plan.axes])
-    data = plan.raw
-    for a, i in zip(plan.axes, idx):
-        data = with_value(data, a.key, a.values[int(i)])
-    return data
 
 
 def _point(plan: SweepPlan, k: int) -> dict:
@@ -531,7 +378,7 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
                   result, good)
             exact[sel[good]] = False
     for j in np.flatnonzero(exact):
-        row = _solve_point(plan.raw, plan.source, plan.name, points[j])
+        row = _solve_point(plan.base, points[j])
         for k in plan.keys:
             cols[k][j] = row.get(k)
     return cols

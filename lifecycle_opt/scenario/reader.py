@@ -28,12 +28,13 @@ from typing import Any, Callable
 
 from ..model import hardware as hw_catalogue
 from ..model.costs import CostModel, Demand, InferenceHardware, Timing, TrainingHardware
-from ..errors import ScenarioError
+from ..errors import ScenarioError, UnknownKeyError
 from ..model.finance import Finance, owned_gpu_hour_cost
-from ..fit.parametric import read_samples
+from ..fit.runs import read_samples
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                    FittedRange, KaplanLaw, LossLaw, PRESETS, preset)
-from ..model.units import (SECONDS_PER_DAY, parse_bytes, parse_count, parse_duration, parse_flop_rate,
+from ..model.constants import DAYS_PER_MONTH, SECONDS_PER_DAY
+from ..model.units import (parse_bytes, parse_count, parse_duration, parse_flop_rate,
                     parse_flops, parse_money, parse_power, parse_rate)
 
 #: what the optimiser can minimise
@@ -200,9 +201,14 @@ def _check(s: Scenario) -> None:
     if s.objective not in OBJECTIVES:
         _fail(src, "objective.minimize", 'one of "cost", "flops", "loss"', s.objective)
     if s.objective == "loss":
-        if s.budget.is_empty():
-            _fail(src, "budget", 'a [budget] with training_flops, training_cost or total_cost '
-                  'when minimize = "loss"', found_text="found no budget")
+        # any cap on training compute bounds the loss objective: a budget, the deadline
+        # times the GPUs, or a cap on training (or all) dollars
+        caps = (s.limits.max_training_days, s.limits.max_training_cost, s.limits.max_total_cost)
+        if s.budget.is_empty() and all(c is None for c in caps):
+            _fail(src, "budget", 'a [budget] with training_flops, training_cost or total_cost, or a '
+                  'limit that caps training (limits.max_training_days with hardware.training.gpus, '
+                  'max_training_cost or max_total_cost) when minimize = "loss"',
+                  found_text="found neither")
     elif s.target is None:
         _fail(src, "target", "a [target] with loss or reference", found_text="found no target")
     if s.target is not None:
@@ -375,8 +381,8 @@ class _Section:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                reader.fail(self.key(key), f"one of the keys {', '.join(allowed)}",
-                            found_text=f"found an unknown key{hint}")
+                raise UnknownKeyError(self.key(key), f"one of the keys {', '.join(allowed)}",
+                                      source=reader.source, found_text=f"found an unknown key{hint}")
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}" if self.name else key
@@ -473,8 +479,6 @@ _FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_token
                  "discount_rate", "price_decline", "ownership", "training_gpu_capex",
                  "inference_gpu_capex", "amortisation_months", "training_gpu_power",
                  "inference_gpu_power", "pue", "energy_price")
-#: days in an average month (a Julian year over 12)
-_DAYS_PER_MONTH = 365.25 / 12
 
 
 class _Reader:
@@ -660,7 +664,7 @@ class _Reader:
             total = float(sum(monthly))
             frac = self._output_fraction(sec, total)
             return Demand(input_tokens=total * (1 - frac), output_tokens=total * frac,
-                          deployment_days=len(monthly) * _DAYS_PER_MONTH)
+                          deployment_days=len(monthly) * DAYS_PER_MONTH)
         if sec is None:
             self.assumptions.append("no [inference] section: no serving demand (training only)")
             return Demand()

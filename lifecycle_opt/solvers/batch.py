@@ -60,7 +60,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ..model.laws import DataConstrainedLaw, KaplanLaw, repetition_effective
+from ..model.laws import (DataConstrainedLaw, KaplanLaw, compute_optimal_at_reducible, frontier_scale,
+                          repetition_effective)
 from .problem import BOX, Problem
 
 #: the limit shapes, in the order of the table in the module docstring
@@ -314,7 +315,7 @@ class _Law:
     def __init__(self, b: Batch, penalty: bool):
         self.b = b
         self.penalty = penalty
-        self.G = (b.alpha * b.A / (b.beta * b.B)) ** (1.0 / (b.alpha + b.beta))
+        self.G = frontier_scale(b.A, b.B, b.alpha, b.beta)
         self.ratio = b.beta / b.alpha
         self.log_a = np.log(b.A)
         with np.errstate(divide="ignore"):
@@ -956,5 +957,4 @@ def baseline_plans(batch: Batch, loss) -> tuple[np.ndarray, np.ndarray]:
     b = batch
     with np.errstate(invalid="ignore", divide="ignore"):
         P = np.asarray(loss, dtype=float) ** (1.0 / b.power) - b.E
-        s = b.alpha + b.beta
-        return (b.A * s / (b.beta * P)) ** (1.0 / b.alpha), (b.B * s / (b.alpha * P)) ** (1.0 / b.beta)
+        return compute_optimal_at_reducible(P, b.A, b.B, b.alpha, b.beta)
