@@ -291,6 +291,7 @@ def compare(scenarios, fmt, output, force):
     from .outputs.reports import render_compare, render_rows_csv, render_rows_json
     from .scenario.reader import load_scenarios
     from .plan.planning import solve as solve_scenario
+    from .plan.rows import status_of
 
     try:
         results, origins = [], []
@@ -309,8 +310,7 @@ def compare(scenarios, fmt, output, force):
             text = render_compare(results)
         else:
             rows = [r.as_row() if not isinstance(r, Exception) else
-                    {"scenario": name, "status": type(r).__name__.replace("Error", "").lower(),
-                     "message": str(r)} for name, r in results]
+                    {"scenario": name, "status": status_of(r), "message": str(r)} for name, r in results]
             text = (render_rows_csv if fmt == "csv" else render_rows_json)(rows)
         _emit(text, output, force)
     except LifecycleError as exc:

@@ -16,7 +16,7 @@ ORDER = [
     "scenario.reader",
     "solvers.problem", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.exact", "solvers.batch",
-    "plan.solution", "plan.cautions", "plan.certified", "plan.uncertainty", "plan.planning",
+    "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep",
     "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.plots",
     "cli",

@@ -186,6 +186,11 @@ class ChinchillaLaw:
         """The reducible loss A·N^−α + B·D^−β as a posynomial."""
         return Posynomial(((self.A, -self.alpha, 0.0), (self.B, 0.0, -self.beta)))
 
+    def posynomial_form(self) -> tuple[float, ...]:
+        """(E, A, B, α, β, power) with L = (E + A·N^−α + B·D^−β)^power: the one shape in
+        which the batch solver and the rows read every law (power 1 here)."""
+        return self.E, self.A, self.B, self.alpha, self.beta, 1.0
+
     def posynomial_level(self, loss: float) -> float:
         """The posynomial's value at which the loss equals ``loss``: L − E."""
         return loss - self.E
@@ -263,6 +268,11 @@ class KaplanLaw:
         """The inner sum (N_c/N)^(α_N/α_D) + D_c/D; L = inner^α_D is monotone in it."""
         return Posynomial(((self.Nc ** self._p, -self._p, 0.0), (self.Dc, 0.0, -1.0)))
 
+    def posynomial_form(self) -> tuple[float, ...]:
+        """(E, A, B, α, β, power) = (0, N_c^p, D_c, p, 1, α_D), p = α_N/α_D: L is the
+        inner sum to the power α_D."""
+        return 0.0, self.Nc ** self._p, self.Dc, self._p, 1.0, self.alpha_D
+
     def posynomial_level(self, loss: float) -> float:
         return loss ** (1.0 / self.alpha_D)
 
@@ -334,6 +344,10 @@ class DataConstrainedLaw:
 
     def posynomial(self):
         return None
+
+    def posynomial_form(self) -> tuple[float, ...]:
+        """The base law's form; the penalty acts on N and D before it (see ``_effective``)."""
+        return self.base.posynomial_form()
 
     def _effective(self, N, D):
         """Effective tokens, effective parameters and the derivatives the gradient needs."""

@@ -4,10 +4,10 @@ exports read it and never recompute it.
 """
 from __future__ import annotations
 
-__all__ = ["Binding", "Certificate", "Baseline", "Uncertainty", "Solution", "ROW_FIELDS"]
+__all__ = ["Baseline", "Uncertainty", "Solution"]
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..model.costs import CostBreakdown
 from ..model.finance import CashFlow
@@ -104,6 +104,7 @@ class Solution:
     assumptions: tuple[str, ...] = ()
     cash_flow: CashFlow | None = None
     uncertainty: Uncertainty | None = None
+    row: dict = field(default_factory=dict, compare=False, repr=False)
 
     # ---- derived ratios
     @property
@@ -133,25 +134,9 @@ class Solution:
 
     def as_row(self) -> dict:
         """The plan as one flat row of scalars (sweeps, comparisons, CSV): base units, the
-        binding constraints as a ";"-separated list of their names."""
-        sv = self.savings()
-        return {"scenario": self.scenario_name, "status": self.certificate.status,
-                "params": self.params, "tokens": self.tokens, "tokens_per_param": self.tokens_per_param,
-                "loss": self.loss, "target_loss": self.target_loss, "unique_tokens": self.unique_tokens,
-                "epochs": self.epochs, "effective_tokens": self.effective_tokens,
-                **self.costs.as_dict(),
-                "npv_usd": None if self.cash_flow is None else self.cash_flow.npv_usd,
-                "objective": self.objective, "objective_unit": self.objective_unit,
-                "objective_value": self.objective_value,
-                "overtraining_ratio": self.overtraining_ratio,
-                "baseline_params": self.baseline.params, "baseline_tokens": self.baseline.tokens,
-                "baseline_tokens_per_param": self.baseline.tokens_per_param,
-                "baseline_total_flops": self.baseline.costs.total_flops,
-                "baseline_total_cost_pv_usd": self.baseline.costs.total_cost_pv_usd,
-                "savings_flops": sv["flops"], "savings_cost_usd": sv["cost_usd"],
-                "binding": ";".join(b.name for b in self.binding),
-                "kkt_residual": self.certificate.kkt_residual, "law": self.law_name,
-                "warnings": len(self.warnings)}
+        binding constraints as a ";"-separated list of their names. The row function
+        (:mod:`.rows`) wrote it, as it writes a sweep's rows."""
+        return dict(self.row)
 
     def as_dict(self) -> dict:
         """Every field as plain JSON-ready values (the JSON export)."""
@@ -188,14 +173,3 @@ class Solution:
             "uncertainty": None if self.uncertainty is None else self.uncertainty.as_dict(),
         }
 
-
-#: the keys of :meth:`Solution.as_row`, in order (a streamed sweep writes its header first)
-ROW_FIELDS = (
-    "scenario", "status", "params", "tokens", "tokens_per_param", "loss", "target_loss",
-    "unique_tokens", "epochs", "effective_tokens", "training_flops", "inference_flops", "total_flops",
-    "training_gpu_hours", "inference_gpu_hours", "training_days", "training_cost_usd",
-    "inference_cost_usd", "total_cost_usd", "training_cost_pv_usd", "inference_cost_pv_usd",
-    "total_cost_pv_usd", "npv_usd", "objective", "objective_unit", "objective_value",
-    "overtraining_ratio", "baseline_params", "baseline_tokens", "baseline_tokens_per_param",
-    "baseline_total_flops", "baseline_total_cost_pv_usd", "savings_flops", "savings_cost_usd",
-    "binding", "kkt_residual", "law", "warnings")

@@ -10,7 +10,7 @@ laid in, and what the axes changed is laid over the changed scenario (:func:`_ov
 """
 from __future__ import annotations
 
-__all__ = ["iter_sweep", "sweep", "sweep_keys", "SWEEP_STATUSES", "SweepPlan", "plan_sweep",
+__all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep",
            "sweep_chunks", "chunk_rows", "sweep_columns"]
 
 import itertools
@@ -23,15 +23,12 @@ import numpy as np
 
 from ..errors import InfeasibleError, ScenarioError, SolverError, UnknownKeyError
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
-from ..solvers.batch import Batch, baseline_plans, batch_from_problems, solve_batch
+from ..solvers.batch import Batch, batch_from_problems, solve_batch
 from ..solvers.problem import build_problem
 from .axes import axes_of, grid_size, with_value
-from .cautions import caution_context, caution_count
 from .planning import solve
-from .solution import ROW_FIELDS
+from .rows import LOSS_FACTS, plan_columns, row_facts, row_fields, stack_facts, status_of
 
-#: what a sweep row's "status" can say
-SWEEP_STATUSES = ("optimal", "infeasible", "invalid", "failed")
 
 #: points solved together; a chunk's rows are all in memory at once
 CHUNK = 65_536
@@ -108,7 +105,7 @@ def iter_sweep(scenario, axes, chunk: int = CHUNK) -> Iterator[dict]:
     ``axes`` and yield one flat row per point, in grid order.
 
     A row holds the varied values under their keys, then ``status`` (one of
-    SWEEP_STATUSES), ``message`` and every field of :meth:`Solution.as_row` (None where
+    :data:`.rows.ROW_STATUSES`), ``message`` and every field of :meth:`Solution.as_row` (None where
     the point did not solve). Rows are plain dicts: ``pandas.DataFrame(rows)`` works.
     Points are solved ``chunk`` at a time by the batch solver (see :func:`sweep_chunks`).
     """
@@ -138,12 +135,8 @@ def _solve_point(base: _Base, point: dict) -> dict:
     try:
         label = f"{base.source or base.name} [{_point_label(point)}]"
         solution = solve(base.build(base.point_data(point), source=label))
-    except ScenarioError as exc:
-        return {**row, "status": "invalid", "message": str(exc)}
-    except InfeasibleError as exc:
-        return {**row, "status": "infeasible", "message": str(exc)}
-    except SolverError as exc:
-        return {**row, "status": "failed", "message": str(exc)}
+    except (ScenarioError, InfeasibleError, SolverError) as exc:
+        return {**row, "status": status_of(exc), "message": str(exc)}
     return {**row, "status": "optimal", "message": "", **_without_status(solution.as_row())}
 
 
@@ -169,10 +162,6 @@ def sweep_keys(rows: Iterable[dict]) -> list[str]:
 _LOSS_SECTIONS = ("law", "target", "data")
 _LOSS_FIELDS = ("E", "A", "B", "alpha", "beta", "power", "unique", "r_d", "r_n", "target",
                 "y_le", "y_le_name")
-#: cost fields linear in N·D (training) and in N (inference)
-_TRAIN_FIELDS = ("training_flops", "training_gpu_hours", "training_days", "training_cost_usd",
-                 "training_cost_pv_usd")
-_INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", "inference_cost_pv_usd")
 
 
 @dataclass
@@ -207,7 +196,7 @@ class SweepPlan:
     def keys(self) -> list[str]:
         """The columns of every row: the varied keys, status, message, Solution.as_row."""
         return [a.key for a in self.axes] + ["status", "message"] + \
-            [k for k in ROW_FIELDS if k != "status"]
+            [k for k in row_fields() if k != "status"]
 
 
 def plan_sweep(scenario, axes) -> SweepPlan:
@@ -266,37 +255,10 @@ def _batch_sides(plan: SweepPlan) -> None:
 
 
 def _facts(scenarios) -> dict:
-    """Per scenario of a side: what rows need beyond the plan (nan where not built)."""
+    """Row facts (:func:`.rows.row_facts`) per scenario of a side, as arrays; a point that
+    did not build borrows a built one's facts (its row is written by the exact path)."""
     ok = [s for s in scenarios if isinstance(s, Scenario)]
-    fallback = ok[0] if ok else None
-    facts: dict = {}
-    for s in scenarios:
-        s = s if isinstance(s, Scenario) else fallback
-        costs = s.costs.breakdown(1.0, 1.0)
-        one = {f: getattr(costs, f) for f in _TRAIN_FIELDS + _INFER_FIELDS}
-        one.update({"law": s.loss_law.name, "scenario": s.name, "objective": s.objective,
-                    "unique_tokens": s.data.unique_tokens,
-                    "target_loss": s.target.loss if s.target else None,
-                    "objective_unit": "loss" if s.objective == "loss" else
-                    ("flops" if s.objective == "flops" else "usd")})
-        one.update({f"npv_{k}": v for k, v in _npv_coefficients(s).items()})
-        one.update({f"caution_{k}": v for k, v in caution_context(s).items()})
-        for k, v in one.items():
-            facts.setdefault(k, []).append(v)
-    return {k: np.array([math.nan if x is None else x for x in v]
-                        if all(isinstance(x, (int, float, type(None))) and not isinstance(x, bool)
-                               for x in v) else v, dtype=None if not isinstance(v[0], str) else object)
-            for k, v in facts.items()}
-
-
-def _npv_coefficients(s: Scenario) -> dict:
-    """NPV per training GPU-hour and per serving GPU-hour (the cash flow is linear in both)."""
-    if s.finance is None:
-        return {"train": math.nan, "infer": math.nan}
-    t, i = s.training, s.inference
-    tp, ip = (t.price_per_gpu_hour if t else None), (i.price_per_gpu_hour if i else None)
-    return {"train": s.finance.cash_flow(1.0, tp, 0.0, ip).npv_usd,
-            "infer": s.finance.cash_flow(0.0, tp, 1.0, ip).npv_usd}
+    return stack_facts([row_facts(s if isinstance(s, Scenario) else ok[0]) for s in scenarios])
 
 
 def _verified(plan: SweepPlan, samples: int = 6) -> bool:
@@ -374,8 +336,7 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
             batch = _combine(plan, li[sel], ci[sel])
             result = solve_batch(batch)
             good = result.status == 0
-            _fill(cols, plan, sel[good], li[sel][good], ci[sel][good], batch.take(good),
-                  result, good)
+            _fill(cols, plan, sel[good], li[sel][good], ci[sel][good], result, good)
             exact[sel[good]] = False
     for j in np.flatnonzero(exact):
         row = _solve_point(plan.base, points[j])
@@ -384,58 +345,33 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
     return cols
 
 
-def _fill(cols, plan, rows, li, ci, batch, result, good) -> None:
-    """Write the batch plans into the columns (rows: positions in the chunk)."""
+def _fill(cols, plan, rows, li, ci, result, good) -> None:
+    """Write the batch plans into the columns (rows: positions in the chunk) with the row
+    function, each fact from the side of the sweep that decides it."""
     L, C = plan.loss.facts, plan.cost.facts
-    N, D = result.params[good], result.tokens[good]
-    ND = N * D
-    costs = {f: C[f][ci] * ND for f in _TRAIN_FIELDS}
-    costs.update({f: C[f][ci] * N for f in _INFER_FIELDS})
-    total_flops = costs["training_flops"] + costs["inference_flops"]
-    total_usd = costs["training_cost_usd"] + costs["inference_cost_usd"]
-    total_pv = costs["training_cost_pv_usd"] + costs["inference_cost_pv_usd"]
-    loss = result.loss[good]
-    Nb, Db = baseline_plans(batch, loss)
-    base_flops = C["training_flops"][ci] * Nb * Db + C["inference_flops"][ci] * Nb
-    base_pv = C["training_cost_pv_usd"][ci] * Nb * Db + C["inference_cost_pv_usd"][ci] * Nb
-    unique = L["unique_tokens"][li]
-    npv = C["npv_train"][ci] * costs["training_gpu_hours"] + C["npv_infer"][ci] * costs["inference_gpu_hours"]
-    context = {k[len("caution_"):]: v[li] for k, v in L.items() if k.startswith("caution_")}
-    for k in ("minimise_loss", "max_days"):
-        context[k] = C["caution_" + k][ci]
-    warnings = caution_count(context, N, D, costs["training_flops"], costs["inference_flops"],
-                             costs["training_days"])
-    numbers = {
-        "params": N, "tokens": D, "tokens_per_param": D / N, "loss": loss,
-        "target_loss": L["target_loss"][li], "unique_tokens": unique, "epochs": D / unique,
-        "effective_tokens": result.effective_tokens[good], **costs, "total_flops": total_flops,
-        "total_cost_usd": total_usd, "total_cost_pv_usd": total_pv, "npv_usd": npv,
-        "objective_value": result.objective[good], "overtraining_ratio": (D / N) / (Db / Nb),
-        "baseline_params": Nb, "baseline_tokens": Db, "baseline_tokens_per_param": Db / Nb,
-        "baseline_total_flops": base_flops, "baseline_total_cost_pv_usd": base_pv,
-        "savings_flops": 1 - total_flops / base_flops,
-        "savings_cost_usd": np.where(base_pv != 0, 1 - total_pv / base_pv, np.nan),
-        "kkt_residual": result.kkt_residual[good]}
+    facts = {k: (L[k][li] if k in LOSS_FACTS else C[k][ci]) for k in L}
+    binding = [";".join(result.binding_names(int(i))) for i in np.flatnonzero(good)]
+    columns = plan_columns(facts, result.params[good], result.tokens[good], loss=result.loss[good],
+                           effective_tokens=result.effective_tokens[good],
+                           objective_value=result.objective[good],
+                           kkt_residual=result.kkt_residual[good], binding=binding)
     every = rows.size == len(cols["status"])          # every point of the chunk (rows in order)
-    for key, values in numbers.items():
-        values = np.broadcast_to(np.asarray(values, dtype=float), N.shape)
-        listed = values.tolist()
-        if np.isnan(values).any():
-            listed = [None if v != v else v for v in listed]
+    for key in row_fields():
+        values = columns[key]
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            listed = values.tolist()
+            if np.isnan(values).any():
+                listed = [None if v != v else v for v in listed]
+        else:
+            listed = [v.item() if isinstance(v, np.generic) else v for v in values]
         if every:
             cols[key][:] = listed
             continue
         column = cols[key]
         for r, v in zip(rows.tolist(), listed):
             column[r] = v
-    binding = [";".join(result.binding_names(int(i))) for i in np.flatnonzero(good)]
-    for key, values in (("scenario", C["scenario"][ci]), ("objective", C["objective"][ci]),
-                        ("objective_unit", C["objective_unit"][ci]), ("law", L["law"][li]),
-                        ("binding", binding), ("warnings", warnings.tolist()),
-                        ("status", ["optimal"] * len(rows)), ("message", [""] * len(rows))):
-        column = cols[key]
-        for r, v in zip(rows.tolist(), list(values)):
-            column[r] = v.item() if isinstance(v, np.generic) else v
+    for r in rows.tolist():
+        cols["message"][r] = ""
 
 
 def chunk_rows(cols: dict) -> Iterator[dict]:

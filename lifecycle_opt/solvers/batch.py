@@ -53,14 +53,14 @@ shape          constraint                 scenario settings
 """
 from __future__ import annotations
 
-__all__ = ["Batch", "BatchResult", "SHAPES", "STATUS", "batch_from_problems", "solve_batch", "baseline_plans"]
+__all__ = ["Batch", "BatchResult", "SHAPES", "STATUS", "batch_from_problems", "solve_batch"]
 
 import math
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ..model.laws import (DataConstrainedLaw, KaplanLaw, compute_optimal_at_reducible, frontier_scale,
+from ..model.laws import (DataConstrainedLaw, frontier_scale,
                           repetition_effective)
 from .problem import BOX, Problem
 
@@ -207,16 +207,12 @@ def _row(problem: Problem, names: dict) -> dict:
 
 
 def _law_row(law) -> dict:
-    if isinstance(law, KaplanLaw):
-        p = law.alpha_N / law.alpha_D
-        return {"E": 0.0, "A": law.Nc ** p, "B": law.Dc, "alpha": p, "beta": 1.0,
-                "power": law.alpha_D, "unique": math.inf, "r_d": 1.0, "r_n": 1.0}
+    row = dict(zip(("E", "A", "B", "alpha", "beta", "power"), law.posynomial_form()))
     if isinstance(law, DataConstrainedLaw):
-        base = law.base
-        return {"E": base.E, "A": base.A, "B": base.B, "alpha": base.alpha, "beta": base.beta,
-                "power": 1.0, "unique": law.unique_tokens, "r_d": law.R_D_star, "r_n": law.R_N_star}
-    return {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha, "beta": law.beta, "power": 1.0,
-            "unique": math.inf, "r_d": 1.0, "r_n": 1.0}
+        row.update(unique=law.unique_tokens, r_d=law.R_D_star, r_n=law.R_N_star)
+    else:
+        row.update(unique=math.inf, r_d=1.0, r_n=1.0)
+    return row
 
 
 def _cost_terms(terms):
@@ -949,12 +945,3 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
     out.status[where] = status
 
 
-def baseline_plans(batch: Batch, loss) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) of the compute-optimal plan reaching ``loss`` under each point's base law
-    (no data limit): on the frontier α·A·N^−α = β·B·D^−β, so the reducible part
-    P = L^(1/power) − E splits as A·N^−α = β·P/(α+β), B·D^−β = α·P/(α+β)
-    (Hoffmann et al. 2022 §3.3; for Kaplan's law the same split of its inner sum)."""
-    b = batch
-    with np.errstate(invalid="ignore", divide="ignore"):
-        P = np.asarray(loss, dtype=float) ** (1.0 / b.power) - b.E
-        return compute_optimal_at_reducible(P, b.A, b.B, b.alpha, b.beta)

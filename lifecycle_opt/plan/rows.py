@@ -1,0 +1,186 @@
+"""The row of a plan: every reported number of a plan from its scenario's facts and its
+N and D, for one plan (n = 1) or a million at once.
+
+A plan's costs are linear in N·D (training) and in N (serving) for a given scenario
+(docs/model.md §3), so a scenario reduces to a few numbers, its *facts*: the costs of
+the unit plan N = D = 1 (from :meth:`CostModel.breakdown`, the one home of the cost
+arithmetic), the NPV of a GPU-hour, the law in its posynomial form for the baseline,
+the context of the warnings and the names a row carries. :func:`plan_columns` turns
+facts and plans into columns. The exact path (:mod:`.certified`) builds its Solution
+from them, and the sweep writes them: a sweep row, ``Solution.as_row()`` and the
+workbook's cached values are the same numbers.
+"""
+from __future__ import annotations
+
+__all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS", "row_facts",
+           "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "breakdown_of"]
+
+import functools
+import math
+
+import numpy as np
+
+from ..errors import InfeasibleError, LifecycleError, ScenarioError
+from ..model.costs import CostBreakdown
+from ..model.laws import compute_optimal_at_reducible, preset
+from ..scenario.reader import Scenario, Target
+from .cautions import caution_context, caution_count
+
+#: what a row's "status" says: a certified plan, or why there is none
+ROW_STATUSES = ("optimal", "infeasible", "invalid", "failed")
+
+
+def status_of(error: LifecycleError) -> str:
+    """The row status of a point that raised ``error``: "invalid" (the scenario is
+    malformed), "infeasible" (no plan meets every limit) or "failed" (no certified optimum)."""
+    if isinstance(error, ScenarioError):
+        return "invalid"
+    if isinstance(error, InfeasibleError):
+        return "infeasible"
+    return "failed"
+
+#: cost fields proportional to N·D (training) and to N (serving)
+TRAIN_FIELDS = ("training_flops", "training_gpu_hours", "training_days", "training_cost_usd",
+                "training_cost_pv_usd")
+INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", "inference_cost_pv_usd",
+                "serving_gpus")
+
+#: facts decided by the [law], [target] and [data] sections (the rest by costs and limits)
+LOSS_FACTS = ("law_E", "law_A", "law_B", "law_alpha", "law_beta", "law_power", "law",
+              "unique_tokens", "target_loss") + tuple(
+    f"caution_{k}" for k in ("max_params", "min_params", "max_flops", "max_tokens", "unique",
+                             "penalty", "penalty_off_law", "kaplan"))
+
+
+def row_facts(scenario: Scenario) -> dict:
+    """The numbers and names of ``scenario`` that its plans' rows need (see the module
+    docstring); None for what the scenario does not price."""
+    unit = scenario.costs.breakdown(1.0, 1.0)
+    facts = {f"per_{f}": getattr(unit, f) for f in TRAIN_FIELDS + INFER_FIELDS}
+    E, A, B, alpha, beta, power = scenario.law.posynomial_form()
+    facts.update(law_E=E, law_A=A, law_B=B, law_alpha=alpha, law_beta=beta, law_power=power)
+    facts.update(_npv_per_gpu_hour(scenario))
+    facts.update({f"caution_{k}": v for k, v in caution_context(scenario).items()})
+    facts.update(scenario=scenario.name, objective=scenario.objective, law=scenario.loss_law.name,
+                 objective_unit="loss" if scenario.objective == "loss" else
+                 ("flops" if scenario.objective == "flops" else "usd"),
+                 unique_tokens=scenario.data.unique_tokens,
+                 target_loss=scenario.target.loss if scenario.target else None)
+    return facts
+
+
+def _npv_per_gpu_hour(s: Scenario) -> dict:
+    """NPV of one training GPU-hour and of one serving GPU-hour [$] (the cash flow is
+    linear in both); nan without a [finance] section."""
+    if s.finance is None:
+        return {"npv_train": math.nan, "npv_infer": math.nan}
+    t, i = s.training, s.inference
+    tp, ip = (t.price_per_gpu_hour if t else None), (i.price_per_gpu_hour if i else None)
+    return {"npv_train": s.finance.cash_flow(1.0, tp, 0.0, ip).npv_usd,
+            "npv_infer": s.finance.cash_flow(0.0, tp, 1.0, ip).npv_usd}
+
+
+def stack_facts(many: list[dict]) -> dict:
+    """Facts of many scenarios as arrays, one element per scenario: numbers as float
+    arrays (None as nan), names as object arrays."""
+    out = {}
+    for key in many[0]:
+        values = [f[key] for f in many]
+        if all(v is None or (isinstance(v, (int, float, np.floating)) and not isinstance(v, bool))
+               for v in values):
+            out[key] = np.array([math.nan if v is None else v for v in values], dtype=float)
+        else:
+            out[key] = np.array(values, dtype=object)
+    return out
+
+
+def cost_columns(facts: dict, N, D) -> dict:
+    """Every cost of the plans (N [parameters], D [tokens]) as arrays, with the totals:
+    the fields of :class:`CostBreakdown` (nan where a scenario does not price them)."""
+    N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
+    out = {f: facts[f"per_{f}"] * N * D for f in TRAIN_FIELDS}
+    out.update({f: facts[f"per_{f}"] * N for f in INFER_FIELDS})
+    out["total_flops"] = out["training_flops"] + out["inference_flops"]
+    out["total_cost_usd"] = out["training_cost_usd"] + out["inference_cost_usd"]
+    out["total_cost_pv_usd"] = out["training_cost_pv_usd"] + out["inference_cost_pv_usd"]
+    return out
+
+
+def baseline_plans(facts: dict, loss) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) of the compute-optimal plan reaching ``loss`` under each scenario's base law
+    with unlimited fresh data: the reducible part P = L^(1/power) − E split on the frontier
+    (:func:`~lifecycle_opt.model.laws.compute_optimal_at_reducible`)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        P = np.asarray(loss, dtype=float) ** (1.0 / facts["law_power"]) - facts["law_E"]
+        return compute_optimal_at_reducible(P, facts["law_A"], facts["law_B"], facts["law_alpha"],
+                                            facts["law_beta"])
+
+
+def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, kkt_residual,
+                 binding: list[str], extra_warnings=0) -> dict:
+    """The rows of plans (N, D) as columns {field: array or list}, in row order.
+
+    ``facts`` are :func:`stack_facts` arrays (one element per plan); ``loss`` [nats],
+    ``effective_tokens`` [tokens], ``objective_value`` and ``kkt_residual`` come from the
+    solver; ``binding`` is each plan's binding constraints joined by ";";
+    ``extra_warnings`` counts warnings only a certificate knows (solvers disagreeing)."""
+    N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
+    costs = cost_columns(facts, N, D)
+    Nb, Db = baseline_plans(facts, loss)
+    base = cost_columns(facts, Nb, Db)
+    npv = facts["npv_train"] * costs["training_gpu_hours"] + facts["npv_infer"] * costs["inference_gpu_hours"]
+    context = {k[len("caution_"):]: v for k, v in facts.items() if k.startswith("caution_")}
+    warnings = caution_count(context, N, D, costs["training_flops"], costs["inference_flops"],
+                             costs["training_days"]) + extra_warnings
+    n = N.shape[0]
+    num = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))      # noqa: E731
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "scenario": facts["scenario"], "status": np.full(n, "optimal", dtype=object),
+            "params": N, "tokens": D, "tokens_per_param": D / N, "loss": num(loss),
+            "target_loss": facts["target_loss"], "unique_tokens": facts["unique_tokens"],
+            "epochs": D / facts["unique_tokens"], "effective_tokens": num(effective_tokens),
+            **{k: num(costs[k]) for k in _COST_ORDER},
+            "npv_usd": npv, "objective": facts["objective"], "objective_unit": facts["objective_unit"],
+            "objective_value": num(objective_value), "overtraining_ratio": (D / N) / (Db / Nb),
+            "baseline_params": Nb, "baseline_tokens": Db, "baseline_tokens_per_param": Db / Nb,
+            "baseline_total_flops": base["total_flops"],
+            "baseline_total_cost_pv_usd": base["total_cost_pv_usd"],
+            "savings_flops": 1 - costs["total_flops"] / base["total_flops"],
+            "savings_cost_usd": np.where(base["total_cost_pv_usd"] != 0,
+                                         1 - costs["total_cost_pv_usd"] / base["total_cost_pv_usd"], np.nan),
+            "binding": list(binding), "kkt_residual": num(kkt_residual), "law": facts["law"],
+            "warnings": np.broadcast_to(np.asarray(warnings, dtype=int), (n,)),
+            BASELINE_COSTS: base}
+
+
+#: the key under which :func:`plan_columns` hands over the baseline's costs (not a row field)
+BASELINE_COSTS = "_baseline_costs"
+#: cost columns in the order of :meth:`CostBreakdown.as_dict`
+_COST_ORDER = ("training_flops", "inference_flops", "total_flops", "training_gpu_hours",
+               "inference_gpu_hours", "training_days", "training_cost_usd", "inference_cost_usd",
+               "total_cost_usd", "training_cost_pv_usd", "inference_cost_pv_usd", "total_cost_pv_usd",
+               "serving_gpus")
+
+
+@functools.cache
+def row_fields() -> tuple[str, ...]:
+    """The fields of a plan's row, in order: the keys of :func:`plan_columns` (read off a
+    one-plan example, so that no list is kept by hand)."""
+    facts = stack_facts([row_facts(Scenario(name="example", law=preset("hoffmann2022"),
+                                            target=Target(loss=2.0)))])
+    one = np.ones(1)
+    columns = plan_columns(facts, 1e9 * one, 2e10 * one, loss=2.0 * one, effective_tokens=2e10 * one,
+                           objective_value=one, kkt_residual=0 * one, binding=[""])
+    return tuple(k for k in columns if k != BASELINE_COSTS)
+
+
+def breakdown_of(columns: dict, i: int = 0) -> CostBreakdown:
+    """The :class:`CostBreakdown` of plan ``i`` of :func:`cost_columns` (nan → None)."""
+    return CostBreakdown(**{f: _number(columns[f][i]) for f in TRAIN_FIELDS + INFER_FIELDS})
+
+
+def _number(x):
+    x = float(x)
+    return None if math.isnan(x) else x
+
