@@ -158,10 +158,10 @@ def test_deployment_days_sets_the_serving_gpus_and_the_daily_rate():
         r = json.loads(json.dumps(raw))
         if days is not None:
             r["inference"]["deployment_days"] = days
-        s = scenario_from_dict(r)
-        plans[days] = lifecycle_opt.solve(s)
+        plans[days] = lifecycle_opt.solve(scenario_from_dict(r))
         if days is not None:
-            assert s.demand.tokens_per_day == pytest.approx(1e14 / days, rel=1e-15)
+            assert plans[days].tokens_per_day == pytest.approx(1e14 / days, rel=1e-15)
+            assert plans[days].as_dict()["tokens_per_day"] == plans[days].tokens_per_day
     for days in (730, 7300):
         c = plans[days].costs
         # GPUs busy on average = serving GPU-hours over the hours of the deployment

@@ -37,7 +37,7 @@ def test_muennighoff_readme_checks(N, D, expected):
 
 
 def test_effective_tokens_at_4_and_16_epochs():
-    # Muennighoff et al. 2023 (domain reference §2.3): D'/U = 3.726 at 4 epochs, 10.58 at 16.
+    # Muennighoff et al. 2023 (docs/model.md §2.3): D'/U = 3.726 at 4 epochs, 10.58 at 16.
     U = 1e11
     law = DataConstrainedLaw(preset("muennighoff2023"), unique_tokens=U)
     ratio = law.effective_tokens(np.array([4 * U, 16 * U, 1e6 * U])) / U

@@ -21,7 +21,7 @@ def scenario(**sections):
 # ---------------------------------------------------------------- closed forms
 @pytest.mark.parametrize("law", CHINCHILLA_FORM)
 def test_compute_optimal_closed_form_across_budgets(law):
-    # Hoffmann et al. 2022 closed form (domain reference §2.1): no inference, no data limit.
+    # Hoffmann et al. 2022 closed form (docs/model.md §2.1): no inference, no data limit.
     closed = preset(law)
     for budget in np.logspace(18, 28, 11):
         plan = solve(scenario(law={"preset": law}, objective={"minimize": "loss"},

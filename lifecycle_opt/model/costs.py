@@ -1,6 +1,6 @@
 """Cost arithmetic: FLOPs → GPU-seconds → days and dollars, for training and serving.
 
-Formulas (domain reference §3; Kaplan et al. 2020 §2.1 for 6·N·D, Sardana et al. 2024 for
+Formulas (docs/model.md §3; Kaplan et al. 2020 §2.1 for 6·N·D, Sardana et al. 2024 for
 the lifecycle total):
 
 * training compute C_train = 6·N·D [FLOP];
@@ -105,11 +105,6 @@ class Demand:
     def tokens(self) -> float:
         """All tokens processed at inference [count]."""
         return self.input_tokens + self.output_tokens
-
-    @property
-    def tokens_per_day(self) -> float | None:
-        """Tokens served per day of deployment [count / day]; None without a period."""
-        return None if self.deployment_days is None else self.tokens / self.deployment_days
 
 
 @dataclass(frozen=True)

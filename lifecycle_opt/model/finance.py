@@ -7,7 +7,7 @@ a monthly growth rate). Money spent in month m is discounted to the start of tra
 
     DF_m = (1 + r)^(−m/12) = 1 / (1 + r_month)^m,   r_month = (1 + r)^(1/12) − 1,
 
-r the annual discount rate (domain reference §3, "Finance view"). A rented GPU-hour bought
+r the annual discount rate (docs/model.md §3, "Time and money"). A rented GPU-hour bought
 in month m costs today's price × (1 − d)^(m/12), d the yearly decline of GPU-hour prices.
 
 Everything here is linear in the plan's GPU-hours, so the present value of a plan is

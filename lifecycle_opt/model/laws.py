@@ -153,7 +153,6 @@ class ChinchillaLaw:
     source: str = "user-supplied constants"
     fitted: FittedRange | None = None
 
-    family = "chinchilla"
 
     def __post_init__(self):
         for key in ("E", "A", "B", "alpha", "beta"):
@@ -243,7 +242,6 @@ class KaplanLaw:
     source: str = "Kaplan et al. 2020 (arXiv 2001.08361), eq. 1.5 and Table 2"
     fitted: FittedRange | None = None
 
-    family = "kaplan"
     irreducible_loss = 0.0
 
     @property
@@ -323,7 +321,6 @@ class DataConstrainedLaw:
     R_D_star: float = MUENNIGHOFF_R_D_STAR
     R_N_star: float = MUENNIGHOFF_R_N_STAR
 
-    family = "data-constrained"
 
     @property
     def name(self) -> str:

@@ -5,7 +5,7 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 from __future__ import annotations
 
 __all__ = ["csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "render_rows_json", "render_compare", "SWEEP_FORMATS",
+           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "render_rows_json", "render_compare",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import csv
@@ -85,6 +85,14 @@ def _hours(x):
     return "—" if x is None else f"{format_number(x)} GPU-h"
 
 
+def _serving_period(sol: Solution) -> str:
+    """'730 days, 42.3 GPUs on average' when the serving period is known."""
+    if sol.serving_days is None:
+        return ""
+    gpus = sol.costs.serving_gpus
+    return f"{sol.serving_days:.4g} days" + ("" if gpus is None else f", {gpus:.3g} GPUs on average")
+
+
 def render_table(sol: Solution) -> str:
     """The full human report."""
     out = [f"lifeopt plan: {sol.scenario_name}",
@@ -107,8 +115,8 @@ def render_table(sol: Solution) -> str:
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
     cost_rows = [["training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
                   _money(c.training_cost_usd)],
-                 ["inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours), "",
-                  _money(c.inference_cost_usd)],
+                 ["inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours),
+                  _serving_period(sol), _money(c.inference_cost_usd)],
                  ["total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd)]]
     headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars"]
     if sol.cash_flow is not None:
@@ -241,7 +249,6 @@ _ROW_COLUMNS = (("status", "status", str), ("params", "N", format_count), ("toke
                 ("loss", "loss", lambda x: f"{x:.4f}"), ("epochs", "epochs", lambda x: f"{x:.2f}"),
                 ("total_flops", "total FLOP", format_flops),
                 ("total_cost_pv_usd", "total $ (PV)", format_money), ("binding", "binding", str))
-SWEEP_FORMATS = ("table", "csv", "json")
 
 
 def _cell(value, fmt):

@@ -15,7 +15,7 @@ Sheets of a plan's workbook:
   compute-optimal plan, shadow prices, the certificate, warnings and assumptions.
 
 Formulas refer to cells through workbook names (``params_N``, ``train_price``, …) so that
-they read like the domain reference. Every formula cell also stores its value, taken from
+they read like docs/model.md. Every formula cell also stores its value, taken from
 the Solution, so that viewers that never recalculate still show the numbers.
 
 The book is described once, as :class:`Book` (sheets of :class:`Cell`), and written by

@@ -55,7 +55,8 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
         binding=exact.binding, certificate=exact.certificate, law_name=law.name,
         law_source=law.source, target_loss=scenario.target.loss if scenario.target else None,
         warnings=tuple(plan_warnings(scenario, N, D, costs, exact.certificate)),
-        assumptions=scenario.assumptions, cash_flow=_cash_flow(scenario, costs), row=row)
+        assumptions=scenario.assumptions, cash_flow=_cash_flow(scenario, costs),
+        tokens_served=scenario.demand.tokens, serving_days=scenario.demand.deployment_days, row=row)
 
 
 def _scalar(x):

@@ -80,6 +80,8 @@ class Solution:
     binding : the active constraints with shadow prices
     certificate, warnings, assumptions : see their types; law_* describe the law used
     cash_flow : the plan month by month (with a ``[finance]`` section), else None
+    tokens_served : tokens processed in serving over the deployment [tokens]
+    serving_days : how long the demand is served [days], or None when not given
     uncertainty : the plan under the law's bootstrap samples (see Uncertainty), else None
     """
 
@@ -104,6 +106,8 @@ class Solution:
     assumptions: tuple[str, ...] = ()
     cash_flow: CashFlow | None = None
     uncertainty: Uncertainty | None = None
+    tokens_served: float = 0.0
+    serving_days: float | None = None
     row: dict = field(default_factory=dict, compare=False, repr=False)
 
     # ---- derived ratios
@@ -111,6 +115,11 @@ class Solution:
     def tokens_per_param(self) -> float:
         """D / N [tokens per parameter]."""
         return self.tokens / self.params
+
+    @property
+    def tokens_per_day(self) -> float | None:
+        """Tokens served per day of deployment [tokens / day]; None without a period."""
+        return None if self.serving_days is None else self.tokens_served / self.serving_days
 
     @property
     def epochs(self) -> float | None:
@@ -147,6 +156,8 @@ class Solution:
             "loss": self.loss, "target_loss": self.target_loss,
             "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
             "unique_tokens": self.unique_tokens, "epochs": self.epochs,
+            "tokens_served": self.tokens_served, "serving_days": self.serving_days,
+            "tokens_per_day": self.tokens_per_day,
             **self.costs.as_dict(),
             "objective": {"minimize": self.objective, "unit": self.objective_unit,
                           "value": self.objective_value},

@@ -181,15 +181,6 @@ class Scenario:
         timing = self.finance.timing() if self.finance is not None else Timing()
         return CostModel(self.training, self.inference, self.demand, timing)
 
-    @property
-    def cost_unit(self) -> str:
-        """"usd" or "flops": the unit of the objective (for a loss objective, of the costs shown)."""
-        if self.objective == "flops":
-            return "flops"
-        if self.objective == "cost":
-            return "usd"
-        return "usd" if self.costs.has_prices else "flops"
-
 
 def _fail(source, key, expected, found=None, found_text=None):
     raise ScenarioError(key, expected, found, source=source, found_text=found_text)
@@ -218,8 +209,8 @@ def _check(s: Scenario) -> None:
             _fail(src, key, f"a loss above the irreducible loss E = {E:g} of law {s.law.name}",
                   s.target.loss)
         if not s.law.posynomial_level(s.target.loss) >= _TINY:
-            # a reducible loss under 1e-300 underflows (found by the fuzzer: Kaplan's law
-            # at a target of 1e-98 nats, whose L^(1/α_D) is 0.0)
+            # a reducible loss under 1e-300 underflows: Kaplan's law at a target of 1e-98
+            # nats has L^(1/α_D) = 0.0
             floor = s.law.loss_from_posynomial(_TINY)
             _fail(src, key, f"a loss of at least {floor:.3g} nats under law {s.law.name} (below it the "
                   f"reducible loss is under {_TINY:g})", s.target.loss)
@@ -433,7 +424,7 @@ class _Section:
         return _Section(self.reader, self.key(key), self.table[key], allowed)
 
 
-#: the smallest positive quantity accepted (found by the fuzzer: smaller, a reciprocal overflows)
+#: the smallest positive quantity accepted: a limit enters the problem as its reciprocal too
 _TINY = 1e-300
 
 

@@ -2,7 +2,7 @@
 
 The exact solver (:mod:`lifecycle_opt.solvers.exact`) certifies one plan with two solvers in a
 few hundred milliseconds. A sweep asks for millions. This module solves them together,
-one array element per plan, using the structure the domain reference (§4) spells out:
+one array element per plan, using the structure docs/model.md §4 spells out:
 
 * **Minimising cost under a loss target.** Cost a·N·D + b·N rises with N and D and the
   loss falls with both, so the target binds (shrinking N and D by a common factor keeps

@@ -94,7 +94,7 @@ def polish(problem: Problem, z_start):
         if violated:
             # one at a time, the worst first: two violated limits may be parallel (a FLOP
             # and a dollar budget both cap N·D), and with both active the system is
-            # singular and its least-squares answer meets neither (found by the fuzzer)
+            # singular and its least-squares answer meets neither
             active.append(max(violated, key=lambda i: cons[i].evaluate(z)[0]))
     z, nu, res, active = best
     if res > 1e-12 and active:

@@ -1,6 +1,6 @@
 """The optimisation problem of a Scenario, in log space: named, convex, solver-neutral.
 
-Variables x = log N and y = log D (domain reference §4). Every constraint is a named
+Variables x = log N and y = log D (docs/model.md §4). Every constraint is a named
 function h(x, y) ≤ 0 that knows its value, gradient and Hessian, which scenario setting
 (its *knob*) it comes from, and how h moves when that knob moves — which is all a solver
 needs for shadow prices and for explaining infeasibility:
@@ -9,7 +9,7 @@ needs for shadow prices and for explaining infeasibility:
   of affine functions); relaxing the knob by a factor k divides g by k^e;
 * the loss target is h = log(P(N, D) / P_target) for laws whose reducible loss is a
   posynomial P (Chinchilla and Kaplan forms), and h = L(N, D) − L_target under the
-  repetition penalty (convex in (x, y): domain reference §4, tested in tests/test_laws.py).
+  repetition penalty (convex in (x, y): docs/model.md §4, tested in tests/test_laws.py).
 
 The objective φ is the log of a posynomial cost a·N·D + b·N (FLOPs or dollars), or the
 loss itself when minimising loss under a budget.
@@ -174,9 +174,6 @@ class Problem:
     objective: Objective
     constraints: tuple[Constraint, ...]
     law: LossLaw
-
-    def constraint(self, name: str) -> Constraint:
-        return next(c for c in self.constraints if c.name == name)
 
 
 def _cost_posy(scenario: Scenario, unit: str) -> Posy:
