@@ -2,32 +2,45 @@
 
 The few entry points a notebook needs::
 
-    from lifecycle_opt import load_scenario, solve
-    solution = solve(load_scenario("examples/chat_assistant.toml"))
+    from lifecycle_opt import load_scenario, solve, sweep
+    plan = solve(load_scenario("examples/chat_assistant.toml"))
     rows = sweep("examples/chat_assistant.toml", {"inference.requests": [1e9, 1e10, 1e11]})
+
+The package is laid out by stage, each importing only from those before it:
+``model`` (units, constants, laws, hardware, costs, finance) → ``fit`` → ``scenario``
+→ ``solvers`` → ``plan`` → ``outputs`` → ``cli``.
 """
 from __future__ import annotations
 
-__all__ = ["load_scenario", "solve", "sweep", "Scenario", "Solution", "preset", "LifecycleError",
-           "ScenarioError", "InfeasibleError", "SolverError"]
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
 
 from .errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
 from .model.laws import preset
 
+__all__ = ["load_scenario", "scenario_from_dict", "solve", "sweep", "Scenario", "Solution", "preset",
+           "LifecycleError", "ScenarioError", "InfeasibleError", "SolverError", "__version__"]
 
-def __getattr__(name):
-    # Imported on first use: the solver pulls in cvxpy, which costs about a second.
-    if name in ("load_scenario", "Scenario"):
-        from .scenario import reader as scenario
-        return getattr(scenario, name)
-    if name == "solve":
-        from .plan.planning import solve
-        return solve
-    if name == "sweep":
-        from .plan.sweep import sweep
-        return sweep
-    if name == "Solution":
-        from .plan.solution import Solution
-        return Solution
+try:
+    # one place for the version: setup.cfg, read back from the installed metadata
+    __version__ = _metadata.version("lifecycle_opt")
+except _metadata.PackageNotFoundError:        # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
+#: where each lazily imported name lives: the solvers pull in scipy (and cvxpy when
+#: solving), which a command such as `lifeopt presets` should not pay for
+_LAZY = {"load_scenario": ".scenario.reader", "scenario_from_dict": ".scenario.reader",
+         "Scenario": ".scenario.schema", "solve": ".plan.planning", "sweep": ".plan.sweep",
+         "Solution": ".plan.solution"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value          # later look-ups skip this function
+        return value
     raise AttributeError(f"module 'lifecycle_opt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

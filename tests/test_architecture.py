@@ -13,7 +13,7 @@ ORDER = [
     "errors",
     "model.constants", "model.units", "model.laws", "model.hardware", "model.costs", "model.finance",
     "fit.runs", "fit.parametric", "fit.approaches",
-    "scenario.reader",
+    "scenario.schema", "scenario.fields", "scenario.files", "scenario.sections", "scenario.reader",
     "solvers.problem", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.exact", "solvers.batch",
     "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",

@@ -99,7 +99,7 @@ def test_a_misspelt_key_fails_the_whole_sweep():
 
 
 def test_a_scenario_built_from_objects_cannot_be_swept():
-    from lifecycle_opt.scenario.reader import Scenario, Target
+    from lifecycle_opt.scenario.schema import Scenario, Target
     from lifecycle_opt.model.laws import preset
     s = Scenario(name="x", law=preset("hoffmann2022"), target=Target(2.0))
     with pytest.raises(ScenarioError, match="scenario_from_dict"):

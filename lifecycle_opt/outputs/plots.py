@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import ExportError
 from .exports import check_writable, write_bytes_atomic
 from .reports import REFERENCE_MODELS
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from ..plan.solution import Solution
 
 PLOT_FORMATS = ("png", "svg")

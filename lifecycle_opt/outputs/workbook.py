@@ -41,7 +41,7 @@ from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from ..model.finance import month_labels
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from .reports import csv_writer, neutralise, shadow_price_text
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from ..plan.solution import Solution
 from ..plan.sweep import sweep_keys
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..model.constants import DAYS_PER_MONTH
 from ..model.laws import KaplanLaw
 from ..model.units import format_count
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 
 
 def caution_context(scenario: Scenario) -> dict:

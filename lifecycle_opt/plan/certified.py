@@ -11,7 +11,7 @@ __all__ = ["certified_plan"]
 import numpy as np
 
 from ..model.laws import DataConstrainedLaw
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from ..solvers.exact import solve_exact
 from .cautions import plan_warnings
 from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["solve"]
 
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from .certified import certified_plan
 from .solution import Solution
 from .uncertainty import with_uncertainty

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
 from ..model.laws import compute_optimal_at_reducible, preset
-from ..scenario.reader import Scenario, Target
+from ..scenario.schema import Scenario, Target
 from .cautions import caution_context, caution_count
 
 #: what a row's "status" says: a certified plan, or why there is none

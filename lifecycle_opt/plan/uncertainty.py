@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ScenarioError, SolverError
 from ..model.laws import DataConstrainedLaw
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from .solution import Solution, Uncertainty
 from ..solvers.exact import quick_plan
 from .certified import certified_plan

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ScenarioError, SolverError
 from ..model.units import format_count
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Binding, Certificate,
                           polish)
 from .conic import solve_cvxpy

@@ -9,7 +9,7 @@ import math
 
 from ..errors import Conflict, InfeasibleError, ScenarioError
 from ..model.units import format_count, format_money, format_number
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 from .problem import BOX, Problem
 from .slsqp import FEAS_TOL, minimise_constraint, phase_one
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..model.constants import SECONDS_PER_DAY, TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import LossLaw
-from ..scenario.reader import Scenario
+from ..scenario.schema import Scenario
 
 #: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
 BOX = ((math.log(1e3), math.log(1e16)), (math.log(1e3), math.log(1e19)))

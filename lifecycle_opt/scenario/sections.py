@@ -1,0 +1,504 @@
+"""From the dict of a scenario file to a :class:`~.schema.Scenario`, one section at a time:
+``[law]`` (a preset, constants, a law file, bootstrap samples), ``[target]``,
+``[inference]``, ``[data]``, ``[hardware.*]``, ``[objective]``, ``[budget]``,
+``[limits]``, ``[finance]`` and ``[robust]``. Each default that shapes the answer is
+recorded in ``Scenario.assumptions`` so that the report can print it."""
+from __future__ import annotations
+
+__all__ = ["SectionReader"]
+
+import datetime
+import difflib
+from dataclasses import replace
+from pathlib import Path
+
+from ..fit.runs import read_samples
+from ..model import hardware as hw_catalogue
+from ..model.constants import DAYS_PER_MONTH
+from ..model.costs import Demand, InferenceHardware, TrainingHardware
+from ..model.finance import Finance, owned_gpu_hour_cost
+from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange,
+                          KaplanLaw, PRESETS, preset)
+from ..model.units import (parse_bytes, parse_count, parse_flop_rate, parse_flops, parse_money,
+                           parse_power, parse_rate)
+from .files import read_toml
+from .fields import Section, fraction, in_days, integer, number, signed_rate
+from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
+                     fail)
+
+
+_LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
+             "source", "method", "fitted_min_params", "fitted_max_params", "fitted_max_tokens",
+             "fitted_max_flops", "file", "samples")
+
+
+_TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
+             "budget", "limits", "finance", "robust")
+
+
+_FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_tokens", "monthly_growth",
+                 "discount_rate", "price_decline", "ownership", "training_gpu_capex",
+                 "inference_gpu_capex", "amortisation_months", "training_gpu_power",
+                 "inference_gpu_power", "pue", "energy_price")
+
+
+class SectionReader:
+    """Turns the dict of a scenario file into a Scenario, failing on the first bad value."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self.assumptions: list[str] = []
+
+    def fail(self, key, expected, found=None, found_text=None):
+        fail(self.source, key, expected, found, found_text)
+
+    def scenario(self, data: dict, default_name: str) -> Scenario:
+        top = Section(self, "", data, _TOP_KEYS)
+        name = top.text("name", default=default_name)
+        top.text("description")
+        if not top.has("law"):
+            self.fail("law", 'a [law] section (preset = "hoffmann2022" or explicit constants)',
+                      found_text="found none")
+        law_sec, law_dir = self.law_file(top.sub("law", _LAW_KEYS))
+        law = self.law(law_sec)
+        samples = self.samples(law_sec, law, law_dir)
+        robust = self.robust(top.sub("robust", ("probability", "distribution_samples")), samples)
+        data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
+                                                 "R_D_star", "R_N_star")), law)
+        target = self.target(top.sub("target", ("loss", "reference")), law)
+        fin = top.sub("finance", _FINANCE_KEYS)
+        monthly = self.monthly_demand(fin)
+        demand = self.demand(top.sub("inference", ("tokens", "requests", "input_tokens",
+                                                   "output_tokens", "output_fraction",
+                                                   "deployment_days")), fin, monthly)
+        hw = top.sub("hardware", ("training", "inference"))
+        training = self.training(hw.sub("training", ("gpu", "peak_flops", "dtype", "mfu",
+                                                     "price_per_gpu_hour", "gpus"))) if hw else None
+        inference = self.inference(hw.sub("inference", ("gpu", "peak_flops", "memory", "dtype", "mfu",
+                                                         "prefill_mfu", "decode_mfu",
+                                                         "price_per_gpu_hour"))) if hw else None
+        finance = None
+        if fin is not None:
+            finance, training, inference = self.finance(fin, demand, monthly, training, inference)
+        budget = self.budget(top.sub("budget", ("training_flops", "training_cost", "total_cost")))
+        limits = self.limits(top.sub("limits", ("max_params", "max_training_days", "max_training_cost",
+                                                "max_total_cost", "min_tokens_per_param",
+                                                "max_tokens_per_param", "serving_gpus",
+                                                "serving_memory", "bytes_per_param")), inference)
+        objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
+        return Scenario(name=name, law=law, objective=objective, target=target, demand=demand,
+                        data=data_limits, budget=budget, limits=limits, training=training,
+                        inference=inference, finance=finance, law_samples=samples, robust=robust,
+                        assumptions=tuple(self.assumptions),
+                        source=self.source, raw=data)
+
+    # ---- [law]
+    def _folder(self) -> Path:
+        return Path(self.source).parent if self.source else Path(".")
+
+    def law_file(self, sec: Section) -> tuple[Section, Path]:
+        """[law] file = "law.toml": that file's [law] table (relative to this file), with any
+        other keys given here laid over it; and the folder its own paths are relative to."""
+        if not sec.has("file"):
+            return sec, self._folder()
+        value = sec.table["file"]
+        if not isinstance(value, str):
+            self.fail("law.file", "the path of a TOML file with a [law] table", value)
+        path = self._folder() / value
+        data = read_toml(path)
+        if not isinstance(data.get("law"), dict):
+            self.fail("law.file", f"a file with a [law] table ({path})", found_text="found none there")
+        merged = {**data["law"], **{k: v for k, v in sec.table.items() if k != "file"}}
+        if "file" in data["law"]:
+            self.fail("law.file", "a [law] table without a further file key", value)
+        return Section(self, "law", merged, _LAW_KEYS), path.parent
+
+    def samples(self, sec: Section, law, folder: Path) -> tuple:
+        if not sec.has("samples"):
+            return ()
+        if not isinstance(law, ChinchillaLaw):
+            self.fail("law.samples", "bootstrap laws of the Chinchilla form", law.name)
+        value = sec.table["samples"]
+        if not isinstance(value, str):
+            self.fail("law.samples", "the path of a CSV of bootstrap laws", value)
+        rows = read_samples(folder / value)
+        return tuple(ChinchillaLaw(E=E, A=A, B=B, alpha=al, beta=be, name=f"{law.name} [bootstrap {i}]",
+                                   source=law.source, fitted=law.fitted)
+                     for i, (E, A, B, al, be) in enumerate(rows))
+
+    def robust(self, sec: Section | None, samples: tuple):
+        if sec is None:
+            return Robust() if samples else None
+        probability = sec.get("probability", fraction)
+        count = sec.get("distribution_samples", integer, default=200.0)
+        return Robust(probability, int(count))
+
+    def law(self, sec: Section):
+        consts = [k for k in ("E", "A", "B", "alpha", "beta") if sec.has(k)]
+        kaplan = [k for k in ("Nc", "Dc", "alpha_N", "alpha_D") if sec.has(k)]
+        if sec.has("preset"):
+            if consts or kaplan:
+                self.fail(sec.key((consts + kaplan)[0]), "either preset or explicit constants, not both",
+                          sec.table[(consts + kaplan)[0]])
+            name = sec.text("preset")
+            try:
+                return preset(name)
+            except KeyError:
+                close = difflib.get_close_matches(name, PRESETS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.fail("law.preset", f"one of {', '.join(PRESETS)}", found_text=f"found {name!r}{hint}")
+        fitted = None
+        if any(sec.has(k) for k in ("fitted_min_params", "fitted_max_params", "fitted_max_tokens",
+                                    "fitted_max_flops")):
+            fitted = FittedRange(min_params=sec.get("fitted_min_params", parse_count),
+                                 max_params=sec.get("fitted_max_params", parse_count),
+                                 max_tokens=sec.get("fitted_max_tokens", parse_count),
+                                 max_flops=sec.get("fitted_max_flops", parse_flops),
+                                 note=f"fit ({sec.text('method', default='user')})")
+        source = sec.text("source", default=self.source or "explicit constants")
+        sec.text("method")
+        if kaplan:
+            missing = [k for k in ("Nc", "Dc", "alpha_N", "alpha_D") if not sec.has(k)]
+            if missing or consts:
+                self.fail(sec.key(missing[0] if missing else consts[0]),
+                          "the four Kaplan constants Nc, Dc, alpha_N, alpha_D and nothing else",
+                          found_text="found an incomplete or mixed set")
+            return KaplanLaw(Nc=sec.get("Nc", parse_count), Dc=sec.get("Dc", parse_count),
+                             alpha_N=sec.get("alpha_N", number), alpha_D=sec.get("alpha_D", number),
+                             name=sec.text("name", default="explicit Kaplan law"), source=source,
+                             fitted=fitted)
+        missing = [k for k in ("E", "A", "B", "alpha", "beta") if not sec.has(k)]
+        if missing:
+            self.fail(sec.key(missing[0]),
+                      'a number (explicit laws need E, A, B, alpha and beta; or give preset = "...")',
+                      found_text="found none")
+        return ChinchillaLaw(E=sec.get("E", number), A=sec.get("A", number), B=sec.get("B", number),
+                             alpha=sec.get("alpha", number, upper=5.0),
+                             beta=sec.get("beta", number, upper=5.0),
+                             name=sec.text("name", default="explicit law"), source=source,
+                             fitted=fitted)
+
+    # ---- [data]
+    def data(self, sec: Section | None, law) -> DataLimits:
+        if sec is None:
+            return DataLimits()
+        unique = sec.get("unique_tokens", parse_count)
+        epochs = sec.get("max_epochs", number)
+        default_penalty = unique is not None and isinstance(law, ChinchillaLaw)
+        penalty = sec.flag("repetition_penalty", default=None)
+        if penalty is None:
+            penalty = default_penalty
+            if penalty:
+                self.assumptions.append("data.repetition_penalty not given: the repetition penalty of "
+                                        "Muennighoff et al. 2023 is applied")
+        return DataLimits(unique, epochs, penalty,
+                          sec.get("R_D_star", number, default=MUENNIGHOFF_R_D_STAR),
+                          sec.get("R_N_star", number, default=MUENNIGHOFF_R_N_STAR))
+
+    # ---- [target]
+    def target(self, sec: Section | None, law) -> Target | None:
+        if sec is None:
+            return None
+        if sec.has("loss") == sec.has("reference"):
+            self.fail("target", "exactly one of loss or reference",
+                      found_text="found both" if sec.has("loss") else "found neither")
+        if sec.has("loss"):
+            return Target(loss=sec.get("loss", number))
+        ref = sec.sub("reference", ("params", "tokens"))
+        if not (ref.has("params") and ref.has("tokens")):
+            self.fail("target.reference", 'a table { params = "70B", tokens = "1.4T" }', ref.table)
+        N = ref.get("params", lambda v: parse_count(v, "parameter count"))
+        D = ref.get("tokens", lambda v: parse_count(v, "token count"))
+        # "as good as N trained on D fresh tokens under this law" — the base law, no repetition
+        return Target(loss=float(law.loss(N, D)), reference_params=N, reference_tokens=D)
+
+    # ---- [inference]
+    def demand(self, sec: Section | None, fin: Section | None,
+               monthly: list[float] | None) -> Demand:
+        if monthly is not None:
+            # the demand comes month by month from [finance]; [inference] may only split it
+            if sec is not None:
+                for k in ("tokens", "requests", "input_tokens", "output_tokens", "deployment_days"):
+                    if sec.has(k):
+                        self.fail(sec.key(k), "no total demand in [inference] when finance.monthly_tokens "
+                                  "gives it month by month", sec.table[k])
+            total = float(sum(monthly))
+            frac = self._output_fraction(sec, total)
+            return Demand(input_tokens=total * (1 - frac), output_tokens=total * frac,
+                          deployment_days=len(monthly) * DAYS_PER_MONTH)
+        if sec is None:
+            self.assumptions.append("no [inference] section: no serving demand (training only)")
+            return Demand()
+        if fin is not None and sec.has("deployment_days"):
+            self.fail("inference.deployment_days", "finance.deployment_months instead when a [finance] "
+                      "section is given", sec.table["deployment_days"])
+        days = sec.get("deployment_days", in_days)
+        if sec.has("tokens"):
+            for k in ("requests", "input_tokens", "output_tokens"):
+                if sec.has(k):
+                    self.fail(sec.key(k), "either tokens or requests × (input_tokens + output_tokens), "
+                              "not both", sec.table[k])
+            tokens = sec.get("tokens", lambda v: parse_count(v, "token count"), positive=False)
+            if tokens < 0:
+                self.fail("inference.tokens", "zero or more tokens", sec.table["tokens"])
+            frac = self._output_fraction(sec, tokens)
+            return Demand(input_tokens=tokens * (1 - frac), output_tokens=tokens * frac,
+                          deployment_days=days)
+        if sec.has("output_fraction"):
+            self.fail("inference.output_fraction", "only with inference.tokens", sec.table["output_fraction"])
+        if not sec.has("requests"):
+            self.fail("inference", "tokens, or requests with input_tokens and output_tokens",
+                      found_text="found neither")
+        requests = sec.get("requests", lambda v: parse_count(v, "request count"))
+        inp = sec.get("input_tokens", lambda v: parse_count(v, "token count"), positive=False, default=0.0)
+        out = sec.get("output_tokens", lambda v: parse_count(v, "token count"), positive=False, default=0.0)
+        if inp < 0 or out < 0 or inp + out <= 0:
+            self.fail("inference.output_tokens", "input_tokens and output_tokens per request, "
+                      "non-negative and not both zero", found_text=f"found {inp:g} and {out:g}")
+        return Demand(input_tokens=requests * inp, output_tokens=requests * out, deployment_days=days)
+
+    def _output_fraction(self, sec: Section | None, tokens: float) -> float:
+        frac = sec.get("output_fraction", fraction, default=None) if sec is not None else None
+        if frac is None:
+            frac = 0.2
+            if tokens > 0:
+                self.assumptions.append("inference.output_fraction not given: 20% of served tokens "
+                                        "are generated (decode), 80% are prompt (prefill)")
+        return frac
+
+    # ---- [finance]
+    def monthly_demand(self, sec: Section | None) -> list[float] | None:
+        """Tokens per deployment month from finance.monthly_tokens (a list, or a first month
+        with monthly_growth over deployment_months); None when not given there."""
+        if sec is None or not sec.has("monthly_tokens"):
+            if sec is not None and sec.has("monthly_growth"):
+                self.fail("finance.monthly_growth", "only with finance.monthly_tokens",
+                          sec.table["monthly_growth"])
+            return None
+        value = sec.table["monthly_tokens"]
+        months = sec.get("deployment_months", integer)
+        if isinstance(value, list):
+            if sec.has("monthly_growth"):
+                self.fail("finance.monthly_growth", "no growth rate when monthly_tokens is a list "
+                          "(the list already gives every month)", sec.table["monthly_growth"])
+            if not value:
+                self.fail("finance.monthly_tokens", "a non-empty list of token counts", value)
+            out = []
+            for i, v in enumerate(value):
+                try:
+                    x = parse_count(v, "token count")
+                except ValueError as exc:
+                    self.fail(f"finance.monthly_tokens[{i}]", str(exc), v)
+                if x < 0:
+                    self.fail(f"finance.monthly_tokens[{i}]", "zero or more tokens", v)
+                out.append(x)
+            if months is not None and months != len(out):
+                self.fail("finance.deployment_months", f"{len(out)}, the length of monthly_tokens "
+                          "(or leave it out)", sec.table["deployment_months"])
+            return out
+        first = sec.get("monthly_tokens", lambda v: parse_count(v, "token count"), positive=False)
+        if first < 0:
+            self.fail("finance.monthly_tokens", "zero or more tokens", value)
+        if months is None:
+            self.fail("finance.deployment_months", "the number of months of serving when "
+                      "monthly_tokens is one number", found_text="found none")
+        growth = sec.get("monthly_growth", signed_rate, positive=False, default=0.0)
+        if not growth > -1:
+            self.fail("finance.monthly_growth", "a monthly growth rate above -100%",
+                      sec.table["monthly_growth"])
+        return [first * (1.0 + growth) ** m for m in range(int(months))]
+
+    def finance(self, sec: Section, demand: Demand, monthly: list[float] | None,
+                training: TrainingHardware | None, inference: InferenceHardware | None):
+        """(Finance, training, inference): the hardware gets its owned GPU-hour cost when
+        ownership = "own"."""
+        if monthly is None:
+            months = sec.get("deployment_months", integer)
+            if demand.tokens > 0:
+                if months is None:
+                    self.fail("finance.deployment_months", "the number of months of serving (or "
+                              "finance.monthly_tokens)", found_text="found none")
+                monthly = [demand.tokens / months] * int(months)
+                self.assumptions.append(f"finance: the inference demand is spread evenly over "
+                                        f"{int(months)} months")
+            else:
+                monthly = [0.0] * int(months or 0)
+        start = self._start(sec)
+        ownership = sec.text("ownership", ("rent", "own"), default="rent")
+        rate = sec.get("discount_rate", parse_rate, positive=False, default=0.0)
+        if rate < 0:
+            self.fail("finance.discount_rate", "zero or a positive annual rate", sec.table["discount_rate"])
+        decline = sec.get("price_decline", parse_rate, positive=False, default=0.0)
+        if not 0 <= decline < 1:
+            self.fail("finance.price_decline", "a yearly decline in [0, 1) such as 0.2 or \"20%\"",
+                      sec.table["price_decline"])
+        pue = sec.get("pue", number, default=None)
+        if pue is not None and pue < 1:
+            self.fail("finance.pue", "a power usage effectiveness of at least 1", sec.table["pue"])
+        train_w = sec.get("training_gpu_power", parse_power)
+        infer_w = sec.get("inference_gpu_power", parse_power)
+        energy = sec.get("energy_price", parse_money)
+        capex = (sec.get("training_gpu_capex", parse_money), sec.get("inference_gpu_capex", parse_money))
+        amort = sec.get("amortisation_months", number)
+        if (train_w or infer_w) and pue is None:
+            pue = 1.0
+            self.assumptions.append("finance.pue not given: energy counted at the GPU (PUE 1.0)")
+        if ownership == "own":
+            if decline:
+                self.fail("finance.price_decline", "no price decline with ownership = \"own\" (it applies "
+                          "to rented GPU-hours)", sec.table["price_decline"])
+            for key, value in (("amortisation_months", amort), ("energy_price", energy)):
+                if value is None:
+                    self.fail(f"finance.{key}", 'a value when ownership = "own"', found_text="found none")
+            if training is not None:
+                training = replace(training, price_per_gpu_hour=self._owned_price(
+                    "training", training, capex[0], train_w, amort, pue, energy))
+            if inference is not None and demand.tokens > 0:
+                inference = replace(inference, price_per_gpu_hour=self._owned_price(
+                    "inference", inference, capex[1], infer_w, amort, pue, energy))
+        else:
+            for key, value in (("training_gpu_capex", capex[0]), ("inference_gpu_capex", capex[1]),
+                               ("amortisation_months", amort)):
+                if value is not None:
+                    self.fail(f"finance.{key}", 'only with ownership = "own"', sec.table[key])
+        training_months = sec.get("training_months", integer, default=1.0)
+        return (Finance(monthly_tokens=tuple(monthly), training_months=int(training_months),
+                        discount_rate=rate, price_decline=decline, start=start, ownership=ownership,
+                        training_power_watts=train_w, inference_power_watts=infer_w,
+                        pue=pue if pue is not None else 1.0, energy_price=energy,
+                        training_capex=capex[0], inference_capex=capex[1], amortisation_months=amort),
+                training, inference)
+
+    def _owned_price(self, phase, hw, capex, watts, months, pue, energy) -> float:
+        if hw.price_per_gpu_hour is not None:
+            self.fail(f"hardware.{phase}.price_per_gpu_hour", 'no rental price when finance.ownership = '
+                      f'"own" (the GPU-hour cost comes from finance.{phase}_gpu_capex)', hw.price_per_gpu_hour)
+        for key, value in ((f"{phase}_gpu_capex", capex), (f"{phase}_gpu_power", watts)):
+            if value is None:
+                self.fail(f"finance.{key}", 'a value when ownership = "own"', found_text="found none")
+        cost = owned_gpu_hour_cost(capex, months, watts, pue, energy)
+        self.assumptions.append(f"finance: an owned {hw.gpu} GPU-hour costs ${cost:.4g} ({phase}): capex "
+                                f"over {months:g} months of round-the-clock use plus energy")
+        return cost
+
+    def _start(self, sec: Section):
+        if not sec.has("start"):
+            return None
+        value = sec.table["start"]
+        if isinstance(value, datetime.date):
+            return datetime.date(value.year, value.month, 1)
+        if isinstance(value, str):
+            try:
+                return datetime.datetime.strptime(value.strip(), "%Y-%m").date()
+            except ValueError:
+                pass
+        self.fail("finance.start", 'a month such as "2027-01"', value)
+
+    # ---- [hardware.*]
+    def _gpu(self, sec: Section, default_dtype: str):
+        dtype = sec.text("dtype", default=default_dtype)
+        if sec.has("gpu") and sec.has("peak_flops"):
+            self.fail(sec.key("peak_flops"), "either gpu or peak_flops, not both", sec.table["peak_flops"])
+        if sec.has("gpu"):
+            name = sec.text("gpu")
+            try:
+                card = hw_catalogue.gpu(name)
+            except KeyError:
+                self.fail(sec.key("gpu"), f"one of {', '.join(hw_catalogue.CATALOGUE)}", name)
+            try:
+                return card.name, dtype, card.peak(dtype), card.memory_bytes
+            except KeyError:
+                self.fail(sec.key("dtype"), f"one of {', '.join(card.peak_flops)} for {card.name}", dtype)
+        if not sec.has("peak_flops"):
+            self.fail(sec.key("gpu"), f"a GPU ({', '.join(hw_catalogue.CATALOGUE)}) or peak_flops",
+                      found_text="found neither")
+        return "custom", dtype, sec.get("peak_flops", parse_flop_rate), None
+
+    def training(self, sec: Section | None) -> TrainingHardware | None:
+        if sec is None:
+            return None
+        name, dtype, peak, _ = self._gpu(sec, "bf16")
+        if not sec.has("mfu"):
+            self.fail(sec.key("mfu"), "the model FLOPs utilisation of training, e.g. 0.4",
+                      found_text="found none")
+        gpus = sec.get("gpus", integer)
+        return TrainingHardware(name, dtype, peak, sec.get("mfu", fraction),
+                                sec.get("price_per_gpu_hour", parse_money),
+                                int(gpus) if gpus is not None else None)
+
+    def inference(self, sec: Section | None) -> InferenceHardware | None:
+        if sec is None:
+            return None
+        name, dtype, peak, memory = self._gpu(sec, "bf16")
+        if sec.has("mfu"):
+            for k in ("prefill_mfu", "decode_mfu"):
+                if sec.has(k):
+                    self.fail(sec.key(k), "either mfu (blended) or prefill_mfu and decode_mfu, not both",
+                              sec.table[k])
+            prefill = decode = sec.get("mfu", fraction)
+        else:
+            for k in ("prefill_mfu", "decode_mfu"):
+                if not sec.has(k):
+                    self.fail(sec.key(k), "a utilisation in (0, 1] (or a blended mfu)", found_text="found none")
+            prefill, decode = sec.get("prefill_mfu", fraction), sec.get("decode_mfu", fraction)
+        if sec.has("memory"):
+            memory = sec.get("memory", parse_bytes)
+        return InferenceHardware(name, dtype, peak, prefill, decode,
+                                 sec.get("price_per_gpu_hour", parse_money), memory)
+
+    # ---- [objective], [budget], [limits]
+    def objective(self, sec, training, inference, demand) -> str:
+        if sec is not None and sec.has("minimize"):
+            return sec.text("minimize", OBJECTIVES)
+        priced = training is not None and training.price_per_gpu_hour is not None and (
+            demand.tokens == 0 or (inference is not None and inference.price_per_gpu_hour is not None))
+        choice = "cost" if priced else "flops"
+        self.assumptions.append(f"objective.minimize not given: minimising lifecycle {choice}")
+        return choice
+
+    def budget(self, sec) -> Budget:
+        if sec is None:
+            return Budget()
+        return Budget(sec.get("training_flops", parse_flops), sec.get("training_cost", parse_money),
+                      sec.get("total_cost", parse_money))
+
+    def limits(self, sec, inference) -> Limits:
+        if sec is None:
+            return Limits()
+        max_params = sec.get("max_params", lambda v: parse_count(v, "parameter count"))
+        key, per_unit = "limits.max_params", 1.0
+        memory = None
+        if sec.has("serving_memory") and sec.has("serving_gpus"):
+            self.fail("limits.serving_gpus", "either serving_memory or serving_gpus, not both",
+                      sec.table["serving_gpus"])
+        if sec.has("serving_memory"):
+            memory, key = sec.get("serving_memory", parse_bytes), "limits.serving_memory"
+            unit_bytes = 1.0
+        elif sec.has("serving_gpus"):
+            if inference is None or inference.memory_bytes is None:
+                self.fail("hardware.inference.memory", "the memory of the serving GPU (a catalogue gpu "
+                          "or memory = \"80GB\") when limits.serving_gpus is set", found_text="found none")
+            memory = sec.get("serving_gpus", integer) * inference.memory_bytes
+            key, unit_bytes = "limits.serving_gpus", inference.memory_bytes
+        elif sec.has("bytes_per_param"):
+            self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
+                      sec.table["bytes_per_param"])
+        if memory is not None:
+            dtype = inference.dtype if inference is not None else "bf16"
+            per = sec.get("bytes_per_param", number, default=None)
+            if per is None:
+                per = BYTES_PER_PARAM.get(dtype, 2.0)
+                self.assumptions.append(f"serving memory holds the weights only, {per:g} bytes per "
+                                        f"parameter ({dtype}); KV cache and activations not included")
+            from_memory = memory / per
+            if max_params is None or from_memory < max_params:
+                max_params, per_unit = from_memory, unit_bytes / per
+            else:
+                key = "limits.max_params"
+        return Limits(max_params=max_params,
+                      max_training_days=sec.get("max_training_days", in_days),
+                      max_training_cost=sec.get("max_training_cost", parse_money),
+                      max_total_cost=sec.get("max_total_cost", parse_money),
+                      min_tokens_per_param=sec.get("min_tokens_per_param", number),
+                      max_tokens_per_param=sec.get("max_tokens_per_param", number),
+                      max_params_key=key, max_params_per_unit=per_unit)
