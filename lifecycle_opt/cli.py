@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from . import __version__
 from .errors import InfeasibleError, LifecycleError, ScenarioError
 
 FORMATS = ("table", "json", "csv")
@@ -60,7 +61,7 @@ class _Lifeopt(click.Group):
 
 
 @click.group(cls=_Lifeopt, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="lifecycle_opt")
+@click.version_option(__version__, prog_name="lifeopt")
 def cli():
     """Plan the training of a language model over its whole life.
 

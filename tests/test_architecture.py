@@ -14,7 +14,7 @@ ORDER = [
     "model.constants", "model.units", "model.laws", "model.hardware", "model.costs", "model.finance",
     "fit.runs", "fit.parametric", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.sections", "scenario.reader",
-    "solvers.problem", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
+    "solvers.problem", "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.exact", "solvers.batch",
     "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep",
@@ -40,6 +40,8 @@ def imports_of(module: str) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.level >= 1:
             base = here[:len(here) - (node.level - 1)]
             parts = base + (node.module.split(".") if node.module else [])
+            if not parts and [a.name for a in node.names] == ["__version__"]:
+                continue                               # the version, from the package root
             if PACKAGE.joinpath(*parts).is_dir():      # from ..model import hardware
                 found.update(".".join(parts + [a.name]) for a in node.names)
             else:

@@ -30,11 +30,11 @@ __all__ = ["Cell", "Sheet", "Book", "plan_book", "sweep_book", "xlsx_bytes", "wr
 import datetime
 import io
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..errors import ExportError
 from .exports import check_writable, write_bytes_atomic, write_text_atomic
 from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
@@ -166,15 +166,8 @@ def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | 
     return book
 
 
-def _version() -> str:
-    try:
-        return metadata.version("lifecycle_opt")
-    except metadata.PackageNotFoundError:
-        return "development"
-
-
 def _made_by(stamp) -> str:
-    return f"Made by lifeopt {_version()}" + (f" on {stamp.isoformat()}" if stamp else "")
+    return f"Made by lifeopt {__version__}" + (f" on {stamp.isoformat()}" if stamp else "")
 
 
 def _cover(book, scenario, sol, has_finance):

@@ -63,6 +63,7 @@ import numpy as np
 from ..model.laws import (DataConstrainedLaw, frontier_scale,
                           repetition_effective)
 from .problem import BOX, Problem
+from .roots import bracket, bracketed_root, newton
 
 #: the limit shapes, in the order of the table in the module docstring
 SHAPES = ("x_le", "y_le", "ratio_ge", "ratio_le", "nd_le", "cost_le")
@@ -415,153 +416,6 @@ class _Law:
             return x, x1
 
 
-# ------------------------------------------------------------------ root finding
-def _newton(fun, y, lo, hi, pole=None, iters: int = 100):
-    """Roots of increasing functions, one per element, by Newton steps kept in a bracket.
-
-    ``fun(y, j)`` gives (f, f′) at the points j; the root lies in [lo, hi] (±inf where not
-    yet known; f = nan counts as −inf, the side where the loss target is out of reach).
-    Each step is Newton's from the last point if it lands inside the bracket, else
-    Newton's from the bracket's other end (for a convex or a concave f one of the two
-    lands inside), else a bisection, or a doubling step outwards while the bracket is
-    open. Where a Newton step cut |f| by less than 30 % (near a kink, a root where f′
-    jumps) the next step is a bisection, so that no point creeps. Stops when the error of
-    the last Newton step, estimated from its quadratic convergence, is below 1e-16
-    relative, or at the noise floor. Roots beyond the search box come back as nan.
-
-    Where f has a pole −c/(y − p) at a known p below the root (``pole``, −inf for none),
-    the steps are Newton's on (y − p)·f, which has the same root and no pole.
-    """
-    y, lo, hi = (np.array(v, dtype=float) for v in (y, lo, hi))
-    out = np.full(y.size, np.nan)
-    # the state of the points still looking, compacted as they finish
-    ids = np.arange(y.size)
-    p = np.full(y.size, -np.inf) if pole is None else np.asarray(pole, dtype=float)
-    # f and f′ at the bracket's ends (nan until an end is evaluated)
-    f_lo, fp_lo, f_hi, fp_hi = (np.full(y.size, np.nan) for _ in range(4))
-    last = np.full(y.size, np.inf)    # |f| at the previous point
-    reach = np.ones(y.size)           # the outward step while a side is open
-    before = np.full(y.size, np.inf)  # the size of the previous step
-    newton = np.zeros(y.size, dtype=bool)   # was it a Newton step from the point before
-    tangent = np.zeros(y.size, dtype=bool)  # was it a Newton step from either point
-    for _ in range(iters):
-        if ids.size == 0:
-            break
-        f, fp = fun(y, ids)
-        f = np.where(np.isnan(f), -np.inf, f)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            d = y - p
-            f, fp = np.where(np.isfinite(d), (f * d, fp * d + f), (f, fp))
-            left, right = f < 0, f > 0
-            lo, f_lo, fp_lo = (np.where(left, a, b) for a, b in ((y, lo), (f, f_lo), (fp, fp_lo)))
-            hi, f_hi, fp_hi = (np.where(right, a, b) for a, b in ((y, hi), (f, f_hi), (fp, fp_hi)))
-            closed = np.isfinite(lo) & np.isfinite(hi)
-            slow = closed & tangent & (np.abs(f) > 0.7 * last)
-            dy = -f / fp
-            step = np.abs(dy)
-            good = np.isfinite(dy) & (y + dy > lo) & (y + dy < hi) & (step <= 8.0) & ~slow
-            other = np.where(left, hi - f_hi / fp_hi, lo - f_lo / fp_lo)
-            other_good = np.isfinite(other) & (other > lo) & (other < hi) & ~slow
-            nxt = np.where(good, y + dy, np.where(other_good, other, np.where(
-                closed, 0.5 * (lo + hi), y + np.where(left, reach, -reach))))
-        reach = np.where(good | closed, reach, 2.0 * reach)
-        scale = np.maximum(np.abs(y), 1.0)
-        # converged: after two Newton steps in a row the error of y + dy is about
-        # step³/before² (quadratic convergence, its constant estimated from the two steps),
-        # which saves the last evaluation; or at the noise floor: tiny steps that no
-        # longer shrink
-        with np.errstate(over="ignore", invalid="ignore"):
-            quadratic = newton & (step <= 1e-6 * scale) & (step ** 3 <= 1e-16 * scale * before ** 2)
-        close = np.isfinite(dy) & (fp > 0) & (quadratic | (step <= 1e-14 * scale)
-                                              | ((step <= 1e-12 * scale) & (step > 0.25 * before)))
-        done = close | (hi - lo <= 1e-15 * scale)
-        newton, tangent = good, good | other_good
-        last = np.abs(f)
-        before = np.abs(nxt - y)
-        nxt = np.where(close, y + dy, nxt)
-        out[ids[done]] = nxt[done]
-        # the root is past the search box: stop looking
-        gone = (left & (y > _Y_BOX[1] + 1.0)) | (right & (y < _Y_BOX[0] - 1.0))
-        keep = ~(done | gone)
-        ids, y, lo, hi, p, reach, before, newton, tangent, last, f_lo, fp_lo, f_hi, fp_hi = (
-            a[keep] for a in (ids, nxt, lo, hi, p, reach, before, newton, tangent, last, f_lo, fp_lo, f_hi, fp_hi))
-    return out
-
-
-def _root(fun, lo, hi, flo, fhi, iters: int = 200):
-    """Roots of increasing functions, one per element, inside brackets flo ≤ 0 ≤ fhi.
-
-    ``fun(y, i)`` evaluates at the points i (−inf is allowed left of a function's domain).
-    Anderson–Björck regula falsi, with bisection when an end is infinite and every third
-    step when the bracket has not halved; stops when the bracket is a few ulps wide.
-    """
-    lo, hi, flo, fhi = (np.array(v, dtype=float) for v in (lo, hi, flo, fhi))
-    y = np.where(np.abs(flo) <= np.abs(fhi), lo, hi)
-    side = np.zeros(lo.size, dtype=np.int8)
-    width = hi - lo
-    active = np.flatnonzero((flo < 0) & (fhi > 0))
-    for it in range(iters):
-        if active.size == 0:
-            break
-        l, h, fl, fh = lo[active], hi[active], flo[active], fhi[active]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = fl / (fl - fh)
-        bisect = ~np.isfinite(t) | (t <= 0) | (t >= 1)
-        if it % 3 == 2:
-            bisect |= (h - l) > 0.5 * width[active]
-            width[active] = h - l
-        m = np.where(bisect, 0.5 * (l + h), l + t * (h - l))
-        fm = fun(m, active)
-        fm = np.where(np.isnan(fm), -np.inf, fm)
-        right = fm > 0
-        # Anderson–Björck: when the same end moves twice, scale the other end's value
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g_hi = np.where(fh != 0, 1.0 - fm / fh, 0.5)
-            g_lo = np.where(fl != 0, 1.0 - fm / fl, 0.5)
-        g_hi = np.where((g_hi > 0) & np.isfinite(g_hi), g_hi, 0.5)
-        g_lo = np.where((g_lo > 0) & np.isfinite(g_lo), g_lo, 0.5)
-        again_hi = right & (side[active] == 1)
-        again_lo = ~right & (side[active] == -1)
-        flo[active] = np.where(again_hi, fl * g_hi, np.where(right, fl, fm))
-        lo[active] = np.where(right, l, m)
-        fhi[active] = np.where(again_lo, fh * g_lo, np.where(right, fm, fh))
-        hi[active] = np.where(right, m, h)
-        side[active] = np.where(right, 1, -1)
-        y[active] = m
-        # 1e-14 relative in log D or log N is ~1e-13 relative in D or N: far inside 1e-9
-        done = (fm == 0) | (hi[active] - lo[active] <= 1e-14 * np.maximum(np.abs(m), 1.0))
-        active = active[~done]
-    return y
-
-
-def _bracket(fun, y0, direction, f0=None, first_step: float = 0.5, limit: float = 120.0):
-    """From y0 (f(y0) ≤ 0 when direction = +1, ≥ 0 when −1) step outwards, doubling, until
-    the increasing fun changes sign. Returns (lo, hi, flo, fhi, found)."""
-    y0 = np.asarray(y0, dtype=float)
-    idx = np.arange(y0.size)
-    f0 = fun(y0, idx) if f0 is None else np.asarray(f0, dtype=float)
-    f0 = np.where(np.isnan(f0), -np.inf, f0)
-    near, fnear = y0.copy(), f0.copy()
-    far, ffar = y0.copy(), f0.copy()
-    found = (f0 >= 0) if direction > 0 else (f0 <= 0)
-    step = np.full(y0.size, first_step)
-    active = np.flatnonzero(~found)
-    travelled = np.zeros(y0.size)
-    while active.size:
-        y = far[active] + direction * step[active]
-        f = fun(y, active)
-        f = np.where(np.isnan(f), -np.inf, f)
-        near[active], fnear[active] = far[active], ffar[active]
-        far[active], ffar[active] = y, f
-        travelled[active] += step[active]
-        step[active] *= 2.0
-        hit = (f >= 0) if direction > 0 else (f <= 0)
-        found[active] = hit
-        active = active[~hit & (travelled[active] < limit)]
-    if direction > 0:
-        return near, far, fnear, ffar, found
-    return far, near, ffar, fnear, found
-
 
 # ------------------------------------------------------------------ cost under a target
 def _solve_cost_objective(law: _Law, where, out: _Out) -> None:
@@ -624,7 +478,7 @@ def _solve_cost_objective(law: _Law, where, out: _Out) -> None:
             return fun(y, *law.curve(y, bad[j]), bad[j])
         start = y_star[bad]
         open_ = np.full(bad.size, np.inf)
-        root = _newton(f, start, start if lower else -open_, open_ if lower else start)
+        root = newton(f, start, start if lower else -open_, open_ if lower else start, give_up=_Y_BOX)
         found = np.isfinite(root)
         status[bad[~found]] = _INFEASIBLE
         clamp(bad[found], root[found], getattr(b, shape + "_name")[bad[found]], lower)
@@ -699,7 +553,7 @@ def _stationary(law: _Law, fun, idx, y0):
             step = np.where(y0[k] < yu[k], y0[k], yu[k] - f / fp)
             y[k] = np.where(np.isfinite(step) & (step < yu[k]), step, yu[k] - 0.5)
     j = np.flatnonzero(todo)
-    y[j] = _newton(lambda v, s: fun(v, idx[j[s]]), y[j], lo[j], hi[j], pole[j])
+    y[j] = newton(lambda v, s: fun(v, idx[j[s]]), y[j], lo[j], hi[j], pole[j], give_up=_Y_BOX)
     return y
 
 
@@ -715,7 +569,7 @@ def _convex_cap(law, fun, i, y_star, status, clamp, names):
     d0 = dh(ys, every)[0]
     d0 = np.where(np.isnan(d0), -np.inf, d0)
     open_ = np.full(i.size, np.inf)
-    m = _newton(dh, ys, np.where(d0 < 0, ys, -open_), np.where(d0 < 0, open_, ys))
+    m = newton(dh, ys, np.where(d0 < 0, ys, -open_), np.where(d0 < 0, open_, ys), give_up=_Y_BOX)
     hm = np.full(i.size, np.inf)
     found = np.flatnonzero(np.isfinite(m))
     hm[found] = law.curve(m[found], i[found])[0] + fun(m[found], i[found])[0]
@@ -733,7 +587,7 @@ def _convex_cap(law, fun, i, y_star, status, clamp, names):
             h, p1, _ = fun(y, i[j[k]])
             return sign * (x + h), sign * (x1 + p1)
         a, c = (ys[j], m[j]) if lower else (m[j], ys[j])
-        root = _newton(f, np.where(lower, a, c), a, c)
+        root = newton(f, np.where(lower, a, c), a, c, give_up=_Y_BOX)
         clamp(i[j], root, names[i[j]], lower)
 
 
@@ -873,8 +727,8 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
         if j.size:
             def f(x, k):
                 return derivative(x, j[k])
-            lo, hi, flo, fhi, found = _bracket(f, x_top[j], -1, f_top[~at_top])
-            x_star[j] = np.where(found, _root(f, lo, hi, flo, fhi), np.nan)
+            lo, hi, flo, fhi, found = bracket(f, x_top[j], -1, f_top[~at_top])
+            x_star[j] = np.where(found, bracketed_root(f, lo, hi, flo, fhi), np.nan)
     status[np.isnan(x_star) & (status == _OPTIMAL)] = _EDGE
 
     # at least a minimum D/N: c(x) − x falls with x, so it caps x
@@ -886,9 +740,9 @@ def _solve_loss_objective(law: _Law, where, out: _Out) -> None:
         def r(x, k):
             c_, _, _, _ = ceiling(x, short[k])
             return b.ratio_ge[short[k]] - (c_ - x)
-        lo, hi, flo, fhi, found = _bracket(r, x_star[short], -1)
+        lo, hi, flo, fhi, found = bracket(r, x_star[short], -1)
         status[short[~found]] = _INFEASIBLE
-        x_star[short] = np.where(found, _root(r, lo, hi, flo, fhi), x_star[short])
+        x_star[short] = np.where(found, bracketed_root(r, lo, hi, flo, fhi), x_star[short])
         clamped[short[found]] = True
 
     good = status == _OPTIMAL
