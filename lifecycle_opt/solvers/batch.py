@@ -62,11 +62,11 @@ import numpy as np
 
 from ..model.laws import (DataConstrainedLaw, frontier_scale,
                           repetition_effective)
-from .problem import BOX, Problem
+from .problem import BOX, LIMIT_KINDS, Problem
 from .roots import bracket, bracketed_root, newton
 
 #: the limit shapes, in the order of the table in the module docstring
-SHAPES = ("x_le", "y_le", "ratio_ge", "ratio_le", "nd_le", "cost_le")
+SHAPES = LIMIT_KINDS
 
 #: what ``BatchResult.status`` holds
 STATUS = {"optimal": 0, "infeasible": 1, "unsupported": 2, "edge": 3}
@@ -190,8 +190,8 @@ def _row(problem: Problem, names: dict) -> dict:
             losses += 1
             row["target"] = c.loss_target
             continue
-        shape, value = _shape(c.posy.terms)
-        if shape is None:
+        shape, value = c.kind, c.bound()
+        if shape not in SHAPES:
             row["unsupported"] = True
         elif shape == "cost_le":
             # caps of one shape share their coefficients' ratio: the larger scale is tighter
@@ -227,22 +227,6 @@ def _cost_terms(terms):
         else:
             return None, None
     return (a, b) if a > 0 else (None, None)
-
-
-def _shape(terms):
-    """(shape, bound) of a posynomial limit g ≤ 1 (see SHAPES), or (None, None)."""
-    if len(terms) == 1:
-        c, ea, eb = terms[0]
-        lc = math.log(c)
-        shape = {(1.0, 0.0): "x_le", (0.0, 1.0): "y_le", (1.0, -1.0): "ratio_ge",
-                 (-1.0, 1.0): "ratio_le", (1.0, 1.0): "nd_le"}.get((ea, eb))
-        if shape is None:
-            return None, None
-        return shape, (lc if shape == "ratio_ge" else -lc)
-    a, b = _cost_terms(terms)
-    if a is None or b == 0:
-        return None, None
-    return "cost_le", (a, b)
 
 
 # ------------------------------------------------------------------ the solve

@@ -16,7 +16,8 @@ loss itself when minimising loss under a budget.
 """
 from __future__ import annotations
 
-__all__ = ["Posy", "Constraint", "Objective", "Problem", "build_problem", "loss_minus_target", "BOX"]
+__all__ = ["Posy", "Constraint", "Objective", "Problem", "build_problem", "loss_minus_target", "BOX",
+           "LIMIT_KINDS"]
 
 import math
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ import numpy as np
 from ..model.constants import SECONDS_PER_DAY, TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import LossLaw
 from ..scenario.schema import Scenario
+
+#: the shapes a limit takes in (x, y) = (log N, log D); see Constraint.kind
+LIMIT_KINDS = ("x_le", "y_le", "ratio_ge", "ratio_le", "nd_le", "cost_le")
 
 #: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
 BOX = ((math.log(1e3), math.log(1e16)), (math.log(1e3), math.log(1e19)))
@@ -73,6 +77,10 @@ class Constraint:
     elasticity : e with g ∝ knob^(−e) (relaxing a limit raises its knob: e = +1; a minimum
         tokens-per-parameter is relaxed by lowering it: e = −1)
     law, loss_target : for the loss constraint
+    kind : the shape of a limit in (x, y) = (log N, log D), one of LIMIT_KINDS — ``x_le``
+        (x ≤ v), ``y_le`` (y ≤ v), ``ratio_ge`` (y − x ≥ v), ``ratio_le`` (y − x ≤ v),
+        ``nd_le`` (x + y ≤ v), ``cost_le`` (c1·N·D + c2·N ≤ 1) — or "loss"; the batch solver
+        reads it instead of decoding the posynomial
     """
 
     name: str
@@ -83,6 +91,7 @@ class Constraint:
     elasticity: float = 1.0
     law: LossLaw | None = None
     loss_target: float | None = None
+    kind: str = "loss"
 
     @property
     def is_loss(self) -> bool:
@@ -97,6 +106,14 @@ class Constraint:
 
     def value(self, z) -> float:
         return self.evaluate(z)[0]
+
+    def bound(self):
+        """The limit's bound in its kind's terms: v of ``x ≤ v`` and the like (a log), or
+        (c1, c2) of a ``cost_le`` cap."""
+        if self.kind == "cost_le":
+            return tuple(c for c, _, _ in self.posy.terms)
+        log_c = math.log(self.posy.terms[0][0])
+        return log_c if self.kind == "ratio_ge" else -log_c
 
     def evaluate(self, z) -> tuple[float, np.ndarray, np.ndarray]:
         """(h, ∇h, ∇²h) at z = (log N, log D)."""
@@ -205,8 +222,8 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
     s, lim, law = scenario, scenario.limits, scenario.loss_law
     cons: list[Constraint] = []
 
-    def cap(name, label, key, knob, terms, elasticity=1.0):
-        cons.append(Constraint(name, label, key, knob, Posy(tuple(terms)), elasticity))
+    def cap(name, label, key, knob, kind, terms, elasticity=1.0):
+        cons.append(Constraint(name, label, key, knob, Posy(tuple(terms)), elasticity, kind=kind))
 
     if s.target is not None and s.objective != "loss":
         cons.append(Constraint("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
@@ -218,26 +235,26 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
                                    loss_target=s.target.loss))
     if lim.max_params is not None:
         cap("max_params", "parameters at most the cap", lim.max_params_key, lim.max_params,
-            [(1.0 / lim.max_params, 1.0, 0.0)])
+            "x_le", [(1.0 / lim.max_params, 1.0, 0.0)])
     if s.data.max_epochs is not None:
         U, ep = s.data.unique_tokens, s.data.max_epochs
         cap("max_epochs", f"at most {ep:g} epochs over {U:.3g} unique tokens", "data.max_epochs", ep,
-            [(1.0 / (ep * U), 0.0, 1.0)])
+            "y_le", [(1.0 / (ep * U), 0.0, 1.0)])
     if lim.min_tokens_per_param is not None:
         r = lim.min_tokens_per_param
         cap("min_tokens_per_param", "tokens per parameter at least the minimum",
-            "limits.min_tokens_per_param", r, [(r, 1.0, -1.0)], elasticity=-1.0)
+            "limits.min_tokens_per_param", r, "ratio_ge", [(r, 1.0, -1.0)], elasticity=-1.0)
     if lim.max_tokens_per_param is not None:
         r = lim.max_tokens_per_param
         cap("max_tokens_per_param", "tokens per parameter at most the maximum",
-            "limits.max_tokens_per_param", r, [(1.0 / r, -1.0, 1.0)])
+            "limits.max_tokens_per_param", r, "ratio_le", [(1.0 / r, -1.0, 1.0)])
     if lim.max_training_days is not None:
         t = s.training
         per_day = SECONDS_PER_DAY * t.gpus * t.flop_rate        # FLOP per day of training
         cons.append(Constraint("max_training_days", "training finishes within the deadline",
                                "limits.max_training_days", lim.max_training_days,
                                _spend_posy(s, "training_flops").scaled(
-                                   1.0 / (per_day * lim.max_training_days))))
+                                   1.0 / (per_day * lim.max_training_days)), kind="nd_le"))
     # caps on spending, from [limits] and [budget] alike: g = spend / cap ≤ 1
     b = s.budget
     for name, label, key, value, spend in (
@@ -252,7 +269,10 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
             ("budget_total_cost", "lifecycle dollars within the budget", "budget.total_cost",
              b.total_cost, "total_usd")):
         if value is not None:
-            cons.append(Constraint(name, label, key, value, _spend_posy(s, spend).scaled(1.0 / value)))
+            posy = _spend_posy(s, spend).scaled(1.0 / value)
+            # a lifecycle cap without serving demand caps N·D alone
+            kind = "cost_le" if len(posy.terms) == 2 else "nd_le"
+            cons.append(Constraint(name, label, key, value, posy, kind=kind))
 
     if s.objective == "loss":
         objective = Objective("loss", "loss", law=law)
