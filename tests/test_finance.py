@@ -184,3 +184,15 @@ def test_total_demand_is_spread_evenly_over_the_deployment_months():
     assert s.finance.monthly_tokens == pytest.approx([1e14 / 24] * 24, rel=1e-14)
     assert any("spread evenly" in a for a in s.assumptions)
     assert math.isclose(s.demand.tokens, 1e14)
+
+
+def test_the_timing_factors_and_the_cash_flow_spread_serving_the_same_way():
+    # one definition of the serving shares: with demand, the token-weighted months; without
+    # demand, no serving month at all (the timing factors and the workbook both read 0)
+    for tokens in ((1e12, 2e12, 3e12), (0.0, 0.0, 0.0)):
+        fin = Finance(monthly_tokens=tokens, training_months=2, discount_rate=0.1, price_decline=0.2)
+        timing, shares = fin.timing(), fin.serving_shares()
+        assert timing.inference_nominal == pytest.approx(float(shares @ fin.price_factors()), rel=1e-15)
+        cf = fin.cash_flow(0.0, 2.0, 1.0, 3.0)
+        assert sum(cf.inference_usd) == pytest.approx(3.0 * timing.inference_nominal, rel=1e-12, abs=0)
+    assert timing.inference_present == 0.0 and timing.training_present > 0

@@ -173,6 +173,12 @@ class Finance:
         t[self.training_months:] = self.monthly_tokens
         return t
 
+    def serving_shares(self) -> np.ndarray:
+        """Fraction of serving GPU-hours in each month [–]: each month's share of the tokens
+        (all zero without demand, when there are no serving GPU-hours to spread)."""
+        t = self.token_schedule()
+        return t / t.sum() if t.sum() > 0 else np.zeros_like(t)
+
     @property
     def total_tokens(self) -> float:
         return float(np.sum(self.monthly_tokens))
@@ -181,8 +187,7 @@ class Finance:
     def timing(self) -> Timing:
         """The four multipliers on today's price that the cost model applies (see Timing)."""
         df, price = self.discount_factors(), self.price_factors()
-        w, t = self.training_shares(), self.token_schedule()
-        tw = t / t.sum() if t.sum() > 0 else w      # without demand the inference factors are unused
+        w, tw = self.training_shares(), self.serving_shares()
         return Timing(training_nominal=float(w @ price), training_present=float(w @ (price * df)),
                       inference_nominal=float(tw @ price),
                       inference_present=float(tw @ (price * df)))
@@ -193,8 +198,7 @@ class Finance:
         """The plan month by month, from its GPU-hours and today's prices [$ / GPU-hour]
         (None prices count as zero dollars)."""
         df, price = self.discount_factors(), self.price_factors()
-        w, t = self.training_shares(), self.token_schedule()
-        share = t / t.sum() if t.sum() > 0 else np.zeros_like(t)
+        w, t, share = self.training_shares(), self.token_schedule(), self.serving_shares()
         train_h, infer_h = training_gpu_hours * w, inference_gpu_hours * share
         train_usd = train_h * (training_price or 0.0) * price
         infer_usd = infer_h * (inference_price or 0.0) * price

@@ -512,7 +512,7 @@ def _cash_flow(book, scenario, sol):
         lambda m, col: "=0" if m < k else f"=tokens_month_{m - k + 1}", cf.inference_tokens, "sci",
         total=row_sum, total_value=sum(cf.inference_tokens))
     tok = rows["tokens"]
-    shares = [t / sum(cf.inference_tokens) if sum(cf.inference_tokens) > 0 else 0.0 for t in cf.inference_tokens]
+    shares = [float(x) for x in fin.serving_shares()]
     add("infer_share", "share of inference GPU-hours", "–",
         lambda m, col: f"=IF($C${tok}>0,{col}{tok}/$C${tok},0)", shares, "factor",
         total=row_sum, total_value=1.0 if sum(cf.inference_tokens) > 0 else 0.0)
@@ -565,11 +565,11 @@ def _cash_flow(book, scenario, sol):
     summary("inference_nominal_factor", "inference: paid over today's price", "–",
             f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
             f"{first}{rows['price']}:{last}{rows['price']})",
-            timing.inference_nominal if sum(cf.inference_tokens) > 0 else 0.0, "factor")
+            timing.inference_nominal, "factor")
     summary("inference_present_factor", "inference: present value over today's price", "–",
             f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
             f"{first}{rows['price']}:{last}{rows['price']},{first}{rows['df']}:{last}{rows['df']})",
-            timing.inference_present if sum(cf.inference_tokens) > 0 else 0.0, "factor")
+            timing.inference_present, "factor")
 
 
 def _input_names(book) -> set[str]:
