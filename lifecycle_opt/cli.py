@@ -114,7 +114,8 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
         solution = solve_scenario(loaded)
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
         if xlsx or csv_tables:
-            from .outputs.workbook import plan_book, write_csv_tables, write_xlsx
+            from .outputs.plan_book import plan_book
+            from .outputs.workbook import write_csv_tables, write_xlsx
             book = plan_book(loaded, solution, stamp=_today() if stamp else None)
             if xlsx:
                 write_xlsx(book, xlsx, force=force)

@@ -18,7 +18,7 @@ ORDER = [
     "solvers.exact", "solvers.batch",
     "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep",
-    "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.plots",
+    "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.plan_book", "outputs.plots",
     "cli",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]

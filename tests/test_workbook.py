@@ -14,7 +14,8 @@ from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
 from lifecycle_opt.scenario.reader import load_scenario
 from lifecycle_opt.plan.sweep import sweep
-from lifecycle_opt.outputs.workbook import csv_tables, plan_book, sweep_book, write_xlsx, xlsx_bytes
+from lifecycle_opt.outputs.plan_book import plan_book
+from lifecycle_opt.outputs.workbook import csv_tables, sweep_book, write_xlsx, xlsx_bytes
 
 from conftest import EXAMPLES
 from spreadsheet import SOFFICE, named_values, recalculate, set_named_input, strip_cached_values

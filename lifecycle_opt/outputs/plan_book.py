@@ -1,0 +1,550 @@
+"""A plan's workbook (see :mod:`.workbook` for the sheets and how they are written):
+the Cover, the Inputs, the Calculations as live formulas, the Cash flow month by month
+and the Outputs, built from a Scenario and its Solution. Cached values come from the
+Solution, which the row function computed (docs/model.md §3)."""
+from __future__ import annotations
+
+__all__ = ["plan_book"]
+
+import datetime
+
+from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
+from ..model.finance import month_labels
+from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from ..plan.solution import Solution
+from ..scenario.schema import Scenario
+from .reports import shadow_price_text
+from .workbook import Book, Cell, Sheet, made_by, quote_sheet, column_letter
+
+
+class _Vertical:
+    """A sheet built row by row: label, value column(s), unit, notes."""
+
+    def __init__(self, book: Book, name: str, headers: tuple[str, ...], widths: tuple[float, ...]):
+        self.book = book
+        self.sheet = Sheet(name, [[Cell(h, style="header") for h in headers]], widths, freeze=(1, 1))
+        book.sheets.append(self.sheet)
+        self.rows: dict[str, int] = {}
+
+    @property
+    def next_row(self) -> int:
+        """1-based row number of the next row."""
+        return len(self.sheet.rows) + 1
+
+    def blank(self):
+        self.sheet.rows.append([])
+
+    def section(self, title: str):
+        self.sheet.rows.append([Cell(title, style="section")])
+
+    def row(self, cells: list[Cell], name: str | None = None, column: int = 1) -> str:
+        """Append a row; when ``name`` is given, name the cell in ``column`` (0-based)."""
+        r = self.next_row
+        self.sheet.rows.append(cells)
+        if name:
+            self.rows[name] = r
+            self.book.names[name] = f"{quote_sheet(self.sheet.name)}!${column_letter(column)}${r}"
+        return name or f"{column_letter(column)}{r}"
+
+
+def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | None = None) -> Book:
+    """The workbook of ``solution`` (the optimum of ``scenario``); see the module docstring.
+    ``stamp``: a date to write on the cover and in the file's properties (none by default)."""
+    book = Book([], stamp=stamp)
+    has_finance = scenario.finance is not None and scenario.training is not None
+    _cover(book, scenario, solution, has_finance)
+    inputs = _inputs(book, scenario, solution)
+    _calculations(book, scenario, solution, inputs, has_finance)
+    if has_finance:
+        _cash_flow(book, scenario, solution)
+    _outputs(book, scenario, solution)
+    # the cash flow sheet reads Calculations and Calculations reads its factors: keep the
+    # reading order Cover, Inputs, Calculations, Cash flow, Outputs
+    order = ["Cover", "Inputs", "Calculations", "Cash flow", "Outputs"]
+    book.sheets.sort(key=lambda s: order.index(s.name))
+    return book
+
+
+def _cover(book, scenario, sol, has_finance):
+    s = Sheet("Cover", widths=(110,))
+    book.sheets.append(s)
+    lines = [
+        (f"Lifecycle plan: {sol.scenario_name}", "title"),
+        (f"{made_by(book.stamp)} from {scenario.source or 'a scenario in Python'}.", "text"),
+        ("", "text"),
+        (f"Scaling law: {sol.law_name}", "section"),
+        (f"Source: {sol.law_source}", "text"),
+        (f"Objective: minimise {sol.objective} ({sol.objective_unit}); certificate {sol.certificate.status}, "
+         f"relative KKT residual {sol.certificate.kkt_residual:.1e}.", "text"),
+        ("", "text"),
+        ("How to read this workbook", "section"),
+        ("Inputs: every input with its unit, scenario key and source. Yellow cells with blue text are "
+         "inputs: change them and the costs recompute.", "text"),
+        ("Calculations: FLOPs, GPU-hours, days, dollars and loss as formulas, for the optimal plan "
+         "(column B) and for the compute-optimal (Chinchilla) plan of equal loss (column C).", "text"),
+    ]
+    if has_finance:
+        lines.append(("Cash flow: one column per month from the start of training: training spend, tokens "
+                      "served, inference spend, discount factor and present value; totals and NPV.", "text"))
+    lines += [
+        ("Outputs: the plan, the over-training report, the comparison with the compute-optimal plan, "
+         "shadow prices, the certificate, warnings and assumptions.", "text"),
+        ("", "text"),
+        ("Grey cells are results of the optimiser (the optimal N and D, and the compute-optimal plan). "
+         "They do NOT recompute when an input changes:", "result"),
+        ("the workbook then shows what this plan costs under the new inputs, which is no longer "
+         "guaranteed to be the cheapest plan. Re-run `lifeopt solve` to re-optimise.", "result"),
+        ("Units: parameters and tokens are counts, compute in FLOP, time in hours or days, money in US "
+         "dollars; rates are fractions (0.1 = 10 %).", "text"),
+    ]
+    for text, style in lines:
+        s.rows.append([Cell(text, style=style)])
+
+
+def _inputs(book, scenario, sol) -> _Vertical:
+    v = _Vertical(book, "Inputs", ("input", "value", "unit", "scenario key", "source"),
+                  (44, 18, 20, 38, 70))
+    src = scenario.source or "scenario"
+
+    def put(name, label, value, unit, key, source=src, fmt="num"):
+        v.row([Cell(label, style="label"), Cell(value, style="input", fmt=fmt), Cell(unit),
+               Cell(key), Cell(source, style="note")], name=name)
+
+    law = scenario.law
+    v.section("Scaling law")
+    if isinstance(law, ChinchillaLaw):
+        for name, attr, unit in (("law_E", "E", "nats/token"), ("law_A", "A", "nats/token"),
+                                 ("law_B", "B", "nats/token"), ("law_alpha", "alpha", "–"),
+                                 ("law_beta", "beta", "–")):
+            put(name, f"{attr} (L = E + A/N^alpha + B/D^beta)", getattr(law, attr), unit,
+                f"law.{attr}", law.source)
+    elif isinstance(law, KaplanLaw):
+        for name, attr, unit in (("law_Nc", "Nc", "parameters"), ("law_Dc", "Dc", "tokens"),
+                                 ("law_alpha_N", "alpha_N", "–"), ("law_alpha_D", "alpha_D", "–")):
+            put(name, f"{attr} (L = ((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D)", getattr(law, attr),
+                unit, f"law.{attr}", law.source, fmt="sci" if attr in ("Nc", "Dc") else "num")
+    v.blank()
+    v.section("Constants")
+    put("flop_per_param_token_train", "training FLOP per parameter per token", 6.0, "FLOP",
+        "", "Kaplan et al. 2020, §2.1 (forward 2 + backward 4)")
+    put("flop_per_param_token_infer", "inference FLOP per parameter per token", 2.0, "FLOP",
+        "", "Kaplan et al. 2020, §2.1 (forward pass)")
+    put("seconds_per_hour", "seconds per hour", SECONDS_PER_HOUR, "s", "", "definition", fmt="int")
+    put("hours_per_month", "hours per average month", HOURS_PER_MONTH, "h", "",
+        "365.25 days × 24 h / 12")
+
+    t, i, fin = scenario.training, scenario.inference, scenario.finance
+    own = fin is not None and fin.ownership == "own"
+    if t is not None:
+        v.blank()
+        v.section(f"Training hardware ({t.gpu}, {t.dtype})")
+        put("train_peak", "dense peak per GPU", t.peak_flops, "FLOP/s", "hardware.training.gpu",
+            "GPU catalogue (lifeopt gpus) or peak_flops", fmt="sci")
+        put("train_mfu", "model FLOPs utilisation", t.mfu, "fraction", "hardware.training.mfu", fmt="pct")
+        if t.gpus is not None:
+            put("train_gpus", "GPUs", float(t.gpus), "GPUs", "hardware.training.gpus", fmt="int")
+        _gpu_cost_inputs(put, "train", "training", t, fin)
+    if i is not None and scenario.demand.tokens > 0:
+        v.blank()
+        v.section(f"Inference hardware ({i.gpu}, {i.dtype})")
+        put("infer_peak", "dense peak per GPU", i.peak_flops, "FLOP/s", "hardware.inference.gpu",
+            "GPU catalogue (lifeopt gpus) or peak_flops", fmt="sci")
+        put("infer_prefill_mfu", "prefill (prompt) utilisation", i.prefill_mfu, "fraction",
+            "hardware.inference.prefill_mfu", fmt="pct")
+        put("infer_decode_mfu", "decode (generation) utilisation", i.decode_mfu, "fraction",
+            "hardware.inference.decode_mfu", fmt="pct")
+        _gpu_cost_inputs(put, "infer", "inference", i, fin)
+
+    d = scenario.demand
+    v.blank()
+    v.section("Demand")
+    frac = d.output_tokens / d.tokens if d.tokens > 0 else 0.0
+    put("output_fraction", "generated share of served tokens (decode)", frac, "fraction",
+        "inference.output_fraction", fmt="pct")
+    if fin is None:
+        put("tokens_served", "tokens served over the deployed life", d.tokens, "tokens",
+            "inference.tokens", fmt="sci")
+
+    if fin is not None:
+        v.blank()
+        v.section("Finance")
+        put("discount_rate", "discount rate (annual)", fin.discount_rate, "fraction / year",
+            "finance.discount_rate", fmt="pct")
+        put("price_decline", "decline of the GPU-hour price (annual)", fin.price_decline,
+            "fraction / year", "finance.price_decline", fmt="pct")
+        put("training_months", "months of training", float(fin.training_months), "months",
+            "finance.training_months", fmt="int")
+        if own:
+            put("amortisation_months", "amortisation of owned GPUs", fin.amortisation_months, "months",
+                "finance.amortisation_months")
+            put("energy_price", "energy price", fin.energy_price, "$/kWh", "finance.energy_price",
+                fmt="money")
+        if fin.training_power_watts is not None or fin.inference_power_watts is not None or own:
+            put("pue", "power usage effectiveness", fin.pue, "–", "finance.pue")
+        v.blank()
+        v.section("Tokens served per month (deployment)")
+        labels = month_labels(fin.start, fin.months)[fin.training_months:]
+        for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
+            put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
+                f"finance.monthly_tokens[{m}]", fmt="sci")
+    return v
+
+
+def _gpu_cost_inputs(put, short: str, phase: str, hw, fin) -> None:
+    """What a GPU-hour costs: the rental price, or an owned GPU's price; and its power draw."""
+    own = fin is not None and fin.ownership == "own"
+    if own:
+        put(f"{short}_capex", "price of one GPU (owned)", getattr(fin, f"{phase}_capex"), "$",
+            f"finance.{phase}_gpu_capex", fmt="money")
+    elif hw.price_per_gpu_hour is not None:
+        put(f"{short}_price_in", "price per GPU-hour (rented)", hw.price_per_gpu_hour, "$/GPU-hour",
+            f"hardware.{phase}.price_per_gpu_hour", fmt="money")
+    watts = getattr(fin, f"{phase}_power_watts") if fin is not None else None
+    if watts is not None:
+        put(f"{short}_power", "power per GPU", watts, "W", f"finance.{phase}_gpu_power")
+
+
+class _Calc:
+    """Calculations: one row per quantity, column B for the optimal plan, C for the
+    compute-optimal plan of equal loss. ``formula`` is a function of ``ref`` (name →
+    the cell of that quantity in the same column, or a workbook name)."""
+
+    def __init__(self, book: Book):
+        self.v = _Vertical(book, "Calculations",
+                           ("quantity", "optimal plan", "compute-optimal plan (same loss)", "unit", "how"),
+                           (40, 20, 20, 14, 70))
+        self.book = book
+
+    def ref_in(self, column: str):
+        def ref(name: str) -> str:
+            if name in self.v.rows:
+                return f"{column}{self.v.rows[name]}"
+            return name                                 # a workbook name (Inputs, Cash flow)
+        return ref
+
+    def add(self, name, label, unit, formula, values, how="", fmt="sci", style="calc"):
+        """``formula``: callable(ref) → "=…", or None for a literal (optimiser result)."""
+        cells = [Cell(label, style="label")]
+        for column, value in zip("BC", values):
+            text = formula(self.ref_in(column)) if formula is not None else None
+            cells.append(Cell(value, formula=text, style=style, fmt=fmt))
+        cells += [Cell(unit), Cell(how, style="note")]
+        self.v.row(cells, name=name)
+        self.book.names[name] = f"Calculations!$B${self.v.rows[name]}"
+        self.book.names[f"baseline_{name}"] = f"Calculations!$C${self.v.rows[name]}"
+
+
+def _calculations(book, scenario, sol, inputs, has_finance):
+    c = _Calc(book)
+    base = sol.baseline
+    law = scenario.law
+    c.v.section("Plan (results of the optimiser: these cells do not recompute)")
+    c.add("params_N", "parameters N", "parameters", None, (sol.params, base.params),
+          "optimiser result", style="result")
+    c.add("tokens_D", "training tokens D", "tokens", None, (sol.tokens, base.tokens),
+          "optimiser result", style="result")
+    penalty = isinstance(scenario.loss_law, DataConstrainedLaw)
+    if penalty:
+        c.add("eff_N", "effective parameters N'", "parameters", None, (sol.effective_params, base.params),
+              "repetition penalty (Muennighoff et al. 2023 eq. 15), optimiser result", style="result")
+        c.add("eff_D", "effective tokens D'", "tokens", None, (sol.effective_tokens, base.tokens),
+              "repetition penalty (Muennighoff et al. 2023 eq. 14), optimiser result", style="result")
+    c.v.blank()
+    c.v.section("Plan")
+    c.add("tokens_per_param", "tokens per parameter", "tokens/parameter",
+          lambda r: f"={r('tokens_D')}/{r('params_N')}", (sol.tokens_per_param, base.tokens_per_param),
+          "D / N", fmt="num")
+    n, d = ("eff_N", "eff_D") if penalty else ("params_N", "tokens_D")
+    if isinstance(law, ChinchillaLaw):
+        c.add("loss", "predicted loss", "nats/token",
+              lambda r: f"=law_E+law_A/{r(n)}^law_alpha+law_B/{r(d)}^law_beta", (sol.loss, base.loss),
+              f"E + A/N^alpha + B/D^beta{' on effective N, D' if penalty else ''}", fmt="loss")
+    elif isinstance(law, KaplanLaw):
+        c.add("loss", "predicted loss", "nats/token",
+              lambda r: f"=((law_Nc/{r(n)})^(law_alpha_N/law_alpha_D)+law_Dc/{r(d)})^law_alpha_D",
+              (sol.loss, base.loss), "((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D", fmt="loss")
+
+    cs, bs = sol.costs, base.costs
+    both = lambda f: (f(cs), f(bs))     # noqa: E731 — the same quantity for both plans
+    c.v.blank()
+    c.v.section("Training")
+    c.add("train_flops", "training compute", "FLOP",
+          lambda r: f"=flop_per_param_token_train*{r('params_N')}*{r('tokens_D')}",
+          both(lambda k: k.training_flops), "6 · N · D")
+    t, i, fin = scenario.training, scenario.inference, scenario.finance
+    timing = scenario.costs.timing
+    if t is not None:
+        c.add("train_rate", "achieved FLOP/s per GPU", "FLOP/s", lambda r: "=train_peak*train_mfu",
+              (t.flop_rate, t.flop_rate), "peak × MFU")
+        c.add("train_gpu_hours", "training GPU-hours", "GPU-hours",
+              lambda r: f"={r('train_flops')}/{r('train_rate')}/seconds_per_hour",
+              both(lambda k: k.training_gpu_hours), "FLOP / (FLOP/s per GPU) / 3600")
+        if t.gpus is not None:
+            c.add("train_days", "training wall-clock", "days",
+                  lambda r: f"={r('train_gpu_hours')}/train_gpus/24", both(lambda k: k.training_days),
+                  "GPU-hours / GPUs / 24", fmt="num")
+        if t.price_per_gpu_hour is not None:
+            _price(c, "train", t.price_per_gpu_hour, fin)
+            c.add("train_usd_today", "training dollars at today's price", "$",
+                  lambda r: f"={r('train_gpu_hours')}*{r('train_price')}",
+                  both(lambda k: k.training_gpu_hours * t.price_per_gpu_hour), "GPU-hours × price",
+                  fmt="money")
+    demand = scenario.demand
+    c.v.blank()
+    c.v.section("Inference")
+    total_tokens = ("tokens_served" if fin is None else
+                    "SUM(" + ",".join(f"tokens_month_{m + 1}" for m in range(len(fin.monthly_tokens))) + ")"
+                    if fin.monthly_tokens else "0")
+    c.add("tokens_in", "prompt tokens served (prefill)", "tokens",
+          lambda r: f"=({total_tokens})*(1-output_fraction)", (demand.input_tokens,) * 2,
+          "tokens × (1 − generated share)")
+    c.add("tokens_out", "generated tokens served (decode)", "tokens",
+          lambda r: f"=({total_tokens})*output_fraction", (demand.output_tokens,) * 2,
+          "tokens × generated share")
+    c.add("infer_flops", "inference compute", "FLOP",
+          lambda r: f"=flop_per_param_token_infer*{r('params_N')}*({r('tokens_in')}+{r('tokens_out')})",
+          both(lambda k: k.inference_flops), "2 · N · tokens")
+    priced_inference = i is not None and demand.tokens > 0 and i.price_per_gpu_hour is not None
+    if i is not None and demand.tokens > 0:
+        c.add("infer_gpu_hours", "inference GPU-hours", "GPU-hours",
+              lambda r: (f"=flop_per_param_token_infer*{r('params_N')}*({r('tokens_in')}"
+                         f"/(infer_peak*infer_prefill_mfu)+{r('tokens_out')}/(infer_peak*infer_decode_mfu))"
+                         f"/seconds_per_hour"),
+              both(lambda k: k.inference_gpu_hours), "2N · (prompt/(peak·prefill MFU) + "
+              "generated/(peak·decode MFU)) / 3600")
+        if priced_inference:
+            _price(c, "infer", i.price_per_gpu_hour, fin)
+            c.add("infer_usd_today", "inference dollars at today's price", "$",
+                  lambda r: f"={r('infer_gpu_hours')}*{r('infer_price')}",
+                  both(lambda k: k.inference_gpu_hours * i.price_per_gpu_hour), "GPU-hours × price",
+                  fmt="money")
+    if t is None or t.price_per_gpu_hour is None:
+        return
+    c.v.blank()
+    c.v.section("Lifecycle dollars" + (" (nominal: as paid; present value: at the start of training)"
+                                       if has_finance else ""))
+    infer_today = (lambda r: r("infer_usd_today")) if priced_inference else (lambda r: "0")
+    if has_finance:
+        factors = (("train_usd", "train_usd_today", "training_nominal_factor", timing.training_nominal),
+                   ("infer_usd", None, "inference_nominal_factor", timing.inference_nominal),
+                   ("train_pv", "train_usd_today", "training_present_factor", timing.training_present),
+                   ("infer_pv", None, "inference_present_factor", timing.inference_present))
+    else:
+        factors = (("train_usd", "train_usd_today", None, 1.0), ("infer_usd", None, None, 1.0),
+                   ("train_pv", "train_usd_today", None, 1.0), ("infer_pv", None, None, 1.0))
+    labels = {"train_usd": "training dollars", "infer_usd": "inference dollars",
+              "train_pv": "training dollars, present value", "infer_pv": "inference dollars, present value"}
+    values = {"train_usd": both(lambda k: k.training_cost_usd), "infer_usd": both(lambda k: k.inference_cost_usd),
+              "train_pv": both(lambda k: k.training_cost_pv_usd),
+              "infer_pv": both(lambda k: k.inference_cost_pv_usd)}
+    for name, today, factor, _ in factors:
+        source = (lambda r, t=today: r(t)) if today else infer_today
+        how = (f"at today's price × {factor.replace('_', ' ')} (Cash flow sheet)" if factor
+               else "no [finance] section: paid at today's price")
+        c.add(name, labels[name], "$",
+              (lambda r, s=source, f=factor: f"={s(r)}*{f}" if f else f"={s(r)}"),
+              values[name], how, fmt="money")
+    c.add("total_usd", "lifecycle dollars", "$", lambda r: f"={r('train_usd')}+{r('infer_usd')}",
+          both(lambda k: k.total_cost_usd), "training + inference", fmt="money", style="calc")
+    c.add("total_pv", "lifecycle dollars, present value", "$", lambda r: f"={r('train_pv')}+{r('infer_pv')}",
+          both(lambda k: k.total_cost_pv_usd), "what the optimiser minimised", fmt="money", style="calc")
+    c.add("total_flops", "lifecycle compute", "FLOP", lambda r: f"={r('train_flops')}+{r('infer_flops')}",
+          both(lambda k: k.total_flops), "training + inference")
+
+
+def _price(c: _Calc, phase: str, price: float, fin) -> None:
+    """The price of a GPU-hour: the rented price, or the owned GPU's amortisation + energy."""
+    if fin is not None and fin.ownership == "own":
+        c.add(f"{phase}_price", "cost of an owned GPU-hour", "$/GPU-hour",
+              lambda r: (f"={phase}_capex/(amortisation_months*hours_per_month)"
+                         f"+{phase}_power/1000*pue*energy_price"), (price, price),
+              "capex / (months × hours per month) + power [kW] × PUE × $/kWh", fmt="money")
+    else:
+        c.add(f"{phase}_price", "price per GPU-hour", "$/GPU-hour", lambda r: f"={phase}_price_in",
+              (price, price), "Inputs", fmt="money")
+
+
+def _cash_flow(book, scenario, sol):
+    fin, cf = scenario.finance, sol.cash_flow
+    months = len(cf.labels)
+    first, last = column_letter(3), column_letter(3 + months - 1)
+    sheet = Sheet("Cash flow", widths=(38, 12, 18) + (14,) * months, freeze=(2, 3))
+    book.sheets.append(sheet)
+    rows: dict[str, int] = {}
+
+    def add(name, label, unit, per_month, values, fmt, total=None, total_value=None, style="calc"):
+        r = len(sheet.rows) + 1
+        rows[name] = r
+        cells = [Cell(label, style="label"), Cell(unit)]
+        if total is None:
+            cells.append(Cell())
+        else:
+            cells.append(Cell(total_value, formula=total(r), style="total", fmt=fmt))
+        for m in range(months):
+            col = column_letter(3 + m)
+            formula = per_month(m, col)
+            cells.append(Cell(values[m], formula=formula, style=style, fmt=fmt))
+        sheet.rows.append(cells)
+
+    sheet.rows.append([Cell("month", style="header"), Cell("unit", style="header"),
+                       Cell("total", style="header")] + [Cell(x, style="header") for x in cf.labels])
+
+    def row_sum(r):
+        return f"=SUM({first}{r}:{last}{r})"
+
+    k = fin.training_months
+    add("m", "month index m (0 = start of training)", "", lambda m, col: None, list(range(months)), "int")
+    ref = lambda name, col: f"{col}${rows[name]}"      # noqa: E731 — a cell of this month
+    add("price", "GPU-hour price over today's", "–",
+        lambda m, col: f"=(1-price_decline)^({ref('m', col)}/12)", fin.price_factors(), "factor")
+    add("train_share", "share of training GPU-hours", "–",
+        lambda m, col: f"=IF({ref('m', col)}<training_months,1/training_months,0)", fin.training_shares(),
+        "factor", total=row_sum, total_value=1.0)
+    add("train_usd", "training spend", "$",
+        lambda m, col: f"=train_gpu_hours*{ref('train_share', col)}*train_price*{ref('price', col)}",
+        cf.training_usd, "money", total=row_sum, total_value=sum(cf.training_usd))
+    add("tokens", "tokens served", "tokens",
+        lambda m, col: "=0" if m < k else f"=tokens_month_{m - k + 1}", cf.inference_tokens, "sci",
+        total=row_sum, total_value=sum(cf.inference_tokens))
+    tok = rows["tokens"]
+    shares = [float(x) for x in fin.serving_shares()]
+    add("infer_share", "share of inference GPU-hours", "–",
+        lambda m, col: f"=IF($C${tok}>0,{col}{tok}/$C${tok},0)", shares, "factor",
+        total=row_sum, total_value=1.0 if sum(cf.inference_tokens) > 0 else 0.0)
+    has_infer = "infer_price" in book.names
+    add("infer_usd", "inference spend", "$",
+        (lambda m, col: f"=infer_gpu_hours*{ref('infer_share', col)}*infer_price*{ref('price', col)}")
+        if has_infer else (lambda m, col: "=0"),
+        cf.inference_usd, "money", total=row_sum, total_value=sum(cf.inference_usd))
+    add("spend", "total spend", "$", lambda m, col: f"={ref('train_usd', col)}+{ref('infer_usd', col)}",
+        cf.spend_usd, "money", total=row_sum, total_value=cf.total_nominal_usd, style="total")
+    add("df", "discount factor 1/(1+r_month)^m", "–",
+        lambda m, col: f"=1/(1+monthly_rate)^{ref('m', col)}", cf.discount_factor, "factor")
+    add("pv", "present value of spend", "$", lambda m, col: f"={ref('spend', col)}*{ref('df', col)}",
+        cf.present_value, "money", total=row_sum, total_value=cf.npv_usd, style="total")
+    if cf.energy_kwh is not None:
+        tw = "train_power" if "train_power" in _input_names(book) else "0"
+        iw = "infer_power" if "infer_power" in _input_names(book) else "0"
+        ih = "infer_gpu_hours" if "infer_gpu_hours" in book.names else "0"
+        add("energy", "energy", "kWh",
+            lambda m, col: (f"=(train_gpu_hours*{ref('train_share', col)}*{tw}"
+                            f"+{ih}*{ref('infer_share', col)}*{iw})/1000*pue"),
+            cf.energy_kwh, "sci", total=row_sum, total_value=cf.total_energy_kwh)
+
+    sheet.rows.append([])
+    book_rows = {}
+
+    def summary(name, label, unit, formula, value, fmt):
+        r = len(sheet.rows) + 1
+        book_rows[name] = r
+        sheet.rows.append([Cell(label, style="label"), Cell(unit), Cell(value, formula=formula,
+                                                                          style="total", fmt=fmt)])
+        book.names[name] = f"'Cash flow'!$C${r}"
+
+    summary("monthly_rate", "monthly discount rate r_month = (1+r)^(1/12) − 1", "–",
+            "=(1+discount_rate)^(1/12)-1", cf.monthly_rate, "factor")
+    summary("npv_usd", "net present value of spending (sum of present values)", "$",
+            f"=SUM({first}{rows['pv']}:{last}{rows['pv']})", cf.npv_usd, "money")
+    second = column_letter(4)
+    npv_rest = f"+NPV(monthly_rate,{second}{rows['spend']}:{last}{rows['spend']})" if months > 1 else ""
+    summary("npv_check", "the same with the spreadsheet's NPV function", "$",
+            f"={first}{rows['spend']}{npv_rest}", cf.npv_usd, "money")
+    timing = scenario.costs.timing
+    summary("training_nominal_factor", "training: paid over today's price", "–",
+            f"=SUMPRODUCT({first}{rows['train_share']}:{last}{rows['train_share']},"
+            f"{first}{rows['price']}:{last}{rows['price']})", timing.training_nominal, "factor")
+    summary("training_present_factor", "training: present value over today's price", "–",
+            f"=SUMPRODUCT({first}{rows['train_share']}:{last}{rows['train_share']},"
+            f"{first}{rows['price']}:{last}{rows['price']},{first}{rows['df']}:{last}{rows['df']})",
+            timing.training_present, "factor")
+    summary("inference_nominal_factor", "inference: paid over today's price", "–",
+            f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
+            f"{first}{rows['price']}:{last}{rows['price']})",
+            timing.inference_nominal, "factor")
+    summary("inference_present_factor", "inference: present value over today's price", "–",
+            f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
+            f"{first}{rows['price']}:{last}{rows['price']},{first}{rows['df']}:{last}{rows['df']})",
+            timing.inference_present, "factor")
+
+
+def _input_names(book) -> set[str]:
+    return {n for n, ref in book.names.items() if ref.startswith("Inputs!")}
+
+
+def _outputs(book, scenario, sol):
+    v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 80))
+    names = book.names
+
+    def live(label, name, value, unit, fmt, note=""):
+        if name in names:
+            v.row([Cell(label, style="label"), Cell(value, formula=f"={name}", fmt=fmt), Cell(unit),
+                   Cell(note, style="note")])
+
+    def fixed(label, value, unit="", fmt=None, note=""):
+        v.row([Cell(label, style="label"), Cell(value, style="result" if isinstance(value, float) else "text",
+                                                fmt=fmt), Cell(unit), Cell(note, style="note")])
+
+    v.section("The plan")
+    live("parameters N", "params_N", sol.params, "parameters", "sci", "optimiser result")
+    live("training tokens D", "tokens_D", sol.tokens, "tokens", "sci", "optimiser result")
+    live("tokens per parameter", "tokens_per_param", sol.tokens_per_param, "tokens/parameter", "num")
+    live("predicted loss", "loss", sol.loss, "nats/token", "loss", f"target {sol.target_loss}"
+         if sol.target_loss is not None else "")
+    if sol.epochs is not None:
+        fixed("epochs over the unique corpus", sol.epochs, "epochs", "num",
+              f"unique tokens {sol.unique_tokens:.4g}")
+    live("training wall-clock", "train_days", sol.costs.training_days, "days", "num")
+    live("training dollars", "train_usd", sol.costs.training_cost_usd, "$", "money")
+    live("inference dollars", "infer_usd", sol.costs.inference_cost_usd, "$", "money")
+    live("lifecycle dollars", "total_usd", sol.costs.total_cost_usd, "$", "money")
+    live("lifecycle dollars, present value", "total_pv", sol.costs.total_cost_pv_usd, "$", "money",
+         "the objective" if sol.objective == "cost" else "")
+    live("net present value of the cash flow", "npv_usd",
+         sol.cash_flow.npv_usd if sol.cash_flow else None, "$", "money")
+    live("lifecycle compute", "total_flops", sol.costs.total_flops, "FLOP", "sci")
+
+    v.blank()
+    v.section("Over-training (against the compute-optimal plan of equal loss under the same law)")
+    live("compute-optimal parameters", "baseline_params_N", sol.baseline.params, "parameters", "sci",
+         "optimiser result")
+    live("compute-optimal tokens", "baseline_tokens_D", sol.baseline.tokens, "tokens", "sci",
+         "optimiser result")
+    v.row([Cell("over-training ratio", style="label"),
+           Cell(sol.overtraining_ratio, formula="=tokens_per_param/baseline_tokens_per_param", fmt="num"),
+           Cell("×"), Cell("tokens per parameter over the compute-optimal plan's", style="note")])
+    v.row([Cell("against the 20:1 rule", style="label"),
+           Cell(sol.tokens_per_param / 20, formula="=tokens_per_param/20", fmt="num"), Cell("×"),
+           Cell("Hoffmann et al. 2022's rule of thumb", style="note")])
+    sv = sol.savings()
+    v.row([Cell("lifecycle compute saved", style="label"),
+           Cell(sv["flops"], formula="=1-total_flops/baseline_total_flops", fmt="pct") if "total_flops" in names
+           else Cell(sv["flops"], fmt="pct"), Cell("fraction"), Cell("positive: this plan uses less", style="note")])
+    if "total_pv" in names and sv["cost_usd"] is not None:
+        v.row([Cell("lifecycle dollars saved (present value)", style="label"),
+               Cell(sv["cost_usd"], formula="=1-total_pv/baseline_total_pv", fmt="pct"), Cell("fraction"),
+               Cell("positive: this plan costs less", style="note")])
+
+    v.blank()
+    v.section("Binding constraints and shadow prices (optimiser results)")
+    if not sol.binding:
+        fixed("none", "")
+    for b in sol.binding:
+        v.row([Cell(b.key, style="label"), Cell(b.shadow_price, style="result", fmt="sci"),
+               Cell(f"{sol.objective_unit} per unit of the setting"),
+               Cell(f"{b.label}; {shadow_price_text(sol, b)}", style="note")])
+    v.blank()
+    v.section("Certificate")
+    cert = sol.certificate
+    fixed("status", cert.status)
+    fixed("relative KKT residual", cert.kkt_residual, "", "sci")
+    fixed("solvers", ", ".join(cert.methods))
+    if sol.warnings:
+        v.blank()
+        v.section("Warnings")
+        for w in sol.warnings:
+            v.row([Cell(w, style="text")])
+    if sol.assumptions:
+        v.blank()
+        v.section("Assumptions")
+        for a in sol.assumptions:
+            v.row([Cell(a, style="text")])
