@@ -249,7 +249,7 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
 def test_the_target_boundary_and_its_derivatives_match_the_law():
     """x = g(y) of the batch reaches the target under DataConstrainedLaw.loss (eq. 14-15
     evaluated forwards), and g′, g″ match central differences away from the kink at D = U."""
-    from lifecycle_opt.solvers.batch import _Law
+    from lifecycle_opt.solvers.boundary import BatchLaw
     from lifecycle_opt.model.laws import DataConstrainedLaw
     rng = np.random.default_rng(7)
     base = preset("muennighoff2023")
@@ -258,7 +258,7 @@ def test_the_target_boundary_and_its_derivatives_match_the_law():
     target = base.E + rng.uniform(0.1, 0.8, n)
     raws = [{"law": {"preset": "muennighoff2023"}, "target": {"loss": float(t)}, "inference": {"tokens": 1e12},
              "data": {"unique_tokens": float(u), "repetition_penalty": True}} for t, u in zip(target, unique)]
-    law = _Law(batch_from_problems([build_problem(scenario_from_dict(r)) for r in raws]), penalty=True)
+    law = BatchLaw(batch_from_problems([build_problem(scenario_from_dict(r)) for r in raws]), penalty=True)
     i = np.arange(n)
     y = np.log(unique) + rng.uniform(-3, 4, n)
     x, g1, g2 = law.curve(y, i, second=True)
