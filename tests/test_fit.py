@@ -48,10 +48,18 @@ def epoch_fit():
 def test_reproduces_the_epoch_ai_huber_fit(epoch_fit):
     assert len(epoch_fit.runs) == 240
     law = epoch_fit.law
-    expected = {"E": 1.8172, "A": 477.8, "B": 2143, "alpha": 0.3473, "beta": 0.3672}
-    for name, value in expected.items():
-        assert getattr(law, name) == pytest.approx(value, rel=0.01), name
-    assert epoch_fit.objective == pytest.approx(1.0183e-3, rel=1e-3)
+    # Besiroglu et al. 2024 (arXiv 2404.10102), their fit of these 240 points (the
+    # besiroglu2024 preset): E 1.8172, A 482.01, B 2085.43, alpha 0.3478, beta 0.3658
+    published = preset("besiroglu2024")
+    for name, rel in (("E", 0.005), ("A", 0.02), ("B", 0.04), ("alpha", 0.005), ("beta", 0.01)):
+        assert getattr(law, name) == pytest.approx(getattr(published, name), rel=rel), name
+    # ... and ours is the better optimum of the same objective (summed Huber, delta 1e-3):
+    # the published constants, rounded as printed, score higher
+    x, z, y = _features(epoch_fit.runs)
+    theirs = np.log([published.A, published.B, published.E]).tolist() + [published.alpha, published.beta]
+    at_published = float(huber_objective(np.array(theirs), x, z, y, grad=False)[0])
+    assert epoch_fit.objective <= at_published
+    assert epoch_fit.objective == pytest.approx(1.0183e-3, rel=1e-3)    # what this fit reaches
     assert epoch_fit.starts == 4500
 
 
