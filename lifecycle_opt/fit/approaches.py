@@ -35,10 +35,10 @@ import numpy as np
 
 from ..errors import ScenarioError
 from .parametric import bootstrap, fit_law
-from .runs import Runs, column_index, csv_table, normalise_header, number_text, parse_loss
+from .runs import Runs, column_index, csv_table, normalise_header, number_text, parse_loss, positive_cell
 from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import compute_optimal_split
-from ..model.units import parse_count
+from ..model.units import parse_count, parse_flops
 
 _RUN_NAMES = ("run", "runid", "id", "name", "model", "modelname")
 _SCHEDULE_NAMES = ("schedule", "scheduletokens", "lrschedule", "lrscheduletokens", "cosinetokens",
@@ -97,18 +97,7 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
             continue
 
         def cell(col, parse, what):
-            if col >= len(row):
-                raise ScenarioError(f"row {line}", f"{len(header)} values like the header", source=source,
-                                    found_text=f"found {len(row)}")
-            value = row[col].strip()
-            try:
-                x = parse(value)
-            except ValueError as exc:
-                raise ScenarioError(f"row {line}, column {header[col]!r}", str(exc), value, source=source) from None
-            if not (math.isfinite(x) and x > 0):
-                raise ScenarioError(f"row {line}, column {header[col]!r}", f"a positive {what}", value,
-                                    source=source)
-            return x
+            return positive_cell(row, col, parse, what, line, header, source)
 
         name = row[run_col].strip() if run_col < len(row) else ""
         if not name:
@@ -117,7 +106,6 @@ def read_curves(path: str | Path, columns: dict[str, str] | None = None) -> Curv
         if "tokens" in index:
             d = cell(index["tokens"], lambda v: parse_count(number_text(v), "token count"), "token count")
         else:
-            from ..model.units import parse_flops
             d = cell(index["flops"], lambda v: parse_flops(number_text(v)), "compute") / (TRAIN_FLOPS_PER_PARAM_TOKEN * n)
         run.append(names.setdefault(name, len(names)))
         params.append(n)

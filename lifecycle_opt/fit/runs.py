@@ -7,7 +7,7 @@ Every error names the file, the row and the column.
 from __future__ import annotations
 
 __all__ = ["Runs", "read_runs", "csv_table", "column_index", "parse_loss", "number_text",
-           "normalise_header", "read_samples", "SAMPLE_COLUMNS"]
+           "normalise_header", "positive_cell", "read_samples", "SAMPLE_COLUMNS"]
 
 import csv
 import io
@@ -65,6 +65,23 @@ def normalise_header(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
+def positive_cell(row: list[str], col: int, parse, what: str, line: int, header: list[str],
+                  source: str) -> float:
+    """The value in column ``col`` of a CSV row, parsed by ``parse``: a positive finite
+    number, else a ScenarioError naming the file, the row and the column."""
+    if col >= len(row):
+        raise ScenarioError(f"row {line}", f"{len(header)} values like the header", source=source,
+                            found_text=f"found {len(row)}")
+    value = row[col].strip()
+    try:
+        x = parse(value)
+    except ValueError as exc:
+        raise ScenarioError(f"row {line}, column {header[col]!r}", str(exc), value, source=source) from None
+    if not (math.isfinite(x) and x > 0):
+        raise ScenarioError(f"row {line}, column {header[col]!r}", f"a positive {what}", value, source=source)
+    return x
+
+
 def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
     """Read runs from a CSV file: parameters, tokens or training compute (D = C/(6N)), and
     final loss. Columns are found by name (see _COLUMNS; ``columns`` maps a quantity to a
@@ -77,20 +94,7 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
             continue
 
         def cell(quantity, parse):
-            col = index[quantity]
-            if col >= len(row):
-                raise ScenarioError(f"row {line}", f"{len(header)} values like the header", source=source,
-                                    found_text=f"found {len(row)}")
-            value = row[col].strip()
-            try:
-                x = parse(value)
-            except ValueError as exc:
-                raise ScenarioError(f"row {line}, column {header[col]!r}", str(exc), value,
-                                    source=source) from None
-            if not (math.isfinite(x) and x > 0):
-                raise ScenarioError(f"row {line}, column {header[col]!r}", "a positive number", value,
-                                    source=source)
-            return x
+            return positive_cell(row, index[quantity], parse, "number", line, header, source)
 
         n = cell("params", lambda v: parse_count(number_text(v), "parameter count"))
         if "tokens" in index:
