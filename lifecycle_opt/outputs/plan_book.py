@@ -235,7 +235,22 @@ class _Calc:
 
 
 def _calculations(book, scenario, sol, inputs, has_finance):
+    """The Calculations sheet: the plan (column B) and the compute-optimal plan of equal
+    loss (column C) through training, serving and lifecycle dollars."""
     c = _Calc(book)
+    _plan_cells(c, scenario, sol)
+    cs, bs = sol.costs, sol.baseline.costs
+    both = lambda f: (f(cs), f(bs))     # noqa: E731 — the same quantity for both plans
+    _training_cells(c, scenario, both)
+    priced_inference = _inference_cells(c, scenario, both)
+    t = scenario.training
+    if t is None or t.price_per_gpu_hour is None:
+        return
+    _dollar_cells(c, scenario, both, priced_inference, has_finance)
+
+
+def _plan_cells(c: _Calc, scenario, sol) -> None:
+    """N and D (the optimiser's results), tokens per parameter and the predicted loss."""
     base = sol.baseline
     law = scenario.law
     c.v.section("Plan (results of the optimiser: these cells do not recompute)")
@@ -264,15 +279,15 @@ def _calculations(book, scenario, sol, inputs, has_finance):
               lambda r: f"=((law_Nc/{r(n)})^(law_alpha_N/law_alpha_D)+law_Dc/{r(d)})^law_alpha_D",
               (sol.loss, base.loss), "((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D", fmt="loss")
 
-    cs, bs = sol.costs, base.costs
-    both = lambda f: (f(cs), f(bs))     # noqa: E731 — the same quantity for both plans
+
+def _training_cells(c: _Calc, scenario, both) -> None:
+    """Training compute, GPU-hours, days and dollars at today's price."""
+    t, fin = scenario.training, scenario.finance
     c.v.blank()
     c.v.section("Training")
     c.add("train_flops", "training compute", "FLOP",
           lambda r: f"=flop_per_param_token_train*{r('params_N')}*{r('tokens_D')}",
           both(lambda k: k.training_flops), "6 · N · D")
-    t, i, fin = scenario.training, scenario.inference, scenario.finance
-    timing = scenario.costs.timing
     if t is not None:
         c.add("train_rate", "achieved FLOP/s per GPU", "FLOP/s", lambda r: "=train_peak*train_mfu",
               (t.flop_rate, t.flop_rate), "peak × MFU")
@@ -289,6 +304,12 @@ def _calculations(book, scenario, sol, inputs, has_finance):
                   lambda r: f"={r('train_gpu_hours')}*{r('train_price')}",
                   both(lambda k: k.training_gpu_hours * t.price_per_gpu_hour), "GPU-hours × price",
                   fmt="money")
+
+
+def _inference_cells(c: _Calc, scenario, both) -> bool:
+    """Tokens served, serving compute, GPU-hours and dollars at today's price; whether the
+    serving is priced."""
+    i, fin = scenario.inference, scenario.finance
     demand = scenario.demand
     c.v.blank()
     c.v.section("Inference")
@@ -318,8 +339,12 @@ def _calculations(book, scenario, sol, inputs, has_finance):
                   lambda r: f"={r('infer_gpu_hours')}*{r('infer_price')}",
                   both(lambda k: k.inference_gpu_hours * i.price_per_gpu_hour), "GPU-hours × price",
                   fmt="money")
-    if t is None or t.price_per_gpu_hour is None:
-        return
+    return priced_inference
+
+
+def _dollar_cells(c: _Calc, scenario, both, priced_inference: bool, has_finance: bool) -> None:
+    """Lifecycle dollars, nominal and present value, through the timing factors."""
+    timing = scenario.costs.timing
     c.v.blank()
     c.v.section("Lifecycle dollars" + (" (nominal: as paid; present value: at the start of training)"
                                        if has_finance else ""))
