@@ -19,7 +19,7 @@ ORDER = [
     "solvers.batch_loss", "solvers.batch",
     "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep",
-    "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.plan_book", "outputs.plots",
+    "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.plan_book", "outputs.plots",
     "cli",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]
@@ -79,3 +79,40 @@ def test_the_folders_are_the_stages_in_order():
 def test_every_module_declares_its_public_surface():
     for module in ORDER:
         assert "__all__" in _path(module).read_text(), module
+
+
+#: the most lines a module may have before it should be split
+MAX_MODULE_LINES = 560
+#: the most lines a function may have
+MAX_FUNCTION_LINES = 85
+#: functions still longer, each at its present length: none may grow, and the list only
+#: shrinks (each is one algorithm whose steps share many arrays; splitting them is open work)
+LONG_FUNCTIONS = {
+    "fit.parametric.batched_lbfgs": 95,
+    "solvers.batch_cost.solve_cost_objective": 93,
+    "solvers.batch_loss.solve_loss_objective": 117,
+    "solvers.conic._cvxpy_cuts": 99,
+    "outputs.plan_book._inputs": 87,
+    "outputs.cash_flow_sheet.cash_flow_sheet": 102,
+}
+
+
+@pytest.mark.parametrize("module", ORDER)
+def test_modules_and_functions_stay_small(module):
+    text = _path(module).read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES, module
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            name = f"{module}.{node.name}"
+            assert length <= LONG_FUNCTIONS.get(name, MAX_FUNCTION_LINES), f"{name}: {length} lines"
+
+
+def test_the_long_function_list_names_only_long_functions():
+    lengths = {}
+    for module in ORDER:
+        for node in ast.walk(ast.parse(_path(module).read_text())):
+            if isinstance(node, ast.FunctionDef):
+                lengths[f"{module}.{node.name}"] = node.end_lineno - node.lineno + 1
+    for name, recorded in LONG_FUNCTIONS.items():
+        assert MAX_FUNCTION_LINES < lengths.get(name, 0) == recorded, name

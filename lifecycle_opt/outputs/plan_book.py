@@ -14,7 +14,8 @@ from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
-from .workbook import Book, Cell, Sheet, made_by, quote_sheet, column_letter
+from .cash_flow_sheet import cash_flow_sheet
+from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
 
 
 class _Vertical:
@@ -56,7 +57,7 @@ def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | 
     inputs = _inputs(book, scenario, solution)
     _calculations(book, scenario, solution, inputs, has_finance)
     if has_finance:
-        _cash_flow(book, scenario, solution)
+        cash_flow_sheet(book, scenario, solution)
     _outputs(book, scenario, solution)
     # the cash flow sheet reads Calculations and Calculations reads its factors: keep the
     # reading order Cover, Inputs, Calculations, Cash flow, Outputs
@@ -387,113 +388,6 @@ def _price(c: _Calc, phase: str, price: float, fin) -> None:
     else:
         c.add(f"{phase}_price", "price per GPU-hour", "$/GPU-hour", lambda r: f"={phase}_price_in",
               (price, price), "Inputs", fmt="money")
-
-
-def _cash_flow(book, scenario, sol):
-    fin, cf = scenario.finance, sol.cash_flow
-    months = len(cf.labels)
-    first, last = column_letter(3), column_letter(3 + months - 1)
-    sheet = Sheet("Cash flow", widths=(38, 12, 18) + (14,) * months, freeze=(2, 3))
-    book.sheets.append(sheet)
-    rows: dict[str, int] = {}
-
-    def add(name, label, unit, per_month, values, fmt, total=None, total_value=None, style="calc"):
-        r = len(sheet.rows) + 1
-        rows[name] = r
-        cells = [Cell(label, style="label"), Cell(unit)]
-        if total is None:
-            cells.append(Cell())
-        else:
-            cells.append(Cell(total_value, formula=total(r), style="total", fmt=fmt))
-        for m in range(months):
-            col = column_letter(3 + m)
-            formula = per_month(m, col)
-            cells.append(Cell(values[m], formula=formula, style=style, fmt=fmt))
-        sheet.rows.append(cells)
-
-    sheet.rows.append([Cell("month", style="header"), Cell("unit", style="header"),
-                       Cell("total", style="header")] + [Cell(x, style="header") for x in cf.labels])
-
-    def row_sum(r):
-        return f"=SUM({first}{r}:{last}{r})"
-
-    k = fin.training_months
-    add("m", "month index m (0 = start of training)", "", lambda m, col: None, list(range(months)), "int")
-    ref = lambda name, col: f"{col}${rows[name]}"      # noqa: E731 — a cell of this month
-    add("price", "GPU-hour price over today's", "–",
-        lambda m, col: f"=(1-price_decline)^({ref('m', col)}/12)", fin.price_factors(), "factor")
-    add("train_share", "share of training GPU-hours", "–",
-        lambda m, col: f"=IF({ref('m', col)}<training_months,1/training_months,0)", fin.training_shares(),
-        "factor", total=row_sum, total_value=1.0)
-    add("train_usd", "training spend", "$",
-        lambda m, col: f"=train_gpu_hours*{ref('train_share', col)}*train_price*{ref('price', col)}",
-        cf.training_usd, "money", total=row_sum, total_value=sum(cf.training_usd))
-    add("tokens", "tokens served", "tokens",
-        lambda m, col: "=0" if m < k else f"=tokens_month_{m - k + 1}", cf.inference_tokens, "sci",
-        total=row_sum, total_value=sum(cf.inference_tokens))
-    tok = rows["tokens"]
-    shares = [float(x) for x in fin.serving_shares()]
-    add("infer_share", "share of inference GPU-hours", "–",
-        lambda m, col: f"=IF($C${tok}>0,{col}{tok}/$C${tok},0)", shares, "factor",
-        total=row_sum, total_value=1.0 if sum(cf.inference_tokens) > 0 else 0.0)
-    has_infer = "infer_price" in book.names
-    add("infer_usd", "inference spend", "$",
-        (lambda m, col: f"=infer_gpu_hours*{ref('infer_share', col)}*infer_price*{ref('price', col)}")
-        if has_infer else (lambda m, col: "=0"),
-        cf.inference_usd, "money", total=row_sum, total_value=sum(cf.inference_usd))
-    add("spend", "total spend", "$", lambda m, col: f"={ref('train_usd', col)}+{ref('infer_usd', col)}",
-        cf.spend_usd, "money", total=row_sum, total_value=cf.total_nominal_usd, style="total")
-    add("df", "discount factor 1/(1+r_month)^m", "–",
-        lambda m, col: f"=1/(1+monthly_rate)^{ref('m', col)}", cf.discount_factor, "factor")
-    add("pv", "present value of spend", "$", lambda m, col: f"={ref('spend', col)}*{ref('df', col)}",
-        cf.present_value, "money", total=row_sum, total_value=cf.npv_usd, style="total")
-    if cf.energy_kwh is not None:
-        tw = "train_power" if "train_power" in _input_names(book) else "0"
-        iw = "infer_power" if "infer_power" in _input_names(book) else "0"
-        ih = "infer_gpu_hours" if "infer_gpu_hours" in book.names else "0"
-        add("energy", "energy", "kWh",
-            lambda m, col: (f"=(train_gpu_hours*{ref('train_share', col)}*{tw}"
-                            f"+{ih}*{ref('infer_share', col)}*{iw})/1000*pue"),
-            cf.energy_kwh, "sci", total=row_sum, total_value=cf.total_energy_kwh)
-
-    sheet.rows.append([])
-    book_rows = {}
-
-    def summary(name, label, unit, formula, value, fmt):
-        r = len(sheet.rows) + 1
-        book_rows[name] = r
-        sheet.rows.append([Cell(label, style="label"), Cell(unit), Cell(value, formula=formula,
-                                                                          style="total", fmt=fmt)])
-        book.names[name] = f"'Cash flow'!$C${r}"
-
-    summary("monthly_rate", "monthly discount rate r_month = (1+r)^(1/12) − 1", "–",
-            "=(1+discount_rate)^(1/12)-1", cf.monthly_rate, "factor")
-    summary("npv_usd", "net present value of spending (sum of present values)", "$",
-            f"=SUM({first}{rows['pv']}:{last}{rows['pv']})", cf.npv_usd, "money")
-    second = column_letter(4)
-    npv_rest = f"+NPV(monthly_rate,{second}{rows['spend']}:{last}{rows['spend']})" if months > 1 else ""
-    summary("npv_check", "the same with the spreadsheet's NPV function", "$",
-            f"={first}{rows['spend']}{npv_rest}", cf.npv_usd, "money")
-    timing = scenario.costs.timing
-    summary("training_nominal_factor", "training: paid over today's price", "–",
-            f"=SUMPRODUCT({first}{rows['train_share']}:{last}{rows['train_share']},"
-            f"{first}{rows['price']}:{last}{rows['price']})", timing.training_nominal, "factor")
-    summary("training_present_factor", "training: present value over today's price", "–",
-            f"=SUMPRODUCT({first}{rows['train_share']}:{last}{rows['train_share']},"
-            f"{first}{rows['price']}:{last}{rows['price']},{first}{rows['df']}:{last}{rows['df']})",
-            timing.training_present, "factor")
-    summary("inference_nominal_factor", "inference: paid over today's price", "–",
-            f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
-            f"{first}{rows['price']}:{last}{rows['price']})",
-            timing.inference_nominal, "factor")
-    summary("inference_present_factor", "inference: present value over today's price", "–",
-            f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
-            f"{first}{rows['price']}:{last}{rows['price']},{first}{rows['df']}:{last}{rows['df']})",
-            timing.inference_present, "factor")
-
-
-def _input_names(book) -> set[str]:
-    return {n for n, ref in book.names.items() if ref.startswith("Inputs!")}
 
 
 def _outputs(book, scenario, sol):
