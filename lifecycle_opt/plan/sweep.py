@@ -17,7 +17,7 @@ import itertools
 import math
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -25,10 +25,15 @@ from ..errors import InfeasibleError, ScenarioError, SolverError, UnknownKeyErro
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from ..solvers.batch import Batch, batch_from_problems, solve_batch
 from ..solvers.problem import build_problem
-from .axes import axes_of, grid_size, with_value
+from .axes import Axis, axes_of, grid_size, with_value
 from .planning import solve
 from .rows import LOSS_FACTS, plan_columns, row_facts, row_fields, stack_facts, status_of
 
+
+#: what a sweep starts from: a Scenario, the path of a scenario file, or a dict of its keys
+ScenarioLike = Union[Scenario, str, Path, dict]
+#: the axes: {key: values or "a..b:log:n"}, or Axis objects or "key=spec" strings
+AxesLike = Union[Mapping[str, object], Sequence[Union[Axis, str]]]
 
 #: points solved together; a chunk's rows are all in memory at once
 CHUNK = 65_536
@@ -100,7 +105,7 @@ def _point_label(point: dict) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
 
 
-def iter_sweep(scenario, axes, chunk: int = CHUNK) -> Iterator[dict]:
+def iter_sweep(scenario: ScenarioLike, axes: AxesLike, chunk: int = CHUNK) -> Iterator[dict]:
     """Solve ``scenario`` (Scenario from a file or dict, path, or dict) at every point of
     ``axes`` and yield one flat row per point, in grid order.
 
@@ -114,8 +119,15 @@ def iter_sweep(scenario, axes, chunk: int = CHUNK) -> Iterator[dict]:
         yield from chunk_rows(sweep_columns(plan, start, min(start + chunk, plan.size)))
 
 
-def sweep(scenario, axes) -> list[dict]:
-    """Every row of :func:`iter_sweep` as a list."""
+def sweep(scenario: ScenarioLike, axes: AxesLike) -> list[dict]:
+    """Every row of :func:`iter_sweep` as a list: ``scenario`` a Scenario (read from a
+    file or a dict, perhaps changed in code since), a path or a dict of file keys; ``axes``
+    {key: values or "a..b:log:n"} or a list of Axis or "key=spec" strings.
+
+    >>> rows = sweep("examples/research_model.toml", {"budget.training_flops": [1e22, 1e23]})
+    >>> [r["status"] for r in rows], rows[0]["params"] < rows[1]["params"]
+    (['optimal', 'optimal'], True)
+    """
     return list(iter_sweep(scenario, axes))
 
 
