@@ -12,19 +12,11 @@ The package is laid out by stage, each importing only from those before it:
 """
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
 from .errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
 from .model.laws import preset
 
 __all__ = ["load_scenario", "scenario_from_dict", "solve", "sweep", "Scenario", "Solution", "preset",
            "LifecycleError", "ScenarioError", "InfeasibleError", "SolverError", "__version__"]
-
-try:
-    # one place for the version: setup.cfg, read back from the installed metadata
-    __version__ = _metadata.version("lifecycle_opt")
-except _metadata.PackageNotFoundError:        # run from a source tree that was never installed
-    __version__ = "0+unknown"
 
 #: where each lazily imported name lives: the solvers pull in scipy (and cvxpy when
 #: solving), which a command such as `lifeopt presets` should not pay for
@@ -33,7 +25,20 @@ _LAZY = {"load_scenario": ".scenario.reader", "scenario_from_dict": ".scenario.r
          "Solution": ".plan.solution"}
 
 
+def _version() -> str:
+    """One place for the version: setup.cfg, read back from the installed metadata (on first
+    use: importlib.metadata costs ~35 ms that `lifeopt solve` need not pay)."""
+    from importlib import metadata
+    try:
+        return metadata.version("lifecycle_opt")
+    except metadata.PackageNotFoundError:      # a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str):
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     if name in _LAZY:
         import importlib
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)

@@ -11,7 +11,6 @@ import sys
 
 import click
 
-from . import __version__
 from .errors import InfeasibleError, LifecycleError, ScenarioError
 
 FORMATS = ("table", "json", "csv")
@@ -61,7 +60,7 @@ class _Lifeopt(click.Group):
 
 
 @click.group(cls=_Lifeopt, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="lifeopt")
+@click.version_option(package_name="lifecycle_opt", prog_name="lifeopt")   # read on --version only
 def cli():
     """Plan the training of a language model over its whole life.
 
