@@ -8,7 +8,8 @@ __all__ = ["plan_book"]
 
 import datetime
 
-from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
+from ..model.constants import (HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
+                               TRAIN_FLOPS_PER_PARAM_TOKEN)
 from ..model.finance import month_labels
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from ..plan.solution import Solution
@@ -103,6 +104,7 @@ def _cover(book, scenario, sol, has_finance):
 
 
 def _inputs(book, scenario, sol) -> _Vertical:
+    """The Inputs sheet: every input with its unit, scenario key and source."""
     v = _Vertical(book, "Inputs", ("input", "value", "unit", "scenario key", "source"),
                   (44, 18, 20, 38, 70))
     src = scenario.source or "scenario"
@@ -111,6 +113,15 @@ def _inputs(book, scenario, sol) -> _Vertical:
         v.row([Cell(label, style="label"), Cell(value, style="input", fmt=fmt), Cell(unit),
                Cell(key), Cell(source, style="note")], name=name)
 
+    _law_inputs(v, put, scenario)
+    _constant_inputs(v, put)
+    _hardware_inputs(v, put, scenario)
+    _demand_inputs(v, put, scenario)
+    return v
+
+
+def _law_inputs(v: _Vertical, put, scenario) -> None:
+    """The constants of the law, with its source."""
     law = scenario.law
     v.section("Scaling law")
     if isinstance(law, ChinchillaLaw):
@@ -124,18 +135,25 @@ def _inputs(book, scenario, sol) -> _Vertical:
                                  ("law_alpha_N", "alpha_N", "–"), ("law_alpha_D", "alpha_D", "–")):
             put(name, f"{attr} (L = ((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D)", getattr(law, attr),
                 unit, f"law.{attr}", law.source, fmt="sci" if attr in ("Nc", "Dc") else "num")
+
+
+def _constant_inputs(v: _Vertical, put) -> None:
+    """FLOP per parameter-token and the lengths of an hour and a month (model/constants.py)."""
     v.blank()
     v.section("Constants")
-    put("flop_per_param_token_train", "training FLOP per parameter per token", 6.0, "FLOP",
+    put("flop_per_param_token_train", "training FLOP per parameter per token", TRAIN_FLOPS_PER_PARAM_TOKEN, "FLOP",
         "", "Kaplan et al. 2020, §2.1 (forward 2 + backward 4)")
-    put("flop_per_param_token_infer", "inference FLOP per parameter per token", 2.0, "FLOP",
+    put("flop_per_param_token_infer", "inference FLOP per parameter per token", INFER_FLOPS_PER_PARAM_TOKEN, "FLOP",
         "", "Kaplan et al. 2020, §2.1 (forward pass)")
     put("seconds_per_hour", "seconds per hour", SECONDS_PER_HOUR, "s", "", "definition", fmt="int")
     put("hours_per_month", "hours per average month", HOURS_PER_MONTH, "h", "",
         "365.25 days × 24 h / 12")
 
+
+
+def _hardware_inputs(v: _Vertical, put, scenario) -> None:
+    """Peak, MFU, GPUs and the GPU-hour's price (or its owned cost) of training and serving."""
     t, i, fin = scenario.training, scenario.inference, scenario.finance
-    own = fin is not None and fin.ownership == "own"
     if t is not None:
         v.blank()
         v.section(f"Training hardware ({t.gpu}, {t.dtype})")
@@ -156,6 +174,12 @@ def _inputs(book, scenario, sol) -> _Vertical:
             "hardware.inference.decode_mfu", fmt="pct")
         _gpu_cost_inputs(put, "infer", "inference", i, fin)
 
+
+
+def _demand_inputs(v: _Vertical, put, scenario) -> None:
+    """Demand, and with [finance] the rates, the training months and the tokens by month."""
+    fin = scenario.finance
+    own = fin is not None and fin.ownership == "own"
     d = scenario.demand
     v.blank()
     v.section("Demand")
@@ -188,7 +212,6 @@ def _inputs(book, scenario, sol) -> _Vertical:
         for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
             put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
                 f"finance.monthly_tokens[{m}]", fmt="sci")
-    return v
 
 
 def _gpu_cost_inputs(put, short: str, phase: str, hw, fin) -> None:
