@@ -91,7 +91,6 @@ LONG_FUNCTIONS = {
     "fit.parametric.batched_lbfgs": 95,
     "solvers.batch_cost.solve_cost_objective": 93,
     "solvers.batch_loss.solve_loss_objective": 117,
-    "solvers.conic._cvxpy_cuts": 99,
     "outputs.cash_flow_sheet.cash_flow_sheet": 102,
 }
 

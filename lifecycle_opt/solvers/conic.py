@@ -118,15 +118,10 @@ def _cvxpy_gp(cp, problem: Problem, z0):
     return z, duals, f"cvxpy-gp/CLARABEL ({prob.status})"
 
 
-def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
-    """Convex program in (x, y) = (log N, log D) with each penalised loss replaced by
-    supporting hyperplanes (an outer approximation), refined until the gap closes.
-
-    The variable is w = z − z0 (z0 the Phase I point) and the cost is measured relative to
-    its value at z0, so the solver sees numbers near zero (see _cvxpy_gp). A robust plan
-    has one loss constraint per law kept, each with its own set of cuts.
-    """
-    z0 = np.asarray(z0, float)
+def _cut_program(cp, problem: Problem, z0, max_cuts: int):
+    """(problem, w, t, cut sets) of :func:`_cvxpy_cuts`: the limits and objective in
+    w = z − z0, and for each loss constraint a parameter block of ``max_cuts`` cuts (t is
+    the loss epigraph variable of a loss objective, else None)."""
     w = cp.Variable(2, name="shift_from_start")
 
     def log_posy(posy, shift=0.0):
@@ -157,19 +152,33 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
         cut_sets.append({"law": law, "level": level, "G": G, "r": r, "count": 0,
                          "slopes": np.zeros((max_cuts, 2)), "offsets": np.full(max_cuts, 1e3)})
     prob = cp.Problem(cp.Minimize(objective), cons)
+    return prob, w, t, cut_sets
 
-    def add_cut(cut, point):
-        # L(p) + g·(z − p) ≤ t  ⇔  g·w ≤ t + g·(p − z0) − L(p)
-        L, g = _loss_and_grad(cut["law"], point)
-        k = cut["count"]
-        cut["slopes"][k] = g
-        cut["offsets"][k] = g @ (point - z0) - L
-        cut["count"] = k + 1
 
+def _add_cut(cut: dict, z0, point) -> None:
+    """A supporting hyperplane of the cut set's loss at ``point``:
+    L(p) + g·(z − p) ≤ t  ⇔  g·w ≤ t + g·(p − z0) − L(p)."""
+    L, g = _loss_and_grad(cut["law"], point)
+    k = cut["count"]
+    cut["slopes"][k] = g
+    cut["offsets"][k] = g @ (point - z0) - L
+    cut["count"] = k + 1
+
+
+def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
+    """Convex program in (x, y) = (log N, log D) with each penalised loss replaced by
+    supporting hyperplanes (an outer approximation), refined until the gap closes.
+
+    The variable is w = z − z0 (z0 the Phase I point) and the cost is measured relative to
+    its value at z0, so the solver sees numbers near zero (see _cvxpy_gp). A robust plan
+    has one loss constraint per law kept, each with its own set of cuts.
+    """
+    z0 = np.asarray(z0, float)
+    prob, w, t, cut_sets = _cut_program(cp, problem, z0, max_cuts)
     for cut in cut_sets:
-        add_cut(cut, z0)
+        _add_cut(cut, z0, z0)
         for dz in ([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]):
-            add_cut(cut, z0 + dz)
+            _add_cut(cut, z0, z0 + dz)
     status = "not run"
     previous = None
     rounds = rescued = 0
@@ -209,9 +218,9 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
                 continue
             if t is None and _is_interior(cut["law"], z0, lv):
                 # supporting hyperplane: cut where the segment to the interior crosses the boundary
-                add_cut(cut, _boundary_point(cut["law"], z0, zk, lv))
+                _add_cut(cut, z0, _boundary_point(cut["law"], z0, zk, lv))
             else:
-                add_cut(cut, zk)
+                _add_cut(cut, z0, zk)
     # unconverged: the last plan of the outer approximation is still cvxpy's own answer,
     # which the certificate compares after the polish (None if no round ran)
     if previous is None:
