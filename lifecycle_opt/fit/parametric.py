@@ -125,50 +125,9 @@ def batched_lbfgs(fun, theta0: np.ndarray, *, memory: int = 10, max_iter: int = 
         if progress is not None:
             progress(it, idx.size)
         gi = g[idx]
-        # two-loop recursion, newest pair first (slot (it-1) % memory)
-        q = gi.copy()
-        alphas = np.zeros((memory, idx.size))
-        order = [(it - 1 - j) % memory for j in range(min(it, memory))]
-        for slot in order:
-            al = rho[slot, idx] * np.einsum("ij,ij->i", s_hist[slot, idx], q)
-            alphas[slot] = al
-            q -= al[:, None] * y_hist[slot, idx]
-        if order:
-            newest = order[0]
-            sy = np.einsum("ij,ij->i", s_hist[newest, idx], y_hist[newest, idx])
-            yy = np.einsum("ij,ij->i", y_hist[newest, idx], y_hist[newest, idx])
-            gamma = np.where((rho[newest, idx] > 0) & (yy > 0), sy / np.where(yy > 0, yy, 1.0), 1.0)
-        else:
-            gamma = 1.0 / np.maximum(np.abs(gi).max(1), 1.0)
-        r = q * np.atleast_1d(gamma)[:, None]
-        for slot in reversed(order):
-            be = rho[slot, idx] * np.einsum("ij,ij->i", y_hist[slot, idx], r)
-            r += (alphas[slot] - be)[:, None] * s_hist[slot, idx]
-        d = -r
-        slope = np.einsum("ij,ij->i", gi, d)
-        bad = ~(slope < 0)
-        if bad.any():                                   # not a descent direction: steepest descent
-            d[bad] = -gi[bad] / np.maximum(np.abs(gi[bad]).max(1, keepdims=True), 1e-300)
-            slope[bad] = np.einsum("ij,ij->i", gi[bad], d[bad])
-        # Armijo backtracking, all starts together, on the objective alone
-        step = np.ones(idx.size)
+        d, slope = _two_loop_direction(gi, s_hist, y_hist, rho, idx, it, memory)
         f_old = f[idx]
-        base = theta[idx]
-        new_theta = base + d
-        f_new = fun(new_theta, idx, False)
-        for _ in range(40):
-            fail = ~(f_new <= f_old + 1e-4 * step * slope)      # also catches nan and inf
-            if not fail.any():
-                break
-            # the minimum of the quadratic through f_old, slope and f_new, kept in [0.1, 0.5]·step
-            t = step[fail]
-            curv = f_new[fail] - f_old[fail] - slope[fail] * t
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                quad = -slope[fail] * t * t / (2.0 * curv)
-            step[fail] = np.where(np.isfinite(quad), np.clip(quad, 0.1 * t, 0.5 * t), 0.5 * t)
-            trial = base[fail] + step[fail, None] * d[fail]
-            new_theta[fail] = trial
-            f_new[fail] = fun(trial, idx[fail], False)
+        new_theta, f_new = _armijo(fun, theta[idx], d, f_old, slope, idx)
         g_new = gi.copy()
         ok = f_new <= f_old
         if ok.any():
@@ -191,6 +150,59 @@ def batched_lbfgs(fun, theta0: np.ndarray, *, memory: int = 10, max_iter: int = 
         done = (np.abs(g[idx]).max(1) <= gtol) | (stall[idx] >= patience)
         active[idx[done]] = False
     return theta, f, iters
+
+
+def _two_loop_direction(gi, s_hist, y_hist, rho, idx, it: int, memory: int):
+    """(d, slope): the L-BFGS direction of the starts ``idx`` from their gradients ``gi``
+    and the stored pairs (two-loop recursion), steepest descent where it is no descent."""
+    # newest pair first (slot (it-1) % memory)
+    q = gi.copy()
+    alphas = np.zeros((memory, idx.size))
+    order = [(it - 1 - j) % memory for j in range(min(it, memory))]
+    for slot in order:
+        al = rho[slot, idx] * np.einsum("ij,ij->i", s_hist[slot, idx], q)
+        alphas[slot] = al
+        q -= al[:, None] * y_hist[slot, idx]
+    if order:
+        newest = order[0]
+        sy = np.einsum("ij,ij->i", s_hist[newest, idx], y_hist[newest, idx])
+        yy = np.einsum("ij,ij->i", y_hist[newest, idx], y_hist[newest, idx])
+        gamma = np.where((rho[newest, idx] > 0) & (yy > 0), sy / np.where(yy > 0, yy, 1.0), 1.0)
+    else:
+        gamma = 1.0 / np.maximum(np.abs(gi).max(1), 1.0)
+    r = q * np.atleast_1d(gamma)[:, None]
+    for slot in reversed(order):
+        be = rho[slot, idx] * np.einsum("ij,ij->i", y_hist[slot, idx], r)
+        r += (alphas[slot] - be)[:, None] * s_hist[slot, idx]
+    d = -r
+    slope = np.einsum("ij,ij->i", gi, d)
+    bad = ~(slope < 0)
+    if bad.any():                                   # not a descent direction: steepest descent
+        d[bad] = -gi[bad] / np.maximum(np.abs(gi[bad]).max(1, keepdims=True), 1e-300)
+        slope[bad] = np.einsum("ij,ij->i", gi[bad], d[bad])
+    return d, slope
+
+
+def _armijo(fun, base, d, f_old, slope, idx):
+    """(theta, f) after Armijo backtracking from ``base`` along ``d``, all starts together,
+    on the objective alone (a failed start keeps its last trial, rejected by the caller)."""
+    step = np.ones(idx.size)
+    new_theta = base + d
+    f_new = fun(new_theta, idx, False)
+    for _ in range(40):
+        fail = ~(f_new <= f_old + 1e-4 * step * slope)      # also catches nan and inf
+        if not fail.any():
+            break
+        # the minimum of the quadratic through f_old, slope and f_new, kept in [0.1, 0.5]·step
+        t = step[fail]
+        curv = f_new[fail] - f_old[fail] - slope[fail] * t
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            quad = -slope[fail] * t * t / (2.0 * curv)
+        step[fail] = np.where(np.isfinite(quad), np.clip(quad, 0.1 * t, 0.5 * t), 0.5 * t)
+        trial = base[fail] + step[fail, None] * d[fail]
+        new_theta[fail] = trial
+        f_new[fail] = fun(trial, idx[fail], False)
+    return new_theta, f_new
 
 
 def _polish(theta, x, z, y, weights=None):
