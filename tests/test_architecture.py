@@ -90,7 +90,6 @@ MAX_FUNCTION_LINES = 85
 LONG_FUNCTIONS = {
     "solvers.batch_cost.solve_cost_objective": 93,
     "solvers.batch_loss.solve_loss_objective": 117,
-    "outputs.cash_flow_sheet.cash_flow_sheet": 102,
 }
 
 

@@ -77,12 +77,22 @@ def cash_flow_sheet(book, scenario, sol):
                             f"+{ih}*{ref('infer_share', col)}*{iw})/1000*pue"),
             cf.energy_kwh, "sci", total=row_sum, total_value=cf.total_energy_kwh)
 
+    _summaries(book, sheet, scenario, cf, rows)
+
+
+def input_names(book) -> set[str]:
+    return {n for n, ref in book.names.items() if ref.startswith("Inputs!")}
+
+
+def _summaries(book, sheet: Sheet, scenario, cf, rows: dict) -> None:
+    """Below the months: the monthly rate, the NPV twice (a sum, and the spreadsheet's NPV
+    function) and the four timing factors the optimiser used, as named cells."""
+    months = len(cf.labels)
+    first, last = column_letter(3), column_letter(3 + months - 1)
     sheet.rows.append([])
-    book_rows = {}
 
     def summary(name, label, unit, formula, value, fmt):
         r = len(sheet.rows) + 1
-        book_rows[name] = r
         sheet.rows.append([Cell(label, style="label"), Cell(unit), Cell(value, formula=formula,
                                                                           style="total", fmt=fmt)])
         book.names[name] = f"'Cash flow'!$C${r}"
@@ -111,7 +121,3 @@ def cash_flow_sheet(book, scenario, sol):
             f"=SUMPRODUCT({first}{rows['infer_share']}:{last}{rows['infer_share']},"
             f"{first}{rows['price']}:{last}{rows['price']},{first}{rows['df']}:{last}{rows['df']})",
             timing.inference_present, "factor")
-
-
-def input_names(book) -> set[str]:
-    return {n for n, ref in book.names.items() if ref.startswith("Inputs!")}
