@@ -13,11 +13,27 @@ from .roots import newton
 
 
 def solve_cost_objective(law: BatchLaw, where, out: Results) -> None:
-    b = law.b
+    """The cost-minimising plans of ``law``'s part of the batch (rows ``where`` of ``out``):
+    the optimum along the target's boundary, clamped into the interval the limits allow."""
     n = len(law)
     status = np.zeros(n, dtype=np.int8)
     status[~(law.level > 0)] = INFEASIBLE          # a target at or below the floor E
 
+    y_star = _optimum_on_boundary(law, status)
+    y_lo, y_hi, lo_by, hi_by = _limit_interval(law, y_star, status)
+    both = (lo_by != NO_NAME) & (hi_by != NO_NAME)
+    status[both & (status == OPTIMAL)] = INFEASIBLE
+    y = np.where(lo_by != NO_NAME, y_lo, np.where(hi_by != NO_NAME, y_hi, y_star))
+    limit = np.where(lo_by != NO_NAME, lo_by, hi_by)
+    _finish_cost(law, where, out, y, limit, status)
+
+
+
+def _optimum_on_boundary(law: BatchLaw, status):
+    """y* = log D minimising the log cost along the target's boundary, limits aside (nan,
+    with ``status`` set, where there is none: the target out of reach, or off the box)."""
+    b = law.b
+    n = len(law)
     def q(y, i):                                    # d log(a·D + b)/dy
         D = np.exp(y)
         return b.a[i] * D / (b.a[i] * D + b.b[i])
@@ -44,6 +60,15 @@ def solve_cost_objective(law: BatchLaw, where, out: Results) -> None:
     reach = np.isfinite(law.curve(np.full(lost.size, Y_BOX[1]), lost)[0])
     status[lost] = np.where(reach, EDGE, INFEASIBLE)
 
+    return y_star
+
+
+def _limit_interval(law: BatchLaw, y_star, status):
+    """(y_lo, y_hi, lo_by, hi_by): the interval of y that every limit allows along the
+    boundary, and which limit sets each end (NO_NAME for none); ``status`` marks the plans
+    some limit makes infeasible."""
+    b = law.b
+    n = len(law)
     # every limit is an interval of y on the boundary: clamp y* into their intersection
     ok = np.flatnonzero(status == OPTIMAL)
     y_lo = np.full(n, -np.inf)
@@ -100,12 +125,7 @@ def solve_cost_objective(law: BatchLaw, where, out: Results) -> None:
         if i.size:
             _convex_cap(law, fun, i, y_star, status, clamp, getattr(b, shape + "_name"))
 
-    both = (lo_by != NO_NAME) & (hi_by != NO_NAME)
-    status[both & (status == OPTIMAL)] = INFEASIBLE
-    y = np.where(lo_by != NO_NAME, y_lo, np.where(hi_by != NO_NAME, y_hi, y_star))
-    limit = np.where(lo_by != NO_NAME, lo_by, hi_by)
-    _finish_cost(law, where, out, y, limit, status)
-
+    return y_lo, y_hi, lo_by, hi_by
 
 def _stationary(law: BatchLaw, fun, idx, y0):
     """The root of the increasing f′ along the boundary for the points idx (nan where none
