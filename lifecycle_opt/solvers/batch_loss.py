@@ -13,6 +13,8 @@ from .roots import bracket, bracketed_root
 
 
 def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
+    """The loss-minimising plans of ``law``'s part of the batch (rows ``where`` of ``out``):
+    D at the ceiling every cap allows, log N from one monotone equation along it."""
     b = law.b
     n = len(law)
     idx = np.arange(n)
@@ -24,29 +26,48 @@ def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
     bounded = np.isfinite(b.y_le) | np.isfinite(b.nd_le) | (b.cost_c1 > 0) | \
         (np.isfinite(b.ratio_le) & np.isfinite(b.x_le))
     status[~bounded] = EDGE
+    x_star, clamped = _optimal_log_params(law, status, x_dom)
+    good = status == OPTIMAL
+    x = np.where(good, x_star, 0.0)
+    c, dc, k, pieces = _ceiling(b, x, idx)
+    y = c
+    edge = (x >= X_BOX[1] - 1e-6) | (x <= X_BOX[0] + 1e-9) | (y >= Y_BOX[1] - 1e-9) | (y <= Y_BOX[0] + 1e-9)
+    status[good & edge] = EDGE
+    good &= ~edge
+    viol = violations(b, x, y)
+    status[good & (viol > TOL)] = INFEASIBLE
+    good &= viol <= TOL
 
-    def ceiling(x, i):
-        """(c(x), c'(x), which piece): the largest y every cap allows at x = log N."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            e = np.exp(-x)
-            c1 = np.where(b.cost_c1[i] > 0, b.cost_c1[i], 1.0)
-            dollars = np.where((b.cost_c1[i] > 0), np.log((e - b.cost_c2[i]) / c1), np.inf)
-            dollars = np.where(np.isnan(dollars), -np.inf, dollars)
-            d_dollars = -e / (e - b.cost_c2[i])
-        pieces = np.stack([b.y_le[i] + 0 * x, x + b.ratio_le[i], b.nd_le[i] - x, dollars,
-                           np.full_like(x, Y_BOX[1])])
-        slopes = np.stack([np.zeros_like(x), np.ones_like(x), -np.ones_like(x), d_dollars,
-                           np.zeros_like(x)])
-        k = np.argmin(pieces, axis=0)
-        c = np.take_along_axis(pieces, k[None], 0)[0]
-        return c, np.take_along_axis(slopes, k[None], 0)[0], k, pieces
+    first, second = _active_limits(b, x, k, pieces, c, clamped, idx)
+    N, D = np.exp(x), np.exp(y)
+    P, nPN, dPD, De = law.reducible(N, D, idx)
+    dL = b.power * (b.E + P) ** (b.power - 1.0)
+    grad_phi = np.stack([nPN * dL, dPD * dL], axis=1)
+    same = _smaller_plan_as_good(law, x, y, P, idx)
+    flat = good & ((np.max(np.abs(grad_phi), axis=1) < 1e-12) | same)
+    status[flat] = EDGE
+    good &= ~flat
+    g1 = limit_gradients(b, first, N, D)
+    g2 = limit_gradients(b, second, N, D)
+    nu, resid = multipliers(grad_phi, g1, g2, second != NO_NAME)
+
+    w = where[good]
+    out.objective[w] = out.plans(law, where, good, N, D, P, De)[good]
+    out.kkt[w] = np.maximum(resid, viol)[good]
+    out.binding[w, 1], out.binding[w, 2] = first[good], second[good]
+    out.nu[w, 1], out.nu[w, 2] = nu[good, 0], nu[good, 1]
+    out.status[where] = status
+
+
+def _optimal_log_params(law: BatchLaw, status, x_dom):
+    """(x*, clamped): the log N minimising the loss along the ceiling, clamped by the
+    limits on N and by a minimum D/N (``clamped`` where that minimum binds); ``status``
+    marks the plans with none."""
+    b = law.b
+    n = len(law)
 
     def derivative(x, i):
-        c, dc, _, _ = ceiling(x, i)
-        ok = np.isfinite(c) & (x < x_dom[i])
-        N, D = np.exp(x), np.exp(np.where(ok, c, 0.0))
-        _, nPN, dPD, _ = law.reducible(N, D, i)
-        return np.where(ok, nPN + dPD * dc, np.inf)
+        return _ceiling_slope(law, x, i, x_dom)
 
     x_top = np.minimum(np.minimum(b.x_le, X_BOX[1] - 1e-6), x_dom - 1e-12)
     ok = np.flatnonzero(status == OPTIMAL)
@@ -65,30 +86,51 @@ def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
 
     # at least a minimum D/N: c(x) − x falls with x, so it caps x
     ok = np.flatnonzero(status == OPTIMAL)
-    c, _, _, _ = ceiling(x_star[ok], ok)
+    c, _, _, _ = _ceiling(b, x_star[ok], ok)
     short = ok[(c - x_star[ok]) < b.ratio_ge[ok]]
     clamped = np.zeros(n, dtype=bool)
     if short.size:
         def r(x, k):
-            c_, _, _, _ = ceiling(x, short[k])
+            c_, _, _, _ = _ceiling(b, x, short[k])
             return b.ratio_ge[short[k]] - (c_ - x)
         lo, hi, flo, fhi, found = bracket(r, x_star[short], -1)
         status[short[~found]] = INFEASIBLE
         x_star[short] = np.where(found, bracketed_root(r, lo, hi, flo, fhi), x_star[short])
         clamped[short[found]] = True
 
-    good = status == OPTIMAL
-    x = np.where(good, x_star, 0.0)
-    c, dc, k, pieces = ceiling(x, idx)
-    y = c
-    edge = (x >= X_BOX[1] - 1e-6) | (x <= X_BOX[0] + 1e-9) | (y >= Y_BOX[1] - 1e-9) | (y <= Y_BOX[0] + 1e-9)
-    status[good & edge] = EDGE
-    good &= ~edge
-    viol = violations(b, x, y)
-    status[good & (viol > TOL)] = INFEASIBLE
-    good &= viol <= TOL
+    return x_star, clamped
 
-    # active limits: the ceiling's piece (two at a kink) and a limit on x
+
+def _ceiling(b, x, i):
+    """(c(x), c'(x), which piece): the largest y every cap allows at x = log N."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = np.exp(-x)
+        c1 = np.where(b.cost_c1[i] > 0, b.cost_c1[i], 1.0)
+        dollars = np.where((b.cost_c1[i] > 0), np.log((e - b.cost_c2[i]) / c1), np.inf)
+        dollars = np.where(np.isnan(dollars), -np.inf, dollars)
+        d_dollars = -e / (e - b.cost_c2[i])
+    pieces = np.stack([b.y_le[i] + 0 * x, x + b.ratio_le[i], b.nd_le[i] - x, dollars,
+                       np.full_like(x, Y_BOX[1])])
+    slopes = np.stack([np.zeros_like(x), np.ones_like(x), -np.ones_like(x), d_dollars,
+                       np.zeros_like(x)])
+    k = np.argmin(pieces, axis=0)
+    c = np.take_along_axis(pieces, k[None], 0)[0]
+    return c, np.take_along_axis(slopes, k[None], 0)[0], k, pieces
+
+
+def _ceiling_slope(law: BatchLaw, x, i, x_dom):
+    """d loss/dx along the ceiling (inf past the dollar cap's domain x_dom)."""
+    c, dc, _, _ = _ceiling(law.b, x, i)
+    ok = np.isfinite(c) & (x < x_dom[i])
+    N, D = np.exp(x), np.exp(np.where(ok, c, 0.0))
+    _, nPN, dPD, _ = law.reducible(N, D, i)
+    return np.where(ok, nPN + dPD * dc, np.inf)
+
+
+def _active_limits(b, x, k, pieces, c, clamped, idx):
+    """(first, second): the limits active at the plans, as constraint names — the ceiling's
+    piece (two at a kink), and a limit on x (the cap on N, or a minimum D/N that clamped)."""
+    n = len(idx)
     piece_names = np.stack([b.y_le_name, b.ratio_le_name, b.nd_le_name, b.cost_le_name,
                             np.full(n, NO_NAME, dtype=np.int32)])
     first = np.take_along_axis(piece_names, k[None], 0)[0]
@@ -100,10 +142,15 @@ def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
                        np.where(np.abs(x - b.x_le) <= 1e-12 * np.abs(x), b.x_le_name, NO_NAME))
     second = np.where(kink, np.take_along_axis(piece_names, k2[None], 0)[0], x_limit)
 
-    N, D = np.exp(x), np.exp(y)
-    P, nPN, dPD, De = law.reducible(N, D, idx)
-    dL = b.power * (b.E + P) ** (b.power - 1.0)
-    grad_phi = np.stack([nPN * dL, dPD * dL], axis=1)
+    return first, second
+
+
+def _smaller_plan_as_good(law: BatchLaw, x, y, P, idx):
+    """Where a plan 10 % smaller in N or in D meets the limits on D/N (every cap holds for a
+    smaller plan) and reaches the same loss to 1e-12: with the gradient test, the batch's
+    half of the flat-loss test the exact solver applies too."""
+    b = law.b
+    n = len(idx)
     # a loss flat to 1e-12 (a budget past what the corpus can use): no single plan is the
     # optimum, and the exact path says so and what to do instead. Flat, as the exact solver
     # has it: a zero gradient, or a plan 10 % smaller in N or in D reaching the same loss
@@ -116,16 +163,4 @@ def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
             ratio = (y - dy) - (x - dx)
             fits = (ratio >= b.ratio_ge) & (ratio <= b.ratio_le)
             same |= fits & (P_small - P <= 1e-12 * (b.E + P))
-    flat = good & ((np.max(np.abs(grad_phi), axis=1) < 1e-12) | same)
-    status[flat] = EDGE
-    good &= ~flat
-    g1 = limit_gradients(b, first, N, D)
-    g2 = limit_gradients(b, second, N, D)
-    nu, resid = multipliers(grad_phi, g1, g2, second != NO_NAME)
-
-    w = where[good]
-    out.objective[w] = out.plans(law, where, good, N, D, P, De)[good]
-    out.kkt[w] = np.maximum(resid, viol)[good]
-    out.binding[w, 1], out.binding[w, 2] = first[good], second[good]
-    out.nu[w, 1], out.nu[w, 2] = nu[good, 0], nu[good, 1]
-    out.status[where] = status
+    return same
