@@ -9,6 +9,7 @@ import numpy as np
 from .batch_data import EDGE, INFEASIBLE, NO_NAME, OPTIMAL, TOL, X_BOX, Y_BOX, Results
 from .batch_kkt import limit_gradients, loss_code, multipliers, violations
 from .boundary import BatchLaw
+from .checks import at_box_edge
 from .roots import newton
 
 
@@ -216,7 +217,7 @@ def _finish_cost(law: BatchLaw, where, out: Results, y, limit, status) -> None:
     status[good & ~np.isfinite(x)] = INFEASIBLE      # clamped where the target is out of reach
     good &= np.isfinite(x)
     x = np.where(good, x, X_BOX[0] + 1.0)
-    edge = (x >= X_BOX[1] - 1e-9) | (x <= X_BOX[0] + 1e-9) | (y >= Y_BOX[1] - 1e-9) | (y <= Y_BOX[0] + 1e-9)
+    edge = at_box_edge(x, y)
     status[good & edge] = EDGE
     good &= ~edge
     N, D = np.exp(x), np.exp(y)

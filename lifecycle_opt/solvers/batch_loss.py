@@ -9,6 +9,7 @@ import numpy as np
 from .batch_data import EDGE, INFEASIBLE, NO_NAME, OPTIMAL, TOL, X_BOX, Y_BOX, Results
 from .batch_kkt import limit_gradients, multipliers, violations
 from .boundary import BatchLaw
+from .checks import at_box_edge, flat_loss
 from .roots import bracket, bracketed_root
 
 
@@ -31,7 +32,7 @@ def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
     x = np.where(good, x_star, 0.0)
     c, dc, k, pieces = _ceiling(b, x, idx)
     y = c
-    edge = (x >= X_BOX[1] - 1e-6) | (x <= X_BOX[0] + 1e-9) | (y >= Y_BOX[1] - 1e-9) | (y <= Y_BOX[0] + 1e-9)
+    edge = at_box_edge(x, y, top_x_margin=1e-6)         # the search stops 1e-6 below the top
     status[good & edge] = EDGE
     good &= ~edge
     viol = violations(b, x, y)
@@ -43,8 +44,8 @@ def solve_loss_objective(law: BatchLaw, where, out: Results) -> None:
     P, nPN, dPD, De = law.reducible(N, D, idx)
     dL = b.power * (b.E + P) ** (b.power - 1.0)
     grad_phi = np.stack([nPN * dL, dPD * dL], axis=1)
-    same = _smaller_plan_as_good(law, x, y, P, idx)
-    flat = good & ((np.max(np.abs(grad_phi), axis=1) < 1e-12) | same)
+    # a flat loss has no single optimum: the exact path says so and what to set instead
+    flat = good & flat_loss(law, x, y, idx, grad_phi)
     status[flat] = EDGE
     good &= ~flat
     g1 = limit_gradients(b, first, N, D)
@@ -143,24 +144,3 @@ def _active_limits(b, x, k, pieces, c, clamped, idx):
     second = np.where(kink, np.take_along_axis(piece_names, k2[None], 0)[0], x_limit)
 
     return first, second
-
-
-def _smaller_plan_as_good(law: BatchLaw, x, y, P, idx):
-    """Where a plan 10 % smaller in N or in D meets the limits on D/N (every cap holds for a
-    smaller plan) and reaches the same loss to 1e-12: with the gradient test, the batch's
-    half of the flat-loss test the exact solver applies too."""
-    b = law.b
-    n = len(idx)
-    # a loss flat to 1e-12 (a budget past what the corpus can use): no single plan is the
-    # optimum, and the exact path says so and what to do instead. Flat, as the exact solver
-    # has it: a zero gradient, or a plan 10 % smaller in N or in D reaching the same loss
-    # (with D pinned by the epochs the penalised loss stops falling with N: N′ saturates,
-    # eq. 15); the smaller plan meets every cap, and must meet the limits on D/N
-    with np.errstate(invalid="ignore", over="ignore"):
-        same = np.zeros(n, dtype=bool)
-        for dx, dy in ((0.1, 0.0), (0.0, 0.1)):
-            P_small = law.reducible(np.exp(x - dx), np.exp(y - dy), idx)[0]
-            ratio = (y - dy) - (x - dx)
-            fits = (ratio >= b.ratio_ge) & (ratio <= b.ratio_le)
-            same |= fits & (P_small - P <= 1e-12 * (b.E + P))
-    return same

@@ -31,8 +31,11 @@ import numpy as np
 from ..errors import ScenarioError, SolverError
 from ..model.units import format_count
 from ..scenario.schema import Scenario
+from .batch_data import batch_from_problems
+from .boundary import BatchLaw
 from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Binding, Certificate,
                           polish)
+from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
 from .problem import BOX, Problem, build_problem
@@ -124,25 +127,17 @@ def quick_plan(scenario: Scenario, z0=None) -> tuple[float, float, float] | None
 
 
 def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) -> None:
-    """A SolverError that says what to do when the loss objective is flat at the plan: a
-    budget that buys more than the unique corpus can use under the repetition penalty
-    leaves the loss constant to 1e-12 over a range of plans, none of them the optimum
-    (the relative KKT residual cannot tell: it may pass at any of them). Flat means a
-    gradient under 1e-12 nats, a plan 10 % smaller in N or in D that meets every limit and
-    reaches the same loss to 1e-12 (with D pinned by the epochs the penalised loss stops
-    falling with N: N′ saturates, eq. 15), or (``apart``) two certified plans far apart.
-    The batch solver applies the same tests."""
+    """A SolverError that says what to do when the loss objective is flat at the plan
+    (:func:`.checks.flat_loss`, the test the batch solver applies too; the relative KKT
+    residual cannot tell, it may pass at any of the plans), or when (``apart``) two
+    certified plans lie far apart."""
     if problem.objective.kind != "loss":
         return
     loss, grad, _ = problem.objective.evaluate(z)
-
-    def as_good(w) -> bool:
-        """The plan w meets every limit and reaches the same loss to 1e-12."""
-        return (problem.objective.evaluate(w)[0] - loss <= 1e-12 * loss
-                and all(c.value(w) <= 1e-12 for c in problem.constraints))
-
-    flat = apart or float(np.max(np.abs(grad))) < 1e-12 or as_good(z - (0.1, 0.0)) or as_good(z - (0.0, 0.1))
-    if not flat:
+    batch = batch_from_problems([problem])
+    law = BatchLaw(batch, penalty=bool(np.isfinite(batch.unique[0])))
+    x, y = np.array([z[0]]), np.array([z[1]])
+    if not (apart or bool(flat_loss(law, x, y, np.arange(1), np.asarray(grad)[None, :])[0])):
         return
     corpus = (f"the {format_count(scenario.data.unique_tokens)} unique tokens"
               if scenario.data.unique_tokens else "the data")
@@ -155,25 +150,26 @@ def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) ->
 
 def _check_box(scenario: Scenario, z) -> None:
     """A ScenarioError when the plan sits on the edge of the search box (1e3–1e16
-    parameters, 1e3–1e19 tokens): the optimum lies beyond it, so the law's constants, the
-    target or the bounds of the scenario are off, and the message says which side."""
-    for value, (lo, hi), what in ((z[0], BOX[0], "parameters"), (z[1], BOX[1], "tokens")):
+    parameters, 1e3–1e19 tokens; :func:`.checks.box_sides`): the optimum lies beyond it,
+    so the law's constants, the target or the bounds of the scenario are off, and the
+    message says which side."""
+    sides = {k: bool(v[0]) for k, v in box_sides(np.array([z[0]]), np.array([z[1]])).items()}
+    for value, (lo, hi), what, low, high in ((z[0], BOX[0], "parameters", "x_low", "x_high"),
+                                             (z[1], BOX[1], "tokens", "y_low", "y_high")):
         found = f"found an optimum at {math.exp(value):.3g} {what}"
         span = f"{math.exp(lo):.0e}–{math.exp(hi):.0e} {what}"
-        if value <= lo + 1e-9:
+        if sides[low]:
             raise ScenarioError("target.loss", f"a target that needs a plan within {span}",
                                 source=scenario.source,
                                 found_text=f"{found}, the smallest the planner covers: lower the "
                                            f"target or check the law's constants")
-        if value >= hi - 1e-9:
+        if sides[high]:
             if scenario.objective == "loss":
                 raise ScenarioError("budget", f"a budget or limits that keep the plan within {span}",
                                     source=scenario.source,
                                     found_text=f"{found}: the loss keeps falling; add a budget or a limit")
             raise ScenarioError("target.loss", f"a target reachable within {span}", source=scenario.source,
                                 found_text=f"{found}: relax the target or check the law's constants")
-
-
 
 
 def _exact_plan(problem: Problem, z, nu, certificate: Certificate) -> ExactPlan:
