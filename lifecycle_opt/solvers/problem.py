@@ -109,7 +109,10 @@ class Constraint:
 
     def bound(self):
         """The limit's bound in its kind's terms: v of ``x ≤ v`` and the like (a log), or
-        (c1, c2) of a ``cost_le`` cap."""
+        (c1, c2) of a ``cost_le`` cap; None for the loss constraint (its bound is
+        ``loss_target``)."""
+        if self.is_loss:
+            return None
         if self.kind == "cost_le":
             return tuple(c for c, _, _ in self.posy.terms)
         log_c = math.log(self.posy.terms[0][0])
