@@ -260,3 +260,16 @@ def test_every_entry_point_gives_the_same_plan(tmp_path, monkeypatch):
                 worst = max(worst, gap)
                 assert gap <= 1e-12, (k, where, key, got[key], want, raw)
     print(f"{SCENARIOS} scenarios, 6 entry points: worst relative gap {worst:.1e}")
+
+
+def test_int8_serving_prices_like_fp8_on_the_catalogue_peaks():
+    # dense int8 peaks: A100 624 TOPS, H100 SXM 1,979 TOPS (the datasheets' sparse figures halved)
+    assert gpu("A100-80GB").peak("int8") == 624e12
+    assert gpu("H100").peak("int8") == gpu("H100").peak("fp8") == 1978.9e12
+    raws = [{"law": {"preset": "hoffmann2022"}, "target": {"loss": 2.0}, "objective": {"minimize": "cost"},
+             "inference": {"tokens": 1e13},
+             "hardware": {"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.0},
+                          "inference": {"gpu": "H100", "dtype": dtype, "mfu": 0.3, "price_per_gpu_hour": 2.0}}}
+            for dtype in ("int8", "fp8")]
+    int8, fp8 = (lifecycle_opt.solve(scenario_from_dict(r)) for r in raws)
+    assert (int8.params, int8.tokens) == (fp8.params, fp8.tokens)

@@ -5,10 +5,10 @@ cores with "with sparsity"; dense is half of those). Units: FLOP/s, bytes, bytes
 
 References
 ----------
-NVIDIA A100 Tensor Core GPU datasheet (2021): bf16 312 TFLOP/s dense; 40 GB HBM2 at
-1,555 GB/s, 80 GB HBM2e at 2,039 GB/s (SXM).
-NVIDIA H100 Tensor Core GPU datasheet (SXM5, 2023): bf16 1,979 TFLOP/s and fp8 3,958 TFLOP/s
-with sparsity → 989.4 / 1,978.9 dense; 80 GB HBM3 at 3.35 TB/s.
+NVIDIA A100 Tensor Core GPU datasheet (2021): bf16 312 TFLOP/s dense, int8 1,248 TOPS with
+sparsity → 624 dense; 40 GB HBM2 at 1,555 GB/s, 80 GB HBM2e at 2,039 GB/s (SXM).
+NVIDIA H100 Tensor Core GPU datasheet (SXM5, 2023): bf16 1,979 TFLOP/s, fp8 3,958 TFLOP/s and
+int8 3,958 TOPS with sparsity → 989.4 / 1,978.9 / 1,978.9 dense; 80 GB HBM3 at 3.35 TB/s.
 NVIDIA H200 Tensor Core GPU datasheet (SXM, 2024): same compute as H100 SXM; 141 GB HBM3e at 4.8 TB/s.
 NVIDIA DGX B200 / HGX B200 datasheet (2024), per GPU: fp8 9 PFLOP/s and bf16 4.5 PFLOP/s with
 sparsity → 4.5 / 2.25 PFLOP/s dense; 180 GB HBM3e at 8 TB/s.
@@ -46,8 +46,10 @@ class Gpu:
                            f"{', '.join(self.peak_flops)}") from None
 
 
-_A100_PEAK = {"bf16": 312e12, "fp16": 312e12, "tf32": 156e12, "fp32": 19.5e12}
-_H100_PEAK = {"bf16": 989.4e12, "fp16": 989.4e12, "fp8": 1978.9e12, "tf32": 494.7e12, "fp32": 66.9e12}
+# int8 peaks are integer operations per second, counted as FLOP/s for the cost model
+_A100_PEAK = {"bf16": 312e12, "fp16": 312e12, "int8": 624e12, "tf32": 156e12, "fp32": 19.5e12}
+_H100_PEAK = {"bf16": 989.4e12, "fp16": 989.4e12, "fp8": 1978.9e12, "int8": 1978.9e12, "tf32": 494.7e12,
+              "fp32": 66.9e12}
 _B200_PEAK = {"bf16": 2.25e15, "fp16": 2.25e15, "fp8": 4.5e15, "tf32": 1.1e15, "fp32": 75e12}
 
 CATALOGUE: dict[str, Gpu] = {g.name: g for g in [
