@@ -1,7 +1,6 @@
 """Nothing lost: a run killed while it writes leaves the previous file intact (or no file),
 never a truncated one; an existing output is kept unless --force; the same inputs give the
 same bytes."""
-import os
 import signal
 import subprocess
 import sys

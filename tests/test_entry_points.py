@@ -3,7 +3,6 @@ one-point sweep and the plot all go through one planning function, and the wrong
 that paths around the core once gave stay fixed (one test each)."""
 import dataclasses
 import json
-import math
 import os
 
 import numpy as np
@@ -39,7 +38,7 @@ def toml_text(raw: dict) -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         raise TypeError(v)
 
-    lines, tables = [], []
+    lines = []
 
     def walk(prefix, table):
         flat = [(k, v) for k, v in table.items() if not isinstance(v, dict)]
@@ -50,7 +49,6 @@ def toml_text(raw: dict) -> str:
             if isinstance(v, dict):
                 walk(f"{prefix}.{k}" if prefix else k, v)
     walk("", raw)
-    del tables
     return "\n".join(lines) + "\n"
 
 

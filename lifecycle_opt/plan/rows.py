@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
 from ..model.laws import compute_optimal_at_reducible, preset
-from ..scenario.schema import Scenario, Target
+from ..scenario.schema import OBJECTIVE_UNITS, Scenario, Target
 from .cautions import caution_context, caution_count
 
 #: what a row's "status" says: a certified plan, or why there is none
@@ -62,8 +62,7 @@ def row_facts(scenario: Scenario) -> dict:
     facts.update(_npv_per_gpu_hour(scenario))
     facts.update({f"caution_{k}": v for k, v in caution_context(scenario).items()})
     facts.update(scenario=scenario.name, objective=scenario.objective, law=scenario.loss_law.name,
-                 objective_unit="loss" if scenario.objective == "loss" else
-                 ("flops" if scenario.objective == "flops" else "usd"),
+                 objective_unit=OBJECTIVE_UNITS[scenario.objective],
                  unique_tokens=scenario.data.unique_tokens,
                  target_loss=scenario.target.loss if scenario.target else None)
     return facts

@@ -7,7 +7,7 @@ rules that tie its parts together (:func:`check`). Reading files is :mod:`.reade
 from __future__ import annotations
 
 __all__ = ["Target", "DataLimits", "Budget", "Limits", "Robust", "Scenario", "OBJECTIVES",
-           "BYTES_PER_PARAM", "TINY", "fail", "check"]
+           "OBJECTIVE_UNITS", "BYTES_PER_PARAM", "TINY", "fail", "check"]
 
 import math
 from dataclasses import dataclass, field
@@ -24,6 +24,8 @@ TINY = 1e-300
 
 #: what the optimiser can minimise
 OBJECTIVES = ("cost", "flops", "loss")
+#: the unit each objective is measured in: present-value dollars, FLOP, or nats
+OBJECTIVE_UNITS = {"cost": "usd", "flops": "flops", "loss": "loss"}
 
 
 #: bytes per weight when serving in a dtype (weights only; KV cache not included)

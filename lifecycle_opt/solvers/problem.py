@@ -26,7 +26,7 @@ import numpy as np
 
 from ..model.constants import SECONDS_PER_DAY, TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import LossLaw
-from ..scenario.schema import Scenario
+from ..scenario.schema import OBJECTIVE_UNITS, Scenario
 
 #: the shapes a limit takes in (x, y) = (log N, log D); see Constraint.kind
 LIMIT_KINDS = ("x_le", "y_le", "ratio_ge", "ratio_le", "nd_le", "cost_le")
@@ -280,6 +280,6 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
     if s.objective == "loss":
         objective = Objective("loss", "loss", law=law)
     else:
-        unit = "flops" if s.objective == "flops" else "usd"
+        unit = OBJECTIVE_UNITS[s.objective]
         objective = Objective("cost", unit, posy=_cost_posy(s, unit))
     return Problem(objective, tuple(cons), law)
