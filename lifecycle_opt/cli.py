@@ -212,9 +212,11 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
                     keys = plan.keys
                     write_chunks_atomic(output, _prepend(csv_header(keys),
                                         (csv_chunk(c, keys) for c in advance())), force=force)
+                    _say_exact(plan)
                     click.echo(f"wrote {output}", err=True)
                     return
                 rows = [r for cols in advance() for r in chunk_rows(cols)]
+        _say_exact(plan)
         keys = [a.key for a in axes]
         text = {"table": lambda r: render_rows(r, keys),
                 "csv": lambda r: csv_header(plan.keys) + csv_chunk({k: [x[k] for x in r] for k in plan.keys},
@@ -227,6 +229,14 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
         _emit(text, output, force)
     except LifecycleError as exc:
         _fail(exc)
+
+
+def _say_exact(plan) -> None:
+    """Say on stderr how many points went to the exact path when the batch solver could
+    not take the sweep (the roofline serving model, bootstrap laws)."""
+    if plan.exact_reason:
+        click.echo(f"{plan.size} points solved one by one by the exact solver (the batch solver does "
+                   f"not cover {plan.exact_reason})", err=True)
 
 
 def _prepend(first, rest):

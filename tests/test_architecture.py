@@ -11,15 +11,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.laws", "model.hardware", "model.costs", "model.finance",
+    "model.constants", "model.units", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
     "fit.runs", "fit.parametric", "fit.approaches",
-    "scenario.schema", "scenario.fields", "scenario.files", "scenario.sections", "scenario.reader",
+    "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.sections", "scenario.reader",
     "solvers.problem", "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.exact", "solvers.batch_kkt",
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch",
-    "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
+    "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep",
-    "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.plan_book", "outputs.plots",
+    "outputs.serving_report", "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.plan_book", "outputs.plots",
     "cli",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]

@@ -16,8 +16,11 @@ Spending that happens over months (the ``[finance]`` section) reaches this modul
 :class:`Timing`: four multipliers on today's price, for nominal and present-value dollars
 of training and of serving. They keep every dollar cost linear in N·D and N.
 
-The solver sees a cost through one narrow interface, :meth:`CostModel.coefficients`:
-every cost objective here is ``a·N·D + b·N`` with non-negative a, b.
+The solver sees a cost through one narrow interface, :meth:`CostModel.cost_terms`: a
+posynomial in (N, D, B, G, t). Under the MFU model it is ``a·N·D + b·N`` with
+non-negative a, b (:meth:`CostModel.coefficients`); under the roofline serving model
+(:mod:`.serving`, docs/model.md §8) a served token costs what its decode step and its
+prefill take on the GPU, which depends on the batch B and replica size G too.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import numpy as np
 
 from .constants import (HOURS_PER_DAY, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_DAY, SECONDS_PER_HOUR,
                         TRAIN_FLOPS_PER_PARAM_TOKEN)
+from .serving import Roofline, ServingPoint
 
 
 def _usd_per_flop(price_per_gpu_hour: float | None, flop_rate: float) -> float | None:
@@ -72,8 +76,9 @@ class TrainingHardware:
 class InferenceHardware:
     """Where the model is served.
 
-    peak_flops [FLOP/s]; prefill_mfu and decode_mfu [0–1]; price_per_gpu_hour [$ / GPU-hour].
-    memory_bytes [bytes] per GPU, for limits derived from serving memory.
+    peak_flops [FLOP/s]; prefill_mfu and decode_mfu [0–1] (the MFU serving model);
+    price_per_gpu_hour [$ / GPU-hour]. memory_bytes [bytes] per GPU, for limits derived from
+    serving memory; bandwidth [bytes/s] of its HBM, for the roofline serving model.
     """
 
     gpu: str
@@ -83,6 +88,7 @@ class InferenceHardware:
     decode_mfu: float
     price_per_gpu_hour: float | None = None
     memory_bytes: float | None = None
+    bandwidth: float | None = None
 
     def price_per_flop(self, mfu: float) -> float | None:
         """[$ / FLOP] at utilisation ``mfu``."""
@@ -188,11 +194,54 @@ class CostModel:
     inference: InferenceHardware | None
     demand: Demand
     timing: Timing = Timing()
+    serving: Roofline | None = None
 
     # ---- the narrow interface the solver uses
+    def cost_terms(self, unit: str, part: str = "total") -> tuple:
+        """The cost in ``unit`` (see :meth:`coefficients`) as posynomial terms
+        (c, e_N, e_D, e_B, e_G, e_t) over :data:`.serving.VARIABLES`; ``part`` "total",
+        "training" or "inference"."""
+        train = () if part == "inference" else self._training_terms(unit)
+        if part == "training":
+            return train
+        if self.serving is None:
+            b = self.coefficients(unit)[1]
+            return train + (((b, 1.0, 0.0, 0.0, 0.0, 0.0),) if b > 0 else ())
+        r, d = self.serving, self.demand
+        if unit == "flops":
+            per_in, per_out = r.prefill_flops_terms(), r.decode_flops_terms()
+            k_in, k_out = d.input_tokens, d.output_tokens
+        else:
+            usd = self._inference_usd_per_gpu_second(unit)
+            per_in, per_out = r.prefill_gpu_seconds_terms(), r.decode_gpu_seconds_terms()
+            k_in, k_out = d.input_tokens * usd, d.output_tokens * usd
+        return train + tuple((c * k, *e) for k, terms in ((k_in, per_in), (k_out, per_out)) if k > 0
+                             for c, *e in terms)
+
+    def _training_terms(self, unit: str) -> tuple:
+        if unit == "flops":
+            a = TRAIN_FLOPS_PER_PARAM_TOKEN
+        else:
+            timing = self.timing.training_present if unit == "usd" else self.timing.training_nominal
+            a = TRAIN_FLOPS_PER_PARAM_TOKEN * self.training_price_per_flop() * timing
+        return ((a, 1.0, 1.0, 0.0, 0.0, 0.0),)
+
+    def _inference_usd_per_gpu_second(self, unit: str) -> float:
+        """[$ / GPU-second] of serving, present value ("usd") or nominal ("usd_nominal")."""
+        if self.demand.tokens == 0:
+            return 0.0
+        hw = self.inference
+        if hw is None or hw.price_per_gpu_hour is None:
+            raise ValueError("inference price unknown")
+        timing = self.timing.inference_present if unit == "usd" else self.timing.inference_nominal
+        return hw.price_per_gpu_hour / SECONDS_PER_HOUR * timing
+
     def coefficients(self, unit: str) -> tuple[float, float]:
-        """(a, b) with cost = a·N·D + b·N, in ``unit`` "flops", "usd" (present value, what the
-        cost objective minimises) or "usd_nominal" (dollars as paid, what spending caps limit)."""
+        """(a, b) with cost = a·N·D + b·N under the MFU serving model, in ``unit`` "flops",
+        "usd" (present value, what the cost objective minimises) or "usd_nominal" (dollars
+        as paid, what spending caps limit)."""
+        if self.serving is not None:
+            raise ValueError("the roofline serving cost is not linear in N: use cost_terms")
         if unit == "flops":
             return TRAIN_FLOPS_PER_PARAM_TOKEN, INFER_FLOPS_PER_PARAM_TOKEN * self.demand.tokens
         if unit in ("usd", "usd_nominal"):
@@ -223,14 +272,15 @@ class CostModel:
     @property
     def has_prices(self) -> bool:
         try:
-            self.coefficients("usd")
+            self.cost_terms("usd")
             return True
         except ValueError:
             return False
 
     # ---- evaluation
-    def breakdown(self, N: float, D: float) -> CostBreakdown:
-        """Every cost of the plan (N [count], D [tokens])."""
+    def breakdown(self, N: float, D: float, point: ServingPoint | None = None) -> CostBreakdown:
+        """Every cost of the plan (N [count], D [tokens]); under the roofline serving model,
+        served at ``point`` (without one, the serving fields are None)."""
         train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN * N * D
         infer_flops = INFER_FLOPS_PER_PARAM_TOKEN * N * self.demand.tokens
         t = self.training
@@ -240,7 +290,9 @@ class CostModel:
         tm = self.timing
         i = self.inference
         infer_hours = infer_usd = None
-        if i is not None:
+        if self.serving is not None:
+            infer_flops, infer_hours, infer_usd = self._roofline_serving(N, point)
+        elif i is not None:
             per_param_flop = INFER_FLOPS_PER_PARAM_TOKEN * N
             seconds = (per_param_flop * self.demand.input_tokens / (i.peak_flops * i.prefill_mfu)
                        + per_param_flop * self.demand.output_tokens / (i.peak_flops * i.decode_mfu))
@@ -259,6 +311,20 @@ class CostModel:
                              _scaled(infer_usd, tm.inference_nominal),
                              _scaled(train_usd, tm.training_present),
                              _scaled(infer_usd, tm.inference_present), _f(serving_gpus))
+
+
+    def _roofline_serving(self, N, point: ServingPoint | None):
+        """(FLOP, GPU-hours, dollars at today's price) of serving the demand at ``point``
+        under the roofline model; all None without a point."""
+        if point is None:
+            return None, None, None
+        r, d, i = self.serving, self.demand, self.inference
+        flops = d.input_tokens * r.prefill_flops(N) + d.output_tokens * r.decode_flops(N)
+        seconds = (d.input_tokens * r.prefill_gpu_seconds(N)
+                   + d.output_tokens * point.decode_gpu_seconds_per_token)
+        hours = seconds / SECONDS_PER_HOUR
+        usd = hours * i.price_per_gpu_hour if i is not None and i.price_per_gpu_hour is not None else None
+        return flops, hours, usd
 
 
 def _f(x):

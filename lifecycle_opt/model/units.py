@@ -14,6 +14,7 @@ __all__ = [
     "parse_flops",
     "parse_flop_rate",
     "parse_bytes",
+    "parse_bandwidth",
     "parse_power",
     "parse_rate",
     "format_count",
@@ -182,6 +183,19 @@ def parse_bytes(value: object) -> float:
     """
     return _parse_quantity(value, 'an amount of memory such as 8e10 or "80GB"', "amount of memory",
                            lambda suffix, unit: _BYTE_WORDS.get((suffix + unit).replace(" ", "").upper()))
+
+
+def parse_bandwidth(value: object) -> float:
+    """Parse a memory bandwidth [bytes/s] (decimal units); bare numbers are bytes/s.
+
+    >>> parse_bandwidth("3.35TB/s"), parse_bandwidth("2039 GB/s"), parse_bandwidth(1.555e12)
+    (3350000000000.0, 2039000000000.0, 1555000000000.0)
+    """
+    def multiplier(suffix, unit):
+        word = (suffix + unit).replace(" ", "").upper()
+        return _BYTE_WORDS.get(word[:-2]) if word.endswith("/S") else None
+
+    return _parse_quantity(value, 'a bandwidth such as 3.35e12 or "3.35TB/s"', "bandwidth", multiplier)
 
 
 _POWER_WORDS = {"W": 1.0, "KW": 1e3, "MW": 1e6}

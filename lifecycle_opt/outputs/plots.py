@@ -43,10 +43,23 @@ def _figure_class():
 
 
 def _cost_grid(scenario: Scenario, sol: Solution, N, D):
-    """Lifecycle cost a·N·D + b·N on the grid, in the unit the report uses for the plan."""
+    """Lifecycle cost on the grid (a·N·D + b·N under the MFU serving model), in the unit the
+    report uses for the plan."""
     unit = "usd" if sol.objective_unit == "usd" else "flops"
-    a, b = scenario.costs.coefficients(unit)
-    return a * N * D + b * N, unit
+    if scenario.serving is None:
+        a, b = scenario.costs.coefficients(unit)
+        return a * N * D + b * N, unit
+    # the roofline serving cost of each model size at its cheapest serving point (nan where
+    # no allowed replica serves it within the targets); N varies along the columns
+    columns = []
+    for j in range(N.shape[1]):
+        point = scenario.serving.relaxed_point(float(N[0, j]))
+        if point is None:
+            columns.append(np.full(N.shape[0], np.nan))
+            continue
+        costs = scenario.costs.breakdown(float(N[0, j]), D[:, j], point)
+        columns.append(costs.total_cost_pv_usd if unit == "usd" else costs.total_flops)
+    return np.column_stack(columns), unit
 
 
 def plan_figure(plans: list[tuple[Scenario, Solution]]):

@@ -23,6 +23,7 @@ from ..plan.solution import Binding, Solution
 from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import format_count, format_duration, format_flops, format_money, format_number
+from .serving_report import SERVING_KNOB_UNITS, serving_section
 
 #: Published plans (parameters, training tokens) for the over-training report.
 #: Sources: GPT-3 — Brown et al. 2020 Table 2.2 (175B, 300B); Gopher — Rae et al. 2021 (280B, 300B);
@@ -60,6 +61,7 @@ _KNOB_UNITS = {
     "budget.training_flops": ("1e21 FLOP", 1e21),
     "limits.min_tokens_per_param": ("token per parameter", 1.0),
     "limits.max_tokens_per_param": ("token per parameter", 1.0),
+    **SERVING_KNOB_UNITS,
 }
 
 
@@ -128,6 +130,8 @@ def render_table(sol: Solution) -> str:
     out += ["COSTS", tabulate(cost_rows, headers=headers), ""]
     if sol.cash_flow is not None:
         out += _cash_flow_section(sol.cash_flow)
+    if sol.serving is not None:
+        out += serving_section(sol.serving)
 
     base = sol.baseline
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",

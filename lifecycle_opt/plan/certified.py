@@ -11,10 +11,13 @@ __all__ = ["certified_plan"]
 import numpy as np
 
 from ..model.laws import DataConstrainedLaw
+from ..model.units import format_count
 from ..scenario.schema import Scenario
-from ..solvers.exact import solve_exact
+from ..solvers.exact import ExactPlan, solve_exact
 from .cautions import plan_warnings
-from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts
+from .rows import (BASELINE_COSTS, INFER_FIELDS, baseline_plans, breakdown_of, plan_columns, row_facts,
+                   stack_facts)
+from .serving_plan import ServingPlan, baseline_point, nan_if_none, point_z, serving_plan, serving_points
 from .solution import Baseline, Solution
 
 
@@ -35,16 +38,21 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
         N_eff, D_eff = float(law.effective_params(N, D)), float(law.effective_tokens(D))
     else:
         N_eff, D_eff = N, D
-    disagree = 0 if exact.certificate.methods_agree else 1
-    columns = plan_columns(stack_facts([row_facts(scenario)]), np.array([N]), np.array([D]),
+    facts = stack_facts([row_facts(scenario)])
+    serving, serving_columns, extra = None, {}, []
+    if scenario.serving is not None:
+        serving, serving_columns = _serving(scenario, exact, facts, loss)
+        extra = [_serving_caution(serving, c) for c in serving.broken]
+    disagree = (0 if exact.certificate.methods_agree else 1) + len(extra)
+    columns = plan_columns(facts, np.array([N]), np.array([D]),
                            loss=loss, effective_tokens=D_eff, objective_value=exact.objective_value,
                            kkt_residual=exact.certificate.kkt_residual,
-                           binding=[";".join(b.name for b in exact.binding)], extra_warnings=disagree)
+                           binding=[";".join(b.name for b in exact.binding)], extra_warnings=disagree,
+                           **serving_columns)
     costs = breakdown_of(columns)
     Nb, Db = float(columns["baseline_params"][0]), float(columns["baseline_tokens"][0])
     base_costs = breakdown_of(columns[BASELINE_COSTS])
-    base_value = (exact.problem.objective.posy.value(Nb, Db) if exact.problem.objective.kind == "cost"
-                  else loss)
+    base_value = _baseline_value(exact, Nb, Db, base_costs, loss)
     row = {k: _scalar(v[0]) for k, v in columns.items() if k != BASELINE_COSTS}
     return Solution(
         scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
@@ -54,9 +62,52 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
         baseline=Baseline(Nb, Db, float(scenario.law.loss(Nb, Db)), base_costs, base_value),
         binding=exact.binding, certificate=exact.certificate, law_name=law.name,
         law_source=law.source, target_loss=scenario.target.loss if scenario.target else None,
-        warnings=tuple(plan_warnings(scenario, N, D, costs, exact.certificate)),
+        warnings=tuple(plan_warnings(scenario, N, D, costs, exact.certificate) + extra),
         assumptions=scenario.assumptions, cash_flow=_cash_flow(scenario, costs),
-        tokens_served=scenario.demand.tokens, serving_days=scenario.demand.deployment_days, row=row)
+        tokens_served=scenario.demand.tokens, serving_days=scenario.demand.deployment_days, row=row,
+        serving=serving)
+
+
+def _serving(scenario: Scenario, exact: ExactPlan, facts: dict, loss: float) -> tuple[ServingPlan, dict]:
+    """The ServingPlan of the certified plan under the roofline serving model, and the
+    serving columns :func:`plan_columns` takes (the costs of the plan and its baseline at
+    their serving points, the row's serving fields)."""
+    N, D = exact.params, exact.tokens
+    relaxed, rounded = serving_points(scenario, N)
+    model = scenario.costs
+    costs, relaxed_costs = model.breakdown(N, D, rounded), model.breakdown(N, D, relaxed)
+    z = point_z(N, D, rounded)
+    broken = tuple(c.name for c in exact.problem.constraints if not c.is_loss and c.value(z) > 1e-9)
+    plan = serving_plan(scenario, N, relaxed, rounded, costs, relaxed_costs, broken)
+    Nb = float(baseline_plans(facts, np.array([loss]))[0][0])
+    base = baseline_point(scenario, Nb)
+    base_costs = model.breakdown(Nb, 1.0, base)
+    column = lambda b: {f: np.array([nan_if_none(getattr(b, f))]) for f in INFER_FIELDS}  # noqa: E731
+    p = plan.rounded
+    row = {"serving_replica_gpus": p.replica_gpus, "serving_batch": p.batch,
+           "serving_tpot_ms": p.step_seconds * 1e3, "serving_ttft_ms": p.ttft_seconds * 1e3,
+           "serving_tokens_per_second_per_gpu": p.tokens_per_second_per_gpu,
+           "serving_usd_per_million_output_tokens": nan_if_none(plan.usd_per_million_output_tokens),
+           "serving_usd_per_million_input_tokens": nan_if_none(plan.usd_per_million_input_tokens),
+           "serving_implied_decode_mfu": plan.implied_decode_mfu,
+           "serving_rounding_cost_usd": nan_if_none(plan.rounding_cost_usd)}
+    return plan, {"serving": column(costs), "baseline_serving": column(base_costs), "serving_row": row}
+
+
+def _serving_caution(plan: ServingPlan, name: str) -> str:
+    p = plan.rounded
+    return (f"the rounded serving plan ({p.batch:g} sequences on {format_count(p.replica_gpus)} GPUs) "
+            f"breaks {name}: whole numbers cost more than the limit allows; see the relaxed plan")
+
+
+def _baseline_value(exact: ExactPlan, Nb: float, Db: float, base_costs, loss: float) -> float | None:
+    """The baseline's objective in the objective's unit."""
+    objective = exact.problem.objective
+    if objective.kind != "cost":
+        return loss
+    if exact.problem.dim == 2:
+        return objective.posy.value(Nb, Db)
+    return base_costs.total_cost_pv_usd if objective.unit == "usd" else base_costs.total_flops
 
 
 def _scalar(x):

@@ -12,8 +12,8 @@ workbook's cached values are the same numbers.
 """
 from __future__ import annotations
 
-__all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS", "row_facts",
-           "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "breakdown_of"]
+__all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
+           "SERVING_FIELDS", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "breakdown_of"]
 
 import functools
 import math
@@ -93,12 +93,15 @@ def stack_facts(many: list[dict]) -> dict:
     return out
 
 
-def cost_columns(facts: dict, N, D) -> dict:
+def cost_columns(facts: dict, N, D, serving: dict | None = None) -> dict:
     """Every cost of the plans (N [parameters], D [tokens]) as arrays, with the totals:
-    the fields of :class:`CostBreakdown` (nan where a scenario does not price them)."""
+    the fields of :class:`CostBreakdown` (nan where a scenario does not price them).
+    ``serving`` gives the INFER_FIELDS of plans under the roofline serving model, whose
+    serving cost is not linear in N (from :meth:`CostModel.breakdown` at their point)."""
     N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
     out = {f: facts[f"per_{f}"] * N * D for f in TRAIN_FIELDS}
-    out.update({f: facts[f"per_{f}"] * N for f in INFER_FIELDS})
+    out.update({f: facts[f"per_{f}"] * N for f in INFER_FIELDS} if serving is None else
+               {f: np.asarray(serving[f], dtype=float) for f in INFER_FIELDS})
     out["total_flops"] = out["training_flops"] + out["inference_flops"]
     out["total_cost_usd"] = out["training_cost_usd"] + out["inference_cost_usd"]
     out["total_cost_pv_usd"] = out["training_cost_pv_usd"] + out["inference_cost_pv_usd"]
@@ -116,17 +119,21 @@ def baseline_plans(facts: dict, loss) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, kkt_residual,
-                 binding: list[str], extra_warnings=0) -> dict:
+                 binding: list[str], extra_warnings=0, serving: dict | None = None,
+                 baseline_serving: dict | None = None, serving_row: dict | None = None) -> dict:
     """The rows of plans (N, D) as columns {field: array or list}, in row order.
 
     ``facts`` are :func:`stack_facts` arrays (one element per plan); ``loss`` [nats],
     ``effective_tokens`` [tokens], ``objective_value`` and ``kkt_residual`` come from the
     solver; ``binding`` is each plan's binding constraints joined by ";";
-    ``extra_warnings`` counts warnings only a certificate knows (solvers disagreeing)."""
+    ``extra_warnings`` counts warnings only a certificate knows (solvers disagreeing).
+    Under the roofline serving model, ``serving`` and ``baseline_serving`` are the serving
+    costs of the plans and their baselines (see :func:`cost_columns`) and ``serving_row``
+    the SERVING_FIELDS of the plans; nan for the MFU model."""
     N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
-    costs = cost_columns(facts, N, D)
+    costs = cost_columns(facts, N, D, serving)
     Nb, Db = baseline_plans(facts, loss)
-    base = cost_columns(facts, Nb, Db)
+    base = cost_columns(facts, Nb, Db, baseline_serving)
     npv = facts["npv_train"] * costs["training_gpu_hours"] + facts["npv_infer"] * costs["inference_gpu_hours"]
     context = {k[len("caution_"):]: v for k, v in facts.items() if k.startswith("caution_")}
     warnings = caution_count(context, N, D, costs["training_flops"], costs["inference_flops"],
@@ -150,9 +157,17 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
                                          1 - costs["total_cost_pv_usd"] / base["total_cost_pv_usd"], np.nan),
             "binding": list(binding), "kkt_residual": num(kkt_residual), "law": facts["law"],
             "warnings": np.broadcast_to(np.asarray(warnings, dtype=int), (n,)),
+            **{f: num(math.nan if serving_row is None else serving_row[f]) for f in SERVING_FIELDS},
             BASELINE_COSTS: base}
 
 
+#: the serving point of a plan under the roofline serving model (nan under the MFU model):
+#: replica size [GPUs], batch [sequences], TPOT and TTFT [ms], tokens/s per GPU, dollars per
+#: million generated and prompt tokens, the implied decode MFU, what rounding cost [$]
+SERVING_FIELDS = ("serving_replica_gpus", "serving_batch", "serving_tpot_ms", "serving_ttft_ms",
+                  "serving_tokens_per_second_per_gpu", "serving_usd_per_million_output_tokens",
+                  "serving_usd_per_million_input_tokens", "serving_implied_decode_mfu",
+                  "serving_rounding_cost_usd")
 #: the key under which :func:`plan_columns` hands over the baseline's costs (not a row field)
 BASELINE_COSTS = "_baseline_costs"
 #: cost columns in the order of :meth:`CostBreakdown.as_dict`

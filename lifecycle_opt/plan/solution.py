@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..model.costs import CostBreakdown
 from ..model.finance import CashFlow
 from ..solvers.certificate import Binding, Certificate
+from .serving_plan import ServingPlan
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Solution:
     tokens_served : tokens processed in serving over the deployment [tokens]
     serving_days : how long the demand is served [days], or None when not given
     uncertainty : the plan under the law's bootstrap samples (see Uncertainty), else None
+    serving : how the plan is served under the roofline serving model (a ServingPlan: the
+        costs above are those of its rounded point), else None
     """
 
     scenario_name: str
@@ -109,6 +112,7 @@ class Solution:
     tokens_served: float = 0.0
     serving_days: float | None = None
     row: dict = field(default_factory=dict, compare=False, repr=False)
+    serving: ServingPlan | None = None
 
     # ---- derived ratios
     @property
@@ -182,5 +186,6 @@ class Solution:
             "assumptions": list(self.assumptions),
             "cash_flow": None if self.cash_flow is None else self.cash_flow.as_dict(),
             "uncertainty": None if self.uncertainty is None else self.uncertainty.as_dict(),
+            "serving": None if self.serving is None else self.serving.as_dict(),
         }
 

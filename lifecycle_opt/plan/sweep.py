@@ -199,6 +199,7 @@ class SweepPlan:
     loss: _Side
     cost: _Side
     exact: bool = False
+    exact_reason: str = ""
 
     @property
     def size(self) -> int:
@@ -242,6 +243,12 @@ def _batch_sides(plan: SweepPlan) -> None:
     built = [s for side in (plan.loss, plan.cost) for s in side.scenarios if isinstance(s, Scenario)]
     if any(s.law_samples for s in built):
         plan.exact = True          # distributions and robust plans: the exact path
+        plan.exact_reason = "the law's bootstrap samples"
+        return
+    if any(s.serving is not None for s in built):
+        # the batch solver knows the MFU serving cost (linear in N) alone
+        plan.exact = True
+        plan.exact_reason = "the roofline serving model"
         return
     problems, owners = [], []
     for side in (plan.loss, plan.cost):

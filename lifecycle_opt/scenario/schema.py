@@ -17,6 +17,7 @@ from ..model.costs import CostModel, Demand, InferenceHardware, Timing, Training
 from ..model.finance import Finance
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                           KaplanLaw, LossLaw)
+from ..model.serving import Roofline
 
 #: the smallest positive quantity accepted: a limit enters the problem as its reciprocal too
 TINY = 1e-300
@@ -122,6 +123,7 @@ class Scenario:
         cost objective is the present value of spending, and ``demand`` holds its totals
     law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
     robust : what to do with them (see Robust); None without samples
+    serving : the roofline serving model (docs/model.md §8), or None for the MFU model
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
@@ -148,6 +150,7 @@ class Scenario:
     finance: Finance | None = None
     law_samples: tuple[ChinchillaLaw, ...] = field(default=(), repr=False)
     robust: Robust | None = None
+    serving: Roofline | None = None
     assumptions: tuple[str, ...] = ()
     source: str | None = None
     raw: dict | None = field(default=None, compare=False, repr=False)
@@ -166,7 +169,7 @@ class Scenario:
     @property
     def costs(self) -> CostModel:
         timing = self.finance.timing() if self.finance is not None else Timing()
-        return CostModel(self.training, self.inference, self.demand, timing)
+        return CostModel(self.training, self.inference, self.demand, timing, self.serving)
 
 
 def fail(source, key, expected, found=None, found_text=None):

@@ -9,6 +9,7 @@ __all__ = ["SectionReader"]
 
 import datetime
 import difflib
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,12 +20,13 @@ from ..model.costs import Demand, InferenceHardware, TrainingHardware
 from ..model.finance import Finance, owned_gpu_hour_cost
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange,
                           KaplanLaw, PRESETS, preset)
-from ..model.units import (parse_bytes, parse_count, parse_flop_rate, parse_flops, parse_money,
-                           parse_power, parse_rate)
+from ..model.units import (parse_bandwidth, parse_bytes, parse_count, parse_flop_rate, parse_flops,
+                           parse_money, parse_power, parse_rate)
 from .files import read_toml
 from .fields import Section, fraction, in_days, integer, number, signed_rate
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
+from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline
 
 
 _LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
@@ -33,7 +35,7 @@ _LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "a
 
 
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance", "robust")
+             "budget", "limits", "finance", "robust", "serving")
 
 
 _FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_tokens", "monthly_growth",
@@ -68,15 +70,18 @@ class SectionReader:
         target = self.target(top.sub("target", ("loss", "reference")), law)
         fin = top.sub("finance", _FINANCE_KEYS)
         monthly = self.monthly_demand(fin)
-        demand = self.demand(top.sub("inference", ("tokens", "requests", "input_tokens",
-                                                   "output_tokens", "output_fraction",
-                                                   "deployment_days")), fin, monthly)
+        infer_sec = top.sub("inference", ("tokens", "requests", "input_tokens", "output_tokens",
+                                          "output_fraction", "deployment_days"))
+        demand = self.demand(infer_sec, fin, monthly)
+        serving_sec = top.sub("serving", SERVING_KEYS)
+        roofline = serving_sec is not None and serving_sec.text("model", SERVING_MODELS) == "roofline"
         hw = top.sub("hardware", ("training", "inference"))
         training = self.training(hw.sub("training", ("gpu", "peak_flops", "dtype", "mfu",
                                                      "price_per_gpu_hour", "gpus"))) if hw else None
-        inference = self.inference(hw.sub("inference", ("gpu", "peak_flops", "memory", "dtype", "mfu",
-                                                         "prefill_mfu", "decode_mfu",
-                                                         "price_per_gpu_hour"))) if hw else None
+        inference = self.inference(hw.sub("inference", ("gpu", "peak_flops", "memory", "bandwidth", "dtype",
+                                                         "mfu", "prefill_mfu", "decode_mfu",
+                                                         "price_per_gpu_hour")) if hw else None,
+                                   roofline)
         finance = None
         if fin is not None:
             finance, training, inference = self.finance(fin, demand, monthly, training, inference)
@@ -86,7 +91,12 @@ class SectionReader:
                                                 "max_tokens_per_param", "serving_gpus",
                                                 "serving_memory", "bytes_per_param")), inference)
         objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
-        return Scenario(name=name, law=law, objective=objective, target=target, demand=demand,
+        serving = read_roofline(self, serving_sec, inference, self._per_request(infer_sec))
+        if serving is not None and limits.max_params_key != "limits.max_params":
+            self.fail(limits.max_params_key, 'no weights-only serving limit with serving.model = "roofline" '
+                      '(its memory limit holds weights and KV cache: serving.replica_gpus)',
+                      found_text="found one")
+        return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
                         data=data_limits, budget=budget, limits=limits, training=training,
                         inference=inference, finance=finance, law_samples=samples, robust=robust,
                         assumptions=tuple(self.assumptions),
@@ -257,6 +267,14 @@ class SectionReader:
                       "non-negative and not both zero", found_text=f"found {inp:g} and {out:g}")
         return Demand(input_tokens=requests * inp, output_tokens=requests * out, deployment_days=days)
 
+    def _per_request(self, sec: Section | None) -> tuple[float, float] | None:
+        """(prompt, generated) tokens per request when [inference] gives requests, else None."""
+        if sec is None or not sec.has("requests"):
+            return None
+        count = lambda v: parse_count(v, "token count")      # noqa: E731
+        return (sec.get("input_tokens", count, positive=False, default=0.0),
+                sec.get("output_tokens", count, positive=False, default=0.0))
+
     def _output_fraction(self, sec: Section | None, tokens: float) -> float:
         frac = sec.get("output_fraction", fraction, default=None) if sec is not None else None
         if frac is None:
@@ -426,10 +444,26 @@ class SectionReader:
                                 sec.get("price_per_gpu_hour", parse_money),
                                 int(gpus) if gpus is not None else None)
 
-    def inference(self, sec: Section | None) -> InferenceHardware | None:
+    def inference(self, sec: Section | None, roofline: bool = False) -> InferenceHardware | None:
         if sec is None:
             return None
         name, dtype, peak, memory = self._gpu(sec, "bf16")
+        bandwidth = hw_catalogue.gpu(name).bandwidth if name != "custom" else None
+        if sec.has("bandwidth"):
+            bandwidth = sec.get("bandwidth", parse_bandwidth)
+        if sec.has("memory"):
+            memory = sec.get("memory", parse_bytes)
+        if roofline:
+            # the roofline model derives utilisation from the hardware: an MFU would do nothing
+            for k in ("mfu", "prefill_mfu", "decode_mfu"):
+                if sec.has(k):
+                    self.fail(sec.key(k), 'no assumed utilisation with serving.model = "roofline" (set '
+                              'serving.compute_efficiency and bandwidth_efficiency instead)', sec.table[k])
+            return InferenceHardware(name, dtype, peak, math.nan, math.nan,
+                                     sec.get("price_per_gpu_hour", parse_money), memory, bandwidth)
+        if sec.has("bandwidth"):
+            self.fail(sec.key("bandwidth"), 'only with serving.model = "roofline" (the MFU model does not '
+                      'use it)', sec.table["bandwidth"])
         if sec.has("mfu"):
             for k in ("prefill_mfu", "decode_mfu"):
                 if sec.has(k):
@@ -441,8 +475,6 @@ class SectionReader:
                 if not sec.has(k):
                     self.fail(sec.key(k), "a utilisation in (0, 1] (or a blended mfu)", found_text="found none")
             prefill, decode = sec.get("prefill_mfu", fraction), sec.get("decode_mfu", fraction)
-        if sec.has("memory"):
-            memory = sec.get("memory", parse_bytes)
         return InferenceHardware(name, dtype, peak, prefill, decode,
                                  sec.get("price_per_gpu_hour", parse_money), memory)
 

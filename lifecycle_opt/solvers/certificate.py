@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import BOX, Problem
+from .problem import Problem
 
 #: the relative KKT residual a plan must reach to be certified
 KKT_TOL = 1e-9
@@ -119,7 +119,8 @@ def _restore(problem: Problem, z, active, iters: int = 8):
     for _ in range(iters):
         F = np.array([cons[i].evaluate(z)[0] for i in active])
         J = np.array([cons[i].evaluate(z)[1] for i in active])
-        z = np.clip(z + np.linalg.lstsq(J, -F, rcond=None)[0], [b[0] for b in BOX], [b[1] for b in BOX])
+        z = np.clip(z + np.linalg.lstsq(J, -F, rcond=None)[0], [b[0] for b in problem.box],
+                    [b[1] for b in problem.box])
         now = worst(z)
         if now < size:
             best, size = z, now
@@ -153,7 +154,7 @@ def _newton_kkt(problem: Problem, z, active, iters: int = 60):
             K += nu[j] * Hh
             rows.append(gh)
             F_bot.append(h)
-        A = np.array(rows).reshape(k, 2)
+        A = np.array(rows).reshape(k, z.size)
         M = np.block([[K, A.T], [A, np.zeros((k, k))]])
         F = np.r_[F_top, F_bot]
         norm = float(np.max(np.abs(F)))
@@ -162,9 +163,10 @@ def _newton_kkt(problem: Problem, z, active, iters: int = 60):
         prev = norm
         step = np.linalg.lstsq(M, -F, rcond=None)[0]
         # keep inside the box and never jump wildly (log space: a factor e^2 at most)
-        step[:2] = np.clip(step[:2], -2.0, 2.0)
-        z = np.clip(z + step[:2], [b[0] for b in BOX], [b[1] for b in BOX])
-        nu = nu + step[2:]
+        n = z.size
+        step[:n] = np.clip(step[:n], -2.0, 2.0)
+        z = np.clip(z + step[:n], [b[0] for b in problem.box], [b[1] for b in problem.box])
+        nu = nu + step[n:]
     return z, nu
 
 

@@ -17,7 +17,7 @@ import warnings as _warnings
 
 import numpy as np
 
-from .problem import BOX, Posy, Problem, loss_minus_target
+from .problem import Posy, Problem, loss_minus_target
 
 
 def solve_cvxpy(problem: Problem, z0):
@@ -67,15 +67,15 @@ def _run(cp, prob, **kw) -> str:
             return "scs"
 
 
-def _monomials(cp, N, D, terms, z0=(0.0, 0.0), scale=1.0):
-    """Σ c·N^a·D^b with N = e^x0·n, D = e^y0·d in the scaled variables n, d."""
+def _monomials(cp, V, terms, z0, scale=1.0):
+    """Σ c·Π V_i^e_i with V_i = e^z0_i·v_i in the scaled variables v (N, D, and under the
+    roofline serving model B, G, t)."""
     out = []
-    for c, a, b in terms:
-        m = c * math.exp(a * z0[0] + b * z0[1]) * scale
-        if a:
-            m = m * N ** a
-        if b:
-            m = m * D ** b
+    for c, *e in terms:
+        m = c * math.exp(sum(ei * zi for ei, zi in zip(e, z0))) * scale
+        for v, ei in zip(V, e):
+            if ei:
+                m = m * v ** ei
         out.append(m)
     return cp.sum(cp.hstack(out)) if len(out) > 1 else out[0]
 
@@ -88,28 +88,27 @@ def _cvxpy_gp(cp, problem: Problem, z0):
     near one: unscaled, log N ≈ 25 and log cost ≈ 57 cost it two digits of accuracy.
     """
     z0 = np.asarray(z0, float)
-    N, D = cp.Variable(pos=True, name="n"), cp.Variable(pos=True, name="d")
+    V = [cp.Variable(pos=True, name=name) for name in ("n", "d", "batch", "replica", "step")[:problem.dim]]
     constraints = []
     for c in problem.constraints:
         if c.is_loss:
             level = c.law.posynomial_level(c.loss_target)
-            constraints.append(_monomials(cp, N, D, c.law.posynomial().terms, z0, 1.0 / level) <= 1.0)
+            constraints.append(_monomials(cp, V, c.law.posynomial().terms, z0, 1.0 / level) <= 1.0)
         else:
-            constraints.append(_monomials(cp, N, D, c.posy.terms, z0) <= 1.0)
-    (xl, xu), (yl, yu) = BOX
-    constraints += [N <= math.exp(xu - z0[0]), N >= math.exp(xl - z0[0]),
-                    D <= math.exp(yu - z0[1]), D >= math.exp(yl - z0[1])]
+            constraints.append(_monomials(cp, V, c.posy.terms, z0) <= 1.0)
+    for v, (lo, hi), zi in zip(V, problem.box, z0):
+        constraints += [v <= math.exp(hi - zi), v >= math.exp(lo - zi)]
     obj = problem.objective
     terms = obj.posy.terms if obj.kind == "cost" else problem.law.posynomial().terms
     # (for a loss objective: the loss is increasing in the law's posynomial, minimise that)
-    scale = 1.0 / Posy(terms).value(math.exp(z0[0]), math.exp(z0[1]))
-    objective = _monomials(cp, N, D, terms, z0, scale)
+    scale = 1.0 / Posy(terms).value_at(z0)
+    objective = _monomials(cp, V, terms, z0, scale)
     prob = cp.Problem(cp.Minimize(objective), constraints)
     _run(cp, prob, gp=True)
     if prob.status not in ("optimal", "optimal_inaccurate"):
         return None, None, f"cvxpy-gp/CLARABEL ({prob.status})"
     duals = [float(con.dual_value) for con in constraints[:len(problem.constraints)]]
-    z = z0 + np.array([math.log(N.value), math.log(D.value)])
+    z = z0 + np.log([float(v.value) for v in V])
     # the interior-point solution is accurate to ~1e-6 along the flat iso-loss direction;
     # a few curved-model steps (still cvxpy) bring it to ~1e-9
     zq = _cvxpy_quadratic_refine(cp, problem, z0, z)
@@ -122,17 +121,17 @@ def _cut_program(cp, problem: Problem, z0, max_cuts: int):
     """(problem, w, t, cut sets) of :func:`_cvxpy_cuts`: the limits and objective in
     w = z − z0, and for each loss constraint a parameter block of ``max_cuts`` cuts (t is
     the loss epigraph variable of a loss objective, else None)."""
-    w = cp.Variable(2, name="shift_from_start")
+    n = problem.dim
+    w = cp.Variable(n, name="shift_from_start")
 
     def log_posy(posy, shift=0.0):
-        logc = np.log([t[0] for t in posy.terms])
-        V = np.array([[t[1], t[2]] for t in posy.terms])
+        logc, V = posy._parts(n)
         base = logc + V @ z0 - shift
         return cp.log_sum_exp(base + V @ w) if len(base) > 1 else base[0] + V[0] @ w
 
     cons = [log_posy(c.posy) <= 0 for c in problem.constraints if not c.is_loss]
-    (xl, xu), (yl, yu) = BOX
-    cons += [w[0] >= xl - z0[0], w[0] <= xu - z0[0], w[1] >= yl - z0[1], w[1] <= yu - z0[1]]
+    for i, (lo, hi) in enumerate(problem.box):
+        cons += [w[i] >= lo - z0[i], w[i] <= hi - z0[i]]
     obj = problem.objective
     loss_cons = [c for c in problem.constraints if c.is_loss]
     if obj.kind == "cost":
@@ -148,7 +147,8 @@ def _cut_program(cp, problem: Problem, z0, max_cuts: int):
     for law, level in sets:
         G = cp.Parameter((max_cuts, 2))
         r = cp.Parameter(max_cuts)
-        cons.append(G @ w <= r + (level if t is None else t))
+        # the loss depends on (x, y) alone: its cuts see the first two variables
+        cons.append(G @ w[:2] <= r + (level if t is None else t))
         cut_sets.append({"law": law, "level": level, "G": G, "r": r, "count": 0,
                          "slopes": np.zeros((max_cuts, 2)), "offsets": np.full(max_cuts, 1e3)})
     prob = cp.Problem(cp.Minimize(objective), cons)
@@ -161,7 +161,7 @@ def _add_cut(cut: dict, z0, point) -> None:
     L, g = _loss_and_grad(cut["law"], point)
     k = cut["count"]
     cut["slopes"][k] = g
-    cut["offsets"][k] = g @ (point - z0) - L
+    cut["offsets"][k] = g @ (point[:2] - z0[:2]) - L
     cut["count"] = k + 1
 
 
@@ -178,7 +178,7 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
     for cut in cut_sets:
         _add_cut(cut, z0, z0)
         for dz in ([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]):
-            _add_cut(cut, z0, z0 + dz)
+            _add_cut(cut, z0, z0 + np.r_[dz, np.zeros(z0.size - 2)])
     status = "not run"
     previous = None
     rounds = rescued = 0
@@ -239,8 +239,9 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
     """
     law = problem.law
     obj = problem.objective
-    u = cp.Variable(2, name="scaled_step")
     z = np.asarray(zk, float)
+    n = z.size
+    u = cp.Variable(n, name="scaled_step")
     # the conic solution is good to ~1e-6: start with steps of that order (a larger scale
     # makes the feasible region of a step at a vertex of two limits too thin to solve)
     scale = 1e-5
@@ -257,17 +258,16 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
                 # a robust plan meets the target under several)
                 if obj.kind == "cost":
                     L, g, H = model(c.law)
+                    g, H = g[:n], H[:n, :n]
                     cons.append((L - c.loss_target) / scale + g @ u
                                 + 0.5 * scale * cp.quad_form(u, cp.psd_wrap(H)) <= 0)
                 continue
-            logc = np.log([t[0] for t in c.posy.terms])
-            V = np.array([[t[1], t[2]] for t in c.posy.terms])
+            logc, V = c.posy._parts(n)
             base = logc + V @ z
             cons.append(cp.log_sum_exp(base + scale * (V @ u)) <= 0 if len(base) > 1
                         else base[0] + scale * (V[0] @ u) <= 0)
-        (xl, xu), (yl, yu) = BOX
-        cons += [scale * u[0] >= xl - z[0], scale * u[0] <= xu - z[0],
-                 scale * u[1] >= yl - z[1], scale * u[1] <= yu - z[1]]
+        for i, (lo, hi) in enumerate(problem.box):
+            cons += [scale * u[i] >= lo - z[i], scale * u[i] <= hi - z[i]]
         if obj.kind == "cost":
             # second-order model of φ = log cost, divided by s²
             _, gphi, Hphi = obj.evaluate(z)

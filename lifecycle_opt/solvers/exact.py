@@ -52,6 +52,8 @@ class ExactPlan:
     binding : the active constraints with their multipliers and shadow prices
     certificate : the evidence (KKT residual, solver agreement, status)
     problem : the problem that was solved (its objective prices the baseline)
+    serving : (B, G, t) of the relaxed serving point the solver found under the roofline
+        serving model (batch, replica GPUs, decode step [s]), else ()
     """
 
     params: float
@@ -60,6 +62,7 @@ class ExactPlan:
     binding: tuple[Binding, ...]
     certificate: Certificate
     problem: Problem
+    serving: tuple = ()
 
 
 def solve_exact(scenario: Scenario, extra_loss_laws: tuple = ()) -> ExactPlan:
@@ -93,13 +96,16 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = ()) -> ExactPlan:
         raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
                           f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
     starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
-    agreement = max(float(np.max(np.abs(np.expm1(s - z)))) for s in starts)
+    # agreement in N and D: under the roofline serving model the batch and the replica
+    # size may be tied along a flat direction (a compute-bound batch costs the same at
+    # any size), which the plan stage settles by rule (docs/model.md §8)
+    agreement = max(float(np.max(np.abs(np.expm1(s[:2] - z[:2])))) for s in starts)
     # Where the plan is ill-conditioned (a toy law, a target a hair above E, a tiny corpus)
     # the conic solver stops 1e-6–1e-3 away along the flat direction; the two answers
     # still agree when the polish from each reaches the same certified plan.
     polished_agreement = math.nan
     if len(polished) == 2 and max(p[2] for p in polished) <= KKT_TOL:
-        polished_agreement = float(np.max(np.abs(np.expm1(polished[0][0] - polished[1][0]))))
+        polished_agreement = float(np.max(np.abs(np.expm1(polished[0][0][:2] - polished[1][0][:2]))))
         # two certified plans far apart: the loss is flat between them
         _check_flat(scenario, problem, z, apart=polished_agreement > AGREEMENT_TOL)
     agree = z_cvx is not None and (agreement <= AGREEMENT_TOL or polished_agreement <= POLISHED_AGREEMENT_TOL)
@@ -131,7 +137,9 @@ def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) ->
     (:func:`.checks.flat_loss`, the test the batch solver applies too; the relative KKT
     residual cannot tell, it may pass at any of the plans), or when (``apart``) two
     certified plans lie far apart."""
-    if problem.objective.kind != "loss":
+    if problem.objective.kind != "loss" or problem.dim > 2:
+        # (the batch form of the flatness test knows N and D alone; a serving plan's
+        # loss objective is bounded by the cost of serving it as well)
         return
     loss, grad, _ = problem.objective.evaluate(z)
     batch = batch_from_problems([problem])
@@ -182,4 +190,5 @@ def _exact_plan(problem: Problem, z, nu, certificate: Certificate) -> ExactPlan:
         Binding(c.name, c.label, c.key, c.knob, float(n), float(dvalue * n * c.d_h_d_knob(z)))
         for c, n in zip(problem.constraints, nu) if n > 1e-12)
     return ExactPlan(float(math.exp(z[0])), float(math.exp(z[1])),
-                     float(problem.objective.value_natural(phi)), binding, certificate, problem)
+                     float(problem.objective.value_natural(phi)), binding, certificate, problem,
+                     tuple(float(math.exp(v)) for v in z[2:]))

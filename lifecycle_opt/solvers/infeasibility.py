@@ -20,18 +20,22 @@ def explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError 
     conflicts = []
     cons = problem.constraints
     for i, c in enumerate(cons):
+        if not c.movable:
+            continue            # "at least one sequence per replica" is not a setting
         others = [o for j, o in enumerate(cons) if j != i]
         z0, violation = phase_one(problem, others)
         if violation > FEAS_TOL:
             continue            # the others conflict among themselves: this one alone cannot help
-        z = minimise_constraint(c, others, z0)
+        z = minimise_constraint(c, others, z0, problem.box)
         current, required = c.knob, c.knob_at(z)
+        if required > c.knob_max:
+            continue            # an efficiency above 1 is no advice
         if c.name == "max_params":
             # a cap from serving memory or GPUs: say it in that setting's units
             per_unit = scenario.limits.max_params_per_unit
             current, required = current / per_unit, required / per_unit
-        required = math.ceil(required * (1 - 1e-12)) if c.key == "limits.serving_gpus" else \
-            _round_outward(required, c)
+        whole = c.key in ("limits.serving_gpus", "serving.replica_gpus", "serving.max_batch")
+        required = math.ceil(required * (1 - 1e-12)) if whole else _round_outward(required, c)
         conflicts.append(Conflict(c.name, c.key, current, required, _advice(c, current, required)))
     if conflicts:
         lines = "; ".join(f"{k.advice}" for k in conflicts)
@@ -81,6 +85,10 @@ def _format_knob(key: str, value: float) -> str:
         return f"{value:g} GPUs"
     if key == "limits.max_params":
         return format_count(value)
+    if key.endswith("_ms"):
+        return f"{value:.4g} ms"
+    if key == "serving.replica_gpus":
+        return f"{value:.4g} GPUs per replica"
     return format_number(value)
 
 

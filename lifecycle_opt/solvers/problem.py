@@ -1,6 +1,9 @@
 """The optimisation problem of a Scenario, in log space: named, convex, solver-neutral.
 
-Variables x = log N and y = log D (docs/model.md §4). Every constraint is a named
+Variables x = log N and y = log D (docs/model.md §4); under the roofline serving model
+also b = log B, g = log G and τ = log t, the batch, the replica size and the decode step
+(docs/model.md §8), so z = (x, y, b, g, τ) — every serving term is a posynomial, and the
+problem stays convex. Every constraint is a named
 function h(x, y) ≤ 0 that knows its value, gradient and Hessian, which scenario setting
 (its *knob*) it comes from, and how h moves when that knob moves — which is all a solver
 needs for shadow prices and for explaining infeasibility:
@@ -17,7 +20,7 @@ loss itself when minimising loss under a budget.
 from __future__ import annotations
 
 __all__ = ["Posy", "Constraint", "Objective", "Problem", "build_problem", "loss_minus_target", "BOX",
-           "LIMIT_KINDS"]
+           "SERVING_BOX", "LIMIT_KINDS"]
 
 import math
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ import numpy as np
 
 from ..model.constants import SECONDS_PER_DAY, TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import LossLaw
+from ..model.serving import Roofline
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario
 
 #: the shapes a limit takes in (x, y) = (log N, log D); see Constraint.kind
@@ -33,26 +37,39 @@ LIMIT_KINDS = ("x_le", "y_le", "ratio_ge", "ratio_le", "nd_le", "cost_le")
 
 #: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
 BOX = ((math.log(1e3), math.log(1e16)), (math.log(1e3), math.log(1e19)))
+#: ... and in (log B, log G, log t) of the roofline serving model: far outside any serving
+#: point (the named constraints keep B ≥ 1 and G within the allowed sizes)
+SERVING_BOX = ((math.log(1e-2), math.log(1e8)), (math.log(1e-2), math.log(1e5)),
+               (math.log(1e-9), math.log(1e4)))
 
 
 @dataclass(frozen=True)
 class Posy:
-    """A posynomial Σ c_k · N^a_k · D^b_k, evaluated in log space."""
+    """A posynomial Σ c_k · N^a_k · D^b_k (· B^.. G^.. t^.. under the roofline serving
+    model), evaluated in log space: terms (c, a, b, ...), exponents in the order of z."""
 
-    terms: tuple[tuple[float, float, float], ...]
+    terms: tuple[tuple[float, ...], ...]
 
-    def _parts(self):
+    def _parts(self, n: int = 2):
         c = np.array([t[0] for t in self.terms])
-        V = np.array([[t[1], t[2]] for t in self.terms])
+        V = np.zeros((len(self.terms), n))
+        for k, t in enumerate(self.terms):
+            V[k, :len(t) - 1] = t[1:n + 1]
         return np.log(c), V
 
     def value(self, N, D) -> float:
-        return float(sum(c * N ** a * D ** b for c, a, b in self.terms))
+        """g(N, D) of a posynomial in N and D alone."""
+        return float(sum(c * N ** t[0] * D ** t[1] for c, *t in self.terms))
+
+    def value_at(self, z) -> float:
+        """g at z = (log N, log D, ...)."""
+        return math.exp(self.log_value(z)[0])
 
     def log_value(self, z) -> tuple[float, np.ndarray, np.ndarray]:
-        """(log g, ∇ log g, ∇² log g) at z = (x, y)."""
-        logc, V = self._parts()
-        u = logc + V @ np.asarray(z, dtype=float)
+        """(log g, ∇ log g, ∇² log g) at z = (x, y, ...)."""
+        z = np.asarray(z, dtype=float)
+        logc, V = self._parts(z.size)
+        u = logc + V @ z
         m = u.max()
         w = np.exp(u - m)
         s = w.sum()
@@ -62,7 +79,7 @@ class Posy:
         return m + math.log(s), grad, hess
 
     def scaled(self, k: float) -> "Posy":
-        return Posy(tuple((c * k, a, b) for c, a, b in self.terms))
+        return Posy(tuple((c * k, *e) for c, *e in self.terms))
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,12 @@ class Constraint:
     law, loss_target : for the loss constraint
     kind : the shape of a limit in (x, y) = (log N, log D), one of LIMIT_KINDS — ``x_le``
         (x ≤ v), ``y_le`` (y ≤ v), ``ratio_ge`` (y − x ≥ v), ``ratio_le`` (y − x ≤ v),
-        ``nd_le`` (x + y ≤ v), ``cost_le`` (c1·N·D + c2·N ≤ 1) — or "loss"; the batch solver
-        reads it instead of decoding the posynomial
+        ``nd_le`` (x + y ≤ v), ``cost_le`` (c1·N·D + c2·N ≤ 1) — or "loss", or "serving"
+        (a term of the roofline serving model); the batch solver reads it instead of
+        decoding the posynomial
+    movable : whether the infeasibility explanation may suggest moving the knob (not for
+        "at least one sequence per replica"); knob_max : the largest value it may take
+        (1 for an efficiency)
     """
 
     name: str
@@ -92,6 +113,8 @@ class Constraint:
     law: LossLaw | None = None
     loss_target: float | None = None
     kind: str = "loss"
+    movable: bool = True
+    knob_max: float = math.inf
 
     @property
     def is_loss(self) -> bool:
@@ -148,7 +171,18 @@ class Constraint:
 
 
 def loss_minus_target(law, target, z):
-    """h = L − L_t with exact gradient and a finite-difference Hessian in (x, y)."""
+    """h = L − L_t with exact gradient and a finite-difference Hessian in (x, y) (zero in
+    any further variable: the loss depends on N and D alone)."""
+    z = np.asarray(z, dtype=float)
+    h, g, H = _loss_in_nd(law, target, z[:2])
+    if z.size == 2:
+        return h, g, H
+    G, HH = np.zeros(z.size), np.zeros((z.size, z.size))
+    G[:2], HH[:2, :2] = g, H
+    return h, G, HH
+
+
+def _loss_in_nd(law, target, z):
     def grad(zz):
         N, D = math.exp(zz[0]), math.exp(zz[1])
         L, dN, dD = law.loss_grad(N, D)
@@ -189,20 +223,37 @@ class Objective:
 
 @dataclass(frozen=True)
 class Problem:
-    """min φ(x, y) subject to every h_i(x, y) ≤ 0 and (x, y) in BOX."""
+    """min φ(z) subject to every h_i(z) ≤ 0 and z in ``box`` (BOX, and SERVING_BOX under
+    the roofline serving model)."""
 
     objective: Objective
     constraints: tuple[Constraint, ...]
     law: LossLaw
+    box: tuple = BOX
+
+    @property
+    def dim(self) -> int:
+        """The number of variables: 2, or 5 under the roofline serving model."""
+        return len(self.box)
 
 
-def _cost_posy(scenario: Scenario, unit: str) -> Posy:
-    """Lifecycle cost a·N·D + b·N in ``unit`` ("flops", "usd" or "usd_nominal")."""
-    a, b = scenario.costs.coefficients(unit)
-    terms = [(a, 1.0, 1.0)]
-    if b > 0:
-        terms.append((b, 1.0, 0.0))
-    return Posy(tuple(terms))
+def _posy(terms, dim: int) -> Posy:
+    """The terms (c, e_N, e_D, e_B, e_G, e_t) as a Posy over the first ``dim`` variables,
+    zero coefficients dropped (the attention term of an empty prompt)."""
+    kept = tuple((c, *e[:dim]) for c, *e in terms if c > 0)
+    if any(any(x for x in e[dim:]) for c, *e in terms):
+        raise ValueError("a serving term in a problem without serving variables")
+    return Posy(kept)
+
+
+def _dim(scenario: Scenario) -> int:
+    return 2 if scenario.serving is None else 2 + len(SERVING_BOX)
+
+
+def _cost_posy(scenario: Scenario, unit: str, part: str = "total") -> Posy:
+    """Lifecycle cost in ``unit`` ("flops", "usd" or "usd_nominal"): a·N·D + b·N under the
+    MFU serving model, the roofline model's posynomial under that one."""
+    return _posy(scenario.costs.cost_terms(unit, part), _dim(scenario))
 
 
 def _spend_posy(scenario: Scenario, spend: str) -> Posy:
@@ -213,7 +264,7 @@ def _spend_posy(scenario: Scenario, spend: str) -> Posy:
     if spend == "total_usd":
         return _cost_posy(scenario, "usd_nominal")
     if spend == "training_usd":
-        return Posy(((scenario.costs.coefficients("usd_nominal")[0], 1.0, 1.0),))
+        return _cost_posy(scenario, "usd_nominal", "training")
     return Posy(((TRAIN_FLOPS_PER_PARAM_TOKEN, 1.0, 1.0),))
 
 
@@ -274,12 +325,58 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
         if value is not None:
             posy = _spend_posy(s, spend).scaled(1.0 / value)
             # a lifecycle cap without serving demand caps N·D alone
-            kind = "cost_le" if len(posy.terms) == 2 else "nd_le"
+            kind = "serving" if s.serving is not None and len(posy.terms) > 1 else (
+                "cost_le" if len(posy.terms) == 2 else "nd_le")
             cons.append(Constraint(name, label, key, value, posy, kind=kind))
+    if s.serving is not None:
+        cons += _serving_constraints(s.serving)
 
     if s.objective == "loss":
         objective = Objective("loss", "loss", law=law)
     else:
         unit = OBJECTIVE_UNITS[s.objective]
         objective = Objective("cost", unit, posy=_cost_posy(s, unit))
-    return Problem(objective, tuple(cons), law)
+    return Problem(objective, tuple(cons), law, BOX if s.serving is None else BOX + SERVING_BOX)
+
+
+def _times_monomial(terms, k: float, B: float = 0.0, G: float = 0.0, t: float = 0.0) -> Posy:
+    """The serving posynomial ``terms`` times k·B^B·G^G·t^t, over z = (x, y, b, g, τ)."""
+    return _posy(tuple((c * k, a, d, eB + B, eG + G, et + t) for c, a, d, eB, eG, et in terms),
+                 2 + len(SERVING_BOX))
+
+
+def _serving_constraints(r: Roofline) -> list[Constraint]:
+    """The roofline serving model's constraints in z = (x, y, b, g, τ) (docs/model.md §8):
+    the decode step outlasts its compute and its memory time, meets the TPOT target; the
+    prefill meets the TTFT target; weights and cache fit the replica; 1 ≤ B ≤ max_batch and
+    G within the allowed sizes."""
+    per = _times_monomial
+    one = ((1.0, 0.0, 0.0, 0.0, 0.0, 0.0),)
+    out = [
+        Constraint("decode_compute_time", "decode step at least its compute time", "serving.compute_efficiency",
+                   r.compute_efficiency, per(r.compute_time_terms(), 1.0, t=-1), kind="serving", knob_max=1.0),
+        Constraint("decode_memory_time", "decode step at least its memory time", "serving.bandwidth_efficiency",
+                   r.bandwidth_efficiency, per(r.memory_time_terms(), 1.0, t=-1), kind="serving", knob_max=1.0),
+        Constraint("memory_capacity", "weights and KV cache fit the replica's memory",
+                   "serving.memory_utilisation", r.memory_utilisation,
+                   per(r.memory_use_terms(), 1.0 / r.usable_memory, G=-1), kind="serving", knob_max=1.0),
+        Constraint("min_batch", "at least one sequence per replica", "serving.max_batch", 1.0,
+                   per(one, 1.0, B=-1), elasticity=-1.0, kind="serving", movable=False),
+        Constraint("max_replica_gpus", "replica no larger than the largest allowed size", "serving.replica_gpus",
+                   float(max(r.replica_gpus)), per(one, 1.0 / max(r.replica_gpus), G=1), kind="serving"),
+        Constraint("min_replica_gpus", "replica no smaller than the smallest allowed size",
+                   "serving.replica_gpus", float(min(r.replica_gpus)), per(one, float(min(r.replica_gpus)), G=-1),
+                   elasticity=-1.0, kind="serving", movable=False),
+    ]
+    if r.tpot_seconds is not None:
+        ms = r.tpot_seconds * 1e3
+        out.append(Constraint("tpot_target", f"time per output token at most {ms:g} ms", "serving.tpot_ms", ms,
+                              per(one, 1.0 / r.tpot_seconds, t=1), kind="serving"))
+    if r.ttft_seconds is not None:
+        ms = r.ttft_seconds * 1e3
+        out.append(Constraint("ttft_target", f"time to first token at most {ms:g} ms", "serving.ttft_ms", ms,
+                              per(r.ttft_terms(), 1.0 / r.ttft_seconds), kind="serving"))
+    if r.max_batch is not None:
+        out.append(Constraint("max_batch", "batch at most the cap", "serving.max_batch", r.max_batch,
+                              per(one, 1.0 / r.max_batch, B=1), kind="serving"))
+    return out

@@ -1,0 +1,144 @@
+"""How a plan is served under the roofline serving model (docs/model.md §8): the relaxed
+serving point the solver certified and the whole-number one a team deploys, with the
+figures an inference engineer asks for (TPOT, TTFT, tokens/s, memory, $ per million
+tokens, replicas, the decode MFU the model implies).
+
+The solver's relaxed optimum may be one of many equally cheap points (once decode is
+compute-bound a larger batch saves nothing; a larger replica only widens what fits):
+the relaxed point reported is the cheapest one with the smallest batch and replica
+(:meth:`~lifecycle_opt.model.serving.Roofline.relaxed_point`), its cost checked against
+the solver's. The rounded point tries every allowed replica size with its largest whole
+batch (:meth:`~lifecycle_opt.model.serving.Roofline.rounded_point`), and is checked
+against every constraint of the problem.
+"""
+from __future__ import annotations
+
+__all__ = ["ServingPlan", "serving_plan", "point_z"]
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import InfeasibleError
+from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
+from ..model.serving import Roofline, ServingPoint
+from ..scenario.schema import Scenario
+
+_MILLION = 1e6
+
+
+def point_z(N: float, D: float, p: ServingPoint) -> np.ndarray:
+    """The solver's variables z = (log N, log D, log B, log G, log t) of a serving point."""
+    return np.log([N, D, p.batch, p.replica_gpus, p.step_seconds])
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    """The serving side of a plan under the roofline model.
+
+    rounded, relaxed : the deployed (allowed G, whole B) and the continuous serving points
+    tpot_target_ms, ttft_target_ms : the targets [ms], or None
+    kv_cache_bytes_per_token, weight_bytes : [bytes] (weights: the whole model, per replica)
+    usd_per_million_* : today's dollars per million prompt / generated tokens at each point
+    replicas : replicas serving the demand on average over the deployment (None without a
+        period); replicas_by_month : the same month by month with ``[finance]``, else None
+    rounding_cost_usd : what whole numbers cost over the relaxed plan (present value [$];
+        None without prices); broken : constraints the rounded point breaks (none expected)
+    """
+
+    rounded: ServingPoint
+    relaxed: ServingPoint
+    tpot_target_ms: float | None
+    ttft_target_ms: float | None
+    kv_cache_bytes_per_token: float
+    weight_bytes: float
+    usd_per_million_input_tokens: float | None
+    usd_per_million_output_tokens: float | None
+    relaxed_usd_per_million_output_tokens: float | None
+    implied_decode_mfu: float
+    relaxed_implied_decode_mfu: float
+    replicas: float | None
+    replicas_by_month: tuple[float, ...] | None
+    rounding_cost_usd: float | None
+    broken: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """The JSON ``serving`` object: the rounded plan's figures, the relaxed beside them."""
+        r, x = self.rounded, self.relaxed
+        return {"model": "roofline", "replica_gpus": r.replica_gpus, "batch": r.batch,
+                "tpot_ms": r.step_seconds * 1e3, "ttft_ms": r.ttft_seconds * 1e3,
+                "tpot_target_ms": self.tpot_target_ms, "ttft_target_ms": self.ttft_target_ms,
+                "tokens_per_second_per_gpu": r.tokens_per_second_per_gpu,
+                "tokens_per_second_per_replica": r.tokens_per_second_per_replica,
+                "kv_cache_bytes_per_token": self.kv_cache_bytes_per_token,
+                "weight_bytes": self.weight_bytes, "kv_cache_bytes": r.memory_bytes - self.weight_bytes,
+                "memory_bytes_per_replica": r.memory_bytes, "bound": r.bound,
+                "compute_ms": r.compute_seconds * 1e3, "memory_ms": r.memory_seconds * 1e3,
+                "usd_per_million_input_tokens": self.usd_per_million_input_tokens,
+                "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
+                "replicas": self.replicas,
+                "replicas_by_month": None if self.replicas_by_month is None else list(self.replicas_by_month),
+                "implied_decode_mfu": self.implied_decode_mfu,
+                "rounding_cost_usd": self.rounding_cost_usd, "broken": list(self.broken),
+                "relaxed": {"replica_gpus": x.replica_gpus, "batch": x.batch, "tpot_ms": x.step_seconds * 1e3,
+                            "ttft_ms": x.ttft_seconds * 1e3,
+                            "tokens_per_second_per_gpu": x.tokens_per_second_per_gpu, "bound": x.bound,
+                            "usd_per_million_output_tokens": self.relaxed_usd_per_million_output_tokens,
+                            "implied_decode_mfu": self.relaxed_implied_decode_mfu}}
+
+
+def serving_points(scenario: Scenario, N: float) -> tuple[ServingPoint, ServingPoint]:
+    """(relaxed, rounded) serving points of a model of N parameters; InfeasibleError when
+    no allowed replica with a whole batch serves it within the targets."""
+    r = scenario.serving
+    relaxed, rounded = r.relaxed_point(N), r.rounded_point(N)
+    if relaxed is None or rounded is None:
+        raise InfeasibleError(
+            f"{scenario.name}: the optimum of {N:.4g} parameters can be served within the targets only "
+            f"by a fraction of a sequence or a replica size not in serving.replica_gpus = "
+            f"{list(r.replica_gpus)}; allow a larger replica or relax serving.tpot_ms", ())
+    return relaxed, rounded
+
+
+def baseline_point(scenario: Scenario, N: float) -> ServingPoint | None:
+    """How the compute-optimal baseline is served: its cheapest whole-number point with no
+    latency targets (the baseline has no limits), None when it fits no allowed replica."""
+    return replace(scenario.serving, tpot_seconds=None, ttft_seconds=None).rounded_point(N)
+
+
+def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: ServingPoint,
+                 costs, relaxed_costs, broken: tuple[str, ...]) -> ServingPlan:
+    """The ServingPlan of N parameters served at ``rounded`` (costs: its CostBreakdown) and
+    relaxed at ``relaxed`` (relaxed_costs)."""
+    r, i = scenario.serving, scenario.inference
+    price = i.price_per_gpu_hour if i is not None else None
+    per_million = (lambda s: None if price is None else price * s / SECONDS_PER_HOUR * _MILLION)  # noqa: E731
+    replicas = None if costs.serving_gpus is None else costs.serving_gpus / rounded.replica_gpus
+    by_month = None
+    if scenario.finance is not None and costs.inference_gpu_hours is not None:
+        shares = scenario.finance.serving_shares()[scenario.finance.training_months:]
+        by_month = tuple(float(v) for v in costs.inference_gpu_hours * shares / HOURS_PER_MONTH
+                         / rounded.replica_gpus)
+    ours, theirs = costs.total_cost_pv_usd, relaxed_costs.total_cost_pv_usd
+    return ServingPlan(
+        rounded=rounded, relaxed=relaxed,
+        tpot_target_ms=None if r.tpot_seconds is None else r.tpot_seconds * 1e3,
+        ttft_target_ms=None if r.ttft_seconds is None else r.ttft_seconds * 1e3,
+        kv_cache_bytes_per_token=float(r.kv_bytes_per_token(N)), weight_bytes=N * r.weight_bytes,
+        usd_per_million_input_tokens=per_million(float(r.prefill_gpu_seconds(N))),
+        usd_per_million_output_tokens=per_million(rounded.decode_gpu_seconds_per_token),
+        relaxed_usd_per_million_output_tokens=per_million(relaxed.decode_gpu_seconds_per_token),
+        implied_decode_mfu=implied_mfu(r, N, rounded), relaxed_implied_decode_mfu=implied_mfu(r, N, relaxed),
+        replicas=replicas, replicas_by_month=by_month,
+        rounding_cost_usd=None if ours is None or theirs is None else ours - theirs, broken=broken)
+
+
+def implied_mfu(r: Roofline, N: float, p: ServingPoint) -> float:
+    """The decode MFU the roofline point amounts to: the FLOP of a generated token over
+    what its GPU-seconds could do at peak [–] (compare with the 0.05 often assumed)."""
+    return float(r.decode_flops(N)) / (p.decode_gpu_seconds_per_token * r.peak_flops)
+
+
+def nan_if_none(x) -> float:
+    return math.nan if x is None else float(x)
