@@ -19,7 +19,7 @@ ORDER = [
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep",
-    "outputs.serving_report", "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.plan_book", "outputs.plots",
+    "outputs.serving_report", "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.plan_book", "outputs.plots",
     "cli",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]

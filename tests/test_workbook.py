@@ -20,7 +20,7 @@ from lifecycle_opt.outputs.workbook import csv_tables, sweep_book, write_xlsx, x
 from conftest import EXAMPLES
 from spreadsheet import SOFFICE, named_values, recalculate, set_named_input, strip_cached_values
 
-PLAN_EXAMPLES = ["finance_plan", "owned_cluster", "chat_assistant", "research_model", "small_corpus"]
+PLAN_EXAMPLES = ["finance_plan", "owned_cluster", "chat_assistant", "research_model", "small_corpus", "serving_slo"]
 needs_libreoffice = pytest.mark.skipif(
     SOFFICE is None, reason="LibreOffice is not installed here (.ci/run installs Debian's "
                             "libreoffice-calc-nogui; on other systems install LibreOffice to run this test)")

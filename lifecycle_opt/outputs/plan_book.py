@@ -16,6 +16,7 @@ from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
 from .cash_flow_sheet import cash_flow_sheet
+from .serving_sheet import serving_cells, serving_inputs, serving_price_cells
 from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
 
 
@@ -168,11 +169,14 @@ def _hardware_inputs(v: _Vertical, put, scenario) -> None:
         v.section(f"Inference hardware ({i.gpu}, {i.dtype})")
         put("infer_peak", "dense peak per GPU", i.peak_flops, "FLOP/s", "hardware.inference.gpu",
             "GPU catalogue (lifeopt gpus) or peak_flops", fmt="sci")
-        put("infer_prefill_mfu", "prefill (prompt) utilisation", i.prefill_mfu, "fraction",
-            "hardware.inference.prefill_mfu", fmt="pct")
-        put("infer_decode_mfu", "decode (generation) utilisation", i.decode_mfu, "fraction",
-            "hardware.inference.decode_mfu", fmt="pct")
+        if scenario.serving is None:
+            put("infer_prefill_mfu", "prefill (prompt) utilisation", i.prefill_mfu, "fraction",
+                "hardware.inference.prefill_mfu", fmt="pct")
+            put("infer_decode_mfu", "decode (generation) utilisation", i.decode_mfu, "fraction",
+                "hardware.inference.decode_mfu", fmt="pct")
         _gpu_cost_inputs(put, "infer", "inference", i, fin)
+    if scenario.serving is not None:
+        serving_inputs(v, put, scenario)
 
 
 
@@ -266,7 +270,7 @@ def _calculations(book, scenario, sol, inputs, has_finance):
     cs, bs = sol.costs, sol.baseline.costs
     both = lambda f: (f(cs), f(bs))     # noqa: E731 — the same quantity for both plans
     _training_cells(c, scenario, both)
-    priced_inference = _inference_cells(c, scenario, both)
+    priced_inference = _inference_cells(c, scenario, sol, both)
     t = scenario.training
     if t is None or t.price_per_gpu_hour is None:
         return
@@ -330,7 +334,7 @@ def _training_cells(c: _Calc, scenario, both) -> None:
                   fmt="money")
 
 
-def _inference_cells(c: _Calc, scenario, both) -> bool:
+def _inference_cells(c: _Calc, scenario, sol, both) -> bool:
     """Tokens served, serving compute, GPU-hours and dollars at today's price; whether the
     serving is priced."""
     i, fin = scenario.inference, scenario.finance
@@ -346,19 +350,25 @@ def _inference_cells(c: _Calc, scenario, both) -> bool:
     c.add("tokens_out", "generated tokens served (decode)", "tokens",
           lambda r: f"=({total_tokens})*output_fraction", (demand.output_tokens,) * 2,
           "tokens × generated share")
-    c.add("infer_flops", "inference compute", "FLOP",
-          lambda r: f"=flop_per_param_token_infer*{r('params_N')}*({r('tokens_in')}+{r('tokens_out')})",
-          both(lambda k: k.inference_flops), "2 · N · tokens")
     priced_inference = i is not None and demand.tokens > 0 and i.price_per_gpu_hour is not None
-    if i is not None and demand.tokens > 0:
+    if scenario.serving is not None:
+        serving_cells(c, scenario, sol, both)
+    else:
+        c.add("infer_flops", "inference compute", "FLOP",
+              lambda r: f"=flop_per_param_token_infer*{r('params_N')}*({r('tokens_in')}+{r('tokens_out')})",
+              both(lambda k: k.inference_flops), "2 · N · tokens")
+    if i is not None and demand.tokens > 0 and scenario.serving is None:
         c.add("infer_gpu_hours", "inference GPU-hours", "GPU-hours",
               lambda r: (f"=flop_per_param_token_infer*{r('params_N')}*({r('tokens_in')}"
                          f"/(infer_peak*infer_prefill_mfu)+{r('tokens_out')}/(infer_peak*infer_decode_mfu))"
                          f"/seconds_per_hour"),
               both(lambda k: k.inference_gpu_hours), "2N · (prompt/(peak·prefill MFU) + "
               "generated/(peak·decode MFU)) / 3600")
+    if i is not None and demand.tokens > 0:
         if priced_inference:
             _price(c, "infer", i.price_per_gpu_hour, fin)
+            if scenario.serving is not None:
+                serving_price_cells(c, scenario, sol)
             c.add("infer_usd_today", "inference dollars at today's price", "$",
                   lambda r: f"={r('infer_gpu_hours')}*{r('infer_price')}",
                   both(lambda k: k.inference_gpu_hours * i.price_per_gpu_hour), "GPU-hours × price",

@@ -78,9 +78,9 @@ def _serving(scenario: Scenario, exact: ExactPlan, facts: dict, loss: float) -> 
     costs, relaxed_costs = model.breakdown(N, D, rounded), model.breakdown(N, D, relaxed)
     z = point_z(N, D, rounded)
     broken = tuple(c.name for c in exact.problem.constraints if not c.is_loss and c.value(z) > 1e-9)
-    plan = serving_plan(scenario, N, relaxed, rounded, costs, relaxed_costs, broken)
     Nb = float(baseline_plans(facts, np.array([loss]))[0][0])
     base = baseline_point(scenario, Nb)
+    plan = serving_plan(scenario, N, relaxed, rounded, costs, relaxed_costs, broken, base)
     base_costs = model.breakdown(Nb, 1.0, base)
     column = lambda b: {f: np.array([nan_if_none(getattr(b, f))]) for f in INFER_FIELDS}  # noqa: E731
     p = plan.rounded

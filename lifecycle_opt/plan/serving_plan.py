@@ -45,6 +45,8 @@ class ServingPlan:
         period); replicas_by_month : the same month by month with ``[finance]``, else None
     rounding_cost_usd : what whole numbers cost over the relaxed plan (present value [$];
         None without prices); broken : constraints the rounded point breaks (none expected)
+    baseline : how the compute-optimal baseline is served (no latency targets), None when it
+        fits no allowed replica
     """
 
     rounded: ServingPoint
@@ -62,6 +64,7 @@ class ServingPlan:
     replicas_by_month: tuple[float, ...] | None
     rounding_cost_usd: float | None
     broken: tuple[str, ...] = ()
+    baseline: ServingPoint | None = None
 
     def as_dict(self) -> dict:
         """The JSON ``serving`` object: the rounded plan's figures, the relaxed beside them."""
@@ -108,7 +111,7 @@ def baseline_point(scenario: Scenario, N: float) -> ServingPoint | None:
 
 
 def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: ServingPoint,
-                 costs, relaxed_costs, broken: tuple[str, ...]) -> ServingPlan:
+                 costs, relaxed_costs, broken: tuple[str, ...], baseline: ServingPoint | None) -> ServingPlan:
     """The ServingPlan of N parameters served at ``rounded`` (costs: its CostBreakdown) and
     relaxed at ``relaxed`` (relaxed_costs)."""
     r, i = scenario.serving, scenario.inference
@@ -131,7 +134,8 @@ def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: S
         relaxed_usd_per_million_output_tokens=per_million(relaxed.decode_gpu_seconds_per_token),
         implied_decode_mfu=implied_mfu(r, N, rounded), relaxed_implied_decode_mfu=implied_mfu(r, N, relaxed),
         replicas=replicas, replicas_by_month=by_month,
-        rounding_cost_usd=None if ours is None or theirs is None else ours - theirs, broken=broken)
+        rounding_cost_usd=None if ours is None or theirs is None else ours - theirs, broken=broken,
+        baseline=baseline)
 
 
 def implied_mfu(r: Roofline, N: float, p: ServingPoint) -> float:
