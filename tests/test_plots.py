@@ -48,8 +48,10 @@ def test_sweep_figure_plots_the_solved_points():
     demands = [1e9, 1e10, 1e11]
     rows = sweep(EXAMPLES / "chat_assistant.toml", {"inference.requests": demands})
     fig = sweep_figure(rows, ["inference.requests"])
-    left, right = fig.axes
+    left, right, cost = fig.axes
     assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    assert list(cost.get_lines()[0].get_ydata()) == [r["total_cost_pv_usd"] for r in rows]
+    assert "$" in cost.get_ylabel()
     assert "requests" in left.get_xlabel() and "[count]" in left.get_ylabel()
     assert "tokens per parameter" in right.get_ylabel()
     (n_line,) = [line for line in left.get_lines()]

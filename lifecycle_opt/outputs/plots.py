@@ -115,8 +115,9 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution) -> None:
 
 
 def sweep_figure(rows: list[dict], varied: list[str]):
-    """Optimal N (left) and tokens per parameter (right) against the first varied key;
-    one line per value of the second varied key, if any."""
+    """Optimal N (left), tokens per parameter (middle) and the optimal lifecycle cost
+    (right: present-value dollars when the plans are priced, else FLOP) against the first
+    varied key; one line per value of the second varied key, if any."""
     Figure = _figure_class()
     if not varied:
         raise ExportError("a sweep figure needs at least one varied key")
@@ -127,8 +128,10 @@ def sweep_figure(rows: list[dict], varied: list[str]):
         raise ExportError("no point of the sweep solved: nothing to plot")
     if not all(isinstance(r[x_key], (int, float)) for r in ok):
         raise ExportError(f"{x_key}: a sweep figure needs numeric values on its first axis")
-    fig = Figure(figsize=(12, 5), layout="constrained")
-    ax_n, ax_r = fig.subplots(1, 2)
+    fig = Figure(figsize=(16, 5), layout="constrained")
+    ax_n, ax_r, ax_c = fig.subplots(1, 3)
+    priced = all(r.get("total_cost_pv_usd") is not None for r in ok)
+    cost_key = "total_cost_pv_usd" if priced else "total_flops"
     groups = sorted({r.get(group_key) for r in ok}, key=str) if group_key else [None]
     for g in groups:
         part = sorted((r for r in ok if group_key is None or r.get(group_key) == g), key=lambda r: r[x_key])
@@ -136,9 +139,10 @@ def sweep_figure(rows: list[dict], varied: list[str]):
         label = f"{group_key} = {g}" if group_key else None
         ax_n.plot(x, [r["params"] for r in part], marker="o", markersize=3, label=label)
         ax_r.plot(x, [r["tokens_per_param"] for r in part], marker="o", markersize=3, label=label)
+        ax_c.plot(x, [r[cost_key] for r in part], marker="o", markersize=3, label=label)
     xs = [r[x_key] for r in ok]
     log_x = min(xs) > 0 and max(xs) / min(xs) > 20
-    for ax in (ax_n, ax_r):
+    for ax in (ax_n, ax_r, ax_c):
         ax.set_xscale("log" if log_x else "linear")
         ax.set_yscale("log")
         ax.set_xlabel(_key_label(x_key))
@@ -149,15 +153,19 @@ def sweep_figure(rows: list[dict], varied: list[str]):
     ax_r.set_ylabel("tokens per parameter D/N [tokens/parameter]")
     ax_r.axhline(20, linestyle=":", color="0.3", linewidth=1.0)
     ax_r.annotate("20:1", (min(xs), 20), textcoords="offset points", xytext=(2, 3), fontsize=8)
+    ax_c.set_ylabel(_AXIS_LABELS["usd" if priced else "flops"])
     ax_n.set_title("optimal model size")
     ax_r.set_title("optimal tokens per parameter")
+    ax_c.set_title("optimal lifecycle cost")
     return fig
 
 
 _KEY_UNITS = {"inference.tokens": "tokens served [count]", "inference.requests": "requests served [count]",
               "finance.monthly_tokens": "tokens served per month [count]",
               "target.loss": "target loss [nats/token]",
-              "finance.discount_rate": "annual discount rate [fraction]"}
+              "finance.discount_rate": "annual discount rate [fraction]",
+              "serving.tpot_ms": "time-per-output-token target [ms]",
+              "serving.ttft_ms": "time-to-first-token target [ms]"}
 
 
 def _key_label(key: str) -> str:

@@ -109,6 +109,11 @@ def _cvxpy_gp(cp, problem: Problem, z0):
         return None, None, f"cvxpy-gp/CLARABEL ({prob.status})"
     duals = [float(con.dual_value) for con in constraints[:len(problem.constraints)]]
     z = z0 + np.log([float(v.value) for v in V])
+    if problem.dim > 2:
+        # with the serving variables the refinement's small programs are ill-posed along
+        # the flat serving directions (Clarabel gives up, SCS crawls): the KKT polish
+        # from this answer does its work (docs/model.md §8)
+        return z, duals, f"cvxpy-gp/CLARABEL ({prob.status})"
     # the interior-point solution is accurate to ~1e-6 along the flat iso-loss direction;
     # a few curved-model steps (still cvxpy) bring it to ~1e-9
     zq = _cvxpy_quadratic_refine(cp, problem, z0, z)
@@ -205,7 +210,8 @@ def _cvxpy_cuts(cp, problem: Problem, z0, max_cuts: int = 120):
         settled = previous is not None and float(np.max(np.abs(zk[:2] - previous[:2]))) < 1e-5
         # only a tight solve of the relaxation proves that a feasible point is optimal
         if all(g <= 1e-9 * lv for g, lv in zip(gaps, levels)) and settled and tight and status == "optimal":
-            zq = _cvxpy_quadratic_refine(cp, problem, z0, zk)
+            # (not with the serving variables: see _cvxpy_gp)
+            zq = _cvxpy_quadratic_refine(cp, problem, z0, zk) if problem.dim == 2 else None
             cuts = sum(c["count"] for c in cut_sets)
             if zq is None:
                 return zk, None, f"cvxpy-cuts/CLARABEL ({cuts} cuts)"
@@ -285,7 +291,8 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
             break
         step = scale * np.array(u.value, float)
         z = z + step
-        size = float(np.max(np.abs(step)))
+        # converged in N and D (the serving variables may slide along a flat direction)
+        size = float(np.max(np.abs(step[:2])))
         if size < 1e-13:
             break
         scale = min(max(10 * size, 1e-9), 1e-2)
