@@ -3,7 +3,6 @@ the domain reference's formulas (Llama 2 70B sanity figures among the cases), it
 properties, the two solvers' agreement and certificate, the TPOT shadow price against a
 finite difference, the rounded serving point, and the errors a user can make."""
 import copy
-import dataclasses
 import json
 import math
 
