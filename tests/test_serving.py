@@ -382,3 +382,17 @@ def test_mfu_scenarios_have_empty_serving_fields():
     sol = solve(load_scenario(EXAMPLES / "chat_assistant.toml"))
     assert sol.serving is None and sol.as_dict()["serving"] is None
     assert sol.as_row()["serving_batch"] is None
+
+
+def test_a_robust_plan_under_the_roofline_model(tmp_path):
+    from test_entry_points import robust_raw
+    raw = robust_raw(tmp_path)
+    raw.update(objective={"minimize": "cost"},
+               inference={"requests": 1e10, "input_tokens": 800, "output_tokens": 200},
+               hardware={"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.5},
+                         "inference": {"gpu": "H100", "price_per_gpu_hour": 2.5}},
+               serving={"model": "roofline", "tpot_ms": 20})
+    sol = solve(scenario_from_dict(raw, source=str(tmp_path / "r.toml")))
+    assert sol.uncertainty is not None and sol.uncertainty.achieved >= 0.8
+    assert sol.serving is not None and sol.serving.rounded.step_seconds <= 0.02 * (1 + 1e-9)
+    assert sol.certificate.kkt_residual <= 1e-9

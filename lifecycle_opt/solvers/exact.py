@@ -119,7 +119,9 @@ def quick_plan(scenario: Scenario, z0=None) -> tuple[float, float, float] | None
     """(N, D, objective) of ``scenario`` by scipy alone, uncertified: for the many solves
     of a distribution over bootstrap laws. None when no feasible plan was found."""
     problem = build_problem(scenario)
-    z0 = start_point(problem) if z0 is None else np.asarray(z0, float)
+    start = start_point(problem)
+    # a start in (log N, log D) alone takes the serving variables' start (roofline model)
+    z0 = start if z0 is None else np.r_[np.asarray(z0, float), start[len(z0):]]
     z = solve_scipy(problem, z0)
     if problem.constraints and max(c.value(z) for c in problem.constraints) > 1e-7:
         z, violation = phase_one(problem, problem.constraints, z)
