@@ -15,13 +15,14 @@ from __future__ import annotations
 from .errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
 from .model.laws import preset
 
-__all__ = ["load_scenario", "scenario_from_dict", "solve", "sweep", "Scenario", "Solution", "preset",
+__all__ = ["load_scenario", "scenario_from_dict", "solve", "sweep", "evaluate", "Scenario", "Solution", "preset",
            "LifecycleError", "ScenarioError", "InfeasibleError", "SolverError", "__version__"]
 
 #: where each lazily imported name lives: the solvers pull in scipy (and cvxpy when
 #: solving), which a command such as `lifeopt presets` should not pay for
 _LAZY = {"load_scenario": ".scenario.reader", "scenario_from_dict": ".scenario.reader",
          "Scenario": ".scenario.schema", "solve": ".plan.planning", "sweep": ".plan.sweep",
+         "evaluate": ".plan.evaluation",
          "Solution": ".plan.solution"}
 
 

@@ -18,9 +18,9 @@ ORDER = [
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.exact", "solvers.batch_kkt",
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
-    "plan.axes", "plan.sweep",
-    "outputs.serving_report", "outputs.reports", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.plan_book", "outputs.plots",
-    "cli",
+    "plan.axes", "plan.sweep", "plan.evaluation",
+    "outputs.serving_report", "outputs.reports", "outputs.evaluation_report", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.plan_book", "outputs.plots",
+    "cli.app", "cli.plans", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]
 #: the most lines a module may have before it should be split (the layout's promise)

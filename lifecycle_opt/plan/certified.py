@@ -6,7 +6,7 @@ same lines that write a sweep's rows, so a Solution, its row and a sweep row agr
 """
 from __future__ import annotations
 
-__all__ = ["certified_plan"]
+__all__ = ["certified_plan", "served_at"]
 
 import numpy as np
 
@@ -70,14 +70,21 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
 
 def _serving(scenario: Scenario, exact: ExactPlan, facts: dict, loss: float) -> tuple[ServingPlan, dict]:
     """The ServingPlan of the certified plan under the roofline serving model, and the
-    serving columns :func:`plan_columns` takes (the costs of the plan and its baseline at
-    their serving points, the row's serving fields)."""
-    N, D = exact.params, exact.tokens
-    relaxed, rounded = serving_points(scenario, N)
+    serving columns :func:`plan_columns` takes."""
+    relaxed, rounded = serving_points(scenario, exact.params)
+    return served_at(scenario, exact.problem, exact.params, exact.tokens, relaxed, rounded, facts, loss)
+
+
+def served_at(scenario: Scenario, problem, N: float, D: float, relaxed, rounded, facts: dict,
+              loss: float) -> tuple[ServingPlan, dict]:
+    """The ServingPlan of plan (N, D) served at ``rounded`` (relaxed: the continuous point),
+    checked against the constraints of ``problem``, and the serving columns
+    :func:`plan_columns` takes (the costs of the plan and of its baseline at their serving
+    points, the row's serving fields)."""
     model = scenario.costs
     costs, relaxed_costs = model.breakdown(N, D, rounded), model.breakdown(N, D, relaxed)
     z = point_z(N, D, rounded)
-    broken = tuple(c.name for c in exact.problem.constraints if not c.is_loss and c.value(z) > 1e-9)
+    broken = tuple(c.name for c in problem.constraints if not c.is_loss and c.value(z) > 1e-9)
     Nb = float(baseline_plans(facts, np.array([loss]))[0][0])
     base = baseline_point(scenario, Nb)
     plan = serving_plan(scenario, N, relaxed, rounded, costs, relaxed_costs, broken, base)

@@ -10,7 +10,7 @@ laid in, and what the axes changed is laid over the changed scenario (:func:`_ov
 """
 from __future__ import annotations
 
-__all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep",
+__all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep", "point_scenarios",
            "sweep_chunks", "chunk_rows", "sweep_columns"]
 
 import itertools
@@ -25,7 +25,7 @@ from ..errors import InfeasibleError, ScenarioError, SolverError, UnknownKeyErro
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from ..solvers.batch import Batch, batch_from_problems, solve_batch
 from ..solvers.problem import build_problem
-from .axes import Axis, axes_of, grid_size, with_value
+from .axes import Axis, axes_of, grid, grid_size, with_value
 from .planning import solve
 from .rows import LOSS_FACTS, plan_columns, row_facts, row_fields, stack_facts, status_of
 
@@ -129,6 +129,24 @@ def sweep(scenario: ScenarioLike, axes: AxesLike) -> list[dict]:
     (['optimal', 'optimal'], True)
     """
     return list(iter_sweep(scenario, axes))
+
+
+def point_scenarios(scenario: ScenarioLike, axes: AxesLike) -> Iterator[tuple[dict, Scenario | ScenarioError]]:
+    """(point, Scenario) at every point of ``axes`` in grid order, read as a sweep reads
+    it (the point's Scenario is a ScenarioError when its values are bad; a varied key that
+    does not exist fails at once)."""
+    base = _base(scenario)
+    points = grid(axes)
+    if points:
+        _check_keys(base, points[0])
+    for point in points:
+        try:
+            label = f"{base.source or base.name} [{_point_label(point)}]"
+            yield point, base.build(base.point_data(point), source=label)
+        except UnknownKeyError:
+            raise
+        except ScenarioError as exc:
+            yield point, exc
 
 
 def _check_keys(base: _Base, point) -> None:

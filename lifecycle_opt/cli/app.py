@@ -1,0 +1,110 @@
+"""The ``lifeopt`` command group: its one-line errors and exit codes, the helpers its
+commands share, and the console entry point. The commands live in :mod:`.plans`
+(solve, evaluate, sweep, compare, plot) and :mod:`.library` (fit, presets, gpus).
+
+Every lifecycle_opt error becomes a one-line message on stderr and its exit code
+(2 for bad input, 1 for an infeasible plan or a solver failure); never a traceback.
+"""
+from __future__ import annotations
+
+__all__ = ["main", "cli", "fail", "emit", "today", "FORMATS"]
+
+import sys
+
+import click
+
+from ..errors import InfeasibleError, LifecycleError
+
+FORMATS = ("table", "json", "csv")
+
+
+def fail(exc: LifecycleError):
+    click.echo(f"error: {exc}", err=True)
+    if isinstance(exc, InfeasibleError):
+        for c in exc.conflicts:
+            click.echo(f"  - {c.advice}", err=True)
+    sys.exit(exc.exit_code)
+
+
+class _Lifeopt(click.Group):
+    """The command group, with click's own usage errors on one line like ours
+    (``error: …``, exit code 2) and a last guard that keeps tracebacks from users."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:   # bare `lifeopt`
+            click.echo(exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except LifecycleError as exc:
+            fail(exc)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:                     # the reader went away (| head)
+            sys.exit(1)
+        except Exception as exc:                    # a bug: say so on one line, not a traceback
+            click.echo(f"error: internal error ({type(exc).__name__}: {exc}); please report the "
+                       f"command and its input files", err=True)
+            sys.exit(70)
+
+
+@click.group(cls=_Lifeopt, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lifecycle_opt", prog_name="lifeopt")   # read on --version only
+def cli():
+    """Plan the training of a language model over its whole life.
+
+    \b
+    Examples:
+      lifeopt solve examples/chat_assistant.toml
+      lifeopt solve examples/small_corpus.toml --format json -o plan.json
+      lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
+      lifeopt compare examples/compare_demand.toml
+      lifeopt plot examples/chat_assistant.toml -o plan.png
+      lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
+      lifeopt presets
+    """
+
+
+
+
+def today():
+    import datetime
+    return datetime.date.today()
+
+
+def emit(text: str, output: str | None, force: bool) -> None:
+    """Write ``text`` to ``output`` atomically, or to standard output."""
+    from ..outputs.exports import write_text_atomic
+
+    if output:
+        write_text_atomic(output, text, force=force)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+
+def main():
+    """The console entry point. SIGTERM (a scheduler's or a user's kill) unwinds like
+    Ctrl-C, so that an output being written leaves no temporary file behind."""
+    import signal
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    cli()
+

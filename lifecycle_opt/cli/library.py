@@ -1,0 +1,171 @@
+"""The commands about laws and hardware: ``fit`` (a law from your runs), ``presets`` and
+``gpus`` (the published laws and the GPU catalogue)."""
+from __future__ import annotations
+
+__all__ = ["fit", "presets", "gpus"]
+
+import sys
+
+import click
+
+from ..errors import LifecycleError, ScenarioError
+from .app import cli, fail
+
+
+@cli.command()
+@click.argument("runs", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the fitted law as a scenario [law] table (TOML) to this file.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True,
+              help="Print the fit as a report or as JSON.")
+@click.option("--bootstrap", "resamples", type=click.IntRange(0, 100000), default=0, show_default=True,
+              help="Refit on this many resamples of the runs for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling.")
+@click.option("--samples", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the bootstrap laws (CSV) here; the law file points at them for `solve`.")
+@click.option("--drop-highest-loss", "drop", type=click.IntRange(0), default=0, show_default=True,
+              help="Leave out this many runs of highest loss (Besiroglu et al. 2024 drop 5 outliers).")
+@click.option("--params-column", default=None, help="Header of the parameter column (found by name if not given).")
+@click.option("--tokens-column", default=None, help="Header of the training-token column.")
+@click.option("--flops-column", default=None, help="Header of the training-compute column (D = C / 6N).")
+@click.option("--loss-column", default=None, help="Header of the final-loss column.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes for the multi-start fit (default: the machine's cores).")
+@click.option("--approach", type=click.Choice(("3", "all")), default="3", show_default=True,
+              help="3: the parametric fit. all: Approaches 1, 2 and 3 side by side on training curves "
+                   "(a CSV with a run column), with bootstrap intervals over runs and a verdict.")
+@click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
+        loss_column, workers, approach, force):
+    """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
+
+    Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
+    delta 1e-3, on log-loss residuals, summed; L-BFGS from 4,500 starts), with Approach 2
+    (IsoFLOP parabolas) when runs share compute budgets. Columns are found by name
+    (params/N/model size, tokens/D or flops/C/training FLOP, loss); values may carry units.
+
+    \b
+    Examples:
+      lifeopt fit runs.csv -o law.toml
+      lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
+      lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
+      lifeopt fit examples/runs/ladder_curves.csv --approach all --bootstrap 200
+    """
+    import json
+    import time
+    from pathlib import Path
+
+    from ..outputs.exports import check_writable, write_text_atomic
+    from ..fit.parametric import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, write_samples
+    from ..fit.runs import read_runs
+    from ..outputs.reports import fit_document, render_fit
+
+    try:
+        for path in (output, samples):
+            if path:
+                check_writable(path, force=force)
+        if samples and not resamples:
+            raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
+                                found_text="found no --bootstrap")
+        columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
+                                     ("flops", flops_column), ("loss", loss_column)) if v}
+        if approach == "all":
+            _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
+            return
+        data = read_runs(runs, columns).without_highest_loss(drop)
+        status = sys.stderr.isatty()
+        if status:
+            click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
+        started = time.perf_counter()
+        result = fit_law(data, workers=workers)
+        boot = None
+        if resamples:
+            if status:
+                click.echo(f"bootstrap: {resamples} refits…", err=True)
+            boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
+        seconds = time.perf_counter() - started
+        iso = isoflop_fit(data)
+        if samples:
+            write_text_atomic(samples, write_samples(boot), force=force)
+            click.echo(f"wrote {samples}", err=True)
+        if output:
+            rel = None
+            if samples:
+                rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
+                    if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
+                    else str(Path(samples).resolve())
+            write_text_atomic(output, law_toml(result, samples_file=rel, boot=boot), force=force)
+            click.echo(f"wrote {output}", err=True)
+        if fmt == "json":
+            click.echo(json.dumps(fit_document(result, boot, iso, seconds), indent=2))
+        else:
+            click.echo(render_fit(result, boot, iso, seconds), nl=False)
+    except LifecycleError as exc:
+        fail(exc)
+
+
+def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force):
+    """`lifeopt fit --approach all`: the three approaches on training curves."""
+    import json
+
+    from ..fit.approaches import compare_approaches, read_curves
+    from ..outputs.exports import write_text_atomic
+    from ..fit.parametric import law_toml
+    from ..outputs.reports import render_approaches
+
+    for flag, value in (("--samples", samples), ("--drop-highest-loss", drop)):
+        if value:
+            raise ScenarioError(flag, "no value with --approach all (intervals come from resampling runs)",
+                                value)
+    curves = read_curves(runs, columns)
+    if sys.stderr.isatty():
+        click.echo(f"three approaches on {curves.runs} runs…", err=True)
+    cmp = compare_approaches(curves, resamples=resamples, seed=seed, workers=workers)
+    if output:
+        write_text_atomic(output, law_toml(cmp.fit), force=force)
+        click.echo(f"wrote {output}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(cmp.as_dict(), indent=2))
+    else:
+        click.echo(render_approaches(cmp, runs), nl=False)
+
+
+@cli.command()
+def presets():
+    """List the built-in scaling laws with their sources and fitted ranges.
+
+    \b
+    Example:
+      lifeopt presets
+    """
+    from tabulate import tabulate
+
+    from ..model.laws import PRESETS, preset
+
+    rows = []
+    for name in PRESETS:
+        law = preset(name)
+        fit = law.fitted
+        rows.append((name, law.describe().split("  (")[0].split(": ", 1)[1],
+                     fit.note if fit else "", law.source))
+    click.echo(tabulate(rows, headers=("preset", "form", "fitted on", "source")))
+
+
+@cli.command()
+def gpus():
+    """List the GPU catalogue: dense peak FLOP/s per dtype, memory, bandwidth, source.
+
+    \b
+    Example:
+      lifeopt gpus
+    """
+    from tabulate import tabulate
+
+    from ..model.hardware import CATALOGUE
+
+    rows = [(g.name, ", ".join(f"{k} {v / 1e12:g}T" for k, v in g.peak_flops.items()),
+             f"{g.memory_bytes / 1e9:g} GB", f"{g.bandwidth / 1e12:g} TB/s", g.source)
+            for g in CATALOGUE.values()]
+    click.echo(tabulate(rows, headers=("gpu", "dense peak FLOP/s", "memory", "bandwidth", "source")))
+
+

@@ -1,0 +1,347 @@
+"""The planning commands: ``solve``, ``evaluate``, ``sweep``, ``compare`` and ``plot``,
+each a thin shell over the Python API (load → one call → render)."""
+from __future__ import annotations
+
+__all__ = ["solve", "evaluate", "sweep", "compare", "plot"]
+
+import sys
+
+import click
+
+from ..errors import LifecycleError
+from .app import FORMATS, cli, emit, fail, today
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format: a human report, JSON, or two-column CSV.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the plan as a workbook with live formulas (needs the xlsx extra).")
+@click.option("--csv-tables", "csv_tables", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Also write the workbook's tables as CSV files into this folder.")
+@click.option("--stamp", is_flag=True,
+              help="Write today's date on the workbook's cover and in its properties (by default "
+                   "no date, so the same inputs give the same bytes).")
+def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
+    """Solve SCENARIO (a TOML file) for the certified lifecycle-optimal plan.
+
+    \b
+    Examples:
+      lifeopt solve examples/chat_assistant.toml
+      lifeopt solve examples/research_model.toml --format json
+      lifeopt solve examples/small_corpus.toml --format csv -o plan.csv --force
+      lifeopt solve examples/finance_plan.toml --xlsx plan.xlsx --csv-tables plan-tables
+    """
+    from ..outputs.exports import check_writable
+    from ..outputs.reports import render_csv, render_json, render_table
+    from ..scenario.reader import load_scenario
+    from ..plan.planning import solve as solve_scenario
+
+    try:
+        for path in (output, xlsx):
+            if path:
+                check_writable(path, force=force)       # fail before solving, not after
+        loaded = load_scenario(scenario)
+        solution = solve_scenario(loaded)
+        text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
+        if xlsx or csv_tables:
+            from ..outputs.plan_book import plan_book
+            from ..outputs.workbook import write_csv_tables, write_xlsx
+            book = plan_book(loaded, solution, stamp=today() if stamp else None)
+            if xlsx:
+                write_xlsx(book, xlsx, force=force)
+                click.echo(f"wrote {xlsx}", err=True)
+            if csv_tables:
+                written = write_csv_tables(book, csv_tables, force=force)
+                click.echo(f"wrote {len(written)} tables into {csv_tables}", err=True)
+        emit(text, output, force)
+    except LifecycleError as exc:
+        fail(exc)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--params", default=None, metavar="N", help='Parameters of the plan, e.g. 7B or 7e9.')
+@click.option("--tokens", default=None, metavar="D", help='Training tokens of the plan, e.g. 2T.')
+@click.option("--flops", default=None, metavar="C",
+              help="Training compute (C = 6·N·D), with one of --params and --tokens, e.g. 1e24.")
+@click.option("--vary", "specs", multiple=True, metavar="KEY=VALUES",
+              help="Evaluate the plan at every point of a grid, as `lifeopt sweep` varies a scenario.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format: a human report, JSON, or CSV (two columns; one row per point with --vary).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
+    """Evaluate a plan you already have (any two of --params, --tokens, --flops) under SCENARIO.
+
+    Prints its loss, epochs, costs and over-training as `lifeopt solve` prints a plan's, the
+    limits it breaks, and its regret: how much more it costs than the lifecycle-optimal plan
+    of the same loss (and that plan).
+
+    \b
+    Examples:
+      lifeopt evaluate examples/chat_assistant.toml --params 70B --tokens 1.4T
+      lifeopt evaluate examples/chat_assistant.toml --params 8B --tokens 15T --format json
+      lifeopt evaluate examples/chat_assistant.toml --params 7B --flops 8.4e22 \\
+          --vary inference.requests=1e9..1e12:log:7
+    """
+    from ..outputs.evaluation_report import render_evaluation, render_evaluation_rows
+    from ..outputs.exports import check_writable
+    from ..outputs.reports import render_csv, render_json, render_rows_csv, render_rows_json
+    from ..plan.axes import parse_axis
+    from ..plan.evaluation import evaluate as evaluate_plan, evaluate_sweep
+    from ..scenario.reader import load_scenario
+
+    try:
+        if output:
+            check_writable(output, force=force)
+        loaded = load_scenario(scenario)
+        if specs:
+            axes = [parse_axis(spec) for spec in specs]
+            rows = evaluate_sweep(loaded, axes, params=params, tokens=tokens, flops=flops)
+            text = {"table": lambda r: render_evaluation_rows(r, [a.key for a in axes]),
+                    "csv": render_rows_csv, "json": render_rows_json}[fmt](rows)
+        else:
+            e = evaluate_plan(loaded, params=params, tokens=tokens, flops=flops)
+            text = {"table": render_evaluation, "json": render_json, "csv": render_csv}[fmt](e)
+        emit(text, output, force)
+    except LifecycleError as exc:
+        fail(exc)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@click.option("--vary", "specs", multiple=True, required=True, metavar="KEY=VALUES",
+              help="A scenario key and its values: a..b:log:n, a..b:lin:n or a,b,c. Repeat for "
+                   "several keys (their product is solved).")
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
+              show_default=True, help="A table of the main fields, or every field as CSV or JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when standard error is a terminal).")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the rows as a workbook, one row per point (needs the xlsx extra).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Solve the chunks on a Dask cluster at ADDRESS (needs the dask extra), "
+                   "e.g. --scheduler tcp://10.0.0.5:8786. Rows come back in grid order.")
+@click.option("--workers", type=click.IntRange(1, 512), default=None,
+              help="Solve the chunks on a local Dask cluster of N worker processes (needs the "
+                   "dask extra), e.g. --workers 4.")
+@click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
+              help="Points solved together (default 65536); memory holds one chunk of rows per "
+                   "worker, e.g. --chunk 10000.")
+@click.option("--stamp", is_flag=True,
+              help="Write today's date on the workbook's cover and in its properties (by default "
+                   "no date, so the same inputs give the same bytes).")
+def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, workers, chunk, stamp):
+    """Solve SCENARIO at every point of a grid and write one row per point.
+
+    Each point is the scenario with the varied keys replaced. The points are solved
+    together by the batch solver, chunk by chunk; points it cannot solve exactly (and
+    infeasible ones, to explain them) go through the per-scenario solver of `lifeopt
+    solve`. CSV to a file (-o) is streamed: memory stays bounded however many points.
+
+    \b
+    Examples:
+      lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
+      lifeopt sweep examples/chat_assistant.toml --vary target.loss=1.9,1.95,2.0 \\
+          --vary hardware.inference.price_per_gpu_hour=1.5..3.5:lin:5 --format csv -o sweep.csv
+      lifeopt sweep examples/finance_plan.toml --vary finance.discount_rate=0..0.3:lin:7 --xlsx sweep.xlsx
+      lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
+          --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
+    """
+    from ..outputs.exports import check_writable, write_chunks_atomic
+    from ..outputs.reports import csv_chunk, csv_header, render_rows, render_rows_json
+    from ..plan.axes import parse_axis
+    from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
+
+    try:
+        if scheduler and workers:
+            raise click.UsageError("give --scheduler or --workers, not both")
+        for path in (output, xlsx):
+            if path:
+                check_writable(path, force=force)
+        axes = [parse_axis(spec) for spec in specs]
+        plan = plan_sweep(scenario, axes)
+        with _dask_client(scheduler, workers) as client:
+            chunks = sweep_chunks(plan, chunk or CHUNK, client)
+            show = sys.stderr.isatty() if progress is None else progress
+            with click.progressbar(length=plan.size, label="solving", file=sys.stderr,
+                                   hidden=not show) as bar:
+                def advance():
+                    for points, cols in chunks:
+                        bar.update(points)
+                        yield cols
+                if fmt == "csv" and output and not xlsx:
+                    keys = plan.keys
+                    write_chunks_atomic(output, _prepend(csv_header(keys),
+                                        (csv_chunk(c, keys) for c in advance())), force=force)
+                    _say_exact(plan)
+                    click.echo(f"wrote {output}", err=True)
+                    return
+                rows = [r for cols in advance() for r in chunk_rows(cols)]
+        _say_exact(plan)
+        keys = [a.key for a in axes]
+        text = {"table": lambda r: render_rows(r, keys),
+                "csv": lambda r: csv_header(plan.keys) + csv_chunk({k: [x[k] for x in r] for k in plan.keys},
+                                                                   plan.keys),
+                "json": render_rows_json}[fmt](rows)
+        if xlsx:
+            from ..outputs.workbook import sweep_book, write_xlsx
+            write_xlsx(sweep_book(rows, keys, scenario, stamp=today() if stamp else None), xlsx, force=force)
+            click.echo(f"wrote {xlsx}", err=True)
+        emit(text, output, force)
+    except LifecycleError as exc:
+        fail(exc)
+
+
+def _say_exact(plan) -> None:
+    """Say on stderr how many points went to the exact path when the batch solver could
+    not take the sweep (the roofline serving model, bootstrap laws)."""
+    if plan.exact_reason:
+        click.echo(f"{plan.size} points solved one by one by the exact solver (the batch solver does "
+                   f"not cover {plan.exact_reason})", err=True)
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
+
+
+class _dask_client:
+    """A Dask client for --scheduler or --workers (None for neither); the local cluster it
+    starts is closed on exit."""
+
+    def __init__(self, scheduler, workers):
+        self.scheduler, self.workers = scheduler, workers
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        if not (self.scheduler or self.workers):
+            return None
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise click.UsageError("--scheduler and --workers need Dask: pip install "
+                                   "'lifecycle_opt[dask]'") from None
+        if self.workers:
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                        processes=True, dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise click.UsageError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
+              show_default=True, help="Plans in columns, or one row per plan as CSV or JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def compare(scenarios, fmt, output, force):
+    """Solve several scenarios and show their plans side by side.
+
+    Give several files, or one file with [[scenario]] tables laid over shared
+    top-level sections. Changes are shown against the first plan.
+
+    \b
+    Examples:
+      lifeopt compare examples/compare_demand.toml
+      lifeopt compare examples/chat_assistant.toml examples/finance_plan.toml
+      lifeopt compare examples/compare_demand.toml --format csv -o plans.csv
+    """
+    from ..errors import InfeasibleError, SolverError
+    from ..outputs.reports import render_compare, render_rows_csv, render_rows_json
+    from ..scenario.reader import load_scenarios
+    from ..plan.planning import solve as solve_scenario
+    from ..plan.rows import status_of
+
+    try:
+        results, origins = [], []
+        for path in scenarios:
+            for s in load_scenarios(path):
+                origins.append(path)
+                try:
+                    results.append((s.name, solve_scenario(s)))
+                except (InfeasibleError, SolverError) as exc:
+                    results.append((s.name, exc))
+        names = [name for name, _ in results]
+        labels = [name if names.count(name) == 1 else f"{name} ({path})"
+                  for (name, _), path in zip(results, origins)]
+        results = list(zip(labels, (r for _, r in results)))
+        if fmt == "table":
+            text = render_compare(results)
+        else:
+            rows = [r.as_row() if not isinstance(r, Exception) else
+                    {"scenario": name, "status": status_of(r), "message": str(r)} for name, r in results]
+            text = (render_rows_csv if fmt == "csv" else render_rows_json)(rows)
+        emit(text, output, force)
+    except LifecycleError as exc:
+        fail(exc)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), required=True,
+              help="The figure to write: a .png or .svg file name.")
+@click.option("--vary", "specs", multiple=True, metavar="KEY=VALUES",
+              help="Plot a sweep instead: optimal N and tokens per parameter against this key "
+                   "(a second --vary draws one line per value).")
+@click.option("--force", is_flag=True, help="Overwrite the figure if it exists.")
+def plot(scenario, output, specs, force):
+    """Draw the plan of SCENARIO, or how it moves along a sweep.
+
+    Without --vary: the iso-loss curve in (N, D) with lifecycle-cost contours, the
+    optimum, the compute-optimal plan and the published models (one panel per scenario
+    of a [[scenario]] file). With --vary: the optimal N and tokens per parameter against
+    the varied setting. Needs the plot extra (matplotlib).
+
+    \b
+    Examples:
+      lifeopt plot examples/chat_assistant.toml -o plan.png
+      lifeopt plot examples/compare_demand.toml -o plans.svg
+      lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
+    """
+    from ..errors import ExportError
+    from ..outputs.exports import check_writable
+    from ..outputs.plots import plan_figure, save_figure, sweep_figure
+    from ..scenario.reader import load_scenario, load_scenarios
+    from ..plan.planning import solve as solve_scenario
+    from ..plan.axes import parse_axis
+    from ..plan.sweep import sweep as run_sweep
+
+    try:
+        if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
+            raise ExportError(f"{output}: give a file name ending in .png or .svg")
+        check_writable(output, force=force)
+        if specs:
+            axes = [parse_axis(spec) for spec in specs]
+            rows = run_sweep(load_scenario(scenario), axes)
+            fig = sweep_figure(rows, [a.key for a in axes])
+        else:
+            fig = plan_figure([(s, solve_scenario(s)) for s in load_scenarios(scenario)])
+        save_figure(fig, output, force=force)
+        click.echo(f"wrote {output}", err=True)
+    except LifecycleError as exc:
+        fail(exc)
+
+

@@ -1,0 +1,259 @@
+"""Evaluating a plan someone already has: N and D given (or one of them and the training
+compute, C = 6·N·D), everything a solved plan reports — loss, costs, over-training — and
+what an optimiser adds: the limits the plan breaks, and its regret against the
+lifecycle-optimal plan of the same loss.
+
+The numbers come from the row function (:func:`.rows.plan_columns`), the one that writes
+a solved plan's row, so evaluating the optimal N and D reproduces that plan's costs and
+gives zero regret. The optimum of equal loss is the planning entry point's answer for
+the scenario with its target set to the plan's loss (docs/model.md §9).
+"""
+from __future__ import annotations
+
+__all__ = ["Violation", "Evaluation", "evaluate", "evaluate_sweep", "plan_size"]
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
+from ..model.costs import CostBreakdown
+from ..model.laws import DataConstrainedLaw
+from ..model.units import parse_count, parse_flops
+from ..scenario.schema import Budget, Scenario, Target
+from ..solvers.problem import build_problem
+from .certified import served_at
+from .planning import solve
+from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of
+from .serving_plan import ServingPlan, baseline_point, point_z
+from .solution import Solution
+from .sweep import point_scenarios
+
+#: a plan's constraint value above this breaks the constraint (h = log g for limits)
+VIOLATION_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A limit the plan breaks: ``name``, ``label`` and ``key`` of the constraint, the
+    setting's value ``limit`` and the value ``needed`` for the plan to meet it (in the
+    setting's units: a loss for the target)."""
+
+    name: str
+    label: str
+    key: str
+    limit: float
+    needed: float
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "key": self.key, "limit": self.limit,
+                "needed": None if math.isnan(self.needed) else self.needed}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A given plan (N parameters on D tokens) under a scenario.
+
+    loss [nats/token], effective_* (under the repetition penalty), costs (as a solved
+    plan's; under the roofline serving model at the cheapest whole-number serving point),
+    violated: the limits it breaks; optimum: the lifecycle-optimal plan of the same loss
+    (None with ``optimum_note`` saying why when there is none); regret: how much more the
+    plan costs than that optimum, in ``regret_unit`` ("usd" present value or "flops"), and
+    regret_fraction over the optimum's; row: the plan's row with the regret fields.
+    """
+
+    scenario_name: str
+    params: float
+    tokens: float
+    loss: float
+    effective_params: float
+    effective_tokens: float
+    unique_tokens: float | None
+    costs: CostBreakdown
+    baseline_params: float
+    baseline_tokens: float
+    violated: tuple[Violation, ...]
+    regret_unit: str
+    optimum: Solution | None
+    optimum_note: str = ""
+    serving: ServingPlan | None = None
+    row: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.params
+
+    @property
+    def epochs(self) -> float | None:
+        return None if self.unique_tokens is None else self.tokens / self.unique_tokens
+
+    @property
+    def overtraining_ratio(self) -> float:
+        """Tokens per parameter over the compute-optimal plan's of equal loss [–]."""
+        return self.tokens_per_param / (self.baseline_tokens / self.baseline_params)
+
+    def _total(self, costs: CostBreakdown) -> float | None:
+        return costs.total_cost_pv_usd if self.regret_unit == "usd" else costs.total_flops
+
+    @property
+    def regret(self) -> float | None:
+        """The plan's lifecycle cost over the optimum's of equal loss [$ or FLOP]; 0 at the optimum."""
+        if self.optimum is None or self._total(self.costs) is None:
+            return None
+        return self._total(self.costs) - self._total(self.optimum.costs)
+
+    @property
+    def regret_fraction(self) -> float | None:
+        if self.regret is None:
+            return None
+        return self.regret / self._total(self.optimum.costs)
+
+    def as_row(self) -> dict:
+        """The plan's row (the fields of a solved plan's row) with the regret, the broken
+        limits and the optimum of equal loss."""
+        return {**self.row, "regret": self.regret, "regret_fraction": self.regret_fraction,
+                "regret_unit": self.regret_unit, "violated": ";".join(v.name for v in self.violated),
+                "optimum_params": None if self.optimum is None else self.optimum.params,
+                "optimum_tokens": None if self.optimum is None else self.optimum.tokens}
+
+    def as_dict(self) -> dict:
+        """Every field as JSON-ready values (the plan fields a solve prints, and more)."""
+        opt = self.optimum
+        return {
+            "scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
+            "tokens_per_param": self.tokens_per_param, "loss": self.loss,
+            "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
+            "unique_tokens": self.unique_tokens, "epochs": self.epochs, **self.costs.as_dict(),
+            "overtraining_ratio": self.overtraining_ratio,
+            "baseline": {"params": self.baseline_params, "tokens": self.baseline_tokens},
+            "violated": [v.as_dict() for v in self.violated],
+            "regret": self.regret, "regret_fraction": self.regret_fraction, "regret_unit": self.regret_unit,
+            "optimum": None if opt is None else {
+                "params": opt.params, "tokens": opt.tokens, "tokens_per_param": opt.tokens_per_param,
+                "loss": opt.loss, **opt.costs.as_dict(),
+                "binding": {b.name: b.shadow_price for b in opt.binding}},
+            "optimum_note": self.optimum_note,
+            "serving": None if self.serving is None else self.serving.as_dict(),
+        }
+
+
+def plan_size(params=None, tokens=None, flops=None, source: str | None = None) -> tuple[float, float]:
+    """(N, D) from any two of parameters, tokens and training compute (C = 6·N·D); each a
+    number or a string such as "7B", "2T", "1e24" (FLOP)."""
+    given = {k: v for k, v in (("params", params), ("tokens", tokens), ("flops", flops)) if v is not None}
+    if len(given) != 2:
+        raise ScenarioError("params", "exactly two of params, tokens and flops (C = 6·N·D gives the third)",
+                            source=source, found_text=f"found {len(given)}: {', '.join(given) or 'none'}")
+    parsed = {}
+    for key, value in given.items():
+        try:
+            parsed[key] = parse_flops(value) if key == "flops" else parse_count(value, f"{key[:-1]} count")
+        except ValueError as exc:
+            raise ScenarioError(key, str(exc), value, source=source) from None
+        if not parsed[key] > 0:
+            raise ScenarioError(key, "a positive quantity", value, source=source)
+    N, D = parsed.get("params"), parsed.get("tokens")
+    if N is None:
+        N = parsed["flops"] / (6.0 * D)
+    elif D is None:
+        D = parsed["flops"] / (6.0 * N)
+    return float(N), float(D)
+
+
+def _regret_unit(scenario: Scenario) -> str:
+    if scenario.objective == "cost" or (scenario.objective == "loss" and scenario.costs.has_prices):
+        return "usd"
+    return "flops"
+
+
+def _optimum(scenario: Scenario, loss: float, unit: str) -> tuple[Solution | None, str]:
+    """The lifecycle-optimal plan reaching ``loss`` under the scenario's limits (the
+    objective in ``unit``; a loss objective's budget dropped), or None and why."""
+    objective = "cost" if unit == "usd" else "flops"
+    same = replace(scenario, target=Target(loss=loss), objective=objective, budget=Budget())
+    try:
+        return solve(same), ""
+    except (InfeasibleError, SolverError, ScenarioError) as exc:
+        return None, f"no lifecycle-optimal plan of loss {loss:.6g}: {exc}"
+
+
+def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> tuple[Violation, ...]:
+    """The limits plan (N, D) breaks, served at ``point`` under the roofline model (the
+    cheapest point within the targets, or without them when none meets them)."""
+    problem = build_problem(scenario)
+    out = []
+    if scenario.target is not None and scenario.objective != "loss" and loss > scenario.target.loss * (1 + 1e-12):
+        out.append(Violation("loss_target", f"loss at most {scenario.target.loss:.6g}", "target.loss",
+                             scenario.target.loss, loss))
+    if problem.dim > 2 and point is None:
+        # the weights alone overflow the largest allowed replica
+        return tuple(out) + (Violation("memory_capacity", "weights and KV cache fit the replica's memory",
+                                       "serving.replica_gpus", float(max(scenario.serving.replica_gpus)),
+                                       math.nan),)
+    z = np.log([N, D]) if point is None else point_z(N, D, point)
+    for c in problem.constraints:
+        if not c.is_loss and c.value(z) > VIOLATION_TOL:
+            out.append(Violation(c.name, c.label, c.key, c.knob, c.knob_at(z)))
+    return tuple(out)
+
+
+def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Evaluation:
+    """The plan of ``params`` parameters on ``tokens`` tokens (any two of params, tokens,
+    flops) under ``scenario``: its loss, costs and over-training as a solved plan
+    reports them, the limits it breaks and its regret (see :class:`Evaluation`).
+
+    >>> from lifecycle_opt import load_scenario
+    >>> e = evaluate(load_scenario("examples/chat_assistant.toml"), params="70B", tokens="1.4T")
+    >>> f"{e.loss:.5f}", e.regret_fraction > 0
+    ('1.93665', True)
+    """
+    N, D = plan_size(params, tokens, flops, scenario.source)
+    law = scenario.loss_law
+    loss = float(law.loss(N, D))
+    penalised = isinstance(law, DataConstrainedLaw)
+    N_eff = float(law.effective_params(N, D)) if penalised else N
+    D_eff = float(law.effective_tokens(D)) if penalised else D
+    facts = stack_facts([row_facts(scenario)])
+    serving, columns, point = None, {}, None
+    if scenario.serving is not None:
+        r = scenario.serving
+        point = r.rounded_point(N) or baseline_point(scenario, N)   # targets unmet: served without them
+        if point is not None:
+            relaxed = r.relaxed_point(N) or point
+            serving, columns = served_at(scenario, build_problem(scenario), N, D, relaxed, point, facts, loss)
+    unit = _regret_unit(scenario)
+    optimum, note = _optimum(scenario, loss, unit)
+    cols = plan_columns(facts, np.array([N]), np.array([D]), loss=loss, effective_tokens=D_eff,
+                        objective_value=math.nan, kkt_residual=math.nan, binding=[""], **columns)
+    row = {k: _plain(v[0]) for k, v in cols.items() if k != BASELINE_COSTS}
+    row["status"] = "evaluated"
+    return Evaluation(
+        scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
+        effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=breakdown_of(cols),
+        baseline_params=float(cols["baseline_params"][0]), baseline_tokens=float(cols["baseline_tokens"][0]),
+        violated=_violations(scenario, N, D, loss, point), regret_unit=unit, optimum=optimum,
+        optimum_note=note, serving=serving, row=row)
+
+
+def _plain(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return None if x != x else float(x)
+    return x
+
+
+def evaluate_sweep(scenario, axes, *, params=None, tokens=None, flops=None) -> list[dict]:
+    """The plan evaluated at every point of ``axes`` (as :func:`.sweep.sweep` varies a
+    scenario): one row per point with the varied values, ``status`` ("evaluated", or why
+    the point did not build) and ``message``, then :meth:`Evaluation.as_row`."""
+    rows = []
+    for point, built in point_scenarios(scenario, axes):
+        if isinstance(built, LifecycleError):
+            rows.append({**point, "status": status_of(built), "message": str(built)})
+            continue
+        e = evaluate(built, params=params, tokens=tokens, flops=flops)
+        rows.append({**point, "status": "evaluated", "message": e.optimum_note,
+                     **{k: v for k, v in e.as_row().items() if k != "status"}})
+    return rows

@@ -1,0 +1,105 @@
+"""`lifeopt evaluate`: a given plan's loss, costs, broken limits and regret, against the
+optimiser's own plan (zero regret, the same costs) and published figures."""
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from lifecycle_opt import evaluate, load_scenario, solve
+from lifecycle_opt.cli import cli
+from lifecycle_opt.errors import ScenarioError
+from lifecycle_opt.plan.evaluation import evaluate_sweep, plan_size
+
+from conftest import EXAMPLES
+
+COST_FIELDS = ("training_flops", "inference_flops", "total_flops", "training_gpu_hours", "inference_gpu_hours",
+               "training_days", "training_cost_usd", "inference_cost_usd", "total_cost_usd",
+               "training_cost_pv_usd", "inference_cost_pv_usd", "total_cost_pv_usd", "serving_gpus")
+
+
+@pytest.mark.parametrize("name", ["chat_assistant", "finance_plan", "small_corpus", "research_model",
+                                  "owned_cluster", "serving_slo"])
+def test_evaluating_the_optimum_gives_its_costs_and_zero_regret(name):
+    scenario = load_scenario(EXAMPLES / f"{name}.toml")
+    sol = solve(scenario)
+    e = evaluate(scenario, params=sol.params, tokens=sol.tokens)
+    assert e.loss == pytest.approx(sol.loss, rel=1e-12)
+    for f in COST_FIELDS:
+        a, b = getattr(e.costs, f), getattr(sol.costs, f)
+        assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12), f
+    assert not e.violated
+    if scenario.objective != "loss":
+        assert abs(e.regret_fraction) <= 1e-9
+        assert e.optimum.params == pytest.approx(sol.params, rel=1e-7)
+    row = e.as_row()
+    for k, v in sol.as_row().items():
+        if isinstance(v, float) and k not in ("objective_value", "kkt_residual"):
+            assert row[k] == pytest.approx(v, rel=1e-12, abs=1e-300), k
+
+
+def test_chinchilla_70b_on_1_4t_under_the_printed_law():
+    e = evaluate(load_scenario(EXAMPLES / "chat_assistant.toml"), params="70B", tokens="1.4T")
+    assert e.loss == pytest.approx(1.93665, abs=5e-6)     # 1.9367 to four places, eq. 10 as printed
+    assert e.tokens_per_param == pytest.approx(20.0)
+    assert e.costs.training_flops == pytest.approx(6 * 70e9 * 1.4e12, rel=1e-12)
+    # the lifecycle-optimal plan of the same loss is cheaper, and the regret says by how much
+    assert e.regret > 0 and e.regret == pytest.approx(e.costs.total_cost_pv_usd - e.optimum.costs.total_cost_pv_usd)
+    assert e.optimum.loss == pytest.approx(e.loss, rel=1e-9)
+
+
+def test_two_of_params_tokens_flops_give_the_third():
+    assert plan_size(params="8B", flops=6 * 8e9 * 15e12) == pytest.approx((8e9, 15e12))
+    assert plan_size(tokens="15T", flops="7.2e23") == pytest.approx((7.2e23 / 6 / 15e12, 15e12))
+    for bad in ({"params": "8B"}, {"params": "8B", "tokens": "1T", "flops": 1e22}, {}):
+        with pytest.raises(ScenarioError):
+            plan_size(**bad)
+    with pytest.raises(ScenarioError) as info:
+        plan_size(params="eight", tokens="1T")
+    assert info.value.key == "params"
+
+
+def test_broken_limits_are_named_with_what_the_plan_needs():
+    scenario = load_scenario(EXAMPLES / "chat_assistant.toml")          # max 70B, 4 epochs over 15T, 90 days
+    e = evaluate(scenario, params="140B", tokens="70T")
+    broken = {v.name: v for v in e.violated}
+    assert {"max_params", "max_epochs"} <= set(broken)
+    assert broken["max_params"].needed == pytest.approx(140e9, rel=1e-12)
+    assert broken["max_epochs"].needed == pytest.approx(70e12 / 15e12, rel=1e-12)
+    short = evaluate(scenario, params="1B", tokens="20B")
+    assert [v.name for v in short.violated] == ["loss_target"]
+    assert short.violated[0].needed == pytest.approx(short.loss)
+
+
+def test_a_latency_target_the_plan_misses_is_named():
+    e = evaluate(load_scenario(EXAMPLES / "serving_slo.toml"), params="70B", tokens="15T")
+    (v,) = e.violated
+    assert v.key == "serving.tpot_ms" and v.needed > v.limit == 6.0
+    assert e.serving is not None and e.serving.rounded.step_seconds * 1e3 == pytest.approx(v.needed, rel=1e-9)
+
+
+def test_evaluate_sweep_matches_single_evaluations():
+    path = EXAMPLES / "chat_assistant.toml"
+    rows = evaluate_sweep(load_scenario(path), {"inference.requests": [1e9, 1e11]}, params="8B", tokens="15T")
+    assert [r["status"] for r in rows] == ["evaluated", "evaluated"]
+    one = evaluate(load_scenario(path), params="8B", tokens="15T")         # the file's 1e11 requests
+    assert rows[1]["regret"] == pytest.approx(one.regret, rel=1e-9)
+    assert rows[0]["regret_fraction"] != pytest.approx(rows[1]["regret_fraction"])
+
+
+def test_cli_json_csv_and_errors(tmp_path):
+    runner = CliRunner()
+    args = ["evaluate", str(EXAMPLES / "chat_assistant.toml"), "--params", "8B", "--tokens", "15T"]
+    out = runner.invoke(cli, args + ["--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    for key in ("params", "tokens", "loss", "training_flops", "total_flops", "total_cost_usd", "regret",
+                "regret_fraction", "violated", "optimum"):
+        assert key in doc, key
+    assert doc["optimum"]["params"] > 0 and math.isfinite(doc["regret"])
+    csv_out = runner.invoke(cli, args + ["--format", "csv", "-o", str(tmp_path / "e.csv")])
+    assert csv_out.exit_code == 0 and "regret_fraction" in (tmp_path / "e.csv").read_text()
+    bad = runner.invoke(cli, ["evaluate", str(EXAMPLES / "chat_assistant.toml"), "--params", "8B"])
+    assert bad.exit_code == 2 and "exactly two of params, tokens and flops" in bad.output
+    table = runner.invoke(cli, args + ["--vary", "inference.requests=1e9,1e11"])
+    assert table.exit_code == 0 and "regret" in table.output
