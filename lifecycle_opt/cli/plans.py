@@ -26,7 +26,10 @@ from .app import FORMATS, cli, emit, fail, today
 @click.option("--stamp", is_flag=True,
               help="Write today's date on the workbook's cover and in its properties (by default "
                    "no date, so the same inputs give the same bytes).")
-def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
+@click.option("--solver", type=click.Choice(("auto", "cvxpy")), default="auto", show_default=True,
+              help="The first of the two independent solvers behind the certificate (scipy is the "
+                   "other): auto = the numpy batch solver where it covers the scenario, else cvxpy.")
+def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp, solver):
     """Solve SCENARIO (a TOML file) for the certified lifecycle-optimal plan.
 
     \b
@@ -46,7 +49,7 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp):
             if path:
                 check_writable(path, force=force)       # fail before solving, not after
         loaded = load_scenario(scenario)
-        solution = solve_scenario(loaded)
+        solution = solve_scenario(loaded, solver)
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
         if xlsx or csv_tables:
             from ..outputs.plan_book import plan_book

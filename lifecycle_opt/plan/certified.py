@@ -21,7 +21,7 @@ from .serving_plan import ServingPlan, baseline_point, nan_if_none, point_z, ser
 from .solution import Baseline, Solution
 
 
-def certified_plan(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
+def certified_plan(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "auto") -> Solution:
     """The certified optimum of ``scenario`` as a Solution (see :func:`solve_exact`; the
     planning entry point :func:`lifecycle_opt.solve` adds the law's uncertainty).
 
@@ -30,7 +30,7 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = ()) -> Solution:
     >>> plan.certificate.status, bool(plan.certificate.kkt_residual < 1e-9)
     ('optimal', True)
     """
-    exact = solve_exact(scenario, extra_loss_laws)
+    exact = solve_exact(scenario, extra_loss_laws, solver)
     N, D = exact.params, exact.tokens
     law = scenario.loss_law
     loss = float(law.loss(N, D))

@@ -16,8 +16,12 @@ from .solution import Solution
 from .uncertainty import with_uncertainty
 
 
-def solve(scenario: Scenario) -> Solution:
+def solve(scenario: Scenario, solver: str = "auto") -> Solution:
     """The certified lifecycle-optimal plan of ``scenario``.
+
+    ``solver`` chooses the first of the two independent solvers behind the certificate
+    (the other is scipy's SLSQP): "auto" — the numpy batch solver where it covers the
+    scenario, else cvxpy — or "cvxpy". The plan is the same; the certificate names them.
 
     Raises InfeasibleError (which settings conflict and how far each must move),
     ScenarioError (the plan lies outside what the planner covers) or SolverError (the
@@ -29,5 +33,5 @@ def solve(scenario: Scenario) -> Solution:
     ('optimal', True)
     """
     if scenario.law_samples:
-        return with_uncertainty(scenario)
-    return certified_plan(scenario)
+        return with_uncertainty(scenario, solver)
+    return certified_plan(scenario, solver=solver)

@@ -36,13 +36,13 @@ _LOSS_TOL = 1e-9          # relative: a law "reaches the target" within this
 _MAX_ROUNDS = 60
 
 
-def with_uncertainty(scenario: Scenario) -> Solution:
+def with_uncertainty(scenario: Scenario, solver: str = "auto") -> Solution:
     """The plan of a scenario whose law has bootstrap ``samples``: certified, robust when
     ``[robust] probability`` asks, with the distribution of the optimum under the samples."""
     robust = scenario.robust
-    point = certified_plan(scenario)
+    point = certified_plan(scenario, solver=solver)
     if robust is not None and robust.probability is not None:
-        result, working = solve_robust(scenario, robust.probability, point)
+        result, working = solve_robust(scenario, robust.probability, point, solver)
     else:
         result, working = point, 0
     quantiles, used, infeasible = plan_distribution(scenario, point)
@@ -67,12 +67,13 @@ def _losses(scenario: Scenario, N: float, D: float) -> np.ndarray:
     return np.array([float(law.loss(N, D)) for law in _loss_laws(scenario)])
 
 
-def solve_robust(scenario: Scenario, probability: float, point: Solution | None = None):
+def solve_robust(scenario: Scenario, probability: float, point: Solution | None = None,
+                 solver: str = "auto"):
     """(Solution, number of bootstrap laws held as constraints) — see the module docstring."""
     laws = _loss_laws(scenario)
     target = scenario.target.loss
     keep = math.ceil(probability * len(laws) - 1e-9)
-    sol = point or certified_plan(scenario)
+    sol = point or certified_plan(scenario, solver=solver)
     working: dict[int, object] = {}
     for _ in range(_MAX_ROUNDS):
         losses = _losses(scenario, sol.params, sol.tokens)
@@ -83,7 +84,7 @@ def solve_robust(scenario: Scenario, probability: float, point: Solution | None 
         # the most violated few join the working set
         for i in sorted(violated, key=lambda i: -losses[i])[:8]:
             working[i] = laws[i]
-        sol = certified_plan(scenario, tuple(sorted(working.items())))
+        sol = certified_plan(scenario, tuple(sorted(working.items())), solver)
     raise SolverError(f"{scenario.name}: the robust plan did not settle after {_MAX_ROUNDS} rounds "
                       f"({len(working)} bootstrap laws held); please report this scenario")
 
