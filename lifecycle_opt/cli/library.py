@@ -34,9 +34,19 @@ from .app import cli, fail
 @click.option("--approach", type=click.Choice(("3", "all")), default="3", show_default=True,
               help="3: the parametric fit. all: Approaches 1, 2 and 3 side by side on training curves "
                    "(a CSV with a run column), with bootstrap intervals over runs and a verdict.")
+@click.option("--loss", "fit_loss", type=click.Choice(("huber", "mse", "mae")), default="huber",
+              show_default=True, help="What is summed over the log-loss residuals.")
+@click.option("--delta", type=float, default=None,
+              help="The Huber threshold (default 1e-3, Hoffmann et al. 2022); only with --loss huber.")
+@click.option("--min-tokens-per-param", "min_ratio", type=float, default=None,
+              help="Fit only the runs with D/N at least this (e.g. 5: leave out badly undertrained runs).")
+@click.option("--max-tokens-per-param", "max_ratio", type=float, default=None,
+              help="Fit only the runs with D/N at most this.")
+@click.option("--polish", type=click.Choice(("bfgs", "newton")), default=None,
+              help="Polish the best optimum once more with full-memory BFGS or Newton's method.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
-        loss_column, workers, approach, force):
+        loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, force):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
@@ -50,6 +60,7 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
       lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
       lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
       lifeopt fit examples/runs/ladder_curves.csv --approach all --bootstrap 200
+      lifeopt fit runs.csv --loss mse --min-tokens-per-param 5 --polish newton
     """
     import json
     import time
@@ -72,12 +83,19 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         if approach == "all":
             _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
             return
-        data = read_runs(runs, columns).without_highest_loss(drop)
+        objective = _fit_objective(fit_loss, delta)
+        read = read_runs(runs, columns)
+        data = read.within_tokens_per_param(min_ratio, max_ratio).without_highest_loss(drop)
+        if min_ratio is not None or max_ratio is not None:
+            click.echo(f"{len(data)} of {len(read)} runs within the tokens-per-parameter cutoffs", err=True)
+        if len(data) < 5:
+            raise ScenarioError("--min-tokens-per-param", "cutoffs that leave at least 5 runs to fit 5 constants",
+                                found_text=f"found {len(data)} of {len(read)} runs left")
         status = sys.stderr.isatty()
         if status:
             click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
         started = time.perf_counter()
-        result = fit_law(data, workers=workers)
+        result = fit_law(data, workers=workers, objective=objective, polish=polish)
         boot = None
         if resamples:
             if status:
@@ -102,6 +120,16 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
             click.echo(render_fit(result, boot, iso, seconds), nl=False)
     except LifecycleError as exc:
         fail(exc)
+
+
+def _fit_objective(loss: str, delta: float | None):
+    from ..fit.parametric import FitObjective, HUBER_DELTA
+
+    if delta is not None and loss != "huber":
+        raise ScenarioError("--delta", "--loss huber (the threshold is Huber's)", found_text=f"found --loss {loss}")
+    if delta is not None and not delta > 0:
+        raise ScenarioError("--delta", "a positive threshold such as 1e-3", delta)
+    return FitObjective(loss, HUBER_DELTA if delta is None else delta)
 
 
 def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force):

@@ -22,11 +22,15 @@ profiles); a parabola in log N per budget gives N_opt(C); power laws N_opt ∝ C
 D_opt ∝ C^b are fitted across budgets.
 
 The Huber function follows scipy.special.huber: r²/2 for |r| ≤ δ, δ·(|r| − δ/2) beyond.
+Other fitting losses (:class:`FitObjective`): "mse" (r²/2) and "mae" (|r|) of the same
+log residuals. A final polish of the best optimum by full-memory BFGS or by Newton's
+method is available (:mod:`.polish`).
 """
 from __future__ import annotations
 
 __all__ = ["FitResult", "fit_law", "huber_objective", "start_grid", "batched_lbfgs", "bootstrap",
-           "Bootstrap", "isoflop_fit", "IsoFlopFit", "law_toml", "write_samples", "HUBER_DELTA"]
+           "Bootstrap", "isoflop_fit", "IsoFlopFit", "law_toml", "write_samples", "HUBER_DELTA",
+           "FitObjective", "FIT_LOSSES"]
 
 import csv
 import io
@@ -43,6 +47,20 @@ from .runs import SAMPLE_COLUMNS, Runs
 
 #: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
 HUBER_DELTA = 1e-3
+#: the losses of the log residuals a fit may sum
+FIT_LOSSES = ("huber", "mse", "mae")
+
+
+@dataclass(frozen=True)
+class FitObjective:
+    """What a fit sums over the runs' log-loss residuals r: ``loss`` "huber" (threshold
+    ``delta``; Hoffmann et al. 2022, App. D.2), "mse" (r²/2) or "mae" (|r|)."""
+
+    loss: str = "huber"
+    delta: float = HUBER_DELTA
+
+    def describe(self) -> str:
+        return {"huber": f"Huber δ={self.delta:g}", "mse": "squared error", "mae": "absolute error"}[self.loss]
 
 # ------------------------------------------------------------------ the objective
 def _features(runs: Runs):
@@ -50,8 +68,9 @@ def _features(runs: Runs):
 
 
 def huber_objective(theta: np.ndarray, x, z, y, weights=None, delta: float = HUBER_DELTA,
-                    grad: bool = True):
-    """Σ_i w_i·huber(r_i) and its gradient, for every row of ``theta`` (S, 5) at once.
+                    grad: bool = True, loss: str = "huber"):
+    """Σ_i w_i·huber(r_i) and its gradient, for every row of ``theta`` (S, 5) at once
+    (``loss`` "mse": r²/2, "mae": |r| instead of Huber's).
 
     theta columns: a = log A, b = log B, e = log E, α, β. x, z, y: log N, log D, log L of the
     runs (n,). weights: (S, n) counts (bootstrap), or None for ones.
@@ -71,8 +90,13 @@ def huber_objective(theta: np.ndarray, x, z, y, weights=None, delta: float = HUB
         s += w3
         r = np.log(s)
         r -= y
-        c = np.clip(r, -delta, delta)                # huber'(r)
-        h = c * (r - 0.5 * c)                        # r²/2 inside δ, δ(|r| − δ/2) beyond
+        if loss == "huber":
+            c = np.clip(r, -delta, delta)            # huber'(r)
+            h = c * (r - 0.5 * c)                    # r²/2 inside δ, δ(|r| − δ/2) beyond
+        elif loss == "mse":
+            c, h = r.copy(), 0.5 * r * r
+        else:                                        # mae: |r|, a subgradient at 0
+            c, h = np.sign(r), np.abs(r)
         if weights is not None:
             h *= weights
             c *= weights
@@ -205,12 +229,12 @@ def _armijo(fun, base, d, f_old, slope, idx):
     return new_theta, f_new
 
 
-def _polish(theta, x, z, y, weights=None):
+def _polish(theta, x, z, y, weights=None, objective: FitObjective = FitObjective()):
     """scipy L-BFGS-B from ``theta`` with tight tolerances: (theta, f)."""
     from scipy.optimize import minimize
 
     def fun(t):
-        f, g = huber_objective(t[None, :], x, z, y, weights)
+        f, g = huber_objective(t[None, :], x, z, y, weights, objective.delta, loss=objective.loss)
         return float(f[0]), g[0]
     res = minimize(fun, theta, jac=True, method="L-BFGS-B",
                    options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000, "maxcor": 20})
@@ -229,6 +253,9 @@ class FitResult:
     starts, converged_starts : the grid size and how many starts reached the best objective
       within 1e-9 relative
     runs : the runs fitted
+    fit_objective : what was summed (see FitObjective)
+    final_polish : (method, objective before, objective after) of a final BFGS or Newton
+        polish of the best optimum, or None
     """
 
     law: ChinchillaLaw
@@ -239,6 +266,8 @@ class FitResult:
     converged_starts: int
     runs: Runs
     local_optima: np.ndarray = field(repr=False, default=None)
+    fit_objective: FitObjective = FitObjective()
+    final_polish: tuple | None = None
 
     def implied_tokens_per_param(self, budgets=(1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26)):
         """[(C, N_opt, D_opt, D/N)] of the compute-optimal plan at each budget [FLOP]."""
@@ -259,15 +288,23 @@ def _law_from_theta(theta, runs: Runs, name: str, method: str) -> ChinchillaLaw:
 METHOD = "Huber δ=1e-3 on log-loss, summed; L-BFGS from 4,500 starts (Hoffmann et al. 2022 Approach 3)"
 
 
+def method_text(objective: FitObjective, polish: str | None = None) -> str:
+    """The fit's method in words (METHOD for the default objective)."""
+    text = METHOD.replace("Huber δ=1e-3", objective.describe())
+    return text + (f"; final {polish} polish" if polish else "")
+
+
 def _batch_pass(args):
     """Run the batched L-BFGS from ``starts`` (with per-start run ``weights`` or None) with
     scipy's default tolerances: a pass that only has to find the basins, whose winners are
     polished. Top level so that processes can run it."""
     starts, x, z, y, weights, tolerances = args
+    tolerances = dict(tolerances)
+    objective = tolerances.pop("objective", FitObjective())
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         theta, f, _ = batched_lbfgs(
             lambda t, rows, grad=True: huber_objective(t, x, z, y, None if weights is None else weights[rows],
-                                                       grad=grad),
+                                                       objective.delta, grad=grad, loss=objective.loss),
             np.asarray(starts, dtype=float), **tolerances)
     return theta, f
 
@@ -295,25 +332,41 @@ def _default_workers() -> int:
 
 
 def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = None,
-            workers: int | None = None) -> FitResult:
+            workers: int | None = None, objective: FitObjective = FitObjective(),
+            polish: str | None = None) -> FitResult:
     """Fit L = E + A/N^α + B/D^β to ``runs`` (Approach 3; see the module docstring).
 
     Every start of the grid runs a batched L-BFGS (on ``workers`` processes, default: the
     machine's cores, at most 8); the best distinct optima are polished by scipy's
-    L-BFGS-B with tight tolerances and the best is kept."""
+    L-BFGS-B with tight tolerances and the best is kept. ``objective`` chooses the loss of
+    the log residuals; ``polish`` ("bfgs" or "newton") polishes the best optimum once more
+    (:func:`.polish.final_polish`)."""
+    from .polish import final_polish
+
     x, z, y = _features(runs)
     grid = start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
-    theta, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers())
+    theta, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers(),
+                            objective=objective)
     f = np.where(np.isfinite(f), f, np.inf)
     order = np.argsort(f)
     candidates = _distinct(theta[order], limit=8)
-    polished = [_polish(t, x, z, y) for t in candidates]
+    polished = [_polish(t, x, z, y, objective=objective) for t in candidates]
     best_theta, best_f = min(polished, key=lambda p: p[1])
     converged = int(np.sum(f <= best_f * (1 + 1e-5)))
+    record = None
+    if polish:
+        fun = lambda t: huber_objective(t[None, :], x, z, y, None, objective.delta,  # noqa: E731
+                                        loss=objective.loss)
+        new_theta, new_f = final_polish(best_theta, fun, polish)
+        record = (polish, best_f, new_f)
+        if new_f <= best_f:
+            best_theta, best_f = new_theta, new_f
     residuals = huber_residuals(best_theta, x, z, y)
-    law = _law_from_theta(best_theta, runs, name or f"fit of {Path(runs.source).name}", METHOD)
+    law = _law_from_theta(best_theta, runs, name or f"fit of {Path(runs.source).name}",
+                          method_text(objective, polish))
     return FitResult(law, best_theta, best_f, residuals, len(grid), converged, runs,
-                     local_optima=np.array([p[0] for p in sorted(polished, key=lambda p: p[1])]))
+                     local_optima=np.array([p[0] for p in sorted(polished, key=lambda p: p[1])]),
+                     fit_objective=objective, final_polish=record)
 
 
 def huber_residuals(theta, x, z, y) -> np.ndarray:
@@ -386,7 +439,7 @@ def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
     # started at (or near) an optimum, scipy's absolute-looking rule would stop at once:
     # judge progress relative to the objective itself, and polish to a small gradient
     theta, f = _run_batches(theta0, x, z, y, weights, workers if workers is not None else _default_workers(),
-                            gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3)
+                            gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3, objective=result.fit_objective)
     f = np.where(np.isfinite(f), f, np.inf).reshape(k, samples)
     theta = theta.reshape(k, samples, 5)
     best = np.argmin(f, axis=0)
@@ -464,7 +517,7 @@ def law_toml(result: FitResult, *, samples_file: str | None = None, boot: Bootst
             lo, hi = boot.interval(name)
             lines.append(f"#   {name:<5} {lo:.6g} – {hi:.6g}")
     lines += ["[law]", f"name = {_toml_str(law.name)}", f"source = {_toml_str(law.source)}",
-              f"method = {_toml_str('Approach 3: ' + METHOD)}",
+              f"method = {_toml_str('Approach 3: ' + _method_of(result))}",
               f"E = {law.E!r}", f"A = {law.A!r}", f"B = {law.B!r}", f"alpha = {law.alpha!r}",
               f"beta = {law.beta!r}",
               f"fitted_min_params = {fr.min_params!r}", f"fitted_max_params = {fr.max_params!r}",
@@ -472,6 +525,10 @@ def law_toml(result: FitResult, *, samples_file: str | None = None, boot: Bootst
     if samples_file is not None:
         lines.append(f"samples = {_toml_str(samples_file)}")
     return "\n".join(lines) + "\n"
+
+
+def _method_of(result: FitResult) -> str:
+    return method_text(result.fit_objective, result.final_polish[0] if result.final_polish else None)
 
 
 def _toml_str(text: str) -> str:

@@ -53,6 +53,16 @@ class Runs:
                            max_tokens=float(self.tokens.max()), max_flops=float(self.flops.max()),
                            note=note)
 
+    def within_tokens_per_param(self, low: float | None = None, high: float | None = None) -> "Runs":
+        """The runs whose D/N lies in [low, high] (either end open when None)."""
+        ratio = self.tokens / self.params
+        keep = np.ones(len(self), dtype=bool)
+        if low is not None:
+            keep &= ratio >= low
+        if high is not None:
+            keep &= ratio <= high
+        return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source)
+
     def without_highest_loss(self, k: int) -> "Runs":
         """Drop the ``k`` runs of highest loss (Besiroglu et al. 2024 drop 5 outliers)."""
         if k <= 0:

@@ -404,7 +404,11 @@ def fit_document(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | No
                    "name": law.name, "source": law.source, "method": "Approach 3"},
            "fitted_range": {"min_params": law.fitted.min_params, "max_params": law.fitted.max_params,
                             "max_tokens": law.fitted.max_tokens, "max_flops": law.fitted.max_flops},
-           "objective": result.objective, "runs": len(result.runs), "starts": result.starts,
+           "objective": result.objective, "fit_loss": result.fit_objective.loss,
+           "fit_delta": result.fit_objective.delta if result.fit_objective.loss == "huber" else None,
+           "final_polish": None if result.final_polish is None else dict(zip(
+               ("method", "objective_before", "objective_after"), result.final_polish)),
+           "runs": len(result.runs), "starts": result.starts,
            "starts_in_best_basin": result.converged_starts,
            "residuals": {"rms": float(np.sqrt(np.mean(result.residuals ** 2))),
                          "max_abs": float(np.max(np.abs(result.residuals))),
@@ -430,8 +434,13 @@ def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None
     """The fit for people: constants (with intervals), residuals, implied allocations."""
     law = result.law
     out = [f"lifeopt fit: {len(result.runs)} runs of {result.runs.source}",
-           f"L = E + A/N^alpha + B/D^beta, Huber (delta 1e-3) on log-loss residuals, summed; L-BFGS from "
-           f"{result.starts} starts" + (f" in {seconds:.1f} s" if seconds is not None else ""), ""]
+           f"L = E + A/N^alpha + B/D^beta, {result.fit_objective.describe()} on log-loss residuals, summed; "
+           f"L-BFGS from {result.starts} starts" + (f" in {seconds:.1f} s" if seconds is not None else "")]
+    if result.final_polish is not None:
+        method, before, after = result.final_polish
+        out.append(f"final {method} polish: objective {before:.10g} → {after:.10g} "
+                   f"({(after - before) / before if before else 0.0:+.2e} relative)")
+    out.append("")
     rows = []
     for name in ("E", "A", "B", "alpha", "beta"):
         ci = boot.interval(name) if boot is not None else None

@@ -1,0 +1,99 @@
+"""The options of `lifeopt fit`: the loss summed over log residuals (huber, mse, mae), the
+tokens-per-parameter cutoffs on the runs used, and a final BFGS or Newton polish; each on
+synthetic runs whose law is known."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lifecycle_opt.cli import cli
+from lifecycle_opt.fit.parametric import FitObjective, _features, fit_law, huber_objective, start_grid
+from lifecycle_opt.fit.runs import Runs
+from lifecycle_opt.model.laws import preset
+
+from test_parametric import synthetic_runs
+
+LAW = preset("besiroglu2024")
+FEW_STARTS = start_grid()[::9]          # 500 of the 4,500: enough for synthetic runs, and fast
+
+
+@pytest.mark.parametrize("loss", ["huber", "mse", "mae"])
+def test_each_loss_recovers_a_known_law_from_clean_runs(loss):
+    result = fit_law(synthetic_runs(LAW), starts=FEW_STARTS, objective=FitObjective(loss), workers=1)
+    for name in ("E", "A", "B", "alpha", "beta"):
+        assert getattr(result.law, name) == pytest.approx(getattr(LAW, name), rel=3e-3), (loss, name)
+    assert result.fit_objective.loss == loss
+    assert FitObjective(loss).describe() in result.law.source
+
+
+@pytest.mark.parametrize("loss", ["huber", "mse", "mae"])
+def test_gradients_match_finite_differences(loss):
+    runs = synthetic_runs(LAW, noise=0.01, seed=2)
+    x, z, y = _features(runs)
+    theta = np.array([6.0, 7.5, 0.6, 0.35, 0.37])
+    f, g = huber_objective(theta[None, :], x, z, y, delta=5e-3, loss=loss)
+    step = 1e-6
+    for k in range(5):
+        e = np.zeros(5)
+        e[k] = step
+        fd = (huber_objective((theta + e)[None, :], x, z, y, delta=5e-3, loss=loss, grad=False)[0]
+              - huber_objective((theta - e)[None, :], x, z, y, delta=5e-3, loss=loss, grad=False)[0]) / (2 * step)
+        assert g[0, k] == pytest.approx(fd, rel=1e-5, abs=1e-9), (loss, k)
+
+
+def test_robust_losses_shrug_off_outliers_that_pull_least_squares():
+    runs = synthetic_runs(LAW)
+    loss = runs.loss.copy()
+    loss[[3, 20, 41]] *= 1.25                             # three runs logged wrongly
+    dirty = Runs(runs.params, runs.tokens, loss, "dirty")
+    fits = {name: fit_law(dirty, starts=FEW_STARTS, objective=FitObjective(name), workers=1).law
+            for name in ("huber", "mae", "mse")}
+    err = {k: abs(v.alpha - LAW.alpha) + abs(v.beta - LAW.beta) for k, v in fits.items()}
+    assert err["huber"] < 0.01 and err["mae"] < 0.01
+    assert err["mse"] > 5 * max(err["huber"], err["mae"])
+
+
+def test_cutoffs_leave_out_the_runs_outside_the_ratio():
+    runs = synthetic_runs(LAW)
+    ratio = runs.tokens / runs.params
+    loss = np.where(ratio < 5, runs.loss * 1.1, runs.loss)   # the badly undertrained runs mis-measured
+    kept = Runs(runs.params, runs.tokens, loss, "cut").within_tokens_per_param(5, None)
+    assert len(kept) == int(np.sum(ratio >= 5)) and np.all(kept.tokens / kept.params >= 5)
+    assert len(Runs(runs.params, runs.tokens, loss).within_tokens_per_param(5, 100)) == \
+        int(np.sum((ratio >= 5) & (ratio <= 100)))
+    result = fit_law(kept, starts=FEW_STARTS, workers=1)
+    assert result.law.alpha == pytest.approx(LAW.alpha, rel=3e-3)
+    assert result.law.beta == pytest.approx(LAW.beta, rel=3e-3)
+
+
+@pytest.mark.parametrize("method", ["bfgs", "newton"])
+def test_final_polish_never_raises_the_objective_and_reaches_a_stationary_point(method):
+    runs = synthetic_runs(LAW, noise=0.004, seed=5)
+    plain = fit_law(runs, starts=FEW_STARTS, workers=1, objective=FitObjective("mse"))
+    polished = fit_law(runs, starts=FEW_STARTS, workers=1, objective=FitObjective("mse"), polish=method)
+    name, before, after = polished.final_polish
+    assert name == method and after <= before and before == pytest.approx(plain.objective, rel=1e-12)
+    assert polished.objective <= plain.objective
+    x, z, y = _features(runs)
+    _, g = huber_objective(polished.theta[None, :], x, z, y, loss="mse")
+    assert np.max(np.abs(g)) < 1e-7
+
+
+def test_cli_options_and_their_errors(tmp_path):
+    runs = synthetic_runs(LAW, noise=0.003, seed=1)
+    path = tmp_path / "runs.csv"
+    path.write_text("params,tokens,loss\n" + "".join(f"{float(n)!r},{float(d)!r},{float(l)!r}\n"
+                                                     for n, d, l in zip(runs.params, runs.tokens, runs.loss)))
+    cli_runner = CliRunner()
+    out = cli_runner.invoke(cli, ["fit", str(path), "--loss", "mse", "--min-tokens-per-param", "3",
+                                  "--polish", "newton", "--format", "json", "--workers", "1"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["fit_loss"] == "mse" and doc["fit_delta"] is None
+    assert doc["final_polish"]["method"] == "newton"
+    assert doc["runs"] == int(np.sum(runs.tokens / runs.params >= 3))
+    bad = cli_runner.invoke(cli, ["fit", str(path), "--loss", "mse", "--delta", "0.01"])
+    assert bad.exit_code == 2 and "--delta" in bad.output
+    few = cli_runner.invoke(cli, ["fit", str(path), "--min-tokens-per-param", "1e6"])
+    assert few.exit_code == 2 and "at least 5 runs" in few.output
