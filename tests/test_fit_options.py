@@ -97,3 +97,33 @@ def test_cli_options_and_their_errors(tmp_path):
     assert bad.exit_code == 2 and "--delta" in bad.output
     few = cli_runner.invoke(cli, ["fit", str(path), "--min-tokens-per-param", "1e6"])
     assert few.exit_code == 2 and "at least 5 runs" in few.output
+
+
+def test_approach_two_bounds_the_span_of_a_budget():
+    from lifecycle_opt.fit.parametric import compute_groups
+    logc = np.arange(19.0, 20.0001, 0.04)                  # a chain: every gap under 0.05 decades
+    assert len(compute_groups(logc, max_span_decades=np.inf)) == 1
+    groups = compute_groups(logc)
+    assert len(groups) > 1 and sum(len(g) for g in groups) == len(logc)
+    assert all(logc[g].max() - logc[g].min() <= 0.2 + 1e-12 for g in groups)
+    # well separated budgets stay as they are
+    spaced = np.repeat([19.0, 19.5, 20.0], 4) + np.tile([0.0, 0.01, 0.02, 0.03], 3)
+    assert [len(g) for g in compute_groups(spaced)] == [4, 4, 4]
+
+
+def test_approach_two_on_epoch_points_splits_the_long_chain():
+    from conftest import VALIDATION
+    from lifecycle_opt.fit.parametric import isoflop_fit
+    from lifecycle_opt.fit.runs import read_runs
+    path = VALIDATION / "chinchilla_fig4_extracted.csv"
+    if not path.exists():
+        pytest.skip(f"validation data not found at {path}")
+    runs = read_runs(path).without_highest_loss(5)
+    loose, bounded = isoflop_fit(runs, max_span_decades=np.inf), isoflop_fit(runs)
+    spans = [np.log10(hi / lo) for lo, hi, _, _ in bounded.groups]
+    assert max(spans) <= 0.2 + 1e-9
+    assert max(np.log10(hi / lo) for lo, hi, _, _ in loose.groups) > 0.9    # 1.58e19 … 1.48e20 as one
+    assert len(bounded.budgets) > len(loose.budgets)
+    assert sum(n for _, _, n, _ in bounded.groups) == len(runs)
+    # Hoffmann et al. 2022 report a = 0.49 and b = 0.51 for Approach 2
+    assert bounded.a == pytest.approx(0.49, abs=0.05) and bounded.a + bounded.b == pytest.approx(1.0)

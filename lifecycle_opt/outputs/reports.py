@@ -424,6 +424,8 @@ def fit_document(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | No
                                                    for c, *_ in result.implied_tokens_per_param()]}
     if iso is not None:
         doc["approach2"] = {"a": iso.a, "b": iso.b, "budgets": [float(c) for c in iso.budgets],
+                            "groups": [{"min_flops": lo, "max_flops": hi, "runs": n, "use": why}
+                                       for lo, hi, n, why in iso.groups],
                             "params_opt": [float(n) for n in iso.params_opt],
                             "tokens_opt": [float(d) for d in iso.tokens_opt]}
     return doc
@@ -464,8 +466,11 @@ def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None
     out += ["COMPUTE-OPTIMAL PLANS the fit implies",
             tabulate(rows, headers=["FLOP", "N", "D", "D/N"] + (["D/N 95 %"] if boot else [])), ""]
     if iso is not None:
+        used = sum(why == "used" for *_, why in iso.groups)
         out += [f"APPROACH 2 (IsoFLOP parabolas over {len(iso.budgets)} budgets): N_opt ∝ C^{iso.a:.3f}, "
                 f"D_opt ∝ C^{iso.b:.3f}",
+                f"runs grouped into {len(iso.groups)} budgets of at most 0.2 decades of compute (a new one at "
+                f"gaps over 0.05 decades); {used} have their minimum inside the sizes tried",
                 tabulate([(f"{c:.3g}", format_count(n), format_count(d), f"{d / n:.1f}")
                           for c, n, d in zip(iso.budgets, iso.params_opt, iso.tokens_opt)],
                          headers=("FLOP", "N_opt", "D_opt", "D/N")), ""]
