@@ -100,7 +100,7 @@ def test_cli_options_and_their_errors(tmp_path):
 
 
 def test_approach_two_bounds_the_span_of_a_budget():
-    from lifecycle_opt.fit.parametric import compute_groups
+    from lifecycle_opt.fit.isoflop import compute_groups
     logc = np.arange(19.0, 20.0001, 0.04)                  # a chain: every gap under 0.05 decades
     assert len(compute_groups(logc, max_span_decades=np.inf)) == 1
     groups = compute_groups(logc)
@@ -113,7 +113,7 @@ def test_approach_two_bounds_the_span_of_a_budget():
 
 def test_approach_two_on_epoch_points_splits_the_long_chain():
     from conftest import VALIDATION
-    from lifecycle_opt.fit.parametric import isoflop_fit
+    from lifecycle_opt.fit.isoflop import isoflop_fit
     from lifecycle_opt.fit.runs import read_runs
     path = VALIDATION / "chinchilla_fig4_extracted.csv"
     if not path.exists():

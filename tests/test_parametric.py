@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.fit.parametric import (batched_lbfgs, bootstrap, fit_law, huber_objective, isoflop_fit,
+from lifecycle_opt.fit.isoflop import isoflop_fit
+from lifecycle_opt.fit.parametric import (batched_lbfgs, bootstrap, fit_law, huber_objective,
                                           law_toml, start_grid, write_samples, _features)
 from lifecycle_opt.fit.runs import Runs, read_runs
 from lifecycle_opt.model.laws import ChinchillaLaw, preset

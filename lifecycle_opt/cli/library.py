@@ -67,7 +67,8 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     from pathlib import Path
 
     from ..outputs.exports import check_writable, write_text_atomic
-    from ..fit.parametric import bootstrap as run_bootstrap, fit_law, isoflop_fit, law_toml, write_samples
+    from ..fit.isoflop import isoflop_fit
+    from ..fit.parametric import bootstrap as run_bootstrap, fit_law, law_toml, write_samples
     from ..fit.runs import read_runs
     from ..outputs.reports import fit_document, render_fit
 

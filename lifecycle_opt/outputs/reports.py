@@ -18,7 +18,8 @@ import numpy as np
 from tabulate import tabulate
 
 from ..fit.approaches import REPORT_BUDGETS, Comparison
-from ..fit.parametric import Bootstrap, FitResult, IsoFlopFit
+from ..fit.isoflop import IsoFlopFit
+from ..fit.parametric import Bootstrap, FitResult
 from ..plan.solution import Binding, Solution
 from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
