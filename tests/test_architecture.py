@@ -12,14 +12,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 ORDER = [
     "errors",
     "model.constants", "model.units", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
-    "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.approaches",
+    "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.sections", "scenario.reader",
     "solvers.problem", "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.sweep", "plan.evaluation",
-    "outputs.serving_report", "outputs.reports", "outputs.evaluation_report", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.plan_book", "outputs.plots",
+    "outputs.serving_report", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.workbook", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.plan_book", "outputs.plots",
     "cli.app", "cli.plans", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]

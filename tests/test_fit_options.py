@@ -127,3 +127,47 @@ def test_approach_two_on_epoch_points_splits_the_long_chain():
     assert sum(n for _, _, n, _ in bounded.groups) == len(runs)
     # Hoffmann et al. 2022 report a = 0.49 and b = 0.51 for Approach 2
     assert bounded.a == pytest.approx(0.49, abs=0.05) and bounded.a + bounded.b == pytest.approx(1.0)
+
+
+def test_simulate_recovers_a_known_law_within_its_own_spread():
+    from lifecycle_opt.fit.simulate import simulate_design
+    design = synthetic_runs(LAW)
+    study = simulate_design(LAW, design, 0.005, 60, seed=4)
+    for name in ("alpha", "beta", "E", "A", "B"):
+        lo, mid, hi = study.quantiles(study.fitted[name])
+        assert lo <= study.true_value(name) <= hi, name
+        assert mid == pytest.approx(study.true_value(name), rel=0.02), name
+    for c, values in study.ratios.items():
+        lo, _, hi = study.quantiles(values)
+        assert lo <= study.true_ratio(c) <= hi, c
+    # the spread is the noise's doing: four times the noise, a wider spread
+    loud = simulate_design(LAW, design, 0.02, 60, seed=4)
+    width = lambda s: np.subtract(*s.quantiles(s.fitted["alpha"])[::-2])    # noqa: E731
+    assert width(loud) > 2 * width(study)
+    # ... and with no noise every copy fits the law itself
+    exact = simulate_design(LAW, design, 1e-12, 5, seed=4)
+    assert np.allclose(exact.fitted["alpha"], LAW.alpha, rtol=1e-6)
+
+
+def test_cli_simulate(tmp_path):
+    design = synthetic_runs(LAW)
+    path = tmp_path / "design.csv"
+    path.write_text("params,tokens\n" + "".join(f"{float(n)!r},{float(d)!r}\n"
+                                               for n, d in zip(design.params, design.tokens)))
+    runner = CliRunner()
+    out = runner.invoke(cli, ["fit", "--simulate", "besiroglu2024", "--noise", "0.5%", "--design", str(path),
+                              "--simulations", "20", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["simulations"] == 20 and doc["runs"] == 64
+    assert doc["constants"]["alpha"]["true"] == LAW.alpha
+    law_file = tmp_path / "law.toml"
+    law_file.write_text('[law]\nE = 1.8172\nA = 482.01\nB = 2085.43\nalpha = 0.3478\nbeta = 0.3658\n')
+    table = runner.invoke(cli, ["fit", "--simulate", str(law_file), "--noise", "0.01", "--design", str(path),
+                                "--simulations", "10"])
+    assert table.exit_code == 0 and "true inside" in table.output
+    for args, key in ((["--noise", "0.5%", "--design", str(path)], "--simulate"),
+                      (["--simulate", "nolaw", "--noise", "0.5%", "--design", str(path)], "--simulate"),
+                      (["--simulate", "besiroglu2024", "--noise", "150%", "--design", str(path)], "--noise")):
+        bad = runner.invoke(cli, ["fit", *args])
+        assert bad.exit_code == 2 and key in bad.output, bad.output

@@ -13,7 +13,7 @@ from .app import cli, fail
 
 
 @cli.command()
-@click.argument("runs", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("runs", type=click.Path(dir_okay=False, path_type=str), required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the fitted law as a scenario [law] table (TOML) to this file.")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True,
@@ -44,9 +44,19 @@ from .app import cli, fail
               help="Fit only the runs with D/N at most this.")
 @click.option("--polish", type=click.Choice(("bfgs", "newton")), default=None,
               help="Polish the best optimum once more with full-memory BFGS or Newton's method.")
+@click.option("--simulate", "simulate_law", default=None, metavar="LAW",
+              help="Instead of fitting RUNS: simulate the runs of --design from LAW (a preset or a law "
+                   "TOML file) with --noise, fit each copy, and report what the design recovers.")
+@click.option("--design", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="With --simulate: a CSV of planned runs (params and tokens or flops; no loss).")
+@click.option("--noise", default=None, metavar="RATE",
+              help='With --simulate: the relative noise of a run\'s final loss, e.g. "0.5%" or 0.005.')
+@click.option("--simulations", type=click.IntRange(2, 100000), default=200, show_default=True,
+              help="With --simulate: how many noisy copies of the design to fit.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
-        loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, force):
+        loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, simulate_law, design,
+        noise, simulations, force):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
@@ -61,6 +71,7 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
       lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
       lifeopt fit examples/runs/ladder_curves.csv --approach all --bootstrap 200
       lifeopt fit runs.csv --loss mse --min-tokens-per-param 5 --polish newton
+      lifeopt fit --simulate besiroglu2024 --noise 0.5% --design ladder.csv
     """
     import json
     import time
@@ -81,6 +92,12 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
                                 found_text="found no --bootstrap")
         columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
                                      ("flops", flops_column), ("loss", loss_column)) if v}
+        if simulate_law is not None or design is not None or noise is not None:
+            _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
+            return
+        if runs is None:
+            raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
+                                found_text="found none")
         if approach == "all":
             _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
             return
@@ -121,6 +138,55 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
             click.echo(render_fit(result, boot, iso, seconds), nl=False)
     except LifecycleError as exc:
         fail(exc)
+
+
+def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_loss, delta, fmt) -> None:
+    """`lifeopt fit --simulate LAW --noise RATE --design FILE`: what a design of runs recovers."""
+    import json
+
+    from ..fit.runs import number_text, read_runs
+    from ..fit.simulate import simulate_design
+    from ..model.units import parse_rate
+    from ..outputs.fit_report import render_design_study
+
+    for key, value in (("--simulate", law_name), ("--design", design), ("--noise", noise)):
+        if value is None:
+            raise ScenarioError(key, "--simulate LAW, --design FILE and --noise RATE together",
+                                found_text=f"found no {key}")
+    if runs is not None:
+        raise ScenarioError("RUNS", "no runs to fit with --simulate (the design gives the runs)", runs)
+    try:
+        sigma = parse_rate(number_text(noise))
+    except ValueError as exc:
+        raise ScenarioError("--noise", str(exc), noise) from None
+    if not 0 < sigma < 1:
+        raise ScenarioError("--noise", 'a relative noise in (0, 1) such as "0.5%"', noise)
+    study = simulate_design(_law_of(law_name), read_runs(design, columns, design=True), sigma, simulations,
+                            seed=seed, objective=_fit_objective(fit_loss, delta))
+    click.echo(json.dumps(study.as_dict(), indent=2) if fmt == "json" else render_design_study(study), nl=fmt != "json")
+
+
+def _law_of(value: str):
+    """A Chinchilla-form law from a preset name or a law TOML file ([law] table)."""
+    from pathlib import Path
+
+    from ..model.laws import PRESETS, ChinchillaLaw, preset
+    from ..scenario.files import read_toml
+    from ..scenario.reader import law_from_table
+
+    if value in PRESETS:
+        law = preset(value)
+    elif Path(value).is_file():
+        table = read_toml(Path(value)).get("law")
+        if not isinstance(table, dict):
+            raise ScenarioError("--simulate", "a TOML file with a [law] table", source=value,
+                                found_text="found none")
+        law = law_from_table(table, source=value)
+    else:
+        raise ScenarioError("--simulate", f"a preset ({', '.join(PRESETS)}) or a law TOML file", value)
+    if not isinstance(law, ChinchillaLaw):
+        raise ScenarioError("--simulate", "a law of the Chinchilla form (E, A, B, alpha, beta)", value)
+    return law
 
 
 def _fit_objective(loss: str, delta: float | None):

@@ -92,12 +92,13 @@ def positive_cell(row: list[str], col: int, parse, what: str, line: int, header:
     return x
 
 
-def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
+def read_runs(path: str | Path, columns: dict[str, str] | None = None, design: bool = False) -> Runs:
     """Read runs from a CSV file: parameters, tokens or training compute (D = C/(6N)), and
     final loss. Columns are found by name (see _COLUMNS; ``columns`` maps a quantity to a
-    header to override); values may carry units ("70M", "1.4T", "3e21 FLOP")."""
-    source, header, rows = csv_table(path, "training runs")
-    index = column_index(header, columns or {}, source)
+    header to override); values may carry units ("70M", "1.4T", "3e21 FLOP"). A ``design``
+    (runs planned, not yet trained) needs no loss column; its losses are nan."""
+    source, header, rows = csv_table(path, "planned runs" if design else "training runs")
+    index = column_index(header, columns or {}, source, need_loss=not design)
     params, tokens, loss = [], [], []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -113,7 +114,7 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None) -> Runs:
             d = cell("flops", lambda v: parse_flops(number_text(v))) / (TRAIN_FLOPS_PER_PARAM_TOKEN * n)
         params.append(n)
         tokens.append(d)
-        loss.append(cell("loss", parse_loss))
+        loss.append(cell("loss", parse_loss) if not design else math.nan)
     if len(loss) < 5:
         raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
                             found_text=f"found {len(loss)}")
@@ -168,7 +169,7 @@ def number_text(value: str):
         return value
 
 
-def column_index(header, overrides, source) -> dict[str, int]:
+def column_index(header, overrides, source, need_loss: bool = True) -> dict[str, int]:
     norm = [normalise_header(h) for h in header]
     out = {}
     for quantity, names in _COLUMNS.items():
@@ -183,7 +184,7 @@ def column_index(header, overrides, source) -> dict[str, int]:
             if n in names:
                 out[quantity] = i
                 break
-    missing = [q for q in ("params", "loss") if q not in out]
+    missing = [q for q in (("params", "loss") if need_loss else ("params",)) if q not in out]
     if "tokens" not in out and "flops" not in out:
         missing.append("tokens or flops")
     if missing:

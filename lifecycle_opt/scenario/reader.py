@@ -14,14 +14,15 @@ expected and what was found.
 """
 from __future__ import annotations
 
-__all__ = ["load_scenario", "load_scenarios", "scenario_from_dict", "merge"]
+__all__ = ["load_scenario", "load_scenarios", "scenario_from_dict", "merge", "law_from_table"]
 
 from pathlib import Path
 
 from ..errors import ScenarioError
 from .schema import Scenario, fail
 from .files import read_toml
-from .sections import SectionReader
+from .fields import Section
+from .sections import LAW_KEYS, SectionReader
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -74,6 +75,19 @@ def merge(base: dict, over: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def law_from_table(table: dict, source: str | None = None):
+    """The law of a ``[law]`` table (a preset, constants, or a law file) as a scenario
+    reads it; ScenarioError naming the key when it is malformed."""
+    reader = SectionReader(source)
+    try:
+        sec, _ = reader.law_file(Section(reader, "law", table, LAW_KEYS))
+        return reader.law(sec)
+    except ScenarioError as exc:
+        if source is not None and exc.source is None:
+            raise exc.with_source(source) from None
+        raise
 
 
 def scenario_from_dict(data: dict, source: str | None = None, default_name: str = "scenario") -> Scenario:

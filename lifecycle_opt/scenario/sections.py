@@ -5,7 +5,7 @@
 recorded in ``Scenario.assumptions`` so that the report can print it."""
 from __future__ import annotations
 
-__all__ = ["SectionReader"]
+__all__ = ["SectionReader", "LAW_KEYS"]
 
 import datetime
 import difflib
@@ -29,7 +29,7 @@ from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Ro
 from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline
 
 
-_LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
+LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
              "source", "method", "fitted_min_params", "fitted_max_params", "fitted_max_tokens",
              "fitted_max_flops", "file", "samples")
 
@@ -61,7 +61,7 @@ class SectionReader:
         if not top.has("law"):
             self.fail("law", 'a [law] section (preset = "hoffmann2022" or explicit constants)',
                       found_text="found none")
-        law_sec, law_dir = self.law_file(top.sub("law", _LAW_KEYS))
+        law_sec, law_dir = self.law_file(top.sub("law", LAW_KEYS))
         law = self.law(law_sec)
         samples = self.samples(law_sec, law, law_dir)
         robust = self.robust(top.sub("robust", ("probability", "distribution_samples")), samples)
@@ -121,7 +121,7 @@ class SectionReader:
         merged = {**data["law"], **{k: v for k, v in sec.table.items() if k != "file"}}
         if "file" in data["law"]:
             self.fail("law.file", "a [law] table without a further file key", value)
-        return Section(self, "law", merged, _LAW_KEYS), path.parent
+        return Section(self, "law", merged, LAW_KEYS), path.parent
 
     def samples(self, sec: Section, law, folder: Path) -> tuple:
         if not sec.has("samples"):
