@@ -171,3 +171,26 @@ def test_cli_simulate(tmp_path):
                       (["--simulate", "besiroglu2024", "--noise", "150%", "--design", str(path)], "--noise")):
         bad = runner.invoke(cli, ["fit", *args])
         assert bad.exit_code == 2 and key in bad.output, bad.output
+
+
+def test_fit_figure_shows_the_runs_the_frontier_and_the_residuals(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lifecycle_opt.outputs.fit_plots import fit_figure
+    runs = synthetic_runs(LAW, noise=0.003, seed=2)
+    result = fit_law(runs, starts=FEW_STARTS, workers=1)
+    fig = fit_figure(result)
+    ax, res = fig.axes[:2]                                  # then the colour bar
+    (points,) = [c for c in ax.collections if c.get_gid() == "runs"]
+    assert np.allclose(points.get_offsets(), np.column_stack([runs.params, runs.tokens]))
+    (frontier,) = [line for line in ax.get_lines() if line.get_gid() == "frontier"]
+    n, d = frontier.get_xdata(), frontier.get_ydata()
+    n_opt, d_opt = result.law.compute_optimal(6 * n * d)
+    assert np.allclose(n, n_opt) and np.allclose(d, d_opt)
+    (dots,) = [c for c in res.collections if c.get_gid() == "residuals"]
+    assert np.allclose(dots.get_offsets()[:, 1], result.residuals)
+    path = tmp_path / "runs.csv"
+    path.write_text("params,tokens,loss\n" + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n"
+                                                     for a, b, c in zip(runs.params, runs.tokens, runs.loss)))
+    out = CliRunner().invoke(cli, ["fit", str(path), "--plot", str(tmp_path / "fit.png"), "--workers", "1"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

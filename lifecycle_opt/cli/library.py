@@ -44,6 +44,9 @@ from .app import cli, fail
               help="Fit only the runs with D/N at most this.")
 @click.option("--polish", type=click.Choice(("bfgs", "newton")), default=None,
               help="Polish the best optimum once more with full-memory BFGS or Newton's method.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also draw the fit (.png or .svg): the runs and the law's iso-loss contours and "
+                   "compute-optimal frontier in (N, D), and the residuals (needs the plot extra).")
 @click.option("--simulate", "simulate_law", default=None, metavar="LAW",
               help="Instead of fitting RUNS: simulate the runs of --design from LAW (a preset or a law "
                    "TOML file) with --noise, fit each copy, and report what the design recovers.")
@@ -55,8 +58,8 @@ from .app import cli, fail
               help="With --simulate: how many noisy copies of the design to fit.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
-        loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, simulate_law, design,
-        noise, simulations, force):
+        loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, plot_path, simulate_law,
+        design, noise, simulations, force):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
@@ -75,16 +78,15 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     """
     import json
     import time
-    from pathlib import Path
 
-    from ..outputs.exports import check_writable, write_text_atomic
+    from ..outputs.exports import check_writable
     from ..fit.isoflop import isoflop_fit
-    from ..fit.parametric import bootstrap as run_bootstrap, fit_law, law_toml, write_samples
+    from ..fit.parametric import bootstrap as run_bootstrap, fit_law
     from ..fit.runs import read_runs
     from ..outputs.reports import fit_document, render_fit
 
     try:
-        for path in (output, samples):
+        for path in (output, samples, plot_path):
             if path:
                 check_writable(path, force=force)
         if samples and not resamples:
@@ -121,23 +123,38 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
             boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
         seconds = time.perf_counter() - started
         iso = isoflop_fit(data)
-        if samples:
-            write_text_atomic(samples, write_samples(boot), force=force)
-            click.echo(f"wrote {samples}", err=True)
-        if output:
-            rel = None
-            if samples:
-                rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
-                    if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
-                    else str(Path(samples).resolve())
-            write_text_atomic(output, law_toml(result, samples_file=rel, boot=boot), force=force)
-            click.echo(f"wrote {output}", err=True)
+        _write_fit(result, boot, output, samples, plot_path, force)
         if fmt == "json":
             click.echo(json.dumps(fit_document(result, boot, iso, seconds), indent=2))
         else:
             click.echo(render_fit(result, boot, iso, seconds), nl=False)
     except LifecycleError as exc:
         fail(exc)
+
+
+def _write_fit(result, boot, output, samples, plot_path, force) -> None:
+    """The files of a fit: its figure, its bootstrap laws, its law table (which points at them)."""
+    from pathlib import Path
+
+    from ..fit.parametric import law_toml, write_samples
+    from ..outputs.exports import write_text_atomic
+
+    if plot_path:
+        from ..outputs.fit_plots import fit_figure
+        from ..outputs.plots import save_figure
+        save_figure(fit_figure(result), plot_path, force=force)
+        click.echo(f"wrote {plot_path}", err=True)
+    if samples:
+        write_text_atomic(samples, write_samples(boot), force=force)
+        click.echo(f"wrote {samples}", err=True)
+    if output:
+        rel = None
+        if samples:
+            rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
+                if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
+                else str(Path(samples).resolve())
+        write_text_atomic(output, law_toml(result, samples_file=rel, boot=boot), force=force)
+        click.echo(f"wrote {output}", err=True)
 
 
 def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_loss, delta, fmt) -> None:
