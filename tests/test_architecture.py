@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 ORDER = [
     "errors",
     "model.constants", "model.units", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
-    "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.approaches",
+    "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.sections", "scenario.reader",
     "solvers.problem", "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",

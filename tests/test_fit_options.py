@@ -194,3 +194,45 @@ def test_fit_figure_shows_the_runs_the_frontier_and_the_residuals(tmp_path):
     out = CliRunner().invoke(cli, ["fit", str(path), "--plot", str(tmp_path / "fit.png"), "--workers", "1"])
     assert out.exit_code == 0, out.output
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _repeated_runs(R_D=15.0, R_N=5.0, noise=0.0, seed=0):
+    from lifecycle_opt.model.laws import repetition_effective
+    N = np.repeat(np.geomspace(1e8, 3e9, 6), 6)
+    U = np.tile(np.geomspace(2e9, 2e10, 6), 6)
+    D = U * np.repeat([1.5, 3, 6, 12, 25, 50], 6)
+    N_eff, D_eff = repetition_effective(N, D, U, R_D, R_N, LAW.G, LAW.beta / LAW.alpha)[:2]
+    loss = np.asarray(LAW.loss(N_eff, D_eff), dtype=float)
+    if noise:
+        loss = loss * np.exp(np.random.default_rng(seed).normal(0, noise, loss.shape))
+    return Runs(N, D, loss, "repeated", U)
+
+
+def test_repetition_constants_come_back_from_runs_that_repeat_data():
+    from lifecycle_opt.fit.repetition import fit_repetition, repetition_bootstrap
+    exact = fit_repetition(LAW, _repeated_runs(15.0, 5.0))
+    assert exact.R_D_star == pytest.approx(15.0, rel=1e-6) and exact.R_N_star == pytest.approx(5.0, rel=1e-6)
+    other = fit_repetition(LAW, _repeated_runs(40.0, 2.0))
+    assert other.R_D_star == pytest.approx(40.0, rel=1e-5) and other.R_N_star == pytest.approx(2.0, rel=1e-5)
+    noisy = repetition_bootstrap(fit_repetition(LAW, _repeated_runs(15.0, 5.0, noise=0.003, seed=2)), 300, seed=1)
+    lo, hi = noisy.interval("R_D_star")
+    assert lo <= 15.0 <= hi and hi / lo < 1.5
+
+
+def test_cli_fits_the_base_law_on_fresh_runs_and_the_penalty_on_repeated_ones(tmp_path):
+    fresh, repeated = synthetic_runs(LAW), _repeated_runs()
+    lines = ["params,tokens,loss,unique_tokens"]
+    lines += [f"{float(n)!r},{float(d)!r},{float(l)!r}," for n, d, l in zip(fresh.params, fresh.tokens, fresh.loss)]
+    lines += [f"{float(n)!r},{float(d)!r},{float(l)!r},{float(u)!r}"
+              for n, d, l, u in zip(repeated.params, repeated.tokens, repeated.loss, repeated.unique)]
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = CliRunner().invoke(cli, ["fit", str(path), "--format", "json", "--workers", "1",
+                                   "-o", str(tmp_path / "law.toml")])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["runs"] == len(fresh)
+    assert doc["law"]["alpha"] == pytest.approx(LAW.alpha, rel=3e-3)
+    assert doc["repetition"]["R_D_star"] == pytest.approx(15.0, rel=1e-3)
+    assert doc["repetition"]["R_N_star"] == pytest.approx(5.0, rel=1e-3)
+    assert "R_D_star = " in (tmp_path / "law.toml").read_text()

@@ -115,24 +115,53 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         if status:
             click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
         started = time.perf_counter()
-        result = fit_law(data, workers=workers, objective=objective, polish=polish)
+        fresh = data.subset(~data.repeated)
+        result = fit_law(fresh, workers=workers, objective=objective, polish=polish)
         boot = None
         if resamples:
             if status:
                 click.echo(f"bootstrap: {resamples} refits…", err=True)
             boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
+        repetition = _fit_repetition(result, data, objective, resamples, seed)
         seconds = time.perf_counter() - started
-        iso = isoflop_fit(data)
-        _write_fit(result, boot, output, samples, plot_path, force)
+        iso = isoflop_fit(fresh)
+        _write_fit(result, boot, output, samples, plot_path, force, repetition)
         if fmt == "json":
-            click.echo(json.dumps(fit_document(result, boot, iso, seconds), indent=2))
+            doc = fit_document(result, boot, iso, seconds)
+            doc["repetition"] = None if repetition is None else repetition.as_dict()
+            click.echo(json.dumps(doc, indent=2))
         else:
-            click.echo(render_fit(result, boot, iso, seconds), nl=False)
+            click.echo(render_fit(result, boot, iso, seconds) + _repetition_text(repetition), nl=False)
     except LifecycleError as exc:
         fail(exc)
 
 
-def _write_fit(result, boot, output, samples, plot_path, force) -> None:
+def _fit_repetition(result, data, objective, resamples: int, seed: int):
+    """R_D*, R_N* fitted on the runs that repeat data, under the law fitted on the rest
+    (None when no run repeats its corpus)."""
+    from ..fit.repetition import fit_repetition, repetition_bootstrap
+
+    if not data.repeated.any():
+        return None
+    if int(data.repeated.sum()) < 3:
+        raise ScenarioError("unique_tokens", "at least 3 runs that repeat data (D > U) to fit R_D* and R_N*",
+                            source=data.source, found_text=f"found {int(data.repeated.sum())}")
+    fit = fit_repetition(result.law, data, objective)
+    return repetition_bootstrap(fit, resamples, seed=seed, objective=objective) if resamples else fit
+
+
+def _repetition_text(rep) -> str:
+    if rep is None:
+        return ""
+    ci = {k: rep.interval(k) for k in ("R_D_star", "R_N_star")}
+    span = lambda k: "" if ci[k] is None else f" (95 %: {ci[k][0]:.4g} – {ci[k][1]:.4g})"   # noqa: E731
+    return (f"\nREPETITION (Muennighoff et al. 2023, eq. 14–15; {len(rep.runs)} runs that repeat data, the law "
+            f"above fitted on the rest): R_D* = {rep.R_D_star:.4g}{span('R_D_star')}, "
+            f"R_N* = {rep.R_N_star:.4g}{span('R_N_star')}; residual rms "
+            f"{float((rep.residuals ** 2).mean() ** 0.5):.3g}. Use them in a scenario as [data] R_D_star and R_N_star.\n")
+
+
+def _write_fit(result, boot, output, samples, plot_path, force, repetition=None) -> None:
     """The files of a fit: its figure, its bootstrap laws, its law table (which points at them)."""
     from pathlib import Path
 
@@ -153,7 +182,11 @@ def _write_fit(result, boot, output, samples, plot_path, force) -> None:
             rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
                 if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
                 else str(Path(samples).resolve())
-        write_text_atomic(output, law_toml(result, samples_file=rel, boot=boot), force=force)
+        text = law_toml(result, samples_file=rel, boot=boot)
+        if repetition is not None:
+            text += (f"# repetition constants fitted on {len(repetition.runs)} runs that repeat data; in a "
+                     f"scenario's [data]:\n# R_D_star = {repetition.R_D_star!r}\n# R_N_star = {repetition.R_N_star!r}\n")
+        write_text_atomic(output, text, force=force)
         click.echo(f"wrote {output}", err=True)
 
 

@@ -29,17 +29,31 @@ _COLUMNS = {
     "tokens": ("d", "tokens", "trainingtokens", "ntokens", "numtokens", "data", "datasetsize"),
     "flops": ("c", "flops", "flop", "compute", "trainingflop", "trainingflops", "trainingcompute"),
     "loss": ("l", "loss", "finalloss", "evalloss", "validationloss", "valloss", "testloss"),
+    "unique": ("u", "unique", "uniquetokens", "uniquedata", "dc", "corpus", "corpustokens"),
 }
 
 
 @dataclass(frozen=True)
 class Runs:
-    """Training runs: params N, tokens D [count], loss L [nats/token], as arrays; the file."""
+    """Training runs: params N, tokens D [count], loss L [nats/token], as arrays; the file;
+    and, for runs that repeat data, the unique tokens U of each run's corpus [count] (inf
+    where unlimited; None when the file has no such column)."""
 
     params: np.ndarray
     tokens: np.ndarray
     loss: np.ndarray
     source: str = "runs"
+    unique: np.ndarray | None = None
+
+    def subset(self, keep) -> "Runs":
+        """The runs selected by ``keep`` (a mask or indices)."""
+        return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source,
+                    None if self.unique is None else self.unique[keep])
+
+    @property
+    def repeated(self) -> np.ndarray:
+        """Which runs saw their corpus more than once (D > U)."""
+        return np.zeros(len(self), dtype=bool) if self.unique is None else self.tokens > self.unique
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -61,14 +75,14 @@ class Runs:
             keep &= ratio >= low
         if high is not None:
             keep &= ratio <= high
-        return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source)
+        return self.subset(keep)
 
     def without_highest_loss(self, k: int) -> "Runs":
         """Drop the ``k`` runs of highest loss (Besiroglu et al. 2024 drop 5 outliers)."""
         if k <= 0:
             return self
         keep = np.sort(np.argsort(self.loss)[:len(self) - k])
-        return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source)
+        return self.subset(keep)
 
 
 def normalise_header(name: str) -> str:
@@ -99,7 +113,7 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None, design: b
     (runs planned, not yet trained) needs no loss column; its losses are nan."""
     source, header, rows = csv_table(path, "planned runs" if design else "training runs")
     index = column_index(header, columns or {}, source, need_loss=not design)
-    params, tokens, loss = [], [], []
+    params, tokens, loss, unique = [], [], [], []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -115,10 +129,15 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None, design: b
         params.append(n)
         tokens.append(d)
         loss.append(cell("loss", parse_loss) if not design else math.nan)
+        if "unique" in index:
+            # an empty cell: a run on fresh data
+            unique.append(math.inf if index["unique"] >= len(row) or not row[index["unique"]].strip() else
+                          cell("unique", lambda v: parse_count(number_text(v), "token count")))
     if len(loss) < 5:
         raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
                             found_text=f"found {len(loss)}")
-    return Runs(np.array(params), np.array(tokens), np.array(loss), source)
+    return Runs(np.array(params), np.array(tokens), np.array(loss), source,
+                np.array(unique) if "unique" in index else None)
 
 
 def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[str]]]:
