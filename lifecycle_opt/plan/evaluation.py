@@ -80,18 +80,19 @@ class Evaluation:
     serving: ServingPlan | None = None
     row: dict = field(default_factory=dict, compare=False, repr=False)
 
+    # the ratios as the row function computed them (docs/model.md §6)
     @property
     def tokens_per_param(self) -> float:
-        return self.tokens / self.params
+        return self.row["tokens_per_param"]
 
     @property
     def epochs(self) -> float | None:
-        return None if self.unique_tokens is None else self.tokens / self.unique_tokens
+        return self.row["epochs"]
 
     @property
     def overtraining_ratio(self) -> float:
         """Tokens per parameter over the compute-optimal plan's of equal loss [–]."""
-        return self.tokens_per_param / (self.baseline_tokens / self.baseline_params)
+        return self.row["overtraining_ratio"]
 
     def _total(self, costs: CostBreakdown) -> float | None:
         return costs.total_cost_pv_usd if self.regret_unit == "usd" else costs.total_flops
