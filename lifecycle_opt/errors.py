@@ -26,6 +26,12 @@ class LifecycleError(Exception):
     exit_code = 1
 
 
+def _short(text: str, limit: int = 200) -> str:
+    """A value quoted in a message, cut to ``limit`` characters (a file's whole contents
+    must never reach the terminal)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class ScenarioError(LifecycleError, ValueError):
     """The scenario (file or object) is malformed.
 
@@ -46,7 +52,7 @@ class ScenarioError(LifecycleError, ValueError):
 
     def _message(self) -> str:
         where = f"{self.source}: " if self.source else ""
-        found = self.found_text if self.found_text is not None else f"found {self.found!r}"
+        found = self.found_text if self.found_text is not None else f"found {_short(repr(self.found))}"
         return f"{where}{self.key}: expected {self.expected}, {found}"
 
     def with_source(self, source: str) -> "ScenarioError":

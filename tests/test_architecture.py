@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
+    "model.constants", "model.units", "model.reading", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
     "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.sections", "scenario.reader",
     "solvers.problem", "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",

@@ -7,7 +7,7 @@ Every lifecycle_opt error becomes a one-line message on stderr and its exit code
 """
 from __future__ import annotations
 
-__all__ = ["main", "cli", "fail", "emit", "today", "FORMATS"]
+__all__ = ["main", "cli", "fail", "emit", "today", "FORMATS", "check_outputs", "stdout_or"]
 
 import sys
 
@@ -85,11 +85,27 @@ def today():
     return datetime.date.today()
 
 
+def check_outputs(force: bool, *paths) -> None:
+    """Before any work: every output can be written, and no two name the same file
+    (None and "-", standard output, are skipped)."""
+    from ..outputs.exports import check_writable, distinct_outputs
+
+    distinct_outputs(*paths)
+    for path in paths:
+        if path is not None and str(path) != "-":
+            check_writable(path, force=force)
+
+
+def stdout_or(path: str | None) -> str | None:
+    """``-o -`` is standard output: None, as if no file were given."""
+    return None if path == "-" else path
+
+
 def emit(text: str, output: str | None, force: bool) -> None:
     """Write ``text`` to ``output`` atomically, or to standard output."""
     from ..outputs.exports import write_text_atomic
 
-    if output:
+    if output and output != "-":
         write_text_atomic(output, text, force=force)
         click.echo(f"wrote {output}", err=True)
     else:

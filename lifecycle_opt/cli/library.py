@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import LifecycleError, ScenarioError
-from .app import cli, fail
+from .app import check_outputs, cli, fail
 
 
 @cli.command()
@@ -76,19 +76,15 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
       lifeopt fit runs.csv --loss mse --min-tokens-per-param 5 --polish newton
       lifeopt fit --simulate besiroglu2024 --noise 0.5% --design ladder.csv
     """
-    import json
     import time
 
-    from ..outputs.exports import check_writable
     from ..fit.isoflop import isoflop_fit
     from ..fit.parametric import bootstrap as run_bootstrap, fit_law
     from ..fit.runs import read_runs
     from ..outputs.reports import fit_document, render_fit
 
     try:
-        for path in (output, samples, plot_path):
-            if path:
-                check_writable(path, force=force)
+        check_outputs(force, output, samples, plot_path)
         if samples and not resamples:
             raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
                                 found_text="found no --bootstrap")
@@ -129,7 +125,7 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         if fmt == "json":
             doc = fit_document(result, boot, iso, seconds)
             doc["repetition"] = None if repetition is None else repetition.as_dict()
-            click.echo(json.dumps(doc, indent=2))
+            click.echo(_json(doc))
         else:
             click.echo(render_fit(result, boot, iso, seconds) + _repetition_text(repetition), nl=False)
     except LifecycleError as exc:
@@ -159,6 +155,14 @@ def _repetition_text(rep) -> str:
             f"above fitted on the rest): R_D* = {rep.R_D_star:.4g}{span('R_D_star')}, "
             f"R_N* = {rep.R_N_star:.4g}{span('R_N_star')}; residual rms "
             f"{float((rep.residuals ** 2).mean() ** 0.5):.3g}. Use them in a scenario as [data] R_D_star and R_N_star.\n")
+
+
+def _json(doc: dict) -> str:
+    """Strict JSON (no Infinity or NaN) of a fit's document."""
+    import json
+
+    from ..outputs.reports import strict
+    return json.dumps(strict(doc), indent=2, allow_nan=False)
 
 
 def _write_fit(result, boot, output, samples, plot_path, force, repetition=None) -> None:
@@ -192,7 +196,6 @@ def _write_fit(result, boot, output, samples, plot_path, force, repetition=None)
 
 def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_loss, delta, fmt) -> None:
     """`lifeopt fit --simulate LAW --noise RATE --design FILE`: what a design of runs recovers."""
-    import json
 
     from ..fit.runs import number_text, read_runs
     from ..fit.simulate import simulate_design
@@ -213,7 +216,7 @@ def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_los
         raise ScenarioError("--noise", 'a relative noise in (0, 1) such as "0.5%"', noise)
     study = simulate_design(_law_of(law_name), read_runs(design, columns, design=True), sigma, simulations,
                             seed=seed, objective=_fit_objective(fit_loss, delta))
-    click.echo(json.dumps(study.as_dict(), indent=2) if fmt == "json" else render_design_study(study), nl=fmt != "json")
+    click.echo(_json(study.as_dict()) if fmt == "json" else render_design_study(study), nl=fmt != "json")
 
 
 def _law_of(value: str):
@@ -251,7 +254,6 @@ def _fit_objective(loss: str, delta: float | None):
 
 def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force):
     """`lifeopt fit --approach all`: the three approaches on training curves."""
-    import json
 
     from ..fit.approaches import compare_approaches, read_curves
     from ..outputs.exports import write_text_atomic
@@ -270,7 +272,7 @@ def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers
         write_text_atomic(output, law_toml(cmp.fit), force=force)
         click.echo(f"wrote {output}", err=True)
     if fmt == "json":
-        click.echo(json.dumps(cmp.as_dict(), indent=2))
+        click.echo(_json(cmp.as_dict()))
     else:
         click.echo(render_approaches(cmp, runs), nl=False)
 

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import LifecycleError
-from .app import FORMATS, cli, emit, fail, today
+from .app import FORMATS, check_outputs, cli, emit, fail, stdout_or, today
 
 
 @cli.command()
@@ -39,15 +39,13 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp, solver):
       lifeopt solve examples/small_corpus.toml --format csv -o plan.csv --force
       lifeopt solve examples/finance_plan.toml --xlsx plan.xlsx --csv-tables plan-tables
     """
-    from ..outputs.exports import check_writable
     from ..outputs.reports import render_csv, render_json, render_table
     from ..scenario.reader import load_scenario
     from ..plan.planning import solve as solve_scenario
 
     try:
-        for path in (output, xlsx):
-            if path:
-                check_writable(path, force=force)       # fail before solving, not after
+        output = stdout_or(output)
+        check_outputs(force, output, xlsx, csv_tables)       # fail before solving, not after
         loaded = load_scenario(scenario)
         solution = solve_scenario(loaded, solver)
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
@@ -94,15 +92,14 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
           --vary inference.requests=1e9..1e12:log:7
     """
     from ..outputs.evaluation_report import render_evaluation, render_evaluation_rows
-    from ..outputs.exports import check_writable
     from ..outputs.reports import render_csv, render_json, render_rows_csv, render_rows_json
     from ..plan.axes import parse_axis
     from ..plan.evaluation import evaluate as evaluate_plan, evaluate_sweep
     from ..scenario.reader import load_scenario
 
     try:
-        if output:
-            check_writable(output, force=force)
+        output = stdout_or(output)
+        check_outputs(force, output)
         loaded = load_scenario(scenario)
         if specs:
             axes = [parse_axis(spec) for spec in specs]
@@ -160,7 +157,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
       lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
           --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
     """
-    from ..outputs.exports import check_writable, write_chunks_atomic
+    from ..outputs.exports import write_chunks_atomic
     from ..outputs.reports import csv_chunk, csv_header, render_rows, render_rows_json
     from ..plan.axes import parse_axis
     from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
@@ -168,9 +165,8 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
     try:
         if scheduler and workers:
             raise click.UsageError("give --scheduler or --workers, not both")
-        for path in (output, xlsx):
-            if path:
-                check_writable(path, force=force)
+        output = stdout_or(output)
+        check_outputs(force, output, xlsx)
         axes = [parse_axis(spec) for spec in specs]
         plan = plan_sweep(scenario, axes)
         with _dask_client(scheduler, workers) as client:
@@ -279,6 +275,8 @@ def compare(scenarios, fmt, output, force):
     from ..plan.rows import status_of
 
     try:
+        output = stdout_or(output)
+        check_outputs(force, output)
         results, origins = [], []
         for path in scenarios:
             for s in load_scenarios(path):
@@ -325,7 +323,6 @@ def plot(scenario, output, specs, force):
       lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
     """
     from ..errors import ExportError
-    from ..outputs.exports import check_writable
     from ..outputs.plots import plan_figure, save_figure, sweep_figure
     from ..scenario.reader import load_scenario, load_scenarios
     from ..plan.planning import solve as solve_scenario
@@ -335,7 +332,7 @@ def plot(scenario, output, specs, force):
     try:
         if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
             raise ExportError(f"{output}: give a file name ending in .png or .svg")
-        check_writable(output, force=force)
+        check_outputs(force, output)
         if specs:
             axes = [parse_axis(spec) for spec in specs]
             rows = run_sweep(load_scenario(scenario), axes)

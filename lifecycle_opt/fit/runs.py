@@ -7,7 +7,7 @@ Every error names the file, the row and the column.
 from __future__ import annotations
 
 __all__ = ["Runs", "read_runs", "csv_table", "column_index", "parse_loss", "number_text",
-           "normalise_header", "positive_cell", "read_samples", "SAMPLE_COLUMNS"]
+           "normalise_header", "excerpt", "positive_cell", "read_samples", "SAMPLE_COLUMNS"]
 
 import csv
 import io
@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ScenarioError
 from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import FittedRange
+from ..model.reading import UnreadableFile, read_bounded
 from ..model.units import parse_count, parse_flops
 
 
@@ -85,6 +86,15 @@ class Runs:
         return self.subset(keep)
 
 
+def excerpt(cells, limit: int = 60) -> str:
+    """A short, printable excerpt of a file's cells for an error message: never more than
+    ``limit`` characters, control characters escaped (a file pointed at by mistake, such
+    as /proc/self/environ, must not be printed whole)."""
+    text = ", ".join(str(c) for c in cells) if isinstance(cells, (list, tuple)) else str(cells)
+    text = text.encode("unicode_escape").decode("ascii")
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def normalise_header(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
@@ -145,23 +155,17 @@ def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[st
     without a header and a data row."""
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        raise ScenarioError("file", f"a CSV file of {what}", source=source, found_text="found a directory")
     try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0                                   # reading says why below
-    if size > _MAX_CSV_BYTES:
-        raise ScenarioError("file", f"a CSV file of {what} under {_MAX_CSV_BYTES // 2**20} MB", source=source,
-                            found_text=f"found {size / 2**20:.0f} MB")
+        raw = read_bounded(path, _MAX_CSV_BYTES)
+    except UnreadableFile as exc:
+        expected = (f"a CSV file of {what} under {_MAX_CSV_BYTES // 2**20} MB" if "bytes" in str(exc)
+                    else f"an existing, readable CSV file of {what}")
+        raise ScenarioError("file", expected, source=source, found_text=f"found {exc}") from None
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScenarioError("file", f"an existing CSV file of {what}", source=source,
-                            found_text="found no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ScenarioError("file", f"a readable UTF-8 CSV file of {what}", source=source,
-                            found_text=f"found {getattr(exc, 'strerror', None) or exc}") from None
+                            found_text=f"found an invalid byte at position {exc.start}") from None
     if "\x00" in text:
         raise ScenarioError("file", f"a text CSV file of {what}", source=source,
                             found_text=f"found a NUL byte at position {text.index(chr(0))}")
@@ -209,7 +213,7 @@ def column_index(header, overrides, source, need_loss: bool = True) -> dict[str,
     if missing:
         raise ScenarioError("header", f"columns for {', '.join(missing)} (e.g. params, tokens, flops, "
                             f"loss; or name them with --params-column and the like)", source=source,
-                            found_text=f"found {', '.join(header)}")
+                            found_text=f"found {excerpt(header)}")
     return out
 
 
@@ -220,13 +224,14 @@ def read_samples(path: str | Path, key: str = "law.samples") -> list[tuple[float
     """Bootstrap laws from a CSV written by :func:`write_samples`: [(E, A, B, alpha, beta)]."""
     path = Path(path)
     try:
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
-    except (OSError, UnicodeDecodeError) as exc:
+        rows = list(csv.reader(io.StringIO(read_bounded(path, _MAX_CSV_BYTES).decode("utf-8"))))
+    except (UnreadableFile, UnicodeDecodeError) as exc:
+        reason = exc if isinstance(exc, UnreadableFile) else f"an invalid byte at position {exc.start}"
         raise ScenarioError(key, "a readable CSV of bootstrap laws (lifeopt fit --samples)",
-                            found_text=f"found {path}: {getattr(exc, 'strerror', None) or exc}") from None
+                            found_text=f"found {path}: {reason}") from None
     if not rows or tuple(h.strip() for h in rows[0]) != SAMPLE_COLUMNS:
         raise ScenarioError(key, f"a CSV with the header {','.join(SAMPLE_COLUMNS)}",
-                            found_text=f"found {path} with header {rows[0] if rows else 'none'}")
+                            found_text=f"found {path} with a header of {excerpt(rows[0]) if rows else 'none'}")
     out = []
     for line, row in enumerate(rows[1:], start=2):
         try:
@@ -234,7 +239,8 @@ def read_samples(path: str | Path, key: str = "law.samples") -> list[tuple[float
         except ValueError:
             values = ()
         if len(values) != 5 or not all(math.isfinite(v) and v > 0 for v in values):
-            raise ScenarioError(key, "five positive numbers per row", found_text=f"found {row} at {path}:{line}")
+            raise ScenarioError(key, "five positive numbers per row",
+                                found_text=f"found {excerpt(row)} at {path}:{line}")
         out.append(values)
     if len(out) < 10:
         raise ScenarioError(key, "at least 10 bootstrap laws", found_text=f"found {len(out)} in {path}")

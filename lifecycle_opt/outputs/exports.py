@@ -1,11 +1,22 @@
 """Writing outputs: atomically (temporary file in the same folder, then rename), never
-over an existing file unless asked.
+over an existing file unless asked, never over anything but a regular file, and every
+failure of the machine (a full disk, a read-only mount, a folder we may not write) as
+one ExportError naming the file and the cause.
+
+Without ``force`` the finished file is put in place with a hard link, which fails when
+the name exists: a second run that raced the first past the early check refuses instead
+of replacing the first run's output. A folder of files (``--csv-tables``) is written as a
+temporary folder renamed into place.
 """
 from __future__ import annotations
 
-__all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "check_writable"]
+__all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "check_writable",
+           "write_folder_atomic", "distinct_outputs"]
 
+import errno
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -13,36 +24,90 @@ from typing import Iterable
 from ..errors import ExportError
 
 
+def _cause(exc: OSError) -> str:
+    """The machine's reason in words: "no space left on device", "read-only file system"."""
+    return (exc.strerror or str(exc)).lower()
+
+
 def check_writable(path: str | Path, *, force: bool = False) -> Path:
     """Fail early, before any work, when ``path`` cannot be written: it exists (without
-    ``force``), is a directory, or its folder is missing."""
+    ``force``), is not a regular file (a directory, a device, a FIFO, a symbolic link —
+    even with ``force``), or its folder is missing or not writable."""
+    if "\x00" in str(path):
+        raise ExportError(f"{str(path)!r}: a file name cannot hold a NUL byte")
     path = Path(path)
+    if path.is_symlink():
+        raise ExportError(f"{path}: is a symbolic link; give the file it points to, or another name")
     if path.is_dir():
         raise ExportError(f"{path}: is a directory; give a file name")
-    if path.exists() and not force:
-        raise ExportError(f"{path}: exists; pass --force to overwrite it")
+    if path.exists():
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ExportError(f"{path}: is not a regular file (a device, a FIFO or a socket); "
+                              f"give a file name, or - for standard output")
+        if not force:
+            raise ExportError(f"{path}: exists; pass --force to overwrite it")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # (os.access also says no on a read-only mount, for root too)
+        raise ExportError(f"{path}: folder {folder} is not writable")
     return path
+
+
+def distinct_outputs(*paths) -> None:
+    """ExportError when two of the given outputs (None ignored) name the same file."""
+    seen: dict[str, str] = {}
+    for p in paths:
+        if p is None or str(p) == "-":
+            continue
+        key = os.path.realpath(p)
+        if key in seen:
+            raise ExportError(f"{p}: given for two outputs ({seen[key]} and {p}); give each its own file")
+        seen[key] = str(p)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes, *, force: bool = False) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
-    Raises ExportError when the file exists and ``force`` is false, or the folder is missing.
-    """
+    Raises ExportError when the file exists and ``force`` is false, the target is not a
+    regular file, the folder is missing, or the machine refuses (full disk, read-only)."""
     return write_chunks_atomic(path, (data,), force=force)
+
+
+def _place(tmp: str, path: Path, force: bool) -> None:
+    """Put the finished temporary file at ``path``: replacing a regular file with ``force``,
+    else only where the name is still free (a hard link fails on an existing name)."""
+    if force:
+        check_writable(path, force=True)          # not turned into a device or a link meanwhile
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ExportError(f"{path}: appeared while this run was writing it (another run?); "
+                          f"pass --force to overwrite it") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+            raise
+        # a file system without hard links: the name is checked once more, then replaced
+        if os.path.lexists(path):
+            raise ExportError(f"{path}: appeared while this run was writing it (another run?); "
+                              f"pass --force to overwrite it") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def write_chunks_atomic(path: str | Path, chunks: Iterable[bytes | str], *, force: bool = False) -> Path:
     """Stream ``chunks`` (bytes, or text written as UTF-8) to ``path`` atomically: they go to
-    a temporary file in the same folder, renamed into place only once the last is written,
-    so memory holds one chunk at a time and a failure (or a kill) leaves the old file."""
+    a temporary file in the same folder, put in place only once the last is written, so
+    memory holds one chunk at a time and a failure (or a kill) leaves the old file."""
     path = check_writable(path, force=force)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
                 fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
@@ -52,16 +117,71 @@ def write_chunks_atomic(path: str | Path, chunks: Iterable[bytes | str], *, forc
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        _place(tmp, path, force)
+    except OSError as exc:
+        _remove(tmp)
+        raise ExportError(f"{path}: could not be written: {_cause(exc)}") from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _remove(tmp)
         raise
     return path
+
+
+def _remove(tmp: str | None) -> None:
+    if tmp is None:
+        return
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def write_text_atomic(path: str | Path, text: str, *, force: bool = False) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes_atomic`."""
     return write_bytes_atomic(path, text.encode("utf-8"), force=force)
+
+
+def write_folder_atomic(folder: str | Path, files: dict[str, str], *, force: bool = False) -> list[Path]:
+    """Write ``files`` ({name: text}) as the folder ``folder`` all at once: into a temporary
+    folder beside it, renamed into place, so a failure leaves no folder or the old one.
+
+    An existing folder is replaced only with ``force`` and only when it holds nothing but
+    regular files of the names being written (it is then the output of an earlier run)."""
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise ExportError(f"{folder}: is not a folder; give a folder for the tables")
+    parent = folder.parent if str(folder.parent) else Path(".")
+    if not parent.is_dir():
+        raise ExportError(f"{folder}: folder {parent} does not exist")
+    if folder.exists():
+        found = list(folder.iterdir())
+        if found and not force:
+            raise ExportError(f"{folder}: exists and is not empty; pass --force to overwrite it")
+        strangers = [p.name for p in found if p.name not in files or not p.is_file() or p.is_symlink()]
+        if strangers:
+            raise ExportError(f"{folder}: holds {strangers[0]!r}, which this run does not write; give "
+                              f"an empty or new folder")
+    tmp = None
+    try:
+        tmp = tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent)
+        for name, text in files.items():
+            Path(tmp, name).write_text(text, encoding="utf-8")
+        os.chmod(tmp, 0o777 & ~_umask())
+        if folder.exists():
+            old = tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=parent)
+            os.rename(folder, Path(old, "tables"))
+            os.rename(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, folder)
+    except OSError as exc:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise ExportError(f"{folder}: could not be written: {_cause(exc)}") from None
+    return [folder / name for name in files]
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask

@@ -185,5 +185,8 @@ def save_figure(fig, path: str | Path, *, force: bool = False) -> Path:
     buf = io.BytesIO()
     # no creation date in the file, so the same plan gives the same bytes
     metadata = {"Software": "lifecycle_opt"} if fmt == "png" else {"Date": None}
-    fig.savefig(buf, format=fmt, dpi=150, metadata=metadata)
+    import matplotlib
+    # SVG ids (clip paths, markers) are hashes salted per run unless a salt is given
+    with matplotlib.rc_context({"svg.hashsalt": "lifecycle_opt"}):
+        fig.savefig(buf, format=fmt, dpi=150, metadata=metadata)
     return write_bytes_atomic(path, buf.getvalue(), force=force)

@@ -4,7 +4,7 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 """
 from __future__ import annotations
 
-__all__ = ["csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
+__all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
            "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "render_rows_json", "render_compare",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
@@ -200,9 +200,21 @@ def _cash_flow_section(cf) -> list[str]:
     return out + [""]
 
 
+def strict(value):
+    """``value`` with every non-finite float (inf, nan) as None: JSON has no Infinity or NaN,
+    and a reader that follows the standard refuses them."""
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def render_json(sol: Solution) -> str:
-    """The Solution as a JSON document (see Solution.as_dict for the fields)."""
-    return json.dumps(sol.as_dict(), indent=2) + "\n"
+    """The Solution as a JSON document (see Solution.as_dict for the fields); strict JSON."""
+    return json.dumps(strict(sol.as_dict()), indent=2, allow_nan=False) + "\n"
 
 
 def _flatten(prefix: str, value, rows: list):
@@ -310,7 +322,7 @@ def _csv_column(values: list, cell) -> list:
 
 
 def render_rows_json(rows: list[dict]) -> str:
-    return json.dumps(rows, indent=2) + "\n"
+    return json.dumps(strict(rows), indent=2, allow_nan=False) + "\n"
 
 
 # ------------------------------------------------------------------ side by side

@@ -25,7 +25,8 @@ built by :mod:`.plan_book`, a sweep's by :func:`sweep_book`), and written by two
 from __future__ import annotations
 
 __all__ = ["Cell", "Sheet", "Book", "sweep_book", "xlsx_bytes", "write_xlsx", "csv_tables",
-           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES"]
+           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "check_sheet_sizes",
+           "XLSX_MAX_ROWS", "XLSX_MAX_COLUMNS"]
 
 import datetime
 import io
@@ -36,7 +37,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ExportError
-from .exports import check_writable, write_bytes_atomic, write_text_atomic
+from .exports import check_writable, write_bytes_atomic, write_folder_atomic
 from .reports import csv_writer, neutralise
 from ..plan.sweep import sweep_keys
 
@@ -140,8 +141,25 @@ def sweep_book(rows: list[dict], varied: list[str], source: str, *,
 
 
 # ------------------------------------------------------------------ writers
+#: the largest sheet a spreadsheet program opens (Excel's limits; LibreOffice's match)
+XLSX_MAX_ROWS, XLSX_MAX_COLUMNS = 1_048_576, 16_384
+
+
+def check_sheet_sizes(book: Book) -> None:
+    """ExportError when a sheet has more rows or columns than a spreadsheet holds (the
+    writer would drop them without a word)."""
+    for sheet in book.sheets:
+        rows = len(sheet.rows)
+        columns = max((len(r) for r in sheet.rows), default=0)
+        if rows > XLSX_MAX_ROWS or columns > XLSX_MAX_COLUMNS:
+            raise ExportError(f"sheet {sheet.name!r} would have {rows:,} rows and {columns:,} columns; a "
+                              f"spreadsheet holds {XLSX_MAX_ROWS:,} × {XLSX_MAX_COLUMNS:,}: write CSV "
+                              f"(--format csv -o FILE) or sweep fewer points / months")
+
+
 def xlsx_bytes(book: Book) -> bytes:
     """The workbook as XLSX bytes (needs XlsxWriter: pip install 'lifecycle_opt[xlsx]')."""
+    check_sheet_sizes(book)
     try:
         import xlsxwriter
     except ImportError:
@@ -233,13 +251,7 @@ def _csv_text(value):
 
 
 def write_csv_tables(book: Book, folder: str | Path, *, force: bool = False) -> list[Path]:
-    """Write :func:`csv_tables` into ``folder`` (created if missing), each file atomically;
-    nothing is written when any file exists and ``force`` is false."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ExportError(f"{folder}: is a file; give a folder for the CSV tables")
-    tables = csv_tables(book)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in tables:
-        check_writable(folder / name, force=force)
-    return [write_text_atomic(folder / name, text, force=force) for name, text in tables.items()]
+    """Write :func:`csv_tables` as the folder ``folder``, all files at once (a temporary
+    folder renamed into place: :func:`.exports.write_folder_atomic`); an existing folder
+    is replaced only with ``force``."""
+    return write_folder_atomic(folder, csv_tables(book), force=force)

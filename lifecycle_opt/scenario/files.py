@@ -1,5 +1,6 @@
 """Reading a TOML file whole, with every way it can be unreadable as one ScenarioError:
-missing, a directory, over 1 MB, not UTF-8, not TOML, empty. Scenario files and law
+missing, a directory or any other non-regular file, over 1 MB, not UTF-8, not TOML,
+nested too deeply, empty. Scenario files and law
 files are read here and nowhere else."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ __all__ = ["read_toml", "MAX_SCENARIO_BYTES"]
 import tomllib
 from pathlib import Path
 
+from ..model.reading import UnreadableFile, read_bounded
 from .schema import fail
 
 #: the largest scenario (or law) file read [bytes]
@@ -17,18 +19,11 @@ MAX_SCENARIO_BYTES = 1_000_000
 def read_toml(path: Path) -> dict:
     """The dict of the TOML file at ``path``; ScenarioError for anything unreadable."""
     source = str(path)
-    if path.is_dir():
-        fail(source, "file", "a TOML scenario file", found_text="found a directory")
     try:
-        if path.stat().st_size > MAX_SCENARIO_BYTES:       # before reading it all
-            fail(source, "file", "a scenario file under 1 MB", found_text=f"found {path.stat().st_size} bytes")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        fail(source, "file", "an existing TOML scenario file", found_text="found no such file")
-    except OSError as exc:
-        fail(source, "file", "a readable TOML scenario file", found_text=f"found {exc.strerror}")
-    if len(raw) > MAX_SCENARIO_BYTES:
-        fail(source, "file", "a scenario file under 1 MB", found_text=f"found {len(raw)} bytes")
+        raw = read_bounded(path, MAX_SCENARIO_BYTES)
+    except UnreadableFile as exc:
+        expected = "a scenario file under 1 MB" if "bytes" in str(exc) else "a readable TOML scenario file"
+        fail(source, "file", expected, found_text=f"found {exc}")
     try:
         text = raw.decode("utf-8-sig")           # a byte-order mark, as some editors write, is fine
     except UnicodeDecodeError as exc:
@@ -38,6 +33,9 @@ def read_toml(path: Path) -> dict:
     except tomllib.TOMLDecodeError as exc:
         what = str(exc).replace("Cannot overwrite a value", "a key or table defined twice")
         fail(source, "file", "valid TOML", found_text=f"found {what}")
+    except RecursionError:
+        fail(source, "file", "TOML nested less deeply (tables and arrays within each other)",
+             found_text="found nesting deeper than the reader follows")
     if not data:
         fail(source, "file", "a scenario with at least a [law] and a [target]",
               found_text="found an empty file")
