@@ -85,12 +85,12 @@ def today():
     return datetime.date.today()
 
 
-def check_outputs(force: bool, *paths) -> None:
-    """Before any work: every output can be written, and no two name the same file
-    (None and "-", standard output, are skipped)."""
+def check_outputs(force: bool, *paths, folders=()) -> None:
+    """Before any work: every output file can be written, and no two outputs (files or
+    ``folders``) name the same place (None and "-", standard output, are skipped)."""
     from ..outputs.exports import check_writable, distinct_outputs
 
-    distinct_outputs(*paths)
+    distinct_outputs(*paths, *folders)
     for path in paths:
         if path is not None and str(path) != "-":
             check_writable(path, force=force)
@@ -122,5 +122,18 @@ def main():
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
+    _one_line_warnings()
     cli()
+
+
+def _one_line_warnings() -> None:
+    """Every Python warning (numpy's overflow and rank warnings among them) as one line
+    on stderr, "warning: …", each text once, never a source line and a traceback path."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(f"warning: {str(message).splitlines()[0] if str(message) else category.__name__}\n")
+
+    warnings.showwarning = show
+    warnings.simplefilter("once")
 

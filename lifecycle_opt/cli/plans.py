@@ -45,7 +45,7 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp, solver):
 
     try:
         output = stdout_or(output)
-        check_outputs(force, output, xlsx, csv_tables)       # fail before solving, not after
+        check_outputs(force, output, xlsx, folders=(csv_tables,))     # fail before solving, not after
         loaded = load_scenario(scenario)
         solution = solve_scenario(loaded, solver)
         text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
@@ -93,7 +93,7 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
     """
     from ..outputs.evaluation_report import render_evaluation, render_evaluation_rows
     from ..outputs.reports import render_csv, render_json, render_rows_csv, render_rows_json
-    from ..plan.axes import parse_axis
+    from ..plan.axes import parse_axes
     from ..plan.evaluation import evaluate as evaluate_plan, evaluate_sweep
     from ..scenario.reader import load_scenario
 
@@ -102,7 +102,7 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
         check_outputs(force, output)
         loaded = load_scenario(scenario)
         if specs:
-            axes = [parse_axis(spec) for spec in specs]
+            axes = parse_axes(specs)
             rows = evaluate_sweep(loaded, axes, params=params, tokens=tokens, flops=flops)
             text = {"table": lambda r: render_evaluation_rows(r, [a.key for a in axes]),
                     "csv": render_rows_csv, "json": render_rows_json}[fmt](rows)
@@ -159,7 +159,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
     """
     from ..outputs.exports import write_chunks_atomic
     from ..outputs.reports import csv_chunk, csv_header, render_rows, render_rows_json
-    from ..plan.axes import parse_axis
+    from ..plan.axes import parse_axes
     from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
 
     try:
@@ -167,7 +167,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
             raise click.UsageError("give --scheduler or --workers, not both")
         output = stdout_or(output)
         check_outputs(force, output, xlsx)
-        axes = [parse_axis(spec) for spec in specs]
+        axes = parse_axes(specs)
         plan = plan_sweep(scenario, axes)
         with _dask_client(scheduler, workers) as client:
             chunks = sweep_chunks(plan, chunk or CHUNK, client)
@@ -326,7 +326,7 @@ def plot(scenario, output, specs, force):
     from ..outputs.plots import plan_figure, save_figure, sweep_figure
     from ..scenario.reader import load_scenario, load_scenarios
     from ..plan.planning import solve as solve_scenario
-    from ..plan.axes import parse_axis
+    from ..plan.axes import parse_axes
     from ..plan.sweep import sweep as run_sweep
 
     try:
@@ -334,7 +334,7 @@ def plot(scenario, output, specs, force):
             raise ExportError(f"{output}: give a file name ending in .png or .svg")
         check_outputs(force, output)
         if specs:
-            axes = [parse_axis(spec) for spec in specs]
+            axes = parse_axes(specs)
             rows = run_sweep(load_scenario(scenario), axes)
             fig = sweep_figure(rows, [a.key for a in axes])
         else:

@@ -357,12 +357,38 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
         record = (polish, best_f, new_f)
         if new_f <= best_f:
             best_theta, best_f = new_theta, new_f
+    _check_identified(best_theta, runs)
     residuals = huber_residuals(best_theta, x, z, y)
     law = _law_from_theta(best_theta, runs, name or f"fit of {Path(runs.source).name}",
                           method_text(objective, polish))
     return FitResult(law, best_theta, best_f, residuals, len(grid), converged, runs,
                      local_optima=np.array([p[0] for p in sorted(polished, key=lambda p: p[1])]),
                      fit_objective=objective, final_polish=record)
+
+
+#: the largest exponent a scenario accepts (scenario/sections.py reads alpha, beta ≤ 5)
+MAX_EXPONENT = 5.0
+
+
+def _check_identified(theta, runs: Runs) -> None:
+    """ScenarioError when the best fit is not a law a plan can use: an exponent ≤ 0 (the
+    loss rises with N or D), or constants the runs do not pin down (equal losses, an
+    exponent beyond what a scenario accepts, constants that overflow)."""
+    from ..errors import ScenarioError
+
+    a, b, e, al, be = (float(v) for v in theta)
+    found = f"the best fit has alpha = {al:.4g}, beta = {be:.4g}"
+    if al <= 0 or be <= 0:
+        raise ScenarioError("file", "runs whose loss falls as N and D grow (a decreasing power law)",
+                            source=runs.source, found_text=f"found {found}: the loss rises with "
+                            f"{'N' if al <= 0 else 'D'} (runs in mixed units or from different setups?)")
+    if np.ptp(np.log(runs.loss)) < 1e-9 or al > MAX_EXPONENT or be > MAX_EXPONENT or \
+            not all(math.isfinite(math.exp(v)) for v in (a, b, e)):
+        raise ScenarioError("file", "runs whose loss varies with N and D enough to pin down E, A, B, alpha "
+                            "and beta", source=runs.source,
+                            found_text=f"found {found} (losses from {runs.loss.min():.4g} to "
+                                       f"{runs.loss.max():.4g}): the fit is not identified; add runs that "
+                                       f"differ in size and tokens")
 
 
 def huber_residuals(theta, x, z, y) -> np.ndarray:
@@ -447,7 +473,9 @@ def law_toml(result: FitResult, *, samples_file: str | None = None, boot: Bootst
     """The fit as a scenario ``[law]`` table (`lifeopt solve` reads it, or a scenario points
     at it with ``[law] file = "law.toml"``)."""
     law, fr = result.law, result.law.fitted
-    lines = [f"# Scaling law fitted by lifeopt fit to {len(result.runs)} runs of {result.runs.source}.",
+    # a comment holds no escapes: the file name, printable, on its one line
+    where = _toml_str(result.runs.source)[1:-1]
+    lines = [f"# Scaling law fitted by lifeopt fit to {len(result.runs)} runs of {where}.",
              f"# Summed Huber objective {result.objective:.6g}; {result.converged_starts} of "
              f"{result.starts} starts reached the best basin."]
     if boot is not None:
@@ -471,7 +499,17 @@ def _method_of(result: FitResult) -> str:
 
 
 def _toml_str(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``text`` as a TOML basic string: backslash, quote and every control character
+    escaped, so that a file name holding a newline cannot start a line of its own."""
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def write_samples(boot: Bootstrap) -> str:

@@ -62,6 +62,11 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
     return np.column_stack(columns), unit
 
 
+def _short(text: str, limit: int = 80) -> str:
+    """A title cut to ``limit`` characters (a long name would take minutes to lay out)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def plan_figure(plans: list[tuple[Scenario, Solution]]):
     """One panel per (scenario, solution): iso-loss curve, cost contours, optimum,
     compute-optimal plan and reference models in the (N, D) plane."""
@@ -109,7 +114,7 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution) -> None:
     ax.set_ylim(lo_D, hi_D)
     ax.set_xlabel("parameters N [count]")
     ax.set_ylabel("training tokens D [count]")
-    ax.set_title(f"{sol.scenario_name}\n{sol.law_name}", fontsize=10)
+    ax.set_title(f"{_short(sol.scenario_name)}\n{_short(sol.law_name)}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
 

@@ -15,7 +15,7 @@ their product. Specifications (the CLI's ``--vary``, or strings in Python):
 """
 from __future__ import annotations
 
-__all__ = ["Axis", "parse_axis", "axes_of", "grid", "grid_size", "with_value", "MAX_POINTS"]
+__all__ = ["Axis", "parse_axis", "parse_axes", "axes_of", "grid", "grid_size", "with_value", "MAX_POINTS"]
 
 import copy
 import itertools
@@ -88,6 +88,30 @@ def parse_axis(spec: str) -> Axis:
     return Axis(key, tuple(_list_value(v) for v in items))
 
 
+def parse_axes(specs) -> list[Axis]:
+    """Axes from "key=spec" strings, their grid's size checked first (a range's count is
+    read from its spec), so that 1e8 values on two axes are refused before any is built."""
+    total = 1
+    for spec in specs:
+        total *= _count(spec)
+    if total > MAX_POINTS:
+        raise ScenarioError("--vary", f"a grid of at most {MAX_POINTS:,} points",
+                            found_text=f"found {total:,} points ({' × '.join(str(_count(s)) for s in specs)})")
+    return [parse_axis(spec) for spec in specs]
+
+
+def _count(spec: str) -> int:
+    """How many values ``spec`` gives, without building them (0 when malformed: the parse
+    then says what is wrong)."""
+    _, _, values = spec.partition("=")
+    if ".." not in values:
+        return max(1, len(values.split(",")))
+    try:
+        return max(1, int(values.split(":")[-1]))
+    except ValueError:
+        return 1
+
+
 def _range(values: str, spec: str) -> tuple[float, ...]:
     ends, *rest = values.split(":")
     lo_text, _, hi_text = ends.partition("..")
@@ -126,6 +150,9 @@ def axes_of(axes) -> list[Axis]:
                 out.append(Axis(key, tuple(v.item() if isinstance(v, np.generic) else v
                                            for v in np.atleast_1d(np.asarray(values, dtype=object)))))
         return out
+    axes = list(axes)
+    if all(isinstance(a, str) for a in axes):
+        return parse_axes(axes)
     return [a if isinstance(a, Axis) else parse_axis(a) for a in axes]
 
 

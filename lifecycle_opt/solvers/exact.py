@@ -178,11 +178,13 @@ def _check_flat(scenario: Scenario, problem: Problem, z, apart: bool = False) ->
     x, y = np.array([z[0]]), np.array([z[1]])
     if not (apart or bool(flat_loss(law, x, y, np.arange(1), np.asarray(grad)[None, :])[0])):
         return
-    corpus = (f"the {format_count(scenario.data.unique_tokens)} unique tokens"
-              if scenario.data.unique_tokens else "the data")
+    why = (f"the budget buys more than the {format_count(scenario.data.unique_tokens)} unique tokens can use"
+           if scenario.data.unique_tokens else
+           f"the budget is so large that the loss sits at its floor E = {scenario.law.irreducible_loss:.4g} "
+           f"to the last digit")
     raise SolverError(
         f"{scenario.name}: the loss is flat at {loss:.4f} nats (plans far apart all reach it): "
-        f"the budget buys more than {corpus} can use, so no single plan is the optimum; "
+        f"{why}, so no single plan is the optimum; "
         f"minimise cost under a target instead ([objective] minimize = \"cost\", [target] "
         f"loss = {loss + 1e-4:.4f})")
 

@@ -1,0 +1,250 @@
+"""Faults at the edges of the process (issue 17): disks, devices, races, odd inputs and
+odd training data. Each is one line naming what to fix, exit 2 (bad input or machine) or
+1 (infeasible), never 70; nothing is lost or half-written."""
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import tomllib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lifecycle_opt.cli import cli
+from lifecycle_opt.errors import ExportError, ScenarioError
+from lifecycle_opt.outputs import exports
+from lifecycle_opt.outputs.exports import write_chunks_atomic, write_text_atomic
+from lifecycle_opt.outputs.reports import render_rows_json, strict
+from lifecycle_opt.outputs.workbook import Book, Sheet, XLSX_MAX_ROWS, check_sheet_sizes
+
+from conftest import EXAMPLES, ROOT
+
+CHAT = str(EXAMPLES / "chat_assistant.toml")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def one_line_error(result, code=2):
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+# ------------------------------------------------------------------ outputs
+def test_a_fifo_or_a_symbolic_link_is_never_replaced(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    line = one_line_error(run("solve", CHAT, "-o", str(fifo), "--force"))
+    assert "not a regular file" in line and fifo.is_fifo()
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for extra in ([], ["--force"]):
+        assert "symbolic link" in one_line_error(run("solve", CHAT, "-o", str(dangling), *extra))
+    assert dangling.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+def test_dash_is_standard_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = run("solve", CHAT, "--format", "json", "-o", "-")
+    assert out.exit_code == 0 and json.loads(out.stdout)["params"] > 0
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_run_that_raced_past_the_check_refuses_and_the_first_output_stays(tmp_path):
+    target = tmp_path / "plan.json"
+
+    def chunks():
+        yield "ours"
+        target.write_text("the other run's")          # another run finished meanwhile
+    with pytest.raises(ExportError, match="appeared while"):
+        write_chunks_atomic(target, chunks())
+    assert target.read_text() == "the other run's"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    def full(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(exports.os, "fsync", full)
+    out = tmp_path / "plan.json"
+    line = one_line_error(run("solve", CHAT, "--format", "json", "-o", str(out)))
+    assert "no space left on device" in line and str(out) in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def _tmpfs(path, options):
+    path.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.decode().strip() or 'not permitted'})")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_real_full_disk_and_a_read_only_mount(tmp_path):
+    small, ro = tmp_path / "small", tmp_path / "ro"
+    _tmpfs(small, "size=8k")
+    try:
+        (small / "filler").write_bytes(b"x" * 4096)
+        line = one_line_error(run("sweep", CHAT, "--vary", "inference.requests=1e9..1e12:log:200",
+                                  "--format", "csv", "-o", str(small / "sweep.csv")))
+        assert "no space left on device" in line
+        assert sorted(p.name for p in small.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(small)])
+    _tmpfs(ro, "ro,size=64k")
+    try:
+        for args in (["solve", CHAT, "-o", str(ro / "p.json")], ["solve", CHAT, "--xlsx", str(ro / "p.xlsx")],
+                     ["plot", CHAT, "-o", str(ro / "p.png")]):
+            assert "not writable" in one_line_error(run(*args))
+    finally:
+        subprocess.run(["umount", str(ro)])
+
+
+def test_csv_tables_are_written_as_one_folder_or_not_at_all(tmp_path, monkeypatch):
+    folder = tmp_path / "tables"
+    real = exports.Path.write_text
+    calls = []
+
+    def fail_second(self, *a, **k):
+        calls.append(self)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **k)
+    monkeypatch.setattr(exports.Path, "write_text", fail_second)
+    one_line_error(run("solve", CHAT, "--csv-tables", str(folder)))
+    assert not folder.exists() and list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    assert run("solve", CHAT, "--csv-tables", str(folder)).exit_code == 0
+    first = sorted(p.name for p in folder.iterdir())
+    assert first and "exists" in one_line_error(run("solve", CHAT, "--csv-tables", str(folder)))
+    assert run("solve", CHAT, "--csv-tables", str(folder), "--force").exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == first
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_the_same_file_for_two_outputs_is_refused(tmp_path):
+    same = str(tmp_path / "x.json")
+    assert "two outputs" in one_line_error(run("solve", CHAT, "-o", same, "--xlsx", same))
+    assert "two outputs" in one_line_error(run("fit", str(ROOT / "examples" / "runs" / "ladder_curves.csv"),
+                                               "--bootstrap", "2", "--samples", same, "-o", same))
+    assert not os.path.exists(same)
+
+
+def test_a_sheet_past_the_spreadsheet_limits_is_refused_not_cut():
+    big = Sheet("Sweep", [[] for _ in range(XLSX_MAX_ROWS + 1)])
+    with pytest.raises(ExportError, match="1,048,577 rows"):
+        check_sheet_sizes(Book([big]))
+    wide = Sheet("Cash flow", [[None] * 16_385])
+    with pytest.raises(ExportError, match="16,385 columns"):
+        check_sheet_sizes(Book([wide]))
+
+
+def test_json_is_strict():
+    text = render_rows_json([{"a": math.inf, "b": math.nan, "c": [1.0, -math.inf]}])
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON")) == \
+        [{"a": None, "b": None, "c": [1.0, None]}]
+    assert strict({"x": (math.nan,)}) == {"x": [None]}
+
+
+def test_svg_is_the_same_bytes_every_run(tmp_path):
+    pytest.importorskip("matplotlib")
+    for name in ("a.svg", "b.svg"):
+        assert run("plot", str(EXAMPLES / "small_corpus.toml"), "-o", str(tmp_path / name)).exit_code == 0
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+# ------------------------------------------------------------------ inputs
+def test_a_fifo_or_a_device_as_input_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "scenario.toml"
+    os.mkfifo(fifo)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "lifecycle_opt.cli", "solve", str(fifo)], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+    assert time.perf_counter() - started < 30
+    line = one_line_error(run("fit", "/dev/zero"))
+    assert "not a regular file" in line
+
+
+def test_toml_nested_too_deeply_and_a_nul_in_a_path(tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 2000 + "]" * 2000 + "\n")
+    assert "nested" in one_line_error(run("solve", str(deep)))
+    nul = tmp_path / "nul.toml"
+    nul.write_text('[law]\nfile = "law\\u0000.toml"\n[target]\nloss = 2.0\n')
+    assert "NUL" in one_line_error(run("solve", str(nul)))
+
+
+def test_a_file_pointed_at_by_mistake_is_not_printed(tmp_path, monkeypatch):
+    secret = "hunter2-" + "x" * 300
+    envfile = tmp_path / "environ"
+    envfile.write_text(f"TOKEN={secret}\x00PATH=/bin\n")
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'[law]\nE = 1.8\nA = 480.0\nB = 2000.0\nalpha = 0.35\nbeta = 0.37\nsamples = "{envfile}"\n'
+                        '[target]\nloss = 2.0\n')
+    line = one_line_error(run("solve", str(scenario)))
+    assert secret not in line and len(line) < 400
+
+
+def test_a_law_file_name_with_a_newline_cannot_inject_toml(tmp_path):
+    runs = tmp_path / 'evil"\nE = 99\n.csv'
+    runs.write_text((ROOT / "examples" / "runs" / "ladder_curves.csv").read_text())
+    from lifecycle_opt.fit.parametric import fit_law, law_toml, start_grid
+    from lifecycle_opt.fit.runs import read_runs
+    result = fit_law(read_runs(runs), starts=start_grid()[::30], workers=1)
+    law = tomllib.loads(law_toml(result))["law"]
+    assert law["E"] == pytest.approx(result.law.E) and law["E"] != 99
+
+
+def test_a_grid_too_large_is_refused_before_any_axis_is_built():
+    started = time.perf_counter()
+    line = one_line_error(run("sweep", CHAT, "--vary", "inference.requests=1e9..1e12:log:100000000",
+                              "--vary", "target.loss=1.9..2.0:lin:10"))
+    assert "1,000,000,000 points" in line and time.perf_counter() - started < 5
+
+
+# ------------------------------------------------------------------ fits
+def _write_runs(path, loss_of):
+    N = np.repeat(np.geomspace(1e8, 1e10, 5), 4)
+    D = np.tile(np.geomspace(1e10, 1e12, 4), 5)
+    path.write_text("params,tokens,loss\n" + "".join(f"{n!r},{d!r},{loss_of(n, d)!r}\n"
+                                                     for n, d in zip(N.tolist(), D.tolist())))
+    return path
+
+
+def test_a_fit_whose_loss_rises_with_size_says_so(tmp_path):
+    path = _write_runs(tmp_path / "rising.csv", lambda n, d: 1.5 + 1e-4 * n ** 0.3)
+    line = one_line_error(run("fit", str(path), "-o", str(tmp_path / "law.toml"), "--workers", "1"))
+    assert "loss rises with N" in line and not (tmp_path / "law.toml").exists()
+
+
+def test_equal_losses_are_an_unidentified_fit_and_no_law_file(tmp_path):
+    path = _write_runs(tmp_path / "flat.csv", lambda n, d: 2.0)
+    line = one_line_error(run("fit", str(path), "-o", str(tmp_path / "law.toml"), "--workers", "1"))
+    assert "not identified" in line and not (tmp_path / "law.toml").exists()
+
+
+# ------------------------------------------------------------------ messages
+def test_warnings_reach_stderr_as_one_line_each():
+    code = ("import sys, warnings\nfrom lifecycle_opt.cli.app import _one_line_warnings\n_one_line_warnings()\n"
+            "import numpy as np\nnp.exp(np.array([1000.0]))\nwarnings.warn('two\\nlines')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    lines = proc.stderr.strip().splitlines()
+    assert lines == ["warning: overflow encountered in exp", "warning: two"], proc.stderr
+
+
+def test_a_long_scenario_name_is_cut_in_the_figure_title(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lifecycle_opt import load_scenario, solve
+    from lifecycle_opt.outputs.plots import plan_figure
+    import dataclasses
+    s = load_scenario(EXAMPLES / "small_corpus.toml")
+    s = dataclasses.replace(s, name="n" * 100_000)
+    fig = plan_figure([(s, solve(s))])
+    assert len(fig.axes[0].get_title()) < 200
