@@ -248,3 +248,13 @@ def test_a_long_scenario_name_is_cut_in_the_figure_title(tmp_path):
     s = dataclasses.replace(s, name="n" * 100_000)
     fig = plan_figure([(s, solve(s))])
     assert len(fig.axes[0].get_title()) < 200
+
+
+def test_a_point_whose_costs_overflow_is_invalid_not_optimal(tmp_path):
+    out = run("sweep", CHAT, "--vary", "inference.tokens=1e12,1e308", "--format", "json")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert [r["status"] for r in rows] == ["optimal", "invalid"] and "overflow" in rows[1]["message"]
+    big = tmp_path / "big.toml"
+    big.write_text((EXAMPLES / "chat_assistant.toml").read_text().replace("requests = 1e11", "requests = 1e300"))
+    assert "overflow" in one_line_error(run("solve", str(big)))

@@ -10,13 +10,14 @@ __all__ = ["certified_plan", "served_at"]
 
 import numpy as np
 
+from ..errors import ScenarioError
 from ..model.laws import DataConstrainedLaw
 from ..model.units import format_count
 from ..scenario.schema import Scenario
 from ..solvers.exact import ExactPlan, solve_exact
 from .cautions import plan_warnings
-from .rows import (BASELINE_COSTS, INFER_FIELDS, baseline_plans, breakdown_of, plan_columns, row_facts,
-                   stack_facts)
+from .rows import (BASELINE_COSTS, INFER_FIELDS, OVERFLOW_MESSAGE, baseline_plans, breakdown_of, plan_columns,
+                   row_facts, stack_facts)
 from .serving_plan import ServingPlan, baseline_point, nan_if_none, point_z, serving_plan, serving_points
 from .solution import Baseline, Solution
 
@@ -49,6 +50,9 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = (), solver: str 
                            kkt_residual=exact.certificate.kkt_residual,
                            binding=[";".join(b.name for b in exact.binding)], extra_warnings=disagree,
                            **serving_columns)
+    if columns["status"][0] == "invalid":
+        raise ScenarioError("scenario", "quantities whose costs fit in a double", source=scenario.source,
+                            found_text=f"found {OVERFLOW_MESSAGE}")
     costs = breakdown_of(columns)
     Nb, Db = float(columns["baseline_params"][0]), float(columns["baseline_tokens"][0])
     base_costs = breakdown_of(columns[BASELINE_COSTS])

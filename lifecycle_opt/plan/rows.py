@@ -13,7 +13,7 @@ workbook's cached values are the same numbers.
 from __future__ import annotations
 
 __all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
-           "SERVING_FIELDS", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "breakdown_of"]
+           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "breakdown_of"]
 
 import functools
 import math
@@ -99,9 +99,10 @@ def cost_columns(facts: dict, N, D, serving: dict | None = None) -> dict:
     ``serving`` gives the INFER_FIELDS of plans under the roofline serving model, whose
     serving cost is not linear in N (from :meth:`CostModel.breakdown` at their point)."""
     N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
-    out = {f: facts[f"per_{f}"] * N * D for f in TRAIN_FIELDS}
-    out.update({f: facts[f"per_{f}"] * N for f in INFER_FIELDS} if serving is None else
-               {f: np.asarray(serving[f], dtype=float) for f in INFER_FIELDS})
+    with np.errstate(over="ignore"):                  # an overflow makes the row invalid (overflow)
+        out = {f: facts[f"per_{f}"] * N * D for f in TRAIN_FIELDS}
+        out.update({f: facts[f"per_{f}"] * N for f in INFER_FIELDS} if serving is None else
+                   {f: np.asarray(serving[f], dtype=float) for f in INFER_FIELDS})
     out["total_flops"] = out["training_flops"] + out["inference_flops"]
     out["total_cost_usd"] = out["training_cost_usd"] + out["inference_cost_usd"]
     out["total_cost_pv_usd"] = out["training_cost_pv_usd"] + out["inference_cost_pv_usd"]
@@ -142,7 +143,7 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
     num = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))      # noqa: E731
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
-            "scenario": facts["scenario"], "status": np.full(n, "optimal", dtype=object),
+            "scenario": facts["scenario"], "status": np.where(overflow(costs), "invalid", "optimal").astype(object),
             "params": N, "tokens": D, "tokens_per_param": D / N, "loss": num(loss),
             "target_loss": facts["target_loss"], "unique_tokens": facts["unique_tokens"],
             "epochs": D / facts["unique_tokens"], "effective_tokens": num(effective_tokens),
@@ -168,6 +169,17 @@ SERVING_FIELDS = ("serving_replica_gpus", "serving_batch", "serving_tpot_ms", "s
                   "serving_tokens_per_second_per_gpu", "serving_usd_per_million_output_tokens",
                   "serving_usd_per_million_input_tokens", "serving_implied_decode_mfu",
                   "serving_rounding_cost_usd")
+def overflow(costs: dict) -> np.ndarray:
+    """Plans whose costs overflow a double (a demand of 1e308 tokens): such a point is
+    invalid, not an optimum with infinite costs."""
+    return np.any([np.isinf(np.asarray(costs[f], dtype=float)) for f in _COST_ORDER], axis=0)
+
+
+#: what a row's message says of a point whose costs overflow
+OVERFLOW_MESSAGE = ("the plan's costs overflow a double (beyond 1e308): check the demand, prices and limits "
+                    "for a value off by many orders of magnitude")
+
+
 #: the key under which :func:`plan_columns` hands over the baseline's costs (not a row field)
 BASELINE_COSTS = "_baseline_costs"
 #: cost columns in the order of :meth:`CostBreakdown.as_dict`

@@ -27,7 +27,7 @@ from ..solvers.batch import Batch, batch_from_problems, solve_batch
 from ..solvers.problem import build_problem
 from .axes import Axis, axes_of, grid, grid_size, with_value
 from .planning import solve
-from .rows import LOSS_FACTS, plan_columns, row_facts, row_fields, stack_facts, status_of
+from .rows import LOSS_FACTS, OVERFLOW_MESSAGE, plan_columns, row_facts, row_fields, stack_facts, status_of
 
 
 #: what a sweep starts from: a Scenario, the path of a scenario file, or a dict of its keys
@@ -408,7 +408,7 @@ def _fill(cols, plan, rows, li, ci, result, good) -> None:
         for r, v in zip(rows.tolist(), listed):
             column[r] = v
     for r in rows.tolist():
-        cols["message"][r] = ""
+        cols["message"][r] = OVERFLOW_MESSAGE if cols["status"][r] == "invalid" else ""
 
 
 def chunk_rows(cols: dict) -> Iterator[dict]:

@@ -49,7 +49,7 @@ def _optimum_on_boundary(law: BatchLaw, status):
     # of the cost's slope bounded by its two regimes: q → 1 gives the compute-optimal D
     # (Hoffmann et al. 2022), q ≈ aD/b with A·N^−α ≈ P_t the over-trained D of
     # β·B·D^−β / (α·P_t) = a·D/b. The root lies just above the larger of the two.
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         y_chinchilla = np.log(b.B * (b.alpha + b.beta) / (b.alpha * law.level)) / b.beta
         y_served = np.log(b.beta * b.B * b.b / (b.alpha * b.a * law.level)) / (1.0 + b.beta)
         y0 = np.fmax(y_chinchilla, y_served)
