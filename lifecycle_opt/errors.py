@@ -7,6 +7,7 @@ messages and exit codes; nothing below ever reaches the user as a traceback.
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "LifecycleError",
     "ScenarioError",
     "UnknownKeyError",
@@ -101,6 +102,13 @@ class SolverError(LifecycleError):
     This is a bug or an extreme scenario; retrying with the same input will fail
     the same way. Please report the scenario.
     """
+
+
+class ClusterError(LifecycleError):
+    """The cluster a sweep runs on failed: every worker lost, or a chunk lost again and
+    again. The machine's fault, not the input's: retry once the cluster is back."""
+
+    exit_code = 2
 
 
 class ExportError(LifecycleError):

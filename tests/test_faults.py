@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
-from lifecycle_opt.errors import ExportError, ScenarioError
+from lifecycle_opt.errors import ExportError
 from lifecycle_opt.outputs import exports
-from lifecycle_opt.outputs.exports import write_chunks_atomic, write_text_atomic
+from lifecycle_opt.outputs.exports import write_chunks_atomic
 from lifecycle_opt.outputs.reports import render_rows_json, strict
 from lifecycle_opt.outputs.workbook import Book, Sheet, XLSX_MAX_ROWS, check_sheet_sizes
 
@@ -258,3 +258,78 @@ def test_a_point_whose_costs_overflow_is_invalid_not_optimal(tmp_path):
     big = tmp_path / "big.toml"
     big.write_text((EXAMPLES / "chat_assistant.toml").read_text().replace("requests = 1e11", "requests = 1e300"))
     assert "overflow" in one_line_error(run("solve", str(big)))
+
+
+# ------------------------------------------------------------------ clusters
+class _Lost(Exception):
+    pass
+
+
+_Lost.__name__ = "FutureCancelledError"
+
+
+class _FakeFuture:
+    def __init__(self, fn, args, fail):
+        self.fn, self.args, self.fail = fn, args, fail
+
+    def result(self):
+        if self.fail:
+            raise _Lost("lost with its worker")
+        return self.fn(*self.args)
+
+
+class _FakeClient:
+    """A Dask client whose first ``losses`` results are lost with a worker."""
+
+    def __init__(self, losses, workers=2):
+        self.losses, self.workers, self.scattered = losses, workers, 0
+
+    def scatter(self, value, broadcast=False):
+        self.scattered += 1
+        return value
+
+    def submit(self, fn, *args, pure=False):
+        fail = self.losses > 0
+        self.losses -= fail
+        return _FakeFuture(fn, args, fail)
+
+    def scheduler_info(self):
+        return {"workers": {f"w{i}": {} for i in range(self.workers)}}
+
+
+def test_a_chunk_lost_with_a_worker_is_solved_again_and_the_rows_are_the_same():
+    from lifecycle_opt.plan.sweep import plan_sweep, sweep_chunks
+    plan = plan_sweep(CHAT, {"inference.requests": [1e9, 1e10, 1e11, 1e12]})
+    local = [c for _, c in sweep_chunks(plan, chunk=1)]
+    client = _FakeClient(losses=2)
+    remote = [c for _, c in sweep_chunks(plan, chunk=1, client=client)]
+    assert remote == local and client.scattered > 1
+
+
+def test_every_worker_lost_is_one_cluster_error():
+    from lifecycle_opt.errors import ClusterError
+    from lifecycle_opt.plan.sweep import plan_sweep, sweep_chunks
+    plan = plan_sweep(CHAT, {"inference.requests": [1e9, 1e10]})
+    client = _FakeClient(losses=10)
+    client.scheduler_info = lambda: {"workers": {}}
+    with pytest.raises(ClusterError, match="every Dask worker was lost"):
+        list(sweep_chunks(plan, chunk=1, client=client))
+    assert ClusterError.exit_code == 2
+
+
+def test_a_scheduler_address_that_is_not_a_scheduler_times_out_in_one_line():
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()   # accepts, says nothing
+    port = server.getsockname()[1]
+    started = time.perf_counter()
+    out = run("sweep", CHAT, "--vary", "inference.requests=1e9,1e10", "--scheduler", f"tcp://127.0.0.1:{port}",
+              "--connect-timeout", "1")
+    line = one_line_error(out)
+    assert "cannot connect" in line and time.perf_counter() - started < 30
+    server.close()

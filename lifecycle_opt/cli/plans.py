@@ -134,13 +134,15 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
 @click.option("--workers", type=click.IntRange(1, 512), default=None,
               help="Solve the chunks on a local Dask cluster of N worker processes (needs the "
                    "dask extra), e.g. --workers 4.")
+@click.option("--connect-timeout", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
+              metavar="SECONDS", help="With --scheduler: how long to wait for the scheduler to answer.")
 @click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
               help="Points solved together (default 65536); memory holds one chunk of rows per "
                    "worker, e.g. --chunk 10000.")
 @click.option("--stamp", is_flag=True,
               help="Write today's date on the workbook's cover and in its properties (by default "
                    "no date, so the same inputs give the same bytes).")
-def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, workers, chunk, stamp):
+def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, workers, connect_timeout, chunk, stamp):
     """Solve SCENARIO at every point of a grid and write one row per point.
 
     Each point is the scenario with the varied keys replaced. The points are solved
@@ -169,7 +171,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
         check_outputs(force, output, xlsx)
         axes = parse_axes(specs)
         plan = plan_sweep(scenario, axes)
-        with _dask_client(scheduler, workers) as client:
+        with _dask_client(scheduler, workers, connect_timeout) as client:
             chunks = sweep_chunks(plan, chunk or CHUNK, client)
             show = sys.stderr.isatty() if progress is None else progress
             with click.progressbar(length=plan.size, label="solving", file=sys.stderr,
@@ -214,12 +216,37 @@ def _prepend(first, rest):
     yield from rest
 
 
+def _connect(Client, address: str, timeout: float):
+    """A Client of the scheduler at ``address`` within ``timeout`` seconds, or one line
+    saying why not: nothing there, not a Dask scheduler (an HTTP server can hold the
+    handshake open for minutes, a server with a banner made Dask allocate exabytes), or
+    an address Dask cannot use (tls:// without certificates)."""
+    import threading
+
+    found: dict = {}
+
+    def attempt():
+        try:
+            found["client"] = Client(address, timeout=f"{timeout}s")
+        except BaseException as exc:           # noqa: BLE001 — any failure is the address's
+            found["error"] = exc
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout + 5.0)
+    if "client" in found:
+        return found["client"]
+    why = (f"no Dask scheduler answered within {timeout:g} s" if worker.is_alive() or "error" not in found
+           else f"{type(found['error']).__name__}: {str(found['error']).splitlines()[0] if str(found['error']) else ''}")
+    raise click.UsageError(f"--scheduler {address}: cannot connect ({why}); give the address of a running "
+                           f"Dask scheduler, e.g. tcp://host:8786")
+
+
 class _dask_client:
     """A Dask client for --scheduler or --workers (None for neither); the local cluster it
     starts is closed on exit."""
 
-    def __init__(self, scheduler, workers):
-        self.scheduler, self.workers = scheduler, workers
+    def __init__(self, scheduler, workers, timeout: float = 10.0):
+        self.scheduler, self.workers, self.timeout = scheduler, workers, timeout
         self.client = self.cluster = None
 
     def __enter__(self):
@@ -231,14 +258,14 @@ class _dask_client:
             raise click.UsageError("--scheduler and --workers need Dask: pip install "
                                    "'lifecycle_opt[dask]'") from None
         if self.workers:
+            # Dask starts the scheduler's HTTP server whatever dashboard_address says
+            # (dask/distributed#7207, #8136): a random port on loopback, not 8787, so that no
+            # fixed port is taken and a taken 8787 prints no multi-line warning
             self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                        processes=True, dashboard_address=None)
+                                        processes=True, dashboard_address="127.0.0.1:0")
             self.client = Client(self.cluster)
         else:
-            try:
-                self.client = Client(self.scheduler, timeout="10s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise click.UsageError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
+            self.client = _connect(Client, self.scheduler, self.timeout)
         return self.client
 
     def __exit__(self, *exc):

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from ..errors import InfeasibleError, ScenarioError, SolverError, UnknownKeyError
+from ..errors import ClusterError, InfeasibleError, ScenarioError, SolverError, UnknownKeyError
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from ..solvers.batch import Batch, batch_from_problems, solve_batch
 from ..solvers.problem import build_problem
@@ -420,19 +420,50 @@ def chunk_rows(cols: dict) -> Iterator[dict]:
 
 def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None) -> Iterator[tuple[int, dict]]:
     """(points, columns) of each chunk in grid order; with a Dask ``client``, chunks are
-    solved on its workers (a few ahead of the one being yielded) and come back in order."""
+    solved on its workers (a few ahead of the one being yielded) and come back in order.
+    A chunk lost with a worker is solved again on the workers that remain (the shared plan
+    scattered anew); ClusterError when none remains or a chunk is lost three times."""
     ranges = [(s, min(s + chunk, plan.size)) for s in range(0, plan.size, chunk)]
     if client is None:
         for s, e in ranges:
             yield e - s, sweep_columns(plan, s, e)
         return
-    shared = client.scatter(plan, broadcast=True)
+    shared = [client.scatter(plan, broadcast=True)]
+    submit = lambda r: client.submit(sweep_columns, shared[0], *r, pure=False)   # noqa: E731
     ahead = max(2, 2 * len(client.scheduler_info().get("workers", {})))
-    futures = [client.submit(sweep_columns, shared, s, e, pure=False) for s, e in ranges[:ahead]]
+    futures = [submit(r) for r in ranges[:ahead]]
     for k, (s, e) in enumerate(ranges):
-        cols = futures[k].result()
+        cols = _chunk_result(client, plan, futures, k, ranges, submit, shared)
         futures[k] = None
         nxt = k + ahead
         if nxt < len(ranges):
-            futures.append(client.submit(sweep_columns, shared, *ranges[nxt], pure=False))
+            futures.append(submit(ranges[nxt]))
         yield e - s, cols
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says a task's worker (or the data it needed) was lost."""
+    import asyncio
+
+    names = {"FutureCancelledError", "KilledWorker", "CommClosedError", "CancelledError", "FutureLostError"}
+    return isinstance(exc, (asyncio.CancelledError, OSError)) or type(exc).__name__ in names
+
+
+def _chunk_result(client, plan, futures, k, ranges, submit, shared, attempts: int = 3) -> dict:
+    """The columns of chunk ``k``, resubmitting it (and every pending chunk, whose shared
+    plan may have gone with the worker) when a worker was lost."""
+    for _ in range(attempts):
+        try:
+            return futures[k].result()
+        except BaseException as exc:                  # noqa: BLE001 — sorted by _lost below
+            if not _lost(exc):
+                raise
+            if not client.scheduler_info().get("workers"):
+                raise ClusterError(f"every Dask worker was lost while sweeping {plan.base.name}; "
+                                   f"restart the cluster (or run without --scheduler)") from None
+            shared[0] = client.scatter(plan, broadcast=True)
+            for j in range(k, len(futures)):
+                if futures[j] is not None:
+                    futures[j] = submit(ranges[j])
+    raise ClusterError(f"chunk {k + 1} of the sweep of {plan.base.name} was lost with a Dask worker "
+                       f"{attempts} times; check the cluster's workers")
