@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
-from lifecycle_opt.errors import ExportError
+from lifecycle_opt.errors import ExportError, ScenarioError
 from lifecycle_opt.outputs import exports
 from lifecycle_opt.outputs.exports import write_chunks_atomic
 from lifecycle_opt.outputs.reports import render_rows_json, strict
@@ -333,3 +333,27 @@ def test_a_scheduler_address_that_is_not_a_scheduler_times_out_in_one_line():
     line = one_line_error(out)
     assert "cannot connect" in line and time.perf_counter() - started < 30
     server.close()
+
+
+def test_a_fit_of_many_runs_is_bounded_in_memory_and_too_many_are_refused(monkeypatch):
+    from lifecycle_opt.fit import parametric
+    from lifecycle_opt.fit.runs import Runs
+    from lifecycle_opt.model.laws import preset
+    law = preset("besiroglu2024")
+    rng = np.random.default_rng(0)
+    N, D = 10 ** rng.uniform(8, 10, 4000), 10 ** rng.uniform(10, 12, 4000)
+    runs = Runs(N, D, np.asarray(law.loss(N, D), float), "many")
+    seen = []
+    real = parametric.batched_lbfgs
+
+    def spy(fun, theta0, **kw):
+        seen.append(len(theta0))
+        return real(fun, theta0, **kw)
+    monkeypatch.setattr(parametric, "batched_lbfgs", spy)
+    monkeypatch.setattr(parametric, "MEMORY_BUDGET", 64 * 2**20)
+    result = parametric.fit_law(runs, starts=parametric.start_grid()[::10], workers=1)
+    assert max(seen) <= 64 * 2**20 // (16 * 8 * 4000) and sum(seen) == 450
+    assert result.law.alpha == pytest.approx(law.alpha, rel=1e-3)
+    monkeypatch.setattr(parametric, "MAX_FIT_RUNS", 1000)
+    with pytest.raises(ScenarioError, match="at most 1,000 runs"):
+        parametric.fit_law(runs, workers=1)

@@ -290,6 +290,12 @@ def method_text(objective: FitObjective, polish: str | None = None) -> str:
     return text + (f"; final {polish} polish" if polish else "")
 
 
+#: the memory the batched fit may hold at once [bytes]
+MEMORY_BUDGET = 512 * 2**20
+#: the most runs a fit takes (final losses of training runs: more is a curve file or a mistake)
+MAX_FIT_RUNS = 50_000
+
+
 def _batch_pass(args):
     """Run the batched L-BFGS from ``starts`` (with per-start run ``weights`` or None) with
     scipy's default tolerances: a pass that only has to find the basins, whose winners are
@@ -297,12 +303,22 @@ def _batch_pass(args):
     starts, x, z, y, weights, tolerances = args
     tolerances = dict(tolerances)
     objective = tolerances.pop("objective", FitObjective())
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        theta, f, _ = batched_lbfgs(
-            lambda t, rows, grad=True: huber_objective(t, x, z, y, None if weights is None else weights[rows],
-                                                       objective.delta, grad=grad, loss=objective.loss),
-            np.asarray(starts, dtype=float), **tolerances)
-    return theta, f
+    starts = np.asarray(starts, dtype=float)
+    # starts × runs × 8 bytes, about 16 arrays of that size alive at once: blocks of
+    # starts sized to MEMORY_BUDGET, so many runs cost time, not memory
+    block = max(1, int(MEMORY_BUDGET // (16 * 8 * max(1, len(x)))))
+    thetas, fs = [], []
+    for lo in range(0, len(starts), block):
+        part = slice(lo, lo + block)
+        w = None if weights is None else weights[part]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            theta, f, _ = batched_lbfgs(
+                lambda t, rows, grad=True, w=w: huber_objective(t, x, z, y, None if w is None else w[rows],
+                                                                objective.delta, grad=grad, loss=objective.loss),
+                starts[part], **tolerances)
+        thetas.append(theta)
+        fs.append(f)
+    return np.concatenate(thetas), np.concatenate(fs)
 
 
 def _run_batches(starts, x, z, y, weights, workers: int, **tolerances):
@@ -337,8 +353,13 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
     L-BFGS-B with tight tolerances and the best is kept. ``objective`` chooses the loss of
     the log residuals; ``polish`` ("bfgs" or "newton") polishes the best optimum once more
     (:func:`.polish.final_polish`)."""
+    from ..errors import ScenarioError
     from .polish import final_polish
 
+    if len(runs) > MAX_FIT_RUNS:
+        raise ScenarioError("file", f"at most {MAX_FIT_RUNS:,} runs to fit (final losses, one per run; "
+                            f"for training curves use --approach all)", source=runs.source,
+                            found_text=f"found {len(runs):,}: fit a sample of them")
     x, z, y = _features(runs)
     grid = start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
     theta, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers(),
