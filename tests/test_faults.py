@@ -357,3 +357,47 @@ def test_a_fit_of_many_runs_is_bounded_in_memory_and_too_many_are_refused(monkey
     monkeypatch.setattr(parametric, "MAX_FIT_RUNS", 1000)
     with pytest.raises(ScenarioError, match="at most 1,000 runs"):
         parametric.fit_law(runs, workers=1)
+
+
+def test_killing_a_real_worker_mid_sweep_gives_the_same_rows():
+    pytest.importorskip("distributed")
+    import signal
+    from dask.distributed import Client, LocalCluster
+    from lifecycle_opt.plan.sweep import plan_sweep, sweep_chunks
+    plan = plan_sweep(EXAMPLES / "small_corpus.toml",
+                      {"inference.tokens": [float(10 ** (10 + i / 10)) for i in range(24)]})
+    local = [c for _, c in sweep_chunks(plan, chunk=2)]
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                           silence_logs=50)
+    client = Client(cluster)
+    try:
+        pids = list(client.run(os.getpid).values())
+        remote = []
+        for k, (_, cols) in enumerate(sweep_chunks(plan, chunk=2, client=client)):
+            remote.append(cols)
+            if k == 1:
+                os.kill(pids[0], signal.SIGKILL)
+        assert remote == local
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_a_server_with_a_banner_is_not_a_scheduler():
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def banner():
+        conn, _ = server.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n" * 4)
+        time.sleep(5)
+        conn.close()
+    threading.Thread(target=banner, daemon=True).start()
+    out = run("sweep", CHAT, "--vary", "inference.requests=1e9,1e10", "--scheduler",
+              f"tcp://127.0.0.1:{server.getsockname()[1]}", "--connect-timeout", "2")
+    assert "cannot connect" in one_line_error(out)
+    server.close()

@@ -257,6 +257,10 @@ class _dask_client:
         except ImportError:
             raise click.UsageError("--scheduler and --workers need Dask: pip install "
                                    "'lifecycle_opt[dask]'") from None
+        import logging
+        # Dask logs a worker's loss and its recovery on several lines; the sweep recovers
+        # (or says in one line that it could not), so only Dask's critical logs are shown
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         if self.workers:
             # Dask starts the scheduler's HTTP server whatever dashboard_address says
             # (dask/distributed#7207, #8136): a random port on loopback, not 8787, so that no
