@@ -8,12 +8,12 @@ __all__ = ["fit_figure"]
 import numpy as np
 
 from ..fit.parametric import FitResult
-from .plots import _figure_class
+from .plots import figure_class, nd_plane
 
 
 def fit_figure(result: FitResult):
     """Two panels: the runs and the fitted law in (N, D); residuals against compute."""
-    Figure = _figure_class()
+    Figure = figure_class()
     runs, law = result.runs, result.law
     fig = Figure(figsize=(13, 5.5), layout="constrained")
     ax, res = fig.subplots(1, 2)
@@ -31,12 +31,7 @@ def fit_figure(result: FitResult):
     n_opt, d_opt = law.compute_optimal(flops)
     ax.plot(n_opt, d_opt, color="C3", linewidth=1.8, label="compute-optimal frontier of the fit", gid="frontier")
     ax.plot([], [], color="0.55", linewidth=0.8, label="iso-loss contours of the fit")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo_N, hi_N)
-    ax.set_ylim(lo_D, hi_D)
-    ax.set_xlabel("parameters N [count]")
-    ax.set_ylabel("training tokens D [count]")
+    nd_plane(ax, (lo_N, hi_N), (lo_D, hi_D))
     ax.set_title(f"{len(runs)} runs and the fitted law\nE={law.E:.4g}, A={law.A:.4g}, B={law.B:.4g}, "
                  f"α={law.alpha:.4g}, β={law.beta:.4g}", fontsize=10)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)

@@ -14,7 +14,7 @@ needed) and saved atomically by :func:`save_figure`.
 """
 from __future__ import annotations
 
-__all__ = ["plan_figure", "sweep_figure", "save_figure", "PLOT_FORMATS"]
+__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "save_figure", "PLOT_FORMATS"]
 
 import io
 from pathlib import Path
@@ -33,7 +33,7 @@ _AXIS_LABELS = {"usd": "lifecycle cost, present value [$]", "flops": "lifecycle 
                 "loss": "lifecycle compute [FLOP]"}
 
 
-def _figure_class():
+def figure_class():
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -62,6 +62,16 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
     return np.column_stack(columns), unit
 
 
+def nd_plane(ax, n_range, d_range) -> None:
+    """The (N, D) plane on ``ax``: log axes over the ranges, labelled with their units."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(*n_range)
+    ax.set_ylim(*d_range)
+    ax.set_xlabel("parameters N [count]")
+    ax.set_ylabel("training tokens D [count]")
+
+
 def _short(text: str, limit: int = 80) -> str:
     """A title cut to ``limit`` characters (a long name would take minutes to lay out)."""
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -70,7 +80,7 @@ def _short(text: str, limit: int = 80) -> str:
 def plan_figure(plans: list[tuple[Scenario, Solution]]):
     """One panel per (scenario, solution): iso-loss curve, cost contours, optimum,
     compute-optimal plan and reference models in the (N, D) plane."""
-    Figure = _figure_class()
+    Figure = figure_class()
     fig = Figure(figsize=(7.5 * len(plans), 6.2), layout="constrained")
     axes = fig.subplots(1, len(plans), squeeze=False)[0]
     for ax, (scenario, sol) in zip(axes, plans):
@@ -108,12 +118,7 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution) -> None:
     ax.plot([sol.params], [sol.tokens], marker="*", markersize=16, color="C3", linestyle="none",
             markeredgecolor="k", label=f"lifecycle-optimal ({sol.tokens_per_param:.0f} tokens/param)",
             gid="optimum")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo_N, hi_N)
-    ax.set_ylim(lo_D, hi_D)
-    ax.set_xlabel("parameters N [count]")
-    ax.set_ylabel("training tokens D [count]")
+    nd_plane(ax, (lo_N, hi_N), (lo_D, hi_D))
     ax.set_title(f"{_short(sol.scenario_name)}\n{_short(sol.law_name)}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
@@ -123,7 +128,7 @@ def sweep_figure(rows: list[dict], varied: list[str]):
     """Optimal N (left), tokens per parameter (middle) and the optimal lifecycle cost
     (right: present-value dollars when the plans are priced, else FLOP) against the first
     varied key; one line per value of the second varied key, if any."""
-    Figure = _figure_class()
+    Figure = figure_class()
     if not varied:
         raise ExportError("a sweep figure needs at least one varied key")
     x_key = varied[0]
