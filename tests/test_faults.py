@@ -401,3 +401,21 @@ def test_a_server_with_a_banner_is_not_a_scheduler():
               f"tcp://127.0.0.1:{server.getsockname()[1]}", "--connect-timeout", "2")
     assert "cannot connect" in one_line_error(out)
     server.close()
+
+
+def test_a_local_cluster_takes_no_fixed_port():
+    pytest.importorskip("distributed")
+    import socket
+    from lifecycle_opt.cli.plans import _dask_client
+    taken = socket.socket()
+    try:
+        taken.bind(("127.0.0.1", 8787))                 # a dashboard of someone else's
+        taken.listen(1)
+    except OSError:
+        pass                                            # already taken, which is the case too
+    with _dask_client(None, 1) as client:
+        http = client.cluster.scheduler.http_server
+        ports = [s.getsockname()[1] for s in http._sockets.values()]
+        hosts = [s.getsockname()[0] for s in http._sockets.values()]
+        assert 8787 not in ports and set(hosts) <= {"127.0.0.1"}
+    taken.close()
