@@ -49,6 +49,10 @@ def evaluate(terms, N, D=1.0, B=1.0, G=1.0, t=1.0):
                for c, a, b, e, f, g in terms)
 
 
+#: GPU-seconds of one generated token: a step of t seconds on G GPUs emits B tokens, G·t/B
+DECODE_GPU_SECONDS = (_term(1.0, B=-1.0, G=1.0, t=1.0),)
+
+
 @dataclass(frozen=True)
 class ServingPoint:
     """How a model of N parameters is served: B sequences on a replica of G GPUs.
@@ -84,8 +88,8 @@ class ServingPoint:
 
     @property
     def decode_gpu_seconds_per_token(self) -> float:
-        """GPU-seconds of one generated token, G·t/B [s]."""
-        return self.replica_gpus * self.step_seconds / self.batch
+        """GPU-seconds of one generated token, G·t/B [s] (the solver's very term)."""
+        return float(evaluate(DECODE_GPU_SECONDS, 1.0, B=self.batch, G=self.replica_gpus, t=self.step_seconds))
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,7 @@ class Roofline:
     @staticmethod
     def decode_gpu_seconds_terms() -> tuple:
         """GPU-seconds of one generated token, G·t/B [s]."""
-        return (_term(1.0, B=-1.0, G=1.0, t=1.0),)
+        return DECODE_GPU_SECONDS
 
     # ---- evaluation
     def kv_bytes_per_token(self, N):
