@@ -103,3 +103,11 @@ def test_cli_json_csv_and_errors(tmp_path):
     assert bad.exit_code == 2 and "exactly two of params, tokens and flops" in bad.output
     table = runner.invoke(cli, args + ["--vary", "inference.requests=1e9,1e11"])
     assert table.exit_code == 0 and "regret" in table.output
+
+
+def test_a_plan_of_less_than_one_parameter_or_token_is_refused():
+    for kw, key in (({"params": "1e-300", "tokens": "1T"}, "params"), ({"params": "7B", "tokens": 0.5}, "tokens"),
+                    ({"params": "7B", "flops": 1.0}, "flops")):
+        with pytest.raises(ScenarioError) as info:
+            plan_size(**kw)
+        assert info.value.key == key

@@ -30,6 +30,10 @@ from .serving_plan import ServingPlan, baseline_point, point_z
 from .solution import Solution
 from .sweep import point_scenarios
 
+_WHAT = {"params": "parameter count", "tokens": "token count", "flops": "FLOP count"}
+_AT_LEAST = {"params": "at least one parameter", "tokens": "at least one token",
+             "flops": "a training compute of at least one FLOP"}
+
 #: a plan's constraint value above this breaks the constraint (h = log g for limits)
 VIOLATION_TOL = 1e-9
 
@@ -149,16 +153,19 @@ def plan_size(params=None, tokens=None, flops=None, source: str | None = None) -
     parsed = {}
     for key, value in given.items():
         try:
-            parsed[key] = parse_flops(value) if key == "flops" else parse_count(value, f"{key[:-1]} count")
+            parsed[key] = parse_flops(value) if key == "flops" else parse_count(value, _WHAT[key])
         except ValueError as exc:
             raise ScenarioError(key, str(exc), value, source=source) from None
-        if not parsed[key] > 0:
-            raise ScenarioError(key, "a positive quantity", value, source=source)
+        if not parsed[key] >= 1:
+            raise ScenarioError(key, _AT_LEAST[key], value, source=source)
     N, D = parsed.get("params"), parsed.get("tokens")
     if N is None:
         N = parsed["flops"] / (6.0 * D)
     elif D is None:
         D = parsed["flops"] / (6.0 * N)
+    if not (N >= 1 and D >= 1):
+        raise ScenarioError("flops", "a training compute that gives at least one parameter and one token",
+                            source=source, found_text=f"found a plan of {N:.3g} parameters on {D:.3g} tokens")
     return float(N), float(D)
 
 
