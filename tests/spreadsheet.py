@@ -39,6 +39,21 @@ def recalculate(xlsx: Path, workdir: Path) -> Path:
     return result
 
 
+def pdf_pages(xlsx: Path, workdir: Path) -> int:
+    """How many pages LibreOffice prints ``xlsx`` on (its PDF export, pages counted)."""
+    import re
+    workdir = Path(workdir).resolve()
+    profile = workdir / "lo-profile-pdf"
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    out = workdir / "pdf"
+    out.mkdir(exist_ok=True)
+    subprocess.run([SOFFICE, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                    "--convert-to", "pdf", "--outdir", str(out), str(xlsx)], check=True, capture_output=True,
+                   timeout=180)
+    pdf = (out / xlsx.name).with_suffix(".pdf").read_bytes()
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
 def strip_cached_values(src: Path, dst: Path) -> Path:
     """Re-save through openpyxl, which keeps formulas but drops their stored results: any
     number read back after recalculation must then come from the spreadsheet program."""

@@ -18,7 +18,7 @@ from lifecycle_opt.outputs.plan_book import plan_book
 from lifecycle_opt.outputs.workbook import csv_tables, sweep_book, write_xlsx, xlsx_bytes
 
 from conftest import EXAMPLES
-from spreadsheet import SOFFICE, named_values, recalculate, set_named_input, strip_cached_values
+from spreadsheet import SOFFICE, named_values, pdf_pages, recalculate, set_named_input, strip_cached_values
 
 PLAN_EXAMPLES = ["finance_plan", "owned_cluster", "chat_assistant", "research_model", "small_corpus", "serving_slo"]
 needs_libreoffice = pytest.mark.skipif(
@@ -211,3 +211,37 @@ def test_a_failed_export_leaves_no_file_behind(tmp_path, monkeypatch):
                                       str(tmp_path / "plan.xlsx")])
     assert result.exit_code == 2 and "simulated failure" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_libreoffice
+@pytest.mark.parametrize("name", PLAN_EXAMPLES)
+def test_every_sheet_prints_on_one_page_wide(name, tmp_path):
+    """Page setup: one page wide, repeated headers and labels; the plans of the examples
+    print each sheet on one page (a 5-sheet plan printed on 22 pages before)."""
+    path, _ = workbook_file(name, tmp_path)
+    sheets = openpyxl.load_workbook(path).sheetnames
+    assert pdf_pages(path, tmp_path) == len(sheets)
+    ws = openpyxl.load_workbook(path)["Calculations"]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight in (0, "0")
+    assert ws.print_title_rows.replace("$", "") == "1:1"
+
+
+@pytest.mark.parametrize("name", PLAN_EXAMPLES)
+def test_no_dollar_day_or_percent_cell_shows_scientific_notation(name, tmp_path):
+    path, _ = workbook_file(name, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    checked = 0
+    for ws in wb.worksheets:
+        header = [c.value for c in ws[1]]
+        if "unit" not in header:
+            continue
+        unit_col = header.index("unit")
+        for row in ws.iter_rows(min_row=2):
+            unit = row[unit_col].value if len(row) > unit_col else None
+            if unit not in ("$", "days", "fraction", "$/GPU-hour", "fraction / year", "$/kWh"):
+                continue
+            for c in row[1:unit_col]:
+                if isinstance(c.value, (int, float)) or str(c.value).startswith("="):
+                    assert "E+" not in (c.number_format or ""), (ws.title, c.coordinate, unit)
+                    checked += 1
+    assert checked > 5

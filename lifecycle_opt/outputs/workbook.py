@@ -57,7 +57,8 @@ STYLES = {
 #: number formats
 FORMATS = {
     "sci": "0.0000E+00",
-    "money": '"$"#,##0.00',
+    # no cents above $10,000 ($1,631,335), cents below ($2.50)
+    "money": '[>=10000]"$"#,##0;[<=-10000]-"$"#,##0;"$"#,##0.00',
     "pct": "0.00%",
     "factor": "0.000000",
     "num": "#,##0.0000",
@@ -79,6 +80,9 @@ class Cell:
 
 @dataclass
 class Sheet:
+    """A sheet: its rows, column widths, and the header rows and label columns frozen on
+    screen (``freeze``, rows × columns), which print on every page too."""
+
     name: str
     rows: list[list[Cell]] = field(default_factory=list)
     widths: tuple[float, ...] = ()
@@ -189,6 +193,7 @@ def xlsx_bytes(book: Book) -> bytes:
             ws.set_column(c, c, width)
         if sheet.freeze:
             ws.freeze_panes(*sheet.freeze)
+        _page_setup(ws, sheet)
         for r, row in enumerate(sheet.rows):
             for c, cell in enumerate(row):
                 f = fmt_of(cell)
@@ -207,6 +212,30 @@ def xlsx_bytes(book: Book) -> bytes:
         wb.define_name(name, f"={ref}")
     wb.close()
     return buf.getvalue()
+
+
+#: a sheet wider than this many character widths prints in landscape
+_LANDSCAPE_WIDTH = 110
+
+
+def _page_setup(ws, sheet: Sheet) -> None:
+    """Print setup: one page wide (as many tall as needed), landscape when wide, the
+    print area the used range, the frozen header rows and label columns repeated on every
+    page; a one-column sheet (the Cover) on one page."""
+    rows = len(sheet.rows)
+    columns = max((len(r) for r in sheet.rows), default=1)
+    if rows:
+        ws.print_area(0, 0, rows - 1, max(columns, len(sheet.widths), 1) - 1)
+    if sum(sheet.widths) > _LANDSCAPE_WIDTH:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 1 if columns == 1 else 0)
+    if sheet.freeze:
+        header_rows, label_columns = sheet.freeze
+        if header_rows:
+            ws.repeat_rows(0, header_rows - 1)
+        if label_columns:
+            ws.repeat_columns(0, label_columns - 1)
+    ws.set_footer(f"&L{sheet.name}&RPage &P of &N")
 
 
 def _cached(value):
