@@ -15,7 +15,7 @@ from lifecycle_opt.errors import ExportError
 from lifecycle_opt.scenario.reader import load_scenario
 from lifecycle_opt.plan.sweep import sweep
 from lifecycle_opt.outputs.plan_book import plan_book
-from lifecycle_opt.outputs.workbook import csv_tables, sweep_book, write_xlsx, xlsx_bytes
+from lifecycle_opt.outputs.workbook import Book, csv_tables, sweep_book, write_xlsx, xlsx_bytes
 
 from conftest import EXAMPLES
 from spreadsheet import SOFFICE, named_values, pdf_pages, recalculate, set_named_input, strip_cached_values
@@ -245,3 +245,23 @@ def test_no_dollar_day_or_percent_cell_shows_scientific_notation(name, tmp_path)
                     assert "E+" not in (c.number_format or ""), (ws.title, c.coordinate, unit)
                     checked += 1
     assert checked > 5
+
+
+@needs_libreoffice
+def test_number_formats_read_as_a_person_reads_them(tmp_path):
+    """Dollars without cents from $10,000, with a sign when negative; zero and negative
+    FLOP-like numbers right: what LibreOffice displays, exported as shown."""
+    import subprocess
+    from lifecycle_opt.outputs.workbook import Cell, Sheet
+    values = [0.0, -1.5e20, 2.5e21, -25000.5, 12.345, 1631335.4]
+    book = Book([Sheet("Formats", [[Cell(v, style="calc", fmt="sci"), Cell(v, style="calc", fmt="money"),
+                                    Cell(v, style="calc", fmt="count")] for v in values])])
+    path = write_xlsx(book, tmp_path / "formats.xlsx")
+    subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+                    "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true",
+                    "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180)
+    shown = list(csv.reader((tmp_path / "formats.csv").read_text().splitlines()))
+    assert [r[0] for r in shown] == ["0", "-1.5000E+20", "2.5000E+21", "-2.5001E+04", "1.2345E+01", "1.6313E+06"]
+    assert [r[1] for r in shown] == ["$0.00", "-$150,000,000,000,000,000,000.00", "$2,500,000,000,000,000,000,000",
+                                     "-$25,000.50", "$12.35", "$1,631,335"]
+    assert shown[5][2] == "1,631,335"

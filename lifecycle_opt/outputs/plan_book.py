@@ -4,7 +4,7 @@ and the Outputs, built from a Scenario and its Solution. Cached values come from
 Solution, which the row function computed (docs/model.md §3)."""
 from __future__ import annotations
 
-__all__ = ["plan_book"]
+__all__ = ["plan_book", "unit_format"]
 
 import datetime
 
@@ -18,6 +18,16 @@ from .reports import shadow_price_text
 from .cash_flow_sheet import cash_flow_sheet
 from .serving_sheet import serving_cells, serving_inputs, serving_price_cells
 from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
+
+
+#: units whose counts read best in full with thousands separators (21,549,235,616,797)
+_COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "requests")
+
+
+def unit_format(unit: str, fmt: str | None) -> str | None:
+    """The number format of a cell in ``unit``: counts with separators instead of
+    scientific notation; otherwise ``fmt``."""
+    return "count" if fmt == "sci" and unit in _COUNT_UNITS else fmt
 
 
 class _Vertical:
@@ -111,7 +121,7 @@ def _inputs(book, scenario, sol) -> _Vertical:
     src = scenario.source or "scenario"
 
     def put(name, label, value, unit, key, source=src, fmt="num"):
-        v.row([Cell(label, style="label"), Cell(value, style="input", fmt=fmt), Cell(unit),
+        v.row([Cell(label, style="label"), Cell(value, style="input", fmt=unit_format(unit, fmt)), Cell(unit),
                Cell(key), Cell(source, style="note")], name=name)
 
     _law_inputs(v, put, scenario)
@@ -255,7 +265,7 @@ class _Calc:
         cells = [Cell(label, style="label")]
         for column, value in zip("BC", values):
             text = formula(self.ref_in(column)) if formula is not None else None
-            cells.append(Cell(value, formula=text, style=style, fmt=fmt))
+            cells.append(Cell(value, formula=text, style=style, fmt=unit_format(unit, fmt)))
         cells += [Cell(unit), Cell(how, style="note")]
         self.v.row(cells, name=name)
         self.book.names[name] = f"Calculations!$B${self.v.rows[name]}"
@@ -429,8 +439,8 @@ def _outputs(book, scenario, sol):
 
     def live(label, name, value, unit, fmt, note=""):
         if name in names:
-            v.row([Cell(label, style="label"), Cell(value, formula=f"={name}", fmt=fmt), Cell(unit),
-                   Cell(note, style="note")])
+            v.row([Cell(label, style="label"), Cell(value, formula=f"={name}", fmt=unit_format(unit, fmt)),
+                   Cell(unit), Cell(note, style="note")])
 
     def fixed(label, value, unit="", fmt=None, note=""):
         v.row([Cell(label, style="label"), Cell(value, style="result" if isinstance(value, float) else "text",
@@ -481,7 +491,8 @@ def _outputs(book, scenario, sol):
     if not sol.binding:
         fixed("none", "")
     for b in sol.binding:
-        v.row([Cell(b.key, style="label"), Cell(b.shadow_price, style="result", fmt="sci"),
+        v.row([Cell(b.key, style="label"), Cell(b.shadow_price, style="result",
+                                                fmt="money" if sol.objective_unit == "usd" else "sci"),
                Cell(f"{sol.objective_unit} per unit of the setting"),
                Cell(f"{b.label}; {shadow_price_text(sol, b)}", style="note")])
     v.blank()

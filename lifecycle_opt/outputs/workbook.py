@@ -56,9 +56,12 @@ STYLES = {
 }
 #: number formats
 FORMATS = {
-    "sci": "0.0000E+00",
-    # no cents above $10,000 ($1,631,335), cents below ($2.50)
-    "money": '[>=10000]"$"#,##0;[<=-10000]-"$"#,##0;"$"#,##0.00',
+    # FLOP and the like; zero as 0, not 0.0000E+00
+    "sci": '[=0]0;[<0]-0.0000E+00;0.0000E+00',
+    "count": "#,##0",
+    # no cents from $10,000 ($1,631,335), cents below ($2.50) and on negative amounts (a
+    # format holds two conditions, and its last section shows the absolute value)
+    "money": '[>=10000]"$"#,##0;[>=0]"$"#,##0.00;-"$"#,##0.00',
     "pct": "0.00%",
     "factor": "0.000000",
     "num": "#,##0.0000",
