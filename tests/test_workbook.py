@@ -170,10 +170,17 @@ def test_sweep_workbook_has_one_row_per_point(tmp_path):
     path = write_xlsx(sweep_book(rows, ["inference.requests"], "chat_assistant.toml"), tmp_path / "s.xlsx")
     ws = openpyxl.load_workbook(path)["Sweep"]
     header = [c.value for c in ws[1]]
-    assert header[0] == "inference.requests" and "params" in header and "total_cost_usd" in header
+    # headers in words with their units (issue 16), the fields' order kept
+    assert header[0] == "inference.requests" and "params [parameters]" in header and "total cost [$]" in header
     assert ws.max_row == 4
-    col = header.index("params")
+    col = header.index("params [parameters]")
     assert [ws.cell(r, col + 1).value for r in (2, 3, 4)] == pytest.approx([r["params"] for r in rows])
+    assert ws.auto_filter.ref == f"A1:{ws.cell(4, len(header)).column_letter}4"
+    assert ws.freeze_panes == "B2"
+    money = ws.cell(2, header.index("total cost [$]") + 1)
+    assert "$" in money.number_format and "E+" not in money.number_format
+    assert ws.cell(2, 1).font.b                                  # the varied values, marked
+    assert "%" in ws.cell(2, header.index("savings cost [fraction]") + 1).number_format
 
 
 def test_missing_xlsxwriter_is_a_clear_error(monkeypatch):

@@ -8,7 +8,7 @@ __all__ = ["plan_book", "unit_format"]
 
 import datetime
 
-from ..model.constants import (HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
+from ..model.constants import (DAYS_PER_MONTH, HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
                                TRAIN_FLOPS_PER_PARAM_TOKEN)
 from ..model.finance import month_labels
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
@@ -433,6 +433,20 @@ def _price(c: _Calc, phase: str, price: float, fin) -> None:
               (price, price), "Inputs", fmt="money")
 
 
+def _training_months_note(scenario, sol) -> str:
+    """How the training days compare with the months the cash flow spreads training over."""
+    fin, days = scenario.finance, sol.costs.training_days
+    if fin is None or days is None:
+        return ""
+    months = days / DAYS_PER_MONTH
+    spread = fin.training_months
+    if months <= spread:
+        return (f"{months:.2f} months of training; the cash flow spreads its spending over {spread} "
+                f"(finance.training_months)")
+    return (f"{months:.2f} months of training, longer than the {spread} the cash flow spreads its spending over: "
+            f"raise finance.training_months to {int(-(-months // 1))}")
+
+
 def _outputs(book, scenario, sol):
     v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 80))
     names = book.names
@@ -450,12 +464,13 @@ def _outputs(book, scenario, sol):
     live("parameters N", "params_N", sol.params, "parameters", "sci", "optimiser result")
     live("training tokens D", "tokens_D", sol.tokens, "tokens", "sci", "optimiser result")
     live("tokens per parameter", "tokens_per_param", sol.tokens_per_param, "tokens/parameter", "num")
-    live("predicted loss", "loss", sol.loss, "nats/token", "loss", f"target {sol.target_loss}"
+    live("predicted loss", "loss", sol.loss, "nats/token", "loss", f"target {sol.target_loss:.6g}"
          if sol.target_loss is not None else "")
     if sol.epochs is not None:
         fixed("epochs over the unique corpus", sol.epochs, "epochs", "num",
               f"unique tokens {sol.unique_tokens:.4g}")
-    live("training wall-clock", "train_days", sol.costs.training_days, "days", "num")
+    live("training wall-clock", "train_days", sol.costs.training_days, "days", "num",
+         _training_months_note(scenario, sol))
     live("training dollars", "train_usd", sol.costs.training_cost_usd, "$", "money")
     live("inference dollars", "infer_usd", sol.costs.inference_cost_usd, "$", "money")
     live("lifecycle dollars", "total_usd", sol.costs.total_cost_usd, "$", "money")

@@ -25,7 +25,7 @@ built by :mod:`.plan_book`, a sweep's by :func:`sweep_book`), and written by two
 from __future__ import annotations
 
 __all__ = ["Cell", "Sheet", "Book", "sweep_book", "xlsx_bytes", "write_xlsx", "csv_tables",
-           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "check_sheet_sizes",
+           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "check_sheet_sizes", "sweep_header", "sweep_format",
            "XLSX_MAX_ROWS", "XLSX_MAX_COLUMNS"]
 
 import datetime
@@ -50,6 +50,7 @@ STYLES = {
     "text": {"text_wrap": False},
     "input": {"bg_color": "#FFF2CC", "font_color": "#0000FF", "border": 1, "border_color": "#BF9000"},
     "result": {"bg_color": "#D9D9D9", "italic": True, "border": 1, "border_color": "#7F7F7F"},
+    "varied": {"bold": True},
     "calc": {},
     "total": {"bold": True, "top": 1},
     "note": {"italic": True, "font_color": "#595959"},
@@ -90,6 +91,7 @@ class Sheet:
     rows: list[list[Cell]] = field(default_factory=list)
     widths: tuple[float, ...] = ()
     freeze: tuple[int, int] | None = None
+    autofilter: bool = False
 
 
 @dataclass
@@ -128,26 +130,59 @@ def made_by(stamp) -> str:
 # ------------------------------------------------------------------ a sweep's workbook
 def sweep_book(rows: list[dict], varied: list[str], source: str, *,
                stamp: datetime.date | None = None) -> Book:
-    """A Cover and one row per sweep point (every field, base units); ``stamp`` as for
-    :func:`plan_book`."""
+    """A Cover and one row per sweep point (every field, base units, headers with their
+    units, a format per unit, an autofilter); ``stamp`` as for :func:`plan_book`."""
     cover = Sheet("Cover", widths=(110,))
     for text, style in ((f"Sweep of {source}", "title"),
                         (f"{made_by(stamp)}.", "text"),
                         (f"Varied: {', '.join(varied)} ({len(rows)} points). Each row is a separately "
                          f"solved plan; the columns are in base units (parameters, tokens, FLOP, $).", "text"),
+                        ("The varied settings (bold, first columns) are the points' values, not inputs: "
+                         "nothing in this sheet recalculates. Re-run `lifeopt sweep` to change them.", "text"),
                         ("Rows whose status is not 'optimal' did not solve; their message says why.", "text")):
         cover.rows.append([Cell(text, style=style)])
     keys = sweep_keys(rows)
-    data = Sheet("Sweep", widths=tuple(16 for _ in keys), freeze=(1, len(varied)))
-    data.rows.append([Cell(k, style="header") for k in keys])
+    headers = [sweep_header(k) for k in keys]
+    data = Sheet("Sweep", widths=tuple(min(40.0, max(12.0, len(h) + 2.0)) for h in headers),
+                 freeze=(1, len(varied)), autofilter=True)
+    data.rows.append([Cell(h, style="header") for h in headers])
+    formats = [None if k in varied else sweep_format(k) for k in keys]
     for r in rows:
-        data.rows.append([Cell(r.get(k), style="input" if k in varied else "calc",
-                               fmt="sci" if isinstance(r.get(k), float) and k not in varied else None)
-                          for k in keys])
+        data.rows.append([Cell(r.get(k), style="varied" if k in varied else "calc",
+                               fmt=f if isinstance(r.get(k), float) else None)
+                          for k, f in zip(keys, formats)])
     return Book([cover, data], stamp=stamp)
 
 
-# ------------------------------------------------------------------ writers
+#: (ending of a row field, its unit, its number format): the first that matches
+_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv", "$", "money"),
+                ("flops", "FLOP", "sci"),
+                ("tokens_per_param", "tokens/parameter", "num"), ("_ratio", "×", "num"),
+                ("gpu_hours", "GPU-hours", "count"), ("serving_gpus", "GPUs", "num"), ("days", "days", "num"),
+                ("tokens", "tokens", "count"), ("params", "parameters", "count"), ("epochs", "epochs", "num"),
+                ("loss", "nats/token", "loss"), ("_mfu", "fraction", "pct"),
+                ("_ms", "ms", "num"), ("kkt_residual", "–", "sci"))
+
+
+def _field_unit(key: str):
+    for ending, unit, fmt in _FIELD_UNITS:
+        if key.endswith(ending) or (ending.endswith("_") and key.startswith(ending)):
+            return unit, fmt
+    return None, None
+
+
+def sweep_header(key: str) -> str:
+    """A sweep column's header: the field in words with its unit ("total cost pv [$]")."""
+    unit, _ = _field_unit(key)
+    words = key.removesuffix("_usd").replace("_", " ") if "." not in key else key
+    return f"{words} [{unit}]" if unit else words
+
+
+def sweep_format(key: str) -> str:
+    """A sweep column's number format, by its unit."""
+    return _field_unit(key)[1] or "num"
+
+
 #: the largest sheet a spreadsheet program opens (Excel's limits; LibreOffice's match)
 XLSX_MAX_ROWS, XLSX_MAX_COLUMNS = 1_048_576, 16_384
 
@@ -197,6 +232,8 @@ def xlsx_bytes(book: Book) -> bytes:
         if sheet.freeze:
             ws.freeze_panes(*sheet.freeze)
         _page_setup(ws, sheet)
+        if sheet.autofilter and sheet.rows:
+            ws.autofilter(0, 0, len(sheet.rows) - 1, max(len(r) for r in sheet.rows) - 1)
         for r, row in enumerate(sheet.rows):
             for c, cell in enumerate(row):
                 f = fmt_of(cell)
