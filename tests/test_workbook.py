@@ -272,3 +272,39 @@ def test_number_formats_read_as_a_person_reads_them(tmp_path):
     assert [r[1] for r in shown] == ["$0.00", "-$150,000,000,000,000,000,000.00", "$2,500,000,000,000,000,000,000",
                                      "-$25,000.50", "$12.35", "$1,631,335"]
     assert shown[5][2] == "1,631,335"
+
+
+@needs_libreoffice
+def test_changing_the_growth_recomputes_the_months_and_the_npv(tmp_path):
+    """The demand grows from a first month by an input rate: a new rate in Inputs gives,
+    after LibreOffice recalculates, the months and the NPV of this plan (N and D kept)
+    under that growth, as `lifeopt evaluate` prices it."""
+    from lifecycle_opt import evaluate
+    from lifecycle_opt.scenario.reader import scenario_from_dict
+    path, sol = workbook_file("finance_plan", tmp_path)
+    changed = set_named_input(path, "monthly_growth", 0.08, tmp_path / "growth.xlsx")
+    names = named_values(recalculate(changed, tmp_path))
+    scenario, _ = planned("finance_plan")
+    raw = {**scenario.raw, "finance": {**scenario.raw["finance"], "monthly_growth": 0.08}}
+    grown = scenario_from_dict(raw, source=scenario.source)
+    months = grown.finance.monthly_tokens
+    for m in (1, 2, len(months)):
+        assert names[f"tokens_month_{m}"] == pytest.approx(months[m - 1], rel=1e-9)
+    priced = evaluate(grown, params=sol.params, tokens=sol.tokens)
+    assert names["npv_usd"] == pytest.approx(priced.row["npv_usd"], rel=1e-9)
+    assert names["npv_usd"] != pytest.approx(sol.cash_flow.npv_usd, rel=1e-3)
+
+
+def test_inputs_are_unlocked_and_checked_formulas_protected(tmp_path):
+    path, _ = workbook_file("finance_plan", tmp_path)
+    wb = openpyxl.load_workbook(path)
+    inputs, calc = wb["Inputs"], wb["Calculations"]
+    assert inputs.protection.sheet and calc.protection.sheet and not calc.protection.password
+    rate = next(r for r in inputs.iter_rows() if r[0].value == "discount rate (annual)")[1]
+    assert rate.protection.locked is False
+    assert any(c.protection.locked is not False for row in calc.iter_rows(min_row=2) for c in row
+               if isinstance(c.value, str) and c.value.startswith("="))
+    checks = {str(dv.sqref): (float(dv.formula1), float(dv.formula2)) for dv in inputs.data_validations.dataValidation}
+    assert checks[rate.coordinate] == (0.0, 1.0)
+    growth = next(r for r in inputs.iter_rows() if r[0].value == "growth of the demand per month")[1]
+    assert checks[growth.coordinate] == (-0.99, 10.0)

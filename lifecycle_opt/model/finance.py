@@ -125,6 +125,8 @@ class Finance:
         when not given
     pue : power usage effectiveness of the data centre [–]
     energy_price : [$ / kWh] (owned GPUs pay for their energy; None when renting)
+    monthly_growth : the monthly growth of the demand [–] when ``finance.monthly_tokens``
+        was one first month grown by it (the months are then that month × (1 + g)^m); else None
     training_capex, inference_capex : price of one GPU [$] (owned); amortisation_months
     """
 
@@ -141,6 +143,7 @@ class Finance:
     training_capex: float | None = None
     inference_capex: float | None = None
     amortisation_months: float | None = None
+    monthly_growth: float | None = None
 
     # ---- the month arrays
     @property

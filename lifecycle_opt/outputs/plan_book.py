@@ -24,6 +24,18 @@ from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
 _COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "requests")
 
 
+def _valid_range(name: str, fmt: str | None) -> tuple[float, float] | None:
+    """What an input may be: a share from 0 to 100 %, a growth above −100 %, a positive
+    number otherwise (the law's constants and constants of nature are not checked)."""
+    if name.startswith("law_") or name in ("seconds_per_hour", "hours_per_month") or name.startswith("flop_per"):
+        return None
+    if name == "monthly_growth":
+        return (-0.99, 10.0)
+    if fmt == "pct":
+        return (0.0, 1.0)
+    return (0.0, 1e300)
+
+
 def unit_format(unit: str, fmt: str | None) -> str | None:
     """The number format of a cell in ``unit``: counts with separators instead of
     scientific notation; otherwise ``fmt``."""
@@ -121,8 +133,8 @@ def _inputs(book, scenario, sol) -> _Vertical:
     src = scenario.source or "scenario"
 
     def put(name, label, value, unit, key, source=src, fmt="num"):
-        v.row([Cell(label, style="label"), Cell(value, style="input", fmt=unit_format(unit, fmt)), Cell(unit),
-               Cell(key), Cell(source, style="note")], name=name)
+        v.row([Cell(label, style="label"), Cell(value, style="input", fmt=unit_format(unit, fmt),
+                    valid=_valid_range(name, fmt)), Cell(unit), Cell(key), Cell(source, style="note")], name=name)
 
     _law_inputs(v, put, scenario)
     _constant_inputs(v, put)
@@ -222,10 +234,27 @@ def _demand_inputs(v: _Vertical, put, scenario) -> None:
             put("pue", "power usage effectiveness", fin.pue, "–", "finance.pue")
         v.blank()
         v.section("Tokens served per month (deployment)")
-        labels = month_labels(fin.start, fin.months)[fin.training_months:]
-        for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
+        _monthly_tokens(v, put, fin)
+
+
+def _monthly_tokens(v: _Vertical, put, fin) -> None:
+    """The demand month by month: inputs, or, when it grows from a first month, the first
+    month and the growth as inputs and every later month a formula of them."""
+    labels = month_labels(fin.start, fin.months)[fin.training_months:]
+    if fin.monthly_growth is not None and fin.monthly_tokens:
+        put("first_month_tokens", "tokens served in the first month", fin.monthly_tokens[0], "tokens",
+            "finance.monthly_tokens", fmt="sci")
+        put("monthly_growth", "growth of the demand per month", fin.monthly_growth, "fraction / month",
+            "finance.monthly_growth", fmt="pct")
+    for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
+        if fin.monthly_growth is None:
             put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
                 f"finance.monthly_tokens[{m}]", fmt="sci")
+            continue
+        v.row([Cell(f"tokens served in {label}", style="label"),
+               Cell(tokens, formula=f"=first_month_tokens*(1+monthly_growth)^{m}", style="calc", fmt="count"),
+               Cell("tokens"), Cell(""), Cell("first month × (1 + growth)^months since", style="note")],
+              name=f"tokens_month_{m + 1}")
 
 
 def _gpu_cost_inputs(put, short: str, phase: str, hw, fin) -> None:
@@ -351,9 +380,7 @@ def _inference_cells(c: _Calc, scenario, sol, both) -> bool:
     demand = scenario.demand
     c.v.blank()
     c.v.section("Inference")
-    total_tokens = ("tokens_served" if fin is None else
-                    "SUM(" + ",".join(f"tokens_month_{m + 1}" for m in range(len(fin.monthly_tokens))) + ")"
-                    if fin.monthly_tokens else "0")
+    total_tokens = ("tokens_served" if fin is None else _month_range(c.book, len(fin.monthly_tokens)))
     c.add("tokens_in", "prompt tokens served (prefill)", "tokens",
           lambda r: f"=({total_tokens})*(1-output_fraction)", (demand.input_tokens,) * 2,
           "tokens × (1 − generated share)")
@@ -384,6 +411,14 @@ def _inference_cells(c: _Calc, scenario, sol, both) -> bool:
                   both(lambda k: k.inference_gpu_hours * i.price_per_gpu_hour), "GPU-hours × price",
                   fmt="money")
     return priced_inference
+
+
+def _month_range(book: Book, months: int) -> str:
+    """SUM over the Inputs cells of the months' tokens, as one range (B5:B28), or "0"."""
+    if not months:
+        return "0"
+    first, last = book.names["tokens_month_1"], book.names[f"tokens_month_{months}"]
+    return f"SUM({first}:{last.split('!')[1]})"
 
 
 def _dollar_cells(c: _Calc, scenario, both, priced_inference: bool, has_finance: bool) -> None:

@@ -48,7 +48,8 @@ STYLES = {
     "section": {"bold": True, "font_color": "#1F4E78"},
     "label": {},
     "text": {"text_wrap": False},
-    "input": {"bg_color": "#FFF2CC", "font_color": "#0000FF", "border": 1, "border_color": "#BF9000"},
+    "input": {"bg_color": "#FFF2CC", "font_color": "#0000FF", "border": 1, "border_color": "#BF9000",
+              "locked": False},
     "result": {"bg_color": "#D9D9D9", "italic": True, "border": 1, "border_color": "#7F7F7F"},
     "varied": {"bold": True},
     "calc": {},
@@ -80,6 +81,8 @@ class Cell:
     formula: str | None = None
     style: str = "text"
     fmt: str | None = None
+    #: for an input: the (lowest, highest) value a spreadsheet program accepts, None for no check
+    valid: tuple[float, float] | None = None
 
 
 @dataclass
@@ -234,9 +237,17 @@ def xlsx_bytes(book: Book) -> bytes:
         _page_setup(ws, sheet)
         if sheet.autofilter and sheet.rows:
             ws.autofilter(0, 0, len(sheet.rows) - 1, max(len(r) for r in sheet.rows) - 1)
+        if any(cell.formula for row in sheet.rows for cell in row):
+            # formulas locked, inputs not; no password, so an analyst can unprotect at will
+            ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": True})
         for r, row in enumerate(sheet.rows):
             for c, cell in enumerate(row):
                 f = fmt_of(cell)
+                if cell.valid is not None:
+                    lo, hi = cell.valid
+                    ws.data_validation(r, c, r, c, {"validate": "decimal", "criteria": "between", "minimum": lo,
+                                                    "maximum": hi, "error_title": "Out of range",
+                                                    "error_message": f"Give a value from {lo:g} to {hi:g}."})
                 if cell.formula is not None:
                     ws.write_formula(r, c, cell.formula, f, _cached(cell.value))
                 elif cell.value is None or cell.value == "":

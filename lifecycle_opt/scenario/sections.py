@@ -384,8 +384,16 @@ class SectionReader:
                         discount_rate=rate, price_decline=decline, start=start, ownership=ownership,
                         training_power_watts=train_w, inference_power_watts=infer_w,
                         pue=pue if pue is not None else 1.0, energy_price=energy,
-                        training_capex=capex[0], inference_capex=capex[1], amortisation_months=amort),
+                        training_capex=capex[0], inference_capex=capex[1], amortisation_months=amort,
+                        monthly_growth=self._growth(sec)),
                 training, inference)
+
+    def _growth(self, sec: Section) -> float | None:
+        """The monthly growth when finance.monthly_tokens is one first month (0 when not
+        given), else None (a list gives every month)."""
+        if not sec.has("monthly_tokens") or isinstance(sec.table["monthly_tokens"], list):
+            return None
+        return sec.get("monthly_growth", signed_rate, positive=False, default=0.0)
 
     def _owned_price(self, phase, hw, capex, watts, months, pue, energy) -> float:
         if hw.price_per_gpu_hour is not None:
