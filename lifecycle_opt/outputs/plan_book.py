@@ -4,42 +4,20 @@ and the Outputs, built from a Scenario and its Solution. Cached values come from
 Solution, which the row function computed (docs/model.md §3)."""
 from __future__ import annotations
 
-__all__ = ["plan_book", "unit_format"]
+__all__ = ["plan_book"]
 
 import datetime
 
-from ..model.constants import (DAYS_PER_MONTH, HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
+from ..model.constants import (HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
                                TRAIN_FLOPS_PER_PARAM_TOKEN)
-from ..model.finance import month_labels
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
+from .book_formats import monthly_tokens, training_months_note, unit_format, valid_range
 from .cash_flow_sheet import cash_flow_sheet
 from .serving_sheet import serving_cells, serving_inputs, serving_price_cells
 from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
-
-
-#: units whose counts read best in full with thousands separators (21,549,235,616,797)
-_COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "requests")
-
-
-def _valid_range(name: str, fmt: str | None) -> tuple[float, float] | None:
-    """What an input may be: a share from 0 to 100 %, a growth above −100 %, a positive
-    number otherwise (the law's constants and constants of nature are not checked)."""
-    if name.startswith("law_") or name in ("seconds_per_hour", "hours_per_month") or name.startswith("flop_per"):
-        return None
-    if name == "monthly_growth":
-        return (-0.99, 10.0)
-    if fmt == "pct":
-        return (0.0, 1.0)
-    return (0.0, 1e300)
-
-
-def unit_format(unit: str, fmt: str | None) -> str | None:
-    """The number format of a cell in ``unit``: counts with separators instead of
-    scientific notation; otherwise ``fmt``."""
-    return "count" if fmt == "sci" and unit in _COUNT_UNITS else fmt
 
 
 class _Vertical:
@@ -134,7 +112,7 @@ def _inputs(book, scenario, sol) -> _Vertical:
 
     def put(name, label, value, unit, key, source=src, fmt="num"):
         v.row([Cell(label, style="label"), Cell(value, style="input", fmt=unit_format(unit, fmt),
-                    valid=_valid_range(name, fmt)), Cell(unit), Cell(key), Cell(source, style="note")], name=name)
+                    valid=valid_range(name, fmt)), Cell(unit), Cell(key), Cell(source, style="note")], name=name)
 
     _law_inputs(v, put, scenario)
     _constant_inputs(v, put)
@@ -234,27 +212,7 @@ def _demand_inputs(v: _Vertical, put, scenario) -> None:
             put("pue", "power usage effectiveness", fin.pue, "–", "finance.pue")
         v.blank()
         v.section("Tokens served per month (deployment)")
-        _monthly_tokens(v, put, fin)
-
-
-def _monthly_tokens(v: _Vertical, put, fin) -> None:
-    """The demand month by month: inputs, or, when it grows from a first month, the first
-    month and the growth as inputs and every later month a formula of them."""
-    labels = month_labels(fin.start, fin.months)[fin.training_months:]
-    if fin.monthly_growth is not None and fin.monthly_tokens:
-        put("first_month_tokens", "tokens served in the first month", fin.monthly_tokens[0], "tokens",
-            "finance.monthly_tokens", fmt="sci")
-        put("monthly_growth", "growth of the demand per month", fin.monthly_growth, "fraction / month",
-            "finance.monthly_growth", fmt="pct")
-    for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
-        if fin.monthly_growth is None:
-            put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
-                f"finance.monthly_tokens[{m}]", fmt="sci")
-            continue
-        v.row([Cell(f"tokens served in {label}", style="label"),
-               Cell(tokens, formula=f"=first_month_tokens*(1+monthly_growth)^{m}", style="calc", fmt="count"),
-               Cell("tokens"), Cell(""), Cell("first month × (1 + growth)^months since", style="note")],
-              name=f"tokens_month_{m + 1}")
+        monthly_tokens(v, put, fin)
 
 
 def _gpu_cost_inputs(put, short: str, phase: str, hw, fin) -> None:
@@ -468,20 +426,6 @@ def _price(c: _Calc, phase: str, price: float, fin) -> None:
               (price, price), "Inputs", fmt="money")
 
 
-def _training_months_note(scenario, sol) -> str:
-    """How the training days compare with the months the cash flow spreads training over."""
-    fin, days = scenario.finance, sol.costs.training_days
-    if fin is None or days is None:
-        return ""
-    months = days / DAYS_PER_MONTH
-    spread = fin.training_months
-    if months <= spread:
-        return (f"{months:.2f} months of training; the cash flow spreads its spending over {spread} "
-                f"(finance.training_months)")
-    return (f"{months:.2f} months of training, longer than the {spread} the cash flow spreads its spending over: "
-            f"raise finance.training_months to {int(-(-months // 1))}")
-
-
 def _outputs(book, scenario, sol):
     v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 80))
     names = book.names
@@ -505,7 +449,7 @@ def _outputs(book, scenario, sol):
         fixed("epochs over the unique corpus", sol.epochs, "epochs", "num",
               f"unique tokens {sol.unique_tokens:.4g}")
     live("training wall-clock", "train_days", sol.costs.training_days, "days", "num",
-         _training_months_note(scenario, sol))
+         training_months_note(scenario, sol))
     live("training dollars", "train_usd", sol.costs.training_cost_usd, "$", "money")
     live("inference dollars", "infer_usd", sol.costs.inference_cost_usd, "$", "money")
     live("lifecycle dollars", "total_usd", sol.costs.total_cost_usd, "$", "money")

@@ -1,0 +1,67 @@
+"""What the cells of a plan's workbook show and accept: number formats by unit, the
+ranges an input may take, the month-by-month demand (inputs, or formulas of a first
+month and a growth), and the note that compares the training days with the months the
+cash flow spreads them over. Used by :mod:`.plan_book`."""
+from __future__ import annotations
+
+__all__ = ["unit_format", "valid_range", "monthly_tokens", "training_months_note"]
+
+from ..model.constants import DAYS_PER_MONTH
+from ..model.finance import month_labels
+from .workbook import Cell
+
+
+#: units whose counts read best in full with thousands separators (21,549,235,616,797)
+_COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "requests")
+
+
+def valid_range(name: str, fmt: str | None) -> tuple[float, float] | None:
+    """What an input may be: a share from 0 to 100 %, a growth above −100 %, a positive
+    number otherwise (the law's constants and constants of nature are not checked)."""
+    if name.startswith("law_") or name in ("seconds_per_hour", "hours_per_month") or name.startswith("flop_per"):
+        return None
+    if name == "monthly_growth":
+        return (-0.99, 10.0)
+    if fmt == "pct":
+        return (0.0, 1.0)
+    return (0.0, 1e300)
+
+
+def unit_format(unit: str, fmt: str | None) -> str | None:
+    """The number format of a cell in ``unit``: counts with separators instead of
+    scientific notation; otherwise ``fmt``."""
+    return "count" if fmt == "sci" and unit in _COUNT_UNITS else fmt
+
+
+def monthly_tokens(v, put, fin) -> None:
+    """The demand month by month: inputs, or, when it grows from a first month, the first
+    month and the growth as inputs and every later month a formula of them."""
+    labels = month_labels(fin.start, fin.months)[fin.training_months:]
+    if fin.monthly_growth is not None and fin.monthly_tokens:
+        put("first_month_tokens", "tokens served in the first month", fin.monthly_tokens[0], "tokens",
+            "finance.monthly_tokens", fmt="sci")
+        put("monthly_growth", "growth of the demand per month", fin.monthly_growth, "fraction / month",
+            "finance.monthly_growth", fmt="pct")
+    for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
+        if fin.monthly_growth is None:
+            put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
+                f"finance.monthly_tokens[{m}]", fmt="sci")
+            continue
+        v.row([Cell(f"tokens served in {label}", style="label"),
+               Cell(tokens, formula=f"=first_month_tokens*(1+monthly_growth)^{m}", style="calc", fmt="count"),
+               Cell("tokens"), Cell(""), Cell("first month × (1 + growth)^months since", style="note")],
+              name=f"tokens_month_{m + 1}")
+
+
+def training_months_note(scenario, sol) -> str:
+    """How the training days compare with the months the cash flow spreads training over."""
+    fin, days = scenario.finance, sol.costs.training_days
+    if fin is None or days is None:
+        return ""
+    months = days / DAYS_PER_MONTH
+    spread = fin.training_months
+    if months <= spread:
+        return (f"{months:.2f} months of training; the cash flow spreads its spending over {spread} "
+                f"(finance.training_months)")
+    return (f"{months:.2f} months of training, longer than the {spread} the cash flow spreads its spending over: "
+            f"raise finance.training_months to {int(-(-months // 1))}")
