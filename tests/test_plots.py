@@ -98,3 +98,20 @@ def test_missing_matplotlib_is_a_clear_error(monkeypatch):
     s = load_scenarios(EXAMPLES / "small_corpus.toml")[0]
     with pytest.raises(ExportError, match=r"pip install 'lifecycle_opt\[plot\]'"):
         plan_figure([(s, solve(s))])
+
+
+def test_the_names_of_the_published_models_do_not_overprint():
+    s = load_scenarios(EXAMPLES / "chat_assistant.toml")[0]
+    fig = plan_figure([(s, solve(s))])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts if t.get_gid() == "reference"]
+    assert len(boxes) == 13
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)
+    # contour labels in dollars, and "present value" only with [finance]
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_gid() != "reference"]
+    assert labels and all(t.startswith("$") for t in labels)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "lifecycle cost [$] contours" in legend

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
+from ..model.units import format_money
 from .exports import check_writable, write_bytes_atomic
 from .reports import REFERENCE_MODELS
 from ..scenario.schema import Scenario
@@ -62,6 +63,33 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
     return np.column_stack(columns), unit
 
 
+#: where a reference model's name may sit around its marker [points], tried in order
+_LABEL_OFFSETS = ((4, 3, "left"), (4, -10, "left"), (-4, 3, "right"), (-4, -10, "right"), (4, 12, "left"),
+                  (-4, 12, "right"), (4, -19, "left"), (-4, -19, "right"))
+
+
+def _reference_labels(ax) -> None:
+    """The names of the published models, each at the first place around its marker where
+    it overlaps no name already placed (Chinchilla and LLaMA 65B sit almost on each other)."""
+    renderer = _canvas(ax.figure).get_renderer()
+    placed = []
+    for name, n, d in REFERENCE_MODELS:
+        for dx, dy, ha in _LABEL_OFFSETS:
+            text = ax.annotate(name, (n, d), textcoords="offset points", xytext=(dx, dy), fontsize=7,
+                               color="0.35", ha=ha, gid="reference")
+            text.set_in_layout(False)                  # placed for this layout: must not move it
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed):
+                break
+            text.remove()
+        else:
+            text = ax.annotate(name, (n, d), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                               color="0.35", gid="reference")
+            text.set_in_layout(False)
+            box = text.get_window_extent(renderer)
+        placed.append(box)
+
+
 def nd_plane(ax, n_range, d_range) -> None:
     """The (N, D) plane on ``ax``: log axes over the ranges, labelled with their units."""
     ax.set_xscale("log")
@@ -85,7 +113,19 @@ def plan_figure(plans: list[tuple[Scenario, Solution]]):
     axes = fig.subplots(1, len(plans), squeeze=False)[0]
     for ax, (scenario, sol) in zip(axes, plans):
         _plan_panel(ax, scenario, sol)
+    # the names go where they overprint nothing, once the layout has settled
+    _canvas(fig)
+    fig.draw_without_rendering()
+    for ax in axes:
+        _reference_labels(ax)
     return fig
+
+
+def _canvas(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    return fig.canvas
 
 
 def _plan_panel(ax, scenario: Scenario, sol: Solution) -> None:
@@ -101,17 +141,17 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution) -> None:
     optimum_cost = sol.costs.total_cost_pv_usd if unit == "usd" else sol.costs.total_flops
     levels = optimum_cost * np.geomspace(0.25, 64, 9)
     cs = ax.contour(N, D, cost, levels=levels, colors="0.6", linewidths=0.8)
-    ax.clabel(cs, fmt=lambda v: f"{v:.2g}", fontsize=7)
+    ax.clabel(cs, fmt=(lambda v: format_money(v)) if unit == "usd" else (lambda v: f"{v:.2g} FLOP"), fontsize=7)
     iso = ax.contour(N, D, loss, levels=[sol.loss], colors="C0", linewidths=2.0)
     # a proxy line so the legend names the iso-loss curve
     ax.plot([], [], color="C0", linewidth=2.0, label=f"loss = {sol.loss:.4f} (iso-loss)")
-    ax.plot([], [], color="0.6", linewidth=0.8, label=f"{_AXIS_LABELS[unit]} contours")
+    what = _AXIS_LABELS[unit] if unit != "usd" or scenario.finance is not None else "lifecycle cost [$]"
+    ax.plot([], [], color="0.6", linewidth=0.8, label=f"{what} contours")
     del iso
     r = np.geomspace(lo_N, hi_N, 50)
     ax.plot(r, 20 * r, linestyle=":", color="0.3", linewidth=1.0, label="20 tokens per parameter")
     for name, n, d in REFERENCE_MODELS:
         ax.plot([n], [d], marker="o", markersize=4, color="0.45", linestyle="none")
-        ax.annotate(name, (n, d), textcoords="offset points", xytext=(4, 3), fontsize=7, color="0.35")
     ax.plot([], [], marker="o", markersize=4, color="0.45", linestyle="none", label="published models")
     ax.plot([base.params], [base.tokens], marker="s", markersize=9, color="C1", linestyle="none",
             label=f"compute-optimal, same loss ({base.tokens_per_param:.0f} tokens/param)", gid="baseline")
