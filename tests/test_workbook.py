@@ -308,3 +308,23 @@ def test_inputs_are_unlocked_and_checked_formulas_protected(tmp_path):
     assert checks[rate.coordinate] == (0.0, 1.0)
     growth = next(r for r in inputs.iter_rows() if r[0].value == "growth of the demand per month")[1]
     assert checks[growth.coordinate] == (-0.99, 10.0)
+
+
+@pytest.mark.parametrize("name", PLAN_EXAMPLES)
+def test_headers_and_labels_fit_their_columns_and_tables_hold_plain_numbers(name, tmp_path):
+    path, _ = workbook_file(name, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        if ws.max_column < 2:
+            continue
+        first = ws.column_dimensions["A"].width
+        # a label is the first cell of a row that carries a value beside it (not a note line)
+        labels = [len(str(row[0].value)) for row in ws.iter_rows(min_row=2)
+                  if isinstance(row[0].value, str) and len(row) > 1 and row[1].value is not None]
+        assert first >= min(60, max(labels, default=0)), ws.title
+        for cell in ws[1]:
+            if isinstance(cell.value, str):
+                assert ws.column_dimensions[cell.column_letter].width >= min(60, len(cell.value)), (ws.title, cell.value)
+    scenario, sol = planned(name)
+    tables = csv_tables(plan_book(scenario, sol))
+    assert not any("np." in text or "float64" in text for text in tables.values())

@@ -25,7 +25,7 @@ built by :mod:`.plan_book`, a sweep's by :func:`sweep_book`), and written by two
 from __future__ import annotations
 
 __all__ = ["Cell", "Sheet", "Book", "sweep_book", "xlsx_bytes", "write_xlsx", "csv_tables",
-           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "check_sheet_sizes", "sweep_header", "sweep_format",
+           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "check_sheet_sizes", "fitted_widths", "sweep_header", "sweep_format",
            "XLSX_MAX_ROWS", "XLSX_MAX_COLUMNS"]
 
 import datetime
@@ -190,6 +190,24 @@ def sweep_format(key: str) -> str:
 XLSX_MAX_ROWS, XLSX_MAX_COLUMNS = 1_048_576, 16_384
 
 
+def fitted_widths(sheet: Sheet, cap: float = 60.0) -> tuple[float, ...]:
+    """Column widths [characters] at least the sheet's own, and wide enough for each
+    column's header and for the labels of the first column (up to ``cap``), so that no
+    header or label is clipped; long notes and single-column text keep their width."""
+    widths = list(sheet.widths)
+    if not widths:
+        return ()
+    text_len = lambda cell: len(str(cell.value)) if isinstance(cell.value, str) else 0   # noqa: E731
+    if sheet.rows and len(widths) > 1:
+        for c, cell in enumerate(sheet.rows[0][:len(widths)]):
+            if cell.style == "header":
+                widths[c] = max(widths[c], min(cap, text_len(cell) + 2))
+        labels = [text_len(r[0]) for r in sheet.rows[1:] if r and r[0].style == "label"]
+        if labels:
+            widths[0] = max(widths[0], min(cap, max(labels) + 2))
+    return tuple(widths)
+
+
 def check_sheet_sizes(book: Book) -> None:
     """ExportError when a sheet has more rows or columns than a spreadsheet holds (the
     writer would drop them without a word)."""
@@ -230,7 +248,7 @@ def xlsx_bytes(book: Book) -> bytes:
 
     for sheet in book.sheets:
         ws = wb.add_worksheet(sheet.name)
-        for c, width in enumerate(sheet.widths):
+        for c, width in enumerate(fitted_widths(sheet)):
             ws.set_column(c, c, width)
         if sheet.freeze:
             ws.freeze_panes(*sheet.freeze)
