@@ -114,9 +114,7 @@ def write_chunks_atomic(path: str | Path, chunks: Iterable[bytes | str], *, forc
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0600); give it the permissions a new file gets
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         _place(tmp, path, force)
     except OSError as exc:
         _remove(tmp)

@@ -6,7 +6,7 @@ same lines that write a sweep's rows, so a Solution, its row and a sweep row agr
 """
 from __future__ import annotations
 
-__all__ = ["certified_plan", "served_at"]
+__all__ = ["certified_plan", "served_at", "plain_value"]
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = (), solver: str 
     Nb, Db = float(columns["baseline_params"][0]), float(columns["baseline_tokens"][0])
     base_costs = breakdown_of(columns[BASELINE_COSTS])
     base_value = _baseline_value(exact, Nb, Db, base_costs, loss)
-    row = {k: _scalar(v[0]) for k, v in columns.items() if k != BASELINE_COSTS}
+    row = {k: plain_value(v[0]) for k, v in columns.items() if k != BASELINE_COSTS}
     return Solution(
         scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
         effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=costs,
@@ -121,7 +121,7 @@ def _baseline_value(exact: ExactPlan, Nb: float, Db: float, base_costs, loss: fl
     return base_costs.total_cost_pv_usd if objective.unit == "usd" else base_costs.total_flops
 
 
-def _scalar(x):
+def plain_value(x):
     """A row cell as a plain Python value: numbers as float or int (nan → None), text as is."""
     if isinstance(x, (np.integer, int)) and not isinstance(x, bool):
         return int(x)

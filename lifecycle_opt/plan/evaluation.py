@@ -23,7 +23,7 @@ from ..model.laws import DataConstrainedLaw
 from ..model.units import parse_count, parse_flops
 from ..scenario.schema import Budget, Scenario, Target
 from ..solvers.problem import build_problem
-from .certified import served_at
+from .certified import plain_value, served_at
 from .planning import solve
 from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of
 from .serving_plan import ServingPlan, baseline_point, point_z
@@ -234,7 +234,7 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
     optimum, note = _optimum(scenario, loss, unit)
     cols = plan_columns(facts, np.array([N]), np.array([D]), loss=loss, effective_tokens=D_eff,
                         objective_value=math.nan, kkt_residual=math.nan, binding=[""], **columns)
-    row = {k: _plain(v[0]) for k, v in cols.items() if k != BASELINE_COSTS}
+    row = {k: plain_value(v[0]) for k, v in cols.items() if k != BASELINE_COSTS}
     row["status"] = "evaluated"
     return Evaluation(
         scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
@@ -242,14 +242,6 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
         baseline_params=float(cols["baseline_params"][0]), baseline_tokens=float(cols["baseline_tokens"][0]),
         violated=_violations(scenario, N, D, loss, point), regret_unit=unit, optimum=optimum,
         optimum_note=note, serving=serving, row=row)
-
-
-def _plain(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        return None if x != x else float(x)
-    return x
 
 
 def evaluate_sweep(scenario, axes, *, params=None, tokens=None, flops=None) -> list[dict]:
