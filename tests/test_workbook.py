@@ -295,6 +295,43 @@ def test_changing_the_growth_recomputes_the_months_and_the_npv(tmp_path):
     assert names["npv_usd"] != pytest.approx(sol.cash_flow.npv_usd, rel=1e-3)
 
 
+@needs_libreoffice
+@pytest.mark.parametrize("months", [2, 5])
+def test_changing_the_training_months_moves_the_serving_months(months, tmp_path):
+    """Training months are an input: after LibreOffice recalculates, serving starts the
+    month after training ends, and the NPV is this plan's (N and D kept) under that
+    schedule as `lifeopt evaluate` prices it. Past the last month shown, the months that
+    fall off are counted in the sheet, never silently."""
+    from lifecycle_opt import evaluate
+    from lifecycle_opt.scenario.reader import scenario_from_dict
+    path, sol = workbook_file("finance_plan", tmp_path)
+    scenario, _ = planned("finance_plan")
+    assert scenario.finance.training_months == 3       # the example: 3 months, then 24 of serving
+    changed = set_named_input(path, "training_months", months, tmp_path / "months.xlsx")
+    recalculated = recalculate(changed, tmp_path)
+    names = named_values(recalculated)
+    labels = sol.cash_flow.labels
+    assert names["serving_start"] == labels[months]
+    past = max(0, months + len(scenario.finance.monthly_tokens) - len(labels))
+    assert names["months_past_end"] == past
+    cash = openpyxl.load_workbook(recalculated, data_only=True)["Cash flow"]
+    served = next(r for r in cash.iter_rows() if r[0].value == "tokens served")
+    tokens = [c.value for c in served[3:3 + len(labels)]]
+    assert all(t == 0 for t in tokens[:months]) and tokens[months] > 0
+    raw = {**scenario.raw, "finance": {**scenario.raw["finance"], "training_months": months}}
+    moved = scenario_from_dict(raw, source=scenario.source)
+    if past == 0:
+        priced = evaluate(moved, params=sol.params, tokens=sol.tokens)
+        assert names["npv_usd"] == pytest.approx(priced.row["npv_usd"], rel=1e-9)
+        assert tokens[months:months + 3] == pytest.approx(moved.finance.monthly_tokens[:3], rel=1e-12)
+    else:
+        # the demand past the last column is not in the sheet's NPV: less is served than planned
+        assert sum(tokens) < sum(moved.finance.monthly_tokens)
+    outputs = openpyxl.load_workbook(recalculated, data_only=True)["Outputs"]
+    note = next(r for r in outputs.iter_rows() if r[0].value == "training wall-clock")[3].value
+    assert f"over {months} (finance.training_months)" in note or f"than the {months} " in note
+
+
 def test_inputs_are_unlocked_and_checked_formulas_protected(tmp_path):
     path, _ = workbook_file("finance_plan", tmp_path)
     wb = openpyxl.load_workbook(path)

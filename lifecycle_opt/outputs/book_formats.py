@@ -16,12 +16,14 @@ _COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "reque
 
 
 def valid_range(name: str, fmt: str | None) -> tuple[float, float] | None:
-    """What an input may be: a share from 0 to 100 %, a growth above −100 %, a positive
-    number otherwise (the law's constants and constants of nature are not checked)."""
+    """What an input may be: a share from 0 to 100 %, a growth above −100 %, at least one
+    month of training, a positive number otherwise (a whole number where it is shown as one) (the law's constants and constants of nature are not checked)."""
     if name.startswith("law_") or name in ("seconds_per_hour", "hours_per_month") or name.startswith("flop_per"):
         return None
     if name == "monthly_growth":
         return (-0.99, 10.0)
+    if name == "training_months":
+        return (1.0, 1e300)
     if fmt == "pct":
         return (0.0, 1.0)
     return (0.0, 1e300)
@@ -53,15 +55,23 @@ def monthly_tokens(v, put, fin) -> None:
               name=f"tokens_month_{m + 1}")
 
 
-def training_months_note(scenario, sol) -> str:
-    """How the training days compare with the months the cash flow spreads training over."""
+def training_months_note(scenario, sol) -> Cell:
+    """How the training days compare with the months the cash flow spreads training over:
+    a live text (it follows train_days and the training_months input), its cached value
+    written the same way here."""
     fin, days = scenario.finance, sol.costs.training_days
     if fin is None or days is None:
-        return ""
-    months = days / DAYS_PER_MONTH
-    spread = fin.training_months
+        return Cell("", style="note")
+    months, spread = days / DAYS_PER_MONTH, fin.training_months
     if months <= spread:
-        return (f"{months:.2f} months of training; the cash flow spreads its spending over {spread} "
+        text = (f"{months:.2f} months of training; the cash flow spreads its spending over {spread} "
                 f"(finance.training_months)")
-    return (f"{months:.2f} months of training, longer than the {spread} the cash flow spreads its spending over: "
-            f"raise finance.training_months to {int(-(-months // 1))}")
+    else:
+        text = (f"{months:.2f} months of training, longer than the {spread} the cash flow spreads its "
+                f"spending over: raise finance.training_months to {int(-(-months // 1))}")
+    wall = "train_days*24/hours_per_month"
+    formula = (f'=IF({wall}<=training_months,TEXT({wall},"0.00")&" months of training; the cash flow spreads '
+               f'its spending over "&training_months&" (finance.training_months)",TEXT({wall},"0.00")&'
+               f'" months of training, longer than the "&training_months&" the cash flow spreads its spending '
+               f'over: raise finance.training_months to "&ROUNDUP({wall},0))')
+    return Cell(text, formula=formula, style="note")

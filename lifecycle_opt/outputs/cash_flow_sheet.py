@@ -38,7 +38,6 @@ def cash_flow_sheet(book, scenario, sol):
     def row_sum(r):
         return f"=SUM({first}{r}:{last}{r})"
 
-    k = fin.training_months
     add("m", "month index m (0 = start of training)", "", lambda m, col: None, list(range(months)), "int")
     ref = lambda name, col: f"{col}${rows[name]}"      # noqa: E731 — a cell of this month
     add("price", "GPU-hour price over today's", "–",
@@ -49,9 +48,14 @@ def cash_flow_sheet(book, scenario, sol):
     add("train_usd", "training spend", "$",
         lambda m, col: f"=train_gpu_hours*{ref('train_share', col)}*train_price*{ref('price', col)}",
         cf.training_usd, "money", total=row_sum, total_value=sum(cf.training_usd))
+    # serving starts when training ends: month m serves the (m − training_months + 1)-th month
+    # of the demand in Inputs, so a new training_months input moves the serving months
+    demand = _demand_range(book, len(fin.monthly_tokens))
     add("tokens", "tokens served", "tokens",
-        lambda m, col: "=0" if m < k else f"=tokens_month_{m - k + 1}", cf.inference_tokens, "sci",
-        total=row_sum, total_value=sum(cf.inference_tokens))
+        (lambda m, col: f"=IF({ref('m', col)}<training_months,0,"
+                        f"IFERROR(INDEX({demand},{ref('m', col)}-training_months+1),0))")
+        if demand else (lambda m, col: "=0"),
+        cf.inference_tokens, "sci", total=row_sum, total_value=sum(cf.inference_tokens))
     tok = rows["tokens"]
     shares = [float(x) for x in fin.serving_shares()]
     add("infer_share", "share of inference GPU-hours", "–",
@@ -80,6 +84,14 @@ def cash_flow_sheet(book, scenario, sol):
     _summaries(book, sheet, scenario, cf, rows)
 
 
+def _demand_range(book, months: int) -> str | None:
+    """The Inputs cells of the months' tokens as one column range (Inputs!$B$40:$B$63)."""
+    if not months:
+        return None
+    first, last = book.names["tokens_month_1"], book.names[f"tokens_month_{months}"]
+    return f"{first}:{last.split('!')[1]}"
+
+
 def input_names(book) -> set[str]:
     return {n for n, ref in book.names.items() if ref.startswith("Inputs!")}
 
@@ -97,6 +109,14 @@ def _summaries(book, sheet: Sheet, scenario, cf, rows: dict) -> None:
                                                                           style="total", fmt=fmt)])
         book.names[name] = f"'Cash flow'!$C${r}"
 
+    header = f"${first}$1:${last}$1"
+    k = scenario.finance.training_months
+    summary("serving_start", "serving starts in (the month after training ends)", "month",
+            f"=IFERROR(INDEX({header},1,training_months+1),\"after the last month\")",
+            cf.labels[k] if k < months else "after the last month", None)
+    served = len(scenario.finance.monthly_tokens)
+    summary("months_past_end", "served months past the last month shown (not counted: re-run lifeopt solve)",
+            "months", f"=MAX(0,training_months+{served}-{months})", 0.0, "int")
     summary("monthly_rate", "monthly discount rate r_month = (1+r)^(1/12) − 1", "–",
             "=(1+discount_rate)^(1/12)-1", cf.monthly_rate, "factor")
     summary("npv_usd", "net present value of spending (sum of present values)", "$",

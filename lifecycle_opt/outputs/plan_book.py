@@ -430,10 +430,10 @@ def _outputs(book, scenario, sol):
     v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 80))
     names = book.names
 
-    def live(label, name, value, unit, fmt, note=""):
+    def live(label, name, value, unit, fmt, note: str | Cell = ""):
         if name in names:
             v.row([Cell(label, style="label"), Cell(value, formula=f"={name}", fmt=unit_format(unit, fmt)),
-                   Cell(unit), Cell(note, style="note")])
+                   Cell(unit), note if isinstance(note, Cell) else Cell(note, style="note")])
 
     def fixed(label, value, unit="", fmt=None, note=""):
         v.row([Cell(label, style="label"), Cell(value, style="result" if isinstance(value, float) else "text",

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
-from ..model.units import format_money
+from ..model.units import format_count, format_money
 from .exports import check_writable, write_bytes_atomic
 from .reports import REFERENCE_MODELS
 from ..scenario.schema import Scenario
@@ -66,20 +66,20 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
 #: where a reference model's name may sit around its marker [points], tried in order
 _LABEL_OFFSETS = ((4, 3, "left"), (4, -10, "left"), (-4, 3, "right"), (-4, -10, "right"), (4, 12, "left"),
                   (-4, 12, "right"), (4, -19, "left"), (-4, -19, "right"))
+#: the colours of the limits drawn in the plane, in the order the problem lists them
+_LIMIT_COLOURS = ("C2", "C4", "C5", "C6", "C8", "C9", "C7")
 
 
-def _reference_labels(ax) -> None:
+def _reference_labels(ax, renderer, taken: list) -> None:
     """The names of the published models, each at the first place around its marker where
-    it overlaps no name already placed (Chinchilla and LLaMA 65B sit almost on each other)."""
-    renderer = _canvas(ax.figure).get_renderer()
-    placed = []
+    it overlaps nothing already there (other names, the markers, contour labels): Chinchilla and LLaMA 65B sit almost on each other."""
     for name, n, d in REFERENCE_MODELS:
         for dx, dy, ha in _LABEL_OFFSETS:
             text = ax.annotate(name, (n, d), textcoords="offset points", xytext=(dx, dy), fontsize=7,
                                color="0.35", ha=ha, gid="reference")
             text.set_in_layout(False)                  # placed for this layout: must not move it
             box = text.get_window_extent(renderer)
-            if not any(box.overlaps(b) for b in placed):
+            if not any(box.overlaps(b) for b in taken):
                 break
             text.remove()
         else:
@@ -87,7 +87,7 @@ def _reference_labels(ax) -> None:
                                color="0.35", gid="reference")
             text.set_in_layout(False)
             box = text.get_window_extent(renderer)
-        placed.append(box)
+        taken.append(box)
 
 
 def nd_plane(ax, n_range, d_range) -> None:
@@ -106,18 +106,34 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def plan_figure(plans: list[tuple[Scenario, Solution]]):
-    """One panel per (scenario, solution): iso-loss curve, cost contours, optimum,
-    compute-optimal plan and reference models in the (N, D) plane."""
+    """One panel per (scenario, solution): iso-loss curve, cost contours, the limits of the
+    scenario (shaded beyond, "binds" where the plan sits on one), optimum, compute-optimal
+    plan and reference models in the (N, D) plane. Several panels share their axes and one
+    legend, so plans compare at a glance."""
     Figure = figure_class()
-    fig = Figure(figsize=(7.5 * len(plans), 6.2), layout="constrained")
-    axes = fig.subplots(1, len(plans), squeeze=False)[0]
-    for ax, (scenario, sol) in zip(axes, plans):
-        _plan_panel(ax, scenario, sol)
-    # the names go where they overprint nothing, once the layout has settled
-    _canvas(fig)
-    fig.draw_without_rendering()
+    count = len(plans)
+    size = (7.5, 7.2) if count == 1 else (min(16.0, 5.3 * count), 6.0)
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(1, count, squeeze=False, sharex=True, sharey=True)[0]
+    n_range, d_range = _plane_ranges([sol for _, sol in plans])
+    contours = [_plan_panel(ax, scenario, sol, n_range, d_range) for ax, (scenario, sol) in zip(axes, plans)]
     for ax in axes:
-        _reference_labels(ax)
+        ax.label_outer()
+    # one legend below the panels, where it hides no marker; each entry once
+    handles = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=2 if count == 1 else 3,
+               fontsize=8, framealpha=0.9)
+    # labels go where they overprint nothing, once the layout has settled
+    renderer = _canvas(fig).get_renderer()
+    fig.draw_without_rendering()
+    for ax, (cs, fmt) in zip(axes, contours):
+        taken = [line.get_window_extent(renderer) for line in ax.get_lines()
+                 if line.get_gid() in ("optimum", "baseline", "reference_marker")]
+        _contour_labels(ax, cs, fmt, renderer, taken)
+        _reference_labels(ax, renderer, taken)
     return fig
 
 
@@ -128,40 +144,139 @@ def _canvas(fig):
     return fig.canvas
 
 
-def _plan_panel(ax, scenario: Scenario, sol: Solution) -> None:
+def _plane_ranges(solutions) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The (N, D) ranges that hold every plan, its compute-optimal twin and the published
+    models, with a factor of 4 to spare on each side."""
+    points_N = [n for _, n, _ in REFERENCE_MODELS]
+    points_D = [d for _, _, d in REFERENCE_MODELS]
+    for sol in solutions:
+        points_N += [sol.params, sol.baseline.params]
+        points_D += [sol.tokens, sol.baseline.tokens]
+    return (min(points_N) / 4, max(points_N) * 4), (min(points_D) / 4, max(points_D) * 4)
+
+
+def _plan_panel(ax, scenario: Scenario, sol: Solution, n_range, d_range):
+    """Draw one plan; returns the cost contours and their label format, labelled later."""
     base = sol.baseline
-    points_N = [sol.params, base.params] + [n for _, n, _ in REFERENCE_MODELS]
-    points_D = [sol.tokens, base.tokens] + [d for _, _, d in REFERENCE_MODELS]
-    lo_N, hi_N = min(points_N) / 4, max(points_N) * 4
-    lo_D, hi_D = min(points_D) / 4, max(points_D) * 4
-    N, D = np.meshgrid(np.geomspace(lo_N, hi_N, 240), np.geomspace(lo_D, hi_D, 240))
+    N, D = np.meshgrid(np.geomspace(*n_range, 240), np.geomspace(*d_range, 240))
     loss = np.asarray(scenario.loss_law.loss(N, D), dtype=float)
     cost, unit = _cost_grid(scenario, sol, N, D)
 
     optimum_cost = sol.costs.total_cost_pv_usd if unit == "usd" else sol.costs.total_flops
     levels = optimum_cost * np.geomspace(0.25, 64, 9)
     cs = ax.contour(N, D, cost, levels=levels, colors="0.6", linewidths=0.8)
-    ax.clabel(cs, fmt=(lambda v: format_money(v)) if unit == "usd" else (lambda v: f"{v:.2g} FLOP"), fontsize=7)
-    iso = ax.contour(N, D, loss, levels=[sol.loss], colors="C0", linewidths=2.0)
-    # a proxy line so the legend names the iso-loss curve
-    ax.plot([], [], color="C0", linewidth=2.0, label=f"loss = {sol.loss:.4f} (iso-loss)")
+    fmt = format_money if unit == "usd" else (lambda v: f"{v:.2g} FLOP")
+    ax.contour(N, D, loss, levels=[sol.loss], colors="C0", linewidths=2.0)
+    # proxy lines, so the legend names the curves
+    ax.plot([], [], color="C0", linewidth=2.0, label="iso-loss: the plan's loss")
     what = _AXIS_LABELS[unit] if unit != "usd" or scenario.finance is not None else "lifecycle cost [$]"
     ax.plot([], [], color="0.6", linewidth=0.8, label=f"{what} contours")
-    del iso
-    r = np.geomspace(lo_N, hi_N, 50)
+    _limits(ax, scenario, sol, N, D)
+    r = np.geomspace(*n_range, 50)
     ax.plot(r, 20 * r, linestyle=":", color="0.3", linewidth=1.0, label="20 tokens per parameter")
     for name, n, d in REFERENCE_MODELS:
-        ax.plot([n], [d], marker="o", markersize=4, color="0.45", linestyle="none")
+        ax.plot([n], [d], marker="o", markersize=4, color="0.45", linestyle="none", gid="reference_marker")
     ax.plot([], [], marker="o", markersize=4, color="0.45", linestyle="none", label="published models")
     ax.plot([base.params], [base.tokens], marker="s", markersize=9, color="C1", linestyle="none",
-            label=f"compute-optimal, same loss ({base.tokens_per_param:.0f} tokens/param)", gid="baseline")
+            label="compute-optimal plan of the same loss", gid="baseline")
     ax.plot([sol.params], [sol.tokens], marker="*", markersize=16, color="C3", linestyle="none",
-            markeredgecolor="k", label=f"lifecycle-optimal ({sol.tokens_per_param:.0f} tokens/param)",
-            gid="optimum")
-    nd_plane(ax, (lo_N, hi_N), (lo_D, hi_D))
-    ax.set_title(f"{_short(sol.scenario_name)}\n{_short(sol.law_name)}", fontsize=10)
+            markeredgecolor="k", label="lifecycle-optimal plan", gid="optimum")
+    nd_plane(ax, n_range, d_range)
+    ax.set_title(f"{_short(sol.scenario_name)}\n{_short(sol.law_name)}; loss {sol.loss:.4f}\n"
+                 f"optimum {sol.tokens_per_param:.0f} tokens/param, compute-optimal "
+                 f"{base.tokens_per_param:.0f}", fontsize=9)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+    return cs, fmt
+
+
+def _limits(ax, scenario: Scenario, sol: Solution, N, D) -> None:
+    """Each limit of the scenario on N and D (parameters, epochs × unique tokens, tokens per
+    parameter, training days, budgets, dollar caps) as its boundary g(N, D) = 1, evaluated
+    from the problem's own constraint, with the side it forbids lightly shaded; the legend
+    names it and says whether the plan sits on it."""
+    from ..solvers.problem import LIMIT_KINDS, build_problem
+    binding = {b.name for b in sol.binding}
+    drawn = 0
+    for c in build_problem(scenario).constraints:
+        if c.kind == "serving" and c.movable and c.name in binding:
+            # a binding serving limit lives in (B, G, t), not in this plane: named, not drawn
+            ax.plot([], [], linestyle="none", gid=f"limit:{c.name}",
+                    label=f"{c.key} = {c.knob:g} — binds (serving, not drawn in N, D)")
+        if c.kind not in LIMIT_KINDS:
+            continue
+        g = c.posy.values(N, D)
+        if not (np.nanmin(g) < 1.0 < np.nanmax(g)):
+            continue                                   # the boundary lies outside the view
+        colour = _LIMIT_COLOURS[drawn % len(_LIMIT_COLOURS)]
+        drawn += 1
+        ax.contourf(N, D, g, levels=[1.0, np.inf], colors=[colour], alpha=0.07)
+        ax.contour(N, D, g, levels=[1.0], colors=[colour], linewidths=1.6, linestyles="--").set_gid(
+            f"limit:{c.name}")
+        ax.plot([], [], color=colour, linewidth=1.6, linestyle="--", gid=f"limit:{c.name}",
+                label=f"{_limit_text(c)}{' — binds' if c.name in binding else ''}")
+
+
+def _limit_text(c) -> str:
+    """A limit as a planner reads it: its scenario key and its value in human units."""
+    key, v = c.key, c.knob
+    if "cost" in key:
+        value = format_money(v)
+    elif "flops" in key:
+        value = f"{v:.3g} FLOP"
+    elif "days" in key:
+        value = f"{v:g} days"
+    elif "epochs" in key:
+        return f"{key} = {v:g} over {format_count(_unique_tokens_of(c))} unique tokens"
+    elif "tokens_per_param" in key:
+        value = f"{v:g}"
+    else:
+        value = format_count(v)
+    return f"{key} = {value}"
+
+
+def _unique_tokens_of(c) -> float:
+    """The unique tokens behind an epochs limit D ≤ epochs · U, read off its posynomial."""
+    coefficient = c.posy.terms[0][0]
+    return 1.0 / (coefficient * c.knob)
+
+
+def _contour_labels(ax, cs, fmt, renderer, taken: list) -> None:
+    """One label per cost contour, in the unit of the cost, at the point of the contour
+    farthest from what is already drawn (the markers above all), turned along the
+    contour; a contour with no free place stays unlabelled rather than overprint."""
+    frame = ax.get_window_extent(renderer)
+    inner = frame.padded(-18)
+    to_screen = ax.transData.transform
+    for level, segments in zip(cs.levels, cs.allsegs):
+        points = [to_screen(seg) for seg in segments if len(seg) > 2]
+        if not points:
+            continue
+        screen = np.concatenate(points)
+        inside = (screen[:, 0] > inner.x0) & (screen[:, 0] < inner.x1) & \
+                 (screen[:, 1] > inner.y0) & (screen[:, 1] < inner.y1)
+        if not inside.any():
+            continue
+        centres = np.array([[(b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2] for b in taken]) if taken else np.zeros((0, 2))
+        distance = (np.min(np.hypot(*(screen[:, None, :] - centres[None]).transpose(2, 0, 1)), axis=1)
+                    if len(centres) else np.zeros(len(screen)))
+        for i in np.argsort(-np.where(inside, distance, -np.inf))[:80]:
+            if not inside[i]:
+                break
+            j = min(max(i, 1), len(screen) - 2)
+            dx, dy = screen[j + 1] - screen[j - 1]
+            angle = float(np.degrees(np.arctan2(dy, dx)))
+            angle = angle - 180 if angle > 90 else angle + 180 if angle < -90 else angle
+            x, y = ax.transData.inverted().transform(screen[i])
+            text = ax.text(x, y, fmt(level), fontsize=7, color="0.35", ha="center", va="center",
+                           rotation=angle, rotation_mode="anchor", gid="contour_label",
+                           bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+            text.set_in_layout(False)
+            box = text.get_window_extent(renderer)
+            within = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if within and not any(box.overlaps(b) for b in taken):
+                taken.append(box)
+                break
+            text.remove()
 
 
 def sweep_figure(rows: list[dict], varied: list[str]):
@@ -180,8 +295,8 @@ def sweep_figure(rows: list[dict], varied: list[str]):
         raise ExportError(f"{x_key}: a sweep figure needs numeric values on its first axis")
     fig = Figure(figsize=(16, 5), layout="constrained")
     ax_n, ax_r, ax_c = fig.subplots(1, 3)
-    priced = all(r.get("total_cost_pv_usd") is not None for r in ok)
-    cost_key = "total_cost_pv_usd" if priced else "total_flops"
+    cost_key = _cost_key(ok)
+    priced = cost_key == "total_cost_pv_usd"
     groups = sorted({r.get(group_key) for r in ok}, key=str) if group_key else [None]
     for g in groups:
         part = sorted((r for r in ok if group_key is None or r.get(group_key) == g), key=lambda r: r[x_key])
@@ -197,8 +312,11 @@ def sweep_figure(rows: list[dict], varied: list[str]):
         ax.set_yscale("log")
         ax.set_xlabel(_key_label(x_key))
         ax.grid(True, which="major", alpha=0.3)
-        if group_key:
-            ax.legend(fontsize=8)
+    if group_key:
+        ax_n.legend(fontsize=8)
+    _binding_marks(fig, (ax_n, ax_r, ax_c), ok, x_key, group_key, log_x)
+    names = sorted({str(r.get("scenario")) for r in ok if r.get("scenario")})
+    fig.suptitle(_short(f"{' / '.join(names) or 'sweep'}: the optimal plan against {x_key}", 100), fontsize=11)
     ax_n.set_ylabel("optimal parameters N [count]")
     ax_r.set_ylabel("tokens per parameter D/N [tokens/parameter]")
     ax_r.axhline(20, linestyle=":", color="0.3", linewidth=1.0)
@@ -208,6 +326,62 @@ def sweep_figure(rows: list[dict], varied: list[str]):
     ax_r.set_title("optimal tokens per parameter")
     ax_c.set_title("optimal lifecycle cost")
     return fig
+
+
+def _limits_of(row: dict) -> set[str]:
+    """The limits a sweep row's plan sits on (the loss target is the goal, not a limit)."""
+    return {n for n in str(row.get("binding") or "").split(";") if n and not n.startswith("loss_")}
+
+
+def _binding_marks(fig, axes, rows: list[dict], x_key: str, group_key, log_x: bool) -> None:
+    """Where a limit binds along the sweep: with one line, the stretch of the axis where it
+    binds is shaded in the limit's colour (from halfway to the neighbouring points); with
+    several lines, the points where it binds are ringed in that colour. A legend below
+    the panels names each limit, and those that bind at every point without marks."""
+    names = sorted(set().union(*(_limits_of(r) for r in rows)))
+    if not names:
+        return
+    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D
+    handles = []
+    everywhere = [n for n in names if all(n in _limits_of(r) for r in rows)]
+    if everywhere:
+        # shading the whole plot would say nothing: named once, in the legend
+        handles.append(Line2D([], [], linestyle="none", label="binds at every point: " + ", ".join(
+            n.replace("_", " ") for n in everywhere)))
+    for k, name in enumerate(n for n in names if n not in everywhere):
+        colour = _LIMIT_COLOURS[k % len(_LIMIT_COLOURS)]
+        if group_key is None:
+            part = sorted(rows, key=lambda r: r[x_key])
+            x = np.array([r[x_key] for r in part], dtype=float)
+            mids = np.sqrt(x[1:] * x[:-1]) if log_x else (x[1:] + x[:-1]) / 2
+            lo, hi = np.concatenate([[x[0]], mids]), np.concatenate([mids, [x[-1]]])
+            on = [name in _limits_of(r) for r in part]
+            i = 0
+            while i < len(on):
+                if not on[i]:
+                    i += 1
+                    continue
+                j = i
+                while j + 1 < len(on) and on[j + 1]:
+                    j += 1
+                for ax in axes:
+                    ax.axvspan(lo[i], hi[j], color=colour, alpha=0.15, linewidth=0, gid=f"binds:{name}")
+                i = j + 1
+            handles.append(Patch(color=colour, alpha=0.3, label=f"{name.replace('_', ' ')} binds"))
+        else:
+            hit = [r for r in rows if name in _limits_of(r)]
+            for ax, field in zip(axes, ("params", "tokens_per_param", _cost_key(rows))):
+                ax.plot([r[x_key] for r in hit], [r[field] for r in hit], linestyle="none", marker="o",
+                        markersize=8, markerfacecolor="none", markeredgecolor=colour, gid=f"binds:{name}")
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=8, markerfacecolor="none",
+                                  markeredgecolor=colour, label=f"{name.replace('_', ' ')} binds"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize=8)
+
+
+def _cost_key(rows: list[dict]) -> str:
+    """The cost a sweep figure plots: present-value dollars when every plan is priced."""
+    return "total_cost_pv_usd" if all(r.get("total_cost_pv_usd") is not None for r in rows) else "total_flops"
 
 
 _KEY_UNITS = {"inference.tokens": "tokens served [count]", "inference.requests": "requests served [count]",

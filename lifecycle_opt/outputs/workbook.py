@@ -263,7 +263,8 @@ def xlsx_bytes(book: Book) -> bytes:
                 f = fmt_of(cell)
                 if cell.valid is not None:
                     lo, hi = cell.valid
-                    ws.data_validation(r, c, r, c, {"validate": "decimal", "criteria": "between", "minimum": lo,
+                    kind = "integer" if cell.fmt == "int" else "decimal"     # GPUs and months are whole
+                    ws.data_validation(r, c, r, c, {"validate": kind, "criteria": "between", "minimum": lo,
                                                     "maximum": hi, "error_title": "Out of range",
                                                     "error_message": f"Give a value from {lo:g} to {hi:g}."})
                 if cell.formula is not None:

@@ -59,7 +59,12 @@ class Posy:
 
     def value(self, N, D) -> float:
         """g(N, D) of a posynomial in N and D alone."""
-        return float(sum(c * N ** t[0] * D ** t[1] for c, *t in self.terms))
+        return float(self.values(N, D))
+
+    def values(self, N, D) -> np.ndarray:
+        """g(N, D) over arrays of N and D (broadcast), for a posynomial in N and D alone."""
+        N, D = np.asarray(N, dtype=float), np.asarray(D, dtype=float)
+        return sum(c * N ** t[0] * D ** t[1] for c, *t in self.terms)
 
     def value_at(self, z) -> float:
         """g at z = (log N, log D, ...)."""
