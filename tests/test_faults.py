@@ -298,11 +298,11 @@ class _FakeClient:
 
 
 def test_a_chunk_lost_with_a_worker_is_solved_again_and_the_rows_are_the_same():
-    from lifecycle_opt.plan.sweep import plan_sweep, sweep_chunks
+    from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_chunks
     plan = plan_sweep(CHAT, {"inference.requests": [1e9, 1e10, 1e11, 1e12]})
-    local = [c for _, c in sweep_chunks(plan, chunk=1)]
+    local = [list(chunk_rows(c)) for _, c in sweep_chunks(plan, chunk=1)]
     client = _FakeClient(losses=2)
-    remote = [c for _, c in sweep_chunks(plan, chunk=1, client=client)]
+    remote = [list(chunk_rows(c)) for _, c in sweep_chunks(plan, chunk=1, client=client)]
     assert remote == local and client.scattered > 1
 
 
@@ -363,10 +363,10 @@ def test_killing_a_real_worker_mid_sweep_gives_the_same_rows():
     pytest.importorskip("distributed")
     import signal
     from dask.distributed import Client, LocalCluster
-    from lifecycle_opt.plan.sweep import plan_sweep, sweep_chunks
+    from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_chunks
     plan = plan_sweep(EXAMPLES / "small_corpus.toml",
                       {"inference.tokens": [float(10 ** (10 + i / 10)) for i in range(24)]})
-    local = [c for _, c in sweep_chunks(plan, chunk=2)]
+    local = [list(chunk_rows(c)) for _, c in sweep_chunks(plan, chunk=2)]
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                            silence_logs=50)
     client = Client(cluster)
@@ -374,7 +374,7 @@ def test_killing_a_real_worker_mid_sweep_gives_the_same_rows():
         pids = list(client.run(os.getpid).values())
         remote = []
         for k, (_, cols) in enumerate(sweep_chunks(plan, chunk=2, client=client)):
-            remote.append(cols)
+            remote.append(list(chunk_rows(cols)))
             if k == 1:
                 os.kill(pids[0], signal.SIGKILL)
         assert remote == local

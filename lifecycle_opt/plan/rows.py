@@ -13,7 +13,7 @@ workbook's cached values are the same numbers.
 from __future__ import annotations
 
 __all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
-           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "breakdown_of"]
+           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "numeric_fields", "INT_FIELDS", "plain_column", "breakdown_of"]
 
 import functools
 import math
@@ -190,15 +190,26 @@ _COST_ORDER = ("training_flops", "inference_flops", "total_flops", "training_gpu
 
 
 @functools.cache
-def row_fields() -> tuple[str, ...]:
-    """The fields of a plan's row, in order: the keys of :func:`plan_columns` (read off a
-    one-plan example, so that no list is kept by hand)."""
+def _example_columns() -> dict:
+    """The columns of a one-plan example, from which the fields are read (so that no list
+    is kept by hand)."""
     facts = stack_facts([row_facts(Scenario(name="example", law=preset("hoffmann2022"),
                                             target=Target(loss=2.0)))])
     one = np.ones(1)
     columns = plan_columns(facts, 1e9 * one, 2e10 * one, loss=2.0 * one, effective_tokens=2e10 * one,
                            objective_value=one, kkt_residual=0 * one, binding=[""])
-    return tuple(k for k in columns if k != BASELINE_COSTS)
+    return {k: v for k, v in columns.items() if k != BASELINE_COSTS}
+
+
+def row_fields() -> tuple[str, ...]:
+    """The fields of a plan's row, in order: the keys of :func:`plan_columns`."""
+    return tuple(_example_columns())
+
+
+def numeric_fields() -> tuple[str, ...]:
+    """The fields of a row that hold numbers (the others hold text)."""
+    return tuple(k for k, v in _example_columns().items()
+                 if isinstance(v, np.ndarray) and v.dtype.kind in "fiu")
 
 
 def breakdown_of(columns: dict, i: int = 0) -> CostBreakdown:
@@ -210,3 +221,20 @@ def _number(x):
     x = float(x)
     return None if math.isnan(x) else x
 
+
+
+#: row fields that hold whole numbers (a sweep's columns keep every number as a float)
+INT_FIELDS = ("warnings",)
+
+
+def plain_column(key: str, column) -> list:
+    """A column of rows as a list of plain Python values: nan → None, whole-number fields
+    as int, numpy scalars as Python ones (a list is returned as it is)."""
+    if not isinstance(column, np.ndarray):
+        return column
+    if column.dtype.kind == "f":
+        listed = column.tolist()
+        if key in INT_FIELDS:
+            return [None if v != v else int(v) for v in listed]
+        return [None if v != v else v for v in listed] if np.isnan(column).any() else listed
+    return [v.item() if isinstance(v, np.generic) else v for v in column]

@@ -26,8 +26,10 @@ from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from ..solvers.batch import Batch, batch_from_problems, solve_batch
 from ..solvers.problem import build_problem
 from .axes import Axis, axes_of, grid, grid_size, with_value
+from .columnar import EXACT_SIDE, ColumnarSide, NotColumnar, fit_side
 from .planning import solve
-from .rows import LOSS_FACTS, OVERFLOW_MESSAGE, plan_columns, row_facts, row_fields, stack_facts, status_of
+from .rows import (LOSS_FACTS, OVERFLOW_MESSAGE, numeric_fields, plain_column, plan_columns, row_facts, row_fields, stack_facts,
+                   status_of)
 
 
 #: what a sweep starts from: a Scenario, the path of a scenario file, or a dict of its keys
@@ -196,15 +198,37 @@ _LOSS_FIELDS = ("E", "A", "B", "alpha", "beta", "power", "unique", "r_d", "r_n",
 
 @dataclass
 class _Side:
-    """One side of a sweep: its axes, one scenario (or the error building it) per
-    combination of their values, and the per-combination facts rows need."""
+    """One side of a sweep: its axes (indices into the sweep's) and their grid's shape.
+    A short side is a table: a scenario (or the error building it) per combination of
+    its axes' values, with their Batch rows and row facts. A long side is a
+    :class:`~.columnar.ColumnarSide`: forms fitted on a few probe scenarios, evaluated
+    for any points (``columns``). ``probes`` are the scenarios built either way."""
 
     axes: list
     shape: tuple
-    scenarios: list
+    scenarios: list | None = None
+    probes: list = field(default_factory=list)
     batch: Batch | None = None
     ok: np.ndarray | None = None
     facts: dict = field(default_factory=dict)
+    columns: ColumnarSide | None = None
+    names: tuple = ()
+    note: str = ""
+
+    def ok_at(self, idx: np.ndarray) -> np.ndarray:
+        """Whether the side's scenario at ``idx`` was built (a columnar side: every point)."""
+        return np.ones(idx.shape, dtype=bool) if self.columns is not None else self.ok[idx]
+
+    def at(self, idx: np.ndarray) -> tuple[Batch, dict]:
+        """The Batch rows and the row facts of the side's points ``idx``."""
+        if self.columns is None:
+            return self.batch.take(idx), {k: v[idx] for k, v in self.facts.items()}
+        values = self.columns.at(idx)
+        batch = Batch(**{f: values[f"batch.{f}"] for f in _BATCH_ARRAYS}, names=self.names)
+        return batch, {k[len("fact."):]: v for k, v in values.items() if k.startswith("fact.")}
+
+
+_BATCH_ARRAYS = tuple(f for f in Batch.__dataclass_fields__ if f != "names")
 
 
 @dataclass
@@ -220,8 +244,12 @@ class SweepPlan:
     exact_reason: str = ""
 
     @property
+    def shape(self) -> tuple:
+        return tuple(len(a.values) for a in self.axes)
+
+    @property
     def size(self) -> int:
-        return math.prod(len(a.values) for a in self.axes)
+        return math.prod(self.shape)
 
     @property
     def keys(self) -> list[str]:
@@ -244,21 +272,62 @@ def plan_sweep(scenario, axes) -> SweepPlan:
     return plan
 
 
+def _side_scenario(base: _Base, axes, which, combo) -> Scenario:
+    return base.build(base.point_data({axes[i].key: value for i, value in zip(which, combo)}))
+
+
 def _build_side(base: _Base, axes, which) -> _Side:
     shape = tuple(len(axes[i].values) for i in which)
+    if which and math.prod(shape) > EXACT_SIDE:
+        try:
+            return _columnar_side(base, axes, which, shape)
+        except NotColumnar as why:
+            note = str(why)
+        else:
+            note = ""
+    else:
+        note = ""
     scenarios = []
     for combo in itertools.product(*(axes[i].values for i in which)):
         try:
-            scenarios.append(base.build(base.point_data(
-                {axes[i].key: value for i, value in zip(which, combo)})))
+            scenarios.append(_side_scenario(base, axes, which, combo))
         except ScenarioError as exc:
             scenarios.append(exc)
-    return _Side(which, shape, scenarios)
+    return _Side(which, shape, scenarios, [s for s in scenarios if isinstance(s, Scenario)], note=note)
+
+
+def _columnar_side(base: _Base, axes, which, shape) -> _Side:
+    """A long side as forms (:mod:`.columnar`), from scenarios built at its probes only."""
+    values = []
+    for i in which:
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in axes[i].values):
+            raise NotColumnar(f"{axes[i].key} takes values that are not finite numbers")
+        values.append(np.asarray(axes[i].values, dtype=float))
+    side = _Side(which, shape)
+
+    def numbers(points):
+        built = []
+        for point in points:
+            try:
+                built.append(_side_scenario(base, axes, which, [axes[i].values[k] for i, k in zip(which, point)]))
+            except ScenarioError as exc:
+                raise NotColumnar(f"a probe does not build ({exc})") from None
+        if any(s.law_samples or s.serving is not None for s in built):
+            raise NotColumnar("the exact path")
+        batch = batch_from_problems([build_problem(s) for s in built])
+        side.probes, side.names = built, batch.names
+        table = {f"batch.{f}": getattr(batch, f) for f in _BATCH_ARRAYS}
+        table.update({f"fact.{k}": v for k, v in _facts(built).items()})
+        return table
+
+    side.columns = fit_side(values, numbers)
+    return side
 
 
 def _batch_sides(plan: SweepPlan) -> None:
     """Batch rows and row facts for each side; the exact path for what the batch cannot do."""
-    built = [s for side in (plan.loss, plan.cost) for s in side.scenarios if isinstance(s, Scenario)]
+    built = [s for side in (plan.loss, plan.cost) for s in side.probes]
     if any(s.law_samples for s in built):
         plan.exact = True          # distributions and robust plans: the exact path
         plan.exact_reason = "the law's bootstrap samples"
@@ -268,24 +337,16 @@ def _batch_sides(plan: SweepPlan) -> None:
         plan.exact = True
         plan.exact_reason = "the roofline serving model"
         return
-    problems, owners = [], []
     for side in (plan.loss, plan.cost):
+        if side.columns is not None:
+            continue
         side.ok = np.array([isinstance(s, Scenario) for s in side.scenarios], dtype=bool)
-        for s in side.scenarios:
-            if isinstance(s, Scenario):
-                problems.append(build_problem(s))
-                owners.append(side)
-    if not (plan.loss.ok.any() and plan.cost.ok.any()):
-        plan.exact = True          # no point builds: the exact path writes why, row by row
-        return
-    batch = batch_from_problems(problems)
-    start = 0
-    for side in (plan.loss, plan.cost):
-        rows = np.flatnonzero(side.ok)
-        full = np.full(len(side.scenarios), -1)
-        full[rows] = np.arange(start, start + rows.size)
-        start += rows.size
-        side.batch = batch.take(np.where(full >= 0, full, 0))
+        if not side.ok.any():
+            plan.exact = True      # no point builds: the exact path writes why, row by row
+            return
+        batch = batch_from_problems([build_problem(s) for s in side.probes])
+        rows = np.cumsum(side.ok) - 1
+        side.batch, side.names = batch.take(np.where(side.ok, rows, 0)), batch.names
         side.facts = _facts(side.scenarios)
     if not _verified(plan):
         plan.exact = True          # the two sides of the sweep interact
@@ -300,42 +361,52 @@ def _facts(scenarios) -> dict:
 
 def _verified(plan: SweepPlan, samples: int = 6) -> bool:
     """Build a few whole points exactly and check that combining the sides gives the same
-    batch parameters (the sides' independence is a property of the scenario format; this
-    guards it)."""
+    batch parameters (the sides' independence is a property of the scenario format, and
+    a columnar side's forms reproduce its scenarios to 1e-12; this guards both)."""
     rng = np.random.default_rng(0)
     picks = {0, plan.size - 1} | {int(k) for k in rng.integers(0, plan.size, samples)}
     for k in sorted(picks):
         li, ci = _side_indices(plan, np.array([k]))
-        if not (plan.loss.ok[li[0]] and plan.cost.ok[ci[0]]):
+        if not (plan.loss.ok_at(li)[0] and plan.cost.ok_at(ci)[0]):
             continue
         try:
             whole = plan.base.build(plan.base.point_data(_point(plan, k)))
         except ScenarioError:
             return False
         one = batch_from_problems([build_problem(whole)])
-        combined = _combine(plan, li, ci)
-        for f in one.__dataclass_fields__:
-            if f == "names":
-                continue
+        combined, facts = _combine(plan, li, ci)
+        for f in _BATCH_ARRAYS:
             a, b = getattr(one, f), getattr(combined, f)
             if f.endswith("_name"):
                 a = [one.names[x] if x >= 0 else None for x in a]
                 b = [combined.names[x] if x >= 0 else None for x in b]
                 if a != b:
                     return False
-            elif not np.array_equal(a, b, equal_nan=True):
+            elif not _near(a, b):
                 return False
+        exact = stack_facts([row_facts(whole)])
+        if any(not _near(exact[key], facts[key]) for key in exact):
+            return False
     return True
 
 
+def _near(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal, or (floats) equal to 1e-12 relative; nan equals nan."""
+    if a.dtype.kind != "f" or b.dtype.kind != "f":
+        return list(a) == list(b)
+    with np.errstate(invalid="ignore"):
+        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))
+                           | (np.abs(a - b) <= 1e-12 * np.maximum(np.abs(a), np.abs(b)))))
+
+
 def _point(plan: SweepPlan, k: int) -> dict:
-    idx = np.unravel_index(k, [len(a.values) for a in plan.axes])
+    idx = np.unravel_index(k, plan.shape)
     return {a.key: a.values[int(i)] for a, i in zip(plan.axes, idx)}
 
 
 def _side_indices(plan: SweepPlan, flat):
     """(loss side index, cost side index) of the flat grid indices."""
-    multi = np.unravel_index(flat, [len(a.values) for a in plan.axes])
+    multi = np.unravel_index(flat, plan.shape)
     out = []
     for side in (plan.loss, plan.cost):
         if side.axes:
@@ -345,76 +416,95 @@ def _side_indices(plan: SweepPlan, flat):
     return out
 
 
-def _combine(plan: SweepPlan, li, ci) -> Batch:
-    """The Batch of points whose sides are li and ci."""
-    lb, cb = plan.loss.batch.take(li), plan.cost.batch.take(ci)
-    merged = {f: getattr(lb if f in _LOSS_FIELDS else cb, f) for f in Batch.__dataclass_fields__
-              if f != "names"}
+def _combine(plan: SweepPlan, li, ci) -> tuple[Batch, dict]:
+    """The Batch and the row facts of points whose sides are li and ci: each field from
+    the side that decides it."""
+    (lb, lf), (cb, cf) = plan.loss.at(li), plan.cost.at(ci)
+    names = lb.names + tuple(n for n in cb.names if n not in lb.names)
+    lb, cb = lb.renamed(names), cb.renamed(names)
+    merged = {f: getattr(lb if f in _LOSS_FIELDS else cb, f) for f in _BATCH_ARRAYS}
     merged["unsupported"] = lb.unsupported | cb.unsupported
-    return Batch(**merged, names=lb.names)
+    facts = {k: (lf[k] if k in LOSS_FACTS else cf[k]) for k in lf}
+    return Batch(**merged, names=names), facts
+
+
+def _empty_columns(plan: SweepPlan, n: int) -> dict:
+    """The columns of n rows before any is solved: numbers as float arrays (nan: none),
+    text as object arrays (None: none)."""
+    numeric = set(numeric_fields())
+    return {k: (np.full(n, np.nan) if k in numeric else np.full(n, None, dtype=object))
+            for k in plan.keys if not any(a.key == k for a in plan.axes)}
 
 
 def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
-    """The rows of points start..stop−1 as columns {key: list}, solved by the batch solver;
-    points it cannot solve (and invalid or infeasible ones, whose messages only the exact
-    path writes) go through the exact per-scenario path."""
+    """The rows of points start..stop−1 as columns {key: numpy array}, solved by the
+    batch solver: numbers as float arrays (nan where a point has none), text as object
+    arrays. Points it cannot solve (and invalid or infeasible ones, whose messages only
+    the exact path writes) go through the exact per-scenario path."""
     flat = np.arange(start, stop)
     n = flat.size
-    cols: dict = {k: [None] * n for k in plan.keys}
-    points = [_point(plan, int(k)) for k in flat]
-    for a in plan.axes:
-        cols[a.key] = [p[a.key] for p in points]
+    multi = np.unravel_index(flat, plan.shape)
+    cols: dict = {a.key: _axis_array(a)[i] for a, i in zip(plan.axes, multi)}
+    cols.update(_empty_columns(plan, n))
     exact = np.ones(n, dtype=bool)
     if not plan.exact:
         li, ci = _side_indices(plan, flat)
-        built = plan.loss.ok[li] & plan.cost.ok[ci]
+        built = plan.loss.ok_at(li) & plan.cost.ok_at(ci)
         sel = np.flatnonzero(built)
         if sel.size:
-            batch = _combine(plan, li[sel], ci[sel])
+            batch, facts = _combine(plan, li[sel], ci[sel])
             result = solve_batch(batch)
             good = result.status == 0
-            _fill(cols, plan, sel[good], li[sel][good], ci[sel][good], result, good)
+            _fill(cols, sel[good], {k: v[good] for k, v in facts.items()}, result, good)
             exact[sel[good]] = False
     for j in np.flatnonzero(exact):
-        row = _solve_point(plan.base, points[j])
+        row = _solve_point(plan.base, _point(plan, int(flat[j])))
         for k in plan.keys:
-            cols[k][j] = row.get(k)
+            if k in cols and not any(a.key == k for a in plan.axes):
+                value = row.get(k)
+                cols[k][j] = (np.nan if value is None else value) if cols[k].dtype.kind == "f" else value
     return cols
 
 
-def _fill(cols, plan, rows, li, ci, result, good) -> None:
+def _axis_array(axis) -> np.ndarray:
+    """An axis's values as an array: floats when every value is a float, else objects."""
+    if all(type(v) is float for v in axis.values):
+        return np.asarray(axis.values, dtype=float)
+    out = np.empty(len(axis.values), dtype=object)
+    out[:] = list(axis.values)
+    return out
+
+
+def _fill(cols, rows, facts, result, good) -> None:
     """Write the batch plans into the columns (rows: positions in the chunk) with the row
-    function, each fact from the side of the sweep that decides it."""
-    L, C = plan.loss.facts, plan.cost.facts
-    facts = {k: (L[k][li] if k in LOSS_FACTS else C[k][ci]) for k in L}
+    function."""
     binding = [";".join(result.binding_names(int(i))) for i in np.flatnonzero(good)]
     columns = plan_columns(facts, result.params[good], result.tokens[good], loss=result.loss[good],
                            effective_tokens=result.effective_tokens[good],
                            objective_value=result.objective[good],
                            kkt_residual=result.kkt_residual[good], binding=binding)
-    every = rows.size == len(cols["status"])          # every point of the chunk (rows in order)
     for key in row_fields():
         values = columns[key]
-        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-            listed = values.tolist()
-            if np.isnan(values).any():
-                listed = [None if v != v else v for v in listed]
+        if cols[key].dtype.kind == "f":
+            cols[key][rows] = np.asarray(values, dtype=float)
         else:
-            listed = [v.item() if isinstance(v, np.generic) else v for v in values]
-        if every:
-            cols[key][:] = listed
-            continue
-        column = cols[key]
-        for r, v in zip(rows.tolist(), listed):
-            column[r] = v
-    for r in rows.tolist():
-        cols["message"][r] = OVERFLOW_MESSAGE if cols["status"][r] == "invalid" else ""
+            cols[key][rows] = np.asarray(values, dtype=object) if not isinstance(values, list) else \
+                _objects(values)
+    cols["message"][rows] = np.where(cols["status"][rows] == "invalid", OVERFLOW_MESSAGE, "")
+
+
+def _objects(values: list) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def chunk_rows(cols: dict) -> Iterator[dict]:
-    """The rows of a chunk of columns, as dicts."""
+    """The rows of a chunk of columns, as dicts of plain Python values (None where a
+    point has no value)."""
     keys = list(cols)
-    for values in zip(*(cols[k] for k in keys)):
+    lists = [plain_column(k, cols[k]) for k in keys]
+    for values in zip(*lists):
         yield dict(zip(keys, values))
 
 

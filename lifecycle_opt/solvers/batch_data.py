@@ -81,6 +81,14 @@ class Batch:
     def __len__(self) -> int:
         return int(self.E.shape[0])
 
+    def renamed(self, names: tuple) -> "Batch":
+        """The same plans with their constraints' names indexed into ``names``, a tuple
+        holding every name of this batch (two batches then share one list)."""
+        if names == self.names:
+            return self
+        lookup = np.array([names.index(n) for n in self.names] + [NO_NAME], dtype=np.int32)
+        return replace(self, names=names, **{f"{s}_name": lookup[getattr(self, f"{s}_name")] for s in SHAPES})
+
     def take(self, idx) -> "Batch":
         """The plans at ``idx`` (an index array or boolean mask)."""
         return replace(self, **{f.name: getattr(self, f.name)[idx] for f in fields(self)
