@@ -5,6 +5,7 @@ full check, `.ci/agree`, is 10,000: 610 s on 2 cores on 2026-11-29, the exact so
 both solvers: every law family, both objectives, every limit kind, and a fifth of them
 pushed to within 1e-6 or 1e-3 of infeasibility.
 """
+import importlib.util
 import math
 import multiprocessing
 import os
@@ -241,6 +242,14 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
                                           "-o", str(out), "--chunk", "700", "--scheduler",
                                           cluster.scheduler_address])
         assert result.exit_code == 0, result.output
+        # the workers format their chunks (Arrow tables for Parquet): the same bytes as the local run
+        for fmt in ("parquet", "jsonl") if importlib.util.find_spec("pyarrow") else ("jsonl",):
+            for where in (("--scheduler", cluster.scheduler_address), ()):
+                name = tmp_path / f"{'dask' if where else 'local'}.{fmt}"
+                result = CliRunner().invoke(cli, ["sweep", "examples/small_corpus.toml", *specs, "-o", str(name),
+                                                  "--chunk", "700", *where])
+                assert result.exit_code == 0, result.output
+            assert (tmp_path / f"dask.{fmt}").read_bytes() == (tmp_path / f"local.{fmt}").read_bytes()
     assert remote == local
     assert out.read_bytes() == local.encode()
     assert local.count("\n") == 40 * 30 * 2 + 1

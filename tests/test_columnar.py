@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from lifecycle_opt.plan import sweep as sweep_module
+from lifecycle_opt.plan import sweep_plan as sweep_module
 from lifecycle_opt.plan.columnar import NotColumnar, fit_form, fit_side
 from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_columns
 from lifecycle_opt.scenario.reader import scenario_from_dict

@@ -284,7 +284,7 @@ class _FakeClient:
     def __init__(self, losses, workers=2):
         self.losses, self.workers, self.scattered = losses, workers, 0
 
-    def scatter(self, value, broadcast=False):
+    def scatter(self, value, broadcast=False, hash=True):
         self.scattered += 1
         return value
 

@@ -11,6 +11,10 @@ import click
 from ..errors import LifecycleError
 from .app import FORMATS, check_outputs, cli, emit, fail, stdout_or, today
 
+#: outputs.sweep_files.SWEEP_FORMATS, written out so that the CLI starts without importing
+#: the writers (tests/test_cli.py checks that they agree)
+_SWEEP_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow")
+
 
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
@@ -119,13 +123,16 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
 @click.option("--vary", "specs", multiple=True, required=True, metavar="KEY=VALUES",
               help="A scenario key and its values: a..b:log:n, a..b:lin:n or a,b,c. Repeat for "
                    "several keys (their product is solved).")
-@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
-              show_default=True, help="A table of the main fields, or every field as CSV or JSON.")
+@click.option("--format", "fmt", type=click.Choice(("table",) + _SWEEP_FORMATS), default=None,
+              help="A table of the main fields (the default), or every field as CSV, JSON, JSON Lines, "
+                   "Parquet or Arrow IPC (the last two need the arrow extra); without it, -o's ending "
+                   "chooses (sweep.parquet, sweep.jsonl, ...).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write to this file (atomically) instead of standard output.")
+              help="Write to this file (atomically, streamed a chunk at a time) instead of standard output.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 @click.option("--progress/--no-progress", default=None,
-              help="Show a progress bar (default: when standard error is a terminal).")
+              help="Show a progress bar with the rate and the time left (default: when standard "
+                   "error is a terminal).")
 @click.option("--xlsx", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the rows as a workbook, one row per point (needs the xlsx extra).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
@@ -159,8 +166,8 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
       lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
           --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
     """
-    from ..outputs.exports import write_chunks_atomic
-    from ..outputs.reports import csv_chunk, csv_header, render_rows, render_rows_json
+    from ..outputs.reports import csv_header, render_rows
+    from ..outputs.sweep_files import encoder, format_for, json_array_of, write_sweep
     from ..plan.axes import parse_axes
     from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
 
@@ -168,39 +175,97 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
         if scheduler and workers:
             raise click.UsageError("give --scheduler or --workers, not both")
         output = stdout_or(output)
+        fmt = format_for(output, fmt) or "table"
+        if fmt in ("parquet", "arrow") and not output:
+            raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
         check_outputs(force, output, xlsx)
         axes = parse_axes(specs)
         plan = plan_sweep(scenario, axes)
+        if xlsx:
+            _fits_a_sheet(plan, xlsx)
+        streamed = not xlsx and fmt != "table" and (output or fmt in ("csv", "jsonl"))
         with _dask_client(scheduler, workers, connect_timeout) as client:
-            chunks = sweep_chunks(plan, chunk or CHUNK, client)
+            # the workers (or this process) format the chunks they solve
+            chunks = sweep_chunks(plan, chunk or CHUNK, client, encoder(fmt, plan) if streamed else None)
             show = sys.stderr.isatty() if progress is None else progress
-            with click.progressbar(length=plan.size, label="solving", file=sys.stderr,
-                                   hidden=not show) as bar:
-                def advance():
-                    for points, cols in chunks:
-                        bar.update(points)
-                        yield cols
-                if fmt == "csv" and output and not xlsx:
-                    keys = plan.keys
-                    write_chunks_atomic(output, _prepend(csv_header(keys),
-                                        (csv_chunk(c, keys) for c in advance())), force=force)
+            with _progress(plan.size, show) as advance:
+                if streamed and output:
+                    write_sweep(output, fmt, plan, advance(chunks), force=force)
                     _say_exact(plan)
                     click.echo(f"wrote {output}", err=True)
                     return
-                rows = [r for cols in advance() for r in chunk_rows(cols)]
+                if streamed:
+                    # standard output, a chunk at a time: memory holds one chunk
+                    if fmt == "csv":
+                        click.echo(csv_header(plan.keys), nl=False)
+                    for text in advance(chunks):
+                        click.echo(text, nl=False)
+                    _say_exact(plan)
+                    return
+                rows = [r for cols in advance(chunks) for r in chunk_rows(cols)]
         _say_exact(plan)
         keys = [a.key for a in axes]
-        text = {"table": lambda r: render_rows(r, keys),
-                "csv": lambda r: csv_header(plan.keys) + csv_chunk({k: [x[k] for x in r] for k in plan.keys},
-                                                                   plan.keys),
-                "json": render_rows_json}[fmt](rows)
         if xlsx:
             from ..outputs.workbook import sweep_book, write_xlsx
             write_xlsx(sweep_book(rows, keys, scenario, stamp=today() if stamp else None), xlsx, force=force)
             click.echo(f"wrote {xlsx}", err=True)
-        emit(text, output, force)
+        if fmt == "table":
+            emit(render_rows(rows, keys), output, force)
+            return
+        columns = _columns_of(rows, plan.keys)
+        encode = encoder(fmt, plan)
+        if output:
+            write_sweep(output, fmt, plan, [encode(columns)], force=force)
+            click.echo(f"wrote {output}", err=True)
+        else:
+            click.echo("".join(json_array_of([encode(columns)])), nl=False)
     except LifecycleError as exc:
         fail(exc)
+
+
+def _columns_of(rows: list[dict], keys) -> dict:
+    return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def _fits_a_sheet(plan, xlsx: str) -> None:
+    """Refuse, before solving, a sweep with more rows than a spreadsheet holds."""
+    from ..errors import ExportError
+    from ..outputs.workbook import XLSX_MAX_ROWS
+    if plan.size + 1 > XLSX_MAX_ROWS:
+        raise ExportError(f"{xlsx}: a sweep of {plan.size:,} points does not fit a spreadsheet "
+                          f"({XLSX_MAX_ROWS - 1:,} rows at most); write it with -o sweep.parquet or "
+                          f"-o sweep.csv instead")
+
+
+class _progress:
+    """A progress bar on standard error (hidden when ``show`` is false): points done, the
+    rate in points per second and the time left. ``advance(chunks)`` passes the chunks
+    through ((points, columns) in, columns out) and moves the bar."""
+
+    def __init__(self, total: int, show: bool):
+        self.total, self.show = total, show
+
+    def __enter__(self):
+        import time
+        start = time.monotonic()
+        # the time left is ours (from the mean rate so far): click's own needs a second
+        # between updates before it shows any
+        self.bar = click.progressbar(length=self.total, label="solving", file=sys.stderr, hidden=not self.show,
+                                     show_pos=True, show_eta=False, item_show_func=lambda rate: rate)
+        bar = self.bar.__enter__()
+
+        def advance(chunks):
+            done = 0
+            for points, cols in chunks:
+                done += points
+                rate = done / max(time.monotonic() - start, 1e-9)
+                left = int((self.total - done) / rate) if rate > 0 else 0
+                bar.update(points, current_item=f"{rate:,.0f} points/s, {left // 60:d}:{left % 60:02d} left")
+                yield cols
+        return advance
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
 
 
 def _say_exact(plan) -> None:
@@ -209,11 +274,6 @@ def _say_exact(plan) -> None:
     if plan.exact_reason:
         click.echo(f"{plan.size} points solved one by one by the exact solver (the batch solver does "
                    f"not cover {plan.exact_reason})", err=True)
-
-
-def _prepend(first, rest):
-    yield first
-    yield from rest
 
 
 def _connect(Client, address: str, timeout: float):

@@ -10,7 +10,8 @@ temporary folder renamed into place.
 """
 from __future__ import annotations
 
-__all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "check_writable",
+__all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "write_stream_atomic",
+           "check_writable",
            "write_folder_atomic", "distinct_outputs"]
 
 import errno
@@ -19,7 +20,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Callable, Iterable
 
 from ..errors import ExportError
 
@@ -100,29 +101,97 @@ def _place(tmp: str, path: Path, force: bool) -> None:
 
 
 def write_chunks_atomic(path: str | Path, chunks: Iterable[bytes | str], *, force: bool = False) -> Path:
-    """Stream ``chunks`` (bytes, or text written as UTF-8) to ``path`` atomically: they go to
-    a temporary file in the same folder, put in place only once the last is written, so
-    memory holds one chunk at a time and a failure (or a kill) leaves the old file."""
+    """Stream ``chunks`` (bytes, or text written as UTF-8) to ``path`` atomically: memory
+    holds one chunk at a time, and a failure (or a kill) leaves the old file; see
+    :func:`write_stream_atomic`."""
+    def write(fh):
+        for chunk in chunks:
+            fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+    return write_stream_atomic(path, write, force=force)
+
+
+def write_stream_atomic(path: str | Path, write: Callable[[BinaryIO], None], *, force: bool = False) -> Path:
+    """Call ``write(fh)`` on a hidden temporary file beside ``path`` that becomes ``path``
+    only once ``write`` has returned: readers see the old file or the whole new one.
+
+    The temporary file is removed on any failure or caught signal, and by a small
+    guardian process (:func:`_guard`) when this one dies without finishing (SIGKILL, the
+    out-of-memory killer). ExportError when the target cannot be written or the machine
+    refuses (a full disk, a read-only mount)."""
     path = check_writable(path, force=force)
     folder = path.parent if str(path.parent) else Path(".")
-    tmp = None
+    tmp = guard = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        guard = _guard(tmp)
         with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0600); give it the permissions a new file gets
         os.chmod(tmp, 0o666 & ~_umask())
         _place(tmp, path, force)
+        tmp = None
     except OSError as exc:
         _remove(tmp)
         raise ExportError(f"{path}: could not be written: {_cause(exc)}") from None
     except BaseException:
         _remove(tmp)
         raise
+    finally:
+        _release(guard, finished=tmp is None)
     return path
+
+
+def _guard(tmp: str) -> tuple[int, int] | None:
+    """A child process, in a session of its own (a kill of this process group does not
+    reach it), that removes ``tmp`` unless told the write finished: it waits on a pipe
+    whose other end this process holds, and the kernel closes that end however this
+    process dies. (pid, write end), or None where processes cannot fork."""
+    if not hasattr(os, "fork"):
+        return None
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:                                # the guardian: system calls only, then exit
+        try:
+            os.setsid()
+            os.close(write_end)
+            said = b""
+            while True:
+                part = os.read(read_end, 16)
+                if not part:
+                    break
+                said += part
+            if said != b"done":
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    return pid, write_end
+
+
+def _release(guard: tuple[int, int] | None, *, finished: bool) -> None:
+    """Tell the guardian whether the write finished (it then leaves the file), and reap it."""
+    if guard is None:
+        return
+    pid, write_end = guard
+    try:
+        if finished:
+            os.write(write_end, b"done")
+    finally:
+        os.close(write_end)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def _remove(tmp: str | None) -> None:

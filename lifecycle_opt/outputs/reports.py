@@ -10,6 +10,7 @@ __all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "render_table", "render_j
 
 import csv
 import io
+from collections.abc import Sequence
 import json
 import math
 
@@ -206,7 +207,7 @@ def strict(value):
     and a reader that follows the standard refuses them."""
     if isinstance(value, dict):
         return {k: strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, Sequence)) and not isinstance(value, str):
         return [strict(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ExportError
+from ..plan.rows import field_unit
 from .exports import check_writable, write_bytes_atomic, write_folder_atomic
 from .reports import csv_writer, neutralise
 from ..plan.sweep import sweep_keys
@@ -157,33 +158,16 @@ def sweep_book(rows: list[dict], varied: list[str], source: str, *,
     return Book([cover, data], stamp=stamp)
 
 
-#: (ending of a row field, its unit, its number format): the first that matches
-_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv", "$", "money"),
-                ("flops", "FLOP", "sci"),
-                ("tokens_per_param", "tokens/parameter", "num"), ("_ratio", "×", "num"),
-                ("gpu_hours", "GPU-hours", "count"), ("serving_gpus", "GPUs", "num"), ("days", "days", "num"),
-                ("tokens", "tokens", "count"), ("params", "parameters", "count"), ("epochs", "epochs", "num"),
-                ("loss", "nats/token", "loss"), ("_mfu", "fraction", "pct"),
-                ("_ms", "ms", "num"), ("kkt_residual", "–", "sci"))
-
-
-def _field_unit(key: str):
-    for ending, unit, fmt in _FIELD_UNITS:
-        if key.endswith(ending) or (ending.endswith("_") and key.startswith(ending)):
-            return unit, fmt
-    return None, None
-
-
 def sweep_header(key: str) -> str:
     """A sweep column's header: the field in words with its unit ("total cost pv [$]")."""
-    unit, _ = _field_unit(key)
+    unit, _ = field_unit(key)
     words = key.removesuffix("_usd").replace("_", " ") if "." not in key else key
     return f"{words} [{unit}]" if unit else words
 
 
 def sweep_format(key: str) -> str:
     """A sweep column's number format, by its unit."""
-    return _field_unit(key)[1] or "num"
+    return field_unit(key)[1] or "num"
 
 
 #: the largest sheet a spreadsheet program opens (Excel's limits; LibreOffice's match)

@@ -36,7 +36,6 @@ from __future__ import annotations
 __all__ = ["NotColumnar", "AxisForm", "ColumnarSide", "fit_side", "probe_points", "EXACT_SIDE"]
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import numpy as np

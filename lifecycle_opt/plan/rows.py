@@ -13,7 +13,7 @@ workbook's cached values are the same numbers.
 from __future__ import annotations
 
 __all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
-           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "numeric_fields", "INT_FIELDS", "plain_column", "breakdown_of"]
+           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "numeric_fields", "INT_FIELDS", "plain_column", "field_unit", "breakdown_of"]
 
 import functools
 import math
@@ -238,3 +238,22 @@ def plain_column(key: str, column) -> list:
             return [None if v != v else int(v) for v in listed]
         return [None if v != v else v for v in listed] if np.isnan(column).any() else listed
     return [v.item() if isinstance(v, np.generic) else v for v in column]
+
+
+#: (ending of a row field, its unit, its number format): the first that matches
+_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv", "$", "money"),
+                ("flops", "FLOP", "sci"),
+                ("tokens_per_param", "tokens/parameter", "num"), ("_ratio", "×", "num"),
+                ("gpu_hours", "GPU-hours", "count"), ("serving_gpus", "GPUs", "num"), ("days", "days", "num"),
+                ("tokens", "tokens", "count"), ("params", "parameters", "count"), ("epochs", "epochs", "num"),
+                ("loss", "nats/token", "loss"), ("_mfu", "fraction", "pct"),
+                ("_ms", "ms", "num"), ("kkt_residual", "–", "sci"))
+
+
+def field_unit(key: str):
+    """(unit, number format) of a row field by its name ("total_cost_pv_usd": "$", "money"); (None, None)
+    for a field without a unit."""
+    for ending, unit, fmt in _FIELD_UNITS:
+        if key.endswith(ending) or (ending.endswith("_") and key.startswith(ending)):
+            return unit, fmt
+    return None, None

@@ -6,30 +6,27 @@ plan. A point that is infeasible or invalid becomes a row saying so; the sweep g
 
 A Scenario changed in code (``dataclasses.replace``) after it was read keeps its
 changes at every point: each point is read from the file's keys with the axis values
-laid in, and what the axes changed is laid over the changed scenario (:func:`_overlay`).
+laid in, and what the axes changed is laid over the changed scenario (:mod:`.sweep_plan`).
 """
 from __future__ import annotations
 
 __all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep", "point_scenarios",
-           "sweep_chunks", "chunk_rows", "sweep_columns"]
+           "sweep_chunks", "solved_chunk", "chunk_rows", "sweep_columns"]
 
-import itertools
-import math
-from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
 from ..errors import ClusterError, InfeasibleError, ScenarioError, SolverError, UnknownKeyError
-from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
-from ..solvers.batch import Batch, batch_from_problems, solve_batch
-from ..solvers.problem import build_problem
-from .axes import Axis, axes_of, grid, grid_size, with_value
-from .columnar import EXACT_SIDE, ColumnarSide, NotColumnar, fit_side
+from ..scenario.reader import Scenario
+from ..solvers.batch import solve_batch
+from .axes import Axis, grid
+from .sweep_plan import (Base, SweepPlan, base_of, check_keys, combine_sides, plan_sweep, point_label, point_of,
+                         side_indices)
 from .planning import solve
-from .rows import (LOSS_FACTS, OVERFLOW_MESSAGE, numeric_fields, plain_column, plan_columns, row_facts, row_fields, stack_facts,
-                   status_of)
+from .sweep_result import SweepResult
+from .rows import OVERFLOW_MESSAGE, numeric_fields, plain_column, plan_columns, row_fields, status_of
 
 
 #: what a sweep starts from: a Scenario, the path of a scenario file, or a dict of its keys
@@ -39,72 +36,6 @@ AxesLike = Union[Mapping[str, object], Sequence[Union[Axis, str]]]
 
 #: points solved together; a chunk's rows are all in memory at once
 CHUNK = 65_536
-
-
-@dataclass(frozen=True)
-class _Base:
-    """The scenario a sweep starts from: the file's keys (``raw``), where they came from,
-    and, when the Scenario was changed in code after it was read, that Scenario."""
-
-    raw: dict
-    source: str | None
-    name: str
-    edited: Scenario | None = None
-    as_read: Scenario | None = None
-
-    def build(self, data: dict, source: str | None = None) -> Scenario:
-        """The Scenario of the file keys ``data`` (the raw keys with axis values laid in),
-        with the code's changes kept."""
-        point = scenario_from_dict(data, source=source or self.source, default_name=self.name)
-        if self.edited is None:
-            return point
-        return _overlay(self.edited, self.as_read, point)
-
-    def point_data(self, point: dict) -> dict:
-        """The raw keys with the values of ``point`` ({key: value}) laid in."""
-        data = self.raw
-        for key, value in point.items():
-            data = with_value(data, key, value)
-        return data
-
-
-def _base(scenario) -> _Base:
-    """The sweep's starting point from a Scenario, a path or a dict."""
-    if isinstance(scenario, (str, Path)):
-        scenario = load_scenario(scenario)
-    if isinstance(scenario, Scenario):
-        if scenario.raw is None:
-            raise ScenarioError("scenario", "a scenario read from a file or a dict (load_scenario or "
-                                "scenario_from_dict) to sweep its keys",
-                                found_text="found one built from objects")
-        as_read = scenario_from_dict(scenario.raw, source=scenario.source, default_name=scenario.name)
-        if as_read == scenario:
-            return _Base(scenario.raw, scenario.source, scenario.name)
-        return _Base(scenario.raw, scenario.source, scenario.name, scenario, as_read)
-    if isinstance(scenario, dict):
-        return _Base(scenario, None, str(scenario.get("name", "scenario")))
-    raise TypeError("sweep() takes a Scenario, a path or a dict")
-
-
-def _overlay(mine, as_read, point):
-    """What ``point`` changed against ``as_read``, laid over ``mine``, field by field down
-    the frozen dataclasses (a Scenario, its limits, its law): an axis wins where it changed
-    a field, the code's change stays everywhere else."""
-    if mine == as_read:
-        return point
-    if not (is_dataclass(point) and type(point) is type(as_read) is type(mine)):
-        return point
-    changes = {}
-    for f in fields(point):
-        if not (f.init and f.compare):
-            continue
-        p, r, m = getattr(point, f.name), getattr(as_read, f.name), getattr(mine, f.name)
-        changes[f.name] = m if p == r else _overlay(m, r, p)
-    return replace(point, **changes)
-
-
-def _point_label(point: dict) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
 
 
 def iter_sweep(scenario: ScenarioLike, axes: AxesLike, chunk: int = CHUNK) -> Iterator[dict]:
@@ -121,51 +52,45 @@ def iter_sweep(scenario: ScenarioLike, axes: AxesLike, chunk: int = CHUNK) -> It
         yield from chunk_rows(sweep_columns(plan, start, min(start + chunk, plan.size)))
 
 
-def sweep(scenario: ScenarioLike, axes: AxesLike) -> list[dict]:
-    """Every row of :func:`iter_sweep` as a list: ``scenario`` a Scenario (read from a
+def sweep(scenario: ScenarioLike, axes: AxesLike) -> SweepResult:
+    """Every row of :func:`iter_sweep`, as columns: ``scenario`` a Scenario (read from a
     file or a dict, perhaps changed in code since), a path or a dict of file keys; ``axes``
     {key: values or "a..b:log:n"} or a list of Axis or "key=spec" strings.
+
+    The :class:`~.sweep_result.SweepResult` is a sequence of row dicts (``len``, indexing,
+    iteration) with ``.columns`` (numpy arrays), ``.to_pandas()`` and ``.to_arrow()``.
 
     >>> rows = sweep("examples/research_model.toml", {"budget.training_flops": [1e22, 1e23]})
     >>> [r["status"] for r in rows], rows[0]["params"] < rows[1]["params"]
     (['optimal', 'optimal'], True)
+    >>> rows.columns["params"].shape
+    (2,)
     """
-    return list(iter_sweep(scenario, axes))
+    plan = plan_sweep(scenario, axes)
+    return SweepResult.from_chunks(plan, (cols for _, cols in sweep_chunks(plan)))
 
 
 def point_scenarios(scenario: ScenarioLike, axes: AxesLike) -> Iterator[tuple[dict, Scenario | ScenarioError]]:
     """(point, Scenario) at every point of ``axes`` in grid order, read as a sweep reads
     it (the point's Scenario is a ScenarioError when its values are bad; a varied key that
     does not exist fails at once)."""
-    base = _base(scenario)
+    base = base_of(scenario)
     points = grid(axes)
     if points:
-        _check_keys(base, points[0])
+        check_keys(base, points[0])
     for point in points:
         try:
-            label = f"{base.source or base.name} [{_point_label(point)}]"
+            label = f"{base.source or base.name} [{point_label(point)}]"
             yield point, base.build(base.point_data(point), source=label)
         except UnknownKeyError:
             raise
         except ScenarioError as exc:
             yield point, exc
 
-
-def _check_keys(base: _Base, point) -> None:
-    """Fail the whole sweep at once when a varied key does not exist (a typo), rather than
-    returning one "invalid" row per point."""
-    try:
-        base.build(base.point_data(point))
-    except UnknownKeyError:
-        raise
-    except ScenarioError:
-        pass                     # a bad value: that point's row says so
-
-
-def _solve_point(base: _Base, point: dict) -> dict:
+def _solve_point(base: Base, point: dict) -> dict:
     row = dict(point)
     try:
-        label = f"{base.source or base.name} [{_point_label(point)}]"
+        label = f"{base.source or base.name} [{point_label(point)}]"
         solution = solve(base.build(base.point_data(point), source=label))
     except (ScenarioError, InfeasibleError, SolverError) as exc:
         return {**row, "status": status_of(exc), "message": str(exc)}
@@ -185,249 +110,6 @@ def sweep_keys(rows: Iterable[dict]) -> list[str]:
         keys.update(dict.fromkeys(r))
     return list(keys)
 
-
-# ------------------------------------------------------------------ the batch path
-#: sections whose keys shape the loss law and its target; every other key shapes costs,
-#: limits and the objective. A sweep builds one scenario per combination of the values of
-#: each side's axes and combines the two sides point by point (the batch fields of one
-#: side never depend on the other side's keys; checked on sample points, see _verified).
-_LOSS_SECTIONS = ("law", "target", "data")
-_LOSS_FIELDS = ("E", "A", "B", "alpha", "beta", "power", "unique", "r_d", "r_n", "target",
-                "y_le", "y_le_name")
-
-
-@dataclass
-class _Side:
-    """One side of a sweep: its axes (indices into the sweep's) and their grid's shape.
-    A short side is a table: a scenario (or the error building it) per combination of
-    its axes' values, with their Batch rows and row facts. A long side is a
-    :class:`~.columnar.ColumnarSide`: forms fitted on a few probe scenarios, evaluated
-    for any points (``columns``). ``probes`` are the scenarios built either way."""
-
-    axes: list
-    shape: tuple
-    scenarios: list | None = None
-    probes: list = field(default_factory=list)
-    batch: Batch | None = None
-    ok: np.ndarray | None = None
-    facts: dict = field(default_factory=dict)
-    columns: ColumnarSide | None = None
-    names: tuple = ()
-    note: str = ""
-
-    def ok_at(self, idx: np.ndarray) -> np.ndarray:
-        """Whether the side's scenario at ``idx`` was built (a columnar side: every point)."""
-        return np.ones(idx.shape, dtype=bool) if self.columns is not None else self.ok[idx]
-
-    def at(self, idx: np.ndarray) -> tuple[Batch, dict]:
-        """The Batch rows and the row facts of the side's points ``idx``."""
-        if self.columns is None:
-            return self.batch.take(idx), {k: v[idx] for k, v in self.facts.items()}
-        values = self.columns.at(idx)
-        batch = Batch(**{f: values[f"batch.{f}"] for f in _BATCH_ARRAYS}, names=self.names)
-        return batch, {k[len("fact."):]: v for k, v in values.items() if k.startswith("fact.")}
-
-
-_BATCH_ARRAYS = tuple(f for f in Batch.__dataclass_fields__ if f != "names")
-
-
-@dataclass
-class SweepPlan:
-    """Everything needed to solve any range of a sweep's points (picklable, so that Dask
-    workers can solve chunks): the base scenario, the axes and the two sides."""
-
-    base: _Base
-    axes: list
-    loss: _Side
-    cost: _Side
-    exact: bool = False
-    exact_reason: str = ""
-
-    @property
-    def shape(self) -> tuple:
-        return tuple(len(a.values) for a in self.axes)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
-
-    @property
-    def keys(self) -> list[str]:
-        """The columns of every row: the varied keys, status, message, Solution.as_row."""
-        return [a.key for a in self.axes] + ["status", "message"] + \
-            [k for k in row_fields() if k != "status"]
-
-
-def plan_sweep(scenario, axes) -> SweepPlan:
-    """Read the base scenario and the axes, build each side's scenarios and batch rows."""
-    base = _base(scenario)
-    axes = axes_of(axes)
-    grid_size(axes)
-    _check_keys(base, {a.key: a.values[0] for a in axes})
-    loss_axes = [i for i, a in enumerate(axes) if a.key.split(".")[0] in _LOSS_SECTIONS]
-    cost_axes = [i for i in range(len(axes)) if i not in loss_axes]
-    sides = [_build_side(base, axes, which) for which in (loss_axes, cost_axes)]
-    plan = SweepPlan(base, axes, *sides)
-    _batch_sides(plan)
-    return plan
-
-
-def _side_scenario(base: _Base, axes, which, combo) -> Scenario:
-    return base.build(base.point_data({axes[i].key: value for i, value in zip(which, combo)}))
-
-
-def _build_side(base: _Base, axes, which) -> _Side:
-    shape = tuple(len(axes[i].values) for i in which)
-    if which and math.prod(shape) > EXACT_SIDE:
-        try:
-            return _columnar_side(base, axes, which, shape)
-        except NotColumnar as why:
-            note = str(why)
-        else:
-            note = ""
-    else:
-        note = ""
-    scenarios = []
-    for combo in itertools.product(*(axes[i].values for i in which)):
-        try:
-            scenarios.append(_side_scenario(base, axes, which, combo))
-        except ScenarioError as exc:
-            scenarios.append(exc)
-    return _Side(which, shape, scenarios, [s for s in scenarios if isinstance(s, Scenario)], note=note)
-
-
-def _columnar_side(base: _Base, axes, which, shape) -> _Side:
-    """A long side as forms (:mod:`.columnar`), from scenarios built at its probes only."""
-    values = []
-    for i in which:
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in axes[i].values):
-            raise NotColumnar(f"{axes[i].key} takes values that are not finite numbers")
-        values.append(np.asarray(axes[i].values, dtype=float))
-    side = _Side(which, shape)
-
-    def numbers(points):
-        built = []
-        for point in points:
-            try:
-                built.append(_side_scenario(base, axes, which, [axes[i].values[k] for i, k in zip(which, point)]))
-            except ScenarioError as exc:
-                raise NotColumnar(f"a probe does not build ({exc})") from None
-        if any(s.law_samples or s.serving is not None for s in built):
-            raise NotColumnar("the exact path")
-        batch = batch_from_problems([build_problem(s) for s in built])
-        side.probes, side.names = built, batch.names
-        table = {f"batch.{f}": getattr(batch, f) for f in _BATCH_ARRAYS}
-        table.update({f"fact.{k}": v for k, v in _facts(built).items()})
-        return table
-
-    side.columns = fit_side(values, numbers)
-    return side
-
-
-def _batch_sides(plan: SweepPlan) -> None:
-    """Batch rows and row facts for each side; the exact path for what the batch cannot do."""
-    built = [s for side in (plan.loss, plan.cost) for s in side.probes]
-    if any(s.law_samples for s in built):
-        plan.exact = True          # distributions and robust plans: the exact path
-        plan.exact_reason = "the law's bootstrap samples"
-        return
-    if any(s.serving is not None for s in built):
-        # the batch solver knows the MFU serving cost (linear in N) alone
-        plan.exact = True
-        plan.exact_reason = "the roofline serving model"
-        return
-    for side in (plan.loss, plan.cost):
-        if side.columns is not None:
-            continue
-        side.ok = np.array([isinstance(s, Scenario) for s in side.scenarios], dtype=bool)
-        if not side.ok.any():
-            plan.exact = True      # no point builds: the exact path writes why, row by row
-            return
-        batch = batch_from_problems([build_problem(s) for s in side.probes])
-        rows = np.cumsum(side.ok) - 1
-        side.batch, side.names = batch.take(np.where(side.ok, rows, 0)), batch.names
-        side.facts = _facts(side.scenarios)
-    if not _verified(plan):
-        plan.exact = True          # the two sides of the sweep interact
-
-
-def _facts(scenarios) -> dict:
-    """Row facts (:func:`.rows.row_facts`) per scenario of a side, as arrays; a point that
-    did not build borrows a built one's facts (its row is written by the exact path)."""
-    ok = [s for s in scenarios if isinstance(s, Scenario)]
-    return stack_facts([row_facts(s if isinstance(s, Scenario) else ok[0]) for s in scenarios])
-
-
-def _verified(plan: SweepPlan, samples: int = 6) -> bool:
-    """Build a few whole points exactly and check that combining the sides gives the same
-    batch parameters (the sides' independence is a property of the scenario format, and
-    a columnar side's forms reproduce its scenarios to 1e-12; this guards both)."""
-    rng = np.random.default_rng(0)
-    picks = {0, plan.size - 1} | {int(k) for k in rng.integers(0, plan.size, samples)}
-    for k in sorted(picks):
-        li, ci = _side_indices(plan, np.array([k]))
-        if not (plan.loss.ok_at(li)[0] and plan.cost.ok_at(ci)[0]):
-            continue
-        try:
-            whole = plan.base.build(plan.base.point_data(_point(plan, k)))
-        except ScenarioError:
-            return False
-        one = batch_from_problems([build_problem(whole)])
-        combined, facts = _combine(plan, li, ci)
-        for f in _BATCH_ARRAYS:
-            a, b = getattr(one, f), getattr(combined, f)
-            if f.endswith("_name"):
-                a = [one.names[x] if x >= 0 else None for x in a]
-                b = [combined.names[x] if x >= 0 else None for x in b]
-                if a != b:
-                    return False
-            elif not _near(a, b):
-                return False
-        exact = stack_facts([row_facts(whole)])
-        if any(not _near(exact[key], facts[key]) for key in exact):
-            return False
-    return True
-
-
-def _near(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal, or (floats) equal to 1e-12 relative; nan equals nan."""
-    if a.dtype.kind != "f" or b.dtype.kind != "f":
-        return list(a) == list(b)
-    with np.errstate(invalid="ignore"):
-        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))
-                           | (np.abs(a - b) <= 1e-12 * np.maximum(np.abs(a), np.abs(b)))))
-
-
-def _point(plan: SweepPlan, k: int) -> dict:
-    idx = np.unravel_index(k, plan.shape)
-    return {a.key: a.values[int(i)] for a, i in zip(plan.axes, idx)}
-
-
-def _side_indices(plan: SweepPlan, flat):
-    """(loss side index, cost side index) of the flat grid indices."""
-    multi = np.unravel_index(flat, plan.shape)
-    out = []
-    for side in (plan.loss, plan.cost):
-        if side.axes:
-            out.append(np.ravel_multi_index([multi[i] for i in side.axes], side.shape))
-        else:
-            out.append(np.zeros(len(flat), dtype=np.intp))
-    return out
-
-
-def _combine(plan: SweepPlan, li, ci) -> tuple[Batch, dict]:
-    """The Batch and the row facts of points whose sides are li and ci: each field from
-    the side that decides it."""
-    (lb, lf), (cb, cf) = plan.loss.at(li), plan.cost.at(ci)
-    names = lb.names + tuple(n for n in cb.names if n not in lb.names)
-    lb, cb = lb.renamed(names), cb.renamed(names)
-    merged = {f: getattr(lb if f in _LOSS_FIELDS else cb, f) for f in _BATCH_ARRAYS}
-    merged["unsupported"] = lb.unsupported | cb.unsupported
-    facts = {k: (lf[k] if k in LOSS_FACTS else cf[k]) for k in lf}
-    return Batch(**merged, names=names), facts
-
-
 def _empty_columns(plan: SweepPlan, n: int) -> dict:
     """The columns of n rows before any is solved: numbers as float arrays (nan: none),
     text as object arrays (None: none)."""
@@ -444,35 +126,26 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
     flat = np.arange(start, stop)
     n = flat.size
     multi = np.unravel_index(flat, plan.shape)
-    cols: dict = {a.key: _axis_array(a)[i] for a, i in zip(plan.axes, multi)}
+    cols: dict = {a.key: a.array[i] for a, i in zip(plan.axes, multi)}
     cols.update(_empty_columns(plan, n))
     exact = np.ones(n, dtype=bool)
     if not plan.exact:
-        li, ci = _side_indices(plan, flat)
+        li, ci = side_indices(plan, flat)
         built = plan.loss.ok_at(li) & plan.cost.ok_at(ci)
         sel = np.flatnonzero(built)
         if sel.size:
-            batch, facts = _combine(plan, li[sel], ci[sel])
+            batch, facts = combine_sides(plan, li[sel], ci[sel])
             result = solve_batch(batch)
             good = result.status == 0
             _fill(cols, sel[good], {k: v[good] for k, v in facts.items()}, result, good)
             exact[sel[good]] = False
     for j in np.flatnonzero(exact):
-        row = _solve_point(plan.base, _point(plan, int(flat[j])))
+        row = _solve_point(plan.base, point_of(plan, int(flat[j])))
         for k in plan.keys:
             if k in cols and not any(a.key == k for a in plan.axes):
                 value = row.get(k)
                 cols[k][j] = (np.nan if value is None else value) if cols[k].dtype.kind == "f" else value
     return cols
-
-
-def _axis_array(axis) -> np.ndarray:
-    """An axis's values as an array: floats when every value is a float, else objects."""
-    if all(type(v) is float for v in axis.values):
-        return np.asarray(axis.values, dtype=float)
-    out = np.empty(len(axis.values), dtype=object)
-    out[:] = list(axis.values)
-    return out
 
 
 def _fill(cols, rows, facts, result, good) -> None:
@@ -508,27 +181,40 @@ def chunk_rows(cols: dict) -> Iterator[dict]:
         yield dict(zip(keys, values))
 
 
-def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None) -> Iterator[tuple[int, dict]]:
-    """(points, columns) of each chunk in grid order; with a Dask ``client``, chunks are
-    solved on its workers (a few ahead of the one being yielded) and come back in order.
-    A chunk lost with a worker is solved again on the workers that remain (the shared plan
-    scattered anew); ClusterError when none remains or a chunk is lost three times."""
+def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None) -> Iterator[tuple[int, object]]:
+    """(points, columns) of each chunk in grid order, or (points, ``encode(columns)``):
+    ``encode`` (picklable) runs where the chunk is solved, so that with a Dask ``client``
+    the workers format their chunks and this process only writes them.
+
+    With a client, chunks are solved on its workers (a few ahead of the one being
+    yielded) and come back in order. A chunk lost with a worker is solved again on the
+    workers that remain (the shared plan scattered anew); ClusterError when none remains
+    or a chunk is lost three times."""
     ranges = [(s, min(s + chunk, plan.size)) for s in range(0, plan.size, chunk)]
     if client is None:
         for s, e in ranges:
-            yield e - s, sweep_columns(plan, s, e)
+            yield e - s, solved_chunk(plan, s, e, encode)
         return
-    shared = [client.scatter(plan, broadcast=True)]
-    submit = lambda r: client.submit(sweep_columns, shared[0], *r, pure=False)   # noqa: E731
+    # hash=False: Dask would otherwise tokenize the whole plan, visiting every array and
+    # dataclass in it, for a key it does not need
+    scatter = lambda: client.scatter(plan, broadcast=True, hash=False)          # noqa: E731
+    shared = [scatter()]
+    submit = lambda r: client.submit(solved_chunk, shared[0], *r, encode, pure=False)   # noqa: E731
     ahead = max(2, 2 * len(client.scheduler_info().get("workers", {})))
     futures = [submit(r) for r in ranges[:ahead]]
     for k, (s, e) in enumerate(ranges):
-        cols = _chunk_result(client, plan, futures, k, ranges, submit, shared)
+        cols = _chunk_result(client, plan, futures, k, ranges, submit, shared, scatter)
         futures[k] = None
         nxt = k + ahead
         if nxt < len(ranges):
             futures.append(submit(ranges[nxt]))
         yield e - s, cols
+
+
+def solved_chunk(plan: SweepPlan, start: int, stop: int, encode=None):
+    """The columns of points start..stop−1 (:func:`sweep_columns`), encoded if asked."""
+    cols = sweep_columns(plan, start, stop)
+    return cols if encode is None else encode(cols)
 
 
 def _lost(exc: BaseException) -> bool:
@@ -539,7 +225,7 @@ def _lost(exc: BaseException) -> bool:
     return isinstance(exc, (asyncio.CancelledError, OSError)) or type(exc).__name__ in names
 
 
-def _chunk_result(client, plan, futures, k, ranges, submit, shared, attempts: int = 3) -> dict:
+def _chunk_result(client, plan, futures, k, ranges, submit, shared, scatter, attempts: int = 3):
     """The columns of chunk ``k``, resubmitting it (and every pending chunk, whose shared
     plan may have gone with the worker) when a worker was lost."""
     for _ in range(attempts):
@@ -551,7 +237,7 @@ def _chunk_result(client, plan, futures, k, ranges, submit, shared, attempts: in
             if not client.scheduler_info().get("workers"):
                 raise ClusterError(f"every Dask worker was lost while sweeping {plan.base.name}; "
                                    f"restart the cluster (or run without --scheduler)") from None
-            shared[0] = client.scatter(plan, broadcast=True)
+            shared[0] = scatter()
             for j in range(k, len(futures)):
                 if futures[j] is not None:
                     futures[j] = submit(ranges[j])

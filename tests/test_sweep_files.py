@@ -1,0 +1,144 @@
+"""A sweep's rows as files (CSV, JSON, JSON Lines, Parquet, Arrow IPC) and as a columnar
+Python result: the same numbers whichever way they are read back; streamed, atomic
+(killed mid-write, the old file stays and no temporary file is left), and refused
+before any solving where a spreadsheet cannot hold them."""
+import csv
+import io
+import json
+import signal
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lifecycle_opt import sweep
+from lifecycle_opt.cli import cli
+from lifecycle_opt.cli.plans import _SWEEP_FORMATS
+from lifecycle_opt.outputs.sweep_files import SWEEP_FORMATS
+from lifecycle_opt.plan.sweep import iter_sweep
+
+from test_atomic import kill_mid_write
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+#: 20,000 demands on one axis (a columnar side) and two loss targets (a table side)
+AXES = ["--vary", "inference.tokens=1e9..1e15:log:10000", "--vary", "target.loss=2.3,2.4"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [*args, "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep")
+    for fmt in SWEEP_FORMATS:
+        out = run("sweep", "examples/small_corpus.toml", *AXES, "-o", str(folder / f"sweep.{fmt}"))
+        assert out.exit_code == 0, out.output
+    return folder
+
+
+def _csv_numbers(path):
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    return rows
+
+
+def test_every_format_reads_back_the_same_numbers(written):
+    """CSV (floats as repr), JSON, JSON Lines, Parquet and Arrow: every column of every
+    row equal, exactly (repr round-trips a double)."""
+    parquet = pq.read_table(written / "sweep.parquet")
+    arrow = pa.ipc.open_file(str(written / "sweep.arrow")).read_all()
+    assert parquet.equals(arrow)
+    assert parquet.num_rows == 20_000
+    rows = _csv_numbers(written / "sweep.csv")
+    lines = [json.loads(line) for line in (written / "sweep.jsonl").read_text().splitlines()]
+    whole = json.loads((written / "sweep.json").read_text())
+    assert lines == whole and len(rows) == len(lines) == 20_000
+    table = parquet.to_pylist()
+    for k in ("params", "tokens", "total_cost_pv_usd", "savings_cost_usd", "warnings", "binding", "status",
+              "inference.tokens", "target.loss", "npv_usd"):
+        for i in (0, 1, 7_777, 19_999):
+            value = table[i][k]
+            assert lines[i][k] == value, k
+            text = rows[i][k]
+            assert (text == "" if value is None else
+                    float(text) == value if isinstance(value, float) else text == str(value)), (k, text, value)
+
+
+def test_parquet_says_what_it_holds(written):
+    meta = json.loads(pq.read_schema(written / "sweep.parquet").metadata[b"lifecycle_opt"])
+    assert meta["scenario"] == "domain model on a 50B-token corpus" and meta["points"] == 20_000
+    assert [a["key"] for a in meta["axes"]] == ["inference.tokens", "target.loss"]
+    assert meta["axes"][0]["values"] == 10_000 and meta["axes"][0]["last"] == pytest.approx(1e15)
+    assert meta["units"]["total_cost_pv_usd"] == "$" and meta["units"]["params"] == "parameters"
+    schema = pq.read_schema(written / "sweep.parquet")
+    assert schema.field("warnings").type == pa.int64() and schema.field("status").type == pa.string()
+
+
+def test_the_python_result_is_columns_and_rows():
+    axes = {"inference.tokens": np.geomspace(1e10, 1e14, 5000), "target.loss": [2.3, 2.4]}
+    result = sweep("examples/small_corpus.toml", axes)
+    rows = list(iter_sweep("examples/small_corpus.toml", axes))
+    assert len(result) == 10_000 and result == rows
+    assert result[3] == rows[3] and result[-1] == rows[-1] and result[2:4] == rows[2:4]
+    assert result.columns["params"].dtype == float and np.isnan(result.columns["npv_usd"]).all()
+    with pytest.raises(ValueError):
+        result.columns["params"][0] = 1.0                # a view, not the result's own array
+    frame = result.to_pandas()
+    assert list(frame.columns) == result.keys and frame["params"].iloc[3] == rows[3]["params"]
+    assert str(frame["warnings"].dtype) == "Int64"
+    table = result.to_arrow()
+    assert table.column("tokens").to_pylist()[3] == rows[3]["tokens"]
+    pd = pytest.importorskip("pandas")
+    assert pd.DataFrame(result)["tokens"].iloc[9_999] == rows[-1]["tokens"]
+
+
+def test_formats_are_chosen_by_name_and_parquet_needs_a_file(tmp_path):
+    assert _SWEEP_FORMATS == SWEEP_FORMATS
+    out = run("sweep", "examples/chat_assistant.toml", "--vary", "target.loss=2.0,2.1", "-o",
+              str(tmp_path / "s.parquet"))
+    assert out.exit_code == 0 and pq.read_table(tmp_path / "s.parquet").num_rows == 2
+    out = run("sweep", "examples/chat_assistant.toml", "--vary", "target.loss=2.0,2.1", "--format", "parquet")
+    assert out.exit_code == 2 and "give -o FILE" in out.output
+    out = run("sweep", "examples/chat_assistant.toml", "--vary", "target.loss=2.0,2.1", "--format", "jsonl")
+    assert out.exit_code == 0 and [json.loads(line)["target.loss"] for line in out.stdout.splitlines()] == [2.0, 2.1]
+
+
+def test_a_sweep_too_large_for_a_spreadsheet_is_refused_before_solving(tmp_path):
+    started = time.time()
+    out = run("sweep", "examples/chat_assistant.toml", "--vary", "inference.tokens=1e9..1e15:log:2000000",
+              "--xlsx", str(tmp_path / "s.xlsx"))
+    assert out.exit_code == 2 and "does not fit a spreadsheet" in out.output and "parquet" in out.output
+    assert time.time() - started < 20 and not (tmp_path / "s.xlsx").exists()
+
+
+def test_the_progress_bar_shows_the_rate_and_the_time_left():
+    """The bar (click's, drawn on a terminal only) says points done, points per second
+    and the time left."""
+    from lifecycle_opt.cli.plans import _progress
+    bar = _progress(1000, show=True)
+    advance = bar.__enter__()
+    try:
+        for _ in advance(iter([(100, {}), (100, {})])):
+            time.sleep(0.01)
+        line = bar.bar.format_progress_line()
+    finally:
+        bar.__exit__(None, None, None)
+    assert "200/1000" in line and "points/s" in line and " left" in line
+
+
+BIG = ["sweep", "examples/small_corpus.toml", "--vary", "inference.tokens=1e9..1e15:log:3000000",
+       "--no-progress", "--chunk", "4000"]
+
+
+@pytest.mark.parametrize("fmt,sig", [("parquet", signal.SIGKILL), ("parquet", signal.SIGTERM),
+                                     ("arrow", signal.SIGKILL), ("jsonl", signal.SIGKILL),
+                                     ("json", signal.SIGTERM), ("csv", signal.SIGKILL)])
+def test_a_sweep_killed_mid_write_leaves_the_old_file_and_no_temporary(tmp_path, fmt, sig):
+    out = tmp_path / f"sweep.{fmt}"
+    out.write_text("the previous result\n")
+    code, temps = kill_mid_write(tmp_path, out, sig, BIG, started=200_000)
+    assert code != 0
+    assert out.read_text() == "the previous result\n" and temps == []
