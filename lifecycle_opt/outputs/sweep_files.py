@@ -17,9 +17,11 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
+
 
 from ..errors import ExportError
-from ..plan.rows import plain_column
+from ..plan.rows import INT_FIELDS, plain_column
 from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
 from .exports import write_stream_atomic
 from .reports import csv_chunk, csv_header, strict
@@ -78,20 +80,43 @@ def _prepend(first, rest):
     yield from rest
 
 
-def _rows(cols: dict, keys) -> Iterable[dict]:
-    lists = [plain_column(k, cols[k]) for k in keys]
-    return (dict(zip(keys, values)) for values in zip(*lists))
+def _json_values(key: str, column) -> list[str]:
+    """The JSON text of each value of a column, as ``json.dumps`` writes it (floats by
+    repr, nan and inf as null: strict JSON), a column at a time."""
+    if isinstance(column, np.ndarray) and column.dtype.kind == "f":
+        missing = ~np.isfinite(column)
+        if key in INT_FIELDS:
+            return ["null" if m else str(int(v)) for v, m in zip(column.tolist(), missing.tolist())]
+        text = list(map(float.__repr__, column.tolist()))
+        for i in np.flatnonzero(missing).tolist():
+            text[i] = "null"
+        return text
+    memo: dict = {}
+    out = []
+    for v in plain_column(key, column):
+        k = (type(v), v)
+        t = memo.get(k)
+        if t is None:
+            t = memo[k] = json.dumps(strict(v), allow_nan=False)
+        out.append(t)
+    return out
+
+
+def _template(keys, start: str, between: str, end: str) -> str:
+    """A %-template of one row: each key (as JSON) and a slot for its value's text."""
+    return start + between.join(json.dumps(k).replace("%", "%%") + ": %s" for k in keys) + end
 
 
 def jsonl_text(cols: dict, keys) -> str:
-    """One strict JSON object per row, a line each."""
-    return "".join(json.dumps(strict(r), allow_nan=False) + "\n" for r in _rows(cols, keys))
+    """One strict JSON object per row, a line each: the bytes of ``json.dumps(row)``."""
+    template = _template(keys, "{", ", ", "}\n")
+    return "".join(template % row for row in zip(*(_json_values(k, cols[k]) for k in keys)))
 
 
 def json_rows(cols: dict, keys) -> str:
     """The rows of a chunk as they stand in ``json.dumps(rows, indent=2)``, joined by ",\\n  "."""
-    return ",\n  ".join(json.dumps(strict(r), indent=2, allow_nan=False).replace("\n", "\n  ")
-                         for r in _rows(cols, keys))
+    template = _template(keys, "{\n    ", ",\n    ", "\n  }")
+    return ",\n  ".join(template % row for row in zip(*(_json_values(k, cols[k]) for k in keys)))
 
 
 def json_array_of(parts):

@@ -126,7 +126,8 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
 
     ``facts`` are :func:`stack_facts` arrays (one element per plan); ``loss`` [nats],
     ``effective_tokens`` [tokens], ``objective_value`` and ``kkt_residual`` come from the
-    solver; ``binding`` is each plan's binding constraints joined by ";";
+    solver; ``binding`` is each plan's binding constraints joined by ";" (a list or an
+    object array);
     ``extra_warnings`` counts warnings only a certificate knows (solvers disagreeing).
     Under the roofline serving model, ``serving`` and ``baseline_serving`` are the serving
     costs of the plans and their baselines (see :func:`cost_columns`) and ``serving_row``
@@ -156,7 +157,8 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
             "savings_flops": 1 - costs["total_flops"] / base["total_flops"],
             "savings_cost_usd": np.where(base["total_cost_pv_usd"] != 0,
                                          1 - costs["total_cost_pv_usd"] / base["total_cost_pv_usd"], np.nan),
-            "binding": list(binding), "kkt_residual": num(kkt_residual), "law": facts["law"],
+            "binding": binding if isinstance(binding, np.ndarray) else list(binding),
+            "kkt_residual": num(kkt_residual), "law": facts["law"],
             "warnings": np.broadcast_to(np.asarray(warnings, dtype=int), (n,)),
             **{f: num(math.nan if serving_row is None else serving_row[f]) for f in SERVING_FIELDS},
             BASELINE_COSTS: base}

@@ -151,7 +151,7 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
 def _fill(cols, rows, facts, result, good) -> None:
     """Write the batch plans into the columns (rows: positions in the chunk) with the row
     function."""
-    binding = [";".join(result.binding_names(int(i))) for i in np.flatnonzero(good)]
+    binding = result.binding_texts(np.flatnonzero(good))
     columns = plan_columns(facts, result.params[good], result.tokens[good], loss=result.loss[good],
                            effective_tokens=result.effective_tokens[good],
                            objective_value=result.objective[good],
@@ -161,8 +161,7 @@ def _fill(cols, rows, facts, result, good) -> None:
         if cols[key].dtype.kind == "f":
             cols[key][rows] = np.asarray(values, dtype=float)
         else:
-            cols[key][rows] = np.asarray(values, dtype=object) if not isinstance(values, list) else \
-                _objects(values)
+            cols[key][rows] = values if isinstance(values, np.ndarray) else _objects(values)
     cols["message"][rows] = np.where(cols["status"][rows] == "invalid", OVERFLOW_MESSAGE, "")
 
 

@@ -153,6 +153,12 @@ def arrow_table(pa, schema, cols: dict):
             else:
                 arrays.append(pa.array(values, type=f.type, mask=missing if missing.any() else None))
             continue
+        if isinstance(values, np.ndarray):
+            try:                                # text and None: pyarrow reads the objects directly
+                arrays.append(pa.array(values, type=f.type))
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                pass
         listed = plain_column(f.name, values)
         if pa.types.is_string(f.type):
             listed = [None if v is None else str(v) for v in listed]

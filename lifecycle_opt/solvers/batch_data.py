@@ -118,6 +118,17 @@ class BatchResult:
         return [self.names[k] for k, nu in zip(self.binding[i], self.multipliers[i])
                 if k != NO_NAME and nu > 1e-12]
 
+    def binding_texts(self, rows: np.ndarray) -> np.ndarray:
+        """``";".join(binding_names(i))`` for each plan i of ``rows``, as an object array:
+        joined once per distinct set of binding constraints, not once per plan."""
+        codes = np.where(self.multipliers[rows] > 1e-12, self.binding[rows], NO_NAME)
+        if codes.shape[0] == 0:
+            return np.empty(0, dtype=object)
+        distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
+        texts = np.empty(len(distinct), dtype=object)
+        texts[:] = [";".join(self.names[k] for k in row if k != NO_NAME) for row in distinct.tolist()]
+        return texts[inverse.ravel()]
+
 
 def batch_from_problems(problems) -> Batch:
     """One Batch from exact-solver Problems (one per plan): the narrow interface both
