@@ -304,3 +304,14 @@ def test_a_loss_objective_flat_in_N_goes_to_the_exact_path_which_says_so():
         solve(scenario_from_dict(raw))
     rows = list(chunk_rows(sweep_columns(plan_sweep(raw, {"budget.total_cost": [149346.6]}), 0, 1)))
     assert rows[0]["status"] == "failed" and "the loss is flat" in rows[0]["message"]
+
+
+def test_binding_texts_are_the_binding_names_of_each_plan():
+    """The vectorised names (joined once per distinct set) against binding_names, plan by
+    plan, on random scenarios with every limit kind."""
+    problems = [build_problem(scenario_from_dict(r)) for r in scenarios(300, seed=11)]
+    result = solve_batch(batch_from_problems(problems))
+    rows = np.flatnonzero(result.status == OPTIMAL)
+    texts = result.binding_texts(rows)
+    assert list(texts) == [";".join(result.binding_names(int(i))) for i in rows]
+    assert len(set(texts)) >= 4                     # several kinds of binding sets were exercised

@@ -133,12 +133,22 @@ BIG = ["sweep", "examples/small_corpus.toml", "--vary", "inference.tokens=1e9..1
        "--no-progress", "--chunk", "4000"]
 
 
-@pytest.mark.parametrize("fmt,sig", [("parquet", signal.SIGKILL), ("parquet", signal.SIGTERM),
-                                     ("arrow", signal.SIGKILL), ("jsonl", signal.SIGKILL),
-                                     ("json", signal.SIGTERM), ("csv", signal.SIGKILL)])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("fmt", SWEEP_FORMATS)
 def test_a_sweep_killed_mid_write_leaves_the_old_file_and_no_temporary(tmp_path, fmt, sig):
     out = tmp_path / f"sweep.{fmt}"
     out.write_text("the previous result\n")
     code, temps = kill_mid_write(tmp_path, out, sig, BIG, started=200_000)
     assert code != 0
     assert out.read_text() == "the previous result\n" and temps == []
+
+
+def test_the_points_the_exact_path_solves_are_counted():
+    """A target below the law's floor is invalid: its row says why, and the command
+    counts it among the points the exact path solved."""
+    out = CliRunner().invoke(cli, ["sweep", "examples/chat_assistant.toml", "--vary", "target.loss=1.0,2.0,2.1",
+                                   "--format", "jsonl", "--no-progress"])
+    assert out.exit_code == 0
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["status"] for r in rows] == ["invalid", "optimal", "optimal"] and "target" in rows[0]["message"]
+    assert "1 of 3 points solved one by one by the exact solver" in out.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["solve", "evaluate", "sweep", "compare", "plot"]
 
+import os
 import sys
 
 import click
@@ -144,8 +145,8 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
 @click.option("--connect-timeout", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="With --scheduler: how long to wait for the scheduler to answer.")
 @click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
-              help="Points solved together (default 65536); memory holds one chunk of rows per "
-                   "worker, e.g. --chunk 10000.")
+              help="Points solved together (default 65536, 16384 for CSV and JSON); memory holds "
+                   "a few chunks of rows, e.g. --chunk 10000.")
 @click.option("--stamp", is_flag=True,
               help="Write today's date on the workbook's cover and in its properties (by default "
                    "no date, so the same inputs give the same bytes).")
@@ -183,10 +184,15 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
         plan = plan_sweep(scenario, axes)
         if xlsx:
             _fits_a_sheet(plan, xlsx)
-        streamed = not xlsx and fmt != "table" and (output or fmt in ("csv", "jsonl"))
+        streamed = not xlsx and fmt != "table"
         with _dask_client(scheduler, workers, connect_timeout) as client:
             # the workers (or this process) format the chunks they solve
-            chunks = sweep_chunks(plan, chunk or CHUNK, client, encoder(fmt, plan) if streamed else None)
+            # text is formatted in Python, holding the GIL: worker processes format it, in
+            # smaller chunks so that memory stays bounded (Arrow tables: threads)
+            text = streamed and fmt not in ("parquet", "arrow")
+            chunks = sweep_chunks(plan, chunk or (CHUNK // 4 if text else CHUNK), client,
+                                  encoder(fmt, plan) if streamed else None,
+                                  processes=os.cpu_count() if text else None)
             show = sys.stderr.isatty() if progress is None else progress
             with _progress(plan.size, show) as advance:
                 if streamed and output:
@@ -196,9 +202,10 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
                     return
                 if streamed:
                     # standard output, a chunk at a time: memory holds one chunk
+                    parts = advance(chunks)
                     if fmt == "csv":
                         click.echo(csv_header(plan.keys), nl=False)
-                    for text in advance(chunks):
+                    for text in json_array_of(parts) if fmt == "json" else parts:
                         click.echo(text, nl=False)
                     _say_exact(plan)
                     return
@@ -212,19 +219,20 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
         if fmt == "table":
             emit(render_rows(rows, keys), output, force)
             return
-        columns = _columns_of(rows, plan.keys)
-        encode = encoder(fmt, plan)
+        # with --xlsx, the rows are in memory already: the same writers, one chunk
+        columns = {k: [r.get(k) for r in rows] for k in plan.keys}
+        chunks = [encoder(fmt, plan)(columns)]
         if output:
-            write_sweep(output, fmt, plan, [encode(columns)], force=force)
+            write_sweep(output, fmt, plan, chunks, force=force)
             click.echo(f"wrote {output}", err=True)
         else:
-            click.echo("".join(json_array_of([encode(columns)])), nl=False)
+            text = {"csv": lambda: csv_header(plan.keys) + chunks[0], "jsonl": lambda: chunks[0],
+                    "json": lambda: "".join(json_array_of(chunks))}
+            if fmt not in text:
+                raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
+            click.echo(text[fmt](), nl=False)
     except LifecycleError as exc:
         fail(exc)
-
-
-def _columns_of(rows: list[dict], keys) -> dict:
-    return {k: [r.get(k) for r in rows] for k in keys}
 
 
 def _fits_a_sheet(plan, xlsx: str) -> None:
@@ -269,11 +277,15 @@ class _progress:
 
 
 def _say_exact(plan) -> None:
-    """Say on stderr how many points went to the exact path when the batch solver could
-    not take the sweep (the roofline serving model, bootstrap laws)."""
+    """Say on stderr how many points went to the exact path: all of them when the batch
+    solver could not take the sweep (the roofline serving model, bootstrap laws), else
+    those it could not solve."""
     if plan.exact_reason:
         click.echo(f"{plan.size} points solved one by one by the exact solver (the batch solver does "
                    f"not cover {plan.exact_reason})", err=True)
+    elif plan.exact_points:
+        click.echo(f"{plan.exact_points:,} of {plan.size:,} points solved one by one by the exact solver "
+                   f"(infeasible or invalid points, whose rows say why, or beyond the batch solver)", err=True)
 
 
 def _connect(Client, address: str, timeout: float):

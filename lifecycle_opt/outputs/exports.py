@@ -16,6 +16,7 @@ __all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "wr
 
 import errno
 import os
+import select
 import shutil
 import stat
 import tempfile
@@ -145,12 +146,15 @@ def write_stream_atomic(path: str | Path, write: Callable[[BinaryIO], None], *, 
 
 def _guard(tmp: str) -> tuple[int, int] | None:
     """A child process, in a session of its own (a kill of this process group does not
-    reach it), that removes ``tmp`` unless told the write finished: it waits on a pipe
-    whose other end this process holds, and the kernel closes that end however this
-    process dies. (pid, write end), or None where processes cannot fork."""
+    reach it), that removes ``tmp`` unless told the write finished. It is told "done" or
+    "fail" through a pipe; when this process dies first, without a word (SIGKILL, the
+    out-of-memory killer), it sees the pipe close or itself handed to another parent
+    (processes this one forked since, such as a sweep's workers, may hold the pipe open).
+    (pid, write end), or None where processes cannot fork."""
     if not hasattr(os, "fork"):
         return None
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     try:
         pid = os.fork()
     except OSError:
@@ -162,8 +166,13 @@ def _guard(tmp: str) -> tuple[int, int] | None:
             os.setsid()
             os.close(write_end)
             said = b""
-            while True:
-                part = os.read(read_end, 16)
+            while len(said) < 4:
+                ready, _, _ = select.select([read_end], [], [], 0.2)
+                if not ready:
+                    if os.getppid() != parent:
+                        break
+                    continue
+                part = os.read(read_end, 4 - len(said))
                 if not part:
                     break
                 said += part
@@ -179,13 +188,15 @@ def _guard(tmp: str) -> tuple[int, int] | None:
 
 
 def _release(guard: tuple[int, int] | None, *, finished: bool) -> None:
-    """Tell the guardian whether the write finished (it then leaves the file), and reap it."""
+    """Tell the guardian whether the write finished (it then leaves the file, else removes
+    what is left of it), and reap it."""
     if guard is None:
         return
     pid, write_end = guard
     try:
-        if finished:
-            os.write(write_end, b"done")
+        os.write(write_end, b"done" if finished else b"fail")
+    except OSError:
+        pass
     finally:
         os.close(write_end)
         try:

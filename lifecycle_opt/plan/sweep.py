@@ -13,6 +13,12 @@ from __future__ import annotations
 __all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep", "point_scenarios",
            "sweep_chunks", "solved_chunk", "chunk_rows", "sweep_columns"]
 
+import itertools
+import multiprocessing
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence, Union
 
@@ -24,7 +30,6 @@ from ..solvers.batch import solve_batch
 from .axes import Axis, grid
 from .sweep_plan import (Base, SweepPlan, base_of, check_keys, combine_sides, plan_sweep, point_label, point_of,
                          side_indices)
-from .planning import solve
 from .sweep_result import SweepResult
 from .rows import OVERFLOW_MESSAGE, numeric_fields, plain_column, plan_columns, row_fields, status_of
 
@@ -36,6 +41,7 @@ AxesLike = Union[Mapping[str, object], Sequence[Union[Axis, str]]]
 
 #: points solved together; a chunk's rows are all in memory at once
 CHUNK = 65_536
+
 
 
 def iter_sweep(scenario: ScenarioLike, axes: AxesLike, chunk: int = CHUNK) -> Iterator[dict]:
@@ -88,6 +94,7 @@ def point_scenarios(scenario: ScenarioLike, axes: AxesLike) -> Iterator[tuple[di
             yield point, exc
 
 def _solve_point(base: Base, point: dict) -> dict:
+    from .planning import solve        # scipy (0.3 s to import) only once a point needs it
     row = dict(point)
     try:
         label = f"{base.source or base.name} [{point_label(point)}]"
@@ -123,11 +130,16 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
     batch solver: numbers as float arrays (nan where a point has none), text as object
     arrays. Points it cannot solve (and invalid or infeasible ones, whose messages only
     the exact path writes) go through the exact per-scenario path."""
+    return _solve_columns(plan, start, stop)[0]
+
+
+def _solve_columns(plan: SweepPlan, start: int, stop: int) -> tuple[dict, int]:
+    """:func:`sweep_columns`, and how many of the points the exact path solved."""
     flat = np.arange(start, stop)
     n = flat.size
     multi = np.unravel_index(flat, plan.shape)
     cols: dict = {a.key: a.array[i] for a, i in zip(plan.axes, multi)}
-    cols.update(_empty_columns(plan, n))
+    fields = _empty_columns(plan, 0)           # the fields and their dtypes, no rows yet
     exact = np.ones(n, dtype=bool)
     if not plan.exact:
         li, ci = side_indices(plan, flat)
@@ -137,32 +149,54 @@ def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
             batch, facts = combine_sides(plan, li[sel], ci[sel])
             result = solve_batch(batch)
             good = result.status == 0
-            _fill(cols, sel[good], {k: v[good] for k, v in facts.items()}, result, good)
             exact[sel[good]] = False
-    for j in np.flatnonzero(exact):
-        row = _solve_point(plan.base, point_of(plan, int(flat[j])))
-        for k in plan.keys:
-            if k in cols and not any(a.key == k for a in plan.axes):
-                value = row.get(k)
-                cols[k][j] = (np.nan if value is None else value) if cols[k].dtype.kind == "f" else value
-    return cols
+            if exact.any():                    # some rows for the exact path: room for them first
+                cols.update(_empty_columns(plan, n))
+            _fill(cols, fields, sel[good], {k: v[good] for k, v in facts.items()}, result, good, n)
+    if exact.all():
+        cols.update(_empty_columns(plan, n))
+    if exact.any():
+        with _EXACT:
+            for j in np.flatnonzero(exact):
+                row = _solve_point(plan.base, point_of(plan, int(flat[j])))
+                for k in fields:
+                    value = row.get(k)
+                    cols[k][j] = (np.nan if value is None else value) if cols[k].dtype.kind == "f" else value
+    return {k: cols[k] for k in plan.keys}, int(exact.sum())
 
 
-def _fill(cols, rows, facts, result, good) -> None:
-    """Write the batch plans into the columns (rows: positions in the chunk) with the row
-    function."""
+#: one chunk at a time on the exact path (cvxpy and scipy are not known to be thread-safe)
+_EXACT = threading.Lock()
+
+
+def _fill(cols, fields, rows, facts, result, good, n: int) -> None:
+    """Write the batch plans into the columns (rows: their positions in the chunk of n
+    points) with the row function; where they are the whole chunk, the row function's
+    arrays become the columns (``fields`` gives each column's dtype)."""
     binding = result.binding_texts(np.flatnonzero(good))
     columns = plan_columns(facts, result.params[good], result.tokens[good], loss=result.loss[good],
                            effective_tokens=result.effective_tokens[good],
                            objective_value=result.objective[good],
                            kkt_residual=result.kkt_residual[good], binding=binding)
+    whole = rows.size == n                             # every point of the chunk, in order
     for key in row_fields():
+        dtype = fields[key].dtype
         values = columns[key]
-        if cols[key].dtype.kind == "f":
-            cols[key][rows] = np.asarray(values, dtype=float)
+        if dtype.kind == "f":
+            values = np.asarray(values, dtype=float)
+        elif not isinstance(values, np.ndarray):
+            values = _objects(values)
+        if whole:
+            # the row function's own array where it is one of the chunk's size, else a copy
+            fits = values.shape == rows.shape and values.dtype == dtype and values.flags.writeable
+            cols[key] = values if fits else np.array(np.broadcast_to(values, rows.shape), dtype=dtype)
         else:
-            cols[key][rows] = values if isinstance(values, np.ndarray) else _objects(values)
-    cols["message"][rows] = np.where(cols["status"][rows] == "invalid", OVERFLOW_MESSAGE, "")
+            cols[key][rows] = values
+    message = np.where(cols["status"][rows] == "invalid", OVERFLOW_MESSAGE, "").astype(object)
+    if whole:
+        cols["message"] = message
+    else:
+        cols["message"][rows] = message
 
 
 def _objects(values: list) -> np.ndarray:
@@ -180,10 +214,15 @@ def chunk_rows(cols: dict) -> Iterator[dict]:
         yield dict(zip(keys, values))
 
 
-def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None) -> Iterator[tuple[int, object]]:
+def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None,
+                 threads: int | None = None, processes: int | None = None) -> Iterator[tuple[int, object]]:
     """(points, columns) of each chunk in grid order, or (points, ``encode(columns)``):
     ``encode`` (picklable) runs where the chunk is solved, so that with a Dask ``client``
     the workers format their chunks and this process only writes them.
+
+    Without a client, ``threads`` threads (default: one per core, at most 4) solve and
+    encode chunks a few ahead; where the encoding holds the GIL (Python text), give
+    ``processes`` instead: forked worker processes (where the system can fork).
 
     With a client, chunks are solved on its workers (a few ahead of the one being
     yielded) and come back in order. A chunk lost with a worker is solved again on the
@@ -191,8 +230,7 @@ def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None) 
     or a chunk is lost three times."""
     ranges = [(s, min(s + chunk, plan.size)) for s in range(0, plan.size, chunk)]
     if client is None:
-        for s, e in ranges:
-            yield e - s, solved_chunk(plan, s, e, encode)
+        yield from _local_chunks(plan, ranges, encode, threads or min(os.cpu_count() or 1, 4), processes)
         return
     # hash=False: Dask would otherwise tokenize the whole plan, visiting every array and
     # dataclass in it, for a key it does not need
@@ -202,7 +240,8 @@ def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None) 
     ahead = max(2, 2 * len(client.scheduler_info().get("workers", {})))
     futures = [submit(r) for r in ranges[:ahead]]
     for k, (s, e) in enumerate(ranges):
-        cols = _chunk_result(client, plan, futures, k, ranges, submit, shared, scatter)
+        cols, exact = _chunk_result(client, plan, futures, k, ranges, submit, shared, scatter)
+        plan.exact_points += exact
         futures[k] = None
         nxt = k + ahead
         if nxt < len(ranges):
@@ -210,10 +249,93 @@ def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None) 
         yield e - s, cols
 
 
+def _local_chunks(plan: SweepPlan, ranges: list, encode, threads: int,
+                  processes: int | None = None) -> Iterator[tuple[int, object]]:
+    """The chunks solved on this machine, in grid order: in ``processes`` forked worker
+    processes when given (for encodings that hold the GIL: Python text), else in
+    ``threads`` threads (numpy's batch solve and pyarrow's encoding release the GIL for
+    most of a chunk's work), a few chunks ahead of the one yielded. The exact path,
+    Python through and through, takes one chunk at a time in a process (_EXACT)."""
+    global _FORKED_PLAN
+    if processes and processes > 1 and len(ranges) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        _FORKED_PLAN = plan                    # inherited by the forked workers, never pickled
+        pool = multiprocessing.get_context("fork").Pool(processes, initializer=_die_with_parent)
+        try:
+            yield from _in_order(plan, ranges, lambda r: _Async(pool.apply_async(_forked_chunk, (*r, encode))),
+                                 processes + 1)
+            pool.close()
+        except BaseException:
+            pool.terminate()                   # a signal, an error, a reader gone: no waiting on workers
+            raise
+        finally:
+            pool.join()
+        return
+    if threads == 1 or len(ranges) < 2:
+        for s, e in ranges:
+            payload, exact = solved_chunk(plan, s, e, encode)
+            plan.exact_points += exact
+            yield e - s, payload
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="lifeopt-sweep") as pool:
+        yield from _in_order(plan, ranges, lambda r: pool.submit(solved_chunk, plan, *r, encode), threads + 1)
+
+
+def _in_order(plan: SweepPlan, ranges: list, submit, ahead: int) -> Iterator[tuple[int, object]]:
+    """The results of ``submit(range)`` for every range, in order, ``ahead`` in flight."""
+    pending = iter(ranges)
+    queue = deque((r, submit(r)) for r in itertools.islice(pending, ahead))
+    try:
+        while queue:
+            (s, e), future = queue.popleft()
+            payload, exact = future.result()
+            nxt = next(pending, None)
+            if nxt is not None:
+                queue.append((nxt, submit(nxt)))
+            plan.exact_points += exact
+            yield e - s, payload
+    finally:
+        for _, future in queue:
+            future.cancel()
+
+
+class _Async:
+    """A multiprocessing result with the face of a future."""
+
+    def __init__(self, result):
+        self._result = result
+
+    def result(self):
+        return self._result.get()
+
+    def cancel(self) -> None:
+        pass                                   # the pool is terminated instead
+
+
+#: the plan of the sweep being solved, for the worker processes forked to solve it
+_FORKED_PLAN: SweepPlan | None = None
+
+
+def _die_with_parent() -> None:
+    """A forked worker ends when the sweep's process does, however it ends (Linux's
+    PR_SET_PDEATHSIG; elsewhere it ends when its task queue closes)."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)          # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _forked_chunk(start: int, stop: int, encode):
+    return solved_chunk(_FORKED_PLAN, start, stop, encode)
+
+
 def solved_chunk(plan: SweepPlan, start: int, stop: int, encode=None):
-    """The columns of points start..stop−1 (:func:`sweep_columns`), encoded if asked."""
-    cols = sweep_columns(plan, start, stop)
-    return cols if encode is None else encode(cols)
+    """(columns of points start..stop−1 (:func:`sweep_columns`), encoded if asked; how
+    many of them the exact path solved)."""
+    cols, exact = _solve_columns(plan, start, stop)
+    return (cols if encode is None else encode(cols)), exact
 
 
 def _lost(exc: BaseException) -> bool:

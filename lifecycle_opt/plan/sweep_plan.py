@@ -158,6 +158,8 @@ class SweepPlan:
     cost: _Side
     exact: bool = False
     exact_reason: str = ""
+    #: points solved so far by the exact path (infeasible, invalid, beyond the batch solver)
+    exact_points: int = 0
 
     @property
     def shape(self) -> tuple:

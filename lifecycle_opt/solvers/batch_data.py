@@ -121,13 +121,17 @@ class BatchResult:
     def binding_texts(self, rows: np.ndarray) -> np.ndarray:
         """``";".join(binding_names(i))`` for each plan i of ``rows``, as an object array:
         joined once per distinct set of binding constraints, not once per plan."""
-        codes = np.where(self.multipliers[rows] > 1e-12, self.binding[rows], NO_NAME)
+        codes = np.where(self.multipliers[rows] > 1e-12, self.binding[rows], NO_NAME).astype(np.int64)
         if codes.shape[0] == 0:
             return np.empty(0, dtype=object)
-        distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
+        # the three codes of a plan as one number, so that np.unique sorts integers, not rows
+        m = len(self.names) + 1
+        key = ((codes[:, 0] + 1) * m + (codes[:, 1] + 1)) * m + (codes[:, 2] + 1)
+        distinct, inverse = np.unique(key, return_inverse=True)
         texts = np.empty(len(distinct), dtype=object)
-        texts[:] = [";".join(self.names[k] for k in row if k != NO_NAME) for row in distinct.tolist()]
-        return texts[inverse.ravel()]
+        texts[:] = [";".join(self.names[k - 1] for k in (d // (m * m), d // m % m, d % m) if k)
+                    for d in distinct.tolist()]
+        return texts[inverse]
 
 
 def batch_from_problems(problems) -> Batch:
