@@ -5,7 +5,7 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 from __future__ import annotations
 
 __all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "render_rows_json", "render_compare",
+           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "float_texts", "memo_texts", "render_rows_json", "render_compare",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import csv
@@ -323,24 +323,35 @@ def csv_chunk(columns: dict, keys, cell=_csv_cell) -> str:
 def _csv_cells(key: str, values, cell) -> list[str]:
     """The CSV text of one column's cells."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "f" and cell is _csv_cell:
-        missing = np.isnan(values)
-        if missing.all():
-            return [""] * values.size
-        if key in INT_FIELDS:
-            return ["" if v != v else str(int(v)) for v in values.tolist()]
-        text = list(map(float.__repr__, values.tolist()))
-        for i in np.flatnonzero(missing).tolist():
-            text[i] = ""
-        return text
+        return float_texts(key, values, np.isnan(values), "")
+    return memo_texts(values.tolist() if isinstance(values, np.ndarray) else values, lambda v: _csv_field(cell(v)))
+
+
+def float_texts(key: str, values: np.ndarray, missing: np.ndarray, missing_text: str) -> list[str]:
+    """The repr of each float of a column (``str(int)`` for a whole-number field), and
+    ``missing_text`` where ``missing``: the text CSV and JSON write for numbers."""
+    if missing.all():
+        return [missing_text] * values.size
+    if key in INT_FIELDS:
+        return [missing_text if m else str(int(v)) for v, m in zip(values.tolist(), missing.tolist())]
+    text = list(map(float.__repr__, values.tolist()))
+    for i in np.flatnonzero(missing).tolist():
+        text[i] = missing_text
+    return text
+
+
+def memo_texts(values, fmt) -> list[str]:
+    """``fmt(v)`` for each value, computed once per distinct value (a column of text
+    repeats a few values: a scenario's name, "optimal")."""
     memo: dict = {}
     out = []
-    for v in (values.tolist() if isinstance(values, np.ndarray) else values):
+    for v in values:
         if isinstance(v, np.generic):
             v = v.item()
-        k = (type(v), v)
+        k = (type(v), v)                      # 1, 1.0 and True are equal keys otherwise
         text = memo.get(k)
         if text is None:
-            text = memo[k] = _csv_field(cell(v))
+            text = memo[k] = fmt(v)
         out.append(text)
     return out
 

@@ -21,10 +21,10 @@ import numpy as np
 
 
 from ..errors import ExportError
-from ..plan.rows import INT_FIELDS, plain_column
+from ..plan.rows import plain_column
 from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
 from .exports import write_stream_atomic
-from .reports import csv_chunk, csv_header, strict
+from .reports import csv_chunk, csv_header, float_texts, memo_texts, strict
 
 #: the formats a sweep is written in, and the file endings that choose them
 SWEEP_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow")
@@ -84,22 +84,8 @@ def _json_values(key: str, column) -> list[str]:
     """The JSON text of each value of a column, as ``json.dumps`` writes it (floats by
     repr, nan and inf as null: strict JSON), a column at a time."""
     if isinstance(column, np.ndarray) and column.dtype.kind == "f":
-        missing = ~np.isfinite(column)
-        if key in INT_FIELDS:
-            return ["null" if m else str(int(v)) for v, m in zip(column.tolist(), missing.tolist())]
-        text = list(map(float.__repr__, column.tolist()))
-        for i in np.flatnonzero(missing).tolist():
-            text[i] = "null"
-        return text
-    memo: dict = {}
-    out = []
-    for v in plain_column(key, column):
-        k = (type(v), v)
-        t = memo.get(k)
-        if t is None:
-            t = memo[k] = json.dumps(strict(v), allow_nan=False)
-        out.append(t)
-    return out
+        return float_texts(key, column, ~np.isfinite(column), "null")
+    return memo_texts(plain_column(key, column), lambda v: json.dumps(strict(v), allow_nan=False))
 
 
 def _template(keys, start: str, between: str, end: str) -> str:
