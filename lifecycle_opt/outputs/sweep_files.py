@@ -19,7 +19,6 @@ from typing import Iterable
 
 import numpy as np
 
-
 from ..errors import ExportError
 from ..plan.rows import plain_column
 from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
@@ -46,8 +45,8 @@ def encoder(fmt: str, plan):
     Parquet and Arrow an Arrow table of the plan's schema."""
     keys = plan.keys
     if fmt in ("parquet", "arrow"):
-        pa = pyarrow_module()
-        return functools.partial(arrow_table, pa, plan_schema(pa, plan))
+        # the schema travels with the function; each process imports pyarrow itself
+        return functools.partial(arrow_table, plan_schema(pyarrow_module(), plan))
     return {"csv": functools.partial(csv_chunk, keys=keys), "jsonl": functools.partial(jsonl_text, keys=keys),
             "json": functools.partial(json_rows, keys=keys)}.get(fmt)
 

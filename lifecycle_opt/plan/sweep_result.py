@@ -94,7 +94,7 @@ class SweepResult(Sequence):
         """A pyarrow Table of the columns, the scenario, axes and units in its metadata."""
         pa = pyarrow_module()
         axes = {a["key"]: self._columns[a["key"]] for a in self.metadata.get("axes", [])}
-        return arrow_table(pa, arrow_schema(pa, self.keys, axes, self.metadata), self._columns)
+        return arrow_table(arrow_schema(pa, self.keys, axes, self.metadata), self._columns)
 
 
 def sweep_metadata(plan) -> dict:
@@ -141,8 +141,9 @@ def plan_schema(pa, plan):
     return arrow_schema(pa, plan.keys, {a.key: a.array for a in plan.axes}, sweep_metadata(plan))
 
 
-def arrow_table(pa, schema, cols: dict):
+def arrow_table(schema, cols: dict):
     """A chunk of columns as an Arrow table of ``schema`` (nan and None as null)."""
+    pa = pyarrow_module()
     arrays = []
     for f in schema:
         values = cols[f.name]
