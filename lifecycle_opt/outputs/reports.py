@@ -324,7 +324,7 @@ def _csv_cells(key: str, values, cell) -> list[str]:
     """The CSV text of one column's cells."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "f" and cell is _csv_cell:
         return float_texts(key, values, np.isnan(values), "")
-    return memo_texts(values.tolist() if isinstance(values, np.ndarray) else values, lambda v: _csv_field(cell(v)))
+    return memo_texts(values, lambda v: _csv_field(cell(v)))
 
 
 def float_texts(key: str, values: np.ndarray, missing: np.ndarray, missing_text: str) -> list[str]:
@@ -332,6 +332,10 @@ def float_texts(key: str, values: np.ndarray, missing: np.ndarray, missing_text:
     ``missing_text`` where ``missing``: the text CSV and JSON write for numbers."""
     if missing.all():
         return [missing_text] * values.size
+    if not missing.any() and values.size and (values == values[0]).all():
+        # one value down the whole column (a sweep's target, its corpus): one repr
+        first = values[0].item()
+        return [str(int(first)) if key in INT_FIELDS else float.__repr__(first)] * values.size
     if key in INT_FIELDS:
         return [missing_text if m else str(int(v)) for v, m in zip(values.tolist(), missing.tolist())]
     text = list(map(float.__repr__, values.tolist()))
@@ -343,6 +347,10 @@ def float_texts(key: str, values: np.ndarray, missing: np.ndarray, missing_text:
 def memo_texts(values, fmt) -> list[str]:
     """``fmt(v)`` for each value, computed once per distinct value (a column of text
     repeats a few values: a scenario's name, "optimal")."""
+    if isinstance(values, np.ndarray):
+        if values.size and values.dtype == object and type(values[0]) is str and (values == values[0]).all():
+            return [fmt(values[0])] * values.size       # one text down the whole column
+        values = values.tolist()
     memo: dict = {}
     out = []
     for v in values:

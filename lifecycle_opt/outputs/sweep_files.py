@@ -20,7 +20,6 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import ExportError
-from ..plan.rows import plain_column
 from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
 from .exports import write_stream_atomic
 from .reports import csv_chunk, csv_header, float_texts, memo_texts, strict
@@ -84,7 +83,7 @@ def _json_values(key: str, column) -> list[str]:
     repr, nan and inf as null: strict JSON), a column at a time."""
     if isinstance(column, np.ndarray) and column.dtype.kind == "f":
         return float_texts(key, column, ~np.isfinite(column), "null")
-    return memo_texts(plain_column(key, column), lambda v: json.dumps(strict(v), allow_nan=False))
+    return memo_texts(column, lambda v: json.dumps(strict(v), allow_nan=False))
 
 
 def _template(keys, start: str, between: str, end: str) -> str:
