@@ -20,6 +20,7 @@ import select
 import shutil
 import stat
 import tempfile
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
@@ -156,7 +157,11 @@ def _guard(tmp: str) -> tuple[int, int] | None:
     read_end, write_end = os.pipe()
     parent = os.getpid()
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of fork in a threaded process; the guardian runs no Python
+            # code that could meet a lock another thread held, only system calls
+            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+            pid = os.fork()
     except OSError:
         os.close(read_end)
         os.close(write_end)

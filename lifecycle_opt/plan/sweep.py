@@ -17,6 +17,7 @@ import itertools
 import multiprocessing
 import os
 import threading
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -259,7 +260,11 @@ def _local_chunks(plan: SweepPlan, ranges: list, encode, threads: int,
     global _FORKED_PLAN
     if processes and processes > 1 and len(ranges) > 1 and "fork" in multiprocessing.get_all_start_methods():
         _FORKED_PLAN = plan                    # inherited by the forked workers, never pickled
-        pool = multiprocessing.get_context("fork").Pool(processes, initializer=_die_with_parent)
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of fork in a threaded process (numpy's BLAS threads); the
+            # workers only run the sweep's own code, which takes no lock held at the fork
+            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+            pool = multiprocessing.get_context("fork").Pool(processes, initializer=_die_with_parent)
         try:
             yield from _in_order(plan, ranges, lambda r: _Async(pool.apply_async(_forked_chunk, (*r, encode))),
                                  processes + 1)
