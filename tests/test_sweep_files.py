@@ -152,3 +152,17 @@ def test_the_points_the_exact_path_solves_are_counted():
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["status"] for r in rows] == ["invalid", "optimal", "optimal"] and "target" in rows[0]["message"]
     assert "1 of 3 points solved one by one by the exact solver" in out.stderr
+
+
+def test_repeated_columns_are_formatted_once_and_signed_zeros_kept_apart():
+    """Equal columns share their text, but only when their bits are equal: 0.0 and -0.0
+    compare equal and print differently."""
+    from lifecycle_opt.outputs.reports import column_texts, float_texts
+    calls = []
+
+    def texts(k, v):
+        calls.append(k)
+        return float_texts(k, v, np.isnan(v), "")
+    cols = {"a": np.array([0.0, 1.5, np.nan]), "b": np.array([-0.0, 1.5, np.nan]), "c": np.array([0.0, 1.5, np.nan])}
+    assert column_texts(["a", "b", "c"], cols, texts) == [["0.0", "1.5", ""], ["-0.0", "1.5", ""], ["0.0", "1.5", ""]]
+    assert calls == ["a", "b"]

@@ -5,7 +5,7 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 from __future__ import annotations
 
 __all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "float_texts", "memo_texts", "render_rows_json", "render_compare",
+           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "column_texts", "float_texts", "memo_texts", "render_rows_json", "render_compare",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import csv
@@ -314,7 +314,7 @@ def csv_chunk(columns: dict, keys, cell=_csv_cell) -> str:
     float array through ``float.__repr__`` over its list, any other column through a
     memo of its distinct values (a scenario's name is quoted once, not per row); the
     rows are then joined. The bytes are those of Python's csv writer."""
-    cells = [_csv_cells(k, columns[k], cell) for k in keys]
+    cells = column_texts(keys, columns, lambda k, v: _csv_cells(k, v, cell))
     if not cells or not cells[0]:
         return ""
     return "\r\n".join(map(",".join, zip(*cells))) + "\r\n"
@@ -325,6 +325,25 @@ def _csv_cells(key: str, values, cell) -> list[str]:
     if isinstance(values, np.ndarray) and values.dtype.kind == "f" and cell is _csv_cell:
         return float_texts(key, values, np.isnan(values), "")
     return memo_texts(values, lambda v: _csv_field(cell(v)))
+
+
+def column_texts(keys, columns: dict, texts) -> list[list[str]]:
+    """``texts(key, column)`` for each key, once per distinct float column: a sweep's rows
+    repeat whole columns (without [finance], each present value is its nominal value), and
+    a float's repr is most of the cost of writing it."""
+    out, seen = [], []
+    for k in keys:
+        v = columns[k]
+        if isinstance(v, np.ndarray) and v.dtype == np.float64 and v.size and k not in INT_FIELDS:
+            bits = v.view(np.int64)            # the same bits, the same text (0.0 is not -0.0)
+            same = next((t for b, t in seen if b[0] == bits[0] and np.array_equal(b, bits)), None)
+            if same is None:
+                same = texts(k, v)
+                seen.append((bits, same))
+            out.append(same)
+        else:
+            out.append(texts(k, v))
+    return out
 
 
 def float_texts(key: str, values: np.ndarray, missing: np.ndarray, missing_text: str) -> list[str]:

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ExportError
 from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
 from .exports import write_stream_atomic
-from .reports import csv_chunk, csv_header, float_texts, memo_texts, strict
+from .reports import column_texts, csv_chunk, csv_header, float_texts, memo_texts, strict
 
 #: the formats a sweep is written in, and the file endings that choose them
 SWEEP_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow")
@@ -94,13 +94,13 @@ def _template(keys, start: str, between: str, end: str) -> str:
 def jsonl_text(cols: dict, keys) -> str:
     """One strict JSON object per row, a line each: the bytes of ``json.dumps(row)``."""
     template = _template(keys, "{", ", ", "}\n")
-    return "".join(template % row for row in zip(*(_json_values(k, cols[k]) for k in keys)))
+    return "".join(template % row for row in zip(*column_texts(keys, cols, _json_values)))
 
 
 def json_rows(cols: dict, keys) -> str:
     """The rows of a chunk as they stand in ``json.dumps(rows, indent=2)``, joined by ",\\n  "."""
     template = _template(keys, "{\n    ", ",\n    ", "\n  }")
-    return ",\n  ".join(template % row for row in zip(*(_json_values(k, cols[k]) for k in keys)))
+    return ",\n  ".join(template % row for row in zip(*column_texts(keys, cols, _json_values)))
 
 
 def json_array_of(parts):
