@@ -220,7 +220,7 @@ def test_batch_sweep_rows_equal_the_exact_rows(name, axes):
 
 
 def _csv(plan, chunks):
-    from lifecycle_opt.outputs.reports import csv_chunk, csv_header
+    from lifecycle_opt.outputs.text_cells import csv_chunk, csv_header
     return csv_header(plan.keys) + "".join(csv_chunk(cols, plan.keys) for _, cols in chunks)
 
 

@@ -157,7 +157,7 @@ def test_the_points_the_exact_path_solves_are_counted():
 def test_repeated_columns_are_formatted_once_and_signed_zeros_kept_apart():
     """Equal columns share their text, but only when their bits are equal: 0.0 and -0.0
     compare equal and print differently."""
-    from lifecycle_opt.outputs.reports import column_texts, float_texts
+    from lifecycle_opt.outputs.text_cells import column_texts, float_texts
     calls = []
 
     def texts(k, v):

@@ -167,7 +167,8 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
       lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
           --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
     """
-    from ..outputs.reports import csv_header, render_rows
+    from ..outputs.reports import render_rows
+    from ..outputs.text_cells import csv_header
     from ..outputs.sweep_files import encoder, format_for, json_array_of, write_sweep
     from ..plan.axes import parse_axes
     from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks

@@ -5,10 +5,9 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 from __future__ import annotations
 
 __all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "csv_header", "csv_chunk", "column_texts", "float_texts", "memo_texts", "render_rows_json", "render_compare",
+           "render_rows", "render_rows_csv", "render_rows_json", "render_compare",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
-import csv
 import io
 from collections.abc import Sequence
 import json
@@ -22,11 +21,11 @@ from ..fit.approaches import REPORT_BUDGETS, Comparison
 from ..fit.isoflop import IsoFlopFit
 from ..fit.parametric import Bootstrap, FitResult
 from ..plan.solution import Binding, Solution
-from ..plan.rows import INT_FIELDS
 from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import format_count, format_duration, format_flops, format_money, format_number
 from .serving_report import SERVING_KNOB_UNITS, serving_section
+from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
 
 #: Published plans (parameters, training tokens) for the over-training report.
 #: Sources: GPT-3 — Brown et al. 2020 Table 2.2 (175B, 300B); Gopher — Rae et al. 2021 (280B, 300B);
@@ -242,24 +241,6 @@ def render_csv(sol: Solution) -> str:
     return buf.getvalue()
 
 
-def csv_writer(buf):
-    """A CSV writer with RFC 4180's CRLF line ends: a field that holds a carriage return
-    or a newline is then quoted, so a CR typed into a name cannot start a new row (with
-    bare "\n" ends, Python leaves a lone CR unquoted and readers split the row there)."""
-    return csv.writer(buf, lineterminator="\r\n")
-
-
-def neutralise(value):
-    """OWASP CSV-injection guard: text starting with = + - @ tab or CR is prefixed with '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        try:
-            float(value)
-            return value
-        except ValueError:
-            return "'" + value
-    return value
-
-
 # ------------------------------------------------------------------ many plans: sweeps
 #: the columns a sweep table shows after the varied keys (every field is in CSV and JSON)
 _ROW_COLUMNS = (("status", "status", str), ("params", "N", format_count), ("tokens", "D", format_count),
@@ -294,100 +275,6 @@ def render_rows_csv(rows: list[dict]) -> str:
     """Rows as CSV, one column per field (the union over rows), base units."""
     keys = sweep_keys(rows)
     return csv_header(keys) + csv_chunk({k: [r.get(k) for r in rows] for k in keys}, keys)
-
-
-def _csv_cell(value):
-    return neutralise("" if value is None else repr(value) if isinstance(value, float) else value)
-
-
-def csv_header(keys) -> str:
-    """The header line of a CSV of rows."""
-    return csv_chunk({k: [k] for k in keys}, keys, cell=lambda v: neutralise(v))
-
-
-def csv_chunk(columns: dict, keys, cell=_csv_cell) -> str:
-    """Columns {key: list or numpy array of values} as CSV lines (no header): floats as
-    repr, None (and nan in a float array) empty, text neutralised against formula
-    injection (OWASP) and quoted as CSV needs, CRLF line ends.
-
-    A sweep of a million rows spends its time here, so it goes a column at a time: a
-    float array through ``float.__repr__`` over its list, any other column through a
-    memo of its distinct values (a scenario's name is quoted once, not per row); the
-    rows are then joined. The bytes are those of Python's csv writer."""
-    cells = column_texts(keys, columns, lambda k, v: _csv_cells(k, v, cell))
-    if not cells or not cells[0]:
-        return ""
-    return "\r\n".join(map(",".join, zip(*cells))) + "\r\n"
-
-
-def _csv_cells(key: str, values, cell) -> list[str]:
-    """The CSV text of one column's cells."""
-    if isinstance(values, np.ndarray) and values.dtype.kind == "f" and cell is _csv_cell:
-        return float_texts(key, values, np.isnan(values), "")
-    return memo_texts(values, lambda v: _csv_field(cell(v)))
-
-
-def column_texts(keys, columns: dict, texts) -> list[list[str]]:
-    """``texts(key, column)`` for each key, once per distinct float column: a sweep's rows
-    repeat whole columns (without [finance], each present value is its nominal value), and
-    a float's repr is most of the cost of writing it."""
-    out, seen = [], []
-    for k in keys:
-        v = columns[k]
-        if isinstance(v, np.ndarray) and v.dtype == np.float64 and v.size and k not in INT_FIELDS:
-            bits = v.view(np.int64)            # the same bits, the same text (0.0 is not -0.0)
-            same = next((t for b, t in seen if b[0] == bits[0] and np.array_equal(b, bits)), None)
-            if same is None:
-                same = texts(k, v)
-                seen.append((bits, same))
-            out.append(same)
-        else:
-            out.append(texts(k, v))
-    return out
-
-
-def float_texts(key: str, values: np.ndarray, missing: np.ndarray, missing_text: str) -> list[str]:
-    """The repr of each float of a column (``str(int)`` for a whole-number field), and
-    ``missing_text`` where ``missing``: the text CSV and JSON write for numbers."""
-    if missing.all():
-        return [missing_text] * values.size
-    if not missing.any() and values.size and (values == values[0]).all():
-        # one value down the whole column (a sweep's target, its corpus): one repr
-        first = values[0].item()
-        return [str(int(first)) if key in INT_FIELDS else float.__repr__(first)] * values.size
-    if key in INT_FIELDS:
-        return [missing_text if m else str(int(v)) for v, m in zip(values.tolist(), missing.tolist())]
-    text = list(map(float.__repr__, values.tolist()))
-    for i in np.flatnonzero(missing).tolist():
-        text[i] = missing_text
-    return text
-
-
-def memo_texts(values, fmt) -> list[str]:
-    """``fmt(v)`` for each value, computed once per distinct value (a column of text
-    repeats a few values: a scenario's name, "optimal")."""
-    if isinstance(values, np.ndarray):
-        if values.size and values.dtype == object and type(values[0]) is str and (values == values[0]).all():
-            return [fmt(values[0])] * values.size       # one text down the whole column
-        values = values.tolist()
-    memo: dict = {}
-    out = []
-    for v in values:
-        if isinstance(v, np.generic):
-            v = v.item()
-        k = (type(v), v)                      # 1, 1.0 and True are equal keys otherwise
-        text = memo.get(k)
-        if text is None:
-            text = memo[k] = fmt(v)
-        out.append(text)
-    return out
-
-
-def _csv_field(value) -> str:
-    """One field as Python's csv writer writes it (quoted where it must be)."""
-    buf = io.StringIO()
-    csv_writer(buf).writerow(["" if value is None else value, ""])
-    return buf.getvalue()[:-3]                 # the empty second field and the CRLF
 
 
 def render_rows_json(rows: list[dict]) -> str:

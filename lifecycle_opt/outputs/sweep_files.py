@@ -22,7 +22,8 @@ import numpy as np
 from ..errors import ExportError
 from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
 from .exports import write_stream_atomic
-from .reports import column_texts, csv_chunk, csv_header, float_texts, memo_texts, strict
+from .reports import strict
+from .text_cells import column_texts, csv_chunk, csv_header, float_texts, memo_texts
 
 #: the formats a sweep is written in, and the file endings that choose them
 SWEEP_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow")

@@ -39,7 +39,7 @@ from .. import __version__
 from ..errors import ExportError
 from ..plan.rows import field_unit
 from .exports import check_writable, write_bytes_atomic, write_folder_atomic
-from .reports import csv_writer, neutralise
+from .text_cells import csv_writer, neutralise
 from ..plan.sweep import sweep_keys
 
 #: cell styles: how each kind of cell looks in the XLSX
