@@ -419,3 +419,35 @@ def test_a_local_cluster_takes_no_fixed_port():
         hosts = [s.getsockname()[0] for s in http._sockets.values()]
         assert 8787 not in ports and set(hosts) <= {"127.0.0.1"}
     taken.close()
+
+
+def test_a_local_worker_process_killed_mid_sweep_is_one_line_and_leaves_nothing(tmp_path):
+    """CSV is formatted in forked worker processes: one killed (as the out-of-memory killer
+    would) ends the sweep with one line and exit 2, the old file intact, no temporary
+    file, and no worker left behind."""
+    psutil = pytest.importorskip("psutil")
+    import signal
+    out = tmp_path / "sweep.csv"
+    out.write_text("the previous result\n")
+    proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", "sweep", str(EXAMPLES / "small_corpus.toml"),
+                             "--vary", "inference.tokens=1e9..1e15:log:3000000", "--no-progress", "--chunk", "4000",
+                             "-o", str(out), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    temps = lambda: [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.csv.")]  # noqa: E731
+    deadline = time.time() + 120
+    while not (temps() and temps()[0].stat().st_size > 100_000):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    # the workers share the command's session; the file's guardian has a session of its own
+    workers = [c for c in psutil.Process(proc.pid).children() if os.getsid(c.pid) == os.getsid(proc.pid)]
+    assert len(workers) >= 2
+    os.kill(workers[0].pid, signal.SIGKILL)
+    stderr = proc.communicate(timeout=60)[1]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "worker process" in lines[0] and "smaller --chunk" in lines[0]
+    assert out.read_text() == "the previous result\n"
+    deadline = time.time() + 10
+    while temps() and time.time() < deadline:
+        time.sleep(0.05)
+    assert temps() == []
+    assert not [c for c in workers[1:] if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]

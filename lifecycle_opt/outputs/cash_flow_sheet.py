@@ -4,7 +4,7 @@ with totals, the NPV (also by the spreadsheet's own NPV function) and the timing
 the optimiser used (docs/model.md §3, "Time and money")."""
 from __future__ import annotations
 
-__all__ = ["cash_flow_sheet", "input_names"]
+__all__ = ["cash_flow_sheet", "demand_range", "input_names"]
 
 from .workbook import Cell, Sheet, column_letter
 
@@ -50,7 +50,7 @@ def cash_flow_sheet(book, scenario, sol):
         cf.training_usd, "money", total=row_sum, total_value=sum(cf.training_usd))
     # serving starts when training ends: month m serves the (m − training_months + 1)-th month
     # of the demand in Inputs, so a new training_months input moves the serving months
-    demand = _demand_range(book, len(fin.monthly_tokens))
+    demand = demand_range(book, len(fin.monthly_tokens))
     add("tokens", "tokens served", "tokens",
         (lambda m, col: f"=IF({ref('m', col)}<training_months,0,"
                         f"IFERROR(INDEX({demand},{ref('m', col)}-training_months+1),0))")
@@ -84,7 +84,7 @@ def cash_flow_sheet(book, scenario, sol):
     _summaries(book, sheet, scenario, cf, rows)
 
 
-def _demand_range(book, months: int) -> str | None:
+def demand_range(book, months: int) -> str | None:
     """The Inputs cells of the months' tokens as one column range (Inputs!$B$40:$B$63)."""
     if not months:
         return None

@@ -15,7 +15,7 @@ from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
 from .book_formats import monthly_tokens, training_months_note, unit_format, valid_range
-from .cash_flow_sheet import cash_flow_sheet
+from .cash_flow_sheet import cash_flow_sheet, demand_range
 from .serving_sheet import serving_cells, serving_inputs, serving_price_cells
 from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
 
@@ -373,10 +373,8 @@ def _inference_cells(c: _Calc, scenario, sol, both) -> bool:
 
 def _month_range(book: Book, months: int) -> str:
     """SUM over the Inputs cells of the months' tokens, as one range (B5:B28), or "0"."""
-    if not months:
-        return "0"
-    first, last = book.names["tokens_month_1"], book.names[f"tokens_month_{months}"]
-    return f"SUM({first}:{last.split('!')[1]})"
+    cells = demand_range(book, months)
+    return f"SUM({cells})" if cells else "0"
 
 
 def _dollar_cells(c: _Calc, scenario, both, priced_inference: bool, has_finance: bool) -> None:

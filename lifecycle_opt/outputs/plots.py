@@ -213,10 +213,10 @@ def _limits(ax, scenario: Scenario, sol: Solution, N, D) -> None:
         ax.contour(N, D, g, levels=[1.0], colors=[colour], linewidths=1.6, linestyles="--").set_gid(
             f"limit:{c.name}")
         ax.plot([], [], color=colour, linewidth=1.6, linestyle="--", gid=f"limit:{c.name}",
-                label=f"{_limit_text(c)}{' — binds' if c.name in binding else ''}")
+                label=f"{_limit_text(c, scenario)}{' — binds' if c.name in binding else ''}")
 
 
-def _limit_text(c) -> str:
+def _limit_text(c, scenario: Scenario) -> str:
     """A limit as a planner reads it: its scenario key and its value in human units."""
     key, v = c.key, c.knob
     if "cost" in key:
@@ -226,18 +226,12 @@ def _limit_text(c) -> str:
     elif "days" in key:
         value = f"{v:g} days"
     elif "epochs" in key:
-        return f"{key} = {v:g} over {format_count(_unique_tokens_of(c))} unique tokens"
+        return f"{key} = {v:g} over {format_count(scenario.data.unique_tokens)} unique tokens"
     elif "tokens_per_param" in key:
         value = f"{v:g}"
     else:
         value = format_count(v)
     return f"{key} = {value}"
-
-
-def _unique_tokens_of(c) -> float:
-    """The unique tokens behind an epochs limit D ≤ epochs · U, read off its posynomial."""
-    coefficient = c.posy.terms[0][0]
-    return 1.0 / (coefficient * c.knob)
 
 
 def _contour_labels(ax, cs, fmt, renderer, taken: list) -> None:

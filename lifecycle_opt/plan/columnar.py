@@ -62,10 +62,9 @@ class AxisForm:
     b: float = 0.0
     sign: float = 1.0
 
-    def __call__(self, v: np.ndarray, ref):
-        """The number at the axis values ``v`` (``ref``: its value at the reference)."""
-        if self.kind == "const":
-            return np.full(v.shape, ref, dtype=_dtype(ref))
+    def __call__(self, v: np.ndarray, ref=None):
+        """The number at the axis values ``v`` (a "const" form is the side's reference
+        value, which :meth:`ColumnarSide.value` fills in without calling this)."""
         if self.kind == "affine":
             return self.a + self.b * v
         if self.kind == "log":
@@ -98,20 +97,20 @@ def fit_form(v: np.ndarray, y: np.ndarray) -> AxisForm | None:
         return None
     b = (y[hi] - y[lo]) / (v[hi] - v[lo])
     form = AxisForm("affine", y[lo] - b * v[lo], b)
-    if _close(form(v, None), y):
+    if _close(form(v), y):
         return form
     if np.all(v > 0):
         lv = np.log(v)
         b = (y[hi] - y[lo]) / (lv[hi] - lv[lo])
         form = AxisForm("log", y[lo] - b * lv[lo], b)
-        if _close(form(v, None), y):
+        if _close(form(v), y):
             return form
         if np.all(y > 0) or np.all(y < 0):
             s = float(np.sign(y[0]))
             ly = np.log(np.abs(y))
             b = (ly[hi] - ly[lo]) / (lv[hi] - lv[lo])
             form = AxisForm("power", ly[lo] - b * lv[lo], b, s)
-            if _close(form(v, None), y):
+            if _close(form(v), y):
                 return form
     return None
 
@@ -164,7 +163,7 @@ class ColumnarSide:
                  if form.kind != "const"]
         if not moved:
             return np.full(multi[0].shape, ref, dtype=_dtype(ref))
-        parts = [form(v, ref) for form, v in moved]
+        parts = [form(v) for form, v in moved]
         if len(parts) == 1:
             return parts[0]
         if self.combine[key] == "product":

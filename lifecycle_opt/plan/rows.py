@@ -13,7 +13,7 @@ workbook's cached values are the same numbers.
 from __future__ import annotations
 
 __all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
-           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "numeric_fields", "INT_FIELDS", "plain_column", "field_unit", "breakdown_of"]
+           "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "numeric_fields", "INT_FIELDS", "plain_column", "rows_of", "field_unit", "breakdown_of"]
 
 import functools
 import math
@@ -240,6 +240,15 @@ def plain_column(key: str, column) -> list:
             return [None if v != v else int(v) for v in listed]
         return [None if v != v else v for v in listed] if np.isnan(column).any() else listed
     return [v.item() if isinstance(v, np.generic) else v for v in column]
+
+
+def rows_of(columns: dict, keys=None):
+    """The rows of columns {field: array or list}, as dicts of plain Python values (None
+    where a point has no value), in the order of ``keys`` (default: the columns')."""
+    keys = list(columns) if keys is None else list(keys)
+    lists = [plain_column(k, columns[k]) for k in keys]
+    for values in zip(*lists):
+        yield dict(zip(keys, values))
 
 
 #: (ending of a row field, its unit, its number format): the first that matches

@@ -32,7 +32,7 @@ from .axes import Axis, grid
 from .sweep_plan import (Base, SweepPlan, base_of, check_keys, combine_sides, plan_sweep, point_label, point_of,
                          side_indices)
 from .sweep_result import SweepResult
-from .rows import OVERFLOW_MESSAGE, numeric_fields, plain_column, plan_columns, row_fields, status_of
+from .rows import OVERFLOW_MESSAGE, numeric_fields, plan_columns, row_fields, rows_of, status_of
 
 
 #: what a sweep starts from: a Scenario, the path of a scenario file, or a dict of its keys
@@ -118,12 +118,17 @@ def sweep_keys(rows: Iterable[dict]) -> list[str]:
         keys.update(dict.fromkeys(r))
     return list(keys)
 
+def _row_keys(plan: SweepPlan) -> list[str]:
+    """The fields a chunk solves for: every key but the varied ones."""
+    varied = {a.key for a in plan.axes}
+    return [k for k in plan.keys if k not in varied]
+
+
 def _empty_columns(plan: SweepPlan, n: int) -> dict:
     """The columns of n rows before any is solved: numbers as float arrays (nan: none),
     text as object arrays (None: none)."""
     numeric = set(numeric_fields())
-    return {k: (np.full(n, np.nan) if k in numeric else np.full(n, None, dtype=object))
-            for k in plan.keys if not any(a.key == k for a in plan.axes)}
+    return {k: (np.full(n, np.nan) if k in numeric else np.full(n, None, dtype=object)) for k in _row_keys(plan)}
 
 
 def sweep_columns(plan: SweepPlan, start: int, stop: int) -> dict:
@@ -140,27 +145,26 @@ def _solve_columns(plan: SweepPlan, start: int, stop: int) -> tuple[dict, int]:
     n = flat.size
     multi = np.unravel_index(flat, plan.shape)
     cols: dict = {a.key: a.array[i] for a, i in zip(plan.axes, multi)}
-    fields = _empty_columns(plan, 0)           # the fields and their dtypes, no rows yet
     exact = np.ones(n, dtype=bool)
+    solved = None
     if not plan.exact:
         li, ci = side_indices(plan, flat)
-        built = plan.loss.ok_at(li) & plan.cost.ok_at(ci)
-        sel = np.flatnonzero(built)
+        sel = np.flatnonzero(plan.loss.ok_at(li) & plan.cost.ok_at(ci))
         if sel.size:
             batch, facts = combine_sides(plan, li[sel], ci[sel])
             result = solve_batch(batch)
             good = result.status == 0
             exact[sel[good]] = False
-            if exact.any():                    # some rows for the exact path: room for them first
-                cols.update(_empty_columns(plan, n))
-            _fill(cols, fields, sel[good], {k: v[good] for k, v in facts.items()}, result, good, n)
-    if exact.all():
+            solved = sel[good], {k: v[good] for k, v in facts.items()}, result, good
+    if exact.any():                            # rows the batch does not fill: room for them
         cols.update(_empty_columns(plan, n))
+    if solved is not None:
+        _fill(cols, *solved, n)
     if exact.any():
         with _EXACT:
             for j in np.flatnonzero(exact):
                 row = _solve_point(plan.base, point_of(plan, int(flat[j])))
-                for k in fields:
+                for k in _row_keys(plan):
                     value = row.get(k)
                     cols[k][j] = (np.nan if value is None else value) if cols[k].dtype.kind == "f" else value
     return {k: cols[k] for k in plan.keys}, int(exact.sum())
@@ -170,18 +174,19 @@ def _solve_columns(plan: SweepPlan, start: int, stop: int) -> tuple[dict, int]:
 _EXACT = threading.Lock()
 
 
-def _fill(cols, fields, rows, facts, result, good, n: int) -> None:
+def _fill(cols, rows, facts, result, good, n: int) -> None:
     """Write the batch plans into the columns (rows: their positions in the chunk of n
     points) with the row function; where they are the whole chunk, the row function's
-    arrays become the columns (``fields`` gives each column's dtype)."""
+    arrays become the columns (numbers as floats, text as objects)."""
     binding = result.binding_texts(np.flatnonzero(good))
     columns = plan_columns(facts, result.params[good], result.tokens[good], loss=result.loss[good],
                            effective_tokens=result.effective_tokens[good],
                            objective_value=result.objective[good],
                            kkt_residual=result.kkt_residual[good], binding=binding)
     whole = rows.size == n                             # every point of the chunk, in order
+    numeric = set(numeric_fields())
     for key in row_fields():
-        dtype = fields[key].dtype
+        dtype = np.dtype(float) if key in numeric else np.dtype(object)
         values = columns[key]
         if dtype.kind == "f":
             values = np.asarray(values, dtype=float)
@@ -209,10 +214,7 @@ def _objects(values: list) -> np.ndarray:
 def chunk_rows(cols: dict) -> Iterator[dict]:
     """The rows of a chunk of columns, as dicts of plain Python values (None where a
     point has no value)."""
-    keys = list(cols)
-    lists = [plain_column(k, cols[k]) for k in keys]
-    for values in zip(*lists):
-        yield dict(zip(keys, values))
+    return rows_of(cols)
 
 
 def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None,
@@ -260,20 +262,7 @@ def _local_chunks(plan: SweepPlan, ranges: list, encode, threads: int,
     global _FORKED_PLAN
     if processes and processes > 1 and len(ranges) > 1 and "fork" in multiprocessing.get_all_start_methods():
         _FORKED_PLAN = plan                    # inherited by the forked workers, never pickled
-        with warnings.catch_warnings():
-            # Python 3.12+ warns of fork in a threaded process (numpy's BLAS threads); the
-            # workers only run the sweep's own code, which takes no lock held at the fork
-            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
-            pool = multiprocessing.get_context("fork").Pool(processes, initializer=_die_with_parent)
-        try:
-            yield from _in_order(plan, ranges, lambda r: _Async(pool.apply_async(_forked_chunk, (*r, encode))),
-                                 processes + 1)
-            pool.close()
-        except BaseException:
-            pool.terminate()                   # a signal, an error, a reader gone: no waiting on workers
-            raise
-        finally:
-            pool.join()
+        yield from _process_chunks(plan, ranges, encode, processes)
         return
     if threads == 1 or len(ranges) < 2:
         for s, e in ranges:
@@ -303,17 +292,62 @@ def _in_order(plan: SweepPlan, ranges: list, submit, ahead: int) -> Iterator[tup
             future.cancel()
 
 
-class _Async:
-    """A multiprocessing result with the face of a future."""
+def _process_chunks(plan: SweepPlan, ranges: list, encode, processes: int) -> Iterator[tuple[int, object]]:
+    """The chunks solved by ``processes`` forked workers, in order: chunk k goes to worker
+    k mod n, each worker holding at most two, over a pipe of its own. No lock is shared
+    with the workers, so a worker that dies (killed, out of memory) is seen as the end of
+    its pipe (one ClusterError), and a sweep that stops (an error, a signal) kills them."""
+    context = multiprocessing.get_context("fork")
+    workers = []
+    try:
+        for _ in range(processes):
+            mine, theirs = context.Pipe()
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of fork in a threaded process (numpy's BLAS threads); a
+                # worker runs the sweep's own code only, which takes no lock held at the fork
+                warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+                worker = context.Process(target=_serve, args=(theirs, encode), daemon=True)
+                worker.start()
+            theirs.close()
+            workers.append((worker, mine))
+        n = len(workers)
+        for k, r in enumerate(ranges[:2 * n]):
+            workers[k % n][1].send(r)
+        for k, (s, e) in enumerate(ranges):
+            conn = workers[k % n][1]
+            try:
+                ok, value = conn.recv()
+            except (EOFError, OSError):
+                raise ClusterError(f"a worker process of the sweep of {plan.base.name} died (out of memory, "
+                                   f"or killed); run it again, perhaps with a smaller --chunk") from None
+            if not ok:
+                raise value
+            if k + 2 * n < len(ranges):
+                conn.send(ranges[k + 2 * n])
+            payload, exact = value
+            plan.exact_points += exact
+            yield e - s, payload
+    finally:
+        for worker, conn in workers:
+            worker.kill()                      # done, or stopped: no chunk is waited for
+            worker.join()
+            conn.close()
 
-    def __init__(self, result):
-        self._result = result
 
-    def result(self):
-        return self._result.get()
-
-    def cancel(self) -> None:
-        pass                                   # the pool is terminated instead
+def _serve(conn, encode) -> None:
+    """A worker: solve and encode each range it is sent, send back the result (or the
+    error), until the sweep's process goes."""
+    _die_with_parent()
+    while True:
+        try:
+            start, stop = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = True, solved_chunk(_FORKED_PLAN, start, stop, encode)
+        except Exception as exc:               # noqa: BLE001 — the sweep's process raises it
+            reply = False, exc
+        conn.send(reply)
 
 
 #: the plan of the sweep being solved, for the worker processes forked to solve it
@@ -322,7 +356,7 @@ _FORKED_PLAN: SweepPlan | None = None
 
 def _die_with_parent() -> None:
     """A forked worker ends when the sweep's process does, however it ends (Linux's
-    PR_SET_PDEATHSIG; elsewhere it ends when its task queue closes)."""
+    PR_SET_PDEATHSIG; elsewhere when its pipe closes)."""
     try:
         import ctypes
         import signal
@@ -330,10 +364,6 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)          # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-
-
-def _forked_chunk(start: int, stop: int, encode):
-    return solved_chunk(_FORKED_PLAN, start, stop, encode)
 
 
 def solved_chunk(plan: SweepPlan, start: int, stop: int, encode=None):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ExportError
-from .rows import INT_FIELDS, field_unit, numeric_fields, plain_column
+from .rows import INT_FIELDS, field_unit, numeric_fields, plain_column, rows_of
 
 
 class SweepResult(Sequence):
@@ -63,11 +63,9 @@ class SweepResult(Sequence):
         return {k: plain_column(k, self._columns[k][i:i + 1])[0] for k in self.keys}
 
     def __iter__(self):
-        step = 65_536
+        step = 65_536                           # rows are made a slice at a time
         for start in range(0, len(self), step):
-            lists = [plain_column(k, self._columns[k][start:start + step]) for k in self.keys]
-            for values in zip(*lists):
-                yield dict(zip(self.keys, values))
+            yield from rows_of({k: self._columns[k][start:start + step] for k in self.keys}, self.keys)
 
     def __eq__(self, other) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
