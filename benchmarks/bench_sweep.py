@@ -8,7 +8,9 @@ Prints, measured in one run on the machine at hand:
   Parquet and as CSV;
 * ``lifeopt sweep ... -o FILE`` for Parquet, CSV, JSON Lines and Arrow (the command, in a
   child process, wall time and peak memory), and the ratio to the bare solve;
-* the same with ``--workers 2`` (a local Dask cluster) for Parquet and CSV.
+* the same with ``--workers 2`` (a local Dask cluster started by the command) for Parquet
+  and CSV (Parquet only at 1e7), and with ``--scheduler`` sent to a running cluster of two workers on this
+  machine (started here, warmed by one small sweep), as a user with a cluster runs it.
 
     python benchmarks/bench_sweep.py            # 1e6 points on one axis, and 1,000 × 1,000
     python benchmarks/bench_sweep.py --big      # and 1e7 points on one axis (peak memory)
@@ -85,6 +87,18 @@ def command(specs: list[str], out: str, extra: tuple[str, ...] = ()) -> tuple[fl
     return float(seconds), float(peak)
 
 
+def running_cluster():
+    """A running local Dask cluster of two one-thread workers, configured as the command's
+    own (no MALLOC_TRIM_THRESHOLD_), warmed by one small sweep."""
+    from dask.distributed import LocalCluster
+    from lifecycle_opt.cli.plans import _local_cluster
+    cluster = _local_cluster(LocalCluster, 2)
+    with tempfile.TemporaryDirectory() as folder:
+        command(["--vary", "inference.tokens=1e9..1e15:log:200000"], os.path.join(folder, "warm.csv"),
+                ("--scheduler", cluster.scheduler_address))
+    return cluster
+
+
 def main() -> None:
     cases = dict(CASES)
     if "--big" in sys.argv:
@@ -101,11 +115,26 @@ def main() -> None:
                 size = os.path.getsize(os.path.join(folder, f"sweep.{fmt}")) / 1e6
                 print(f"  lifeopt sweep -o sweep.{fmt:8s} {seconds:7.2f} s  {seconds / solve_s:5.1f}x the bare solve"
                       f"  peak {peak:6.0f} MB  file {size:7.0f} MB")
-            if "1e7" not in name:
-                for fmt in ("parquet", "csv"):
-                    seconds, peak = command(specs, os.path.join(folder, f"sweep.{fmt}"), ("--workers", "2"))
-                    print(f"  lifeopt sweep -o sweep.{fmt:8s} --workers 2 {seconds:7.2f} s  "
-                          f"{seconds / solve_s:5.1f}x the bare solve  peak {peak:6.0f} MB (client)")
+            dask_runs(specs, folder, solve_s, ("parquet",) if "1e7" in name else ("parquet", "csv"))
+
+
+def dask_runs(specs: list[str], folder: str, solve_s: float, formats: tuple[str, ...]) -> None:
+    """``formats`` on a local cluster the command starts (--workers 2), then on a running
+    one (--scheduler), which is up only meanwhile: its idle workers and scheduler would
+    take CPU from the other runs."""
+    for fmt in formats:
+        seconds, peak = command(specs, os.path.join(folder, f"sweep.{fmt}"), ("--workers", "2"))
+        print(f"  lifeopt sweep -o sweep.{fmt:8s} --workers 2 {seconds:7.2f} s  "
+              f"{seconds / solve_s:5.1f}x the bare solve  peak {peak:6.0f} MB (client)")
+    cluster = running_cluster()
+    try:
+        for fmt in formats:
+            seconds, peak = command(specs, os.path.join(folder, f"sweep.{fmt}"),
+                                    ("--scheduler", cluster.scheduler_address))
+            print(f"  lifeopt sweep -o sweep.{fmt:8s} --scheduler (2 running workers) {seconds:7.2f} s  "
+                  f"{seconds / solve_s:5.1f}x the bare solve  peak {peak:6.0f} MB (client)")
+    finally:
+        cluster.close()
 
 
 if __name__ == "__main__":

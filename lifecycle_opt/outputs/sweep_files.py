@@ -131,5 +131,9 @@ def _columnar_writer(fmt: str, plan, tables):
 def _open(pa, fmt: str, sink, schema):
     if fmt == "parquet":
         import pyarrow.parquet as pq
-        return pq.ParquetWriter(sink, schema, compression="zstd")
+        # dictionaries for text only (status, binding limits: a few values repeated); a
+        # float column of distinct values gains nothing from one: at 1e6 points it took
+        # half the writing time and made the file 25 % larger
+        text = [f.name for f in schema if pa.types.is_string(f.type)]
+        return pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=text)
     return pa.ipc.new_file(sink, schema)
