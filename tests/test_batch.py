@@ -242,6 +242,8 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
                                           "-o", str(out), "--chunk", "700", "--scheduler",
                                           cluster.scheduler_address])
         assert result.exit_code == 0, result.output
+        # a cluster started with Dask's defaults: the sweep says its workers are slowed
+        assert "2 of 2 Dask workers started with MALLOC_TRIM_THRESHOLD_=65536" in result.stderr
         # the workers format their chunks (Arrow tables for Parquet): the same bytes as the local run
         for fmt in ("parquet", "jsonl") if importlib.util.find_spec("pyarrow") else ("jsonl",):
             for where in (("--scheduler", cluster.scheduler_address), ()):

@@ -407,6 +407,7 @@ def test_a_local_cluster_takes_no_fixed_port():
     pytest.importorskip("distributed")
     import socket
     from lifecycle_opt.cli.plans import _dask_client
+    from lifecycle_opt.plan.sweep import trim_threshold
     taken = socket.socket()
     try:
         taken.bind(("127.0.0.1", 8787))                 # a dashboard of someone else's
@@ -422,24 +423,18 @@ def test_a_local_cluster_takes_no_fixed_port():
         # took 3x as long in a worker; the local cluster's workers start without it (glibc
         # reads the environment the process started with, even where an earlier cluster
         # left it in this process's environment)
-        assert set(client.run(_started_with, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+        assert set(client.run(trim_threshold).values()) == {None}
     taken.close()
-
-
-def _started_with(name: str):
-    """The value of ``name`` in the environment this process started with (None: unset)."""
-    with open("/proc/self/environ", "rb") as fh:
-        pairs = [item.split(b"=", 1) for item in fh.read().split(b"\0") if b"=" in item]
-    return {k.decode(): v.decode() for k, v in pairs}.get(name)
 
 
 def test_a_local_cluster_after_another_still_starts_without_the_trim_threshold():
     pytest.importorskip("distributed")
     from lifecycle_opt.cli.plans import _dask_client
+    from lifecycle_opt.plan.sweep import trim_threshold
     os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"      # as an earlier cluster's nanny leaves it
     try:
         with _dask_client(None, 1) as client:
-            assert set(client.run(_started_with, "MALLOC_TRIM_THRESHOLD_").values()) == {None}
+            assert set(client.run(trim_threshold).values()) == {None}
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"         # given back
     finally:
         os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)

@@ -11,7 +11,7 @@ laid in, and what the axes changed is laid over the changed scenario (:mod:`.swe
 from __future__ import annotations
 
 __all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep", "point_scenarios",
-           "sweep_chunks", "solved_chunk", "chunk_rows", "sweep_columns"]
+           "sweep_chunks", "solved_chunk", "chunk_rows", "sweep_columns", "trim_threshold"]
 
 import itertools
 import multiprocessing
@@ -371,6 +371,22 @@ def solved_chunk(plan: SweepPlan, start: int, stop: int, encode=None):
     many of them the exact path solved)."""
     cols, exact = _solve_columns(plan, start, stop)
     return (cols if encode is None else encode(cols)), exact
+
+
+def trim_threshold() -> str | None:
+    """MALLOC_TRIM_THRESHOLD_ as this process started with it (None: unset, or not Linux).
+
+    Run on Dask workers: Dask starts them with it at 64 KiB, which switches off glibc's
+    adaptive mmap threshold, so that a chunk's arrays are mapped and unmapped afresh and a
+    chunk takes up to 3x as long. glibc read the starting environment; ``os.environ`` may
+    have changed since (Dask's nannies write into it), so /proc is read instead."""
+    try:
+        with open("/proc/self/environ", "rb") as fh:
+            pairs = [item.split(b"=", 1) for item in fh.read().split(b"\0") if b"=" in item]
+    except OSError:
+        return None
+    value = dict(pairs).get(b"MALLOC_TRIM_THRESHOLD_")
+    return None if value is None else value.decode(errors="replace")
 
 
 def _lost(exc: BaseException) -> bool:
