@@ -318,12 +318,10 @@ def _connect(Client, address: str, timeout: float):
 def _local_cluster(LocalCluster, workers: int):
     """A local Dask cluster of ``workers`` processes of one thread each."""
     import dask
-    # Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also switches off
-    # glibc's adaptive mmap threshold: every array of a chunk is then mapped and unmapped
-    # anew, and a chunk took 3x as long in a worker as here (8 s of system time in a
-    # 1e6-point sweep). Unset, the workers allocate as this process does. Dask's nannies
-    # also write it into the environment of the process that starts them (an earlier
-    # cluster in a notebook), whence new workers would inherit it: it is lifted meanwhile.
+    # without Dask's MALLOC_TRIM_THRESHOLD_ (why it slows a sweep: plan.sweep.trim_threshold;
+    # --workers 2 on 1e6 points took 9.0 s with it, 6.4 s without). Dask's nannies also
+    # write it into the environment of the process that starts them (an earlier cluster in
+    # a notebook), whence new workers would inherit it: it is lifted meanwhile.
     trim = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
