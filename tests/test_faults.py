@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
-from lifecycle_opt.errors import ExportError, ScenarioError
+from lifecycle_opt.errors import ClusterError, ExportError, ScenarioError
 from lifecycle_opt.outputs import exports
 from lifecycle_opt.outputs.exports import write_chunks_atomic
 from lifecycle_opt.outputs.reports import render_rows_json, strict
@@ -470,3 +470,34 @@ def test_a_local_worker_process_killed_mid_sweep_is_one_line_and_leaves_nothing(
         time.sleep(0.05)
     assert temps() == []
     assert not [c for c in workers[1:] if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_chunks_fetched_ahead_come_in_order_errors_in_their_place_and_stop_with_the_reader():
+    """A cluster's chunks are taken in a thread ahead of the writer: the order is kept, an
+    error is raised after the chunks before it, and a writer that stops stops the thread
+    and lets the source clean up (its pending chunks cancelled)."""
+    import threading
+    from lifecycle_opt.plan.sweep import _fetched_ahead
+
+    def source(n, fail_at=None, closed=None):
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise ClusterError("lost")
+                yield i
+        finally:
+            if closed is not None:
+                closed.set()
+
+    assert list(_fetched_ahead(source(50))) == list(range(50))
+    seen = []
+    with pytest.raises(ClusterError):
+        for item in _fetched_ahead(source(50, fail_at=7)):
+            seen.append(item)
+    assert seen == list(range(7))
+    closed = threading.Event()
+    reader = _fetched_ahead(source(10_000, closed=closed))
+    assert [next(reader) for _ in range(3)] == [0, 1, 2]
+    reader.close()
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "lifeopt-sweep-fetch"]

@@ -235,6 +235,11 @@ def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None,
     if client is None:
         yield from _local_chunks(plan, ranges, encode, threads or min(os.cpu_count() or 1, 4), processes)
         return
+    yield from _fetched_ahead(_cluster_chunks(plan, ranges, client, encode))
+
+
+def _cluster_chunks(plan: SweepPlan, ranges: list, client, encode) -> Iterator[tuple[int, object]]:
+    """The chunks solved on a Dask cluster's workers, in grid order (see :func:`sweep_chunks`)."""
     # hash=False: Dask would otherwise tokenize the whole plan, visiting every array and
     # dataclass in it, for a key it does not need
     scatter = lambda: client.scatter(plan, broadcast=True, hash=False)          # noqa: E731
@@ -250,6 +255,51 @@ def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None,
         if nxt < len(ranges):
             futures.append(submit(ranges[nxt]))
         yield e - s, cols
+
+
+def _fetched_ahead(items: Iterator, depth: int = 2) -> Iterator:
+    """The items of ``items``, taken in a thread of their own up to ``depth`` ahead of the
+    one yielded, so that a cluster's next chunks cross the network (and are unpickled)
+    while this thread writes the last one: writing is otherwise a pause for the workers.
+    An error of the thread is raised here, in its place in the order."""
+    import queue
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def take() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((True, end))
+        except BaseException as exc:           # noqa: BLE001 — raised again in the caller
+            put((False, exc))
+
+    worker = threading.Thread(target=take, name="lifeopt-sweep-fetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = ready.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        if not worker.is_alive():
+            items.close()                      # its own clean-up (pending chunks cancelled)
 
 
 def _local_chunks(plan: SweepPlan, ranges: list, encode, threads: int,
