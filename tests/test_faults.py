@@ -501,3 +501,32 @@ def test_chunks_fetched_ahead_come_in_order_errors_in_their_place_and_stop_with_
     reader.close()
     assert closed.is_set()
     assert not [t for t in threading.enumerate() if t.name == "lifeopt-sweep-fetch"]
+
+
+@pytest.mark.parametrize("where", [(), ("--workers", "1")], ids=["forked workers", "local cluster"])
+def test_ctrl_c_of_a_sweep_with_workers_is_one_line_and_leaves_the_old_file(tmp_path, where):
+    """Ctrl-C reaches the whole process group, the sweep's workers too (forked ones that
+    format CSV, or a local Dask cluster's): the command says one line (no worker's
+    KeyboardInterrupt traceback, no logs of cancelled tasks), and the previous file stays."""
+    if where:
+        pytest.importorskip("distributed")
+    import signal
+    import subprocess
+    import sys
+    import time
+    from test_atomic import BIG_SWEEP
+    out = tmp_path / "sweep.csv"
+    out.write_text("the previous result\n")
+    proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", *BIG_SWEEP, *where,
+                             "-o", str(out), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.csv.")
+                                          and p.stat().st_size > 50_000]:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)                  # as a terminal's Ctrl-C does
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode != 0
+    assert [line for line in stderr.splitlines() if line.strip()] == ["error: aborted"], stderr
+    assert out.read_text() == "the previous result\n"

@@ -316,21 +316,37 @@ def _connect(Client, address: str, timeout: float):
 
 
 def _local_cluster(LocalCluster, workers: int):
-    """A local Dask cluster of ``workers`` processes of one thread each."""
+    """A local Dask cluster of ``workers`` processes of one thread each, started as the
+    sweep needs (see the comments) and with its workers as quiet as the command."""
+    import logging
+    import signal
+
     import dask
-    # without Dask's MALLOC_TRIM_THRESHOLD_ (why it slows a sweep: plan.sweep.trim_threshold;
+    # Without Dask's MALLOC_TRIM_THRESHOLD_ (why it slows a sweep: plan.sweep.trim_threshold;
     # --workers 2 on 1e6 points took 9.0 s with it, 6.4 s without). Dask's nannies also
     # write it into the environment of the process that starts them (an earlier cluster in
     # a notebook), whence new workers would inherit it: it is lifted meanwhile.
     trim = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    # Ctrl-C reaches the whole process group, and each worker printed a KeyboardInterrupt
+    # traceback; the command stops its cluster itself, so the workers start with SIGINT
+    # ignored (kept across exec, and then left so by Python). This process ignores it too
+    # for the second the cluster takes to start.
+    try:
+        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:                         # not the main thread: signals are not ours
+        sigint = None
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
             # Dask starts the scheduler's HTTP server whatever dashboard_address says
             # (dask/distributed#7207, #8136): a random port on loopback, not 8787, so that no
-            # fixed port is taken and a taken 8787 prints no multi-line warning
+            # fixed port is taken and a taken 8787 prints no multi-line warning. The
+            # workers log as the command does (critical only): a stopped sweep's workers
+            # warned of their cancelled tasks on several lines each.
             return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                dashboard_address="127.0.0.1:0")
+                                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     finally:
+        if sigint is not None:
+            signal.signal(signal.SIGINT, sigint)
         if trim is not None:
             os.environ["MALLOC_TRIM_THRESHOLD_"] = trim
 

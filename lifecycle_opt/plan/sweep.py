@@ -297,9 +297,11 @@ def _fetched_ahead(items: Iterator, depth: int = 2) -> Iterator:
             yield item
     finally:
         stop.set()
-        worker.join(timeout=5)
+        # a thread still waiting on a chunk after a second is left to end with the client
+        # (closed by the caller): a stopped sweep does not wait for its workers
+        worker.join(timeout=1)
         if not worker.is_alive():
-            items.close()                      # its own clean-up (pending chunks cancelled)
+            items.close()                      # its own clean-up
 
 
 def _local_chunks(plan: SweepPlan, ranges: list, encode, threads: int,
@@ -387,6 +389,10 @@ def _process_chunks(plan: SweepPlan, ranges: list, encode, processes: int) -> It
 def _serve(conn, encode) -> None:
     """A worker: solve and encode each range it is sent, send back the result (or the
     error), until the sweep's process goes."""
+    import signal
+    # a terminal's Ctrl-C reaches the whole process group: the sweep's process stops (and
+    # kills) its workers itself, where each would print a KeyboardInterrupt traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     while True:
         try:
