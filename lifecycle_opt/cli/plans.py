@@ -141,7 +141,8 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
                    "e.g. --scheduler tcp://10.0.0.5:8786. Rows come back in grid order.")
 @click.option("--workers", type=click.IntRange(1, 512), default=None,
               help="Solve the chunks on a local Dask cluster of N worker processes (needs the "
-                   "dask extra), e.g. --workers 4.")
+                   "dask extra), e.g. --workers 4. Without it the sweep already uses every core "
+                   "of this machine.")
 @click.option("--connect-timeout", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="With --scheduler: how long to wait for the scheduler to answer.")
 @click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
@@ -165,7 +166,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
           --vary hardware.inference.price_per_gpu_hour=1.5..3.5:lin:5 --format csv -o sweep.csv
       lifeopt sweep examples/finance_plan.toml --vary finance.discount_rate=0..0.3:lin:7 --xlsx sweep.xlsx
       lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
-          --vary target.loss=2.3..2.6:lin:1000 --format csv -o big.csv --workers 2
+          --vary target.loss=2.3..2.6:lin:1000 -o big.parquet --scheduler tcp://10.0.0.5:8786
     """
     from ..outputs.reports import render_rows
     from ..outputs.text_cells import csv_header
