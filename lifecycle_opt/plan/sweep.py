@@ -16,6 +16,7 @@ __all__ = ["iter_sweep", "sweep", "sweep_keys", "SweepPlan", "plan_sweep", "poin
 import itertools
 import multiprocessing
 import os
+import queue
 import threading
 import warnings
 from collections import deque
@@ -262,7 +263,6 @@ def _fetched_ahead(items: Iterator, depth: int = 2) -> Iterator:
     one yielded, so that a cluster's next chunks cross the network (and are unpickled)
     while this thread writes the last one: writing is otherwise a pause for the workers.
     An error of the thread is raised here, in its place in the order."""
-    import queue
     ready: queue.Queue = queue.Queue(depth)
     stop = threading.Event()
     end = object()
