@@ -475,7 +475,7 @@ def test_a_local_worker_process_killed_mid_sweep_is_one_line_and_leaves_nothing(
 def test_chunks_fetched_ahead_come_in_order_errors_in_their_place_and_stop_with_the_reader():
     """A cluster's chunks are taken in a thread ahead of the writer: the order is kept, an
     error is raised after the chunks before it, and a writer that stops stops the thread
-    and lets the source clean up (its pending chunks cancelled)."""
+    and lets the source clean up (its `finally` runs)."""
     import threading
     from lifecycle_opt.plan.sweep import _fetched_ahead
 
@@ -530,3 +530,19 @@ def test_ctrl_c_of_a_sweep_with_workers_is_one_line_and_leaves_the_old_file(tmp_
     assert proc.returncode != 0
     assert [line for line in stderr.splitlines() if line.strip()] == ["error: aborted"], stderr
     assert out.read_text() == "the previous result\n"
+
+
+def test_a_scheduler_without_workers_is_one_line_and_exit_2():
+    """A cluster fault, not our bug: the scatter's TimeoutError ("No valid workers found")
+    was exit 70, an internal error."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None, silence_logs=50) as cluster:
+        # the client waits for workers as long as for the scheduler: --connect-timeout
+        out = run("sweep", CHAT, "--vary", "inference.requests=1e9,1e10", "--scheduler", cluster.scheduler_address,
+                  "--connect-timeout", "1")
+    line = one_line_error(out)
+    assert "no Dask worker took the sweep" in line and "dask worker ADDRESS" in line
+    # Dask's config gives distributed.client a level of its own: a lost scheduler was an
+    # ERROR line of Dask's before the sweep's one line
+    import logging
+    assert logging.getLogger("distributed.client").level == logging.CRITICAL

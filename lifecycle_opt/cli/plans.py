@@ -144,7 +144,8 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
                    "dask extra), e.g. --workers 4. Without it the sweep already uses every core "
                    "of this machine.")
 @click.option("--connect-timeout", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
-              metavar="SECONDS", help="With --scheduler: how long to wait for the scheduler to answer.")
+              metavar="SECONDS", help="With --scheduler: how long to wait for the scheduler to answer "
+                                        "(and for a worker to take the sweep).")
 @click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
               help="Points solved together (default 65536, 16384 for CSV and JSON); memory holds "
                    "a few chunks of rows, e.g. --chunk 10000.")
@@ -386,8 +387,12 @@ class _dask_client:
                                    "'lifecycle_opt[dask]'") from None
         import logging
         # Dask logs a worker's loss and its recovery on several lines; the sweep recovers
-        # (or says in one line that it could not), so only Dask's critical logs are shown
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        # (or says in one line that it could not), so only Dask's critical logs are shown.
+        # Dask's config gives some loggers levels of their own (distributed.client: a lost
+        # scheduler was an ERROR line before the sweep's own), so each is set.
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         if self.workers:
             self.cluster = _local_cluster(LocalCluster, self.workers)
             self.client = Client(self.cluster)

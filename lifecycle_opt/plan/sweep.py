@@ -241,9 +241,14 @@ def sweep_chunks(plan: SweepPlan, chunk: int = CHUNK, client=None, encode=None,
 
 def _cluster_chunks(plan: SweepPlan, ranges: list, client, encode) -> Iterator[tuple[int, object]]:
     """The chunks solved on a Dask cluster's workers, in grid order (see :func:`sweep_chunks`)."""
-    # hash=False: Dask would otherwise tokenize the whole plan, visiting every array and
-    # dataclass in it, for a key it does not need
-    scatter = lambda: client.scatter(plan, broadcast=True, hash=False)          # noqa: E731
+    def scatter():
+        # hash=False: Dask would otherwise tokenize the whole plan, visiting every array and
+        # dataclass in it, for a key it does not need
+        try:
+            return client.scatter(plan, broadcast=True, hash=False)
+        except TimeoutError as exc:            # Dask: "No valid workers found"
+            raise ClusterError(f"no Dask worker took the sweep of {plan.base.name} ({exc}); start workers "
+                               f"for the scheduler (dask worker ADDRESS), or run without --scheduler") from None
     shared = [scatter()]
     submit = lambda r: client.submit(solved_chunk, shared[0], *r, encode, pure=False)   # noqa: E731
     ahead = max(2, 2 * len(client.scheduler_info().get("workers", {})))
@@ -463,8 +468,8 @@ def _chunk_result(client, plan, futures, k, ranges, submit, shared, scatter, att
             if not _lost(exc):
                 raise
             if not client.scheduler_info().get("workers"):
-                raise ClusterError(f"every Dask worker was lost while sweeping {plan.base.name}; "
-                                   f"restart the cluster (or run without --scheduler)") from None
+                raise ClusterError(f"every Dask worker was lost (or the scheduler) while sweeping "
+                                   f"{plan.base.name}; restart the cluster (or run without --scheduler)") from None
             shared[0] = scatter()
             for j in range(k, len(futures)):
                 if futures[j] is not None:
