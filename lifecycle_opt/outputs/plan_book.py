@@ -485,7 +485,7 @@ def _outputs(book, scenario, sol):
     for b in sol.binding:
         v.row([Cell(b.key, style="label"), Cell(b.shadow_price, style="result",
                                                 fmt="money" if sol.objective_unit == "usd" else "sci"),
-               Cell(f"{sol.objective_unit} per unit of the setting"),
+               Cell(f"{sol.objective_unit} per {b.unit}"),
                Cell(f"{b.label}; {shadow_price_text(sol, b)}", style="note")])
     v.blank()
     v.section("Certificate")

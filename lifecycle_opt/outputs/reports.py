@@ -23,8 +23,9 @@ from ..fit.parametric import Bootstrap, FitResult
 from ..plan.solution import Binding, Solution
 from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import format_count, format_duration, format_flops, format_money, format_number
-from .serving_report import SERVING_KNOB_UNITS, serving_section
+from ..model.units import (format_count, format_duration, format_flops, format_money, format_number,
+                           per_unit_text)
+from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
 
 #: Published plans (parameters, training tokens) for the over-training report.
@@ -48,25 +49,6 @@ REFERENCE_MODELS: tuple[tuple[str, float, float], ...] = (
     ("Llama 3.1 405B", 405e9, 15.6e12),
 )
 
-# How each knob is best read: (display unit, base units per display unit)
-_KNOB_UNITS = {
-    "target.loss": ("0.01 nats of loss", 0.01),
-    "limits.max_params": ("billion parameters", 1e9),
-    "limits.serving_memory": ("billion parameters", 1e9),
-    "limits.serving_gpus": ("billion parameters", 1e9),
-    "data.max_epochs": ("epoch", 1.0),
-    "limits.max_training_days": ("day", 1.0),
-    "limits.max_training_cost": ("$1", 1.0),
-    "limits.max_total_cost": ("$1", 1.0),
-    "budget.training_cost": ("$1", 1.0),
-    "budget.total_cost": ("$1", 1.0),
-    "budget.training_flops": ("1e21 FLOP", 1e21),
-    "limits.min_tokens_per_param": ("token per parameter", 1.0),
-    "limits.max_tokens_per_param": ("token per parameter", 1.0),
-    **SERVING_KNOB_UNITS,
-}
-
-
 def _objective_amount(sol: Solution, x: float) -> str:
     if sol.objective_unit == "usd":
         return format_money(x)
@@ -76,8 +58,9 @@ def _objective_amount(sol: Solution, x: float) -> str:
 
 
 def shadow_price_text(sol: Solution, b: Binding) -> str:
-    """'$1.2M per billion parameters' — the shadow price in the knob's natural unit."""
-    unit, size = _KNOB_UNITS.get(b.key, ("unit", 1.0))
+    """'$1.2M per billion parameters' — the shadow price per an amount of the setting's own
+    unit that reads well (:func:`~lifecycle_opt.model.units.per_unit_text`)."""
+    unit, size = per_unit_text(b.unit)
     return f"{_objective_amount(sol, b.shadow_price * size)} per {unit}"
 
 

@@ -117,7 +117,7 @@ def _baseline_value(exact: ExactPlan, Nb: float, Db: float, base_costs, loss: fl
     if objective.kind != "cost":
         return loss
     if exact.problem.dim == 2:
-        return objective.posy.value(Nb, Db)
+        return objective.cost.value(Nb, Db)
     return base_costs.total_cost_pv_usd if objective.unit == "usd" else base_costs.total_flops
 
 

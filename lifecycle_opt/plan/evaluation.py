@@ -22,7 +22,8 @@ from ..model.costs import CostBreakdown
 from ..model.laws import DataConstrainedLaw
 from ..model.units import parse_count, parse_flops
 from ..scenario.schema import Budget, Scenario, Target
-from ..solvers.problem import build_problem
+from ..problem.formulation import build_problem, serving_constraints
+from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .planning import solve
 from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of
@@ -41,18 +42,19 @@ VIOLATION_TOL = 1e-9
 @dataclass(frozen=True)
 class Violation:
     """A limit the plan breaks: ``name``, ``label`` and ``key`` of the constraint, the
-    setting's value ``limit`` and the value ``needed`` for the plan to meet it (in the
-    setting's units: a loss for the target)."""
+    setting's value ``limit`` and the value ``needed`` for the plan to meet it, both in the
+    setting's own ``unit`` (bytes for serving memory, nats for the target)."""
 
     name: str
     label: str
     key: str
     limit: float
     needed: float
+    unit: str
 
     def as_dict(self) -> dict:
         return {"name": self.name, "label": self.label, "key": self.key, "limit": self.limit,
-                "needed": None if math.isnan(self.needed) else self.needed}
+                "needed": None if math.isnan(self.needed) else self.needed, "unit": self.unit}
 
 
 @dataclass(frozen=True)
@@ -193,16 +195,16 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
     out = []
     if scenario.target is not None and scenario.objective != "loss" and loss > scenario.target.loss * (1 + 1e-12):
         out.append(Violation("loss_target", f"loss at most {scenario.target.loss:.6g}", "target.loss",
-                             scenario.target.loss, loss))
+                             scenario.target.loss, loss, "nats"))
     if problem.dim > 2 and point is None:
         # the weights alone overflow the largest allowed replica
         return tuple(out) + (Violation("memory_capacity", "weights and KV cache fit the replica's memory",
                                        "serving.replica_gpus", float(max(scenario.serving.replica_gpus)),
-                                       math.nan),)
+                                       math.nan, "GPUs per replica"),)
     z = np.log([N, D]) if point is None else point_z(N, D, point)
     for c in problem.constraints:
         if not c.is_loss and c.value(z) > VIOLATION_TOL:
-            out.append(Violation(c.name, c.label, c.key, c.knob, c.knob_at(z)))
+            out.append(Violation(c.name, c.label, c.key, c.setting, c.needed(z), c.unit))
     return tuple(out)
 
 
@@ -226,9 +228,11 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
     serving, columns, point = None, {}, None
     if scenario.serving is not None:
         r = scenario.serving
-        point = r.rounded_point(N) or baseline_point(scenario, N)   # targets unmet: served without them
+        constraints = serving_constraints(r)
+        # targets unmet: served without them
+        point = rounded_point(r, constraints, N) or baseline_point(scenario, N)
         if point is not None:
-            relaxed = r.relaxed_point(N) or point
+            relaxed = relaxed_point(r, constraints, N) or point
             serving, columns = served_at(scenario, build_problem(scenario), N, D, relaxed, point, facts, loss)
     unit = _regret_unit(scenario)
     optimum, note = _optimum(scenario, loss, unit)

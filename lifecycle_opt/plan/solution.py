@@ -168,8 +168,9 @@ class Solution:
             "overtraining_ratio": self.overtraining_ratio,
             "savings": self.savings(),
             "binding": {b.name: b.shadow_price for b in self.binding},
-            "binding_detail": [{"name": b.name, "label": b.label, "key": b.key, "value": b.knob,
-                                "multiplier": b.multiplier, "shadow_price": b.shadow_price}
+            "binding_detail": [{"name": b.name, "label": b.label, "key": b.key, "value": b.setting,
+                                "unit": b.unit, "multiplier": b.multiplier, "shadow_price": b.shadow_price,
+                                "shadow_price_unit": f"{self.objective_unit} per {b.unit}"}
                                for b in self.binding],
             "baseline": {"params": base.params, "tokens": base.tokens,
                          "tokens_per_param": base.tokens_per_param, "loss": base.loss,

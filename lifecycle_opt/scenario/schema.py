@@ -73,14 +73,12 @@ class Budget:
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits on the plan. max_params [count], max_training_days [days], max_training_cost and
-    max_total_cost [$], min/max_tokens_per_param [tokens/parameter].
+    """Limits on the plan, each in its own unit.
 
-    ``max_params_key`` names the setting the parameter cap came from (``limits.max_params``
-    or the serving memory), so that reports and shadow prices point at the right knob, and
-    ``max_params_per_unit`` is how many parameters one unit of that setting holds (1 for
-    max_params; 1/bytes per parameter for serving_memory [bytes]; a GPU's memory over
-    bytes per parameter for serving_gpus).
+    max_params [count]; serving_memory [bytes] and serving_gpus [GPUs]: the memory, or the
+    number of serving GPUs, that must hold the weights at ``bytes_per_param`` [bytes per
+    parameter] (of a GPU of ``gpu_memory`` [bytes]); max_training_days [days];
+    max_training_cost and max_total_cost [$]; min/max_tokens_per_param [tokens/parameter].
     """
 
     max_params: float | None = None
@@ -89,8 +87,10 @@ class Limits:
     max_total_cost: float | None = None
     min_tokens_per_param: float | None = None
     max_tokens_per_param: float | None = None
-    max_params_key: str = "limits.max_params"
-    max_params_per_unit: float = 1.0
+    serving_memory: float | None = None
+    serving_gpus: int | None = None
+    bytes_per_param: float | None = None
+    gpu_memory: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,8 @@ class Scenario:
     >>> from lifecycle_opt.model.laws import preset
     >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
     ...              target=Target(loss=1.947), demand=Demand(output_tokens=2e12))
-    >>> s.costs.coefficients("flops")
-    (6.0, 4000000000000.0)
+    >>> s.costs.cost("flops").terms     # 6·N·D + 2·N·T [FLOP]
+    ((6.0, 1.0, 1.0, 0.0, 0.0, 0.0), (4000000000000.0, 1.0, 0.0, 0.0, 0.0, 0.0))
     """
 
     name: str

@@ -92,8 +92,10 @@ class SectionReader:
                                                 "serving_memory", "bytes_per_param")), inference)
         objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
         serving = read_roofline(self, serving_sec, inference, self._per_request(infer_sec))
-        if serving is not None and limits.max_params_key != "limits.max_params":
-            self.fail(limits.max_params_key, 'no weights-only serving limit with serving.model = "roofline" '
+        weights_only = "limits.serving_memory" if limits.serving_memory is not None else (
+            "limits.serving_gpus" if limits.serving_gpus is not None else None)
+        if serving is not None and weights_only is not None:
+            self.fail(weights_only, 'no weights-only serving limit with serving.model = "roofline" '
                       '(its memory limit holds weights and KV cache: serving.replica_gpus)',
                       found_text="found one")
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
@@ -505,40 +507,32 @@ class SectionReader:
     def limits(self, sec, inference) -> Limits:
         if sec is None:
             return Limits()
-        max_params = sec.get("max_params", lambda v: parse_count(v, "parameter count"))
-        key, per_unit = "limits.max_params", 1.0
-        memory = None
         if sec.has("serving_memory") and sec.has("serving_gpus"):
             self.fail("limits.serving_gpus", "either serving_memory or serving_gpus, not both",
                       sec.table["serving_gpus"])
-        if sec.has("serving_memory"):
-            memory, key = sec.get("serving_memory", parse_bytes), "limits.serving_memory"
-            unit_bytes = 1.0
-        elif sec.has("serving_gpus"):
+        memory = sec.get("serving_memory", parse_bytes)
+        gpus = sec.get("serving_gpus", integer)
+        gpu_memory = per = None
+        if gpus is not None:
             if inference is None or inference.memory_bytes is None:
                 self.fail("hardware.inference.memory", "the memory of the serving GPU (a catalogue gpu "
                           "or memory = \"80GB\") when limits.serving_gpus is set", found_text="found none")
-            memory = sec.get("serving_gpus", integer) * inference.memory_bytes
-            key, unit_bytes = "limits.serving_gpus", inference.memory_bytes
-        elif sec.has("bytes_per_param"):
-            self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
-                      sec.table["bytes_per_param"])
-        if memory is not None:
+            gpu_memory = inference.memory_bytes
+        if memory is not None or gpus is not None:
             dtype = inference.dtype if inference is not None else "bf16"
             per = sec.get("bytes_per_param", number, default=None)
             if per is None:
                 per = BYTES_PER_PARAM.get(dtype, 2.0)
                 self.assumptions.append(f"serving memory holds the weights only, {per:g} bytes per "
                                         f"parameter ({dtype}); KV cache and activations not included")
-            from_memory = memory / per
-            if max_params is None or from_memory < max_params:
-                max_params, per_unit = from_memory, unit_bytes / per
-            else:
-                key = "limits.max_params"
-        return Limits(max_params=max_params,
+        elif sec.has("bytes_per_param"):
+            self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
+                      sec.table["bytes_per_param"])
+        return Limits(max_params=sec.get("max_params", lambda v: parse_count(v, "parameter count")),
                       max_training_days=sec.get("max_training_days", in_days),
                       max_training_cost=sec.get("max_training_cost", parse_money),
                       max_total_cost=sec.get("max_total_cost", parse_money),
                       min_tokens_per_param=sec.get("min_tokens_per_param", number),
                       max_tokens_per_param=sec.get("max_tokens_per_param", number),
-                      max_params_key=key, max_params_per_unit=per_unit)
+                      serving_memory=memory, serving_gpus=None if gpus is None else int(gpus),
+                      bytes_per_param=per, gpu_memory=gpu_memory)
