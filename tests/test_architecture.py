@@ -13,7 +13,7 @@ ORDER = [
     "errors",
     "model.constants", "model.units", "model.reading", "model.posynomial", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
     "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.approaches",
-    "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.sections", "scenario.reader",
+    "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.finance_section", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
     "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
@@ -24,9 +24,6 @@ ORDER = [
     "cli.app", "cli.plans", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "problem", "solvers", "plan", "outputs", "cli"]
-#: the most lines a module may have before it should be split (the layout's promise)
-MAX_MODULE_LINES = 560
-MAX_FUNCTION_LINES = 85
 
 
 def _path(module: str) -> Path:

@@ -287,3 +287,17 @@ def test_every_constraint_of_every_example_knows_its_unit():
         for c in problem.constraints:
             assert isinstance(c, (Cap, Floor)) or c.is_loss, c
             assert c.unit, (path.name, c.name)
+
+
+def test_the_workbook_prices_the_memory_limit_per_byte(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from lifecycle_opt.outputs.workbook import write_xlsx
+    from lifecycle_opt.outputs.plan_book import plan_book
+    raw, _ = _memory_scenario(tmp_path)
+    scenario = scenario_from_dict(raw)
+    path = write_xlsx(plan_book(scenario, solve(scenario)), tmp_path / "memory.xlsx")
+    rows = [[c.value for c in row] for ws in openpyxl.load_workbook(path).worksheets for row in ws.iter_rows()]
+    (row,) = [r for r in rows if r and r[0] == "limits.serving_memory"]
+    price, unit = row[1], row[2]
+    assert unit == "usd per bytes"
+    assert price == pytest.approx(_finite_difference(raw, "limits.serving_memory", 40e9), rel=AGREE)

@@ -46,6 +46,7 @@ __all__ = [
     "compute_optimal_split",
     "compute_optimal_plan",
     "compute_optimal_at_reducible",
+    "params_fed_by",
 ]
 
 import math
@@ -373,6 +374,13 @@ def repetition_effective(N, D, U, R_D_star, R_N_star, G, beta_over_alpha):
     return N_eff, D_eff, dNeff_dN, dNeff_dD, dDeff_dD
 
 
+def params_fed_by(tokens, G, beta_over_alpha):
+    """N_opt(U_D) = G·(U_D·G)^(β/α) [parameters]: the model size for which ``tokens`` are
+    the compute-optimal data size, the ceiling U_N of eq. 15 in Muennighoff et al. 2023
+    (G the base law's :func:`frontier_scale`). Arrays broadcast."""
+    return G * (np.asarray(tokens, dtype=float) * G) ** beta_over_alpha
+
+
 def repetition_tokens(D, U, R_D_star):
     """(D', ∂D'/∂D, U_D, repeated) for D tokens over U unique ones (eq. 14)."""
     D = np.asarray(D, dtype=float)
@@ -386,7 +394,7 @@ def repetition_tokens(D, U, R_D_star):
 def repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha):
     """(N', ∂N'/∂N, ∂N'/∂D) for N parameters fed by U_D unique tokens (eq. 15)."""
     N = np.asarray(N, dtype=float)
-    K = G * (U_D * G) ** beta_over_alpha                            # N_opt(U_D) = G·(U_D·G)^(β/α)
+    K = params_fed_by(U_D, G, beta_over_alpha)
     excess = N > K
     U_N = np.where(excess, K, N)
     R_N = N / U_N - 1.0

@@ -81,11 +81,29 @@ def _serving_period(sol: Solution) -> str:
 
 
 def render_table(sol: Solution) -> str:
-    """The full human report."""
+    """The full human report: the plan, its costs, over-training and savings against the
+    compute-optimal plan, the binding constraints and the certificate."""
     out = [f"lifeopt plan: {sol.scenario_name}",
            f"law: {sol.law_name} — {sol.law_source}",
            f"objective: minimise {sol.objective} ({sol.objective_unit}) = "
            f"{_objective_amount(sol, sol.objective_value)}", ""]
+    out += _plan_section(sol) + _costs_section(sol)
+    if sol.cash_flow is not None:
+        out += _cash_flow_section(sol.cash_flow)
+    if sol.serving is not None:
+        out += serving_section(sol.serving)
+    out += _overtraining_section(sol) + _savings_section(sol) + _binding_section(sol)
+    if sol.uncertainty is not None:
+        out += _uncertainty_section(sol)
+    out += _certificate_section(sol)
+    if sol.warnings:
+        out += ["", "WARNINGS"] + [f"- {w}" for w in sol.warnings]
+    if sol.assumptions:
+        out += ["", "ASSUMPTIONS"] + [f"- {a}" for a in sol.assumptions]
+    return "\n".join(out) + "\n"
+
+
+def _plan_section(sol: Solution) -> list[str]:
     plan = [("parameters N", format_count(sol.params)),
             ("training tokens D", format_count(sol.tokens)),
             ("tokens per parameter", f"{sol.tokens_per_param:.1f}"),
@@ -96,9 +114,11 @@ def render_table(sol: Solution) -> str:
                  ("epochs over U", f"{sol.epochs:.2f}"),
                  ("effective tokens D'", format_count(sol.effective_tokens)),
                  ("effective parameters N'", format_count(sol.effective_params))]
-    out += ["PLAN", tabulate(plan, tablefmt="simple"), ""]
+    return ["PLAN", tabulate(plan, tablefmt="simple"), ""]
 
-    c, bc = sol.costs, sol.baseline.costs
+
+def _costs_section(sol: Solution) -> list[str]:
+    c = sol.costs
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
     cost_rows = [["training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
                   _money(c.training_cost_usd)],
@@ -112,56 +132,52 @@ def render_table(sol: Solution) -> str:
         for row, pv in zip(cost_rows, (c.training_cost_pv_usd, c.inference_cost_pv_usd,
                                        c.total_cost_pv_usd)):
             row.append(_money(pv))
-    out += ["COSTS", tabulate(cost_rows, headers=headers), ""]
-    if sol.cash_flow is not None:
-        out += _cash_flow_section(sol.cash_flow)
-    if sol.serving is not None:
-        out += serving_section(sol.serving)
+    return ["COSTS", tabulate(cost_rows, headers=headers), ""]
 
-    base = sol.baseline
+
+def _overtraining_section(sol: Solution) -> list[str]:
+    base, c, bc = sol.baseline, sol.costs, sol.baseline.costs
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
              format_flops(c.total_flops), _money(c.total_cost_pv_usd)),
             ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
              f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_pv_usd)),
             ("20 tokens/parameter rule", "", "", "20.0", "", "")]
-    out += ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
+    refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
+    return ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
             "unlimited fresh data, no limits)",
             tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
                                     "total $ (PV)" if sol.cash_flow is not None else "total $")),
             f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
-            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", ""]
-    refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
-    out += ["REFERENCE MODELS (published N and D)",
-            tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
+            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", "",
+            "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
 
+
+def _savings_section(sol: Solution) -> list[str]:
     sv = sol.savings()
     sav = [("parameters", f"{100 * sv['params']:+.2f} %"), ("training tokens", f"{100 * sv['tokens']:+.2f} %"),
            ("lifecycle FLOP", f"{100 * sv['flops']:+.2f} %")]
     if sv["cost_usd"] is not None:
         sav.append(("lifecycle dollars", f"{100 * sv['cost_usd']:+.2f} %"))
-    out += ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
+    return ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
             tabulate(sav, tablefmt="simple"), ""]
 
-    if sol.binding:
-        rows = [(b.key, b.label, f"{b.multiplier:.4g}", shadow_price_text(sol, b)) for b in sol.binding]
-        out += ["BINDING CONSTRAINTS (shadow price: change of the optimal objective per unit the "
-                "setting is raised; negative saves)",
-                tabulate(rows, headers=("setting", "constraint", "multiplier", "shadow price")), ""]
-    else:
-        out += ["BINDING CONSTRAINTS: none", ""]
-    if sol.uncertainty is not None:
-        out += _uncertainty_section(sol)
+
+def _binding_section(sol: Solution) -> list[str]:
+    if not sol.binding:
+        return ["BINDING CONSTRAINTS: none", ""]
+    rows = [(b.key, b.label, f"{b.multiplier:.4g}", shadow_price_text(sol, b)) for b in sol.binding]
+    return ["BINDING CONSTRAINTS (shadow price: change of the optimal objective per unit the "
+            "setting is raised; negative saves)",
+            tabulate(rows, headers=("setting", "constraint", "multiplier", "shadow price")), ""]
+
+
+def _certificate_section(sol: Solution) -> list[str]:
     cert = sol.certificate
     polished = ("" if math.isnan(cert.polished_agreement) or cert.agreement <= cert.agreement_tol
                 else f", to {cert.polished_agreement:.1e} after the KKT polish from each")
-    out += [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
+    return [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
             f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e}{polished} "
             f"({', '.join(cert.methods)})"]
-    if sol.warnings:
-        out += ["", "WARNINGS"] + [f"- {w}" for w in sol.warnings]
-    if sol.assumptions:
-        out += ["", "ASSUMPTIONS"] + [f"- {a}" for a in sol.assumptions]
-    return "\n".join(out) + "\n"
 
 
 def _cash_flow_section(cf) -> list[str]:

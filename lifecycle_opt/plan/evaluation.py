@@ -13,7 +13,7 @@ from __future__ import annotations
 __all__ = ["Violation", "Evaluation", "evaluate", "evaluate_sweep", "plan_size"]
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .planning import solve
 from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of
-from .serving_plan import ServingPlan, baseline_point, point_z
-from .solution import Solution
+from .serving_plan import baseline_point, point_z
+from .solution import PlanFigures, Solution
 from .sweep import point_scenarios
 
 _WHAT = {"params": "parameter count", "tokens": "token count", "flops": "FLOP count"}
@@ -57,48 +57,30 @@ class Violation:
                 "needed": None if math.isnan(self.needed) else self.needed, "unit": self.unit}
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """A given plan (N parameters on D tokens) under a scenario.
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(PlanFigures):
+    """A given plan (N parameters on D tokens) under a scenario: the figures of
+    :class:`~.solution.PlanFigures` (costs as a solved plan's; under the roofline serving
+    model at the cheapest whole-number serving point), and
 
-    loss [nats/token], effective_* (under the repetition penalty), costs (as a solved
-    plan's; under the roofline serving model at the cheapest whole-number serving point),
-    violated: the limits it breaks; optimum: the lifecycle-optimal plan of the same loss
-    (None with ``optimum_note`` saying why when there is none); regret: how much more the
-    plan costs than that optimum, in ``regret_unit`` ("usd" present value or "flops"), and
-    regret_fraction over the optimum's; row: the plan's row with the regret fields.
+    Parameters
+    ----------
+    baseline_params, baseline_tokens : float
+        The compute-optimal plan of equal loss [parameters, tokens].
+    violated : tuple of Violation
+        The limits it breaks, each in its setting's unit.
+    regret_unit : str
+        "usd" (present value) or "flops": what the regret is measured in.
+    optimum : Solution or None
+        The lifecycle-optimal plan of the same loss (None with ``optimum_note`` saying why).
     """
 
-    scenario_name: str
-    params: float
-    tokens: float
-    loss: float
-    effective_params: float
-    effective_tokens: float
-    unique_tokens: float | None
-    costs: CostBreakdown
     baseline_params: float
     baseline_tokens: float
     violated: tuple[Violation, ...]
     regret_unit: str
     optimum: Solution | None
     optimum_note: str = ""
-    serving: ServingPlan | None = None
-    row: dict = field(default_factory=dict, compare=False, repr=False)
-
-    # the ratios as the row function computed them (docs/model.md §6)
-    @property
-    def tokens_per_param(self) -> float:
-        return self.row["tokens_per_param"]
-
-    @property
-    def epochs(self) -> float | None:
-        return self.row["epochs"]
-
-    @property
-    def overtraining_ratio(self) -> float:
-        """Tokens per parameter over the compute-optimal plan's of equal loss [–]."""
-        return self.row["overtraining_ratio"]
 
     def _total(self, costs: CostBreakdown) -> float | None:
         return costs.total_cost_pv_usd if self.regret_unit == "usd" else costs.total_flops
@@ -128,11 +110,7 @@ class Evaluation:
         """Every field as JSON-ready values (the plan fields a solve prints, and more)."""
         opt = self.optimum
         return {
-            "scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
-            "tokens_per_param": self.tokens_per_param, "loss": self.loss,
-            "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
-            "unique_tokens": self.unique_tokens, "epochs": self.epochs, **self.costs.as_dict(),
-            "overtraining_ratio": self.overtraining_ratio,
+            **self.figures_dict(),
             "baseline": {"params": self.baseline_params, "tokens": self.baseline_tokens},
             "violated": [v.as_dict() for v in self.violated],
             "regret": self.regret, "regret_fraction": self.regret_fraction, "regret_unit": self.regret_unit,
@@ -245,7 +223,8 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
         effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=breakdown_of(cols),
         baseline_params=float(cols["baseline_params"][0]), baseline_tokens=float(cols["baseline_tokens"][0]),
         violated=_violations(scenario, N, D, loss, point), regret_unit=unit, optimum=optimum,
-        optimum_note=note, serving=serving, row=row)
+        optimum_note=note, serving=serving, row=row, tokens_served=scenario.demand.tokens,
+        serving_days=scenario.demand.deployment_days)
 
 
 def evaluate_sweep(scenario, axes, *, params=None, tokens=None, flops=None) -> list[dict]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.laws import LossLaw
-from ..model.posynomial import Posynomial, monomial
+from ..model.posynomial import Posynomial
 
 #: (shape, bound) of a limit for the batch solver: a log bound v of ``x_le``, ``y_le``,
 #: ``ratio_ge``, ``ratio_le``, ``nd_le``, or (c1, c2) of ``cost_le`` (c1·N·D + c2·N ≤ 1)

@@ -115,12 +115,9 @@ class BatchResult:
     multipliers: np.ndarray      # shape (n, 3)
     names: tuple
 
-    def binding_names(self, i: int) -> list[str]:
-        return [self.names[k] for k, nu in zip(self.binding[i], self.multipliers[i])
-                if k != NO_NAME and nu > 1e-12]
-
     def binding_texts(self, rows: np.ndarray) -> np.ndarray:
-        """``";".join(binding_names(i))`` for each plan i of ``rows``, as an object array:
+        """The names of each plan's binding constraints (multiplier above 1e-12) joined by
+        ";", for each plan i of ``rows``, as an object array:
         joined once per distinct set of binding constraints, not once per plan."""
         codes = np.where(self.multipliers[rows] > 1e-12, self.binding[rows], NO_NAME).astype(np.int64)
         if codes.shape[0] == 0:
