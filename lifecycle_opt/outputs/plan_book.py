@@ -283,7 +283,7 @@ def _plan_cells(c: _Calc, scenario, sol) -> None:
           "optimiser result", style="result")
     c.add("tokens_D", "training tokens D", "tokens", None, (sol.tokens, base.tokens),
           "optimiser result", style="result")
-    penalty = isinstance(scenario.loss_law, DataConstrainedLaw)
+    penalty = isinstance(scenario.trained_law, DataConstrainedLaw)
     if penalty:
         c.add("eff_N", "effective parameters N'", "parameters", None, (sol.effective_params, base.params),
               "repetition penalty (Muennighoff et al. 2023 eq. 15), optimiser result", style="result")

@@ -92,7 +92,7 @@ def render_table(sol: Solution) -> str:
         out += _cash_flow_section(sol.cash_flow)
     if sol.serving is not None:
         out += serving_section(sol.serving)
-    out += _overtraining_section(sol) + _savings_section(sol) + _binding_section(sol)
+    out += _choice_section(sol) + _overtraining_section(sol) + _savings_section(sol) + _binding_section(sol)
     if sol.uncertainty is not None:
         out += _uncertainty_section(sol)
     out += _certificate_section(sol)
@@ -104,11 +104,20 @@ def render_table(sol: Solution) -> str:
 
 
 def _plan_section(sol: Solution) -> list[str]:
+    target = f" (target {sol.target_loss:.4f})" if sol.target_loss is not None else ""
     plan = [("parameters N", format_count(sol.params)),
             ("training tokens D", format_count(sol.tokens)),
-            ("tokens per parameter", f"{sol.tokens_per_param:.1f}"),
-            ("predicted loss", f"{sol.loss:.4f}" + (f" (target {sol.target_loss:.4f})"
-                                                    if sol.target_loss is not None else ""))]
+            ("tokens per parameter", f"{sol.tokens_per_param:.1f}")]
+    served = sol.loss_after_quantisation
+    if served is None:
+        plan.append(("predicted loss", f"{sol.loss:.4f}{target}"))
+    else:
+        crit = sol.row["critical_tokens"]
+        plan += [("predicted loss, trained", f"{sol.loss:.4f}"),
+                 ("loss after quantisation", f"{served:.4f}{target}: + {sol.row['quantisation_degradation']:.4f} "
+                                             "(Kumar et al. 2024, eq. 2)"),
+                 ("critical tokens D_crit", f"{format_count(crit)}: past it, more training makes the served "
+                                            f"model worse (eq. 13); this plan trains {sol.tokens / crit:.2f}x that")]
     if sol.unique_tokens is not None:
         plan += [("unique tokens U", format_count(sol.unique_tokens)),
                  ("epochs over U", f"{sol.epochs:.2f}"),
@@ -150,6 +159,19 @@ def _overtraining_section(sol: Solution) -> list[str]:
             f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
             f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", "",
             "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
+
+
+def _choice_section(sol: Solution) -> list[str]:
+    """Each allowed value of the scenario's discrete choice with its optimal objective."""
+    if not sol.alternatives:
+        return []
+    best = sol.objective_value
+    rows = [(a.value, "chosen" if a.chosen else ("no plan" if a.objective_value is None else ""),
+             "—" if a.objective_value is None else _objective_amount(sol, a.objective_value),
+             "" if a.objective_value is None or a.chosen else f"{100 * (a.objective_value / best - 1):+.2f} %",
+             a.note[:120]) for a in sol.alternatives]
+    return [f"CHOICE of {sol.alternatives[0].key} (each value's own certified optimum)",
+            tabulate(rows, headers=("value", "", "objective", "against the chosen", "why no plan")), ""]
 
 
 def _savings_section(sol: Solution) -> list[str]:

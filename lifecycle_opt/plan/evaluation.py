@@ -19,14 +19,13 @@ import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
 from ..model.costs import CostBreakdown
-from ..model.laws import DataConstrainedLaw
 from ..model.units import parse_count, parse_flops
 from ..scenario.schema import Budget, Scenario, Target
 from ..problem.formulation import build_problem, serving_constraints
 from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .planning import solve
-from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of
+from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
 from .serving_plan import baseline_point, point_z
 from .solution import PlanFigures, Solution
 from .sweep import point_scenarios
@@ -167,8 +166,9 @@ def _optimum(scenario: Scenario, loss: float, unit: str) -> tuple[Solution | Non
 
 
 def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> tuple[Violation, ...]:
-    """The limits plan (N, D) breaks, served at ``point`` under the roofline model (the
-    cheapest point within the targets, or without them when none meets them)."""
+    """The limits plan (N, D) of served loss ``loss`` [nats] breaks, served at ``point``
+    under the roofline model (the cheapest point within the targets, or without them when
+    none meets them)."""
     problem = build_problem(scenario)
     out = []
     if scenario.target is not None and scenario.objective != "loss" and loss > scenario.target.loss * (1 + 1e-12):
@@ -197,11 +197,7 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
     ('1.93665', True)
     """
     N, D = plan_size(params, tokens, flops, scenario.source)
-    law = scenario.loss_law
-    loss = float(law.loss(N, D))
-    penalised = isinstance(law, DataConstrainedLaw)
-    N_eff = float(law.effective_params(N, D)) if penalised else N
-    D_eff = float(law.effective_tokens(D)) if penalised else D
+    loss, N_eff, D_eff = trained_figures(scenario, N, D)
     facts = stack_facts([row_facts(scenario)])
     serving, columns, point = None, {}, None
     if scenario.serving is not None:
@@ -222,7 +218,7 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
         scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
         effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=breakdown_of(cols),
         baseline_params=float(cols["baseline_params"][0]), baseline_tokens=float(cols["baseline_tokens"][0]),
-        violated=_violations(scenario, N, D, loss, point), regret_unit=unit, optimum=optimum,
+        violated=_violations(scenario, N, D, float(scenario.loss_law.loss(N, D)), point), regret_unit=unit, optimum=optimum,
         optimum_note=note, serving=serving, row=row, tokens_served=scenario.demand.tokens,
         serving_days=scenario.demand.deployment_days)
 

@@ -4,7 +4,7 @@ exports read it and never recompute it.
 """
 from __future__ import annotations
 
-__all__ = ["Baseline", "Uncertainty", "PlanFigures", "Solution"]
+__all__ = ["Baseline", "Uncertainty", "PlanFigures", "Solution", "QUALITY_FIELDS"]
 
 import math
 from dataclasses import dataclass, field
@@ -13,6 +13,10 @@ from ..model.costs import CostBreakdown
 from ..model.finance import CashFlow
 from ..solvers.certificate import Binding, Certificate
 from .serving_plan import ServingPlan
+
+
+#: the row fields of the served model's quality (None where a scenario does not set them)
+QUALITY_FIELDS = ("loss_after_quantisation", "quantisation_degradation", "critical_tokens")
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,12 @@ class PlanFigures:
         row function computed it (docs/model.md §6)."""
         return self.row["overtraining_ratio"]
 
+    @property
+    def loss_after_quantisation(self) -> float | None:
+        """The served model's loss once its weights are quantised [nats] (None without
+        ``[quantisation]``; :attr:`loss` is the trained model's)."""
+        return self.row.get("loss_after_quantisation")
+
     def figures_dict(self) -> dict:
         """The shared figures as JSON-ready values (the first keys of either's JSON)."""
         return {"scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
@@ -141,7 +151,8 @@ class PlanFigures:
                 "unique_tokens": self.unique_tokens, "epochs": self.epochs,
                 "tokens_served": self.tokens_served, "serving_days": self.serving_days,
                 "tokens_per_day": self.tokens_per_day, **self.costs.as_dict(),
-                "overtraining_ratio": self.overtraining_ratio}
+                "overtraining_ratio": self.overtraining_ratio,
+                **{k: self.row.get(k) for k in QUALITY_FIELDS}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +177,9 @@ class Solution(PlanFigures):
         The plan month by month (with a ``[finance]`` section).
     uncertainty : Uncertainty or None
         The plan under the law's bootstrap samples.
+    alternatives : tuple of Alternative
+        Each allowed value of a discrete choice the plan made (the serving precision) with
+        its optimal objective; () when the scenario has none.
     """
 
     objective: str
@@ -181,6 +195,7 @@ class Solution(PlanFigures):
     assumptions: tuple[str, ...] = ()
     cash_flow: CashFlow | None = None
     uncertainty: Uncertainty | None = None
+    alternatives: tuple = ()
 
     def savings(self) -> dict:
         """Fractions saved against the baseline: params, tokens (negative = more) and the
@@ -227,5 +242,6 @@ class Solution(PlanFigures):
             "cash_flow": None if self.cash_flow is None else self.cash_flow.as_dict(),
             "uncertainty": None if self.uncertainty is None else self.uncertainty.as_dict(),
             "serving": None if self.serving is None else self.serving.as_dict(),
+            "alternatives": [a.as_dict() for a in self.alternatives],
         }
 

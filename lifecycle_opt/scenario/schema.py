@@ -17,6 +17,7 @@ from ..model.costs import CostModel, Demand, InferenceHardware, Timing, Training
 from ..model.finance import Finance
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                           KaplanLaw, LossLaw)
+from ..model.quantisation import Quantisation, QuantisedLaw
 from ..model.serving import Roofline
 
 #: the smallest positive quantity accepted: a limit enters the problem as its reciprocal too
@@ -124,6 +125,9 @@ class Scenario:
     law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
     robust : what to do with them (see Robust); None without samples
     serving : the roofline serving model (docs/model.md §8), or None for the MFU model
+    quantisation : the served weights' post-training quantisation (docs/model.md §10), or None
+    serving_dtypes : the serving precisions the plan chooses among (``[quantisation] dtypes``;
+        the scenario itself is the first), or () for none
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
@@ -151,6 +155,8 @@ class Scenario:
     law_samples: tuple[ChinchillaLaw, ...] = field(default=(), repr=False)
     robust: Robust | None = None
     serving: Roofline | None = None
+    quantisation: Quantisation | None = None
+    serving_dtypes: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     source: str | None = None
     raw: dict | None = field(default=None, compare=False, repr=False)
@@ -158,13 +164,27 @@ class Scenario:
     def __post_init__(self):
         check(self)
 
+    def trained(self, law: LossLaw) -> LossLaw:
+        """``law`` as this scenario trains under it: with the repetition penalty when on."""
+        if self.data.repetition_penalty and self.data.unique_tokens is not None:
+            return DataConstrainedLaw(law, self.data.unique_tokens, self.data.R_D_star, self.data.R_N_star)
+        return law
+
+    def served(self, law: LossLaw) -> LossLaw:
+        """``law`` as the target is met under it: trained, plus the degradation of quantising
+        the served weights when ``[quantisation]`` is set (bootstrap laws go through it too)."""
+        trained = self.trained(law)
+        return trained if self.quantisation is None else QuantisedLaw(trained, self.quantisation)
+
+    @property
+    def trained_law(self) -> LossLaw:
+        """The law of the trained model: the base law, with the repetition penalty when on."""
+        return self.trained(self.law)
+
     @property
     def loss_law(self) -> LossLaw:
-        """The law the target is met under: the base law, with the repetition penalty when on."""
-        if self.data.repetition_penalty and self.data.unique_tokens is not None:
-            return DataConstrainedLaw(self.law, self.data.unique_tokens, self.data.R_D_star,
-                                      self.data.R_N_star)
-        return self.law
+        """The law the target is met under (:meth:`served` of the base law)."""
+        return self.served(self.law)
 
     @property
     def costs(self) -> CostModel:

@@ -21,6 +21,7 @@ from ..model.units import (parse_bandwidth, parse_bytes, parse_count, parse_flop
                            parse_money)
 from .files import read_toml
 from .finance_section import FINANCE_KEYS, FinanceReader
+from .quality import QUANTISATION_KEYS, QualityReader
 from .fields import Section, fraction, in_days, integer, number
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
@@ -33,10 +34,10 @@ LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "al
 
 
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance", "robust", "serving")
+             "budget", "limits", "finance", "robust", "serving", "quantisation")
 
 
-class SectionReader(FinanceReader):
+class SectionReader(FinanceReader, QualityReader):
     """Turns the dict of a scenario file into a Scenario, failing on the first bad value."""
 
     def __init__(self, source: str | None):
@@ -90,7 +91,9 @@ class SectionReader(FinanceReader):
             self.fail(weights_only, 'no weights-only serving limit with serving.model = "roofline" '
                       '(its memory limit holds weights and KV cache: serving.replica_gpus)',
                       found_text="found one")
+        quantisation, dtypes = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
+                        quantisation=quantisation, serving_dtypes=dtypes,
                         data=data_limits, budget=budget, limits=limits, training=training,
                         inference=inference, finance=finance, law_samples=samples, robust=robust,
                         assumptions=tuple(self.assumptions),

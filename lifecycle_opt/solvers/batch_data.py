@@ -186,7 +186,12 @@ def _row(problem: Problem, names: dict) -> dict:
 
 
 def _law_row(law) -> dict:
-    row = dict(zip(("E", "A", "B", "alpha", "beta", "power"), law.posynomial_form()))
+    form = law.posynomial_form()
+    if form is None:
+        # a law outside the batch solver's one shape (quantised serving): the exact path solves it
+        return {"unsupported": True, **dict.fromkeys(("E", "A", "B", "alpha", "beta", "power"), 1.0),
+                "unique": math.inf, "r_d": 1.0, "r_n": 1.0}
+    row = dict(zip(("E", "A", "B", "alpha", "beta", "power"), form))
     if isinstance(law, DataConstrainedLaw):
         row.update(unique=law.unique_tokens, r_d=law.R_D_star, r_n=law.R_N_star)
     else:
