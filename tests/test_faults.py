@@ -338,7 +338,7 @@ def test_a_scheduler_address_that_is_not_a_scheduler_times_out_in_one_line():
 def test_a_fit_of_many_runs_is_bounded_in_memory_and_too_many_are_refused(monkeypatch):
     from lifecycle_opt.fit import parametric
     from lifecycle_opt.fit.runs import Runs
-    from lifecycle_opt.model.laws import preset
+    from lifecycle_opt.model.presets import preset
     law = preset("besiroglu2024")
     rng = np.random.default_rng(0)
     N, D = 10 ** rng.uniform(8, 10, 4000), 10 ** rng.uniform(10, 12, 4000)

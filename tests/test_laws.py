@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lifecycle_opt.model.laws import (ChinchillaLaw, DataConstrainedLaw, KaplanLaw, PRESETS,
-                                MUENNIGHOFF_R_D_STAR, preset)
+from lifecycle_opt.model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw, MUENNIGHOFF_R_D_STAR
+from lifecycle_opt.model.presets import PRESETS, preset
 
 CHINCHILLA_FORM = [p for p in PRESETS if isinstance(preset(p), ChinchillaLaw)]
 

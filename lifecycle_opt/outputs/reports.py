@@ -108,6 +108,8 @@ def _plan_section(sol: Solution) -> list[str]:
     plan = [("parameters N", format_count(sol.params)),
             ("training tokens D", format_count(sol.tokens)),
             ("tokens per parameter", f"{sol.tokens_per_param:.1f}")]
+    if sol.row.get("experts", 1) != 1:
+        plan.insert(1, ("mixture of experts", _mixture_text(sol)))
     served = sol.loss_after_quantisation
     if served is None:
         plan.append(("predicted loss", f"{sol.loss:.4f}{target}"))
@@ -124,6 +126,13 @@ def _plan_section(sol: Solution) -> list[str]:
                  ("effective tokens D'", format_count(sol.effective_tokens)),
                  ("effective parameters N'", format_count(sol.effective_params))]
     return ["PLAN", tabulate(plan, tablefmt="simple"), ""]
+
+
+def _mixture_text(sol: Solution) -> str:
+    """'8 experts, 1 active: 1.7B active / 9.4B total parameters'."""
+    r = sol.row
+    return (f"{r['experts']:g} experts, {r['active_experts']:g} active: {format_count(r['active_params'])} active / "
+            f"{format_count(r['total_params'])} total parameters")
 
 
 def _costs_section(sol: Solution) -> list[str]:
@@ -162,16 +171,25 @@ def _overtraining_section(sol: Solution) -> list[str]:
 
 
 def _choice_section(sol: Solution) -> list[str]:
-    """Each allowed value of the scenario's discrete choice with its optimal objective."""
+    """Each combination of the scenario's discrete choices with its own certified optimum
+    (a mixture of experts beside the dense model, allowed or not)."""
     if not sol.alternatives:
         return []
     best = sol.objective_value
-    rows = [(a.value, "chosen" if a.chosen else ("no plan" if a.objective_value is None else ""),
+    keys = list(sol.alternatives[0].settings)
+
+    def status(a):
+        return "chosen" if a.chosen else ("no plan" if a.objective_value is None else
+                                          ("" if a.allowed else "not allowed"))
+    rows = [[*a.settings.values(), status(a),
+             "" if a.params is None else format_count(a.params),
+             "" if a.total_params is None else format_count(a.total_params),
              "—" if a.objective_value is None else _objective_amount(sol, a.objective_value),
              "" if a.objective_value is None or a.chosen else f"{100 * (a.objective_value / best - 1):+.2f} %",
-             a.note[:120]) for a in sol.alternatives]
-    return [f"CHOICE of {sol.alternatives[0].key} (each value's own certified optimum)",
-            tabulate(rows, headers=("value", "", "objective", "against the chosen", "why no plan")), ""]
+             a.note[:100]] for a in sol.alternatives]
+    return [f"CHOICE of {' and '.join(keys)} (each its own certified optimum)",
+            tabulate(rows, headers=(*keys, "", "N (active)", "total params", "objective", "against the chosen",
+                                    "why no plan")), ""]
 
 
 def _savings_section(sol: Solution) -> list[str]:

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
-from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible, preset
+from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible
+from ..model.presets import preset
 from ..model.quantisation import critical_tokens, ptq_degradation
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario, Target
 from .cautions import caution_context, caution_count
@@ -48,7 +49,8 @@ INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", 
 
 #: facts decided by the [law], [target] and [data] sections (the rest by costs and limits)
 LOSS_FACTS = ("law_E", "law_A", "law_B", "law_alpha", "law_beta", "law_power", "law",
-              "unique_tokens", "target_loss", "quant_scale", "quant_gamma_d", "quant_gamma_n") + tuple(
+              "unique_tokens", "target_loss", "quant_scale", "quant_gamma_d", "quant_gamma_n",
+              "moe_total_per_active", "moe_experts", "moe_active_experts") + tuple(
     f"caution_{k}" for k in ("max_params", "min_params", "max_flops", "max_tokens", "unique",
                              "penalty", "penalty_off_law", "kaplan"))
 
@@ -71,9 +73,10 @@ def row_facts(scenario: Scenario) -> dict:
     E, A, B, alpha, beta, power = scenario.law.posynomial_form()
     facts.update(law_E=E, law_A=A, law_B=B, law_alpha=alpha, law_beta=beta, law_power=power)
     facts.update(_npv_per_gpu_hour(scenario))
-    q = scenario.quantisation
+    q, moe = scenario.quantisation, scenario.moe
     facts.update(quant_scale=q.scale if q else math.nan, quant_gamma_d=q.gamma_D if q else math.nan,
-                 quant_gamma_n=q.gamma_N if q else math.nan)
+                 quant_gamma_n=q.gamma_N if q else math.nan, moe_total_per_active=moe.total_per_active,
+                 moe_experts=float(moe.experts), moe_active_experts=float(moe.active_experts))
     facts.update({f"caution_{k}": v for k, v in caution_context(scenario).items()})
     facts.update(scenario=scenario.name, objective=scenario.objective, law=scenario.loss_law.name,
                  objective_unit=OBJECTIVE_UNITS[scenario.objective],
@@ -161,6 +164,9 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
         return {
             "scenario": facts["scenario"], "status": np.where(overflow(costs), "invalid", "optimal").astype(object),
             "params": N, "tokens": D, "tokens_per_param": D / N, "loss": num(loss),
+            # a mixture of experts: N is the active parameters, the law's (docs/model.md §9)
+            "active_params": N, "total_params": N * facts["moe_total_per_active"],
+            "experts": num(facts["moe_experts"]), "active_experts": num(facts["moe_active_experts"]),
             "target_loss": facts["target_loss"], **quality, "unique_tokens": facts["unique_tokens"],
             "epochs": D / facts["unique_tokens"], "effective_tokens": num(effective_tokens),
             **{k: num(costs[k]) for k in _COST_ORDER},
@@ -170,7 +176,7 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
             "baseline_total_flops": base["total_flops"],
             "baseline_total_cost_pv_usd": base["total_cost_pv_usd"],
             "savings_flops": 1 - costs["total_flops"] / base["total_flops"],
-            "savings_cost_usd": np.where(base["total_cost_pv_usd"] != 0,
+            "savings_cost": np.where(base["total_cost_pv_usd"] != 0,
                                          1 - costs["total_cost_pv_usd"] / base["total_cost_pv_usd"], np.nan),
             "binding": binding if isinstance(binding, np.ndarray) else list(binding),
             "kkt_residual": num(kkt_residual), "law": facts["law"],
@@ -252,7 +258,7 @@ def _number(x):
 
 
 #: row fields that hold whole numbers (a sweep's columns keep every number as a float)
-INT_FIELDS = ("warnings",)
+INT_FIELDS = ("warnings", "experts", "active_experts")
 
 
 def plain_column(key: str, column) -> list:
@@ -277,8 +283,13 @@ def rows_of(columns: dict, keys=None):
         yield dict(zip(keys, values))
 
 
-#: (ending of a row field, its unit, its number format): the first that matches
-_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv", "$", "money"),
+#: (part of a row field's name, its unit, its number format): the first that matches — a
+#: part ending in "_" is a prefix, one between "_" on both sides may stand anywhere, the
+#: rest are endings
+_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd_per_million_", "$ per million tokens", "money"),
+                ("_usd", "$", "money"), ("npv", "$", "money"),
+                ("loss_after_quantisation", "nats/token", "loss"), ("_degradation", "nats/token", "loss"),
+                ("experts", "experts", "count"),
                 ("flops", "FLOP", "sci"),
                 ("tokens_per_param", "tokens/parameter", "num"), ("_ratio", "×", "num"),
                 ("gpu_hours", "GPU-hours", "count"), ("serving_gpus", "GPUs", "num"), ("days", "days", "num"),
@@ -290,7 +301,10 @@ _FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv",
 def field_unit(key: str):
     """(unit, number format) of a row field by its name ("total_cost_pv_usd": "$", "money"); (None, None)
     for a field without a unit."""
-    for ending, unit, fmt in _FIELD_UNITS:
-        if key.endswith(ending) or (ending.endswith("_") and key.startswith(ending)):
+    for part, unit, fmt in _FIELD_UNITS:
+        if part.startswith("_") and part.endswith("_"):
+            if part in key:
+                return unit, fmt
+        elif key.endswith(part) or (part.endswith("_") and key.startswith(part)):
             return unit, fmt
     return None, None

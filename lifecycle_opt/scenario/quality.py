@@ -1,27 +1,80 @@
-"""Reading what quality the served model must have beyond a loss: ``[quantisation]`` (the
-served weights quantised after training, Kumar et al. 2024; docs/model.md §10). A part
-of :class:`~.sections.SectionReader`."""
+"""Reading what the model is and how it is served beyond its size: ``[moe]`` (a mixture of
+experts under the joint law of Ludziejewski et al. 2025; docs/model.md §9) and
+``[quantisation]`` (the served weights quantised after training, Kumar et al. 2024;
+docs/model.md §10). A part of :class:`~.sections.SectionReader`."""
 from __future__ import annotations
 
-__all__ = ["QUANTISATION_KEYS", "QualityReader"]
+__all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "QualityReader"]
 
 from ..model.laws import ChinchillaLaw
+from ..model.moe import DEFAULT_EXPERT_SHARE, Mixture
+from ..model.presets import JOINT_PRESETS, joint_preset
 from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS, Quantisation, quantisation_preset
-from .fields import Section, number
+from .fields import Section, fraction, integer, number
 
 QUANTISATION_KEYS = ("bits", "dtype", "dtypes", "preset", "C_T", "gamma_D", "gamma_N", "gamma_post")
+MOE_KEYS = ("experts", "active_experts", "expert_share")
 _CONSTANTS = ("C_T", "gamma_D", "gamma_N", "gamma_post")
 
 
 class QualityReader:
-    """The ``[quantisation]`` method of the section reader (which gives ``fail`` and
-    ``assumptions``)."""
+    """The ``[moe]`` and ``[quantisation]`` methods of the section reader (which gives
+    ``fail`` and ``assumptions``)."""
 
-    def quantisation(self, sec: Section | None, law) -> tuple[Quantisation | None, tuple[str, ...]]:
-        """(Quantisation at the served precision, the precisions to choose among): ``bits``
-        or ``dtype`` fix the precision; ``dtypes`` lets the plan choose (the first is the
-        scenario's own). The constants: a preset, or all four of C_T, gamma_D, gamma_N,
-        gamma_post."""
+    def mixture(self, sec: Section | None, law_sec: Section, law):
+        """(Mixture, the joint law or None, the scenario's law, the choice of experts it
+        adds). With a joint dense/MoE law (``[law] preset = "ludziejewski2025"``) the law is
+        its member of the first allowed E; ``[moe] experts`` may list several E to choose
+        among (the dense model is compared in any case)."""
+        name = law_sec.table.get("preset")
+        joint = joint_preset(name) if name in JOINT_PRESETS else None
+        if sec is None:
+            return Mixture(), joint, law, ()
+        experts = self._experts(sec)
+        k = sec.get("active_experts", integer, default=1)
+        for E in experts:
+            if E > 1 and k > E:
+                self.fail("moe.active_experts", f"at most the experts of every allowed E (here {E})", k)
+        share = sec.get("expert_share", fraction, default=None)
+        if share is None or share >= 1:
+            if share is not None:
+                self.fail("moe.expert_share", "a share below 1 (the routed experts' part of the active parameters)",
+                          share)
+            share = DEFAULT_EXPERT_SHARE
+            self.assumptions.append(f"moe.expert_share not given: {share:.3g} of the active parameters are the "
+                                    "routed experts (each expert a full MLP: 8d² of a layer's 12d²)")
+        if joint is None:
+            if experts != (1,):
+                self.fail("law.preset", 'a joint dense/MoE law (preset = "ludziejewski2025") to price a mixture of '
+                          "experts", name, found_text=None if name else "found constants of a dense law")
+            return Mixture(1, 1, share), None, law, ()
+        E0 = experts[0]
+        return (Mixture(int(E0), int(min(k, E0)), share), joint, joint.at(E0),
+                (("moe.experts", tuple(int(E) for E in experts)),))
+
+    def _experts(self, sec: Section) -> tuple[int, ...]:
+        value = sec.table.get("experts", 1)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            self.fail("moe.experts", "a number of experts, or a non-empty list of them such as [1, 8, 32]", value)
+        out = []
+        for i, v in enumerate(values):
+            key = "moe.experts" if not isinstance(value, list) else f"moe.experts[{i}]"
+            try:
+                E = integer(v)
+            except ValueError:
+                self.fail(key, "a whole number of experts", v)
+            if E < 1:
+                self.fail(key, "at least one expert (1 is dense)", v)
+            out.append(int(E))
+        if len(set(out)) != len(out):
+            self.fail("moe.experts", "each number of experts once", value)
+        return tuple(out)
+
+    def quantisation(self, sec: Section | None, law) -> tuple[Quantisation | None, tuple]:
+        """(Quantisation at the served precision, the choice it adds): ``bits`` or ``dtype``
+        fix the precision; ``dtypes`` lets the plan choose (the first is the scenario's
+        own). The constants: a preset, or all four of C_T, gamma_D, gamma_N, gamma_post."""
         if sec is None:
             return None, ()
         if not isinstance(law, ChinchillaLaw):
@@ -33,14 +86,14 @@ class QualityReader:
             self.fail("quantisation.bits", 'one of bits = 4, dtype = "int4" or dtypes = ["bf16", "fp8", "int4"] '
                       "(the served precision, or the precisions to choose among)",
                       found_text=f"found {len(given)}: {', '.join(given) or 'none'}")
-        choices: tuple[str, ...] = ()
+        choices: tuple = ()
         if sec.has("bits"):
             bits = sec.get("bits", number)
         elif sec.has("dtype"):
             bits = BITS_OF_DTYPE[sec.text("dtype", tuple(BITS_OF_DTYPE))]
         else:
-            choices = self._dtypes(sec)
-            bits = BITS_OF_DTYPE[choices[0]]
+            dtypes = self._dtypes(sec)
+            bits, choices = BITS_OF_DTYPE[dtypes[0]], (("quantisation.dtypes", dtypes),)
         return self._constants(sec, bits), choices
 
     def _dtypes(self, sec: Section) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from ..model.costs import CostModel, Demand, InferenceHardware, Timing, Training
 from ..model.finance import Finance
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                           KaplanLaw, LossLaw)
+from ..model.moe import JointMoELaw, Mixture
 from ..model.quantisation import Quantisation, QuantisedLaw
 from ..model.serving import Roofline
 
@@ -126,15 +127,17 @@ class Scenario:
     robust : what to do with them (see Robust); None without samples
     serving : the roofline serving model (docs/model.md §8), or None for the MFU model
     quantisation : the served weights' post-training quantisation (docs/model.md §10), or None
-    serving_dtypes : the serving precisions the plan chooses among (``[quantisation] dtypes``;
-        the scenario itself is the first), or () for none
+    moe : the mixture of experts (Mixture(): dense); joint_law : the joint dense/MoE law its
+        ``law`` is the member of (docs/model.md §9), or None
+    choices : ((setting, allowed values), ...): the discrete choices the plan makes among
+        (``[moe] experts``, ``[quantisation] dtypes``); the scenario itself is one combination
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
     Build one in a notebook with :func:`scenario_from_dict` (the same keys as the file)
     or directly:
 
-    >>> from lifecycle_opt.model.laws import preset
+    >>> from lifecycle_opt.model.presets import preset
     >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
     ...              target=Target(loss=1.947), demand=Demand(output_tokens=2e12))
     >>> s.costs.cost("flops").terms     # 6·N·D + 2·N·T [FLOP]
@@ -156,7 +159,9 @@ class Scenario:
     robust: Robust | None = None
     serving: Roofline | None = None
     quantisation: Quantisation | None = None
-    serving_dtypes: tuple[str, ...] = ()
+    moe: Mixture = field(default_factory=Mixture)
+    joint_law: JointMoELaw | None = None
+    choices: tuple = ()
     assumptions: tuple[str, ...] = ()
     source: str | None = None
     raw: dict | None = field(default=None, compare=False, repr=False)

@@ -15,13 +15,13 @@ from ..fit.runs import read_samples
 from ..model import hardware as hw_catalogue
 from ..model.constants import DAYS_PER_MONTH
 from ..model.costs import Demand, InferenceHardware, TrainingHardware
-from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange,
-                          KaplanLaw, PRESETS, preset)
+from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange, KaplanLaw
+from ..model.presets import PRESETS, preset
 from ..model.units import (parse_bandwidth, parse_bytes, parse_count, parse_flop_rate, parse_flops,
                            parse_money)
 from .files import read_toml
 from .finance_section import FINANCE_KEYS, FinanceReader
-from .quality import QUANTISATION_KEYS, QualityReader
+from .quality import MOE_KEYS, QUANTISATION_KEYS, QualityReader
 from .fields import Section, fraction, in_days, integer, number
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
@@ -34,7 +34,7 @@ LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "al
 
 
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance", "robust", "serving", "quantisation")
+             "budget", "limits", "finance", "robust", "serving", "quantisation", "moe")
 
 
 class SectionReader(FinanceReader, QualityReader):
@@ -91,9 +91,10 @@ class SectionReader(FinanceReader, QualityReader):
             self.fail(weights_only, 'no weights-only serving limit with serving.model = "roofline" '
                       '(its memory limit holds weights and KV cache: serving.replica_gpus)',
                       found_text="found one")
-        quantisation, dtypes = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
+        quantisation, dtype_choice = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
+        moe, joint, law, expert_choice = self.mixture(top.sub("moe", MOE_KEYS), law_sec, law)
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
-                        quantisation=quantisation, serving_dtypes=dtypes,
+                        quantisation=quantisation, moe=moe, joint_law=joint, choices=expert_choice + dtype_choice,
                         data=data_limits, budget=budget, limits=limits, training=training,
                         inference=inference, finance=finance, law_samples=samples, robust=robust,
                         assumptions=tuple(self.assumptions),
