@@ -1,5 +1,5 @@
 """Mixtures of experts: the joint dense/MoE scaling law, and what a mixture's active and total
-parameters are (docs/model.md §9).
+parameters are (docs/model.md §10).
 
 The joint law of Ludziejewski et al. 2025 (eq. 4, constants of their Table 3):
 
@@ -116,11 +116,3 @@ class Mixture:
     def total_per_active(self) -> float:
         """N_total / N_act = 1 + s·(E/k − 1) [–]: the parameters held per active one."""
         return 1.0 + self.expert_share * (self.experts / self.active_experts - 1.0)
-
-    def describe(self, active: float) -> str:
-        """'8 experts, 1 active: 1.7B active / 9.4B total parameters' (or 'dense: 7B parameters')."""
-        from .units import format_count
-        if self.is_dense:
-            return f"dense: {format_count(active)} parameters"
-        return (f"{self.experts} experts, {self.active_experts} active: {format_count(active)} active / "
-                f"{format_count(active * self.total_per_active)} total parameters")

@@ -15,8 +15,8 @@ from typing import Callable
 from .laws import ChinchillaLaw, FittedRange, KaplanLaw, LossLaw
 from .moe import JointMoELaw
 
-# Chinchilla runs: reconstructed data of Hoffmann et al. 2022 Fig. 4 (Epoch AI,
-# shared/validation/chinchilla_fig4_extracted.csv) spans N 5.7e7–1.62e10 and
+# Chinchilla runs: the data Epoch AI reconstructed from Hoffmann et al. 2022 Fig. 4
+# (repository epoch-research/analyzing-chinchilla, data/svg_extracted_data.csv) spans N 5.7e7–1.62e10 and
 # C 1.4e18–1.3e22 FLOP; the paper reports ~500B tokens as its longest runs.
 _CHINCHILLA_RANGE = FittedRange(
     min_params=5.7e7, max_params=1.62e10, max_tokens=5e11, max_flops=1.3e22,

@@ -33,7 +33,7 @@ def caution_context(scenario: Scenario) -> dict:
             "kaplan": isinstance(law, KaplanLaw), "minimise_loss": scenario.objective == "loss",
             "max_days": nan if fin is None else fin.training_months * DAYS_PER_MONTH * 1.05,
             # the joint MoE law was fitted on E 1-32; the quantisation constants on 30-220M
-            # parameters (their ranges, docs/model.md §9 and §10)
+            # parameters (their ranges, docs/model.md §10 and §11)
             "beyond_experts": bool(scenario.joint_law is not None
                                    and scenario.moe.experts > scenario.joint_law.fitted_experts[1]),
             "quant_max_params": (_QUANT_FITTED_MAX_PARAMS if scenario.quantisation is not None

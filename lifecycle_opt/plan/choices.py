@@ -10,7 +10,7 @@ when the dense model is not allowed.
 """
 from __future__ import annotations
 
-__all__ = ["Alternative", "Variant", "at_serving_precision", "with_experts", "choice_variants"]
+__all__ = ["Alternative", "Variant", "at_serving_precision", "with_experts", "choice_variants", "chosen_scenario"]
 
 import itertools
 from dataclasses import dataclass, replace
@@ -70,7 +70,7 @@ class Variant:
 
 def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
     """``scenario`` with its weights served in ``dtype``: quantised to that many bits after
-    training (docs/model.md §10), the serving arithmetic at that dtype's peak where the
+    training (docs/model.md §11), the serving arithmetic at that dtype's peak where the
     serving GPU has one (else at the scenario's own dtype: weight-only quantisation, as
     AWQ and GPTQ serve int4), and under the roofline model that many bytes a weight."""
     bits = BITS_OF_DTYPE[dtype]
@@ -89,7 +89,7 @@ def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
 
 def with_experts(scenario: Scenario, experts: int) -> Scenario:
     """``scenario`` with a mixture of ``experts`` experts: its law the joint law's member of
-    that E (docs/model.md §9), at most as many active experts as there are experts."""
+    that E (docs/model.md §10), at most as many active experts as there are experts."""
     moe = replace(scenario.moe, experts=int(experts),
                   active_experts=min(scenario.moe.active_experts, int(experts)))
     return replace(scenario, law=scenario.joint_law.at(experts), moe=moe)
@@ -114,3 +114,16 @@ def choice_variants(scenario: Scenario) -> list[Variant]:
         allowed = all(v in dict(scenario.choices)[k] for k, v in settings.items())
         out.append(Variant(settings, variant, allowed))
     return out
+
+
+def chosen_scenario(scenario: Scenario, solution) -> Scenario:
+    """The scenario as the plan was solved: with the values its discrete choices took (the
+    number of experts, the serving precision), so that a figure or a workbook of the plan
+    draws and prices the very problem solved. ``scenario`` itself when it has no choice."""
+    chosen = next((a for a in solution.alternatives if a.chosen), None)
+    if not scenario.choices or chosen is None:
+        return scenario
+    variant = replace(scenario, choices=())
+    for key, value in chosen.settings.items():
+        variant = _BUILDERS[key](variant, value)
+    return variant

@@ -164,7 +164,7 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
         return {
             "scenario": facts["scenario"], "status": np.where(overflow(costs), "invalid", "optimal").astype(object),
             "params": N, "tokens": D, "tokens_per_param": D / N, "loss": num(loss),
-            # a mixture of experts: N is the active parameters, the law's (docs/model.md §9)
+            # a mixture of experts: N is the active parameters, the law's (docs/model.md §10)
             "active_params": N, "total_params": N * facts["moe_total_per_active"],
             "experts": num(facts["moe_experts"]), "active_experts": num(facts["moe_active_experts"]),
             "target_loss": facts["target_loss"], **quality, "unique_tokens": facts["unique_tokens"],

@@ -89,7 +89,7 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
 def _plan_limits(s: Scenario) -> list[Constraint]:
     """The limits on N, D and D/N, and the training deadline. Limits on parameters hold the
     total parameters: N, the law's active parameters, times what a mixture of experts holds
-    per active one (docs/model.md §9; 1 for a dense model)."""
+    per active one (docs/model.md §10; 1 for a dense model)."""
     lim, out = s.limits, []
     total = s.moe.total_per_active
     what = "parameters" if s.moe.is_dense else "total parameters"

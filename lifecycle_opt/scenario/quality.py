@@ -1,7 +1,7 @@
 """Reading what the model is and how it is served beyond its size: ``[moe]`` (a mixture of
-experts under the joint law of Ludziejewski et al. 2025; docs/model.md §9) and
+experts under the joint law of Ludziejewski et al. 2025; docs/model.md §10) and
 ``[quantisation]`` (the served weights quantised after training, Kumar et al. 2024;
-docs/model.md §10). A part of :class:`~.sections.SectionReader`."""
+docs/model.md §11). A part of :class:`~.sections.SectionReader`."""
 from __future__ import annotations
 
 __all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "QualityReader"]

@@ -126,9 +126,9 @@ class Scenario:
     law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
     robust : what to do with them (see Robust); None without samples
     serving : the roofline serving model (docs/model.md §8), or None for the MFU model
-    quantisation : the served weights' post-training quantisation (docs/model.md §10), or None
+    quantisation : the served weights' post-training quantisation (docs/model.md §11), or None
     moe : the mixture of experts (Mixture(): dense); joint_law : the joint dense/MoE law its
-        ``law`` is the member of (docs/model.md §9), or None
+        ``law`` is the member of (docs/model.md §10), or None
     choices : ((setting, allowed values), ...): the discrete choices the plan makes among
         (``[moe] experts``, ``[quantisation] dtypes``); the scenario itself is one combination
     assumptions : defaults applied, printed by the report
