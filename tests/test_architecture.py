@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.reading", "model.posynomial", "model.laws", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
+    "model.constants", "model.units", "model.reading", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
     "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",

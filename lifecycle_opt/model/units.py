@@ -304,6 +304,7 @@ SETTING_UNITS = {
     "ms": (lambda v: f"{v:.4g} ms", ("ms", 1.0)),
     "nats": (lambda v: f"{v:.6g} nats", ("0.01 nats of loss", 0.01)),
     "fraction": (lambda v: f"{v:.4g}", ("percentage point", 0.01)),
+    "error": (lambda v: f"{v:.4g} error", ("percentage point of error", 0.01)),
 }
 
 

@@ -120,6 +120,11 @@ def _plan_section(sol: Solution) -> list[str]:
                                              "(Kumar et al. 2024, eq. 2)"),
                  ("critical tokens D_crit", f"{format_count(crit)}: past it, more training makes the served "
                                             f"model worse (eq. 13); this plan trains {sol.tokens / crit:.2f}x that")]
+    error = sol.row.get("error")
+    if error is not None:
+        target_error = sol.row.get("target_error")
+        plan.append(("benchmark error", f"{error:.4f}" + ("" if target_error is None else f" (target {target_error:.4f})")
+                     + " from the served loss: Err(L) = epsilon - k*exp(-gamma*L) (Gadre et al. 2024)"))
     if sol.unique_tokens is not None:
         plan += [("unique tokens U", format_count(sol.unique_tokens)),
                  ("epochs over U", f"{sol.epochs:.2f}"),

@@ -171,9 +171,13 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
     none meets them)."""
     problem = build_problem(scenario)
     out = []
-    if scenario.target is not None and scenario.objective != "loss" and loss > scenario.target.loss * (1 + 1e-12):
-        out.append(Violation("loss_target", f"loss at most {scenario.target.loss:.6g}", "target.loss",
-                             scenario.target.loss, loss, "nats"))
+    t = scenario.target
+    if t is not None and scenario.objective != "loss" and loss > t.loss * (1 + 1e-12):
+        if t.error is not None:
+            out.append(Violation("loss_target", f"benchmark error at most {t.error:.4g}", "target.error",
+                                 t.error, float(scenario.downstream.error(loss)), "error"))
+        else:
+            out.append(Violation("loss_target", f"loss at most {t.loss:.6g}", "target.loss", t.loss, loss, "nats"))
     if problem.dim > 2 and point is None:
         # the weights alone overflow the largest allowed replica
         return tuple(out) + (Violation("memory_capacity", "weights and KV cache fit the replica's memory",

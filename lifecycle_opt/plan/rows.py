@@ -24,6 +24,7 @@ from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
 from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible
 from ..model.presets import preset
+from ..model.downstream import error_from_loss
 from ..model.quantisation import critical_tokens, ptq_degradation
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario, Target
 from .cautions import caution_context, caution_count
@@ -50,7 +51,8 @@ INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", 
 #: facts decided by the [law], [target] and [data] sections (the rest by costs and limits)
 LOSS_FACTS = ("law_E", "law_A", "law_B", "law_alpha", "law_beta", "law_power", "law",
               "unique_tokens", "target_loss", "quant_scale", "quant_gamma_d", "quant_gamma_n",
-              "moe_total_per_active", "moe_experts", "moe_active_experts") + tuple(
+              "moe_total_per_active", "moe_experts", "moe_active_experts", "down_epsilon", "down_k", "down_gamma",
+              "target_error") + tuple(
     f"caution_{k}" for k in ("max_params", "min_params", "max_flops", "max_tokens", "unique",
                              "penalty", "penalty_off_law", "kaplan"))
 
@@ -73,7 +75,11 @@ def row_facts(scenario: Scenario) -> dict:
     E, A, B, alpha, beta, power = scenario.law.posynomial_form()
     facts.update(law_E=E, law_A=A, law_B=B, law_alpha=alpha, law_beta=beta, law_power=power)
     facts.update(_npv_per_gpu_hour(scenario))
-    q, moe = scenario.quantisation, scenario.moe
+    q, moe, m = scenario.quantisation, scenario.moe, scenario.downstream
+    facts.update(down_epsilon=m.epsilon if m else math.nan, down_k=m.k if m else math.nan,
+                 down_gamma=m.gamma if m else math.nan,
+                 target_error=scenario.target.error if scenario.target and scenario.target.error is not None
+                 else math.nan)
     facts.update(quant_scale=q.scale if q else math.nan, quant_gamma_d=q.gamma_D if q else math.nan,
                  quant_gamma_n=q.gamma_N if q else math.nan, moe_total_per_active=moe.total_per_active,
                  moe_experts=float(moe.experts), moe_active_experts=float(moe.active_experts))
@@ -194,13 +200,17 @@ SERVING_FIELDS = ("serving_replica_gpus", "serving_batch", "serving_tpot_ms", "s
                   "serving_rounding_cost_usd")
 def _quality_columns(facts: dict, N, D, loss) -> dict:
     """The served model's quality: the loss after quantising its weights, the degradation,
-    and the critical token count past which more training makes the served model worse
-    (Kumar et al. 2024, eq. 2 and 13; nan without ``[quantisation]``)."""
+    the critical token count past which more training makes the served model worse
+    (Kumar et al. 2024, eq. 2 and 13; nan without ``[quantisation]``), and the benchmark
+    error of the served loss (Gadre et al. 2024; nan without ``[downstream]``)."""
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         delta = ptq_degradation(N, D, facts["quant_scale"], facts["quant_gamma_d"], facts["quant_gamma_n"])
         crit = critical_tokens(N, facts["law_B"], facts["law_beta"], facts["quant_scale"], facts["quant_gamma_d"],
                                facts["quant_gamma_n"])
-    return {"loss_after_quantisation": loss + delta, "quantisation_degradation": delta, "critical_tokens": crit}
+        served = np.where(np.isnan(delta), loss, loss + delta)
+        error = error_from_loss(served, facts["down_epsilon"], facts["down_k"], facts["down_gamma"])
+    return {"loss_after_quantisation": loss + delta, "quantisation_degradation": delta, "critical_tokens": crit,
+            "error": error, "target_error": np.broadcast_to(facts["target_error"], np.shape(loss))}
 
 
 def overflow(costs: dict) -> np.ndarray:
@@ -289,7 +299,7 @@ def rows_of(columns: dict, keys=None):
 _FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd_per_million_", "$ per million tokens", "money"),
                 ("_usd", "$", "money"), ("npv", "$", "money"),
                 ("loss_after_quantisation", "nats/token", "loss"), ("_degradation", "nats/token", "loss"),
-                ("experts", "experts", "count"),
+                ("experts", "experts", "count"), ("error", "fraction", "pct"),
                 ("flops", "FLOP", "sci"),
                 ("tokens_per_param", "tokens/parameter", "num"), ("_ratio", "×", "num"),
                 ("gpu_hours", "GPU-hours", "count"), ("serving_gpus", "GPUs", "num"), ("days", "days", "num"),

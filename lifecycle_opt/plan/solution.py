@@ -18,7 +18,7 @@ from .serving_plan import ServingPlan
 #: the row fields of what the model is (a mixture's active and total parameters) and of the
 #: served model's quality (None where a scenario does not set them)
 QUALITY_FIELDS = ("active_params", "total_params", "experts", "active_experts", "loss_after_quantisation",
-                  "quantisation_degradation", "critical_tokens")
+                  "quantisation_degradation", "critical_tokens", "error", "target_error")
 
 
 def _whole(key: str, value):

@@ -20,7 +20,7 @@ from ..model.laws import LossLaw
 from ..model.posynomial import monomial
 from ..model.serving import Roofline
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario
-from .constraints import (Cap, ComputeCap, Constraint, CostObjective, Floor, LossObjective, LossTarget,
+from .constraints import (Cap, ComputeCap, Constraint, CostObjective, ErrorTarget, Floor, LossObjective, LossTarget,
                           ParamCap, RatioCap, RatioFloor, SpendCap, TokenCap)
 
 #: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
@@ -69,8 +69,13 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
     s, law = scenario, scenario.loss_law
     cons: list[Constraint] = []
     if s.target is not None and s.objective != "loss":
-        cons.append(LossTarget("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
-                               s.target.loss, "nats", law=law))
+        if s.target.error is not None:
+            cons.append(ErrorTarget("loss_target", f"benchmark error at most {s.target.error:.4g} (loss at most "
+                                    f"{s.target.loss:.6g})", "target.error", s.target.error, "error", law=law,
+                                    downstream=s.downstream))
+        else:
+            cons.append(LossTarget("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
+                                   s.target.loss, "nats", law=law))
     if s.target is not None:
         cons += [LossTarget(f"loss_sample_{index}", f"loss under bootstrap law {index} at most "
                             f"{s.target.loss:.6g}", "target.loss", s.target.loss, "nats", law=extra)

@@ -4,22 +4,63 @@ experts under the joint law of Ludziejewski et al. 2025; docs/model.md §10) and
 docs/model.md §11). A part of :class:`~.sections.SectionReader`."""
 from __future__ import annotations
 
-__all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "QualityReader"]
+__all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "DOWNSTREAM_SECTION_KEYS", "QualityReader"]
 
+from pathlib import Path
+
+from ..model.downstream import DOWNSTREAM_KEYS, DownstreamMap, DownstreamTableError, downstream_from_table
 from ..model.laws import ChinchillaLaw
 from ..model.moe import DEFAULT_EXPERT_SHARE, Mixture
 from ..model.presets import JOINT_PRESETS, joint_preset
 from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS, Quantisation, quantisation_preset
 from .fields import Section, fraction, integer, number
+from .files import read_toml
 
 QUANTISATION_KEYS = ("bits", "dtype", "dtypes", "preset", "C_T", "gamma_D", "gamma_N", "gamma_post")
 MOE_KEYS = ("experts", "active_experts", "expert_share")
+DOWNSTREAM_SECTION_KEYS = DOWNSTREAM_KEYS + ("file",)
 _CONSTANTS = ("C_T", "gamma_D", "gamma_N", "gamma_post")
 
 
 class QualityReader:
-    """The ``[moe]`` and ``[quantisation]`` methods of the section reader (which gives
-    ``fail`` and ``assumptions``)."""
+    """The ``[moe]``, ``[quantisation]``, ``[downstream]`` and ``[target] error`` methods of
+    the section reader (which gives ``fail``, ``assumptions`` and ``source``)."""
+
+    def downstream(self, sec: Section | None) -> DownstreamMap | None:
+        """The mapping Err(L) = epsilon − k·exp(−gamma·L) of ``[downstream]`` (Gadre et al.
+        2024): its constants, or ``file = "downstream.toml"`` (a [downstream] table written
+        by ``lifeopt fit``, relative to the scenario) with any constant laid over it."""
+        if sec is None:
+            return None
+        table = {k: v for k, v in sec.table.items() if k != "file"}
+        where = "downstream"
+        if sec.has("file"):
+            value = sec.table["file"]
+            if not isinstance(value, str):
+                self.fail("downstream.file", "the path of a TOML file with a [downstream] table", value)
+            path = self._folder() / value
+            data = read_toml(path)
+            if not isinstance(data.get("downstream"), dict):
+                self.fail("downstream.file", f"a file with a [downstream] table ({path}; lifeopt fit -o writes one)",
+                          found_text="found none there")
+            table = {**data["downstream"], **table}
+        try:
+            return downstream_from_table(table, where)
+        except DownstreamTableError as exc:
+            self.fail(exc.key, exc.expected, found_text=exc.found_text)
+
+    def error_target(self, sec: Section, downstream: DownstreamMap | None):
+        """The loss target of ``[target] error`` under the scenario's ``[downstream]``."""
+        from .schema import Target
+        error = sec.get("error", fraction)
+        if downstream is None:
+            self.fail("downstream", "a [downstream] mapping (epsilon, k, gamma, or file = \"downstream.toml\" from "
+                      "lifeopt fit) when [target] gives an error", found_text="found none")
+        try:
+            loss = float(downstream.loss_for_error(error))
+        except ValueError as exc:
+            self.fail("target.error", f"an error the mapping reaches ({exc})", error)
+        return Target(loss=loss, error=error)
 
     def mixture(self, sec: Section | None, law_sec: Section, law):
         """(Mixture, the joint law or None, the scenario's law, the choice of experts it
