@@ -96,8 +96,8 @@ def check_outputs(force: bool, *paths, folders=()) -> None:
 
 
 def stdout_or(path: str | None) -> str | None:
-    """``-o -`` is standard output: None, as if no file were given."""
-    return None if path == "-" else path
+    """``-o -`` and ``-o /dev/stdout`` are standard output: None, as if no file were given."""
+    return None if path in ("-", "/dev/stdout") else path
 
 
 def emit(text: str, output: str | None, force: bool) -> None:

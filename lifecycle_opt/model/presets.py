@@ -12,6 +12,7 @@ __all__ = ["PRESETS", "preset", "JOINT_PRESETS", "joint_preset"]
 import math
 from typing import Callable
 
+from ..errors import ScenarioError
 from .laws import ChinchillaLaw, FittedRange, KaplanLaw, LossLaw
 from .moe import JointMoELaw
 
@@ -87,12 +88,13 @@ def joint_preset(name: str) -> JointMoELaw:
     """The joint dense/MoE law called ``name`` (see JOINT_PRESETS)."""
     try:
         return JOINT_PRESETS[name]()
-    except KeyError:
-        raise KeyError(f"unknown joint MoE law preset {name!r}; known: {', '.join(JOINT_PRESETS)}") from None
+    except (KeyError, TypeError):
+        raise ScenarioError("law.preset", f"one of {', '.join(JOINT_PRESETS)} (a joint MoE law)", name) from None
 
 
 def preset(name: str) -> LossLaw:
-    """The published law called ``name``; see ``PRESETS`` for the names.
+    """The published law called ``name``; see ``PRESETS`` for the names. ScenarioError
+    (key ``law.preset``) naming the known presets for any other name.
 
     >>> law = preset("hoffmann2022")
     >>> round(float(law.loss(70e9, 1.4e12)), 4)
@@ -102,5 +104,5 @@ def preset(name: str) -> LossLaw:
         return joint_preset(name).at(1)           # the dense member of a joint MoE law
     try:
         return _PRESETS[name]()
-    except KeyError:
-        raise KeyError(f"unknown law preset {name!r}; known: {', '.join(PRESETS)}") from None
+    except (KeyError, TypeError):
+        raise ScenarioError("law.preset", f"one of {', '.join(PRESETS)}", name) from None

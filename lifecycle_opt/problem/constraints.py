@@ -318,6 +318,11 @@ class ErrorTarget(LossTarget):
         return float(self.downstream.error(self.loss_at(z)))
 
 
+def _exp(x: float) -> float:
+    """e^x, inf where it overflows a double."""
+    return math.exp(x) if x < 709.78 else math.inf
+
+
 def loss_minus_target(law, target, z):
     """h = L − L_t with exact gradient and a finite-difference Hessian in (x, y) (zero in
     any further variable: the loss depends on N and D alone)."""
@@ -361,11 +366,12 @@ class CostObjective:
         return self.cost.log_value(z)
 
     def value_natural(self, phi: float) -> float:
-        """The objective in its unit from φ [$ or FLOP]."""
-        return math.exp(phi)
+        """The objective in its unit from φ [$ or FLOP]; inf beyond the double range (the
+        plan's row is then invalid: its costs overflow)."""
+        return _exp(phi)
 
     def d_value_d_phi(self, phi: float) -> float:
-        return math.exp(phi)
+        return _exp(phi)
 
     def batch_form(self) -> tuple[float, float] | None:
         """(a, b) of a cost a·N·D + b·N (the MFU serving model), else None."""

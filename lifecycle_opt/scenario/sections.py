@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from ..fit.runs import read_samples
+from ..errors import ScenarioError
 from ..model import hardware as hw_catalogue
 from ..model.constants import DAYS_PER_MONTH
 from ..model.costs import Demand, InferenceHardware, TrainingHardware
@@ -153,7 +154,7 @@ class SectionReader(FinanceReader, QualityReader):
             name = sec.text("preset")
             try:
                 return preset(name)
-            except KeyError:
+            except ScenarioError:
                 close = difflib.get_close_matches(name, PRESETS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.fail("law.preset", f"one of {', '.join(PRESETS)}", found_text=f"found {name!r}{hint}")
