@@ -64,6 +64,10 @@ def shadow_price_text(sol: Solution, b: Binding) -> str:
     return f"{_objective_amount(sol, b.shadow_price * size)} per {unit}"
 
 
+def _flop(x):
+    return "—" if x is None else format_flops(x)
+
+
 def _money(x):
     return "—" if x is None else format_money(x)
 
@@ -143,11 +147,11 @@ def _mixture_text(sol: Solution) -> str:
 def _costs_section(sol: Solution) -> list[str]:
     c = sol.costs
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
-    cost_rows = [["training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
+    cost_rows = [["training", _flop(c.training_flops), _hours(c.training_gpu_hours), days,
                   _money(c.training_cost_usd)],
-                 ["inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours),
+                 ["inference", _flop(c.inference_flops), _hours(c.inference_gpu_hours),
                   _serving_period(sol), _money(c.inference_cost_usd)],
-                 ["total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd)]]
+                 ["total", _flop(c.total_flops), "", "", _money(c.total_cost_usd)]]
     headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars"]
     if sol.cash_flow is not None:
         headers[-1] = "dollars (nominal)"
@@ -161,18 +165,20 @@ def _costs_section(sol: Solution) -> list[str]:
 def _overtraining_section(sol: Solution) -> list[str]:
     base, c, bc = sol.baseline, sol.costs, sol.baseline.costs
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
-             format_flops(c.total_flops), _money(c.total_cost_pv_usd)),
+             _flop(c.total_flops), _money(c.total_cost_pv_usd)),
             ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
-             f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_pv_usd)),
+             f"{base.tokens_per_param:.1f}", _flop(bc.total_flops), _money(bc.total_cost_pv_usd)),
             ("20 tokens/parameter rule", "", "", "20.0", "", "")]
     refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
-    return ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
-            "unlimited fresh data, no limits)",
-            tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
-                                    "total $ (PV)" if sol.cash_flow is not None else "total $")),
-            f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
-            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", "",
-            "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
+    out = ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
+           "unlimited fresh data, no limits)",
+           tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
+                                   "total $ (PV)" if sol.cash_flow is not None else "total $")),
+           f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
+           f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule"]
+    if bc.total_flops is None:
+        out.append("the compute-optimal plan cannot be served: no allowed replica holds its weights and cache")
+    return out + ["", "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
 
 
 def _choice_section(sol: Solution) -> list[str]:
@@ -200,7 +206,7 @@ def _choice_section(sol: Solution) -> list[str]:
 def _savings_section(sol: Solution) -> list[str]:
     sv = sol.savings()
     sav = [("parameters", f"{100 * sv['params']:+.2f} %"), ("training tokens", f"{100 * sv['tokens']:+.2f} %"),
-           ("lifecycle FLOP", f"{100 * sv['flops']:+.2f} %")]
+           ("lifecycle FLOP", "—" if sv["flops"] is None else f"{100 * sv['flops']:+.2f} %")]
     if sv["cost_usd"] is not None:
         sav.append(("lifecycle dollars", f"{100 * sv['cost_usd']:+.2f} %"))
     return ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",

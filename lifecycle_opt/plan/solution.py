@@ -207,9 +207,10 @@ class Solution(PlanFigures):
     def savings(self) -> dict:
         """Fractions saved against the baseline: params, tokens (negative = more) and the
         lifecycle dollars (present value); None where not defined."""
+        theirs_flops = self.baseline.costs.total_flops   # None: the baseline cannot be served
         out = {"params": 1 - self.params / self.baseline.params,
                "tokens": 1 - self.tokens / self.baseline.tokens,
-               "flops": 1 - self.costs.total_flops / self.baseline.costs.total_flops}
+               "flops": None if not theirs_flops else 1 - self.costs.total_flops / theirs_flops}
         ours, theirs = self.costs.total_cost_pv_usd, self.baseline.costs.total_cost_pv_usd
         out["cost_usd"] = None if ours is None or not theirs else 1 - ours / theirs
         return out

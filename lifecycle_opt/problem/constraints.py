@@ -140,7 +140,7 @@ class Cap(Constraint):
         return h - math.log(self.setting), g, H
 
     def needed(self, z) -> float:
-        return math.exp(self.quantity.log_value(z)[0])
+        return _exp(self.quantity.log_value(z)[0])
 
     def _log_bound(self, **exponents) -> float:
         """log(setting / c) for a quantity c·Π v^e: the bound of a one-term limit in logs."""
@@ -168,7 +168,7 @@ class Floor(Constraint):
         return math.log(self.setting) - h, -g, -H
 
     def needed(self, z) -> float:
-        return math.exp(self.quantity.log_value(z)[0])
+        return _exp(self.quantity.log_value(z)[0])
 
 
 # ---- the limits the batch solver knows, by their shape in (x, y) = (log N, log D)
