@@ -6,7 +6,6 @@ from __future__ import annotations
 
 __all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "DOWNSTREAM_SECTION_KEYS", "QualityReader"]
 
-
 from ..model.downstream import DOWNSTREAM_KEYS, DownstreamMap, DownstreamTableError, downstream_from_table
 from ..model.laws import ChinchillaLaw
 from ..model.moe import DEFAULT_EXPERT_SHARE, Mixture
