@@ -128,3 +128,15 @@ def test_numbers_as_a_notebook_passes_them():
     with pytest.raises(ScenarioError) as info:
         lifecycle_opt.preset("nope")
     assert info.value.key == "law.preset" and "hoffmann2022" in str(info.value)
+
+
+def test_control_characters_from_a_file_never_reach_the_terminal(tmp_path):
+    path = tmp_path / "escape.toml"
+    path.write_text('name = "a\\u001b[31mred\\u0000b"\n[law]\npreset = "hoffmann2022"\n[target]\nloss = 2.0\n')
+    out = run("solve", path)
+    assert out.exit_code == 0 and "\x1b" not in out.output and "\x00" not in out.output
+    assert "a\\x1b[31mred\\x00b" in out.output.splitlines()[0]
+    bad = tmp_path / "nul.toml"
+    bad.write_text('[law]\npreset = "hoff\\u0000"\n[target]\nloss = 2.0\n')
+    text = one_line(run("solve", bad), 2)
+    assert "\x00" not in text and "law.preset" in text
