@@ -11,8 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.reading", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance",
-    "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.approaches",
+    "model.constants", "model.units", "model.reading", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance", "model.downstream",
+    "fit.runs", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.identify", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.sections", "scenario.reader",
     "solvers.problem", "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
@@ -20,7 +20,7 @@ ORDER = [
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_result", "plan.sweep", "plan.evaluation",
     "outputs.serving_report", "outputs.text_cells", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.plots", "outputs.fit_plots",
-    "cli.app", "cli.plans", "cli.library", "cli.__main__",
+    "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]
 #: the most lines a module may have before it should be split (the layout's promise)
