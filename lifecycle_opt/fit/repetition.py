@@ -117,8 +117,12 @@ def _objective(runs: Runs, objective: FitObjective, counts=None):
     N, D, U, y = runs.params, runs.tokens, _unique(runs), np.log(runs.loss)
 
     def fun(theta, rows, grad=True):
+        # beyond the range searched the objective is that at its edge: flat, so a search that
+        # leans on a bound (an R* the runs do not pin down) stops there instead of stalling
+        clipped = theta.copy()
+        clipped[:, 5:] = np.clip(theta[:, 5:], *_LOG_BOUNDS)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            out = repetition_log_loss(theta, N, D, U, grad)
+            out = repetition_log_loss(clipped, N, D, U, grad)
             h, dh = _loss_terms((out[0] if grad else out) - y, objective)
             w = None if counts is None else counts[rows]
             if runs.weights is not None:
@@ -126,12 +130,11 @@ def _objective(runs: Runs, objective: FitObjective, counts=None):
             if w is not None:
                 h, dh = h * w, dh * w
             f = h.sum(1)
-            outside = np.any((theta[:, 5:] < _LOG_BOUNDS[0]) | (theta[:, 5:] > _LOG_BOUNDS[1]), axis=1)
-            outside |= (theta[:, 3] <= 0) | (theta[:, 4] <= 0) | ~np.isfinite(f)
-            f = np.where(outside, np.inf, f)
+            f = np.where((theta[:, 3] <= 0) | (theta[:, 4] <= 0) | ~np.isfinite(f), np.inf, f)
             if not grad:
                 return f
             g = np.einsum("mn,mnk->mk", dh, out[1])
+            g[:, 5:] = np.where(clipped[:, 5:] != theta[:, 5:], 0.0, g[:, 5:])
         return f, np.where(np.isfinite(g), g, 0.0)
     return fun
 
@@ -333,13 +336,13 @@ def fit_repetition(runs: Runs, *, objective: FitObjective = FitObjective(),
     # stage 2: R_D*, R_N* under the base law of stage 1
     fixed = Layout(REPETITION_NAMES, dict(zip(THETA_NAMES, base)))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        u, f, _ = batched_lbfgs(fixed.wrap(fun), grid, max_iter=3000)
+        u, f, _ = batched_lbfgs(fixed.wrap(fun), grid, max_iter=1000)
     thetas = fixed.expand(u)
     candidates = _best_distinct(thetas, f, limit=3)
     converged = int(np.sum(f <= np.min(f) * (1 + 1e-5)))
     if constraints.free_base:                        # stage 3: every free constant together
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            u, f, _ = batched_lbfgs(layout.wrap(fun), layout.reduce(np.array(candidates)), max_iter=5000)
+            u, f, _ = batched_lbfgs(layout.wrap(fun), layout.reduce(np.array(candidates)), max_iter=500)
         candidates = _best_distinct(layout.expand(u), f, limit=3)
     polished = [_polish(layout, runs, objective, t) for t in candidates]
     scores = [fun(t[None, :], None, False)[0] for t in polished]
@@ -348,8 +351,15 @@ def fit_repetition(runs: Runs, *, objective: FitObjective = FitObjective(),
     return repetition_profiles(fit) if profile else fit
 
 
+def _clip(theta: np.ndarray) -> np.ndarray:
+    """θ with log R_D*, log R_N* inside the range searched (the objective is flat beyond)."""
+    theta = np.array(theta, dtype=float)
+    theta[..., 5:] = np.clip(theta[..., 5:], *_LOG_BOUNDS)
+    return theta
+
+
 def _result(theta, runs, objective, constraints, starts) -> RepetitionFit:
-    theta = np.asarray(theta, dtype=float)
+    theta = _clip(theta)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         residuals = repetition_log_loss(theta, runs.params, runs.tokens, _unique(runs))[0] - np.log(runs.loss)
     f = float(_value(runs, objective)(theta)[0])
@@ -398,5 +408,5 @@ def repetition_bootstrap(fit: RepetitionFit, samples: int = 1000, *, seed: int =
     u0 = np.tile(layout.reduce(fit.theta), (samples, 1))
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         u, f, _ = batched_lbfgs(layout.wrap(_objective(fit.runs, fit.fit_objective, counts)), u0,
-                                gtol=1e-10, ftol=1e-13, fscale=0.0, patience=3)
-    return replace(fit, thetas=layout.expand(u), boot_objectives=f, seed=seed)
+                                gtol=1e-10, ftol=1e-13, fscale=0.0, patience=3, max_iter=3000)
+    return replace(fit, thetas=_clip(layout.expand(u)), boot_objectives=f, seed=seed)

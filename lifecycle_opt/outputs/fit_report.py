@@ -53,10 +53,11 @@ def render_likelihood(fit: LikelihoodFit, comparisons=()) -> str:
            tabulate(rows, headers=("", "fit", f"standard error ({fit.information} information)")),
            f"log-likelihood {fit.log_likelihood:.2f}; AIC {fit.aic:.2f}; BIC {fit.bic:.2f} "
            f"({fit.parameters} fitted: the free constants and sigma; {fit.n:g} runs)"]
+    p = lambda v: "p < 1e-300" if v < 1e-300 else f"p = {v:.3g}"          # noqa: E731
     for c in comparisons:
         out.append(f"against {c['law']} (its sigma refitted): log-likelihood {c['log_likelihood']:.2f}; likelihood "
-                   f"ratio {c['lr_statistic']:.2f} (chi-squared, {c['df']} df, p = {c['lr_p_value']:.3g}); Wald "
-                   f"chi-squared {c['wald_chi2']:.2f} (p = {c['wald_p_value']:.3g})")
+                   f"ratio {c['lr_statistic']:.2f} (chi-squared, {c['df']} df, {p(c['lr_p_value'])}); Wald "
+                   f"chi-squared {c['wald_chi2']:.2f} ({p(c['wald_p_value'])})")
     out.append("Standard errors from the information matrix assume independent errors of one law; a bootstrap "
                "(--bootstrap N) does not, and comes out wider when the runs stray from it.")
     return "\n".join(out) + "\n"
@@ -72,8 +73,8 @@ def render_repetition(rep: RepetitionFit) -> str:
     out = [f"REPETITION (Muennighoff et al. 2023, eq. 14–15, on all {len(rep.runs)} runs, "
            f"{int(rep.runs.repeated.sum())} of them repeating their data; {base})",
            f"R_D* = {rep.R_D_star:.4g}{span('R_D_star')}, R_N* = {rep.R_N_star:.4g}{span('R_N_star')}; "
-           f"objective {rep.objective:.6g} (at the published R_D* = {MUENNIGHOFF_R_D_STAR:g}, R_N* = "
-           f"{MUENNIGHOFF_R_N_STAR:g}: {rep.objective_at(MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR):.6g}); residual "
+           f"objective {rep.objective:.6g} ({rep.objective_at(MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR):.6g} with "
+           f"Muennighoff et al.'s R_D* = {MUENNIGHOFF_R_D_STAR:g}, R_N* = {MUENNIGHOFF_R_N_STAR:g} and this base law); residual "
            f"rms {float(np.sqrt(np.mean(rep.residuals ** 2))):.3g}. In a scenario: [data] R_D_star and R_N_star."]
     out += [f"WARNING: {w}" for w in rep.warnings]
     if rep.profiles:
