@@ -118,3 +118,14 @@ def test_cli_fits_the_mapping_from_an_error_column(tmp_path):
     wrong = CliRunner().invoke(cli, ["fit", str(bad), "--error-column", "accuracy_err"])
     assert wrong.exit_code == 2
     assert "row 4, column 'accuracy_err': expected an error rate from 0 to 1" in wrong.stderr
+
+
+def test_errors_that_do_not_rise_with_the_loss_or_do_not_curve_are_refused():
+    loss = np.linspace(2.0, 3.5, 12)
+    for error, message in ((np.full(12, 0.5), "errors that fall as the loss falls"),
+                           (0.9 - 0.1 * loss, "errors that fall as the loss falls"),
+                           (0.2 + 0.1 * loss, "errors whose curve in the loss the runs pin down")):
+        with pytest.raises(ScenarioError, match=message):
+            fit_downstream(loss, error, source="runs.csv")
+    with pytest.raises(ScenarioError, match="at least 4 runs with a benchmark error"):
+        fit_downstream(loss[:5], np.array([0.6, np.nan, 0.5, 0.45, np.nan]))

@@ -131,6 +131,9 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         objective = _fit_objective(fit_loss, delta)
         _check_likelihood_options(likelihood, compare, fit_loss, delta, polish)
         constraints = constraints_from(base, tie, fix_e)
+        if samples and base is not None:
+            raise ScenarioError("--samples", "no --base (the base law is fixed: there are no bootstrap laws to "
+                                "write)", samples)
         starts, r_starts = starts_from(starts_path, constraints)
         read = read_runs(runs, columns)
         data = read.within_tokens_per_param(min_ratio, max_ratio).without_highest_loss(drop)
@@ -188,9 +191,6 @@ def _write_fit(outcome, output, samples, plot_path, force) -> None:
         save_figure(fit_figure(outcome.result), plot_path, force=force)
         click.echo(f"wrote {plot_path}", err=True)
     if samples:
-        if outcome.boot is None:
-            raise ScenarioError("--samples", "a bootstrap of the base law (with --base the base law is fixed: "
-                                "there are no bootstrap laws to write)", samples)
         write_text_atomic(samples, write_samples(outcome.boot), force=force)
         click.echo(f"wrote {samples}", err=True)
     if output:

@@ -125,11 +125,15 @@ def fit_downstream(loss, error, *, weights=None, source: str = "runs") -> Downst
         raise ScenarioError("error column", f"at least {MIN_DOWNSTREAM_RUNS} runs with a benchmark error to fit "
                             "Err(L) = epsilon - k*exp(-gamma*L)", source=source, found_text=f"found {loss.size}")
     p = _solve(loss, error, w)
-    if not (np.all(np.isfinite(p)) and p[1] > 0 and p[2] > 0 and p[0] > 0) or np.ptp(loss) == 0:
+    found = f"found a best fit with epsilon = {p[0]:.4g}, k = {p[1]:.4g}, gamma = {p[2]:.4g}"
+    rise = p[1] * (math.exp(-p[2] * loss.min()) - math.exp(-p[2] * loss.max())) if np.all(np.isfinite(p)) else 0.0
+    if not (np.all(np.isfinite(p)) and p[0] > 0 and p[1] > 0 and p[2] > 0) or np.ptp(loss) == 0 or rise < 1e-6:
         raise ScenarioError("error column", "errors that fall as the loss falls (Err(L) = epsilon - "
-                            "k*exp(-gamma*L) with k, gamma > 0)", source=source,
-                            found_text=f"found a best fit with epsilon = {p[0]:.4g}, k = {p[1]:.4g}, "
-                                       f"gamma = {p[2]:.4g}")
+                            "k*exp(-gamma*L) with k, gamma > 0)", source=source, found_text=found)
+    if not _GAMMAS[0] < p[2] < _GAMMAS[-1]:
+        raise ScenarioError("error column", f"errors whose curve in the loss the runs pin down (gamma between "
+                            f"{_GAMMAS[0]:g} and {_GAMMAS[-1]:g} per nat; runs over a wider range of loss would)",
+                            source=source, found_text=found)
     mapping = DownstreamMap(float(p[0]), float(p[1]), float(p[2]),
                             f"lifeopt fit of {source} ({loss.size} runs; least squares on the error, "
                             f"Gadre et al. 2024 arXiv 2403.08540)", (float(loss.min()), float(loss.max())))
