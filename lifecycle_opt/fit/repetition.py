@@ -78,11 +78,12 @@ def repetition_log_loss(theta, N, D, U, grad: bool = False):
     eN = np.exp(-xN)
     N_eff = U_N * (1.0 + sN * (1.0 - eN))                            # eq. 15
     log_N, log_D = np.log(N_eff), np.log(D_eff)
-    t1, t2 = a - al * log_N, b - be * log_D
-    log_L = np.logaddexp(np.logaddexp(t1, t2), e)
+    w1, w2, w3 = np.exp(a - al * log_N), np.exp(b - be * log_D), np.exp(e)   # A/N'^α, B/D'^β, E
+    total = w1 + w2 + w3
+    log_L = np.log(total)
     if not grad:
         return log_L
-    p1, p2, p3 = np.exp(t1 - log_L), np.exp(t2 - log_L), np.exp(e - log_L)
+    p1, p2, p3 = w1 / total, w2 / total, w3 / total
     dlogN_dlogK = np.where(excess, (1.0 + sN * (1.0 - eN) - (N / K) * eN) * K / N_eff, 0.0)
     c1 = -al * p1 * dlogN_dlogK                                      # ∂log L/∂log K
     g = np.empty(log_L.shape + (7,))
