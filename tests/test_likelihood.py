@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from lifecycle_opt.cli import cli
 from lifecycle_opt.fit.likelihood import _fisher_factors, fit_likelihood, huber_normaliser, profile_sigma
 from lifecycle_opt.fit.parametric import FitObjective, batched_lbfgs, fit_law, huber_objective, start_grid
-from lifecycle_opt.fit.runs import Runs, read_runs
+from lifecycle_opt.fit.runs import read_runs
 from lifecycle_opt.model.laws import ChinchillaLaw, preset
 
 from conftest import VALIDATION

@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, frontier_scale,
-                          repetition_effective)
+from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, params_fed_by,
+                          repetition_params, repetition_tokens)
 from .constraints import THETA_NAMES, Constraints, Layout
 from .identify import Profile, profile_grid, region_threshold
 from .lbfgs import batched_lbfgs
@@ -57,26 +57,18 @@ def repetition_log_loss(theta, N, D, U, grad: bool = False):
     """log L [log nats] of the data-constrained law at each row of θ (m, 7) for the runs
     N, D, U (n,) [count]: (m, n); with ``grad``, also ∂log L/∂θ (m, n, 7).
 
-    Muennighoff et al. 2023, eq. 14–15 (the lines of :func:`~..model.laws.repetition_effective`),
-    the base law as a log-sum-exp of its three terms. The gradient follows the chain
-    θ → (G, K = N_opt(U_D)) → (N', D') → log L, with log K = (1 + β/α)·log G + (β/α)·log U_D
-    and log G = (log α + a − log β − b)/(α + β)."""
+    N' and D' are the law's own (:func:`~..model.laws.repetition_tokens` and
+    :func:`~..model.laws.repetition_params`, Muennighoff et al. 2023, eq. 14–15); the base
+    law is summed in log form. The gradient follows the chain θ → (G, K = N_opt(U_D)) →
+    (N', D') → log L, with log K = (1 + β/α)·log G + (β/α)·log U_D and
+    log G = (log α + a − log β − b)/(α + β)."""
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
     a, b, e, al, be, rd, rn = (theta[:, k:k + 1] for k in range(7))
     N, D, U = (np.asarray(v, dtype=float)[None, :] for v in (N, D, U))
     sD, sN = np.exp(rd), np.exp(rn)
-    U_D = np.where(D > U, U, D)
-    xD = (D / U_D - 1.0) / sD
-    eD = np.exp(-xD)
-    D_eff = U_D * (1.0 + sD * (1.0 - eD))                            # eq. 14
+    D_eff, eD, U_D, repeated = repetition_tokens(D, U, sD)                       # eq. 14
     log_G = (np.log(al) + a - np.log(be) - b) / (al + be)
-    log_UD = np.log(U_D)
-    K = np.exp((1.0 + be / al) * log_G + (be / al) * log_UD)          # N_opt(U_D), params_fed_by
-    excess = N > K
-    U_N = np.where(excess, K, N)
-    xN = (N / U_N - 1.0) / sN
-    eN = np.exp(-xN)
-    N_eff = U_N * (1.0 + sN * (1.0 - eN))                            # eq. 15
+    N_eff, eN, _ = repetition_params(N, U_D, repeated, sN, np.exp(log_G), be / al)  # eq. 15
     log_N, log_D = np.log(N_eff), np.log(D_eff)
     w1, w2, w3 = np.exp(a - al * log_N), np.exp(b - be * log_D), np.exp(e)   # A/N'^α, B/D'^β, E
     total = w1 + w2 + w3
@@ -84,6 +76,11 @@ def repetition_log_loss(theta, N, D, U, grad: bool = False):
     if not grad:
         return log_L
     p1, p2, p3 = w1 / total, w2 / total, w3 / total
+    log_UD = np.log(U_D)
+    K = params_fed_by(U_D, np.exp(a), np.exp(b), al, be)                        # N_opt(U_D)
+    excess = N > K
+    xN = np.where(excess, N / K - 1.0, 0.0) / sN
+    xD = (D / U_D - 1.0) / sD
     dlogN_dlogK = np.where(excess, (1.0 + sN * (1.0 - eN) - (N / K) * eN) * K / N_eff, 0.0)
     c1 = -al * p1 * dlogN_dlogK                                      # ∂log L/∂log K
     g = np.empty(log_L.shape + (7,))
@@ -93,7 +90,7 @@ def repetition_log_loss(theta, N, D, U, grad: bool = False):
     g[..., 3] = -p1 * log_N + c1 * (1.0 / al ** 2 - log_G / al - (be / al ** 2) * (log_G + log_UD))
     g[..., 4] = -p2 * log_D + c1 * (log_UD - 1.0 / be) / al
     g[..., 5] = -be * p2 * U_D * sD * ((1.0 - eD) - xD * eD) / D_eff
-    g[..., 6] = np.where(excess, -al * p1 * U_N * sN * ((1.0 - eN) - xN * eN) / N_eff, 0.0)
+    g[..., 6] = np.where(excess, -al * p1 * K * sN * ((1.0 - eN) - xN * eN) / N_eff, 0.0)
     return log_L, g
 
 
