@@ -69,6 +69,13 @@ def test_noise_free_runs_give_back_r_star_with_the_base_fixed(published):
                                            BASE.beta])
 
 
+def test_tied_exponents_hold_in_the_repetition_fit(published):
+    # Muennighoff et al. tie alpha = beta (App. B); the tied fit returns their law exactly
+    fit = fit_repetition(drawn(published), constraints=Constraints(tie_exponents=True), workers=1)
+    assert fit.base.alpha == fit.base.beta == pytest.approx(BASE.alpha, rel=1e-6)
+    assert (fit.R_D_star, fit.R_N_star) == pytest.approx(TRUTH, rel=1e-4)
+
+
 def test_half_a_percent_of_noise_leaves_the_truth_inside_the_bootstrap_interval(published):
     fit = repetition_bootstrap(fit_repetition(drawn(published, noise=0.005, seed=0), workers=1), 120, seed=1)
     for name, truth in zip(("R_D_star", "R_N_star"), TRUTH):
