@@ -2,6 +2,7 @@
 tokens-per-parameter cutoffs on the runs used, and a final BFGS or Newton polish; each on
 synthetic runs whose law is known."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -196,43 +197,90 @@ def test_fit_figure_shows_the_runs_the_frontier_and_the_residuals(tmp_path):
     assert (tmp_path / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _repeated_runs(R_D=15.0, R_N=5.0, noise=0.0, seed=0):
-    from lifecycle_opt.model.laws import repetition_effective
-    N = np.repeat(np.geomspace(1e8, 3e9, 6), 6)
-    U = np.tile(np.geomspace(2e9, 2e10, 6), 6)
-    D = U * np.repeat([1.5, 3, 6, 12, 25, 50], 6)
-    N_eff, D_eff = repetition_effective(N, D, U, R_D, R_N, LAW.G, LAW.beta / LAW.alpha)[:2]
-    loss = np.asarray(LAW.loss(N_eff, D_eff), dtype=float)
-    if noise:
-        loss = loss * np.exp(np.random.default_rng(seed).normal(0, noise, loss.shape))
-    return Runs(N, D, loss, "repeated", U)
+# ------------------------------------------------------------------ constraints, weights, starts
+FEWER_STARTS = start_grid()[::45]        # 100 starts: enough for clean synthetic runs
+def test_tied_exponents_come_back_equal_from_runs_of_a_tied_law():
+    from lifecycle_opt.fit.constraints import Constraints
+
+    law = preset("muennighoff2023")                      # alpha = beta (Muennighoff et al. 2023, App. B)
+    tied = fit_law(synthetic_runs(law), starts=FEWER_STARTS, constraints=Constraints(tie_exponents=True), workers=1)
+    assert tied.law.alpha == tied.law.beta
+    for name in ("E", "A", "B", "alpha"):
+        assert getattr(tied.law, name) == pytest.approx(getattr(law, name), rel=1e-4), name
+    # one exponent fewer: the grid's 5 betas fold into its alphas
+    assert tied.starts == len(np.unique(FEWER_STARTS[:, :4], axis=0))
+    assert "alpha = beta tied" in tied.law.source
+    # on runs of an untied law the tie costs objective
+    runs = synthetic_runs(LAW, noise=0.003, seed=4)
+    free = fit_law(runs, starts=FEWER_STARTS, workers=1)
+    assert fit_law(runs, starts=FEWER_STARTS, constraints=Constraints(tie_exponents=True), workers=1).objective > \
+        free.objective
 
 
-def test_repetition_constants_come_back_from_runs_that_repeat_data():
-    from lifecycle_opt.fit.repetition import fit_repetition, repetition_bootstrap
-    exact = fit_repetition(LAW, _repeated_runs(15.0, 5.0))
-    assert exact.R_D_star == pytest.approx(15.0, rel=1e-6) and exact.R_N_star == pytest.approx(5.0, rel=1e-6)
-    other = fit_repetition(LAW, _repeated_runs(40.0, 2.0))
-    assert other.R_D_star == pytest.approx(40.0, rel=1e-5) and other.R_N_star == pytest.approx(2.0, rel=1e-5)
-    noisy = repetition_bootstrap(fit_repetition(LAW, _repeated_runs(15.0, 5.0, noise=0.003, seed=2)), 300, seed=1)
-    lo, hi = noisy.interval("R_D_star")
-    assert lo <= 15.0 <= hi and hi / lo < 1.5
+def test_a_fixed_e_stays_fixed_and_the_rest_come_back():
+    from lifecycle_opt.fit.constraints import Constraints
+
+    result = fit_law(synthetic_runs(LAW), starts=FEWER_STARTS, constraints=Constraints(E=LAW.E), workers=1)
+    assert result.law.E == LAW.E
+    for name in ("A", "B", "alpha", "beta"):
+        assert getattr(result.law, name) == pytest.approx(getattr(LAW, name), rel=1e-4), name
+    wrong = fit_law(synthetic_runs(LAW), starts=FEWER_STARTS, constraints=Constraints(E=1.5), workers=1)
+    assert wrong.law.E == 1.5 and wrong.objective > result.objective
 
 
-def test_cli_fits_the_base_law_on_fresh_runs_and_the_penalty_on_repeated_ones(tmp_path):
-    fresh, repeated = synthetic_runs(LAW), _repeated_runs()
-    lines = ["params,tokens,loss,unique_tokens"]
-    lines += [f"{float(n)!r},{float(d)!r},{float(l)!r}," for n, d, l in zip(fresh.params, fresh.tokens, fresh.loss)]
-    lines += [f"{float(n)!r},{float(d)!r},{float(l)!r},{float(u)!r}"
-              for n, d, l, u in zip(repeated.params, repeated.tokens, repeated.loss, repeated.unique)]
+def test_a_weight_of_two_is_a_run_counted_twice():
+    runs = synthetic_runs(LAW, noise=0.01, seed=6)
+    w = np.ones(len(runs))
+    w[:12] = 2.0
+    weighted = fit_law(Runs(runs.params, runs.tokens, runs.loss, "w", weights=w), starts=FEWER_STARTS, workers=1)
+    twice = np.r_[np.arange(len(runs)), np.arange(12)]
+    doubled = fit_law(runs.subset(twice), starts=FEWER_STARTS, workers=1)
+    assert weighted.objective == pytest.approx(doubled.objective, rel=1e-9)
+    assert np.allclose(weighted.theta, doubled.theta, rtol=1e-6, atol=1e-8)
+    unweighted = fit_law(runs, starts=FEWER_STARTS, workers=1)
+    assert not np.allclose(weighted.theta, unweighted.theta, rtol=1e-4)
+
+
+def test_layout_maps_free_constants_and_their_gradient():
+    from lifecycle_opt.fit.constraints import Constraints
+
+    layout = Constraints(tie_exponents=True, E=1.7).layout()
+    assert layout.free == ("a", "b", "alpha")
+    theta = layout.expand([[6.0, 7.0, 0.3]])
+    assert np.allclose(theta, [[6.0, 7.0, math.log(1.7), 0.3, 0.3]])
+    runs = synthetic_runs(LAW, noise=0.01, seed=2)
+    x, z, y = _features(runs)
+    fun = layout.wrap(lambda t, rows, grad=True: huber_objective(t, x, z, y, grad=grad))
+    u = np.array([[6.0, 7.5, 0.35]])
+    g = fun(u, np.arange(1))[1][0]
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = 1e-6
+        fd = (fun(u + e, np.arange(1), False)[0] - fun(u - e, np.arange(1), False)[0]) / 2e-6
+        assert g[k] == pytest.approx(fd, rel=1e-5), k
+
+
+def test_cli_constraints_weights_and_starts(tmp_path):
+    runs = synthetic_runs(LAW, noise=0.002, seed=7)
     path = tmp_path / "runs.csv"
-    path.write_text("\n".join(lines) + "\n")
-    out = CliRunner().invoke(cli, ["fit", str(path), "--format", "json", "--workers", "1",
-                                   "-o", str(tmp_path / "law.toml")])
+    path.write_text("N,D,final_loss,w\n" + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r},{1 + i % 3}\n"
+                                                  for i, (a, b, c) in enumerate(zip(runs.params, runs.tokens,
+                                                                                    runs.loss))))
+    starts = tmp_path / "starts.csv"
+    starts.write_text("A,B,alpha\n482,2085,0.35\n400,400,0.3\n")
+    out = CliRunner().invoke(cli, ["fit", str(path), "--format", "json", "--weight-column", "w",
+                                   "--fix-E", "1.8172", "--tie-exponents", "--starts", str(starts)])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
-    assert doc["runs"] == len(fresh)
-    assert doc["law"]["alpha"] == pytest.approx(LAW.alpha, rel=3e-3)
-    assert doc["repetition"]["R_D_star"] == pytest.approx(15.0, rel=1e-3)
-    assert doc["repetition"]["R_N_star"] == pytest.approx(5.0, rel=1e-3)
-    assert "R_D_star = " in (tmp_path / "law.toml").read_text()
+    assert doc["constraints"] == {"tie_exponents": True, "E": 1.8172, "base": None}
+    assert doc["law"]["E"] == 1.8172 and doc["law"]["alpha"] == doc["law"]["beta"] and doc["starts"] == 2
+    cases = [(["--fix-E", "-1"], "--fix-E: expected a positive irreducible loss"),
+             (["--starts", str(path)], "header: expected columns among E, A, B"),
+             (["--weight-column", "nope"], "--weight-column: expected one of the columns"),
+             (["--starts", str(starts)], "--starts: expected columns E, A, B, alpha and beta")]
+    for args, message in cases:
+        bad = CliRunner().invoke(cli, ["fit", str(path), *args])
+        assert bad.exit_code == 2 and message in bad.stderr and bad.stderr.count("\n") == 1, (args, bad.output)
+    refused = CliRunner().invoke(cli, ["fit", "--simulate", "besiroglu2024", "--noise", "1%", "--design", str(path),
+                                       "--tie-exponents"])
+    assert refused.exit_code == 2 and "--tie-exponents: expected no --tie-exponents with --simulate" in refused.stderr

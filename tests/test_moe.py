@@ -5,7 +5,6 @@ choice of E with and without a memory limit, and the scenario's errors."""
 import copy
 import math
 
-import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 

@@ -56,10 +56,30 @@ from .app import check_outputs, cli
               help='With --simulate: the relative noise of a run\'s final loss, e.g. "0.5%" or 0.005.')
 @click.option("--simulations", type=click.IntRange(2, 100000), default=200, show_default=True,
               help="With --simulate: how many noisy copies of the design to fit.")
+@click.option("--base", default=None, metavar="LAW",
+              help="Fix the base law (a preset or a law TOML file) and fit only R_D* and R_N* to runs that repeat "
+                   "data, as Muennighoff et al. 2023 did.")
+@click.option("--tie-exponents", "tie", is_flag=True, help="Fit one exponent: alpha = beta.")
+@click.option("--fix-E", "fix_e", type=float, default=None, metavar="NATS",
+              help="Hold the irreducible loss E at this value [nats].")
+@click.option("--weight-column", default=None,
+              help="Header of a column of per-run weights (a column named weight is used if present).")
+@click.option("--error-column", default=None,
+              help="Header of a benchmark-error column [fraction] (one named error is used if present): also fit "
+                   "Err(L) = epsilon - k*exp(-gamma*L) (Gadre et al. 2024).")
+@click.option("--starts", "starts_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="A CSV of starting points: columns E, A, B, alpha, beta (and R_D_star, R_N_star).")
+@click.option("--likelihood", type=click.Choice(("huber", "normal")), default=None,
+              help="Maximum likelihood instead of the summed loss (Besiroglu et al. 2024): huber is their error "
+                   "model, normal is least squares; with standard errors, log-likelihood, AIC and BIC.")
+@click.option("--compare", multiple=True, metavar="LAW",
+              help="With --likelihood: test this law (a preset or law file) against the fit (likelihood ratio "
+                   "and Wald chi-squared). Repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
         loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, plot_path, simulate_law,
-        design, noise, simulations, force):
+        design, noise, simulations, base, tie, fix_e, weight_column, error_column, starts_path, likelihood, compare,
+        force):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
@@ -67,38 +87,53 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     (IsoFLOP parabolas) when runs share compute budgets. Columns are found by name
     (params/N/model size, tokens/D or flops/C/training FLOP, loss); values may carry units.
 
+    Runs that repeat their data (a unique_tokens column, D > U) are fitted with the
+    data-constrained law of Muennighoff et al. 2023 on every run (R_D*, R_N* with the base
+    law, or with --base fixed); a benchmark-error column adds the downstream mapping of
+    Gadre et al. 2024, written as a [downstream] table into the -o file.
+
     \b
     Examples:
       lifeopt fit runs.csv -o law.toml
       lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
       lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
+      lifeopt fit chinchilla.csv --drop-highest-loss 5 --likelihood huber --compare hoffmann2022
+      lifeopt fit examples/runs/datablations_runs.csv --base muennighoff2023
+      lifeopt fit examples/runs/sardana2024_runs.csv --bootstrap 200 -o fit.toml
       lifeopt fit examples/runs/ladder_curves.csv --approach all --bootstrap 200
       lifeopt fit runs.csv --loss mse --min-tokens-per-param 5 --polish newton
       lifeopt fit --simulate besiroglu2024 --noise 0.5% --design ladder.csv
     """
-    import time
-
-    from ..fit.isoflop import isoflop_fit
-    from ..fit.parametric import bootstrap as run_bootstrap, fit_law
     from ..fit.runs import read_runs
-    from ..outputs.reports import fit_document, render_fit
+    from .fitting import constraints_from, fit_runs, starts_from
 
     check_outputs(force, output, samples, plot_path)
     if samples and not resamples:
         raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
                             found_text="found no --bootstrap")
-    columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
-                                 ("flops", flops_column), ("loss", loss_column)) if v}
+    columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column), ("flops", flops_column),
+                                 ("loss", loss_column), ("weight", weight_column), ("error", error_column)) if v}
+    options = {"--base": base, "--tie-exponents": tie, "--fix-E": fix_e, "--weight-column": weight_column,
+               "--error-column": error_column, "--starts": starts_path, "--likelihood": likelihood,
+               "--compare": compare}
     if simulate_law is not None or design is not None or noise is not None:
+        _refuse(options, "--simulate")
         _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
         return
     if runs is None:
         raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
                             found_text="found none")
     if approach == "all":
+        _refuse(options, "--approach all")
         _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
         return
     objective = _fit_objective(fit_loss, delta)
+    _check_likelihood_options(likelihood, compare, fit_loss, delta, polish)
+    constraints = constraints_from(base, tie, fix_e)
+    if samples and base is not None:
+        raise ScenarioError("--samples", "no --base (the base law is fixed: there are no bootstrap laws to "
+                            "write)", samples)
+    starts, r_starts = starts_from(starts_path, constraints)
     read = read_runs(runs, columns)
     data = read.within_tokens_per_param(min_ratio, max_ratio).without_highest_loss(drop)
     if min_ratio is not None or max_ratio is not None:
@@ -106,52 +141,30 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     if len(data) < 5:
         raise ScenarioError("--min-tokens-per-param", "cutoffs that leave at least 5 runs to fit 5 constants",
                             found_text=f"found {len(data)} of {len(read)} runs left")
-    status = sys.stderr.isatty()
-    if status:
-        click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
-    started = time.perf_counter()
-    fresh = data.subset(~data.repeated)
-    result = fit_law(fresh, workers=workers, objective=objective, polish=polish)
-    boot = None
-    if resamples:
-        if status:
-            click.echo(f"bootstrap: {resamples} refits…", err=True)
-        boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
-    repetition = _fit_repetition(result, data, objective, resamples, seed)
-    seconds = time.perf_counter() - started
-    iso = isoflop_fit(fresh)
-    _write_fit(result, boot, output, samples, plot_path, force, repetition)
-    if fmt == "json":
-        doc = fit_document(result, boot, iso, seconds)
-        doc["repetition"] = None if repetition is None else repetition.as_dict()
-        click.echo(_json(doc))
-    else:
-        click.echo(render_fit(result, boot, iso, seconds) + _repetition_text(repetition), nl=False)
+    if sys.stderr.isatty():
+        click.echo(f"fitting {len(data)} runs…", err=True)
+    outcome = fit_runs(data, objective=objective, polish=polish, workers=workers, resamples=resamples,
+                       seed=seed, constraints=constraints, starts=starts, r_starts=r_starts,
+                       likelihood=likelihood, compare=compare)
+    _write_fit(outcome, output, samples, plot_path, force)
+    click.echo(_json(outcome.document()) if fmt == "json" else outcome.text(), nl=fmt == "json")
 
 
-def _fit_repetition(result, data, objective, resamples: int, seed: int):
-    """R_D*, R_N* fitted on the runs that repeat data, under the law fitted on the rest
-    (None when no run repeats its corpus)."""
-    from ..fit.repetition import fit_repetition, repetition_bootstrap
-
-    if not data.repeated.any():
-        return None
-    if int(data.repeated.sum()) < 3:
-        raise ScenarioError("unique_tokens", "at least 3 runs that repeat data (D > U) to fit R_D* and R_N*",
-                            source=data.source, found_text=f"found {int(data.repeated.sum())}")
-    fit = fit_repetition(result.law, data, objective)
-    return repetition_bootstrap(fit, resamples, seed=seed, objective=objective) if resamples else fit
+def _refuse(options: dict, mode: str) -> None:
+    """ScenarioError when an option that ``mode`` does not use was given."""
+    for flag, value in options.items():
+        if value not in (None, False, ()):
+            raise ScenarioError(flag, f"no {flag} with {mode} (it fits a file of final losses)", value)
 
 
-def _repetition_text(rep) -> str:
-    if rep is None:
-        return ""
-    ci = {k: rep.interval(k) for k in ("R_D_star", "R_N_star")}
-    span = lambda k: "" if ci[k] is None else f" (95 %: {ci[k][0]:.4g} – {ci[k][1]:.4g})"   # noqa: E731
-    return (f"\nREPETITION (Muennighoff et al. 2023, eq. 14–15; {len(rep.runs)} runs that repeat data, the law "
-            f"above fitted on the rest): R_D* = {rep.R_D_star:.4g}{span('R_D_star')}, "
-            f"R_N* = {rep.R_N_star:.4g}{span('R_N_star')}; residual rms "
-            f"{float((rep.residuals ** 2).mean() ** 0.5):.3g}. Use them in a scenario as [data] R_D_star and R_N_star.\n")
+def _check_likelihood_options(likelihood, compare, fit_loss, delta, polish) -> None:
+    if compare and likelihood is None:
+        raise ScenarioError("--compare", "--likelihood too (the tests compare likelihoods)", compare[0])
+    if likelihood is not None:
+        for flag, value in (("--loss", None if fit_loss == "huber" else fit_loss), ("--delta", delta),
+                            ("--polish", polish)):
+            if value is not None:
+                raise ScenarioError(flag, "no value with --likelihood (the likelihood sets what is fitted)", value)
 
 
 def _json(doc: dict) -> str:
@@ -162,20 +175,20 @@ def _json(doc: dict) -> str:
     return json.dumps(strict(doc), indent=2, allow_nan=False)
 
 
-def _write_fit(result, boot, output, samples, plot_path, force, repetition=None) -> None:
-    """The files of a fit: its figure, its bootstrap laws, its law table (which points at them)."""
+def _write_fit(outcome, output, samples, plot_path, force) -> None:
+    """The files of a fit: its figure, its bootstrap laws, its law file (which points at them)."""
     from pathlib import Path
 
-    from ..fit.parametric import law_toml, write_samples
+    from ..fit.parametric import write_samples
     from ..outputs.exports import write_text_atomic
 
     if plot_path:
         from ..outputs.fit_plots import fit_figure
         from ..outputs.plots import save_figure
-        save_figure(fit_figure(result), plot_path, force=force)
+        save_figure(fit_figure(outcome.result), plot_path, force=force)
         click.echo(f"wrote {plot_path}", err=True)
     if samples:
-        write_text_atomic(samples, write_samples(boot), force=force)
+        write_text_atomic(samples, write_samples(outcome.boot), force=force)
         click.echo(f"wrote {samples}", err=True)
     if output:
         rel = None
@@ -183,11 +196,7 @@ def _write_fit(result, boot, output, samples, plot_path, force, repetition=None)
             rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
                 if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
                 else str(Path(samples).resolve())
-        text = law_toml(result, samples_file=rel, boot=boot)
-        if repetition is not None:
-            text += (f"# repetition constants fitted on {len(repetition.runs)} runs that repeat data; in a "
-                     f"scenario's [data]:\n# R_D_star = {repetition.R_D_star!r}\n# R_N_star = {repetition.R_N_star!r}\n")
-        write_text_atomic(output, text, force=force)
+        write_text_atomic(output, outcome.law_file(rel), force=force)
         click.echo(f"wrote {output}", err=True)
 
 
@@ -218,26 +227,8 @@ def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_los
 
 def _law_of(value: str):
     """A Chinchilla-form law from a preset name or a law TOML file ([law] table)."""
-    from pathlib import Path
-
-    from ..model.laws import ChinchillaLaw
-    from ..model.presets import PRESETS, preset
-    from ..scenario.files import read_toml
-    from ..scenario.reader import law_from_table
-
-    if value in PRESETS:
-        law = preset(value)
-    elif Path(value).is_file():
-        table = read_toml(Path(value)).get("law")
-        if not isinstance(table, dict):
-            raise ScenarioError("--simulate", "a TOML file with a [law] table", source=value,
-                                found_text="found none")
-        law = law_from_table(table, source=value)
-    else:
-        raise ScenarioError("--simulate", f"a preset ({', '.join(PRESETS)}) or a law TOML file", value)
-    if not isinstance(law, ChinchillaLaw):
-        raise ScenarioError("--simulate", "a law of the Chinchilla form (E, A, B, alpha, beta)", value)
-    return law
+    from .fitting import law_from_option
+    return law_from_option(value, "--simulate")
 
 
 def _fit_objective(loss: str, delta: float | None):

@@ -27,7 +27,7 @@ method is available (:mod:`.polish`).
 from __future__ import annotations
 
 __all__ = ["FitResult", "fit_law", "huber_objective", "start_grid", "batched_lbfgs", "bootstrap",
-           "Bootstrap", "law_toml", "write_samples", "HUBER_DELTA", "FitObjective", "FIT_LOSSES"]
+           "Bootstrap", "law_toml", "write_samples", "HUBER_DELTA", "FitObjective", "FIT_LOSSES", "method_of"]
 
 import csv
 import io
@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from ..model.laws import ChinchillaLaw, compute_optimal_plan
+from .constraints import Constraints, Layout
+from .lbfgs import batched_lbfgs
 from .runs import SAMPLE_COLUMNS, Runs
 
 #: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
@@ -115,124 +117,27 @@ def start_grid() -> np.ndarray:
     return grid
 
 
-# ------------------------------------------------------------------ batched L-BFGS
-def batched_lbfgs(fun, theta0: np.ndarray, *, memory: int = 10, max_iter: int = 15000,
-                  gtol: float = 1e-5, ftol: float = 2.2e-9, patience: int = 1, fscale: float = 1.0,
-                  progress=None):
-    """Minimise S independent smooth problems at once. ``fun(theta (m,k), rows (m,), grad=True)``
-    returns (f (m,), g (m,k)) — or f alone when ``grad`` is false — for the problems ``rows``
-    of the batch at the points ``theta``.
-
-    Per start: L-BFGS direction (two-loop recursion over the last ``memory`` pairs, pairs
-    with non-positive curvature ignored), Armijo backtracking with quadratic interpolation,
-    and scipy L-BFGS-B's default stopping rule (``gtol`` on the largest gradient entry,
-    ``ftol`` on the decrease scaled by max(|f|, ``fscale``), for ``patience`` iterations).
-    Returns (theta, f, iterations per start).
-    """
-    theta = np.array(theta0)                     # keeps its dtype: float32 for a fast first pass
-    S, k = theta.shape
-    f, g = fun(theta, np.arange(S))
-    s_hist = np.zeros((memory, S, k))
-    y_hist = np.zeros((memory, S, k))
-    rho = np.zeros((memory, S))
-    active = np.ones(S, dtype=bool)
-    stall = np.zeros(S, dtype=int)
-    iters = np.zeros(S, dtype=int)
-    for it in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        if progress is not None:
-            progress(it, idx.size)
-        gi = g[idx]
-        d, slope = _two_loop_direction(gi, s_hist, y_hist, rho, idx, it, memory)
-        f_old = f[idx]
-        new_theta, f_new = _armijo(fun, theta[idx], d, f_old, slope, idx)
-        g_new = gi.copy()
-        ok = f_new <= f_old
-        if ok.any():
-            f_ok, g_new[ok] = fun(new_theta[ok], idx[ok])
-            f_new[ok] = f_ok
-        accepted = f_new <= f_old
-        s_vec = np.where(accepted[:, None], new_theta - theta[idx], 0.0)
-        y_vec = np.where(accepted[:, None], g_new - gi, 0.0)
-        slot = it % memory
-        s_hist[slot, idx], y_hist[slot, idx] = s_vec, y_vec
-        sy = np.einsum("ij,ij->i", s_vec, y_vec)
-        rho[slot, idx] = np.where(sy > 1e-300, 1.0 / np.where(sy > 1e-300, sy, 1.0), 0.0)
-        theta[idx] = np.where(accepted[:, None], new_theta, theta[idx])
-        f[idx] = np.where(accepted, f_new, f_old)
-        g[idx] = np.where(accepted[:, None], g_new, gi)
-        iters[idx] += 1
-        # scipy's L-BFGS-B rule: stop when (f_k − f_k+1) / max(|f_k|, |f_k+1|, fscale) ≤ ftol
-        small_change = (f_old - f[idx]) <= ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f[idx])), fscale)
-        stall[idx] = np.where(small_change, stall[idx] + 1, 0)
-        done = (np.abs(g[idx]).max(1) <= gtol) | (stall[idx] >= patience)
-        active[idx[done]] = False
-    return theta, f, iters
+def _free_objective(x, z, y, objective: FitObjective, layout: Layout, run_weights=None, weights=None):
+    """The summed loss of the log residuals as a function of the free constants of
+    ``layout``, in the signature of :func:`batched_lbfgs`: ``weights`` (problems, runs)
+    are counts per problem (a bootstrap resample) or None, ``run_weights`` (runs,) the
+    runs' own weights or None."""
+    def fun(theta, rows, grad=True):
+        w = None if weights is None else weights[rows]
+        if run_weights is not None:
+            w = run_weights[None, :] if w is None else w * run_weights
+        return huber_objective(theta, x, z, y, w, objective.delta, grad=grad, loss=objective.loss)
+    return layout.wrap(fun)
 
 
-def _two_loop_direction(gi, s_hist, y_hist, rho, idx, it: int, memory: int):
-    """(d, slope): the L-BFGS direction of the starts ``idx`` from their gradients ``gi``
-    and the stored pairs (two-loop recursion), steepest descent where it is no descent."""
-    # newest pair first (slot (it-1) % memory)
-    q = gi.copy()
-    alphas = np.zeros((memory, idx.size))
-    order = [(it - 1 - j) % memory for j in range(min(it, memory))]
-    for slot in order:
-        al = rho[slot, idx] * np.einsum("ij,ij->i", s_hist[slot, idx], q)
-        alphas[slot] = al
-        q -= al[:, None] * y_hist[slot, idx]
-    if order:
-        newest = order[0]
-        sy = np.einsum("ij,ij->i", s_hist[newest, idx], y_hist[newest, idx])
-        yy = np.einsum("ij,ij->i", y_hist[newest, idx], y_hist[newest, idx])
-        gamma = np.where((rho[newest, idx] > 0) & (yy > 0), sy / np.where(yy > 0, yy, 1.0), 1.0)
-    else:
-        gamma = 1.0 / np.maximum(np.abs(gi).max(1), 1.0)
-    r = q * np.atleast_1d(gamma)[:, None]
-    for slot in reversed(order):
-        be = rho[slot, idx] * np.einsum("ij,ij->i", y_hist[slot, idx], r)
-        r += (alphas[slot] - be)[:, None] * s_hist[slot, idx]
-    d = -r
-    slope = np.einsum("ij,ij->i", gi, d)
-    bad = ~(slope < 0)
-    if bad.any():                                   # not a descent direction: steepest descent
-        d[bad] = -gi[bad] / np.maximum(np.abs(gi[bad]).max(1, keepdims=True), 1e-300)
-        slope[bad] = np.einsum("ij,ij->i", gi[bad], d[bad])
-    return d, slope
-
-
-def _armijo(fun, base, d, f_old, slope, idx):
-    """(theta, f) after Armijo backtracking from ``base`` along ``d``, all starts together,
-    on the objective alone (a failed start keeps its last trial, rejected by the caller)."""
-    step = np.ones(idx.size)
-    new_theta = base + d
-    f_new = fun(new_theta, idx, False)
-    for _ in range(40):
-        fail = ~(f_new <= f_old + 1e-4 * step * slope)      # also catches nan and inf
-        if not fail.any():
-            break
-        # the minimum of the quadratic through f_old, slope and f_new, kept in [0.1, 0.5]·step
-        t = step[fail]
-        curv = f_new[fail] - f_old[fail] - slope[fail] * t
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            quad = -slope[fail] * t * t / (2.0 * curv)
-        step[fail] = np.where(np.isfinite(quad), np.clip(quad, 0.1 * t, 0.5 * t), 0.5 * t)
-        trial = base[fail] + step[fail, None] * d[fail]
-        new_theta[fail] = trial
-        f_new[fail] = fun(trial, idx[fail], False)
-    return new_theta, f_new
-
-
-def _polish(theta, x, z, y, weights=None, objective: FitObjective = FitObjective()):
-    """scipy L-BFGS-B from ``theta`` with tight tolerances: (theta, f)."""
+def _polish(u, fun):
+    """scipy L-BFGS-B from the free constants ``u`` with tight tolerances: (u, f)."""
     from scipy.optimize import minimize
 
-    def fun(t):
-        f, g = huber_objective(t[None, :], x, z, y, weights, objective.delta, loss=objective.loss)
+    def one(t):
+        f, g = fun(t[None, :], np.arange(1))
         return float(f[0]), g[0]
-    res = minimize(fun, theta, jac=True, method="L-BFGS-B",
+    res = minimize(one, u, jac=True, method="L-BFGS-B",
                    options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000, "maxcor": 20})
     return res.x, float(res.fun)
 
@@ -252,6 +157,9 @@ class FitResult:
     fit_objective : what was summed (see FitObjective)
     final_polish : (method, objective before, objective after) of a final BFGS or Newton
         polish of the best optimum, or None
+    constraints : the constants held fixed or tied (see Constraints)
+    method : the method in words when not the summed loss of ``fit_objective`` (a
+        likelihood fit), else None
     """
 
     law: ChinchillaLaw
@@ -264,6 +172,8 @@ class FitResult:
     local_optima: np.ndarray = field(repr=False, default=None)
     fit_objective: FitObjective = FitObjective()
     final_polish: tuple | None = None
+    constraints: Constraints = Constraints()
+    method: str | None = None
 
     def implied_tokens_per_param(self, budgets=(1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26)):
         """[(C, N_opt, D_opt, D/N)] of the compute-optimal plan at each budget [FLOP]."""
@@ -284,10 +194,12 @@ def _law_from_theta(theta, runs: Runs, name: str, method: str) -> ChinchillaLaw:
 METHOD = "Huber δ=1e-3 on log-loss, summed; L-BFGS from 4,500 starts (Hoffmann et al. 2022 Approach 3)"
 
 
-def method_text(objective: FitObjective, polish: str | None = None) -> str:
+def method_text(objective: FitObjective, polish: str | None = None,
+                constraints: Constraints = Constraints()) -> str:
     """The fit's method in words (METHOD for the default objective)."""
     text = METHOD.replace("Huber δ=1e-3", objective.describe())
-    return text + (f"; final {polish} polish" if polish else "")
+    held = constraints.describe()
+    return text + (f"; final {polish} polish" if polish else "") + (f"; {held}" if held else "")
 
 
 #: the memory the batched fit may hold at once [bytes]
@@ -297,12 +209,14 @@ MAX_FIT_RUNS = 50_000
 
 
 def _batch_pass(args):
-    """Run the batched L-BFGS from ``starts`` (with per-start run ``weights`` or None) with
-    scipy's default tolerances: a pass that only has to find the basins, whose winners are
-    polished. Top level so that processes can run it."""
+    """Run the batched L-BFGS from ``starts`` (free constants; with per-start run
+    ``weights`` or None) with scipy's default tolerances: a pass that only has to find the
+    basins, whose winners are polished. Top level so that processes can run it."""
     starts, x, z, y, weights, tolerances = args
     tolerances = dict(tolerances)
     objective = tolerances.pop("objective", FitObjective())
+    layout = tolerances.pop("layout", Constraints().layout())
+    run_weights = tolerances.pop("run_weights", None)
     starts = np.asarray(starts, dtype=float)
     # starts × runs × 8 bytes, about 16 arrays of that size alive at once: blocks of
     # starts sized to MEMORY_BUDGET, so many runs cost time, not memory
@@ -310,12 +224,9 @@ def _batch_pass(args):
     thetas, fs = [], []
     for lo in range(0, len(starts), block):
         part = slice(lo, lo + block)
-        w = None if weights is None else weights[part]
+        fun = _free_objective(x, z, y, objective, layout, run_weights, None if weights is None else weights[part])
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            theta, f, _ = batched_lbfgs(
-                lambda t, rows, grad=True, w=w: huber_objective(t, x, z, y, None if w is None else w[rows],
-                                                                objective.delta, grad=grad, loss=objective.loss),
-                starts[part], **tolerances)
+            theta, f, _ = batched_lbfgs(fun, starts[part], **tolerances)
         thetas.append(theta)
         fs.append(f)
     return np.concatenate(thetas), np.concatenate(fs)
@@ -345,14 +256,16 @@ def _default_workers() -> int:
 
 def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = None,
             workers: int | None = None, objective: FitObjective = FitObjective(),
-            polish: str | None = None) -> FitResult:
+            polish: str | None = None, constraints: Constraints = Constraints()) -> FitResult:
     """Fit L = E + A/N^α + B/D^β to ``runs`` (Approach 3; see the module docstring).
 
-    Every start of the grid runs a batched L-BFGS (on ``workers`` processes, default: the
+    Every start of the grid (``starts`` (m, 5) of (a, b, e, α, β), default
+    :func:`start_grid`) runs a batched L-BFGS (on ``workers`` processes, default: the
     machine's cores, at most 8); the best distinct optima are polished by scipy's
     L-BFGS-B with tight tolerances and the best is kept. ``objective`` chooses the loss of
     the log residuals; ``polish`` ("bfgs" or "newton") polishes the best optimum once more
-    (:func:`.polish.final_polish`)."""
+    (:func:`.polish.final_polish`); ``constraints`` ties α = β or fixes E; the runs'
+    weights (``runs.weights``), when given, multiply each run's term."""
     from ..errors import ScenarioError
     from .polish import final_polish
 
@@ -361,30 +274,29 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
                             f"for training curves use --approach all)", source=runs.source,
                             found_text=f"found {len(runs):,}: fit a sample of them")
     x, z, y = _features(runs)
-    grid = start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float))
-    theta, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers(),
-                            objective=objective)
+    layout = constraints.layout()
+    grid = layout.starts(start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float)))
+    u, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers(),
+                        objective=objective, layout=layout, run_weights=runs.weights)
     f = np.where(np.isfinite(f), f, np.inf)
-    order = np.argsort(f)
-    candidates = _distinct(theta[order], limit=8)
-    polished = [_polish(t, x, z, y, objective=objective) for t in candidates]
-    best_theta, best_f = min(polished, key=lambda p: p[1])
+    fun = _free_objective(x, z, y, objective, layout, runs.weights)
+    polished = [_polish(t, fun) for t in _distinct(u[np.argsort(f)], limit=8)]
+    best_u, best_f = min(polished, key=lambda p: p[1])
     converged = int(np.sum(f <= best_f * (1 + 1e-5)))
     record = None
     if polish:
-        fun = lambda t: huber_objective(t[None, :], x, z, y, None, objective.delta,  # noqa: E731
-                                        loss=objective.loss)
-        new_theta, new_f = final_polish(best_theta, fun, polish)
+        new_u, new_f = final_polish(best_u, lambda t: fun(t[None, :], np.arange(1)), polish)
         record = (polish, best_f, new_f)
         if new_f <= best_f:
-            best_theta, best_f = new_theta, new_f
+            best_u, best_f = new_u, new_f
+    best_theta = layout.expand(best_u)[0]
     _check_identified(best_theta, runs)
     residuals = huber_residuals(best_theta, x, z, y)
     law = _law_from_theta(best_theta, runs, name or f"fit of {Path(runs.source).name}",
-                          method_text(objective, polish))
+                          method_text(objective, polish, constraints))
     return FitResult(law, best_theta, best_f, residuals, len(grid), converged, runs,
-                     local_optima=np.array([p[0] for p in sorted(polished, key=lambda p: p[1])]),
-                     fit_objective=objective, final_polish=record)
+                     local_optima=layout.expand([p[0] for p in sorted(polished, key=lambda p: p[1])]),
+                     fit_objective=objective, final_polish=record, constraints=constraints)
 
 
 #: the largest exponent a scenario accepts (scenario/sections.py reads alpha, beta ≤ 5)
@@ -475,16 +387,18 @@ def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
         counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)])
     counts = np.asarray(counts, dtype=float)
     samples = len(counts)
-    starts = result.local_optima[:3] if result.local_optima is not None else result.theta[None, :]
+    layout = result.constraints.layout()
+    starts = layout.reduce(result.local_optima[:3] if result.local_optima is not None else result.theta)
     k = len(starts)
-    theta0 = np.repeat(starts, samples, axis=0)          # start j for every resample, then j + 1
+    u0 = np.repeat(starts, samples, axis=0)              # start j for every resample, then j + 1
     weights = np.tile(counts, (k, 1))
     # started at (or near) an optimum, scipy's absolute-looking rule would stop at once:
     # judge progress relative to the objective itself, and polish to a small gradient
-    theta, f = _run_batches(theta0, x, z, y, weights, workers if workers is not None else _default_workers(),
-                            gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3, objective=result.fit_objective)
+    u, f = _run_batches(u0, x, z, y, weights, workers if workers is not None else _default_workers(),
+                        gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3, objective=result.fit_objective,
+                        layout=layout, run_weights=runs.weights)
     f = np.where(np.isfinite(f), f, np.inf).reshape(k, samples)
-    theta = theta.reshape(k, samples, 5)
+    theta = layout.expand(u).reshape(k, samples, 5)
     best = np.argmin(f, axis=0)
     return Bootstrap(theta[best, np.arange(samples)], f[best, np.arange(samples)], seed)
 
@@ -505,7 +419,7 @@ def law_toml(result: FitResult, *, samples_file: str | None = None, boot: Bootst
             lo, hi = boot.interval(name)
             lines.append(f"#   {name:<5} {lo:.6g} – {hi:.6g}")
     lines += ["[law]", f"name = {_toml_str(law.name)}", f"source = {_toml_str(law.source)}",
-              f"method = {_toml_str('Approach 3: ' + _method_of(result))}",
+              f"method = {_toml_str('Approach 3: ' + method_of(result))}",
               f"E = {law.E!r}", f"A = {law.A!r}", f"B = {law.B!r}", f"alpha = {law.alpha!r}",
               f"beta = {law.beta!r}",
               f"fitted_min_params = {fr.min_params!r}", f"fitted_max_params = {fr.max_params!r}",
@@ -515,8 +429,12 @@ def law_toml(result: FitResult, *, samples_file: str | None = None, boot: Bootst
     return "\n".join(lines) + "\n"
 
 
-def _method_of(result: FitResult) -> str:
-    return method_text(result.fit_objective, result.final_polish[0] if result.final_polish else None)
+def method_of(result: FitResult) -> str:
+    """The method of a fit in words (a likelihood or repetition fit says its own)."""
+    if result.method:
+        return result.method
+    return method_text(result.fit_objective, result.final_polish[0] if result.final_polish else None,
+                       result.constraints)
 
 
 def _toml_str(text: str) -> str:

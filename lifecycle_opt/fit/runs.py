@@ -7,7 +7,8 @@ Every error names the file, the row and the column.
 from __future__ import annotations
 
 __all__ = ["Runs", "read_runs", "csv_table", "column_index", "parse_loss", "number_text",
-           "normalise_header", "excerpt", "positive_cell", "read_samples", "SAMPLE_COLUMNS"]
+           "normalise_header", "excerpt", "positive_cell", "read_samples", "SAMPLE_COLUMNS", "read_starts",
+           "START_COLUMNS"]
 
 import csv
 import io
@@ -31,25 +32,32 @@ _COLUMNS = {
     "flops": ("c", "flops", "flop", "compute", "trainingflop", "trainingflops", "trainingcompute"),
     "loss": ("l", "loss", "finalloss", "evalloss", "validationloss", "valloss", "testloss"),
     "unique": ("u", "unique", "uniquetokens", "uniquedata", "dc", "corpus", "corpustokens"),
+    "weight": ("weight", "weights", "runweight", "fitweight"),
+    "error": ("error", "err", "benchmarkerror", "downstreamerror", "evalerror", "top1error", "averageerror",
+              "avgerror"),
 }
 
 
 @dataclass(frozen=True)
 class Runs:
     """Training runs: params N, tokens D [count], loss L [nats/token], as arrays; the file;
-    and, for runs that repeat data, the unique tokens U of each run's corpus [count] (inf
-    where unlimited; None when the file has no such column)."""
+    and, each None when the file has no such column: for runs that repeat data, the unique
+    tokens U of each run's corpus [count] (inf where unlimited); each run's weight in a fit
+    [–]; each run's error on a downstream benchmark [fraction] (nan where not evaluated)."""
 
     params: np.ndarray
     tokens: np.ndarray
     loss: np.ndarray
     source: str = "runs"
     unique: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    error: np.ndarray | None = None
 
     def subset(self, keep) -> "Runs":
         """The runs selected by ``keep`` (a mask or indices)."""
+        pick = lambda a: None if a is None else a[keep]          # noqa: E731
         return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source,
-                    None if self.unique is None else self.unique[keep])
+                    pick(self.unique), pick(self.weights), pick(self.error))
 
     @property
     def repeated(self) -> np.ndarray:
@@ -118,36 +126,70 @@ def positive_cell(row: list[str], col: int, parse, what: str, line: int, header:
 
 def read_runs(path: str | Path, columns: dict[str, str] | None = None, design: bool = False) -> Runs:
     """Read runs from a CSV file: parameters, tokens or training compute (D = C/(6N)), and
-    final loss. Columns are found by name (see _COLUMNS; ``columns`` maps a quantity to a
-    header to override); values may carry units ("70M", "1.4T", "3e21 FLOP"). A ``design``
-    (runs planned, not yet trained) needs no loss column; its losses are nan."""
+    final loss; optionally unique tokens, a weight per run and a downstream error. Columns
+    are found by name (see _COLUMNS; ``columns`` maps a quantity to a header to override);
+    values may carry units ("70M", "1.4T", "3e21 FLOP", "45%"). A ``design`` (runs planned,
+    not yet trained) needs no loss column; its losses are nan."""
     source, header, rows = csv_table(path, "planned runs" if design else "training runs")
     index = column_index(header, columns or {}, source, need_loss=not design)
-    params, tokens, loss, unique = [], [], [], []
+    values: dict[str, list] = {k: [] for k in ("params", "tokens", "loss", "unique", "weight", "error")}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
-
-        def cell(quantity, parse):
-            return positive_cell(row, index[quantity], parse, "number", line, header, source)
-
-        n = cell("params", lambda v: parse_count(number_text(v), "parameter count"))
-        if "tokens" in index:
-            d = cell("tokens", lambda v: parse_count(number_text(v), "token count"))
-        else:
-            d = cell("flops", lambda v: parse_flops(number_text(v))) / (TRAIN_FLOPS_PER_PARAM_TOKEN * n)
-        params.append(n)
-        tokens.append(d)
-        loss.append(cell("loss", parse_loss) if not design else math.nan)
-        if "unique" in index:
-            # an empty cell: a run on fresh data
-            unique.append(math.inf if index["unique"] >= len(row) or not row[index["unique"]].strip() else
-                          cell("unique", lambda v: parse_count(number_text(v), "token count")))
-    if len(loss) < 5:
+        for quantity, value in _row_values(row, line, header, index, source, design).items():
+            values[quantity].append(value)
+    if len(values["loss"]) < 5:
         raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
-                            found_text=f"found {len(loss)}")
-    return Runs(np.array(params), np.array(tokens), np.array(loss), source,
-                np.array(unique) if "unique" in index else None)
+                            found_text=f"found {len(values['loss'])}")
+    optional = {k: np.array(values[k]) if k in index else None for k in ("unique", "weight", "error")}
+    return Runs(np.array(values["params"]), np.array(values["tokens"]), np.array(values["loss"]), source,
+                optional["unique"], optional["weight"], optional["error"])
+
+
+def _row_values(row, line, header, index, source, design) -> dict[str, float]:
+    """The quantities of one CSV row, each checked (ScenarioError naming the cell)."""
+    def cell(quantity, parse):
+        return positive_cell(row, index[quantity], parse, "number", line, header, source)
+
+    def blank(quantity):                         # an optional column left empty in this row
+        return index[quantity] >= len(row) or not row[index[quantity]].strip()
+
+    n = cell("params", lambda v: parse_count(number_text(v), "parameter count"))
+    if "tokens" in index:
+        d = cell("tokens", lambda v: parse_count(number_text(v), "token count"))
+    else:
+        d = cell("flops", lambda v: parse_flops(number_text(v))) / (TRAIN_FLOPS_PER_PARAM_TOKEN * n)
+    out = {"params": n, "tokens": d, "loss": cell("loss", parse_loss) if not design else math.nan}
+    if "unique" in index:                        # an empty cell: a run on fresh data
+        out["unique"] = math.inf if blank("unique") else \
+            cell("unique", lambda v: parse_count(number_text(v), "token count"))
+    if "weight" in index:
+        out["weight"] = cell("weight", lambda v: _number(v, "a positive weight such as 1 or 0.5"))
+    if "error" in index:                         # an empty cell: a run not evaluated
+        out["error"] = math.nan if blank("error") else _error_cell(row, index["error"], line, header, source)
+    return out
+
+
+def _number(value: str, expected: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(expected) from None
+
+
+def _error_cell(row, col, line, header, source) -> float:
+    """A benchmark error [fraction] in [0, 1] ("0.45" or "45%")."""
+    from ..model.units import parse_rate
+
+    value = row[col].strip()
+    try:
+        x = parse_rate(number_text(value))
+    except ValueError:
+        x = math.nan
+    if not (0.0 <= x <= 1.0):
+        raise ScenarioError(f"row {line}, column {header[col]!r}", 'an error rate from 0 to 1 such as 0.45 or "45%"',
+                            value, source=source)
+    return x
 
 
 def csv_table(path: str | Path, what: str) -> tuple[str, list[str], list[list[str]]]:
@@ -245,6 +287,33 @@ def read_samples(path: str | Path, key: str = "law.samples") -> list[tuple[float
     if len(out) < 10:
         raise ScenarioError(key, "at least 10 bootstrap laws", found_text=f"found {len(out)} in {path}")
     return out
+
+
+#: the columns of a start grid: the base law's constants, then the repetition constants
+START_COLUMNS = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
+
+
+def read_starts(path: str | Path) -> dict[str, np.ndarray]:
+    """A user's grid of starting points: a CSV whose columns (any of START_COLUMNS, found by
+    name) hold positive values, one start a row. Returns {column: values}; ScenarioError
+    naming the file, the row and the column otherwise."""
+    source, header, rows = csv_table(path, "starting points")
+    norm = [normalise_header(h) for h in header]
+    index = {name: norm.index(normalise_header(name)) for name in START_COLUMNS if normalise_header(name) in norm}
+    unknown = [h for h, n in zip(header, norm) if n not in {normalise_header(c) for c in START_COLUMNS}]
+    if not index or unknown:
+        raise ScenarioError("header", f"columns among {', '.join(START_COLUMNS)}", source=source,
+                            found_text=f"found {excerpt(unknown or header)}")
+    out: dict[str, list] = {name: [] for name in index}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        for name, col in index.items():
+            out[name].append(positive_cell(row, col, lambda v: _number(v, "a positive number"), "number", line,
+                                           header, source))
+    if not out[next(iter(out))]:
+        raise ScenarioError("file", "at least one row of starting points", source=source, found_text="found none")
+    return {name: np.array(values) for name, values in out.items()}
 
 
 #: the largest CSV of runs or curves read (a million curve points take about 40 MB)

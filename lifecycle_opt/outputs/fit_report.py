@@ -1,13 +1,20 @@
-"""What a planned design of runs would recover (`lifeopt fit --simulate`), for people: the
-true constants and the 5–95 % range of the fits of its noisy copies, and the same for the
-compute-optimal tokens per parameter at a few budgets."""
+"""The sections of `lifeopt fit` reports beyond the law itself, for people: what a planned
+design of runs would recover (`--simulate`: the true constants and the 5–95 % range of the
+fits of its noisy copies, and the same for the compute-optimal tokens per parameter); the
+likelihood fit (`--likelihood`); the repetition constants with their profiles; the
+downstream error mapping."""
 from __future__ import annotations
 
-__all__ = ["render_design_study"]
+__all__ = ["render_design_study", "render_likelihood", "render_repetition", "render_downstream"]
 
+import numpy as np
 from tabulate import tabulate
 
+from ..fit.downstream import DownstreamFit
+from ..fit.likelihood import LikelihoodFit
+from ..fit.repetition import RepetitionFit
 from ..fit.simulate import DesignStudy
+from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR
 
 
 def render_design_study(study: DesignStudy) -> str:
@@ -33,3 +40,63 @@ def render_design_study(study: DesignStudy) -> str:
            "A narrower range needs more runs, more spread in N and D/N, or less noise; compare designs by "
            "running this on each."]
     return "\n".join(out) + "\n"
+
+
+def render_likelihood(fit: LikelihoodFit, comparisons=()) -> str:
+    """The likelihood fit's section: constants with standard errors, goodness of fit, and
+    each reference law's likelihood-ratio and Wald tests."""
+    law, se = fit.result.law, fit.standard_errors
+    rows = [(name, f"{getattr(law, name):.6g}", "fixed" if se[name] is None else f"{se[name]:.4g}")
+            for name in ("E", "A", "B", "alpha", "beta")]
+    rows.append(("sigma", f"{fit.sigma:.4g}", f"{se['sigma']:.3g}"))
+    out = [f"MAXIMUM LIKELIHOOD (Besiroglu et al. 2024): {fit.errors} errors on log-loss with a fitted scale sigma",
+           tabulate(rows, headers=("", "fit", f"standard error ({fit.information} information)")),
+           f"log-likelihood {fit.log_likelihood:.2f}; AIC {fit.aic:.2f}; BIC {fit.bic:.2f} "
+           f"({fit.parameters} fitted: the free constants and sigma; {fit.n:g} runs)"]
+    p = lambda v: "p < 1e-300" if v < 1e-300 else f"p = {v:.3g}"          # noqa: E731
+    for c in comparisons:
+        out.append(f"against {c['law']} (its sigma refitted): log-likelihood {c['log_likelihood']:.2f}; likelihood "
+                   f"ratio {c['lr_statistic']:.2f} (chi-squared, {c['df']} df, {p(c['lr_p_value'])}); Wald "
+                   f"chi-squared {c['wald_chi2']:.2f} ({p(c['wald_p_value'])})")
+    out.append("Standard errors from the information matrix assume independent errors of one law; a bootstrap "
+               "(--bootstrap N) does not, and comes out wider when the runs stray from it.")
+    return "\n".join(out) + "\n"
+
+
+def render_repetition(rep: RepetitionFit) -> str:
+    """The repetition fit's section: R_D*, R_N* with intervals, the objective at the
+    published constants, warnings, and the profile along each constant."""
+    ci = {k: rep.interval(k) for k in ("R_D_star", "R_N_star")}
+    span = lambda k: "" if ci[k] is None else f" (95 %: {ci[k][0]:.4g} – {ci[k][1]:.4g})"   # noqa: E731
+    base = (f"base law fixed: {rep.base.name}" if rep.constraints.base is not None
+            else "base law fitted with them (the constants above)")
+    out = [f"REPETITION (Muennighoff et al. 2023, eq. 14–15, on all {len(rep.runs)} runs, "
+           f"{int(rep.runs.repeated.sum())} of them repeating their data; {base})",
+           f"R_D* = {rep.R_D_star:.4g}{span('R_D_star')}, R_N* = {rep.R_N_star:.4g}{span('R_N_star')}; "
+           f"objective {rep.objective:.6g} ({rep.objective_at(MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR):.6g} with "
+           f"Muennighoff et al.'s R_D* = {MUENNIGHOFF_R_D_STAR:g}, R_N* = {MUENNIGHOFF_R_N_STAR:g} and this base law); residual "
+           f"rms {float(np.sqrt(np.mean(rep.residuals ** 2))):.3g}. In a scenario: [data] R_D_star and R_N_star."]
+    out += [f"WARNING: {w}" for w in rep.warnings]
+    if rep.profiles:
+        p_d, p_n = rep.profiles
+        mark = lambda p, i: f"{p.objective[i]:.6g}" + (" *" if p.objective[i] <= p.threshold else "")  # noqa: E731
+        rows = [(f"{v:.3g}", mark(p_d, i), mark(p_n, i)) for i, v in enumerate(p_d.values)]
+        out += [f"PROFILE: the objective with one constant held at each value, the others refitted "
+                f"(* within the 95 % likelihood-ratio threshold {p_d.threshold:.6g})",
+                tabulate(rows, headers=("value", "R_D* held", "R_N* held"))]
+    return "\n".join(out) + "\n"
+
+
+def render_downstream(fit: DownstreamFit) -> str:
+    """The downstream mapping's section: ε, k, γ with standard errors and intervals."""
+    se = fit.standard_errors
+    how = "bootstrap" if fit.samples is not None else "from the standard errors"
+    rows = [(n, f"{getattr(fit.mapping, n):.6g}", f"{se[n]:.3g}", "{:.4g} – {:.4g}".format(*fit.interval(n)))
+            for n in ("epsilon", "k", "gamma")]
+    lo, hi = fit.mapping.fitted_loss_range
+    return "\n".join([
+        f"DOWNSTREAM ERROR (Gadre et al. 2024): Err(L) = epsilon - k*exp(-gamma*L), least squares on "
+        f"{fit.loss.size} runs with an error",
+        tabulate(rows, headers=("", "fit", "standard error", f"95 % interval ({how})")),
+        f"residual rms {float(np.sqrt(np.mean(fit.residuals ** 2))):.3g}; fitted on losses {lo:.4g} – {hi:.4g} "
+        f"nats. In a scenario: [downstream] file = the -o file, or these constants."]) + "\n"

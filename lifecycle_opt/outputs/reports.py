@@ -458,9 +458,10 @@ def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None
                seconds: float | None = None) -> str:
     """The fit for people: constants (with intervals), residuals, implied allocations."""
     law = result.law
+    method = result.method or (f"{result.fit_objective.describe()} on log-loss residuals, summed; "
+                               f"L-BFGS from {result.starts} starts")
     out = [f"lifeopt fit: {len(result.runs)} runs of {result.runs.source}",
-           f"L = E + A/N^alpha + B/D^beta, {result.fit_objective.describe()} on log-loss residuals, summed; "
-           f"L-BFGS from {result.starts} starts" + (f" in {seconds:.1f} s" if seconds is not None else "")]
+           f"L = E + A/N^alpha + B/D^beta, {method}" + (f" in {seconds:.1f} s" if seconds is not None else "")]
     if result.final_polish is not None:
         method, before, after = result.final_polish
         out.append(f"final {method} polish: objective {before:.10g} → {after:.10g} "
