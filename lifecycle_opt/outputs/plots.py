@@ -192,9 +192,12 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution, n_range, d_range):
     levels = optimum_cost * np.geomspace(0.25, 64, 9)
     cs = ax.contour(N, D, cost, levels=levels, colors="0.6", linewidths=0.8)
     fmt = format_money if unit == "usd" else (lambda v: f"{v:.2g} FLOP")
-    ax.contour(N, D, loss, levels=[sol.loss], colors="C0", linewidths=2.0)
+    # the loss the target holds for: the served model's, after quantisation when it applies
+    served = sol.loss if sol.loss_after_quantisation is None else sol.loss_after_quantisation
+    ax.contour(N, D, loss, levels=[served], colors="C0", linewidths=2.0)
     # proxy lines, so the legend names the curves
-    ax.plot([], [], color="C0", linewidth=2.0, label="iso-loss: the plan's loss")
+    ax.plot([], [], color="C0", linewidth=2.0, label="iso-loss: the plan's loss" + (
+        "" if sol.loss_after_quantisation is None else " as served (after quantisation)"))
     what = _AXIS_LABELS[unit] if unit != "usd" or scenario.finance is not None else "lifecycle cost [$]"
     ax.plot([], [], color="0.6", linewidth=0.8, label=f"{what} contours")
     _limits(ax, scenario, sol, N, D)
