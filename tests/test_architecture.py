@@ -11,19 +11,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.reading", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
-    "fit.runs", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.identify", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
-    "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
+    "model.constants", "model.units", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
+    "scenario.schema", "scenario.fields", "scenario.reading", "scenario.files", "scenario.samples", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
     "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_result", "plan.sweep", "plan.evaluation",
+    "fit.runs", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.identify", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
     "outputs.serving_report", "outputs.text_cells", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots",
     "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.__main__",
 ]
-STAGES = ["errors", "model", "fit", "scenario", "problem", "solvers", "plan", "outputs", "cli"]
+STAGES = ["errors", "model", "scenario", "problem", "solvers", "plan", "fit", "outputs", "cli"]
 
 
 def _path(module: str) -> Path:

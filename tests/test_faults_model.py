@@ -140,3 +140,19 @@ def test_control_characters_from_a_file_never_reach_the_terminal(tmp_path):
     bad.write_text('[law]\npreset = "hoff\\u0000"\n[target]\nloss = 2.0\n')
     text = one_line(run("solve", bad), 2)
     assert "\x00" not in text and "law.preset" in text
+
+
+@pytest.mark.parametrize("what", ["samples", "runs"])
+def test_an_error_about_a_file_quotes_nothing_of_it(tmp_path, what):
+    """A path given by mistake (/proc/self/environ, /etc/shadow): the error names the file
+    and what was expected, and prints none of its contents."""
+    secret = tmp_path / "secret"
+    secret.write_text("PASSWORD=hunter2,TOKEN=abc\nmore=1,2,3\n")
+    if what == "samples":
+        path = tmp_path / "s.toml"
+        path.write_text(f'[law]\npreset = "hoffmann2022"\nsamples = "{secret}"\n[target]\nloss = 2.0\n')
+        text = one_line(run("solve", path), 2)
+    else:
+        text = one_line(run("fit", secret), 2)
+    assert "hunter2" not in text and "PASSWORD" not in text and "TOKEN" not in text, text
+    assert str(secret) in text, text

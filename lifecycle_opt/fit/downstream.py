@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ScenarioError
 from ..model.downstream import DownstreamMap, DownstreamTableError, downstream_from_table, error_from_loss
-from ..model.reading import UnreadableFile, read_bounded
+from ..scenario.reading import UnreadableFile, read_bounded
 
 #: the fewest evaluated runs a fit of three constants takes
 MIN_DOWNSTREAM_RUNS = 4

@@ -41,7 +41,8 @@ import numpy as np
 from ..model.laws import ChinchillaLaw, compute_optimal_plan
 from .constraints import Constraints, Layout
 from .lbfgs import batched_lbfgs
-from .runs import SAMPLE_COLUMNS, Runs
+from ..scenario.samples import SAMPLE_COLUMNS
+from .runs import Runs
 
 #: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
 HUBER_DELTA = 1e-3

@@ -7,7 +7,7 @@ Every error names the file, the row and the column.
 from __future__ import annotations
 
 __all__ = ["Runs", "read_runs", "csv_table", "column_index", "parse_loss", "number_text",
-           "normalise_header", "excerpt", "positive_cell", "read_samples", "SAMPLE_COLUMNS", "read_starts",
+           "normalise_header", "positive_cell", "read_starts",
            "START_COLUMNS"]
 
 import csv
@@ -21,8 +21,8 @@ import numpy as np
 from ..errors import ScenarioError
 from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import FittedRange
-from ..model.reading import UnreadableFile, read_bounded
 from ..model.units import parse_count, parse_flops
+from ..scenario.reading import UnreadableFile, read_bounded
 
 
 # Column names accepted for each quantity, compared lower-case without spaces, "_" or "-".
@@ -92,15 +92,6 @@ class Runs:
             return self
         keep = np.sort(np.argsort(self.loss)[:len(self) - k])
         return self.subset(keep)
-
-
-def excerpt(cells, limit: int = 60) -> str:
-    """A short, printable excerpt of a file's cells for an error message: never more than
-    ``limit`` characters, control characters escaped (a file pointed at by mistake, such
-    as /proc/self/environ, must not be printed whole)."""
-    text = ", ".join(str(c) for c in cells) if isinstance(cells, (list, tuple)) else str(cells)
-    text = text.encode("unicode_escape").decode("ascii")
-    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def normalise_header(name: str) -> str:
@@ -255,37 +246,7 @@ def column_index(header, overrides, source, need_loss: bool = True) -> dict[str,
     if missing:
         raise ScenarioError("header", f"columns for {', '.join(missing)} (e.g. params, tokens, flops, "
                             f"loss; or name them with --params-column and the like)", source=source,
-                            found_text=f"found {excerpt(header)}")
-    return out
-
-
-SAMPLE_COLUMNS = ("E", "A", "B", "alpha", "beta")
-
-
-def read_samples(path: str | Path, key: str = "law.samples") -> list[tuple[float, ...]]:
-    """Bootstrap laws from a CSV written by :func:`write_samples`: [(E, A, B, alpha, beta)]."""
-    path = Path(path)
-    try:
-        rows = list(csv.reader(io.StringIO(read_bounded(path, _MAX_CSV_BYTES).decode("utf-8"))))
-    except (UnreadableFile, UnicodeDecodeError) as exc:
-        reason = exc if isinstance(exc, UnreadableFile) else f"an invalid byte at position {exc.start}"
-        raise ScenarioError(key, "a readable CSV of bootstrap laws (lifeopt fit --samples)",
-                            found_text=f"found {path}: {reason}") from None
-    if not rows or tuple(h.strip() for h in rows[0]) != SAMPLE_COLUMNS:
-        raise ScenarioError(key, f"a CSV with the header {','.join(SAMPLE_COLUMNS)}",
-                            found_text=f"found {path} with a header of {excerpt(rows[0]) if rows else 'none'}")
-    out = []
-    for line, row in enumerate(rows[1:], start=2):
-        try:
-            values = tuple(float(v) for v in row)
-        except ValueError:
-            values = ()
-        if len(values) != 5 or not all(math.isfinite(v) and v > 0 for v in values):
-            raise ScenarioError(key, "five positive numbers per row",
-                                found_text=f"found {excerpt(row)} at {path}:{line}")
-        out.append(values)
-    if len(out) < 10:
-        raise ScenarioError(key, "at least 10 bootstrap laws", found_text=f"found {len(out)} in {path}")
+                            found_text=f"found a header of {len(header)} columns without those names")
     return out
 
 
@@ -303,7 +264,7 @@ def read_starts(path: str | Path) -> dict[str, np.ndarray]:
     unknown = [h for h, n in zip(header, norm) if n not in {normalise_header(c) for c in START_COLUMNS}]
     if not index or unknown:
         raise ScenarioError("header", f"columns among {', '.join(START_COLUMNS)}", source=source,
-                            found_text=f"found {excerpt(unknown or header)}")
+                            found_text=f"found {len(unknown)} other columns" if unknown else "found none of them")
     out: dict[str, list] = {name: [] for name in index}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):

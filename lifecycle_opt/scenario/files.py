@@ -9,7 +9,7 @@ __all__ = ["read_toml", "MAX_SCENARIO_BYTES"]
 import tomllib
 from pathlib import Path
 
-from ..model.reading import UnreadableFile, read_bounded
+from .reading import UnreadableFile, read_bounded
 from .schema import fail
 
 #: the largest scenario (or law) file read [bytes]

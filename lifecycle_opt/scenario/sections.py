@@ -11,7 +11,6 @@ import difflib
 import math
 from pathlib import Path
 
-from ..fit.runs import read_samples
 from ..errors import ScenarioError
 from ..model import hardware as hw_catalogue
 from ..model.constants import DAYS_PER_MONTH
@@ -24,6 +23,7 @@ from .files import read_toml
 from .finance_section import FINANCE_KEYS, FinanceReader
 from .quality import DOWNSTREAM_SECTION_KEYS, MOE_KEYS, QUANTISATION_KEYS, QualityReader
 from .fields import Section, fraction, in_days, integer, number
+from .samples import read_samples
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
 from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline
