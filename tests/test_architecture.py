@@ -19,7 +19,7 @@ ORDER = [
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_result", "plan.sweep", "plan.evaluation",
-    "outputs.serving_report", "outputs.text_cells", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.plots", "outputs.fit_plots",
+    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.plots", "outputs.fit_plots",
     "cli.app", "cli.plans", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "solvers", "plan", "outputs", "cli"]

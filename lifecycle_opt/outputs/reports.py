@@ -24,6 +24,7 @@ from ..plan.solution import Binding, Solution
 from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import format_count, format_duration, format_flops, format_money, format_number
+from .cash_years import year_spans
 from .serving_report import SERVING_KNOB_UNITS, serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
 
@@ -184,9 +185,9 @@ def render_table(sol: Solution) -> str:
 def _cash_flow_section(cf) -> list[str]:
     """Spending by year of the plan (the month-by-month table is in the JSON and XLSX)."""
     rows = []
-    for start in range(0, len(cf.labels), 12):
-        part = slice(start, start + 12)
-        rows.append((f"{cf.labels[start]} … {cf.labels[min(start + 11, len(cf.labels) - 1)]}",
+    for year in year_spans(cf.labels):      # the years the workbook's Cash flow totals too
+        part = year.months
+        rows.append((year.label,
                      _money(sum(cf.training_usd[part])), format_count(sum(cf.inference_tokens[part])),
                      _money(sum(cf.inference_usd[part])), _money(sum(cf.present_value[part]))))
     rows.append(("total", _money(sum(cf.training_usd)), format_count(sum(cf.inference_tokens)),
