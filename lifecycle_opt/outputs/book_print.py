@@ -9,8 +9,12 @@ across pages at that scale, its label columns repeated on each, breaking where t
 asks (the Cash flow: its years, then half a year of months a page).
 
 Widths follow Office Open XML: a column ``w`` characters wide is ``w`` widths of the
-default font's widest digit plus 5 pixels of padding (ECMA-376 Part 1, §18.3.1.13); for
-Calibri 11 pt, the default font, a digit is 7 pixels at 96 pixels per inch.
+default font's widest digit plus 5 pixels of padding (ECMA-376 Part 1, §18.3.1.13). For
+Calibri 11 pt, the default font, Excel takes a digit as 7 pixels at 96 pixels per inch;
+LibreOffice takes Carlito's (Calibri's metric twin) unrounded, 0.507 em = 7.44 pixels, so
+the pages are laid out for 7.5-pixel digits and print a little narrower in Excel. (Without
+Carlito, LibreOffice sets the text in a wider font and needs more pages; the scale, and so
+the size of the print, does not change.)
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ from dataclasses import dataclass
 
 #: the default font's size [pt] (XlsxWriter's Calibri 11) and a row of it [pt]
 FONT_POINTS, LINE_POINTS = 11.0, 15.0
-#: pixels of the widest digit of Calibri 11 and the padding of a column (ECMA-376 §18.3.1.13)
-_DIGIT_PIXELS, _PADDING_PIXELS, _POINTS_PER_PIXEL = 7, 5, 0.75
+#: pixels of the widest digit of Calibri 11 (Carlito's in LibreOffice, rounded up) and of
+#: a column's padding, which XlsxWriter adds to each width as 5/7 of a character
+_DIGIT_PIXELS, _PADDING_CHARACTERS, _POINTS_PER_PIXEL = 7.5, 5 / 7, 0.75
 #: the smallest print scale [%]: 11 pt × 75 % = 8.25 pt, so nothing prints below 8 pt
 MIN_SCALE = 75
 #: page margins [in]; header and footer sit in the top and bottom margins
@@ -36,7 +41,7 @@ _PAPER_INCHES = (8.27, 11.0)
 
 def column_points(width: float) -> float:
     """The printed width at 100 % [pt] of a column ``width`` characters wide."""
-    return math.floor(width * _DIGIT_PIXELS + _PADDING_PIXELS) * _POINTS_PER_PIXEL
+    return (width + _PADDING_CHARACTERS) * _DIGIT_PIXELS * _POINTS_PER_PIXEL
 
 
 def _printable_points(landscape: bool) -> float:

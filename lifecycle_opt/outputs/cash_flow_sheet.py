@@ -46,8 +46,8 @@ def cash_flow_sheet(book, scenario, sol):
                   freeze=(2, 3), repeat_columns=2, breaks=_page_breaks(first_month, years))
     book.sheets.append(sheet)
     sheet.rows.append([Cell("month", style="header"), Cell("unit", style="header"),
-                       Cell("total", style="header")] + [Cell(y.label, style="header") for y in years]
-                      + [Cell(x, style="header") for x in labels])
+                       Cell("total", style="header_number")] + [Cell(y.label, style="header_number") for y in years]
+                      + [Cell(x, style="header_number") for x in labels])
     rows: dict[str, int] = {}
     pad = lambda values: list(values) + [0.0] * (months - len(values))   # noqa: E731 — the months past the plan
 

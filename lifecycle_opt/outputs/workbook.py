@@ -49,6 +49,8 @@ from ..plan.sweep import sweep_keys
 STYLES = {
     "title": {"bold": True, "font_size": 14},
     "header": {"bold": True, "bottom": 1, "bg_color": "#DDEBF7"},
+    # the header of a column of numbers, aligned as they are
+    "header_number": {"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "align": "right"},
     "section": {"bold": True, "font_color": "#1F4E78"},
     "label": {},
     "text": {},
