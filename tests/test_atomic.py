@@ -15,11 +15,19 @@ BIG_SWEEP = ["sweep", "examples/small_corpus.toml", "--vary", "inference.tokens=
              "--vary", "target.loss=2.3..2.6:lin:100", "--format", "csv", "--no-progress", "--chunk", "2000"]
 
 
+def default_sigint():
+    """In the child before exec: SIGINT back to its default. A runner that starts the
+    tests in the background (``pytest &`` in a script) leaves SIGINT ignored, the child
+    inherits that, and Python then installs no KeyboardInterrupt handler: Ctrl-C would do
+    nothing and the tests of it would fail for the runner's sake."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def kill_mid_write(tmp_path, out, sig, command=BIG_SWEEP, started=100_000):
     """Run ``command`` writing ``out``, send ``sig`` once its temporary file holds
     ``started`` bytes; (exit code, temporary files left once its guardian has had time)."""
     proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", *command, "-o", str(out), "--force"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_sigint)
     deadline = time.time() + 120
     while time.time() < deadline:                     # wait until rows are being written
         temps = [p for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}.")]

@@ -8,7 +8,7 @@ from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.solvers.batch_data import batch_from_problems
 from lifecycle_opt.solvers.boundary import BatchLaw
 from lifecycle_opt.solvers.checks import at_box_edge, box_sides, flat_loss
-from lifecycle_opt.solvers.problem import BOX, build_problem
+from lifecycle_opt.problem.formulation import BOX, build_problem
 
 
 def test_the_box_edges_are_found_side_by_side():

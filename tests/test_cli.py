@@ -101,6 +101,8 @@ def test_infeasible_exit_1_with_conflicts(tmp_path):
     result = run("solve", path)
     assert result.exit_code == 1
     assert "no plan meets the target" in result.output and "target.loss" in result.output
+    # one line, each change said once (the advice was printed twice: in the line and below it)
+    assert result.output.strip().count("\n") == 0 and result.output.count("target.loss") == 1
 
 
 def test_output_file_is_written_atomically_and_not_overwritten(tmp_path):

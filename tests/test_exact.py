@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 from lifecycle_opt.errors import InfeasibleError
 from lifecycle_opt.model.laws import ChinchillaLaw, DataConstrainedLaw, MUENNIGHOFF_R_D_STAR, PRESETS, preset
-from lifecycle_opt.solvers.problem import build_problem
+from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve
 from lifecycle_opt.solvers.certificate import KKT_TOL

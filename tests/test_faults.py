@@ -514,12 +514,12 @@ def test_ctrl_c_of_a_sweep_with_workers_is_one_line_and_leaves_the_old_file(tmp_
     import subprocess
     import sys
     import time
-    from test_atomic import BIG_SWEEP
+    from test_atomic import BIG_SWEEP, default_sigint
     out = tmp_path / "sweep.csv"
     out.write_text("the previous result\n")
     proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", *BIG_SWEEP, *where,
                              "-o", str(out), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True, text=True)
+                            start_new_session=True, text=True, preexec_fn=default_sigint)
     deadline = time.time() + 120
     while time.time() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.csv.")
                                           and p.stat().st_size > 50_000]:

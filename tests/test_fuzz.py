@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, event, example, given, settings, stra
 
 from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
 from lifecycle_opt.model.laws import PRESETS, preset
-from lifecycle_opt.solvers.problem import build_problem
+from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve as plan
 
@@ -198,9 +198,9 @@ def _saturated(scenario) -> bool:
 def assert_meets_every_constraint(scenario, N: float, D: float) -> None:
     for c in build_problem(scenario).constraints:
         if c.is_loss:
-            assert c.law.loss(N, D) <= c.loss_target * (1 + FEASIBLE), (c.name, N, D)
+            assert c.law.loss(N, D) <= c.target * (1 + FEASIBLE), (c.name, N, D)
         else:
-            assert c.posy.value(N, D) <= 1 + FEASIBLE, (c.name, c.posy.value(N, D))
+            assert c.posynomial.value(N, D) <= 1 + FEASIBLE, (c.name, c.posynomial.value(N, D))
 
 
 #: Failures the fuzzer found, kept as explicit examples (run first, every time).

@@ -1,10 +1,12 @@
-"""The problem handed to both solvers: every limit typed with its kind and bound."""
+"""The problem handed to both solvers: every limit a typed constraint with its setting, its
+unit and the batch solver's form."""
 import math
 
 import pytest
 
 from lifecycle_opt.scenario.reader import scenario_from_dict
-from lifecycle_opt.solvers.problem import LIMIT_KINDS, build_problem
+from lifecycle_opt.problem.formulation import build_problem
+from lifecycle_opt.solvers.batch_data import SHAPES
 
 
 def test_every_limit_carries_its_kind_and_bound():
@@ -16,8 +18,8 @@ def test_every_limit_carries_its_kind_and_bound():
            "limits": {"max_params": 7e10, "min_tokens_per_param": 20, "max_tokens_per_param": 2000,
                       "max_training_days": 90, "max_total_cost": 1e8}}
     problem = build_problem(scenario_from_dict(raw))
-    kinds = {c.name: (c.kind, c.bound()) for c in problem.constraints}
-    assert kinds["loss_target"][0] == "loss"
+    kinds = {c.name: c.batch_form() for c in problem.constraints if not c.is_loss}
+    assert problem.constraint("loss_target").is_loss
     assert kinds["max_params"] == ("x_le", pytest.approx(math.log(7e10), rel=1e-15))
     assert kinds["max_epochs"] == ("y_le", pytest.approx(math.log(4e13), rel=1e-15))
     assert kinds["min_tokens_per_param"] == ("ratio_ge", pytest.approx(math.log(20), rel=1e-15))
@@ -28,7 +30,7 @@ def test_every_limit_carries_its_kind_and_bound():
     assert math.exp(bound) * 6 == pytest.approx(1000 * 989.4e12 * 0.4 * 90 * 86400, rel=1e-12)
     kind, (c1, c2) = kinds["max_total_cost"]
     assert kind == "cost_le" and c1 > 0 and c2 > 0
-    assert {k for k, _ in kinds.values()} <= set(LIMIT_KINDS) | {"loss"}
+    assert {k for k, _ in kinds.values()} <= set(SHAPES)
 
 
 def test_a_lifecycle_cap_without_demand_caps_n_times_d():
@@ -36,4 +38,4 @@ def test_a_lifecycle_cap_without_demand_caps_n_times_d():
            "hardware": {"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.0}},
            "limits": {"max_total_cost": 1e8}}
     cap = next(c for c in build_problem(scenario_from_dict(raw)).constraints if c.name == "max_total_cost")
-    assert cap.kind == "nd_le"
+    assert cap.batch_form()[0] == "nd_le"

@@ -32,8 +32,9 @@ pytest.importorskip("pdfminer", reason="reading the printed PDFs needs pdfminer.
 
 #: the smallest size anything may print at [pt] (issue 30)
 MIN_POINTS = 8.0
-#: the page margins' depth at top and bottom [pt] (0.75 in): the header and footer live there
-MARGIN_POINTS = 54.0
+#: how far from the top and bottom edges the header and footer print [pt]: they sit 0.3 in
+#: (21.6 pt) from the edge, a line of text deep; the cells start 0.75 in (54 pt) in
+MARGIN_POINTS = 40.0
 #: (width, height) of the paper sizes of OOXML's paperSize [in] (ECMA-376 §18.3.1.63): 1 Letter
 #: (the default), 9 A4
 PAPER_INCHES = {1: (8.5, 11.0), 9: (8.27, 11.69)}

@@ -7,22 +7,21 @@ Every lifecycle_opt error becomes a one-line message on stderr and its exit code
 """
 from __future__ import annotations
 
-__all__ = ["main", "cli", "fail", "emit", "today", "FORMATS", "check_outputs", "stdout_or"]
+__all__ = ["main", "cli", "emit", "today", "FORMATS", "check_outputs", "stdout_or"]
 
 import sys
 
 import click
 
-from ..errors import InfeasibleError, LifecycleError
+from ..errors import LifecycleError
 
 FORMATS = ("table", "json", "csv")
 
 
-def fail(exc: LifecycleError):
+def _fail(exc: LifecycleError):
+    """The one place an error of ours reaches the user: one line on stderr (an infeasible
+    plan's line lists the changes that would fix it) and the error's exit code."""
     click.echo(f"error: {exc}", err=True)
-    if isinstance(exc, InfeasibleError):
-        for c in exc.conflicts:
-            click.echo(f"  - {c.advice}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -49,7 +48,7 @@ class _Lifeopt(click.Group):
             click.echo(f"error: {exc.format_message()}{hint}", err=True)
             sys.exit(exc.exit_code)
         except LifecycleError as exc:
-            fail(exc)
+            _fail(exc)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)

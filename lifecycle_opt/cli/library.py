@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from ..errors import LifecycleError, ScenarioError
-from .app import check_outputs, cli, fail
+from ..errors import ScenarioError
+from .app import check_outputs, cli
 
 
 @cli.command()
@@ -83,53 +83,50 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     from ..fit.runs import read_runs
     from ..outputs.reports import fit_document, render_fit
 
-    try:
-        check_outputs(force, output, samples, plot_path)
-        if samples and not resamples:
-            raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
-                                found_text="found no --bootstrap")
-        columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
-                                     ("flops", flops_column), ("loss", loss_column)) if v}
-        if simulate_law is not None or design is not None or noise is not None:
-            _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
-            return
-        if runs is None:
-            raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
-                                found_text="found none")
-        if approach == "all":
-            _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
-            return
-        objective = _fit_objective(fit_loss, delta)
-        read = read_runs(runs, columns)
-        data = read.within_tokens_per_param(min_ratio, max_ratio).without_highest_loss(drop)
-        if min_ratio is not None or max_ratio is not None:
-            click.echo(f"{len(data)} of {len(read)} runs within the tokens-per-parameter cutoffs", err=True)
-        if len(data) < 5:
-            raise ScenarioError("--min-tokens-per-param", "cutoffs that leave at least 5 runs to fit 5 constants",
-                                found_text=f"found {len(data)} of {len(read)} runs left")
-        status = sys.stderr.isatty()
+    check_outputs(force, output, samples, plot_path)
+    if samples and not resamples:
+        raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
+                            found_text="found no --bootstrap")
+    columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column),
+                                 ("flops", flops_column), ("loss", loss_column)) if v}
+    if simulate_law is not None or design is not None or noise is not None:
+        _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
+        return
+    if runs is None:
+        raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
+                            found_text="found none")
+    if approach == "all":
+        _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
+        return
+    objective = _fit_objective(fit_loss, delta)
+    read = read_runs(runs, columns)
+    data = read.within_tokens_per_param(min_ratio, max_ratio).without_highest_loss(drop)
+    if min_ratio is not None or max_ratio is not None:
+        click.echo(f"{len(data)} of {len(read)} runs within the tokens-per-parameter cutoffs", err=True)
+    if len(data) < 5:
+        raise ScenarioError("--min-tokens-per-param", "cutoffs that leave at least 5 runs to fit 5 constants",
+                            found_text=f"found {len(data)} of {len(read)} runs left")
+    status = sys.stderr.isatty()
+    if status:
+        click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
+    started = time.perf_counter()
+    fresh = data.subset(~data.repeated)
+    result = fit_law(fresh, workers=workers, objective=objective, polish=polish)
+    boot = None
+    if resamples:
         if status:
-            click.echo(f"fitting {len(data)} runs from 4,500 starts…", err=True)
-        started = time.perf_counter()
-        fresh = data.subset(~data.repeated)
-        result = fit_law(fresh, workers=workers, objective=objective, polish=polish)
-        boot = None
-        if resamples:
-            if status:
-                click.echo(f"bootstrap: {resamples} refits…", err=True)
-            boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
-        repetition = _fit_repetition(result, data, objective, resamples, seed)
-        seconds = time.perf_counter() - started
-        iso = isoflop_fit(fresh)
-        _write_fit(result, boot, output, samples, plot_path, force, repetition)
-        if fmt == "json":
-            doc = fit_document(result, boot, iso, seconds)
-            doc["repetition"] = None if repetition is None else repetition.as_dict()
-            click.echo(_json(doc))
-        else:
-            click.echo(render_fit(result, boot, iso, seconds) + _repetition_text(repetition), nl=False)
-    except LifecycleError as exc:
-        fail(exc)
+            click.echo(f"bootstrap: {resamples} refits…", err=True)
+        boot = run_bootstrap(result, resamples, seed=seed, workers=workers)
+    repetition = _fit_repetition(result, data, objective, resamples, seed)
+    seconds = time.perf_counter() - started
+    iso = isoflop_fit(fresh)
+    _write_fit(result, boot, output, samples, plot_path, force, repetition)
+    if fmt == "json":
+        doc = fit_document(result, boot, iso, seconds)
+        doc["repetition"] = None if repetition is None else repetition.as_dict()
+        click.echo(_json(doc))
+    else:
+        click.echo(render_fit(result, boot, iso, seconds) + _repetition_text(repetition), nl=False)
 
 
 def _fit_repetition(result, data, objective, resamples: int, seed: int):

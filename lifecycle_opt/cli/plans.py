@@ -9,8 +9,7 @@ import sys
 
 import click
 
-from ..errors import LifecycleError
-from .app import FORMATS, check_outputs, cli, emit, fail, stdout_or, today
+from .app import FORMATS, check_outputs, cli, emit, stdout_or, today
 
 #: outputs.sweep_files.SWEEP_FORMATS, written out so that the CLI starts without importing
 #: the writers (tests/test_cli.py checks that they agree)
@@ -48,25 +47,22 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp, solver):
     from ..scenario.reader import load_scenario
     from ..plan.planning import solve as solve_scenario
 
-    try:
-        output = stdout_or(output)
-        check_outputs(force, output, xlsx, folders=(csv_tables,))     # fail before solving, not after
-        loaded = load_scenario(scenario)
-        solution = solve_scenario(loaded, solver)
-        text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
-        if xlsx or csv_tables:
-            from ..outputs.plan_book import plan_book
-            from ..outputs.workbook import write_csv_tables, write_xlsx
-            book = plan_book(loaded, solution, stamp=today() if stamp else None)
-            if xlsx:
-                write_xlsx(book, xlsx, force=force)
-                click.echo(f"wrote {xlsx}", err=True)
-            if csv_tables:
-                written = write_csv_tables(book, csv_tables, force=force)
-                click.echo(f"wrote {len(written)} tables into {csv_tables}", err=True)
-        emit(text, output, force)
-    except LifecycleError as exc:
-        fail(exc)
+    output = stdout_or(output)
+    check_outputs(force, output, xlsx, folders=(csv_tables,))     # fail before solving, not after
+    loaded = load_scenario(scenario)
+    solution = solve_scenario(loaded, solver)
+    text = {"table": render_table, "json": render_json, "csv": render_csv}[fmt](solution)
+    if xlsx or csv_tables:
+        from ..outputs.plan_book import plan_book
+        from ..outputs.workbook import write_csv_tables, write_xlsx
+        book = plan_book(loaded, solution, stamp=today() if stamp else None)
+        if xlsx:
+            write_xlsx(book, xlsx, force=force)
+            click.echo(f"wrote {xlsx}", err=True)
+        if csv_tables:
+            written = write_csv_tables(book, csv_tables, force=force)
+            click.echo(f"wrote {len(written)} tables into {csv_tables}", err=True)
+    emit(text, output, force)
 
 
 @cli.command()
@@ -102,21 +98,18 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
     from ..plan.evaluation import evaluate as evaluate_plan, evaluate_sweep
     from ..scenario.reader import load_scenario
 
-    try:
-        output = stdout_or(output)
-        check_outputs(force, output)
-        loaded = load_scenario(scenario)
-        if specs:
-            axes = parse_axes(specs)
-            rows = evaluate_sweep(loaded, axes, params=params, tokens=tokens, flops=flops)
-            text = {"table": lambda r: render_evaluation_rows(r, [a.key for a in axes]),
-                    "csv": render_rows_csv, "json": render_rows_json}[fmt](rows)
-        else:
-            e = evaluate_plan(loaded, params=params, tokens=tokens, flops=flops)
-            text = {"table": render_evaluation, "json": render_json, "csv": render_csv}[fmt](e)
-        emit(text, output, force)
-    except LifecycleError as exc:
-        fail(exc)
+    output = stdout_or(output)
+    check_outputs(force, output)
+    loaded = load_scenario(scenario)
+    if specs:
+        axes = parse_axes(specs)
+        rows = evaluate_sweep(loaded, axes, params=params, tokens=tokens, flops=flops)
+        text = {"table": lambda r: render_evaluation_rows(r, [a.key for a in axes]),
+                "csv": render_rows_csv, "json": render_rows_json}[fmt](rows)
+    else:
+        e = evaluate_plan(loaded, params=params, tokens=tokens, flops=flops)
+        text = {"table": render_evaluation, "json": render_json, "csv": render_csv}[fmt](e)
+    emit(text, output, force)
 
 
 @cli.command()
@@ -175,68 +168,65 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
     from ..plan.axes import parse_axes
     from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
 
-    try:
-        if scheduler and workers:
-            raise click.UsageError("give --scheduler or --workers, not both")
-        output = stdout_or(output)
-        fmt = format_for(output, fmt) or "table"
-        if fmt in ("parquet", "arrow") and not output:
+    if scheduler and workers:
+        raise click.UsageError("give --scheduler or --workers, not both")
+    output = stdout_or(output)
+    fmt = format_for(output, fmt) or "table"
+    if fmt in ("parquet", "arrow") and not output:
+        raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
+    check_outputs(force, output, xlsx)
+    axes = parse_axes(specs)
+    plan = plan_sweep(scenario, axes)
+    if xlsx:
+        _fits_a_sheet(plan, xlsx)
+    streamed = not xlsx and fmt != "table"
+    with _dask_client(scheduler, workers, connect_timeout) as client:
+        # the workers (or this process) format the chunks they solve
+        # text is formatted in Python, holding the GIL: worker processes format it, in
+        # smaller chunks so that memory stays bounded. Arrow tables: threads (forked
+        # workers were 4-13 % faster at 1e7 points but held 908 MB against 628 MB)
+        text = streamed and fmt not in ("parquet", "arrow")
+        chunks = sweep_chunks(plan, chunk or (CHUNK // 4 if text else CHUNK), client,
+                              encoder(fmt, plan) if streamed else None,
+                              processes=os.cpu_count() if text else None)
+        show = sys.stderr.isatty() if progress is None else progress
+        with _progress(plan.size, show) as advance:
+            if streamed and output:
+                write_sweep(output, fmt, plan, advance(chunks), force=force)
+                _say_exact(plan)
+                click.echo(f"wrote {output}", err=True)
+                return
+            if streamed:
+                # standard output, a chunk at a time: memory holds one chunk
+                parts = advance(chunks)
+                if fmt == "csv":
+                    click.echo(csv_header(plan.keys), nl=False)
+                for text in json_array_of(parts) if fmt == "json" else parts:
+                    click.echo(text, nl=False)
+                _say_exact(plan)
+                return
+            rows = [r for cols in advance(chunks) for r in chunk_rows(cols)]
+    _say_exact(plan)
+    keys = [a.key for a in axes]
+    if xlsx:
+        from ..outputs.workbook import sweep_book, write_xlsx
+        write_xlsx(sweep_book(rows, keys, scenario, stamp=today() if stamp else None), xlsx, force=force)
+        click.echo(f"wrote {xlsx}", err=True)
+    if fmt == "table":
+        emit(render_rows(rows, keys), output, force)
+        return
+    # with --xlsx, the rows are in memory already: the same writers, one chunk
+    columns = {k: [r.get(k) for r in rows] for k in plan.keys}
+    chunks = [encoder(fmt, plan)(columns)]
+    if output:
+        write_sweep(output, fmt, plan, chunks, force=force)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        text = {"csv": lambda: csv_header(plan.keys) + chunks[0], "jsonl": lambda: chunks[0],
+                "json": lambda: "".join(json_array_of(chunks))}
+        if fmt not in text:
             raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
-        check_outputs(force, output, xlsx)
-        axes = parse_axes(specs)
-        plan = plan_sweep(scenario, axes)
-        if xlsx:
-            _fits_a_sheet(plan, xlsx)
-        streamed = not xlsx and fmt != "table"
-        with _dask_client(scheduler, workers, connect_timeout) as client:
-            # the workers (or this process) format the chunks they solve
-            # text is formatted in Python, holding the GIL: worker processes format it, in
-            # smaller chunks so that memory stays bounded. Arrow tables: threads (forked
-            # workers were 4-13 % faster at 1e7 points but held 908 MB against 628 MB)
-            text = streamed and fmt not in ("parquet", "arrow")
-            chunks = sweep_chunks(plan, chunk or (CHUNK // 4 if text else CHUNK), client,
-                                  encoder(fmt, plan) if streamed else None,
-                                  processes=os.cpu_count() if text else None)
-            show = sys.stderr.isatty() if progress is None else progress
-            with _progress(plan.size, show) as advance:
-                if streamed and output:
-                    write_sweep(output, fmt, plan, advance(chunks), force=force)
-                    _say_exact(plan)
-                    click.echo(f"wrote {output}", err=True)
-                    return
-                if streamed:
-                    # standard output, a chunk at a time: memory holds one chunk
-                    parts = advance(chunks)
-                    if fmt == "csv":
-                        click.echo(csv_header(plan.keys), nl=False)
-                    for text in json_array_of(parts) if fmt == "json" else parts:
-                        click.echo(text, nl=False)
-                    _say_exact(plan)
-                    return
-                rows = [r for cols in advance(chunks) for r in chunk_rows(cols)]
-        _say_exact(plan)
-        keys = [a.key for a in axes]
-        if xlsx:
-            from ..outputs.workbook import sweep_book, write_xlsx
-            write_xlsx(sweep_book(rows, keys, scenario, stamp=today() if stamp else None), xlsx, force=force)
-            click.echo(f"wrote {xlsx}", err=True)
-        if fmt == "table":
-            emit(render_rows(rows, keys), output, force)
-            return
-        # with --xlsx, the rows are in memory already: the same writers, one chunk
-        columns = {k: [r.get(k) for r in rows] for k in plan.keys}
-        chunks = [encoder(fmt, plan)(columns)]
-        if output:
-            write_sweep(output, fmt, plan, chunks, force=force)
-            click.echo(f"wrote {output}", err=True)
-        else:
-            text = {"csv": lambda: csv_header(plan.keys) + chunks[0], "jsonl": lambda: chunks[0],
-                    "json": lambda: "".join(json_array_of(chunks))}
-            if fmt not in text:
-                raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
-            click.echo(text[fmt](), nl=False)
-    except LifecycleError as exc:
-        fail(exc)
+        click.echo(text[fmt](), nl=False)
 
 
 def _fits_a_sheet(plan, xlsx: str) -> None:
@@ -434,30 +424,27 @@ def compare(scenarios, fmt, output, force):
     from ..plan.planning import solve as solve_scenario
     from ..plan.rows import status_of
 
-    try:
-        output = stdout_or(output)
-        check_outputs(force, output)
-        results, origins = [], []
-        for path in scenarios:
-            for s in load_scenarios(path):
-                origins.append(path)
-                try:
-                    results.append((s.name, solve_scenario(s)))
-                except (InfeasibleError, SolverError) as exc:
-                    results.append((s.name, exc))
-        names = [name for name, _ in results]
-        labels = [name if names.count(name) == 1 else f"{name} ({path})"
-                  for (name, _), path in zip(results, origins)]
-        results = list(zip(labels, (r for _, r in results)))
-        if fmt == "table":
-            text = render_compare(results)
-        else:
-            rows = [r.as_row() if not isinstance(r, Exception) else
-                    {"scenario": name, "status": status_of(r), "message": str(r)} for name, r in results]
-            text = (render_rows_csv if fmt == "csv" else render_rows_json)(rows)
-        emit(text, output, force)
-    except LifecycleError as exc:
-        fail(exc)
+    output = stdout_or(output)
+    check_outputs(force, output)
+    results, origins = [], []
+    for path in scenarios:
+        for s in load_scenarios(path):
+            origins.append(path)
+            try:
+                results.append((s.name, solve_scenario(s)))
+            except (InfeasibleError, SolverError) as exc:
+                results.append((s.name, exc))
+    names = [name for name, _ in results]
+    labels = [name if names.count(name) == 1 else f"{name} ({path})"
+              for (name, _), path in zip(results, origins)]
+    results = list(zip(labels, (r for _, r in results)))
+    if fmt == "table":
+        text = render_compare(results)
+    else:
+        rows = [r.as_row() if not isinstance(r, Exception) else
+                {"scenario": name, "status": status_of(r), "message": str(r)} for name, r in results]
+        text = (render_rows_csv if fmt == "csv" else render_rows_json)(rows)
+    emit(text, output, force)
 
 
 @cli.command()
@@ -489,19 +476,16 @@ def plot(scenario, output, specs, force):
     from ..plan.axes import parse_axes
     from ..plan.sweep import sweep as run_sweep
 
-    try:
-        if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
-            raise ExportError(f"{output}: give a file name ending in .png or .svg")
-        check_outputs(force, output)
-        if specs:
-            axes = parse_axes(specs)
-            rows = run_sweep(load_scenario(scenario), axes)
-            fig = sweep_figure(rows, [a.key for a in axes])
-        else:
-            fig = plan_figure([(s, solve_scenario(s)) for s in load_scenarios(scenario)])
-        save_figure(fig, output, force=force)
-        click.echo(f"wrote {output}", err=True)
-    except LifecycleError as exc:
-        fail(exc)
+    if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
+        raise ExportError(f"{output}: give a file name ending in .png or .svg")
+    check_outputs(force, output)
+    if specs:
+        axes = parse_axes(specs)
+        rows = run_sweep(load_scenario(scenario), axes)
+        fig = sweep_figure(rows, [a.key for a in axes])
+    else:
+        fig = plan_figure([(s, solve_scenario(s)) for s in load_scenarios(scenario)])
+    save_figure(fig, output, force=force)
+    click.echo(f"wrote {output}", err=True)
 
 

@@ -64,9 +64,6 @@ class Curves:
     def runs(self) -> int:
         return len(self.names)
 
-    def points(self) -> Runs:
-        return Runs(self.params, self.tokens, self.loss, self.source)
-
     def subset(self, run_counts: np.ndarray) -> "Curves":
         """The curves with run i repeated run_counts[i] times (a bootstrap resample)."""
         keep, run = [], []

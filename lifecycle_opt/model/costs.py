@@ -16,11 +16,12 @@ Spending that happens over months (the ``[finance]`` section) reaches this modul
 :class:`Timing`: four multipliers on today's price, for nominal and present-value dollars
 of training and of serving. They keep every dollar cost linear in N·D and N.
 
-The solver sees a cost through one narrow interface, :meth:`CostModel.cost_terms`: a
-posynomial in (N, D, B, G, t). Under the MFU model it is ``a·N·D + b·N`` with
-non-negative a, b (:meth:`CostModel.coefficients`); under the roofline serving model
-(:mod:`.serving`, docs/model.md §8) a served token costs what its decode step and its
-prefill take on the GPU, which depends on the batch B and replica size G too.
+Every cost has one form, a :class:`~.posynomial.Posynomial` in (N, D, B, G, t)
+(:meth:`CostModel.cost` and the parts it sums): the solver minimises it and
+:meth:`CostModel.breakdown` evaluates it. Under the MFU model it is ``a·N·D + b·N``;
+under the roofline serving model (:mod:`.serving`, docs/model.md §8) a served token costs
+what its decode step and its prefill take on the GPU, which depends on the batch B and
+the replica size G too.
 """
 from __future__ import annotations
 
@@ -32,14 +33,8 @@ import numpy as np
 
 from .constants import (HOURS_PER_DAY, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_DAY, SECONDS_PER_HOUR,
                         TRAIN_FLOPS_PER_PARAM_TOKEN)
+from .posynomial import Posynomial, monomial
 from .serving import Roofline, ServingPoint
-
-
-def _usd_per_flop(price_per_gpu_hour: float | None, flop_rate: float) -> float | None:
-    """[$ / FLOP] for a GPU rented at ``price_per_gpu_hour`` achieving ``flop_rate`` [FLOP/s]."""
-    if price_per_gpu_hour is None:
-        return None
-    return price_per_gpu_hour / SECONDS_PER_HOUR / flop_rate
 
 
 @dataclass(frozen=True)
@@ -66,10 +61,6 @@ class TrainingHardware:
         """Achieved FLOP/s per GPU [FLOP/s]."""
         return self.peak_flops * self.mfu
 
-    @property
-    def price_per_flop(self) -> float | None:
-        """[$ / FLOP]"""
-        return _usd_per_flop(self.price_per_gpu_hour, self.flop_rate)
 
 
 @dataclass(frozen=True)
@@ -90,9 +81,6 @@ class InferenceHardware:
     memory_bytes: float | None = None
     bandwidth: float | None = None
 
-    def price_per_flop(self, mfu: float) -> float | None:
-        """[$ / FLOP] at utilisation ``mfu``."""
-        return _usd_per_flop(self.price_per_gpu_hour, self.peak_flops * mfu)
 
 
 @dataclass(frozen=True)
@@ -181,6 +169,10 @@ class CostBreakdown:
 class CostModel:
     """Lifecycle cost of a plan (N parameters trained on D tokens, then serving ``demand``).
 
+    Every cost is a :class:`~.posynomial.Posynomial` in (N, D, B, G, t), written once here:
+    the solver minimises :meth:`cost`, and :meth:`breakdown` evaluates the same
+    posynomials for the reports (docs/model.md §3).
+
     >>> from lifecycle_opt.model.hardware import gpu
     >>> h100 = TrainingHardware("H100", "bf16", gpu("H100").peak("bf16"), mfu=0.4,
     ...                         price_per_gpu_hour=2.5, gpus=2048)
@@ -196,111 +188,95 @@ class CostModel:
     timing: Timing = Timing()
     serving: Roofline | None = None
 
-    # ---- the narrow interface the solver uses
-    def cost_terms(self, unit: str, part: str = "total") -> tuple:
-        """The cost in ``unit`` (see :meth:`coefficients`) as posynomial terms
-        (c, e_N, e_D, e_B, e_G, e_t) over :data:`.serving.VARIABLES`; ``part`` "total",
-        "training" or "inference"."""
-        train = () if part == "inference" else self._training_terms(unit)
-        if part == "training":
-            return train
-        if self.serving is None:
-            b = self.coefficients(unit)[1]
-            return train + (((b, 1.0, 0.0, 0.0, 0.0, 0.0),) if b > 0 else ())
-        r, d = self.serving, self.demand
+    # ---- the posynomials: the one home of each cost formula
+    def training_flops(self) -> Posynomial:
+        """C_train = 6·N·D [FLOP] (Kaplan et al. 2020, §2.1)."""
+        return monomial(TRAIN_FLOPS_PER_PARAM_TOKEN, N=1, D=1)
+
+    def training_gpu_seconds(self) -> Posynomial | None:
+        """C_train / (peak × MFU) [GPU-seconds]; None without training hardware."""
+        t = self.training
+        return None if t is None else self.training_flops().scaled(1.0 / t.flop_rate)
+
+    def inference_flops(self) -> Posynomial:
+        """FLOP of serving the demand: 2·N per token under the MFU model; prefill and decode
+        FLOP per token under the roofline model (attention over the context included)."""
+        d, r = self.demand, self.serving
+        if r is None:
+            return monomial(INFER_FLOPS_PER_PARAM_TOKEN * d.tokens, N=1)
+        return r.prefill_flops_terms().scaled(d.input_tokens) + r.decode_flops_terms().scaled(d.output_tokens)
+
+    def inference_gpu_seconds(self) -> Posynomial | None:
+        """GPU-seconds of serving the demand; None without inference hardware (or prices
+        nothing to serve: an empty posynomial). MFU model: 2·N per prompt token at the
+        prefill MFU, per generated token at the decode MFU; roofline model: the prefill's
+        compute time and G·t/B per generated token."""
+        d, i, r = self.demand, self.inference, self.serving
+        if r is not None:
+            return (r.prefill_gpu_seconds_terms().scaled(d.input_tokens)
+                    + r.decode_gpu_seconds_terms().scaled(d.output_tokens))
+        if i is None:
+            return None if d.tokens else Posynomial(())
+        per_param = INFER_FLOPS_PER_PARAM_TOKEN / i.peak_flops
+        # the small per-token factors first: a demand near the top of the double range
+        # (1e308 tokens) must overflow only where its cost truly does
+        return monomial(per_param / i.prefill_mfu * d.input_tokens + per_param / i.decode_mfu * d.output_tokens,
+                        N=1)
+
+    def cost(self, unit: str, part: str = "total") -> Posynomial:
+        """The lifecycle cost in ``unit``: "flops", "usd" (present value, what the cost
+        objective minimises) or "usd_nominal" (dollars as paid, what spending caps limit);
+        ``part`` "total" or "training". ValueError when a price it needs is unknown."""
         if unit == "flops":
-            per_in, per_out = r.prefill_flops_terms(), r.decode_flops_terms()
-            k_in, k_out = d.input_tokens, d.output_tokens
+            train, serve = self.training_flops(), self.inference_flops()
+        elif unit in ("usd", "usd_nominal"):
+            present = unit == "usd"
+            t, i, tm = self.training, self.inference, self.timing
+            if t is None or t.price_per_gpu_hour is None:
+                raise ValueError("training price unknown")
+            train = self.training_gpu_seconds().scaled(
+                t.price_per_gpu_hour / SECONDS_PER_HOUR * (tm.training_present if present else tm.training_nominal))
+            serve = Posynomial(())
+            if self.demand.tokens:
+                if i is None or i.price_per_gpu_hour is None:
+                    raise ValueError("inference price unknown")
+                serve = self.inference_gpu_seconds().scaled(
+                    i.price_per_gpu_hour / SECONDS_PER_HOUR * (tm.inference_present if present else tm.inference_nominal))
         else:
-            usd = self._inference_usd_per_gpu_second(unit)
-            per_in, per_out = r.prefill_gpu_seconds_terms(), r.decode_gpu_seconds_terms()
-            k_in, k_out = d.input_tokens * usd, d.output_tokens * usd
-        return train + tuple((c * k, *e) for k, terms in ((k_in, per_in), (k_out, per_out)) if k > 0
-                             for c, *e in terms)
-
-    def _training_terms(self, unit: str) -> tuple:
-        if unit == "flops":
-            a = TRAIN_FLOPS_PER_PARAM_TOKEN
-        else:
-            timing = self.timing.training_present if unit == "usd" else self.timing.training_nominal
-            a = TRAIN_FLOPS_PER_PARAM_TOKEN * self.training_price_per_flop() * timing
-        return ((a, 1.0, 1.0, 0.0, 0.0, 0.0),)
-
-    def _inference_usd_per_gpu_second(self, unit: str) -> float:
-        """[$ / GPU-second] of serving, present value ("usd") or nominal ("usd_nominal")."""
-        if self.demand.tokens == 0:
-            return 0.0
-        hw = self.inference
-        if hw is None or hw.price_per_gpu_hour is None:
-            raise ValueError("inference price unknown")
-        timing = self.timing.inference_present if unit == "usd" else self.timing.inference_nominal
-        return hw.price_per_gpu_hour / SECONDS_PER_HOUR * timing
-
-    def coefficients(self, unit: str) -> tuple[float, float]:
-        """(a, b) with cost = a·N·D + b·N under the MFU serving model, in ``unit`` "flops",
-        "usd" (present value, what the cost objective minimises) or "usd_nominal" (dollars
-        as paid, what spending caps limit)."""
-        if self.serving is not None:
-            raise ValueError("the roofline serving cost is not linear in N: use cost_terms")
-        if unit == "flops":
-            return TRAIN_FLOPS_PER_PARAM_TOKEN, INFER_FLOPS_PER_PARAM_TOKEN * self.demand.tokens
-        if unit in ("usd", "usd_nominal"):
-            t = self.timing
-            train, infer = ((t.training_present, t.inference_present) if unit == "usd"
-                            else (t.training_nominal, t.inference_nominal))
-            return (TRAIN_FLOPS_PER_PARAM_TOKEN * self.training_price_per_flop() * train,
-                    INFER_FLOPS_PER_PARAM_TOKEN * self.inference_usd_per_param() * infer)
-        raise ValueError(f"unknown cost unit {unit!r}")
-
-    def training_price_per_flop(self) -> float:
-        """[$ / FLOP]; ValueError when the training price is not known."""
-        if self.training is None or self.training.price_per_flop is None:
-            raise ValueError("training price unknown")
-        return self.training.price_per_flop
-
-    def inference_usd_per_param(self) -> float:
-        """Dollars of serving the whole demand per parameter per (2 FLOP) [$], at today's price."""
-        if self.demand.tokens == 0:
-            return 0.0
-        hw = self.inference
-        if hw is None or hw.price_per_gpu_hour is None:
-            raise ValueError("inference price unknown")
-        usd = (self.demand.input_tokens * hw.price_per_flop(hw.prefill_mfu)
-               + self.demand.output_tokens * hw.price_per_flop(hw.decode_mfu))
-        return usd
+            raise ValueError(f"unknown cost unit {unit!r}")
+        return train if part == "training" else train + serve
 
     @property
     def has_prices(self) -> bool:
+        """Whether every price the dollar cost needs is known."""
         try:
-            self.cost_terms("usd")
+            self.cost("usd")
             return True
         except ValueError:
             return False
 
     # ---- evaluation
     def breakdown(self, N: float, D: float, point: ServingPoint | None = None) -> CostBreakdown:
-        """Every cost of the plan (N [count], D [tokens]); under the roofline serving model,
-        served at ``point`` (without one, the serving fields are None)."""
-        train_flops = TRAIN_FLOPS_PER_PARAM_TOKEN * N * D
-        infer_flops = INFER_FLOPS_PER_PARAM_TOKEN * N * self.demand.tokens
-        t = self.training
-        train_hours = train_flops / t.flop_rate / SECONDS_PER_HOUR if t else None
-        days = (train_flops / t.flop_rate / t.gpus / SECONDS_PER_DAY) if t and t.gpus else None
+        """Every cost of the plan (N [count], D [tokens]), evaluated from the posynomials
+        above; under the roofline serving model, served at ``point`` (without one, the
+        serving fields are None). Vectorised over arrays of N and D."""
+        t, i, tm = self.training, self.inference, self.timing
+        train_flops = self.training_flops().value(N, D)
+        seconds = self.training_gpu_seconds()
+        train_seconds = None if seconds is None else seconds.value(N, D)
+        train_hours = None if seconds is None else train_seconds / SECONDS_PER_HOUR
+        days = train_seconds / t.gpus / SECONDS_PER_DAY if seconds is not None and t.gpus else None
         train_usd = train_hours * t.price_per_gpu_hour if t and t.price_per_gpu_hour is not None else None
-        tm = self.timing
-        i = self.inference
-        infer_hours = infer_usd = None
-        if self.serving is not None:
-            infer_flops, infer_hours, infer_usd = self._roofline_serving(N, point)
-        elif i is not None:
-            per_param_flop = INFER_FLOPS_PER_PARAM_TOKEN * N
-            seconds = (per_param_flop * self.demand.input_tokens / (i.peak_flops * i.prefill_mfu)
-                       + per_param_flop * self.demand.output_tokens / (i.peak_flops * i.decode_mfu))
-            infer_hours = seconds / SECONDS_PER_HOUR
-            if i.price_per_gpu_hour is not None:
-                infer_usd = infer_hours * i.price_per_gpu_hour
-        elif self.demand.tokens == 0:
-            infer_hours, infer_usd = 0.0, 0.0
+        infer_flops = infer_hours = infer_usd = None
+        serving = self.inference_gpu_seconds()
+        if self.serving is None or point is not None:
+            at = {} if point is None else dict(B=point.batch, G=point.replica_gpus, t=point.step_seconds)
+            infer_flops = self.inference_flops().value(N, D, **at)
+            if serving is not None:
+                infer_hours = serving.value(N, D, **at) / SECONDS_PER_HOUR
+                price = i.price_per_gpu_hour if i is not None else None
+                infer_usd = (infer_hours * price if price is not None else
+                             (0.0 if not self.demand.tokens else None))
         period = self.demand.deployment_days
         # GPUs busy serving, on average over the deployment: GPU-hours over its hours
         serving_gpus = (infer_hours / (period * HOURS_PER_DAY)
@@ -311,20 +287,6 @@ class CostModel:
                              _scaled(infer_usd, tm.inference_nominal),
                              _scaled(train_usd, tm.training_present),
                              _scaled(infer_usd, tm.inference_present), _f(serving_gpus))
-
-
-    def _roofline_serving(self, N, point: ServingPoint | None):
-        """(FLOP, GPU-hours, dollars at today's price) of serving the demand at ``point``
-        under the roofline model; all None without a point."""
-        if point is None:
-            return None, None, None
-        r, d, i = self.serving, self.demand, self.inference
-        flops = d.input_tokens * r.prefill_flops(N) + d.output_tokens * r.decode_flops(N)
-        seconds = (d.input_tokens * r.prefill_gpu_seconds(N)
-                   + d.output_tokens * point.decode_gpu_seconds_per_token)
-        hours = seconds / SECONDS_PER_HOUR
-        usd = hours * i.price_per_gpu_hour if i is not None and i.price_per_gpu_hour is not None else None
-        return flops, hours, usd
 
 
 def _f(x):

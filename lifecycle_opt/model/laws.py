@@ -31,7 +31,6 @@ from __future__ import annotations
 
 __all__ = [
     "FittedRange",
-    "Posynomial",
     "ChinchillaLaw",
     "KaplanLaw",
     "DataConstrainedLaw",
@@ -57,6 +56,7 @@ from typing import Callable, Union
 import numpy as np
 
 from .constants import TRAIN_FLOPS_PER_PARAM_TOKEN
+from .posynomial import Posynomial, monomial
 
 # Muennighoff et al. 2023, App. A: the half-life-like constants of repeated data and
 # of excess parameters, fitted together with their C4 base law (preset muennighoff2023).
@@ -102,13 +102,6 @@ def compute_optimal_at_reducible(reducible, A, B, alpha, beta):
     return (A * s / (beta * P)) ** (1.0 / alpha), (B * s / (alpha * P)) ** (1.0 / beta)
 
 
-def params_fed_by(tokens, A, B, alpha, beta):
-    """N_opt(D) = G·(D·G)^(β/α): the parameters for which D tokens are the compute-optimal
-    data size (the ceiling U_N of eq. 15 in Muennighoff et al. 2023) [count]."""
-    G = frontier_scale(A, B, alpha, beta)
-    return G * (np.asarray(tokens, dtype=float) * G) ** (beta / alpha)
-
-
 @dataclass(frozen=True)
 class FittedRange:
     """The runs a law was fitted on; plans far outside it are extrapolations.
@@ -123,21 +116,6 @@ class FittedRange:
     max_tokens: float | None = None
     max_flops: float | None = None
     note: str = ""
-
-
-@dataclass(frozen=True)
-class Posynomial:
-    """Σ_k c_k · N^a_k · D^b_k, the building block of a geometric program.
-
-    ``terms`` is a tuple of (coefficient, exponent of N, exponent of D).
-    """
-
-    terms: tuple[tuple[float, float, float], ...]
-
-    def __call__(self, N, D):
-        N = np.asarray(N, dtype=float)
-        D = np.asarray(D, dtype=float)
-        return sum(c * N**a * D**b for c, a, b in self.terms)
 
 
 @dataclass(frozen=True)
@@ -183,7 +161,7 @@ class ChinchillaLaw:
     # -- geometric programming ----------------------------------------------------
     def posynomial(self) -> Posynomial:
         """The reducible loss A·N^−α + B·D^−β as a posynomial."""
-        return Posynomial(((self.A, -self.alpha, 0.0), (self.B, 0.0, -self.beta)))
+        return monomial(self.A, N=-self.alpha) + monomial(self.B, D=-self.beta)
 
     def posynomial_form(self) -> tuple[float, ...]:
         """(E, A, B, α, β, power) with L = (E + A·N^−α + B·D^−β)^power: the one shape in
@@ -264,7 +242,7 @@ class KaplanLaw:
 
     def posynomial(self) -> Posynomial:
         """The inner sum (N_c/N)^(α_N/α_D) + D_c/D; L = inner^α_D is monotone in it."""
-        return Posynomial(((self.Nc ** self._p, -self._p, 0.0), (self.Dc, 0.0, -1.0)))
+        return monomial(self.Nc ** self._p, N=-self._p) + monomial(self.Dc, D=-1.0)
 
     def posynomial_form(self) -> tuple[float, ...]:
         """(E, A, B, α, β, power) = (0, N_c^p, D_c, p, 1, α_D), p = α_N/α_D: L is the
@@ -396,6 +374,13 @@ def repetition_effective(N, D, U, R_D_star, R_N_star, G, beta_over_alpha):
     return N_eff, D_eff, dNeff_dN, dNeff_dD, dDeff_dD
 
 
+def params_fed_by(tokens, G, beta_over_alpha):
+    """N_opt(U_D) = G·(U_D·G)^(β/α) [parameters]: the model size for which ``tokens`` are
+    the compute-optimal data size, the ceiling U_N of eq. 15 in Muennighoff et al. 2023
+    (G the base law's :func:`frontier_scale`). Arrays broadcast."""
+    return G * (np.asarray(tokens, dtype=float) * G) ** beta_over_alpha
+
+
 def repetition_tokens(D, U, R_D_star):
     """(D', ∂D'/∂D, U_D, repeated) for D tokens over U unique ones (eq. 14)."""
     D = np.asarray(D, dtype=float)
@@ -409,7 +394,7 @@ def repetition_tokens(D, U, R_D_star):
 def repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha):
     """(N', ∂N'/∂N, ∂N'/∂D) for N parameters fed by U_D unique tokens (eq. 15)."""
     N = np.asarray(N, dtype=float)
-    K = G * (U_D * G) ** beta_over_alpha                            # N_opt(U_D), params_fed_by
+    K = params_fed_by(U_D, G, beta_over_alpha)
     excess = N > K
     U_N = np.where(excess, K, N)
     R_N = N / U_N - 1.0

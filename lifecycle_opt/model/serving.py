@@ -8,26 +8,22 @@ G·t/B GPU-seconds. A prompt is prefilled compute-bound; its time is the time to
 token (TTFT). Weights and cache must fit the replica's memory.
 
 Every formula is written once, here, as a posynomial in the variables of
-:data:`VARIABLES` (N, D, B, G, t): the solver optimises these very terms and every report
-evaluates them with :func:`evaluate`. Sources: Kaplan et al. 2020 eq. 2.1 (N ≈
+:data:`~.posynomial.VARIABLES` (N, D, B, G, t): the solver optimises these very terms and every report
+evaluates them with :meth:`~.posynomial.Posynomial.value`. Sources: Kaplan et al. 2020 eq. 2.1 (N ≈
 12·n_layer·d_model², the shape); Chowdhery et al. 2022 (PaLM) app. B (attention FLOP
 4·n_layer·d_model per token of context); Pope et al. 2022, arXiv 2211.05102 (memory- and
 compute-bound decode, the KV cache, latency against cost).
 """
 from __future__ import annotations
 
-__all__ = ["VARIABLES", "evaluate", "Roofline", "ServingPoint"]
+__all__ = ["Roofline", "ServingPoint", "DECODE_GPU_SECONDS"]
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .constants import INFER_FLOPS_PER_PARAM_TOKEN
-
-#: the variables of a serving posynomial term (c, e_N, e_D, e_B, e_G, e_t): parameters,
-#: training tokens, batch (sequences per replica), replica size (GPUs), decode step [s]
-VARIABLES = ("params", "tokens", "batch", "replica_gpus", "step_seconds")
+from .posynomial import Posynomial, monomial
 
 #: attention FLOP per layer-width per token of context: 2 (QK^T) + 2 (AV), forward (PaLM app. B)
 ATTENTION_FLOPS = 4.0
@@ -35,22 +31,8 @@ ATTENTION_FLOPS = 4.0
 KV_VECTORS = 2.0
 #: parameters per layer-width² of a dense decoder (Kaplan et al. 2020, eq. 2.1)
 PARAMS_PER_LAYER_WIDTH2 = 12.0
-#: relative slack for comparisons of times and memory (rounding, not modelling)
-_SLACK = 1e-12
-
-
-def _term(c, N=0.0, D=0.0, B=0.0, G=0.0, t=0.0) -> tuple:
-    return (float(c), N, D, B, G, t)
-
-
-def evaluate(terms, N, D=1.0, B=1.0, G=1.0, t=1.0):
-    """Σ c·N^e_N·D^e_D·B^e_B·G^e_G·t^e_t of posynomial ``terms`` (arrays broadcast)."""
-    return sum(c * np.power(N, a) * np.power(D, b) * np.power(B, e) * np.power(G, f) * np.power(t, g)
-               for c, a, b, e, f, g in terms)
-
-
 #: GPU-seconds of one generated token: a step of t seconds on G GPUs emits B tokens, G·t/B
-DECODE_GPU_SECONDS = (_term(1.0, B=-1.0, G=1.0, t=1.0),)
+DECODE_GPU_SECONDS = monomial(1.0, B=-1.0, G=1.0, t=1.0)
 
 
 @dataclass(frozen=True)
@@ -89,7 +71,7 @@ class ServingPoint:
     @property
     def decode_gpu_seconds_per_token(self) -> float:
         """GPU-seconds of one generated token, G·t/B [s] (the solver's very term)."""
-        return float(evaluate(DECODE_GPU_SECONDS, 1.0, B=self.batch, G=self.replica_gpus, t=self.step_seconds))
+        return float(DECODE_GPU_SECONDS.value(1.0, B=self.batch, G=self.replica_gpus, t=self.step_seconds))
 
 
 @dataclass(frozen=True)
@@ -153,150 +135,64 @@ class Roofline:
         return (r / PARAMS_PER_LAYER_WIDTH2) ** (2.0 / 3.0) / r
 
     # ---- the posynomials: the one home of each serving formula
-    def kv_bytes_per_token_terms(self) -> tuple:
+    def kv_bytes_per_token_terms(self) -> Posynomial:
         """KV cache per token of context, 2·n_layer·d_model·g·b_kv [bytes]."""
-        return (_term(KV_VECTORS * self._width * self.gqa_ratio * self.kv_bytes, N=2 / 3),)
+        return monomial(KV_VECTORS * self._width * self.gqa_ratio * self.kv_bytes, N=2 / 3)
 
-    def decode_flops_terms(self) -> tuple:
+    def decode_flops_terms(self) -> Posynomial:
         """FLOP of one generated token at context S: 2·N + 4·n_layer·d_model·S."""
-        return (_term(INFER_FLOPS_PER_PARAM_TOKEN, N=1.0),
-                _term(ATTENTION_FLOPS * self._width * self.context_tokens, N=2 / 3))
+        return (monomial(INFER_FLOPS_PER_PARAM_TOKEN, N=1.0)
+                + monomial(ATTENTION_FLOPS * self._width * self.context_tokens, N=2 / 3))
 
-    def prefill_flops_terms(self) -> tuple:
+    def prefill_flops_terms(self) -> Posynomial:
         """FLOP per prompt token of a prompt of P tokens, (2·N·P + 2·n_layer·d_model·P²)/P."""
-        return (_term(INFER_FLOPS_PER_PARAM_TOKEN, N=1.0),
-                _term(ATTENTION_FLOPS / 2 * self._width * self.prompt_tokens, N=2 / 3))
+        return (monomial(INFER_FLOPS_PER_PARAM_TOKEN, N=1.0)
+                + monomial(ATTENTION_FLOPS / 2 * self._width * self.prompt_tokens, N=2 / 3))
 
-    def compute_time_terms(self) -> tuple:
+    def compute_time_terms(self) -> Posynomial:
         """t_c = B·(decode FLOP)/(G·peak·η_c) [s]."""
-        return tuple(_term(c / self.compute_rate, N=a, B=1.0, G=-1.0)
-                     for c, a, *_ in self.decode_flops_terms())
+        return self.decode_flops_terms().times(1.0 / self.compute_rate, B=1.0, G=-1.0)
 
-    def memory_time_terms(self) -> tuple:
+    def memory_time_terms(self) -> Posynomial:
         """t_m = (N·b_w + B·S·kv(N))/(G·bw·η_m) [s]."""
-        (kv, e, *_), = self.kv_bytes_per_token_terms()
-        return (_term(self.weight_bytes / self.memory_rate, N=1.0, G=-1.0),
-                _term(self.context_tokens * kv / self.memory_rate, N=e, B=1.0, G=-1.0))
+        return (monomial(self.weight_bytes, N=1.0)
+                + self.kv_bytes_per_token_terms().times(self.context_tokens, B=1.0)).times(
+            1.0 / self.memory_rate, G=-1.0)
 
-    def memory_use_terms(self) -> tuple:
+    def memory_use_terms(self) -> Posynomial:
         """Weights plus the cache of B sequences at S_max, N·b_w + B·S_max·kv(N) [bytes]."""
-        (kv, e, *_), = self.kv_bytes_per_token_terms()
-        return (_term(self.weight_bytes, N=1.0), _term(self.max_context_tokens * kv, N=e, B=1.0))
+        return (monomial(self.weight_bytes, N=1.0)
+                + self.kv_bytes_per_token_terms().times(self.max_context_tokens, B=1.0))
 
-    def ttft_terms(self) -> tuple:
+    def ttft_terms(self) -> Posynomial:
         """Prefill of one prompt, P·(prefill FLOP per token)/(G·peak·η_c) [s]."""
-        return tuple(_term(c * self.prompt_tokens / self.compute_rate, N=a, G=-1.0)
-                     for c, a, *_ in self.prefill_flops_terms())
+        return self.prefill_flops_terms().times(self.prompt_tokens / self.compute_rate, G=-1.0)
 
-    def prefill_gpu_seconds_terms(self) -> tuple:
+    def prefill_gpu_seconds_terms(self) -> Posynomial:
         """GPU-seconds of one prompt token, (prefill FLOP per token)/(peak·η_c) [s]."""
-        return tuple(_term(c / self.compute_rate, N=a) for c, a, *_ in self.prefill_flops_terms())
+        return self.prefill_flops_terms().scaled(1.0 / self.compute_rate)
 
     @staticmethod
-    def decode_gpu_seconds_terms() -> tuple:
+    def decode_gpu_seconds_terms() -> Posynomial:
         """GPU-seconds of one generated token, G·t/B [s]."""
         return DECODE_GPU_SECONDS
 
     # ---- evaluation
     def kv_bytes_per_token(self, N):
-        return evaluate(self.kv_bytes_per_token_terms(), N)
+        """[bytes] per token of context of a model of N parameters."""
+        return self.kv_bytes_per_token_terms().value(N)
 
     def decode_flops(self, N):
-        return evaluate(self.decode_flops_terms(), N)
-
-    def prefill_flops(self, N):
-        return evaluate(self.prefill_flops_terms(), N)
+        """[FLOP] of one generated token."""
+        return self.decode_flops_terms().value(N)
 
     def prefill_gpu_seconds(self, N):
-        return evaluate(self.prefill_gpu_seconds_terms(), N)
+        """[GPU-seconds] of one prompt token."""
+        return self.prefill_gpu_seconds_terms().value(N)
 
     def point(self, N: float, B: float, G: float) -> ServingPoint:
         """The serving point (B, G) of a model of N parameters, every time evaluated."""
-        return ServingPoint(float(B), float(G), float(evaluate(self.compute_time_terms(), N, B=B, G=G)),
-                            float(evaluate(self.memory_time_terms(), N, B=B, G=G)),
-                            float(evaluate(self.ttft_terms(), N, G=G)),
-                            float(evaluate(self.memory_use_terms(), N, B=B)))
-
-    def violations(self, N: float, p: ServingPoint) -> list[str]:
-        """The serving constraints the point breaks (empty when it meets them all)."""
-        out = []
-        if self.tpot_seconds is not None and p.step_seconds > self.tpot_seconds * (1 + 1e-9):
-            out.append("tpot_target")
-        if self.ttft_seconds is not None and p.ttft_seconds > self.ttft_seconds * (1 + 1e-9):
-            out.append("ttft_target")
-        if p.memory_bytes > p.replica_gpus * self.usable_memory * (1 + 1e-9):
-            out.append("memory_capacity")
-        if self.max_batch is not None and p.batch > self.max_batch * (1 + 1e-9):
-            out.append("max_batch")
-        if p.batch < 1 - 1e-9:
-            out.append("min_batch")
-        return out
-
-    # ---- the best point for a given N, in closed form
-    def batch_ceiling(self, N: float, G: float) -> float:
-        """The largest batch a replica of G GPUs holds within its memory, the batch cap and
-        the TPOT target (continuous) [sequences]; below 1, no batch fits."""
-        W = N * self.weight_bytes
-        kv = float(self.kv_bytes_per_token(N))
-        caps = [(G * self.usable_memory - W) / (self.max_context_tokens * kv)]
-        if self.max_batch is not None:
-            caps.append(self.max_batch)
-        T = self.tpot_seconds
-        if T is not None:
-            caps += [(G * self.memory_rate * T - W) / (self.context_tokens * kv),
-                     G * self.compute_rate * T / float(self.decode_flops(N))]
-        return min(caps)
-
-    def compute_bound_batch(self, N: float) -> float:
-        """The batch beyond which decode is compute-bound and a larger batch saves nothing
-        [sequences]; inf when the cache's reads alone outlast the compute."""
-        per_token_compute = float(self.decode_flops(N)) / self.compute_rate
-        per_token_cache = self.context_tokens * float(self.kv_bytes_per_token(N)) / self.memory_rate
-        if per_token_compute <= per_token_cache:
-            return math.inf
-        return N * self.weight_bytes / self.memory_rate / (per_token_compute - per_token_cache)
-
-    def _ttft_ok(self, N: float, G: float) -> bool:
-        return self.ttft_seconds is None or float(evaluate(self.ttft_terms(), N, G=G)) <= \
-            self.ttft_seconds * (1 + _SLACK)
-
-    def relaxed_point(self, N: float) -> ServingPoint | None:
-        """The cheapest point with continuous B and G (the relaxation the solver optimises),
-        and of the equally cheap ones the smallest batch and replica; None when no
-        allowed replica serves N within the targets.
-
-        A token's decode cost G·t/B falls with B until decode turns compute-bound, and G
-        only widens what fits, so: B as large as the largest replica allows (up to the
-        compute-bound batch), then the smallest G that holds that B."""
-        G_max, G_min = max(self.replica_gpus), min(self.replica_gpus)
-        ceiling = self.batch_ceiling(N, G_max)
-        if ceiling < 1 - _SLACK or not self._ttft_ok(N, G_max):
-            return None
-        B = max(1.0, min(ceiling, self.compute_bound_batch(N)))
-        W, kv = N * self.weight_bytes, float(self.kv_bytes_per_token(N))
-        need = [G_min, (W + B * self.max_context_tokens * kv) / self.usable_memory]
-        if self.tpot_seconds is not None:
-            T = self.tpot_seconds
-            need += [(W + B * self.context_tokens * kv) / (self.memory_rate * T),
-                     B * float(self.decode_flops(N)) / (self.compute_rate * T)]
-        if self.ttft_seconds is not None:
-            need.append(float(evaluate(self.ttft_terms(), N, G=1.0)) / self.ttft_seconds)
-        return self.point(N, B, min(max(need), G_max))
-
-    def rounded_point(self, N: float) -> ServingPoint | None:
-        """The cheapest point with an allowed replica size and a whole batch (each allowed
-        G tried, the batch its largest whole number up to the compute-bound one; ties go
-        to the smaller replica); None when none serves N within the targets."""
-        best = None
-        B_c = self.compute_bound_batch(N)
-        for G in sorted(self.replica_gpus):
-            ceiling = self.batch_ceiling(N, G)
-            B = math.floor(ceiling * (1 + _SLACK)) if math.isfinite(ceiling) else math.inf
-            if math.isfinite(B_c):
-                B = min(B, max(1, math.ceil(B_c)))
-            if B < 1 or not self._ttft_ok(N, G):
-                continue
-            p = self.point(N, B, G)
-            if best is None or p.decode_gpu_seconds_per_token < best.decode_gpu_seconds_per_token * (1 - 1e-12):
-                best = p
-        return best
+        return ServingPoint(float(B), float(G), float(self.compute_time_terms().value(N, B=B, G=G)),
+                            float(self.memory_time_terms().value(N, B=B, G=G)),
+                            float(self.ttft_terms().value(N, G=G)),
+                            float(self.memory_use_terms().value(N, B=B)))

@@ -9,7 +9,7 @@ __all__ = ["render_evaluation", "render_evaluation_rows"]
 from tabulate import tabulate
 
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import format_count, format_duration, format_flops, format_money, format_number
+from ..model.units import format_count, format_duration, format_flops, format_money, format_number, format_setting
 from ..plan.evaluation import Evaluation
 from .serving_report import serving_section
 
@@ -51,7 +51,8 @@ def render_evaluation(e: Evaluation) -> str:
     if e.serving is not None:
         out += serving_section(e.serving)
     if e.violated:
-        rows = [(v.key, v.label, format_number(v.limit), "—" if v.needed != v.needed else format_number(v.needed))
+        rows = [(v.key, v.label, format_setting(v.limit, v.unit),
+                 "—" if v.needed != v.needed else format_setting(v.needed, v.unit))
                 for v in e.violated]
         out += ["LIMITS IT BREAKS", tabulate(rows, headers=("setting", "constraint", "limit", "the plan needs")), ""]
     else:

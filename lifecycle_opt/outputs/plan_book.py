@@ -293,7 +293,7 @@ def _plan_cells(c: _Calc, scenario, sol) -> None:
           "optimiser result", style="result")
     c.add("tokens_D", "training tokens D", "tokens", None, (sol.tokens, base.tokens),
           "optimiser result", style="result")
-    penalty = isinstance(scenario.loss_law, DataConstrainedLaw)
+    penalty = isinstance(scenario.trained_law, DataConstrainedLaw)
     if penalty:
         c.add("eff_N", "effective parameters N'", "parameters", None, (sol.effective_params, base.params),
               "repetition penalty (Muennighoff et al. 2023 eq. 15), optimiser result", style="result")
@@ -495,7 +495,7 @@ def _outputs(book, scenario, sol):
     for b in sol.binding:
         v.row([Cell(b.key, style="label"), Cell(b.shadow_price, style="result",
                                                 fmt="price" if sol.objective_unit == "usd" else "sci"),
-               Cell(f"{sol.objective_unit} per unit of the setting"),
+               Cell(f"{sol.objective_unit} per {b.unit}"),
                Cell(f"{b.label}; {shadow_price_text(sol, b)}", style="note")])
     v.blank()
     v.section("Certificate")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
-from ..model.units import format_count, format_money
+from ..model.units import format_count, format_money, format_setting
 from .exports import check_writable, write_bytes_atomic
 from .reports import REFERENCE_MODELS
 from ..scenario.schema import Scenario
@@ -48,13 +48,15 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
     report uses for the plan."""
     unit = "usd" if sol.objective_unit == "usd" else "flops"
     if scenario.serving is None:
-        a, b = scenario.costs.coefficients(unit)
-        return a * N * D + b * N, unit
+        return scenario.costs.cost(unit).value(N, D), unit
     # the roofline serving cost of each model size at its cheapest serving point (nan where
     # no allowed replica serves it within the targets); N varies along the columns
+    from ..problem.formulation import serving_constraints
+    from ..problem.serving_points import relaxed_point
+    constraints = serving_constraints(scenario.serving)
     columns = []
     for j in range(N.shape[1]):
-        point = scenario.serving.relaxed_point(float(N[0, j]))
+        point = relaxed_point(scenario.serving, constraints, float(N[0, j]))
         if point is None:
             columns.append(np.full(N.shape[0], np.nan))
             continue
@@ -190,21 +192,24 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution, n_range, d_range):
 
 
 def _limits(ax, scenario: Scenario, sol: Solution, N, D) -> None:
-    """Each limit of the scenario on N and D (parameters, epochs × unique tokens, tokens per
-    parameter, training days, budgets, dollar caps) as its boundary g(N, D) = 1, evaluated
-    from the problem's own constraint, with the side it forbids lightly shaded; the legend
-    names it and says whether the plan sits on it."""
-    from ..solvers.problem import LIMIT_KINDS, build_problem
+    """Each limit of the scenario on N and D (parameters, serving memory, epochs × unique
+    tokens, tokens per parameter, training days, budgets, dollar caps) as its boundary
+    g(N, D) = 1, evaluated from the problem's own typed constraint, with the side it forbids
+    lightly shaded; the legend names its setting in the setting's unit and says whether the
+    plan sits on it."""
+    from ..problem.formulation import build_problem
     binding = {b.name for b in sol.binding}
     drawn = 0
     for c in build_problem(scenario).constraints:
-        if c.kind == "serving" and c.movable and c.name in binding:
-            # a binding serving limit lives in (B, G, t), not in this plane: named, not drawn
-            ax.plot([], [], linestyle="none", gid=f"limit:{c.name}",
-                    label=f"{c.key} = {c.knob:g} — binds (serving, not drawn in N, D)")
-        if c.kind not in LIMIT_KINDS:
+        if c.is_loss:
             continue
-        g = c.posy.values(N, D)
+        if not c.in_plane:
+            if c.movable and c.name in binding:
+                # a binding serving limit lives in (B, G, t), not in this plane: named, not drawn
+                ax.plot([], [], linestyle="none", gid=f"limit:{c.name}",
+                        label=f"{_limit_text(c)} — binds (serving, not drawn in N, D)")
+            continue
+        g = c.boundary_values(N, D)
         if not (np.nanmin(g) < 1.0 < np.nanmax(g)):
             continue                                   # the boundary lies outside the view
         colour = _LIMIT_COLOURS[drawn % len(_LIMIT_COLOURS)]
@@ -213,25 +218,16 @@ def _limits(ax, scenario: Scenario, sol: Solution, N, D) -> None:
         ax.contour(N, D, g, levels=[1.0], colors=[colour], linewidths=1.6, linestyles="--").set_gid(
             f"limit:{c.name}")
         ax.plot([], [], color=colour, linewidth=1.6, linestyle="--", gid=f"limit:{c.name}",
-                label=f"{_limit_text(c, scenario)}{' — binds' if c.name in binding else ''}")
+                label=f"{_limit_text(c)}{' — binds' if c.name in binding else ''}")
 
 
-def _limit_text(c, scenario: Scenario) -> str:
-    """A limit as a planner reads it: its scenario key and its value in human units."""
-    key, v = c.key, c.knob
-    if "cost" in key:
-        value = format_money(v)
-    elif "flops" in key:
-        value = f"{v:.3g} FLOP"
-    elif "days" in key:
-        value = f"{v:g} days"
-    elif "epochs" in key:
-        return f"{key} = {v:g} over {format_count(scenario.data.unique_tokens)} unique tokens"
-    elif "tokens_per_param" in key:
-        value = f"{v:g}"
-    else:
-        value = format_count(v)
-    return f"{key} = {value}"
+def _limit_text(c) -> str:
+    """A limit as a planner reads it: its scenario key and its setting in the setting's unit
+    (``limits.serving_memory = 40 GB``; the epochs cap says over what corpus)."""
+    if c.unit == "epochs":
+        unique = 1.0 / c.quantity.coefficient(D=1)        # the cap is D/U ≤ epochs
+        return f"{c.key} = {c.setting:g} over {format_count(unique)} unique tokens"
+    return f"{c.key} = {format_setting(c.setting, c.unit)}"
 
 
 def _contour_labels(ax, cs, fmt, renderer, taken: list) -> None:

@@ -23,9 +23,10 @@ from ..fit.parametric import Bootstrap, FitResult
 from ..plan.solution import Binding, Solution
 from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import format_count, format_duration, format_flops, format_money, format_number
+from ..model.units import (format_count, format_duration, format_flops, format_money, format_number,
+                           per_unit_text)
 from .cash_years import year_spans
-from .serving_report import SERVING_KNOB_UNITS, serving_section
+from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
 
 #: Published plans (parameters, training tokens) for the over-training report.
@@ -49,25 +50,6 @@ REFERENCE_MODELS: tuple[tuple[str, float, float], ...] = (
     ("Llama 3.1 405B", 405e9, 15.6e12),
 )
 
-# How each knob is best read: (display unit, base units per display unit)
-_KNOB_UNITS = {
-    "target.loss": ("0.01 nats of loss", 0.01),
-    "limits.max_params": ("billion parameters", 1e9),
-    "limits.serving_memory": ("billion parameters", 1e9),
-    "limits.serving_gpus": ("billion parameters", 1e9),
-    "data.max_epochs": ("epoch", 1.0),
-    "limits.max_training_days": ("day", 1.0),
-    "limits.max_training_cost": ("$1", 1.0),
-    "limits.max_total_cost": ("$1", 1.0),
-    "budget.training_cost": ("$1", 1.0),
-    "budget.total_cost": ("$1", 1.0),
-    "budget.training_flops": ("1e21 FLOP", 1e21),
-    "limits.min_tokens_per_param": ("token per parameter", 1.0),
-    "limits.max_tokens_per_param": ("token per parameter", 1.0),
-    **SERVING_KNOB_UNITS,
-}
-
-
 def _objective_amount(sol: Solution, x: float) -> str:
     if sol.objective_unit == "usd":
         return format_money(x)
@@ -77,8 +59,9 @@ def _objective_amount(sol: Solution, x: float) -> str:
 
 
 def shadow_price_text(sol: Solution, b: Binding) -> str:
-    """'$1.2M per billion parameters' — the shadow price in the knob's natural unit."""
-    unit, size = _KNOB_UNITS.get(b.key, ("unit", 1.0))
+    """'$1.2M per billion parameters' — the shadow price per an amount of the setting's own
+    unit that reads well (:func:`~lifecycle_opt.model.units.per_unit_text`)."""
+    unit, size = per_unit_text(b.unit)
     return f"{_objective_amount(sol, b.shadow_price * size)} per {unit}"
 
 
@@ -99,24 +82,53 @@ def _serving_period(sol: Solution) -> str:
 
 
 def render_table(sol: Solution) -> str:
-    """The full human report."""
+    """The full human report: the plan, its costs, over-training and savings against the
+    compute-optimal plan, the binding constraints and the certificate."""
     out = [f"lifeopt plan: {sol.scenario_name}",
            f"law: {sol.law_name} — {sol.law_source}",
            f"objective: minimise {sol.objective} ({sol.objective_unit}) = "
            f"{_objective_amount(sol, sol.objective_value)}", ""]
+    out += _plan_section(sol) + _costs_section(sol)
+    if sol.cash_flow is not None:
+        out += _cash_flow_section(sol.cash_flow)
+    if sol.serving is not None:
+        out += serving_section(sol.serving)
+    out += _choice_section(sol) + _overtraining_section(sol) + _savings_section(sol) + _binding_section(sol)
+    if sol.uncertainty is not None:
+        out += _uncertainty_section(sol)
+    out += _certificate_section(sol)
+    if sol.warnings:
+        out += ["", "WARNINGS"] + [f"- {w}" for w in sol.warnings]
+    if sol.assumptions:
+        out += ["", "ASSUMPTIONS"] + [f"- {a}" for a in sol.assumptions]
+    return "\n".join(out) + "\n"
+
+
+def _plan_section(sol: Solution) -> list[str]:
+    target = f" (target {sol.target_loss:.4f})" if sol.target_loss is not None else ""
     plan = [("parameters N", format_count(sol.params)),
             ("training tokens D", format_count(sol.tokens)),
-            ("tokens per parameter", f"{sol.tokens_per_param:.1f}"),
-            ("predicted loss", f"{sol.loss:.4f}" + (f" (target {sol.target_loss:.4f})"
-                                                    if sol.target_loss is not None else ""))]
+            ("tokens per parameter", f"{sol.tokens_per_param:.1f}")]
+    served = sol.loss_after_quantisation
+    if served is None:
+        plan.append(("predicted loss", f"{sol.loss:.4f}{target}"))
+    else:
+        crit = sol.row["critical_tokens"]
+        plan += [("predicted loss, trained", f"{sol.loss:.4f}"),
+                 ("loss after quantisation", f"{served:.4f}{target}: + {sol.row['quantisation_degradation']:.4f} "
+                                             "(Kumar et al. 2024, eq. 2)"),
+                 ("critical tokens D_crit", f"{format_count(crit)}: past it, more training makes the served "
+                                            f"model worse (eq. 13); this plan trains {sol.tokens / crit:.2f}x that")]
     if sol.unique_tokens is not None:
         plan += [("unique tokens U", format_count(sol.unique_tokens)),
                  ("epochs over U", f"{sol.epochs:.2f}"),
                  ("effective tokens D'", format_count(sol.effective_tokens)),
                  ("effective parameters N'", format_count(sol.effective_params))]
-    out += ["PLAN", tabulate(plan, tablefmt="simple"), ""]
+    return ["PLAN", tabulate(plan, tablefmt="simple"), ""]
 
-    c, bc = sol.costs, sol.baseline.costs
+
+def _costs_section(sol: Solution) -> list[str]:
+    c = sol.costs
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
     cost_rows = [["training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
                   _money(c.training_cost_usd)],
@@ -130,56 +142,65 @@ def render_table(sol: Solution) -> str:
         for row, pv in zip(cost_rows, (c.training_cost_pv_usd, c.inference_cost_pv_usd,
                                        c.total_cost_pv_usd)):
             row.append(_money(pv))
-    out += ["COSTS", tabulate(cost_rows, headers=headers), ""]
-    if sol.cash_flow is not None:
-        out += _cash_flow_section(sol.cash_flow)
-    if sol.serving is not None:
-        out += serving_section(sol.serving)
+    return ["COSTS", tabulate(cost_rows, headers=headers), ""]
 
-    base = sol.baseline
+
+def _overtraining_section(sol: Solution) -> list[str]:
+    base, c, bc = sol.baseline, sol.costs, sol.baseline.costs
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
              format_flops(c.total_flops), _money(c.total_cost_pv_usd)),
             ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
              f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_pv_usd)),
             ("20 tokens/parameter rule", "", "", "20.0", "", "")]
-    out += ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
+    refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
+    return ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
             "unlimited fresh data, no limits)",
             tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
                                     "total $ (PV)" if sol.cash_flow is not None else "total $")),
             f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
-            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", ""]
-    refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
-    out += ["REFERENCE MODELS (published N and D)",
-            tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
+            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", "",
+            "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
 
+
+def _choice_section(sol: Solution) -> list[str]:
+    """Each allowed value of the scenario's discrete choice with its optimal objective."""
+    if not sol.alternatives:
+        return []
+    best = sol.objective_value
+    rows = [(a.value, "chosen" if a.chosen else ("no plan" if a.objective_value is None else ""),
+             "—" if a.objective_value is None else _objective_amount(sol, a.objective_value),
+             "" if a.objective_value is None or a.chosen else f"{100 * (a.objective_value / best - 1):+.2f} %",
+             a.note[:120]) for a in sol.alternatives]
+    return [f"CHOICE of {sol.alternatives[0].key} (each value's own certified optimum)",
+            tabulate(rows, headers=("value", "", "objective", "against the chosen", "why no plan")), ""]
+
+
+def _savings_section(sol: Solution) -> list[str]:
     sv = sol.savings()
     sav = [("parameters", f"{100 * sv['params']:+.2f} %"), ("training tokens", f"{100 * sv['tokens']:+.2f} %"),
            ("lifecycle FLOP", f"{100 * sv['flops']:+.2f} %")]
     if sv["cost_usd"] is not None:
         sav.append(("lifecycle dollars", f"{100 * sv['cost_usd']:+.2f} %"))
-    out += ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
+    return ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
             tabulate(sav, tablefmt="simple"), ""]
 
-    if sol.binding:
-        rows = [(b.key, b.label, f"{b.multiplier:.4g}", shadow_price_text(sol, b)) for b in sol.binding]
-        out += ["BINDING CONSTRAINTS (shadow price: change of the optimal objective per unit the "
-                "setting is raised; negative saves)",
-                tabulate(rows, headers=("setting", "constraint", "multiplier", "shadow price")), ""]
-    else:
-        out += ["BINDING CONSTRAINTS: none", ""]
-    if sol.uncertainty is not None:
-        out += _uncertainty_section(sol)
+
+def _binding_section(sol: Solution) -> list[str]:
+    if not sol.binding:
+        return ["BINDING CONSTRAINTS: none", ""]
+    rows = [(b.key, b.label, f"{b.multiplier:.4g}", shadow_price_text(sol, b)) for b in sol.binding]
+    return ["BINDING CONSTRAINTS (shadow price: change of the optimal objective per unit the "
+            "setting is raised; negative saves)",
+            tabulate(rows, headers=("setting", "constraint", "multiplier", "shadow price")), ""]
+
+
+def _certificate_section(sol: Solution) -> list[str]:
     cert = sol.certificate
     polished = ("" if math.isnan(cert.polished_agreement) or cert.agreement <= cert.agreement_tol
                 else f", to {cert.polished_agreement:.1e} after the KKT polish from each")
-    out += [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
+    return [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
             f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e}{polished} "
             f"({', '.join(cert.methods)})"]
-    if sol.warnings:
-        out += ["", "WARNINGS"] + [f"- {w}" for w in sol.warnings]
-    if sol.assumptions:
-        out += ["", "ASSUMPTIONS"] + [f"- {a}" for a in sol.assumptions]
-    return "\n".join(out) + "\n"
 
 
 def _cash_flow_section(cf) -> list[str]:

@@ -4,24 +4,12 @@ the latency targets. It reads the plan's :class:`~lifecycle_opt.plan.serving_pla
 and never recomputes it."""
 from __future__ import annotations
 
-__all__ = ["serving_section", "SERVING_KNOB_UNITS"]
+__all__ = ["serving_section"]
 
 from tabulate import tabulate
 
 from ..model.units import format_money, format_number
 from ..plan.serving_plan import ServingPlan
-
-#: how the serving knobs' shadow prices read best: (display unit, knob units per display unit)
-SERVING_KNOB_UNITS = {
-    "serving.tpot_ms": ("ms of TPOT", 1.0),
-    "serving.ttft_ms": ("ms of TTFT", 1.0),
-    "serving.max_batch": ("sequence of batch", 1.0),
-    "serving.replica_gpus": ("GPU per replica", 1.0),
-    "serving.compute_efficiency": ("point of compute efficiency", 0.01),
-    "serving.bandwidth_efficiency": ("point of bandwidth efficiency", 0.01),
-    "serving.memory_utilisation": ("point of memory utilisation", 0.01),
-}
-
 
 def _gb(x: float) -> str:
     return f"{x / 1e9:.4g} GB"

@@ -71,7 +71,8 @@ def serving_cells(c, scenario: Scenario, sol, both) -> None:
                     f"*context_tokens", at_n(m.decode_flops), "2N + 4 · n_layer·d_model · S")
     c.add("prefill_flops", "FLOP per prompt token", "FLOP",
           lambda r: f"=flop_per_param_token_infer*{r('params_N')}+attention_flops/2*{r('serving_width')}"
-                    f"*prompt_tokens", at_n(m.prefill_flops), "2N + 2 · n_layer·d_model · P")
+                    f"*prompt_tokens", at_n(lambda n: m.prefill_flops_terms().value(n)),
+          "2N + 2 · n_layer·d_model · P")
     # times in milliseconds (as the scenario's serving.tpot_ms), GPU time per token in
     # microseconds: plain numbers, never an exponent, with four decimals to spare
     ms = lambda f: pick(lambda p: 1e3 * f(p))          # noqa: E731 — seconds → ms

@@ -11,13 +11,12 @@ __all__ = ["certified_plan", "served_at", "plain_value"]
 import numpy as np
 
 from ..errors import ScenarioError
-from ..model.laws import DataConstrainedLaw
 from ..model.units import format_count
 from ..scenario.schema import Scenario
 from ..solvers.exact import ExactPlan, solve_exact
 from .cautions import plan_warnings
 from .rows import (BASELINE_COSTS, INFER_FIELDS, OVERFLOW_MESSAGE, baseline_plans, breakdown_of, plan_columns,
-                   row_facts, stack_facts)
+                   row_facts, stack_facts, trained_figures)
 from .serving_plan import ServingPlan, baseline_point, nan_if_none, point_z, serving_plan, serving_points
 from .solution import Baseline, Solution
 
@@ -34,11 +33,7 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = (), solver: str 
     exact = solve_exact(scenario, extra_loss_laws, solver)
     N, D = exact.params, exact.tokens
     law = scenario.loss_law
-    loss = float(law.loss(N, D))
-    if isinstance(law, DataConstrainedLaw):
-        N_eff, D_eff = float(law.effective_params(N, D)), float(law.effective_tokens(D))
-    else:
-        N_eff, D_eff = N, D
+    loss, N_eff, D_eff = trained_figures(scenario, N, D)
     facts = stack_facts([row_facts(scenario)])
     serving, serving_columns, extra = None, {}, []
     if scenario.serving is not None:
@@ -117,7 +112,7 @@ def _baseline_value(exact: ExactPlan, Nb: float, Db: float, base_costs, loss: fl
     if objective.kind != "cost":
         return loss
     if exact.problem.dim == 2:
-        return objective.posy.value(Nb, Db)
+        return objective.cost.value(Nb, Db)
     return base_costs.total_cost_pv_usd if objective.unit == "usd" else base_costs.total_flops
 
 

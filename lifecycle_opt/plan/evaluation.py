@@ -13,21 +13,21 @@ from __future__ import annotations
 __all__ = ["Violation", "Evaluation", "evaluate", "evaluate_sweep", "plan_size"]
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
 from ..model.costs import CostBreakdown
-from ..model.laws import DataConstrainedLaw
 from ..model.units import parse_count, parse_flops
 from ..scenario.schema import Budget, Scenario, Target
-from ..solvers.problem import build_problem
+from ..problem.formulation import build_problem, serving_constraints
+from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .planning import solve
-from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of
-from .serving_plan import ServingPlan, baseline_point, point_z
-from .solution import Solution
+from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
+from .serving_plan import baseline_point, point_z
+from .solution import PlanFigures, Solution
 from .sweep import point_scenarios
 
 _WHAT = {"params": "parameter count", "tokens": "token count", "flops": "FLOP count"}
@@ -41,62 +41,45 @@ VIOLATION_TOL = 1e-9
 @dataclass(frozen=True)
 class Violation:
     """A limit the plan breaks: ``name``, ``label`` and ``key`` of the constraint, the
-    setting's value ``limit`` and the value ``needed`` for the plan to meet it (in the
-    setting's units: a loss for the target)."""
+    setting's value ``limit`` and the value ``needed`` for the plan to meet it, both in the
+    setting's own ``unit`` (bytes for serving memory, nats for the target)."""
 
     name: str
     label: str
     key: str
     limit: float
     needed: float
+    unit: str
 
     def as_dict(self) -> dict:
         return {"name": self.name, "label": self.label, "key": self.key, "limit": self.limit,
-                "needed": None if math.isnan(self.needed) else self.needed}
+                "needed": None if math.isnan(self.needed) else self.needed, "unit": self.unit}
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    """A given plan (N parameters on D tokens) under a scenario.
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(PlanFigures):
+    """A given plan (N parameters on D tokens) under a scenario: the figures of
+    :class:`~.solution.PlanFigures` (costs as a solved plan's; under the roofline serving
+    model at the cheapest whole-number serving point), and
 
-    loss [nats/token], effective_* (under the repetition penalty), costs (as a solved
-    plan's; under the roofline serving model at the cheapest whole-number serving point),
-    violated: the limits it breaks; optimum: the lifecycle-optimal plan of the same loss
-    (None with ``optimum_note`` saying why when there is none); regret: how much more the
-    plan costs than that optimum, in ``regret_unit`` ("usd" present value or "flops"), and
-    regret_fraction over the optimum's; row: the plan's row with the regret fields.
+    Parameters
+    ----------
+    baseline_params, baseline_tokens : float
+        The compute-optimal plan of equal loss [parameters, tokens].
+    violated : tuple of Violation
+        The limits it breaks, each in its setting's unit.
+    regret_unit : str
+        "usd" (present value) or "flops": what the regret is measured in.
+    optimum : Solution or None
+        The lifecycle-optimal plan of the same loss (None with ``optimum_note`` saying why).
     """
 
-    scenario_name: str
-    params: float
-    tokens: float
-    loss: float
-    effective_params: float
-    effective_tokens: float
-    unique_tokens: float | None
-    costs: CostBreakdown
     baseline_params: float
     baseline_tokens: float
     violated: tuple[Violation, ...]
     regret_unit: str
     optimum: Solution | None
     optimum_note: str = ""
-    serving: ServingPlan | None = None
-    row: dict = field(default_factory=dict, compare=False, repr=False)
-
-    # the ratios as the row function computed them (docs/model.md §6)
-    @property
-    def tokens_per_param(self) -> float:
-        return self.row["tokens_per_param"]
-
-    @property
-    def epochs(self) -> float | None:
-        return self.row["epochs"]
-
-    @property
-    def overtraining_ratio(self) -> float:
-        """Tokens per parameter over the compute-optimal plan's of equal loss [–]."""
-        return self.row["overtraining_ratio"]
 
     def _total(self, costs: CostBreakdown) -> float | None:
         return costs.total_cost_pv_usd if self.regret_unit == "usd" else costs.total_flops
@@ -126,11 +109,7 @@ class Evaluation:
         """Every field as JSON-ready values (the plan fields a solve prints, and more)."""
         opt = self.optimum
         return {
-            "scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
-            "tokens_per_param": self.tokens_per_param, "loss": self.loss,
-            "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
-            "unique_tokens": self.unique_tokens, "epochs": self.epochs, **self.costs.as_dict(),
-            "overtraining_ratio": self.overtraining_ratio,
+            **self.figures_dict(),
             "baseline": {"params": self.baseline_params, "tokens": self.baseline_tokens},
             "violated": [v.as_dict() for v in self.violated],
             "regret": self.regret, "regret_fraction": self.regret_fraction, "regret_unit": self.regret_unit,
@@ -187,22 +166,23 @@ def _optimum(scenario: Scenario, loss: float, unit: str) -> tuple[Solution | Non
 
 
 def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> tuple[Violation, ...]:
-    """The limits plan (N, D) breaks, served at ``point`` under the roofline model (the
-    cheapest point within the targets, or without them when none meets them)."""
+    """The limits plan (N, D) of served loss ``loss`` [nats] breaks, served at ``point``
+    under the roofline model (the cheapest point within the targets, or without them when
+    none meets them)."""
     problem = build_problem(scenario)
     out = []
     if scenario.target is not None and scenario.objective != "loss" and loss > scenario.target.loss * (1 + 1e-12):
         out.append(Violation("loss_target", f"loss at most {scenario.target.loss:.6g}", "target.loss",
-                             scenario.target.loss, loss))
+                             scenario.target.loss, loss, "nats"))
     if problem.dim > 2 and point is None:
         # the weights alone overflow the largest allowed replica
         return tuple(out) + (Violation("memory_capacity", "weights and KV cache fit the replica's memory",
                                        "serving.replica_gpus", float(max(scenario.serving.replica_gpus)),
-                                       math.nan),)
+                                       math.nan, "GPUs per replica"),)
     z = np.log([N, D]) if point is None else point_z(N, D, point)
     for c in problem.constraints:
         if not c.is_loss and c.value(z) > VIOLATION_TOL:
-            out.append(Violation(c.name, c.label, c.key, c.knob, c.knob_at(z)))
+            out.append(Violation(c.name, c.label, c.key, c.setting, c.needed(z), c.unit))
     return tuple(out)
 
 
@@ -217,18 +197,16 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
     ('1.93665', True)
     """
     N, D = plan_size(params, tokens, flops, scenario.source)
-    law = scenario.loss_law
-    loss = float(law.loss(N, D))
-    penalised = isinstance(law, DataConstrainedLaw)
-    N_eff = float(law.effective_params(N, D)) if penalised else N
-    D_eff = float(law.effective_tokens(D)) if penalised else D
+    loss, N_eff, D_eff = trained_figures(scenario, N, D)
     facts = stack_facts([row_facts(scenario)])
     serving, columns, point = None, {}, None
     if scenario.serving is not None:
         r = scenario.serving
-        point = r.rounded_point(N) or baseline_point(scenario, N)   # targets unmet: served without them
+        constraints = serving_constraints(r)
+        # targets unmet: served without them
+        point = rounded_point(r, constraints, N) or baseline_point(scenario, N)
         if point is not None:
-            relaxed = r.relaxed_point(N) or point
+            relaxed = relaxed_point(r, constraints, N) or point
             serving, columns = served_at(scenario, build_problem(scenario), N, D, relaxed, point, facts, loss)
     unit = _regret_unit(scenario)
     optimum, note = _optimum(scenario, loss, unit)
@@ -240,8 +218,9 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
         scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
         effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=breakdown_of(cols),
         baseline_params=float(cols["baseline_params"][0]), baseline_tokens=float(cols["baseline_tokens"][0]),
-        violated=_violations(scenario, N, D, loss, point), regret_unit=unit, optimum=optimum,
-        optimum_note=note, serving=serving, row=row)
+        violated=_violations(scenario, N, D, float(scenario.loss_law.loss(N, D)), point), regret_unit=unit, optimum=optimum,
+        optimum_note=note, serving=serving, row=row, tokens_served=scenario.demand.tokens,
+        serving_days=scenario.demand.deployment_days)
 
 
 def evaluate_sweep(scenario, axes, *, params=None, tokens=None, flops=None) -> list[dict]:

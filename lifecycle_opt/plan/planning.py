@@ -10,8 +10,12 @@ from __future__ import annotations
 
 __all__ = ["solve"]
 
+from dataclasses import replace
+
+from ..errors import InfeasibleError, ScenarioError, SolverError
 from ..scenario.schema import Scenario
 from .certified import certified_plan
+from .choices import Alternative, choice_variants
 from .solution import Solution
 from .uncertainty import with_uncertainty
 
@@ -32,6 +36,31 @@ def solve(scenario: Scenario, solver: str = "auto") -> Solution:
     >>> plan.certificate.status, plan.uncertainty is None
     ('optimal', True)
     """
+    if scenario.serving_dtypes:
+        return _best_choice(scenario, solver)
+    return _solve_one(scenario, solver)
+
+
+def _solve_one(scenario: Scenario, solver: str) -> Solution:
     if scenario.law_samples:
         return with_uncertainty(scenario, solver)
     return certified_plan(scenario, solver=solver)
+
+
+def _best_choice(scenario: Scenario, solver: str) -> Solution:
+    """The best of the plans of each allowed value of the scenario's discrete choice (the
+    least objective: dollars, FLOP or loss), with every value's objective beside it
+    (:mod:`.choices`)."""
+    key, variants = choice_variants(scenario)
+    plans, failed = [], []
+    for value, variant in variants:
+        try:
+            plans.append((value, _solve_one(variant, solver)))
+        except (InfeasibleError, SolverError, ScenarioError) as exc:
+            failed.append(Alternative(key, value, None, note=str(exc)))
+    if not plans:
+        raise InfeasibleError(f"{scenario.name}: no value of {key} gives a plan: "
+                              + "; ".join(f"{a.value}: {a.note}" for a in failed), ())
+    best_value, best = min(plans, key=lambda p: p[1].objective_value)
+    alternatives = tuple(Alternative(key, v, sol.objective_value, v == best_value) for v, sol in plans)
+    return replace(best, alternatives=alternatives + tuple(failed))

@@ -12,7 +12,7 @@ workbook's cached values are the same numbers.
 """
 from __future__ import annotations
 
-__all__ = ["ROW_STATUSES", "status_of", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
+__all__ = ["ROW_STATUSES", "status_of", "trained_figures", "TRAIN_FIELDS", "INFER_FIELDS", "LOSS_FACTS", "BASELINE_COSTS",
            "SERVING_FIELDS", "OVERFLOW_MESSAGE", "overflow", "row_facts", "stack_facts", "cost_columns", "baseline_plans", "plan_columns", "row_fields", "numeric_fields", "INT_FIELDS", "plain_column", "rows_of", "field_unit", "breakdown_of"]
 
 import functools
@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
-from ..model.laws import compute_optimal_at_reducible, preset
+from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible, preset
+from ..model.quantisation import critical_tokens, ptq_degradation
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario, Target
 from .cautions import caution_context, caution_count
 
@@ -47,9 +48,19 @@ INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", 
 
 #: facts decided by the [law], [target] and [data] sections (the rest by costs and limits)
 LOSS_FACTS = ("law_E", "law_A", "law_B", "law_alpha", "law_beta", "law_power", "law",
-              "unique_tokens", "target_loss") + tuple(
+              "unique_tokens", "target_loss", "quant_scale", "quant_gamma_d", "quant_gamma_n") + tuple(
     f"caution_{k}" for k in ("max_params", "min_params", "max_flops", "max_tokens", "unique",
                              "penalty", "penalty_off_law", "kaplan"))
+
+
+def trained_figures(scenario: Scenario, N: float, D: float) -> tuple[float, float, float]:
+    """(loss [nats], N' [parameters], D' [tokens]) of the trained model of N parameters on D
+    tokens: its loss before any quantisation, and its effective parameters and tokens under
+    the repetition penalty (N and D without it)."""
+    law = scenario.trained_law
+    if isinstance(law, DataConstrainedLaw):
+        return float(law.loss(N, D)), float(law.effective_params(N, D)), float(law.effective_tokens(D))
+    return float(law.loss(N, D)), N, D
 
 
 def row_facts(scenario: Scenario) -> dict:
@@ -60,6 +71,9 @@ def row_facts(scenario: Scenario) -> dict:
     E, A, B, alpha, beta, power = scenario.law.posynomial_form()
     facts.update(law_E=E, law_A=A, law_B=B, law_alpha=alpha, law_beta=beta, law_power=power)
     facts.update(_npv_per_gpu_hour(scenario))
+    q = scenario.quantisation
+    facts.update(quant_scale=q.scale if q else math.nan, quant_gamma_d=q.gamma_D if q else math.nan,
+                 quant_gamma_n=q.gamma_N if q else math.nan)
     facts.update({f"caution_{k}": v for k, v in caution_context(scenario).items()})
     facts.update(scenario=scenario.name, objective=scenario.objective, law=scenario.loss_law.name,
                  objective_unit=OBJECTIVE_UNITS[scenario.objective],
@@ -142,11 +156,12 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
                              costs["training_days"]) + extra_warnings
     n = N.shape[0]
     num = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))      # noqa: E731
+    quality = _quality_columns(facts, N, D, num(loss))
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
             "scenario": facts["scenario"], "status": np.where(overflow(costs), "invalid", "optimal").astype(object),
             "params": N, "tokens": D, "tokens_per_param": D / N, "loss": num(loss),
-            "target_loss": facts["target_loss"], "unique_tokens": facts["unique_tokens"],
+            "target_loss": facts["target_loss"], **quality, "unique_tokens": facts["unique_tokens"],
             "epochs": D / facts["unique_tokens"], "effective_tokens": num(effective_tokens),
             **{k: num(costs[k]) for k in _COST_ORDER},
             "npv_usd": npv, "objective": facts["objective"], "objective_unit": facts["objective_unit"],
@@ -171,6 +186,17 @@ SERVING_FIELDS = ("serving_replica_gpus", "serving_batch", "serving_tpot_ms", "s
                   "serving_tokens_per_second_per_gpu", "serving_usd_per_million_output_tokens",
                   "serving_usd_per_million_input_tokens", "serving_implied_decode_mfu",
                   "serving_rounding_cost_usd")
+def _quality_columns(facts: dict, N, D, loss) -> dict:
+    """The served model's quality: the loss after quantising its weights, the degradation,
+    and the critical token count past which more training makes the served model worse
+    (Kumar et al. 2024, eq. 2 and 13; nan without ``[quantisation]``)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        delta = ptq_degradation(N, D, facts["quant_scale"], facts["quant_gamma_d"], facts["quant_gamma_n"])
+        crit = critical_tokens(N, facts["law_B"], facts["law_beta"], facts["quant_scale"], facts["quant_gamma_d"],
+                               facts["quant_gamma_n"])
+    return {"loss_after_quantisation": loss + delta, "quantisation_degradation": delta, "critical_tokens": crit}
+
+
 def overflow(costs: dict) -> np.ndarray:
     """Plans whose costs overflow a double (a demand of 1e308 tokens): such a point is
     invalid, not an optimum with infinite costs."""

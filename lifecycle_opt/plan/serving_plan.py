@@ -6,23 +6,26 @@ tokens, replicas, the decode MFU the model implies).
 The solver's relaxed optimum may be one of many equally cheap points (once decode is
 compute-bound a larger batch saves nothing; a larger replica only widens what fits):
 the relaxed point reported is the cheapest one with the smallest batch and replica
-(:meth:`~lifecycle_opt.model.serving.Roofline.relaxed_point`), its cost checked against
+(:func:`~lifecycle_opt.problem.serving_points.relaxed_point`), its cost checked against
 the solver's. The rounded point tries every allowed replica size with its largest whole
-batch (:meth:`~lifecycle_opt.model.serving.Roofline.rounded_point`), and is checked
+batch (:func:`~lifecycle_opt.problem.serving_points.rounded_point`), and is checked
 against every constraint of the problem.
 """
 from __future__ import annotations
 
-__all__ = ["ServingPlan", "serving_plan", "point_z"]
+__all__ = ["ServingPlan", "serving_plan", "serving_points", "baseline_point", "point_z", "implied_mfu",
+           "nan_if_none"]
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InfeasibleError
 from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from ..model.serving import Roofline, ServingPoint
+from ..problem.formulation import LATENCY_TARGETS, serving_constraints
+from ..problem.serving_points import relaxed_point, rounded_point
 from ..scenario.schema import Scenario
 
 _MILLION = 1e6
@@ -95,7 +98,8 @@ def serving_points(scenario: Scenario, N: float) -> tuple[ServingPoint, ServingP
     """(relaxed, rounded) serving points of a model of N parameters; InfeasibleError when
     no allowed replica with a whole batch serves it within the targets."""
     r = scenario.serving
-    relaxed, rounded = r.relaxed_point(N), r.rounded_point(N)
+    constraints = serving_constraints(r)
+    relaxed, rounded = relaxed_point(r, constraints, N), rounded_point(r, constraints, N)
     if relaxed is None or rounded is None:
         raise InfeasibleError(
             f"{scenario.name}: the optimum of {N:.4g} parameters can be served within the targets only "
@@ -107,7 +111,8 @@ def serving_points(scenario: Scenario, N: float) -> tuple[ServingPoint, ServingP
 def baseline_point(scenario: Scenario, N: float) -> ServingPoint | None:
     """How the compute-optimal baseline is served: its cheapest whole-number point with no
     latency targets (the baseline has no limits), None when it fits no allowed replica."""
-    return replace(scenario.serving, tpot_seconds=None, ttft_seconds=None).rounded_point(N)
+    r = scenario.serving
+    return rounded_point(r, [c for c in serving_constraints(r) if c.name not in LATENCY_TARGETS], N)
 
 
 def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: ServingPoint,
@@ -134,7 +139,8 @@ def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: S
         relaxed_usd_per_million_output_tokens=per_million(relaxed.decode_gpu_seconds_per_token),
         implied_decode_mfu=implied_mfu(r, N, rounded), relaxed_implied_decode_mfu=implied_mfu(r, N, relaxed),
         replicas=replicas, replicas_by_month=by_month,
-        rounding_cost_usd=None if ours is None or theirs is None else ours - theirs, broken=broken,
+        # (the relaxed point is a lower bound: a negative difference is rounding noise)
+        rounding_cost_usd=None if ours is None or theirs is None else max(ours - theirs, 0.0), broken=broken,
         baseline=baseline)
 
 

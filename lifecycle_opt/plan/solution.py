@@ -4,7 +4,7 @@ exports read it and never recompute it.
 """
 from __future__ import annotations
 
-__all__ = ["Baseline", "Uncertainty", "Solution"]
+__all__ = ["Baseline", "Uncertainty", "PlanFigures", "Solution", "QUALITY_FIELDS"]
 
 import math
 from dataclasses import dataclass, field
@@ -13,6 +13,10 @@ from ..model.costs import CostBreakdown
 from ..model.finance import CashFlow
 from ..solvers.certificate import Binding, Certificate
 from .serving_plan import ServingPlan
+
+
+#: the row fields of the served model's quality (None where a scenario does not set them)
+QUALITY_FIELDS = ("loss_after_quantisation", "quantisation_degradation", "critical_tokens")
 
 
 @dataclass(frozen=True)
@@ -66,26 +70,37 @@ class Uncertainty:
                 "working_laws": self.working_laws}
 
 
-@dataclass(frozen=True)
-class Solution:
-    """The lifecycle-optimal plan of one scenario.
+@dataclass(frozen=True, kw_only=True)
+class PlanFigures:
+    """What a plan of N parameters trained on D tokens is under a scenario: the figures a
+    solved plan (:class:`Solution`) and an evaluated one
+    (:class:`~lifecycle_opt.plan.evaluation.Evaluation`) share, written by the row
+    function (:mod:`.rows`).
 
-    params : N [parameters]; tokens : D [tokens, repetitions included]
-    loss : predicted loss of the plan [nats/token] under ``law_name``
-    effective_params, effective_tokens : N', D' under the repetition penalty (= N, D without)
-    unique_tokens : U [tokens] or None when the corpus is unlimited
-    costs : FLOPs, GPU-hours, days and dollars of training and inference
-    objective : "cost", "flops" or "loss"; objective_unit : "usd", "flops" or "loss";
-    objective_value : the optimal objective in that unit
-    baseline : the compute-optimal plan of equal loss
-    binding : the active constraints with shadow prices
-    certificate, warnings, assumptions : see their types; law_* describe the law used
-    cash_flow : the plan month by month (with a ``[finance]`` section), else None
-    tokens_served : tokens processed in serving over the deployment [tokens]
-    serving_days : how long the demand is served [days], or None when not given
-    uncertainty : the plan under the law's bootstrap samples (see Uncertainty), else None
-    serving : how the plan is served under the roofline serving model (a ServingPlan: the
-        costs above are those of its rounded point), else None
+    Parameters
+    ----------
+    scenario_name : str
+    params : float
+        N [parameters].
+    tokens : float
+        D [tokens, repetitions included].
+    loss : float
+        Predicted loss of the plan [nats/token].
+    effective_params, effective_tokens : float
+        N', D' under the repetition penalty (= N, D without) [parameters, tokens].
+    unique_tokens : float or None
+        U [tokens], None when the corpus is unlimited.
+    costs : CostBreakdown
+        FLOPs, GPU-hours, days and dollars of training and serving.
+    tokens_served : float
+        Tokens processed in serving over the deployment [tokens].
+    serving_days : float or None
+        How long the demand is served [days], None when not given.
+    serving : ServingPlan or None
+        How the plan is served under the roofline serving model (the costs are those of its
+        rounded point), else None.
+    row : dict
+        The plan's row (:func:`.rows.plan_columns`), as a sweep writes it.
     """
 
     scenario_name: str
@@ -96,25 +111,11 @@ class Solution:
     effective_tokens: float
     unique_tokens: float | None
     costs: CostBreakdown
-    objective: str
-    objective_unit: str
-    objective_value: float
-    baseline: Baseline
-    binding: tuple[Binding, ...]
-    certificate: Certificate
-    law_name: str
-    law_source: str
-    target_loss: float | None
-    warnings: tuple[str, ...] = ()
-    assumptions: tuple[str, ...] = ()
-    cash_flow: CashFlow | None = None
-    uncertainty: Uncertainty | None = None
     tokens_served: float = 0.0
     serving_days: float | None = None
-    row: dict = field(default_factory=dict, compare=False, repr=False)
     serving: ServingPlan | None = None
+    row: dict = field(default_factory=dict, compare=False, repr=False)
 
-    # ---- derived ratios
     @property
     def tokens_per_param(self) -> float:
         """D / N [tokens per parameter]."""
@@ -132,8 +133,69 @@ class Solution:
 
     @property
     def overtraining_ratio(self) -> float:
-        """Tokens per parameter against the compute-optimal plan of equal loss [–]."""
-        return self.tokens_per_param / self.baseline.tokens_per_param
+        """Tokens per parameter against the compute-optimal plan of equal loss [–], as the
+        row function computed it (docs/model.md §6)."""
+        return self.row["overtraining_ratio"]
+
+    @property
+    def loss_after_quantisation(self) -> float | None:
+        """The served model's loss once its weights are quantised [nats] (None without
+        ``[quantisation]``; :attr:`loss` is the trained model's)."""
+        return self.row.get("loss_after_quantisation")
+
+    def figures_dict(self) -> dict:
+        """The shared figures as JSON-ready values (the first keys of either's JSON)."""
+        return {"scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
+                "tokens_per_param": self.tokens_per_param, "loss": self.loss,
+                "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
+                "unique_tokens": self.unique_tokens, "epochs": self.epochs,
+                "tokens_served": self.tokens_served, "serving_days": self.serving_days,
+                "tokens_per_day": self.tokens_per_day, **self.costs.as_dict(),
+                "overtraining_ratio": self.overtraining_ratio,
+                **{k: self.row.get(k) for k in QUALITY_FIELDS}}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Solution(PlanFigures):
+    """The lifecycle-optimal plan of one scenario: the figures of :class:`PlanFigures`, and
+
+    Parameters
+    ----------
+    objective : str
+        "cost", "flops" or "loss"; objective_unit : "usd", "flops" or "loss".
+    objective_value : float
+        The optimal objective in that unit.
+    baseline : Baseline
+        The compute-optimal plan of equal loss.
+    binding : tuple of Binding
+        The active constraints with their shadow prices, each in its setting's unit.
+    certificate, warnings, assumptions
+        See their types; law_name and law_source describe the law used.
+    target_loss : float or None
+        The loss target [nats].
+    cash_flow : CashFlow or None
+        The plan month by month (with a ``[finance]`` section).
+    uncertainty : Uncertainty or None
+        The plan under the law's bootstrap samples.
+    alternatives : tuple of Alternative
+        Each allowed value of a discrete choice the plan made (the serving precision) with
+        its optimal objective; () when the scenario has none.
+    """
+
+    objective: str
+    objective_unit: str
+    objective_value: float
+    baseline: Baseline
+    binding: tuple[Binding, ...]
+    certificate: Certificate
+    law_name: str
+    law_source: str
+    target_loss: float | None
+    warnings: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    cash_flow: CashFlow | None = None
+    uncertainty: Uncertainty | None = None
+    alternatives: tuple = ()
 
     def savings(self) -> dict:
         """Fractions saved against the baseline: params, tokens (negative = more) and the
@@ -155,21 +217,14 @@ class Solution:
         """Every field as plain JSON-ready values (the JSON export)."""
         base = self.baseline
         return {
-            "scenario": self.scenario_name,
-            "params": self.params, "tokens": self.tokens, "tokens_per_param": self.tokens_per_param,
-            "loss": self.loss, "target_loss": self.target_loss,
-            "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
-            "unique_tokens": self.unique_tokens, "epochs": self.epochs,
-            "tokens_served": self.tokens_served, "serving_days": self.serving_days,
-            "tokens_per_day": self.tokens_per_day,
-            **self.costs.as_dict(),
+            **self.figures_dict(), "target_loss": self.target_loss,
             "objective": {"minimize": self.objective, "unit": self.objective_unit,
                           "value": self.objective_value},
-            "overtraining_ratio": self.overtraining_ratio,
             "savings": self.savings(),
             "binding": {b.name: b.shadow_price for b in self.binding},
-            "binding_detail": [{"name": b.name, "label": b.label, "key": b.key, "value": b.knob,
-                                "multiplier": b.multiplier, "shadow_price": b.shadow_price}
+            "binding_detail": [{"name": b.name, "label": b.label, "key": b.key, "value": b.setting,
+                                "unit": b.unit, "multiplier": b.multiplier, "shadow_price": b.shadow_price,
+                                "shadow_price_unit": f"{self.objective_unit} per {b.unit}"}
                                for b in self.binding],
             "baseline": {"params": base.params, "tokens": base.tokens,
                          "tokens_per_param": base.tokens_per_param, "loss": base.loss,
@@ -187,5 +242,6 @@ class Solution:
             "cash_flow": None if self.cash_flow is None else self.cash_flow.as_dict(),
             "uncertainty": None if self.uncertainty is None else self.uncertainty.as_dict(),
             "serving": None if self.serving is None else self.serving.as_dict(),
+            "alternatives": [a.as_dict() for a in self.alternatives],
         }
 

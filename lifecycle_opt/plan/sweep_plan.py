@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ScenarioError, UnknownKeyError
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from ..solvers.batch import Batch, batch_from_problems
-from ..solvers.problem import build_problem
+from ..problem.formulation import build_problem
 from .axes import axes_of, grid_size, with_value
 from .columnar import EXACT_SIDE, ColumnarSide, NotColumnar, fit_side
 from .rows import LOSS_FACTS, row_facts, row_fields, stack_facts

@@ -26,7 +26,6 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ScenarioError, SolverError
-from ..model.laws import DataConstrainedLaw
 from ..scenario.schema import Scenario
 from .solution import Solution, Uncertainty
 from ..solvers.exact import quick_plan
@@ -56,11 +55,8 @@ def with_uncertainty(scenario: Scenario, solver: str = "auto") -> Solution:
 
 
 def _loss_laws(scenario: Scenario):
-    """The bootstrap laws as the target is met under them (with the repetition penalty)."""
-    d = scenario.data
-    if d.repetition_penalty and d.unique_tokens is not None:
-        return [DataConstrainedLaw(law, d.unique_tokens, d.R_D_star, d.R_N_star) for law in scenario.law_samples]
-    return list(scenario.law_samples)
+    """The bootstrap laws as the target is met under them (repetition penalty, quantisation)."""
+    return [scenario.served(law) for law in scenario.law_samples]
 
 
 def _losses(scenario: Scenario, N: float, D: float) -> np.ndarray:

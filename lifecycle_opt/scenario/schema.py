@@ -17,6 +17,7 @@ from ..model.costs import CostModel, Demand, InferenceHardware, Timing, Training
 from ..model.finance import Finance
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                           KaplanLaw, LossLaw)
+from ..model.quantisation import Quantisation, QuantisedLaw
 from ..model.serving import Roofline
 
 #: the smallest positive quantity accepted: a limit enters the problem as its reciprocal too
@@ -73,14 +74,12 @@ class Budget:
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits on the plan. max_params [count], max_training_days [days], max_training_cost and
-    max_total_cost [$], min/max_tokens_per_param [tokens/parameter].
+    """Limits on the plan, each in its own unit.
 
-    ``max_params_key`` names the setting the parameter cap came from (``limits.max_params``
-    or the serving memory), so that reports and shadow prices point at the right knob, and
-    ``max_params_per_unit`` is how many parameters one unit of that setting holds (1 for
-    max_params; 1/bytes per parameter for serving_memory [bytes]; a GPU's memory over
-    bytes per parameter for serving_gpus).
+    max_params [count]; serving_memory [bytes] and serving_gpus [GPUs]: the memory, or the
+    number of serving GPUs, that must hold the weights at ``bytes_per_param`` [bytes per
+    parameter] (of a GPU of ``gpu_memory`` [bytes]); max_training_days [days];
+    max_training_cost and max_total_cost [$]; min/max_tokens_per_param [tokens/parameter].
     """
 
     max_params: float | None = None
@@ -89,8 +88,10 @@ class Limits:
     max_total_cost: float | None = None
     min_tokens_per_param: float | None = None
     max_tokens_per_param: float | None = None
-    max_params_key: str = "limits.max_params"
-    max_params_per_unit: float = 1.0
+    serving_memory: float | None = None
+    serving_gpus: int | None = None
+    bytes_per_param: float | None = None
+    gpu_memory: float | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,9 @@ class Scenario:
     law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
     robust : what to do with them (see Robust); None without samples
     serving : the roofline serving model (docs/model.md §8), or None for the MFU model
+    quantisation : the served weights' post-training quantisation (docs/model.md §10), or None
+    serving_dtypes : the serving precisions the plan chooses among (``[quantisation] dtypes``;
+        the scenario itself is the first), or () for none
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
@@ -133,8 +137,8 @@ class Scenario:
     >>> from lifecycle_opt.model.laws import preset
     >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
     ...              target=Target(loss=1.947), demand=Demand(output_tokens=2e12))
-    >>> s.costs.coefficients("flops")
-    (6.0, 4000000000000.0)
+    >>> s.costs.cost("flops").terms     # 6·N·D + 2·N·T [FLOP]
+    ((6.0, 1.0, 1.0, 0.0, 0.0, 0.0), (4000000000000.0, 1.0, 0.0, 0.0, 0.0, 0.0))
     """
 
     name: str
@@ -151,6 +155,8 @@ class Scenario:
     law_samples: tuple[ChinchillaLaw, ...] = field(default=(), repr=False)
     robust: Robust | None = None
     serving: Roofline | None = None
+    quantisation: Quantisation | None = None
+    serving_dtypes: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     source: str | None = None
     raw: dict | None = field(default=None, compare=False, repr=False)
@@ -158,13 +164,27 @@ class Scenario:
     def __post_init__(self):
         check(self)
 
+    def trained(self, law: LossLaw) -> LossLaw:
+        """``law`` as this scenario trains under it: with the repetition penalty when on."""
+        if self.data.repetition_penalty and self.data.unique_tokens is not None:
+            return DataConstrainedLaw(law, self.data.unique_tokens, self.data.R_D_star, self.data.R_N_star)
+        return law
+
+    def served(self, law: LossLaw) -> LossLaw:
+        """``law`` as the target is met under it: trained, plus the degradation of quantising
+        the served weights when ``[quantisation]`` is set (bootstrap laws go through it too)."""
+        trained = self.trained(law)
+        return trained if self.quantisation is None else QuantisedLaw(trained, self.quantisation)
+
+    @property
+    def trained_law(self) -> LossLaw:
+        """The law of the trained model: the base law, with the repetition penalty when on."""
+        return self.trained(self.law)
+
     @property
     def loss_law(self) -> LossLaw:
-        """The law the target is met under: the base law, with the repetition penalty when on."""
-        if self.data.repetition_penalty and self.data.unique_tokens is not None:
-            return DataConstrainedLaw(self.law, self.data.unique_tokens, self.data.R_D_star,
-                                      self.data.R_N_star)
-        return self.law
+        """The law the target is met under (:meth:`served` of the base law)."""
+        return self.served(self.law)
 
     @property
     def costs(self) -> CostModel:

@@ -7,23 +7,22 @@ from __future__ import annotations
 
 __all__ = ["SectionReader", "LAW_KEYS"]
 
-import datetime
 import difflib
 import math
-from dataclasses import replace
 from pathlib import Path
 
 from ..fit.runs import read_samples
 from ..model import hardware as hw_catalogue
 from ..model.constants import DAYS_PER_MONTH
 from ..model.costs import Demand, InferenceHardware, TrainingHardware
-from ..model.finance import Finance, owned_gpu_hour_cost
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange,
                           KaplanLaw, PRESETS, preset)
 from ..model.units import (parse_bandwidth, parse_bytes, parse_count, parse_flop_rate, parse_flops,
-                           parse_money, parse_power, parse_rate)
+                           parse_money)
 from .files import read_toml
-from .fields import Section, fraction, in_days, integer, number, signed_rate
+from .finance_section import FINANCE_KEYS, FinanceReader
+from .quality import QUANTISATION_KEYS, QualityReader
+from .fields import Section, fraction, in_days, integer, number
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
 from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline
@@ -35,16 +34,10 @@ LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "al
 
 
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance", "robust", "serving")
+             "budget", "limits", "finance", "robust", "serving", "quantisation")
 
 
-_FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_tokens", "monthly_growth",
-                 "discount_rate", "price_decline", "ownership", "training_gpu_capex",
-                 "inference_gpu_capex", "amortisation_months", "training_gpu_power",
-                 "inference_gpu_power", "pue", "energy_price")
-
-
-class SectionReader:
+class SectionReader(FinanceReader, QualityReader):
     """Turns the dict of a scenario file into a Scenario, failing on the first bad value."""
 
     def __init__(self, source: str | None):
@@ -68,7 +61,7 @@ class SectionReader:
         data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
                                                  "R_D_star", "R_N_star")), law)
         target = self.target(top.sub("target", ("loss", "reference")), law)
-        fin = top.sub("finance", _FINANCE_KEYS)
+        fin = top.sub("finance", FINANCE_KEYS)
         monthly = self.monthly_demand(fin)
         infer_sec = top.sub("inference", ("tokens", "requests", "input_tokens", "output_tokens",
                                           "output_fraction", "deployment_days"))
@@ -92,11 +85,15 @@ class SectionReader:
                                                 "serving_memory", "bytes_per_param")), inference)
         objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
         serving = read_roofline(self, serving_sec, inference, self._per_request(infer_sec))
-        if serving is not None and limits.max_params_key != "limits.max_params":
-            self.fail(limits.max_params_key, 'no weights-only serving limit with serving.model = "roofline" '
+        weights_only = "limits.serving_memory" if limits.serving_memory is not None else (
+            "limits.serving_gpus" if limits.serving_gpus is not None else None)
+        if serving is not None and weights_only is not None:
+            self.fail(weights_only, 'no weights-only serving limit with serving.model = "roofline" '
                       '(its memory limit holds weights and KV cache: serving.replica_gpus)',
                       found_text="found one")
+        quantisation, dtypes = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
+                        quantisation=quantisation, serving_dtypes=dtypes,
                         data=data_limits, budget=budget, limits=limits, training=training,
                         inference=inference, finance=finance, law_samples=samples, robust=robust,
                         assumptions=tuple(self.assumptions),
@@ -284,142 +281,6 @@ class SectionReader:
                                         "are generated (decode), 80% are prompt (prefill)")
         return frac
 
-    # ---- [finance]
-    def monthly_demand(self, sec: Section | None) -> list[float] | None:
-        """Tokens per deployment month from finance.monthly_tokens (a list, or a first month
-        with monthly_growth over deployment_months); None when not given there."""
-        if sec is None or not sec.has("monthly_tokens"):
-            if sec is not None and sec.has("monthly_growth"):
-                self.fail("finance.monthly_growth", "only with finance.monthly_tokens",
-                          sec.table["monthly_growth"])
-            return None
-        value = sec.table["monthly_tokens"]
-        months = sec.get("deployment_months", integer)
-        if isinstance(value, list):
-            if sec.has("monthly_growth"):
-                self.fail("finance.monthly_growth", "no growth rate when monthly_tokens is a list "
-                          "(the list already gives every month)", sec.table["monthly_growth"])
-            if not value:
-                self.fail("finance.monthly_tokens", "a non-empty list of token counts", value)
-            out = []
-            for i, v in enumerate(value):
-                try:
-                    x = parse_count(v, "token count")
-                except ValueError as exc:
-                    self.fail(f"finance.monthly_tokens[{i}]", str(exc), v)
-                if x < 0:
-                    self.fail(f"finance.monthly_tokens[{i}]", "zero or more tokens", v)
-                out.append(x)
-            if months is not None and months != len(out):
-                self.fail("finance.deployment_months", f"{len(out)}, the length of monthly_tokens "
-                          "(or leave it out)", sec.table["deployment_months"])
-            return out
-        first = sec.get("monthly_tokens", lambda v: parse_count(v, "token count"), positive=False)
-        if first < 0:
-            self.fail("finance.monthly_tokens", "zero or more tokens", value)
-        if months is None:
-            self.fail("finance.deployment_months", "the number of months of serving when "
-                      "monthly_tokens is one number", found_text="found none")
-        growth = sec.get("monthly_growth", signed_rate, positive=False, default=0.0)
-        if not growth > -1:
-            self.fail("finance.monthly_growth", "a monthly growth rate above -100%",
-                      sec.table["monthly_growth"])
-        return [first * (1.0 + growth) ** m for m in range(int(months))]
-
-    def finance(self, sec: Section, demand: Demand, monthly: list[float] | None,
-                training: TrainingHardware | None, inference: InferenceHardware | None):
-        """(Finance, training, inference): the hardware gets its owned GPU-hour cost when
-        ownership = "own"."""
-        if monthly is None:
-            months = sec.get("deployment_months", integer)
-            if demand.tokens > 0:
-                if months is None:
-                    self.fail("finance.deployment_months", "the number of months of serving (or "
-                              "finance.monthly_tokens)", found_text="found none")
-                monthly = [demand.tokens / months] * int(months)
-                self.assumptions.append(f"finance: the inference demand is spread evenly over "
-                                        f"{int(months)} months")
-            else:
-                monthly = [0.0] * int(months or 0)
-        start = self._start(sec)
-        ownership = sec.text("ownership", ("rent", "own"), default="rent")
-        rate = sec.get("discount_rate", parse_rate, positive=False, default=0.0)
-        if rate < 0:
-            self.fail("finance.discount_rate", "zero or a positive annual rate", sec.table["discount_rate"])
-        decline = sec.get("price_decline", parse_rate, positive=False, default=0.0)
-        if not 0 <= decline < 1:
-            self.fail("finance.price_decline", "a yearly decline in [0, 1) such as 0.2 or \"20%\"",
-                      sec.table["price_decline"])
-        pue = sec.get("pue", number, default=None)
-        if pue is not None and pue < 1:
-            self.fail("finance.pue", "a power usage effectiveness of at least 1", sec.table["pue"])
-        train_w = sec.get("training_gpu_power", parse_power)
-        infer_w = sec.get("inference_gpu_power", parse_power)
-        energy = sec.get("energy_price", parse_money)
-        capex = (sec.get("training_gpu_capex", parse_money), sec.get("inference_gpu_capex", parse_money))
-        amort = sec.get("amortisation_months", number)
-        if (train_w or infer_w) and pue is None:
-            pue = 1.0
-            self.assumptions.append("finance.pue not given: energy counted at the GPU (PUE 1.0)")
-        if ownership == "own":
-            if decline:
-                self.fail("finance.price_decline", "no price decline with ownership = \"own\" (it applies "
-                          "to rented GPU-hours)", sec.table["price_decline"])
-            for key, value in (("amortisation_months", amort), ("energy_price", energy)):
-                if value is None:
-                    self.fail(f"finance.{key}", 'a value when ownership = "own"', found_text="found none")
-            if training is not None:
-                training = replace(training, price_per_gpu_hour=self._owned_price(
-                    "training", training, capex[0], train_w, amort, pue, energy))
-            if inference is not None and demand.tokens > 0:
-                inference = replace(inference, price_per_gpu_hour=self._owned_price(
-                    "inference", inference, capex[1], infer_w, amort, pue, energy))
-        else:
-            for key, value in (("training_gpu_capex", capex[0]), ("inference_gpu_capex", capex[1]),
-                               ("amortisation_months", amort)):
-                if value is not None:
-                    self.fail(f"finance.{key}", 'only with ownership = "own"', sec.table[key])
-        training_months = sec.get("training_months", integer, default=1.0)
-        return (Finance(monthly_tokens=tuple(monthly), training_months=int(training_months),
-                        discount_rate=rate, price_decline=decline, start=start, ownership=ownership,
-                        training_power_watts=train_w, inference_power_watts=infer_w,
-                        pue=pue if pue is not None else 1.0, energy_price=energy,
-                        training_capex=capex[0], inference_capex=capex[1], amortisation_months=amort,
-                        monthly_growth=self._growth(sec)),
-                training, inference)
-
-    def _growth(self, sec: Section) -> float | None:
-        """The monthly growth when finance.monthly_tokens is one first month (0 when not
-        given), else None (a list gives every month)."""
-        if not sec.has("monthly_tokens") or isinstance(sec.table["monthly_tokens"], list):
-            return None
-        return sec.get("monthly_growth", signed_rate, positive=False, default=0.0)
-
-    def _owned_price(self, phase, hw, capex, watts, months, pue, energy) -> float:
-        if hw.price_per_gpu_hour is not None:
-            self.fail(f"hardware.{phase}.price_per_gpu_hour", 'no rental price when finance.ownership = '
-                      f'"own" (the GPU-hour cost comes from finance.{phase}_gpu_capex)', hw.price_per_gpu_hour)
-        for key, value in ((f"{phase}_gpu_capex", capex), (f"{phase}_gpu_power", watts)):
-            if value is None:
-                self.fail(f"finance.{key}", 'a value when ownership = "own"', found_text="found none")
-        cost = owned_gpu_hour_cost(capex, months, watts, pue, energy)
-        self.assumptions.append(f"finance: an owned {hw.gpu} GPU-hour costs ${cost:.4g} ({phase}): capex "
-                                f"over {months:g} months of round-the-clock use plus energy")
-        return cost
-
-    def _start(self, sec: Section):
-        if not sec.has("start"):
-            return None
-        value = sec.table["start"]
-        if isinstance(value, datetime.date):
-            return datetime.date(value.year, value.month, 1)
-        if isinstance(value, str):
-            try:
-                return datetime.datetime.strptime(value.strip(), "%Y-%m").date()
-            except ValueError:
-                pass
-        self.fail("finance.start", 'a month such as "2027-01"', value)
-
     # ---- [hardware.*]
     def _gpu(self, sec: Section, default_dtype: str):
         dtype = sec.text("dtype", default=default_dtype)
@@ -505,40 +366,32 @@ class SectionReader:
     def limits(self, sec, inference) -> Limits:
         if sec is None:
             return Limits()
-        max_params = sec.get("max_params", lambda v: parse_count(v, "parameter count"))
-        key, per_unit = "limits.max_params", 1.0
-        memory = None
         if sec.has("serving_memory") and sec.has("serving_gpus"):
             self.fail("limits.serving_gpus", "either serving_memory or serving_gpus, not both",
                       sec.table["serving_gpus"])
-        if sec.has("serving_memory"):
-            memory, key = sec.get("serving_memory", parse_bytes), "limits.serving_memory"
-            unit_bytes = 1.0
-        elif sec.has("serving_gpus"):
+        memory = sec.get("serving_memory", parse_bytes)
+        gpus = sec.get("serving_gpus", integer)
+        gpu_memory = per = None
+        if gpus is not None:
             if inference is None or inference.memory_bytes is None:
                 self.fail("hardware.inference.memory", "the memory of the serving GPU (a catalogue gpu "
                           "or memory = \"80GB\") when limits.serving_gpus is set", found_text="found none")
-            memory = sec.get("serving_gpus", integer) * inference.memory_bytes
-            key, unit_bytes = "limits.serving_gpus", inference.memory_bytes
-        elif sec.has("bytes_per_param"):
-            self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
-                      sec.table["bytes_per_param"])
-        if memory is not None:
+            gpu_memory = inference.memory_bytes
+        if memory is not None or gpus is not None:
             dtype = inference.dtype if inference is not None else "bf16"
             per = sec.get("bytes_per_param", number, default=None)
             if per is None:
                 per = BYTES_PER_PARAM.get(dtype, 2.0)
                 self.assumptions.append(f"serving memory holds the weights only, {per:g} bytes per "
                                         f"parameter ({dtype}); KV cache and activations not included")
-            from_memory = memory / per
-            if max_params is None or from_memory < max_params:
-                max_params, per_unit = from_memory, unit_bytes / per
-            else:
-                key = "limits.max_params"
-        return Limits(max_params=max_params,
+        elif sec.has("bytes_per_param"):
+            self.fail("limits.bytes_per_param", "only with serving_memory or serving_gpus",
+                      sec.table["bytes_per_param"])
+        return Limits(max_params=sec.get("max_params", lambda v: parse_count(v, "parameter count")),
                       max_training_days=sec.get("max_training_days", in_days),
                       max_training_cost=sec.get("max_training_cost", parse_money),
                       max_total_cost=sec.get("max_total_cost", parse_money),
                       min_tokens_per_param=sec.get("min_tokens_per_param", number),
                       max_tokens_per_param=sec.get("max_tokens_per_param", number),
-                      max_params_key=key, max_params_per_unit=per_unit)
+                      serving_memory=memory, serving_gpus=None if gpus is None else int(gpus),
+                      bytes_per_param=per, gpu_memory=gpu_memory)

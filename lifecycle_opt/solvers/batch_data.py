@@ -12,11 +12,12 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ..model.laws import DataConstrainedLaw
-from .problem import BOX, LIMIT_KINDS, Problem
+from ..problem.formulation import BOX, Problem
 
-
-#: the limit shapes, in the order of the table in the module docstring
-SHAPES = LIMIT_KINDS
+#: the limit shapes in (x, y) = (log N, log D) of the constraints' batch forms
+#: (:meth:`~lifecycle_opt.problem.constraints.Constraint.batch_form`), in the order of the
+#: table in :mod:`.batch`
+SHAPES = ("x_le", "y_le", "ratio_ge", "ratio_le", "nd_le", "cost_le")
 
 
 #: what ``BatchResult.status`` holds
@@ -114,12 +115,9 @@ class BatchResult:
     multipliers: np.ndarray      # shape (n, 3)
     names: tuple
 
-    def binding_names(self, i: int) -> list[str]:
-        return [self.names[k] for k, nu in zip(self.binding[i], self.multipliers[i])
-                if k != NO_NAME and nu > 1e-12]
-
     def binding_texts(self, rows: np.ndarray) -> np.ndarray:
-        """``";".join(binding_names(i))`` for each plan i of ``rows``, as an object array:
+        """The names of each plan's binding constraints (multiplier above 1e-12) joined by
+        ";", for each plan i of ``rows``, as an object array:
         joined once per distinct set of binding constraints, not once per plan."""
         codes = np.where(self.multipliers[rows] > 1e-12, self.binding[rows], NO_NAME).astype(np.int64)
         if codes.shape[0] == 0:
@@ -153,10 +151,10 @@ def _row(problem: Problem, names: dict) -> dict:
            "target": math.nan, "a": 0.0, "b": 0.0}
     row.update(_law_row(problem.law))
     if problem.objective.kind == "cost":
-        a, b = _cost_terms(problem.objective.posy.terms)
-        if a is None:
+        form = problem.objective.batch_form()
+        if form is None:
             row["unsupported"] = True
-        row["a"], row["b"] = a or 0.0, b or 0.0
+        row["a"], row["b"] = form or (0.0, 0.0)
     bounds = {"x_le": math.inf, "y_le": math.inf, "ratio_ge": -math.inf, "ratio_le": math.inf,
               "nd_le": math.inf}
     cost = (0.0, 0.0)
@@ -166,12 +164,14 @@ def _row(problem: Problem, names: dict) -> dict:
         code = names.setdefault(c.name, len(names))
         if c.is_loss:
             losses += 1
-            row["target"] = c.loss_target
+            row["target"] = c.target
             continue
-        shape, value = c.kind, c.bound()
-        if shape not in SHAPES:
+        form = c.batch_form()
+        if form is None:
             row["unsupported"] = True
-        elif shape == "cost_le":
+            continue
+        shape, value = form
+        if shape == "cost_le":
             # caps of one shape share their coefficients' ratio: the larger scale is tighter
             if value[0] > cost[0]:
                 cost, which["cost_le"] = value, code
@@ -186,25 +186,17 @@ def _row(problem: Problem, names: dict) -> dict:
 
 
 def _law_row(law) -> dict:
-    row = dict(zip(("E", "A", "B", "alpha", "beta", "power"), law.posynomial_form()))
+    form = law.posynomial_form()
+    if form is None:
+        # a law outside the batch solver's one shape (quantised serving): the exact path solves it
+        return {"unsupported": True, **dict.fromkeys(("E", "A", "B", "alpha", "beta", "power"), 1.0),
+                "unique": math.inf, "r_d": 1.0, "r_n": 1.0}
+    row = dict(zip(("E", "A", "B", "alpha", "beta", "power"), form))
     if isinstance(law, DataConstrainedLaw):
         row.update(unique=law.unique_tokens, r_d=law.R_D_star, r_n=law.R_N_star)
     else:
         row.update(unique=math.inf, r_d=1.0, r_n=1.0)
     return row
-
-
-def _cost_terms(terms):
-    """(a, b) of a·N·D + b·N, or (None, None) for another posynomial."""
-    a = b = 0.0
-    for c, ea, eb in terms:
-        if (ea, eb) == (1.0, 1.0):
-            a += c
-        elif (ea, eb) == (1.0, 0.0):
-            b += c
-        else:
-            return None, None
-    return (a, b) if a > 0 else (None, None)
 
 
 class Results:

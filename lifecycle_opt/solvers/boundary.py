@@ -7,7 +7,7 @@ __all__ = ["BatchLaw"]
 
 import numpy as np
 
-from ..model.laws import frontier_scale, repetition_effective
+from ..model.laws import frontier_scale, params_fed_by, repetition_effective
 from .batch_data import Batch
 
 
@@ -24,7 +24,7 @@ class BatchLaw:
         with np.errstate(divide="ignore"):
             self.log_u = np.log(b.unique)
             # log N_opt(U) of eq. 15's ceiling: K = G·(U·G)^(β/α)
-            self.log_k_u = np.log(self.G) + self.ratio * (self.log_u + np.log(self.G))
+            self.log_k_u = np.log(params_fed_by(b.unique, self.G, self.ratio))
         with np.errstate(invalid="ignore"):
             # the reducible loss the target leaves: P_t = L_t^(1/power) − E
             self.level = b.target ** (1.0 / b.power) - b.E

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import Problem
+from ..problem.formulation import Problem
 
 #: the relative KKT residual a plan must reach to be certified
 KKT_TOL = 1e-9
@@ -31,20 +31,31 @@ ACTIVE_TOL = 1e-6
 class Binding:
     """A constraint active at the optimum.
 
-    name : identifier ("max_params", "loss_target", ...)
-    label : what the constraint says
-    key : the scenario setting it comes from
-    knob : that setting's value [base units of the key]
-    multiplier : the Lagrange multiplier ν ≥ 0 of h ≤ 0 against φ (for a cost objective
-        φ = log cost, so ν is an elasticity: relaxing the limit by 1 % saves about ν %)
-    shadow_price : change of the optimal objective per unit increase of the knob
-        [objective units / knob units]; negative when raising the knob saves
+    Parameters
+    ----------
+    name : str
+        Identifier ("max_params", "loss_target", ...).
+    label : str
+        What the constraint says.
+    key : str
+        The scenario setting it comes from ("limits.serving_memory").
+    setting : float
+        That setting's value [``unit``].
+    unit : str
+        The setting's own unit ("bytes", "parameters", "$", ...).
+    multiplier : float
+        The Lagrange multiplier ν ≥ 0 of h ≤ 0 against φ (for a cost objective φ = log
+        cost, so ν is an elasticity: relaxing the limit by 1 % saves about ν %).
+    shadow_price : float
+        Change of the optimal objective per unit increase of the setting [objective unit
+        / ``unit``]; negative when raising the setting saves.
     """
 
     name: str
     label: str
     key: str
-    knob: float
+    setting: float
+    unit: str
     multiplier: float
     shadow_price: float
 
@@ -180,6 +191,6 @@ def kkt_residual(problem: Problem, z, nu) -> float:
         h, gh, _ = c.evaluate(z)
         lag += n * gh
         scale = max(scale, float(np.max(np.abs(n * gh))))
-        hn = h / c.loss_target if (c.is_loss and c.posy is None and c.law.posynomial() is None) else h
+        hn = h / c.scale()
         worst = max(worst, hn, -n, abs(n * hn))
     return max(worst, float(np.max(np.abs(lag))) / max(scale, 1e-300))

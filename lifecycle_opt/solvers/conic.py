@@ -17,7 +17,9 @@ import warnings as _warnings
 
 import numpy as np
 
-from .problem import Posy, Problem, loss_minus_target
+from ..model.posynomial import Posynomial
+from ..problem.constraints import loss_minus_target
+from ..problem.formulation import Problem
 
 
 def solve_cvxpy(problem: Problem, z0):
@@ -91,17 +93,14 @@ def _cvxpy_gp(cp, problem: Problem, z0):
     V = [cp.Variable(pos=True, name=name) for name in ("n", "d", "batch", "replica", "step")[:problem.dim]]
     constraints = []
     for c in problem.constraints:
-        if c.is_loss:
-            level = c.law.posynomial_level(c.loss_target)
-            constraints.append(_monomials(cp, V, c.law.posynomial().terms, z0, 1.0 / level) <= 1.0)
-        else:
-            constraints.append(_monomials(cp, V, c.posy.terms, z0) <= 1.0)
+        # every constraint in its geometric-program form g ≤ 1 (the loss target: P/level)
+        constraints.append(_monomials(cp, V, c.posynomial.terms, z0) <= 1.0)
     for v, (lo, hi), zi in zip(V, problem.box, z0):
         constraints += [v <= math.exp(hi - zi), v >= math.exp(lo - zi)]
     obj = problem.objective
-    terms = obj.posy.terms if obj.kind == "cost" else problem.law.posynomial().terms
+    terms = obj.cost.terms if obj.kind == "cost" else problem.law.posynomial().terms
     # (for a loss objective: the loss is increasing in the law's posynomial, minimise that)
-    scale = 1.0 / Posy(terms).value_at(z0)
+    scale = math.exp(-Posynomial(terms).log_value(z0)[0])
     objective = _monomials(cp, V, terms, z0, scale)
     prob = cp.Problem(cp.Minimize(objective), constraints)
     _run(cp, prob, gp=True)
@@ -130,19 +129,19 @@ def _cut_program(cp, problem: Problem, z0, max_cuts: int):
     w = cp.Variable(n, name="shift_from_start")
 
     def log_posy(posy, shift=0.0):
-        logc, V = posy._parts(n)
+        logc, V = posy.log_parts(n)
         base = logc + V @ z0 - shift
         return cp.log_sum_exp(base + V @ w) if len(base) > 1 else base[0] + V[0] @ w
 
-    cons = [log_posy(c.posy) <= 0 for c in problem.constraints if not c.is_loss]
+    cons = [log_posy(c.posynomial) <= 0 for c in problem.constraints if not c.is_loss]
     for i, (lo, hi) in enumerate(problem.box):
         cons += [w[i] >= lo - z0[i], w[i] <= hi - z0[i]]
     obj = problem.objective
     loss_cons = [c for c in problem.constraints if c.is_loss]
     if obj.kind == "cost":
-        objective = log_posy(obj.posy, shift=obj.evaluate(z0)[0])
+        objective = log_posy(obj.cost, shift=obj.evaluate(z0)[0])
         # (law, level) of each loss constraint: the target is a constant
-        sets = [(c.law, c.loss_target) for c in loss_cons]
+        sets = [(c.law, c.target) for c in loss_cons]
         t = None
     else:
         t = cp.Variable(name="loss_epigraph")
@@ -266,10 +265,10 @@ def _cvxpy_quadratic_refine(cp, problem: Problem, z0, zk, iterations: int = 10):
                 if obj.kind == "cost":
                     L, g, H = model(c.law)
                     g, H = g[:n], H[:n, :n]
-                    cons.append((L - c.loss_target) / scale + g @ u
+                    cons.append((L - c.target) / scale + g @ u
                                 + 0.5 * scale * cp.quad_form(u, cp.psd_wrap(H)) <= 0)
                 continue
-            logc, V = c.posy._parts(n)
+            logc, V = c.posynomial.log_parts(n)
             base = logc + V @ z
             cons.append(cp.log_sum_exp(base + scale * (V @ u)) <= 0 if len(base) > 1
                         else base[0] + scale * (V[0] @ u) <= 0)

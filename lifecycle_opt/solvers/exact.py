@@ -39,7 +39,7 @@ from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Bindin
 from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
-from .problem import BOX, Problem, build_problem
+from ..problem.formulation import BOX, Problem, build_problem
 from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
 
 
@@ -215,12 +215,12 @@ def _check_box(scenario: Scenario, z) -> None:
 
 def _exact_plan(problem: Problem, z, nu, certificate: Certificate) -> ExactPlan:
     """The polished point as numbers: N, D, the objective, and the binding constraints with
-    their shadow prices (objective units per unit of the setting: dφ/dknob = ν·∂h/∂knob
-    times d value/dφ)."""
+    their shadow prices (objective units per unit of the setting, from
+    :meth:`~lifecycle_opt.problem.constraints.Constraint.shadow_price`)."""
     phi = problem.objective.evaluate(z)[0]
     dvalue = problem.objective.d_value_d_phi(phi)
     binding = tuple(
-        Binding(c.name, c.label, c.key, c.knob, float(n), float(dvalue * n * c.d_h_d_knob(z)))
+        Binding(c.name, c.label, c.key, c.setting, c.unit, float(n), float(c.shadow_price(n, dvalue, z)))
         for c, n in zip(problem.constraints, nu) if n > 1e-12)
     return ExactPlan(float(math.exp(z[0])), float(math.exp(z[1])),
                      float(problem.objective.value_natural(phi)), binding, certificate, problem,

@@ -8,9 +8,9 @@ __all__ = ["explain_infeasible"]
 import math
 
 from ..errors import Conflict, InfeasibleError, ScenarioError
-from ..model.units import format_count, format_money, format_number
+from ..model.units import format_setting
 from ..scenario.schema import Scenario
-from .problem import BOX, Problem
+from ..problem.formulation import BOX, Problem
 from .slsqp import FEAS_TOL, minimise_constraint, phase_one
 
 
@@ -27,15 +27,10 @@ def explain_infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError 
         if violation > FEAS_TOL:
             continue            # the others conflict among themselves: this one alone cannot help
         z = minimise_constraint(c, others, z0, problem.box)
-        current, required = c.knob, c.knob_at(z)
-        if required > c.knob_max:
+        current, required = c.setting, c.needed(z)
+        if required > c.setting_max:
             continue            # an efficiency above 1 is no advice
-        if c.name == "max_params":
-            # a cap from serving memory or GPUs: say it in that setting's units
-            per_unit = scenario.limits.max_params_per_unit
-            current, required = current / per_unit, required / per_unit
-        whole = c.key in ("limits.serving_gpus", "serving.replica_gpus", "serving.max_batch")
-        required = math.ceil(required * (1 - 1e-12)) if whole else _round_outward(required, c)
+        required = _round_outward(required, c)
         conflicts.append(Conflict(c.name, c.key, current, required, _advice(c, current, required)))
     if conflicts:
         lines = "; ".join(f"{k.advice}" for k in conflicts)
@@ -60,41 +55,26 @@ def _target_beyond_box(scenario: Scenario, problem: Problem) -> ScenarioError | 
     lowest = max(float(c.law.loss(math.exp(x_hi), math.exp(y_hi))) for c in losses)
     return ScenarioError("target.loss", f"a loss the planner can reach within {math.exp(x_hi):.0e} "
                          f"parameters and {math.exp(y_hi):.0e} tokens: above {lowest:.6g}",
-                         source=scenario.source, found_text=f"found {losses[0].loss_target:.6g}")
+                         source=scenario.source, found_text=f"found {losses[0].target:.6g}")
 
 
 def _round_outward(value: float, c) -> float:
-    """Round to 4 significant figures in the direction that relaxes the constraint."""
+    """Round in the direction that relaxes the constraint: whole things (GPUs, sequences)
+    to a whole number, the rest to 4 significant figures."""
     if value == 0 or not math.isfinite(value):
         return value
-    relax_up = c.is_loss or c.elasticity > 0
+    if c.whole:
+        return float(math.ceil(value * (1 - 1e-12)) if c.relaxes_upward else math.floor(value * (1 + 1e-12)))
     exp = math.floor(math.log10(abs(value))) - 3
     scaled = value / 10 ** exp
-    scaled = math.ceil(scaled * (1 + 1e-9)) if relax_up else math.floor(scaled * (1 - 1e-9))
+    scaled = math.ceil(scaled * (1 + 1e-9)) if c.relaxes_upward else math.floor(scaled * (1 - 1e-9))
     return scaled * 10 ** exp
 
 
-def _format_knob(key: str, value: float) -> str:
-    if "cost" in key:
-        return format_money(value)
-    if key.endswith("days"):
-        return f"{value:.4g} days"
-    if key == "limits.serving_memory":
-        return f"{value / 1e9:.4g} GB"
-    if key == "limits.serving_gpus":
-        return f"{value:g} GPUs"
-    if key == "limits.max_params":
-        return format_count(value)
-    if key.endswith("_ms"):
-        return f"{value:.4g} ms"
-    if key == "serving.replica_gpus":
-        return f"{value:.4g} GPUs per replica"
-    return format_number(value)
-
-
 def _advice(c, current: float, required: float) -> str:
-    direction = "at least" if (c.is_loss or c.elasticity > 0) else "at most"
+    direction = "at least" if c.relaxes_upward else "at most"
     if c.is_loss:
-        return (f"target.loss {current:.6g} is below the lowest loss reachable within the other "
+        return (f"{c.key} {current:.6g} is below the lowest loss reachable within the other "
                 f"limits, {required:.6g}: raise it to {direction} {required:.6g}")
-    return f"{c.key}: {_format_knob(c.key, current)} → {direction} {_format_knob(c.key, required)}"
+    return (f"{c.key}: {format_setting(current, c.unit)} → {direction} "
+            f"{format_setting(required, c.unit)}")

@@ -11,7 +11,7 @@ import warnings as _warnings
 import numpy as np
 from scipy.optimize import minimize
 
-from .problem import BOX, Problem
+from ..problem.formulation import BOX, Problem
 
 #: Phase I: a violation above this means no plan exists
 FEAS_TOL = 1e-9
@@ -42,7 +42,7 @@ def start_point(problem: Problem) -> np.ndarray:
     z = np.array([math.log(1e9), math.log(2e10)])
     loss = next((c for c in problem.constraints if c.is_loss), None)
     if loss is not None:
-        N, D = problem.law.compute_optimal_at_loss(loss.loss_target)
+        N, D = problem.law.compute_optimal_at_loss(loss.target)
         if np.isfinite(N) and np.isfinite(D) and N > 0 and D > 0:
             z = np.array([math.log(float(N)), math.log(float(D))])
     if problem.dim > 2:

@@ -1,0 +1,1 @@
+"""The optimisation problem: typed constraints and objectives over the log variables."""

@@ -1,0 +1,181 @@
+"""The optimisation problem of a Scenario: typed constraints and an objective over the log
+variables, convex and solver-neutral.
+
+Variables z = (log N, log D) (docs/model.md §4); under the roofline serving model also
+log B, log G and log t, the batch, the replica size and the decode step (docs/model.md §8):
+every serving term is a posynomial and the problem stays a geometric program. Each
+constraint is a typed object of :mod:`.constraints` built here from one scenario
+setting and the model quantity it limits; the objective is the log of a cost posynomial
+(:meth:`~lifecycle_opt.model.costs.CostModel.cost`) or the loss itself.
+"""
+from __future__ import annotations
+
+__all__ = ["Problem", "build_problem", "serving_constraints", "BOX", "SERVING_BOX", "LATENCY_TARGETS"]
+
+import math
+from dataclasses import dataclass
+
+from ..model.constants import SECONDS_PER_DAY
+from ..model.laws import LossLaw
+from ..model.posynomial import monomial
+from ..model.serving import Roofline
+from ..scenario.schema import OBJECTIVE_UNITS, Scenario
+from .constraints import (Cap, ComputeCap, Constraint, CostObjective, Floor, LossObjective, LossTarget,
+                          ParamCap, RatioCap, RatioFloor, SpendCap, TokenCap)
+
+#: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
+BOX = ((math.log(1e3), math.log(1e16)), (math.log(1e3), math.log(1e19)))
+#: ... and in (log B, log G, log t) of the roofline serving model: far outside any serving
+#: point (the constraints keep B ≥ 1 and G within the allowed sizes)
+SERVING_BOX = ((math.log(1e-2), math.log(1e8)), (math.log(1e-2), math.log(1e5)),
+               (math.log(1e-9), math.log(1e4)))
+#: the serving constraints that are latency targets (a compute-optimal baseline is served
+#: without them: it has no limits)
+LATENCY_TARGETS = ("tpot_target", "ttft_target")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """min φ(z) subject to every constraint h_i(z) ≤ 0 and z in ``box``.
+
+    Parameters
+    ----------
+    objective : CostObjective or LossObjective
+    constraints : tuple of Constraint
+    law : the loss law of the plan (with the repetition penalty when it applies)
+    box : ((lo, hi), ...) per variable, in logs: BOX, and SERVING_BOX under the roofline model
+    """
+
+    objective: CostObjective | LossObjective
+    constraints: tuple[Constraint, ...]
+    law: LossLaw
+    box: tuple = BOX
+
+    @property
+    def dim(self) -> int:
+        """The number of variables: 2, or 5 under the roofline serving model."""
+        return len(self.box)
+
+    def constraint(self, name: str) -> Constraint | None:
+        """The constraint called ``name``, or None."""
+        return next((c for c in self.constraints if c.name == name), None)
+
+
+def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
+    """The typed constraints and the objective of ``scenario``.
+
+    ``extra_loss_laws`` — (index, law) pairs — add the target under further laws (the
+    bootstrap laws of a robust plan), each its own convex loss constraint."""
+    s, law = scenario, scenario.loss_law
+    cons: list[Constraint] = []
+    if s.target is not None and s.objective != "loss":
+        cons.append(LossTarget("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
+                               s.target.loss, "nats", law=law))
+    if s.target is not None:
+        cons += [LossTarget(f"loss_sample_{index}", f"loss under bootstrap law {index} at most "
+                            f"{s.target.loss:.6g}", "target.loss", s.target.loss, "nats", law=extra)
+                 for index, extra in extra_loss_laws]
+    cons += _plan_limits(s)
+    cons += _spending_caps(s)
+    if s.serving is not None:
+        cons += serving_constraints(s.serving)
+    if s.objective == "loss":
+        objective = LossObjective(law)
+    else:
+        objective = CostObjective(s.costs.cost(OBJECTIVE_UNITS[s.objective]), OBJECTIVE_UNITS[s.objective])
+    return Problem(objective, tuple(cons), law, BOX if s.serving is None else BOX + SERVING_BOX)
+
+
+def _plan_limits(s: Scenario) -> list[Constraint]:
+    """The limits on N, D and D/N, and the training deadline."""
+    lim, out = s.limits, []
+    if lim.max_params is not None:
+        out.append(ParamCap("max_params", "parameters at most the cap", "limits.max_params", lim.max_params,
+                            "parameters", quantity=monomial(1.0, N=1)))
+    if lim.serving_memory is not None:
+        out.append(ParamCap("serving_memory", f"weights at {lim.bytes_per_param:g} bytes per parameter fit "
+                            "the serving memory", "limits.serving_memory", lim.serving_memory, "bytes",
+                            quantity=monomial(lim.bytes_per_param, N=1)))
+    if lim.serving_gpus is not None:
+        out.append(ParamCap("serving_gpus", f"weights at {lim.bytes_per_param:g} bytes per parameter fit "
+                            "the serving GPUs", "limits.serving_gpus", float(lim.serving_gpus), "GPUs",
+                            whole=True, quantity=monomial(lim.bytes_per_param / lim.gpu_memory, N=1)))
+    if s.data.max_epochs is not None:
+        U, ep = s.data.unique_tokens, s.data.max_epochs
+        out.append(TokenCap("max_epochs", f"at most {ep:g} epochs over {U:.3g} unique tokens", "data.max_epochs",
+                            ep, "epochs", quantity=monomial(1.0 / U, D=1)))
+    if lim.min_tokens_per_param is not None:
+        out.append(RatioFloor("min_tokens_per_param", "tokens per parameter at least the minimum",
+                              "limits.min_tokens_per_param", lim.min_tokens_per_param, "tokens/parameter",
+                              quantity=monomial(1.0, N=-1, D=1)))
+    if lim.max_tokens_per_param is not None:
+        out.append(RatioCap("max_tokens_per_param", "tokens per parameter at most the maximum",
+                            "limits.max_tokens_per_param", lim.max_tokens_per_param, "tokens/parameter",
+                            quantity=monomial(1.0, N=-1, D=1)))
+    if lim.max_training_days is not None:
+        t = s.training
+        seconds = s.costs.training_gpu_seconds()        # GPU-seconds, on the training fleet in days
+        out.append(ComputeCap("max_training_days", "training finishes within the deadline",
+                              "limits.max_training_days", lim.max_training_days, "days",
+                              quantity=seconds.scaled(1.0 / (t.gpus * SECONDS_PER_DAY))))
+    return out
+
+
+def _spending_caps(s: Scenario) -> list[Constraint]:
+    """Caps on spending, from [limits] and [budget] alike.
+
+    Dollar caps limit nominal dollars, as paid: a budget is approved in money to be spent,
+    not in present value (they coincide without a ``[finance]`` section)."""
+    lim, b, out = s.limits, s.budget, []
+    if b.training_flops is not None:
+        out.append(ComputeCap("budget_training_flops", "training compute within the budget",
+                              "budget.training_flops", b.training_flops, "FLOP", quantity=s.costs.training_flops()))
+    for name, label, key, value, part in (
+            ("max_training_cost", "training dollars at most the cap", "limits.max_training_cost",
+             lim.max_training_cost, "training"),
+            ("max_total_cost", "lifecycle dollars at most the cap", "limits.max_total_cost",
+             lim.max_total_cost, "total"),
+            ("budget_training_cost", "training dollars within the budget", "budget.training_cost",
+             b.training_cost, "training"),
+            ("budget_total_cost", "lifecycle dollars within the budget", "budget.total_cost",
+             b.total_cost, "total")):
+        if value is not None:
+            out.append(SpendCap(name, label, key, value, "$", quantity=s.costs.cost("usd_nominal", part)))
+    return out
+
+
+def serving_constraints(r: Roofline) -> list[Constraint]:
+    """The roofline serving model's constraints in z = (x, y, b, g, τ) (docs/model.md §8),
+    each from the setting it depends on: the decode step lasts at least its compute time
+    (at compute efficiency η_c: work/(peak·t) ≤ η_c) and its memory time (bandwidth
+    efficiency η_m), weights and cache fit the replica (memory utilisation u), the TPOT
+    and TTFT targets, 1 ≤ B ≤ max_batch, and G within the allowed sizes."""
+    ms = 1e3                                                   # milliseconds per second
+    sizes = r.replica_gpus
+    out = [
+        Cap("decode_compute_time", "decode step at least its compute time", "serving.compute_efficiency",
+            r.compute_efficiency, "fraction", setting_max=1.0,
+            quantity=r.compute_time_terms().times(r.compute_efficiency, t=-1)),
+        Cap("decode_memory_time", "decode step at least its memory time", "serving.bandwidth_efficiency",
+            r.bandwidth_efficiency, "fraction", setting_max=1.0,
+            quantity=r.memory_time_terms().times(r.bandwidth_efficiency, t=-1)),
+        Cap("memory_capacity", "weights and KV cache fit the replica's memory", "serving.memory_utilisation",
+            r.memory_utilisation, "fraction", setting_max=1.0,
+            quantity=r.memory_use_terms().times(1.0 / r.memory_bytes, G=-1)),
+        Floor("min_batch", "at least one sequence per replica", "serving.max_batch", 1.0, "sequences",
+              movable=False, quantity=monomial(1.0, B=1)),
+        Cap("max_replica_gpus", "replica no larger than the largest allowed size", "serving.replica_gpus",
+            float(max(sizes)), "GPUs per replica", whole=True, quantity=monomial(1.0, G=1)),
+        Floor("min_replica_gpus", "replica no smaller than the smallest allowed size", "serving.replica_gpus",
+              float(min(sizes)), "GPUs per replica", movable=False, quantity=monomial(1.0, G=1)),
+    ]
+    if r.tpot_seconds is not None:
+        out.append(Cap("tpot_target", f"time per output token at most {r.tpot_seconds * ms:g} ms",
+                       "serving.tpot_ms", r.tpot_seconds * ms, "ms", quantity=monomial(ms, t=1)))
+    if r.ttft_seconds is not None:
+        out.append(Cap("ttft_target", f"time to first token at most {r.ttft_seconds * ms:g} ms", "serving.ttft_ms",
+                       r.ttft_seconds * ms, "ms", quantity=r.ttft_terms().scaled(ms)))
+    if r.max_batch is not None:
+        out.append(Cap("max_batch", "batch at most the cap", "serving.max_batch", r.max_batch, "sequences",
+                       whole=True, quantity=monomial(1.0, B=1)))
+    return out
