@@ -92,6 +92,12 @@ class LibreOffice:
         return self.convert([xlsx], "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true", ".csv")[0]
 
 
+def recalculate(xlsx: Path, workdir: Path) -> Path:
+    """One workbook recalculated by LibreOffice with a profile of its own in ``workdir``
+    (the ``libreoffice`` fixture shares one across a session: prefer it); its copy."""
+    return LibreOffice(Path(workdir) / "libreoffice").recalculate([xlsx])[0]
+
+
 def _number(text: str):
     """A CSV field as LibreOffice wrote it: a float where it is one, else the text (None
     for an empty field)."""

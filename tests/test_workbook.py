@@ -294,6 +294,13 @@ def test_inputs_are_unlocked_and_checked_formulas_protected(tmp_path):
     assert checks[rate.coordinate] == (0.0, 1.0)
     growth = next(r for r in inputs.iter_rows() if r[0].value == "growth of the demand per month")[1]
     assert checks[growth.coordinate] == (-0.99, 10.0)
+    # months of training: from 1 to the 3 planned and the 12 more the Cash flow has columns for
+    months = next(r for r in inputs.iter_rows() if r[0].value == "months of training")[1]
+    assert checks[months.coordinate] == (1.0, 15.0)
+    assert len(month_columns(wb["Cash flow"])) == 15 + 24
+    # an owned cluster's GPU-hour costs its capex and energy: no price decline to enter
+    owned = openpyxl.load_workbook(workbook_file("owned_cluster", tmp_path)[0])["Inputs"]
+    assert "finance.price_decline" not in {r[3].value for r in owned.iter_rows()}
 
 
 @pytest.mark.parametrize("name", PLAN_EXAMPLES)
