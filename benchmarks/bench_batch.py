@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 from lifecycle_opt.solvers.batch import Batch, solve_batch
-from lifecycle_opt.model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, preset
+from lifecycle_opt.model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR
+from lifecycle_opt.model.presets import preset
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve
 

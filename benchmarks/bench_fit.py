@@ -21,7 +21,7 @@ from scipy.optimize import minimize
 
 from lifecycle_opt.fit.parametric import _features, bootstrap, fit_law, huber_objective, start_grid
 from lifecycle_opt.fit.runs import Runs, read_runs
-from lifecycle_opt.model.laws import preset
+from lifecycle_opt.model.presets import preset
 
 EPOCH = Path(__file__).resolve().parent.parent.parent / "shared" / "validation" / "chinchilla_fig4_extracted.csv"
 

@@ -13,7 +13,7 @@ The package is laid out by stage, each importing only from those before it:
 from __future__ import annotations
 
 from .errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
-from .model.laws import preset
+from .model.presets import preset
 
 __all__ = ["load_scenario", "scenario_from_dict", "solve", "sweep", "evaluate", "Scenario", "Solution", "preset",
            "LifecycleError", "ScenarioError", "InfeasibleError", "SolverError", "__version__"]

@@ -11,8 +11,8 @@ from lifecycle_opt.scenario.reader import load_scenario
 
 from conftest import EXAMPLES
 
-#: every example that is one plan (compare_demand.toml holds several)
-PLAN_EXAMPLES = ["finance_plan", "owned_cluster", "chat_assistant", "research_model", "small_corpus", "serving_slo"]
+#: every example that is one plan (compare_demand.toml holds several, as [[scenario]] tables)
+PLAN_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.toml") if "[[scenario]]" not in p.read_text())
 
 
 @functools.cache

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from lifecycle_opt.fit.approaches import Curves, compare_approaches, read_curves
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.model.laws import ChinchillaLaw, preset
+from lifecycle_opt.model.laws import ChinchillaLaw
+from lifecycle_opt.model.presets import preset
 
 # a ≠ 0.5: N_opt ∝ C^0.559
 STEEP = ChinchillaLaw(E=1.8, A=400.0, B=2000.0, alpha=0.3, beta=0.38, name="a = 0.559")

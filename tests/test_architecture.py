@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.reading", "model.posynomial", "model.laws", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
+    "model.constants", "model.units", "model.reading", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
     "fit.runs", "fit.polish", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.approaches",
     "scenario.schema", "scenario.fields", "scenario.files", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
@@ -20,7 +20,7 @@ ORDER = [
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_result", "plan.sweep", "plan.evaluation",
-    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.plots", "outputs.fit_plots",
+    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots",
     "cli.app", "cli.plans", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "fit", "scenario", "problem", "solvers", "plan", "outputs", "cli"]

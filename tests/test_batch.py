@@ -15,7 +15,7 @@ import pytest
 
 from lifecycle_opt.solvers.batch import STATUS, batch_from_problems, solve_batch
 from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
-from lifecycle_opt.model.laws import preset
+from lifecycle_opt.model.presets import preset
 from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve

@@ -15,7 +15,7 @@ from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
 from lifecycle_opt.model.constants import SECONDS_PER_DAY
 from lifecycle_opt.model.hardware import gpu
-from lifecycle_opt.model.laws import preset
+from lifecycle_opt.model.presets import preset
 from lifecycle_opt.scenario.reader import scenario_from_dict
 
 from conftest import EXAMPLES

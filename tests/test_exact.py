@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from lifecycle_opt.errors import InfeasibleError
-from lifecycle_opt.model.laws import ChinchillaLaw, DataConstrainedLaw, MUENNIGHOFF_R_D_STAR, PRESETS, preset
+from lifecycle_opt.model.laws import ChinchillaLaw, DataConstrainedLaw, MUENNIGHOFF_R_D_STAR
+from lifecycle_opt.model.presets import PRESETS, preset
 from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from lifecycle_opt.cli import cli
 from lifecycle_opt.fit.parametric import FitObjective, _features, fit_law, huber_objective, start_grid
 from lifecycle_opt.fit.runs import Runs
-from lifecycle_opt.model.laws import preset
+from lifecycle_opt.model.presets import preset
 
 from test_parametric import synthetic_runs
 

@@ -26,7 +26,7 @@ import os
 from hypothesis import HealthCheck, Phase, event, example, given, settings, strategies as st
 
 from lifecycle_opt.errors import InfeasibleError, ScenarioError, SolverError
-from lifecycle_opt.model.laws import PRESETS, preset
+from lifecycle_opt.model.presets import PRESETS, preset
 from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve as plan

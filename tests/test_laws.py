@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from lifecycle_opt.model.laws import (ChinchillaLaw, DataConstrainedLaw, KaplanLaw, PRESETS,
-                                MUENNIGHOFF_R_D_STAR, preset)
+from lifecycle_opt.errors import ScenarioError
+
+from lifecycle_opt.model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw, MUENNIGHOFF_R_D_STAR
+from lifecycle_opt.model.presets import PRESETS, preset
 
 CHINCHILLA_FORM = [p for p in PRESETS if isinstance(preset(p), ChinchillaLaw)]
 
@@ -119,5 +121,7 @@ def test_kaplan_is_its_own_form():
 
 
 def test_unknown_preset_names_the_known_ones():
-    with pytest.raises(KeyError, match="hoffmann2022"):
+    # a ScenarioError naming the key (issue 32: the API raised a bare KeyError)
+    with pytest.raises(ScenarioError, match="hoffmann2022") as info:
         preset("chinchilla")
+    assert info.value.key == "law.preset"

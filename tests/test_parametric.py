@@ -12,7 +12,8 @@ from lifecycle_opt.fit.isoflop import isoflop_fit
 from lifecycle_opt.fit.parametric import (batched_lbfgs, bootstrap, fit_law, huber_objective,
                                           law_toml, start_grid, write_samples, _features)
 from lifecycle_opt.fit.runs import Runs, read_runs
-from lifecycle_opt.model.laws import ChinchillaLaw, preset
+from lifecycle_opt.model.laws import ChinchillaLaw
+from lifecycle_opt.model.presets import preset
 from lifecycle_opt.scenario.reader import load_scenario, scenario_from_dict
 from lifecycle_opt.plan.certified import certified_plan
 from lifecycle_opt.plan.planning import solve as plan

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
+from lifecycle_opt.plan.choices import chosen_scenario
 from lifecycle_opt.outputs.plots import plan_figure, save_figure, sweep_figure
 from lifecycle_opt.scenario.reader import load_scenarios
 from lifecycle_opt.plan.sweep import sweep
@@ -25,10 +26,17 @@ def marker(ax, gid):
 def test_plan_figure_for_every_shipped_example(name):
     plans = [(s, solve(s)) for s in load_scenarios(EXAMPLES / name)]
     fig = plan_figure(plans)
-    assert len(fig.axes) == len(plans)
+    choice = len(plans) == 1 and bool(plans[0][1].alternatives)
+    assert len(fig.axes) == len(plans) + choice          # a discrete choice gets its own panel
+    if choice:
+        # each value's optimum, the chosen one starred at the plan's objective
+        sol = plans[0][1]
+        star = marker(fig.axes[1], "chosen")
+        assert list(star.get_ydata()) == [sol.objective_value]
+        plans = [(chosen_scenario(*plans[0]), sol)]
     assert len(fig.legends) == 1
     assert fig.axes[0].get_ylabel() == "training tokens D [count]"
-    for ax, (scenario, sol) in zip(fig.axes, plans):
+    for ax, (scenario, sol) in zip(fig.axes[:len(plans)], plans):
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
         assert ax.get_xlabel() == "parameters N [count]"
         assert ax.get_xlim() == fig.axes[0].get_xlim() and ax.get_ylim() == fig.axes[0].get_ylim()

@@ -11,7 +11,7 @@ from scipy.optimize import minimize
 
 from lifecycle_opt import solve
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.model.laws import preset
+from lifecycle_opt.model.presets import preset
 from lifecycle_opt.model.quantisation import Quantisation, QuantisedLaw, quantisation_preset
 from lifecycle_opt.scenario.reader import scenario_from_dict
 
@@ -107,7 +107,7 @@ def test_the_serving_precision_weighs_cheaper_serving_against_the_loss_it_costs(
     # fp8 arithmetic at twice bf16's peak, and a degradation of ~1e-4 nats at 8 bits: fp8 wins
     raw = with_(BASE, dtypes=["bf16", "fp8", "int4"])
     plan = solve(scenario_from_dict(raw))
-    chosen = {a.value: a for a in plan.alternatives}
+    chosen = {a.settings["quantisation.dtypes"]: a for a in plan.alternatives}
     assert chosen["fp8"].chosen and plan.loss_after_quantisation == pytest.approx(1.95, rel=1e-12)
     assert chosen["bf16"].objective_value > chosen["fp8"].objective_value
     # int4 is weight-only here (the GPU computes in fp8): no cheaper to serve, and it costs loss
@@ -116,7 +116,7 @@ def test_the_serving_precision_weighs_cheaper_serving_against_the_loss_it_costs(
     harsh = with_(BASE, dtypes=["bf16", "fp8"], C_T=C_T * 3000, gamma_D=GAMMA_D, gamma_N=GAMMA_N,
                   gamma_post=GAMMA_POST)
     plan = solve(scenario_from_dict(harsh))
-    assert {a.value: a.chosen for a in plan.alternatives} == {"bf16": True, "fp8": False}
+    assert {a.settings["quantisation.dtypes"]: a.chosen for a in plan.alternatives} == {"bf16": True, "fp8": False}
 
 
 @pytest.mark.parametrize("quantisation, key", [

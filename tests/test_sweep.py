@@ -100,7 +100,7 @@ def test_a_misspelt_key_fails_the_whole_sweep():
 
 def test_a_scenario_built_from_objects_cannot_be_swept():
     from lifecycle_opt.scenario.schema import Scenario, Target
-    from lifecycle_opt.model.laws import preset
+    from lifecycle_opt.model.presets import preset
     s = Scenario(name="x", law=preset("hoffmann2022"), target=Target(2.0))
     with pytest.raises(ScenarioError, match="scenario_from_dict"):
         sweep(s, {"target.loss": [2.0]})

@@ -57,7 +57,7 @@ def test_every_format_reads_back_the_same_numbers(written):
     whole = json.loads((written / "sweep.json").read_text())
     assert lines == whole and len(rows) == len(lines) == 20_000
     table = parquet.to_pylist()
-    for k in ("params", "tokens", "total_cost_pv_usd", "savings_cost_usd", "warnings", "binding", "status",
+    for k in ("params", "tokens", "total_cost_pv_usd", "savings_cost", "warnings", "binding", "status",
               "inference.tokens", "target.loss", "npv_usd"):
         for i in (0, 1, 7_777, 19_999):
             value = table[i][k]

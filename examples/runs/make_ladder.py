@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lifecycle_opt.model.laws import preset
+from lifecycle_opt.model.presets import preset
 
 
 def main():

@@ -7,7 +7,7 @@ Every lifecycle_opt error becomes a one-line message on stderr and its exit code
 """
 from __future__ import annotations
 
-__all__ = ["main", "cli", "emit", "today", "FORMATS", "check_outputs", "stdout_or"]
+__all__ = ["main", "cli", "emit", "today", "FORMATS", "check_outputs", "stdout_or", "printable"]
 
 import sys
 
@@ -21,13 +21,29 @@ FORMATS = ("table", "json", "csv")
 def _fail(exc: LifecycleError):
     """The one place an error of ours reaches the user: one line on stderr (an infeasible
     plan's line lists the changes that would fix it) and the error's exit code."""
-    click.echo(f"error: {exc}", err=True)
+    click.echo(f"error: {printable(str(exc))}", err=True)
     sys.exit(exc.exit_code)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a NUL, a terminal's escape sequences from a name
+    in a file) shown escaped, never sent to the terminal; newlines and tabs kept."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, carried past click (which would print a blank line and call it an abort)."""
 
 
 class _Lifeopt(click.Group):
     """The command group, with click's own usage errors on one line like ours
     (``error: …``, exit code 2) and a last guard that keeps tracebacks from users."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -36,9 +52,10 @@ class _Lifeopt(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("error: aborted", err=True)
-            sys.exit(1)
+        except (click.Abort, _Interrupted, KeyboardInterrupt):
+            # Ctrl-C: the exit code a shell gives a command stopped by SIGINT, 128 + 2
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
         except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:   # bare `lifeopt`
             click.echo(exc.format_message(), err=True)
             sys.exit(exc.exit_code)
@@ -49,9 +66,6 @@ class _Lifeopt(click.Group):
             sys.exit(exc.exit_code)
         except LifecycleError as exc:
             _fail(exc)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
-            sys.exit(130)
         except BrokenPipeError:                     # the reader went away (| head)
             sys.exit(1)
         except Exception as exc:                    # a bug: say so on one line, not a traceback
@@ -96,8 +110,8 @@ def check_outputs(force: bool, *paths, folders=()) -> None:
 
 
 def stdout_or(path: str | None) -> str | None:
-    """``-o -`` is standard output: None, as if no file were given."""
-    return None if path == "-" else path
+    """``-o -`` and ``-o /dev/stdout`` are standard output: None, as if no file were given."""
+    return None if path in ("-", "/dev/stdout") else path
 
 
 def emit(text: str, output: str | None, force: bool) -> None:
@@ -108,7 +122,7 @@ def emit(text: str, output: str | None, force: bool) -> None:
         write_text_atomic(output, text, force=force)
         click.echo(f"wrote {output}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(printable(text), nl=False)     # a name from a file never drives the terminal
 
 
 

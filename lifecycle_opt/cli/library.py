@@ -220,7 +220,8 @@ def _law_of(value: str):
     """A Chinchilla-form law from a preset name or a law TOML file ([law] table)."""
     from pathlib import Path
 
-    from ..model.laws import PRESETS, ChinchillaLaw, preset
+    from ..model.laws import ChinchillaLaw
+    from ..model.presets import PRESETS, preset
     from ..scenario.files import read_toml
     from ..scenario.reader import law_from_table
 
@@ -284,7 +285,7 @@ def presets():
     """
     from tabulate import tabulate
 
-    from ..model.laws import PRESETS, preset
+    from ..model.presets import PRESETS, preset
 
     rows = []
     for name in PRESETS:

@@ -141,8 +141,10 @@ class CostBreakdown:
     serving_gpus: float | None = None
 
     @property
-    def total_flops(self) -> float:
-        return self.training_flops + self.inference_flops
+    def total_flops(self) -> float | None:
+        """Lifecycle FLOP; None when the serving FLOP are unknown (a model no allowed replica
+        serves under the roofline model)."""
+        return _sum(self.training_flops, self.inference_flops)
 
     @property
     def total_cost_usd(self) -> float | None:

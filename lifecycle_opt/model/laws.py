@@ -35,8 +35,6 @@ __all__ = [
     "KaplanLaw",
     "DataConstrainedLaw",
     "LossLaw",
-    "PRESETS",
-    "preset",
     "MUENNIGHOFF_R_D_STAR",
     "MUENNIGHOFF_R_N_STAR",
     "repetition_effective",
@@ -51,7 +49,7 @@ __all__ = [
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 
@@ -404,71 +402,3 @@ def repetition_params(N, U_D, repeated, R_N_star, G, beta_over_alpha):
     dNeff_dK = np.where(excess, 1.0 + R_N_star * (1.0 - decay_N) - (N / K) * decay_N, 0.0)
     dK_dD = np.where(repeated, 0.0, K * beta_over_alpha / U_D)
     return N_eff, dNeff_dN, dNeff_dK * dK_dD
-
-
-# ------------------------------------------------------------------------ presets
-# Chinchilla runs: reconstructed data of Hoffmann et al. 2022 Fig. 4 (Epoch AI,
-# shared/validation/chinchilla_fig4_extracted.csv) spans N 5.7e7–1.62e10 and
-# C 1.4e18–1.3e22 FLOP; the paper reports ~500B tokens as its longest runs.
-_CHINCHILLA_RANGE = FittedRange(
-    min_params=5.7e7, max_params=1.62e10, max_tokens=5e11, max_flops=1.3e22,
-    note="Hoffmann et al. 2022 runs: 70M-16B parameters, 5B-500B tokens")
-
-_PRESETS: dict[str, Callable[[], LossLaw]] = {
-    # Hoffmann et al. 2022, eq. 10 as printed.
-    "hoffmann2022": lambda: ChinchillaLaw(
-        E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, name="hoffmann2022",
-        source="Hoffmann et al. 2022 (arXiv 2203.15556), eq. 10 as printed",
-        fitted=_CHINCHILLA_RANGE),
-    # The same fit before rounding: exp of a = 6.0073404, b = 6.0179186, e = 0.5267228,
-    # as used in the notebook of Besiroglu et al. 2024.
-    "hoffmann2022_unrounded": lambda: ChinchillaLaw(
-        E=1.693374, A=406.401, B=410.723, alpha=0.33917084, beta=0.2849083,
-        name="hoffmann2022_unrounded",
-        source="Hoffmann et al. 2022 fit before rounding, via Besiroglu et al. 2024 (arXiv 2404.10102)",
-        fitted=_CHINCHILLA_RANGE),
-    # Besiroglu et al. 2024, refit of 240 points reconstructed from Hoffmann's Fig. 4.
-    "besiroglu2024": lambda: ChinchillaLaw(
-        E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658, name="besiroglu2024",
-        source="Besiroglu et al. 2024 (arXiv 2404.10102), Huber refit of Hoffmann et al. Fig. 4",
-        fitted=_CHINCHILLA_RANGE),
-    # Muennighoff et al. 2023, App. B: exp of a = 6.255414, b = 7.3049974, e = 0.6254804,
-    # α = β tied; C4 validation loss, GPT-2 tokenizer. Runs up to 9B parameters and 900B
-    # tokens (abstract).
-    "muennighoff2023": lambda: ChinchillaLaw(
-        # Unrounded (exp of the fitted logs): the rounded 1.869144/520.825/1487.716 miss the
-        # authors' README checks by ~3e-7.
-        E=math.exp(0.6254804), A=math.exp(6.255414), B=math.exp(7.3049974),
-        alpha=0.3526596, beta=0.3526596,
-        name="muennighoff2023",
-        source="Muennighoff et al. 2023 (arXiv 2305.16264), App. B (C4, GPT-2 tokenizer)",
-        fitted=FittedRange(min_params=1e7, max_params=9e9, max_tokens=9e11, max_flops=None,
-                           note="Muennighoff et al. 2023 runs: up to 9B parameters and 900B tokens")),
-    # Constants in the code of Sardana et al. 2024 (repository nikhilsardana/beyond-chinchilla).
-    "sardana2024": lambda: ChinchillaLaw(
-        E=1.69, A=406.4, B=410.7, alpha=0.336, beta=0.283, name="sardana2024",
-        source="Chinchilla constants as used in the code of Sardana et al. 2024 (arXiv 2401.00448)",
-        fitted=_CHINCHILLA_RANGE),
-    # Kaplan et al. 2020, eq. 1.5 with Table 2: N_c = 8.8e13, D_c = 5.4e13, α_N = 0.076,
-    # α_D = 0.095. Runs: 768 to 1.5e9 non-embedding parameters, 22M to 23B tokens (§2, §3).
-    "kaplan2020": lambda: KaplanLaw(
-        Nc=8.8e13, Dc=5.4e13, alpha_N=0.076, alpha_D=0.095,
-        fitted=FittedRange(min_params=768, max_params=1.5e9, max_tokens=2.3e10, max_flops=None,
-                           note="Kaplan et al. 2020 runs: 768-1.5B non-embedding parameters, "
-                                "22M-23B tokens")),
-}
-
-PRESETS: tuple[str, ...] = tuple(_PRESETS)
-
-
-def preset(name: str) -> LossLaw:
-    """The published law called ``name``; see ``PRESETS`` for the names.
-
-    >>> law = preset("hoffmann2022")
-    >>> round(float(law.loss(70e9, 1.4e12)), 4)
-    1.9366
-    """
-    try:
-        return _PRESETS[name]()
-    except KeyError:
-        raise KeyError(f"unknown law preset {name!r}; known: {', '.join(PRESETS)}") from None

@@ -1,5 +1,5 @@
 """Quality after post-training quantisation: the loss a model gains when its weights are
-served at fewer bits than it was trained in (docs/model.md §10).
+served at fewer bits than it was trained in (docs/model.md §11).
 
 Kumar et al. 2024, eq. 2: serving at P bits adds
 

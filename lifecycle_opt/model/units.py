@@ -23,12 +23,16 @@ __all__ = [
     "format_duration",
     "format_number",
     "format_setting",
+    "is_real",
     "SETTING_UNITS",
     "per_unit_text",
 ]
 
 import math
+import numbers
 import re
+
+import numpy as np
 
 from .constants import DAYS_PER_MONTH, DAYS_PER_YEAR, SECONDS_PER_DAY, SECONDS_PER_HOUR
 
@@ -57,14 +61,19 @@ _DURATION = {
 }
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def is_real(value: object) -> bool:
+    """A real number, numpy's included (np.int64, np.float32 from a notebook), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _finite(x: float, what: str) -> float:
+def _finite(x, what: str) -> float:
+    try:
+        x = float(x)
+    except OverflowError:                    # an integer of hundreds of digits
+        raise ValueError(f"a finite {what} (at most about 1.8e308)") from None
     if not math.isfinite(x):
         raise ValueError(f"a finite {what}")
-    return float(x)
+    return x
 
 
 def _split(text: str, what: str) -> tuple[float, str, str]:
@@ -83,7 +92,7 @@ def parse_count(value: object, what: str = "count") -> float:
     (70000000000.0, 1400000000000.0, 2000000000000.0, 500000000.0)
     """
     expected = f'a {what} such as 7e10 or "70B"'
-    if _is_number(value):
+    if is_real(value):
         return _finite(value, what)
     if not isinstance(value, str):
         raise ValueError(expected)
@@ -103,7 +112,7 @@ def _parse_quantity(value: object, expected: str, what: str, multiplier, bare: f
     """The one shape of every parser below: a number is taken as ``bare`` units; a string
     is split into number, suffix and unit, and ``multiplier(suffix, unit)`` says what one
     of it is worth in base units (None: not understood → ValueError(expected))."""
-    if _is_number(value):
+    if is_real(value):
         return _finite(value * bare, what)
     if not isinstance(value, str):
         raise ValueError(expected)
@@ -304,6 +313,7 @@ SETTING_UNITS = {
     "ms": (lambda v: f"{v:.4g} ms", ("ms", 1.0)),
     "nats": (lambda v: f"{v:.6g} nats", ("0.01 nats of loss", 0.01)),
     "fraction": (lambda v: f"{v:.4g}", ("percentage point", 0.01)),
+    "error": (lambda v: f"{v:.4g} error", ("percentage point of error", 0.01)),
 }
 
 

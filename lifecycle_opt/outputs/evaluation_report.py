@@ -41,11 +41,12 @@ def render_evaluation(e: Evaluation) -> str:
                  ("effective tokens D'", format_count(e.effective_tokens)),
                  ("effective parameters N'", format_count(e.effective_params))]
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
-    costs = [("training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
+    unserved = "no allowed replica serves it (see LIMITS IT BREAKS)" if c.inference_flops is None else ""
+    costs = [("training", _flop(c.training_flops), _hours(c.training_gpu_hours), days,
               _money(c.training_cost_usd)),
-             ("inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours), "",
+             ("inference", _flop(c.inference_flops), _hours(c.inference_gpu_hours), unserved,
               _money(c.inference_cost_usd)),
-             ("total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd))]
+             ("total", _flop(c.total_flops), "", "", _money(c.total_cost_usd))]
     out = [f"lifeopt evaluate: {e.scenario_name}", "", "PLAN (given)", tabulate(plan, tablefmt="simple"), "",
            "COSTS", tabulate(costs, headers=("", "FLOP", "GPU-hours", "wall-clock", "dollars")), ""]
     if e.serving is not None:
@@ -69,6 +70,10 @@ def render_evaluation(e: Evaluation) -> str:
                 tabulate(rows, headers=("", "N", "D", "D/N", "lifecycle cost")),
                 f"this plan costs {_amount(e, e.regret)} more ({100 * e.regret_fraction:+.2f} %)"]
     return "\n".join(out) + "\n"
+
+
+def _flop(x) -> str:
+    return "—" if x is None else format_flops(x)
 
 
 def _hours(x) -> str:

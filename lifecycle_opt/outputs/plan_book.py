@@ -12,6 +12,7 @@ from ..model.constants import (HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SEC
                                TRAIN_FLOPS_PER_PARAM_TOKEN)
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from ..model.units import format_count
+from ..plan.choices import chosen_scenario
 from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
@@ -54,6 +55,7 @@ class _Vertical:
 def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | None = None) -> Book:
     """The workbook of ``solution`` (the optimum of ``scenario``); see the module docstring.
     ``stamp``: a date to write on the cover and in the file's properties (none by default)."""
+    scenario = chosen_scenario(scenario, solution)     # the variant a discrete choice picked
     book = Book([], stamp=stamp, title=f"Lifecycle plan: {solution.scenario_name}")
     has_finance = scenario.finance is not None and scenario.training is not None
     _cover(book, scenario, solution, has_finance)

@@ -112,8 +112,12 @@ def plan_figure(plans: list[tuple[Scenario, Solution]]):
     scenario (shaded beyond, "binds" where the plan sits on one), optimum, compute-optimal
     plan and reference models in the (N, D) plane. Several panels share their axes and one
     legend, so plans compare at a glance."""
+    from ..plan.choices import chosen_scenario
     Figure = figure_class()
+    plans = [(chosen_scenario(scenario, sol), sol) for scenario, sol in plans]
     count = len(plans)
+    if count == 1 and plans[0][1].alternatives:
+        return _with_choice(plans[0])
     size = (7.5, 7.2) if count == 1 else (min(16.0, 5.3 * count), 6.0)
     fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots(1, count, squeeze=False, sharex=True, sharey=True)[0]
@@ -136,6 +140,26 @@ def plan_figure(plans: list[tuple[Scenario, Solution]]):
                  if line.get_gid() in ("optimum", "baseline", "reference_marker")]
         _contour_labels(ax, cs, fmt, renderer, taken)
         _reference_labels(ax, renderer, taken)
+    return fig
+
+
+def _with_choice(plan: tuple[Scenario, Solution]):
+    """A plan that chose among discrete values (experts, a serving precision): its (N, D)
+    panel beside the panel of every value's optimum."""
+    from .choice_plot import choice_panel
+    scenario, sol = plan
+    fig = figure_class()(figsize=(13.0, 6.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    n_range, d_range = _plane_ranges([sol])
+    cs, fmt = _plan_panel(left, scenario, sol, n_range, d_range)
+    choice_panel(right, sol)
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8, framealpha=0.9)
+    renderer = _canvas(fig).get_renderer()
+    fig.draw_without_rendering()
+    taken = [line.get_window_extent(renderer) for line in left.get_lines()
+             if line.get_gid() in ("optimum", "baseline", "reference_marker")]
+    _contour_labels(left, cs, fmt, renderer, taken)
+    _reference_labels(left, renderer, taken)
     return fig
 
 

@@ -65,6 +65,10 @@ def shadow_price_text(sol: Solution, b: Binding) -> str:
     return f"{_objective_amount(sol, b.shadow_price * size)} per {unit}"
 
 
+def _flop(x):
+    return "—" if x is None else format_flops(x)
+
+
 def _money(x):
     return "—" if x is None else format_money(x)
 
@@ -109,6 +113,8 @@ def _plan_section(sol: Solution) -> list[str]:
     plan = [("parameters N", format_count(sol.params)),
             ("training tokens D", format_count(sol.tokens)),
             ("tokens per parameter", f"{sol.tokens_per_param:.1f}")]
+    if sol.row.get("experts", 1) != 1:
+        plan.insert(1, ("mixture of experts", _mixture_text(sol)))
     served = sol.loss_after_quantisation
     if served is None:
         plan.append(("predicted loss", f"{sol.loss:.4f}{target}"))
@@ -119,6 +125,11 @@ def _plan_section(sol: Solution) -> list[str]:
                                              "(Kumar et al. 2024, eq. 2)"),
                  ("critical tokens D_crit", f"{format_count(crit)}: past it, more training makes the served "
                                             f"model worse (eq. 13); this plan trains {sol.tokens / crit:.2f}x that")]
+    error = sol.row.get("error")
+    if error is not None:
+        target_error = sol.row.get("target_error")
+        plan.append(("benchmark error", f"{error:.4f}" + ("" if target_error is None else f" (target {target_error:.4f})")
+                     + " from the served loss: Err(L) = epsilon - k*exp(-gamma*L) (Gadre et al. 2024)"))
     if sol.unique_tokens is not None:
         plan += [("unique tokens U", format_count(sol.unique_tokens)),
                  ("epochs over U", f"{sol.epochs:.2f}"),
@@ -127,14 +138,21 @@ def _plan_section(sol: Solution) -> list[str]:
     return ["PLAN", tabulate(plan, tablefmt="simple"), ""]
 
 
+def _mixture_text(sol: Solution) -> str:
+    """'8 experts, 1 active: 1.7B active / 9.4B total parameters'."""
+    r = sol.row
+    return (f"{r['experts']:g} experts, {r['active_experts']:g} active: {format_count(r['active_params'])} active / "
+            f"{format_count(r['total_params'])} total parameters")
+
+
 def _costs_section(sol: Solution) -> list[str]:
     c = sol.costs
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
-    cost_rows = [["training", format_flops(c.training_flops), _hours(c.training_gpu_hours), days,
+    cost_rows = [["training", _flop(c.training_flops), _hours(c.training_gpu_hours), days,
                   _money(c.training_cost_usd)],
-                 ["inference", format_flops(c.inference_flops), _hours(c.inference_gpu_hours),
+                 ["inference", _flop(c.inference_flops), _hours(c.inference_gpu_hours),
                   _serving_period(sol), _money(c.inference_cost_usd)],
-                 ["total", format_flops(c.total_flops), "", "", _money(c.total_cost_usd)]]
+                 ["total", _flop(c.total_flops), "", "", _money(c.total_cost_usd)]]
     headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars"]
     if sol.cash_flow is not None:
         headers[-1] = "dollars (nominal)"
@@ -148,37 +166,48 @@ def _costs_section(sol: Solution) -> list[str]:
 def _overtraining_section(sol: Solution) -> list[str]:
     base, c, bc = sol.baseline, sol.costs, sol.baseline.costs
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
-             format_flops(c.total_flops), _money(c.total_cost_pv_usd)),
+             _flop(c.total_flops), _money(c.total_cost_pv_usd)),
             ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
-             f"{base.tokens_per_param:.1f}", format_flops(bc.total_flops), _money(bc.total_cost_pv_usd)),
+             f"{base.tokens_per_param:.1f}", _flop(bc.total_flops), _money(bc.total_cost_pv_usd)),
             ("20 tokens/parameter rule", "", "", "20.0", "", "")]
     refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
-    return ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
-            "unlimited fresh data, no limits)",
-            tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
-                                    "total $ (PV)" if sol.cash_flow is not None else "total $")),
-            f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
-            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule", "",
-            "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
+    out = ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
+           "unlimited fresh data, no limits)",
+           tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
+                                   "total $ (PV)" if sol.cash_flow is not None else "total $")),
+           f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
+           f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule"]
+    if bc.total_flops is None:
+        out.append("the compute-optimal plan cannot be served: no allowed replica holds its weights and cache")
+    return out + ["", "REFERENCE MODELS (published N and D)", tabulate(refs, headers=("model", "N", "D", "D/N")), ""]
 
 
 def _choice_section(sol: Solution) -> list[str]:
-    """Each allowed value of the scenario's discrete choice with its optimal objective."""
+    """Each combination of the scenario's discrete choices with its own certified optimum
+    (a mixture of experts beside the dense model, allowed or not)."""
     if not sol.alternatives:
         return []
     best = sol.objective_value
-    rows = [(a.value, "chosen" if a.chosen else ("no plan" if a.objective_value is None else ""),
+    keys = list(sol.alternatives[0].settings)
+
+    def status(a):
+        return "chosen" if a.chosen else ("no plan" if a.objective_value is None else
+                                          ("" if a.allowed else "not allowed"))
+    rows = [[*a.settings.values(), status(a),
+             "" if a.params is None else format_count(a.params),
+             "" if a.total_params is None else format_count(a.total_params),
              "—" if a.objective_value is None else _objective_amount(sol, a.objective_value),
              "" if a.objective_value is None or a.chosen else f"{100 * (a.objective_value / best - 1):+.2f} %",
-             a.note[:120]) for a in sol.alternatives]
-    return [f"CHOICE of {sol.alternatives[0].key} (each value's own certified optimum)",
-            tabulate(rows, headers=("value", "", "objective", "against the chosen", "why no plan")), ""]
+             a.note[:100]] for a in sol.alternatives]
+    return [f"CHOICE of {' and '.join(keys)} (each its own certified optimum)",
+            tabulate(rows, headers=(*keys, "", "N (active)", "total params", "objective", "against the chosen",
+                                    "why no plan")), ""]
 
 
 def _savings_section(sol: Solution) -> list[str]:
     sv = sol.savings()
     sav = [("parameters", f"{100 * sv['params']:+.2f} %"), ("training tokens", f"{100 * sv['tokens']:+.2f} %"),
-           ("lifecycle FLOP", f"{100 * sv['flops']:+.2f} %")]
+           ("lifecycle FLOP", "—" if sv["flops"] is None else f"{100 * sv['flops']:+.2f} %")]
     if sv["cost_usd"] is not None:
         sav.append(("lifecycle dollars", f"{100 * sv['cost_usd']:+.2f} %"))
     return ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
@@ -198,8 +227,12 @@ def _certificate_section(sol: Solution) -> list[str]:
     cert = sol.certificate
     polished = ("" if math.isnan(cert.polished_agreement) or cert.agreement <= cert.agreement_tol
                 else f", to {cert.polished_agreement:.1e} after the KKT polish from each")
-    return [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; solvers "
-            f"{'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e}{polished} "
+    if "(failed" in cert.methods[0]:
+        # one solver answered: the KKT residual certifies the convex optimum on its own
+        opinions = f"the first solver gave no answer, certified by the KKT residual and {cert.methods[1]}"
+    else:
+        opinions = (f"solvers {'agree' if cert.methods_agree else 'DIFFER'} to {cert.agreement:.1e}{polished}")
+    return [f"CERTIFICATE: {cert.status}; relative KKT residual {cert.kkt_residual:.1e}; {opinions} "
             f"({', '.join(cert.methods)})"]
 
 

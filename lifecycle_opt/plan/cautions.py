@@ -31,7 +31,17 @@ def caution_context(scenario: Scenario) -> dict:
             "penalty": bool(scenario.data.repetition_penalty),
             "penalty_off_law": bool(scenario.data.repetition_penalty and law.name != "muennighoff2023"),
             "kaplan": isinstance(law, KaplanLaw), "minimise_loss": scenario.objective == "loss",
-            "max_days": nan if fin is None else fin.training_months * DAYS_PER_MONTH * 1.05}
+            "max_days": nan if fin is None else fin.training_months * DAYS_PER_MONTH * 1.05,
+            # the joint MoE law was fitted on E 1-32; the quantisation constants on 30-220M
+            # parameters (their ranges, docs/model.md §10 and §11)
+            "beyond_experts": bool(scenario.joint_law is not None
+                                   and scenario.moe.experts > scenario.joint_law.fitted_experts[1]),
+            "quant_max_params": (_QUANT_FITTED_MAX_PARAMS if scenario.quantisation is not None
+                                 and scenario.quantisation.name == "kumar2024" else nan)}
+
+
+#: the largest model Kumar et al. 2024 fitted their quantisation constants on [parameters]
+_QUANT_FITTED_MAX_PARAMS = 2.2e8
 
 
 def _caution_tests(c: dict, N, D, training_flops, inference_flops, training_days):
@@ -49,6 +59,8 @@ def _caution_tests(c: dict, N, D, training_flops, inference_flops, training_days
         (c["kaplan"], "kaplan"),
         (np.logical_and(c["minimise_loss"], inference_flops > 0.5 * training_flops), "serving_ignored"),
         (days > c["max_days"], "training_too_long"),
+        (c["beyond_experts"], "beyond_experts"),
+        (N > 1.5 * c["quant_max_params"], "quantisation_extrapolated"),
     ]
 
 
@@ -100,6 +112,12 @@ def plan_warnings(scenario: Scenario, N, D, costs, certificate) -> list[str]:
             f"this plan minimises loss for its budget and ignores serving cost, yet inference is "
             f"{costs.inference_flops / costs.training_flops:.1f}x the training compute: a smaller "
             f"model trained longer would serve cheaper (minimize = \"cost\")"),
+        "beyond_experts": lambda: (
+            f"extrapolation: {scenario.moe.experts} experts is beyond the {scenario.joint_law.fitted_experts[1]} "
+            f"the joint law was fitted on"),
+        "quantisation_extrapolated": lambda: (
+            f"extrapolation: the quantisation constants (kumar2024) were fitted on 30-220M parameters; at "
+            f"{format_count(N)} trust the trend (more training hurts quantised models), not the figure"),
         "training_too_long": lambda: (
             f"training takes {costs.training_days:.0f} days on {scenario.training.gpus} GPUs, longer "
             f"than finance.training_months = {fin.training_months}: the cash flow starts serving "

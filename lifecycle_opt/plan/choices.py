@@ -1,15 +1,18 @@
-"""Discrete choices a plan makes: each allowed value is its own certified plan, and the best
-is the plan, with what every other would cost.
+"""Discrete choices a plan makes: each allowed combination of values is its own certified
+plan, and the best is the plan, with what every other would cost.
 
-A choice between a few values (the serving precision of ``[quantisation] dtypes``) is not
-part of the convex problem: for each value the problem is the convex problem of
-docs/model.md §4, solved and certified as any other, and the values are compared by
-their optimal objective. The plan reports the runner-up and what it would cost.
+A choice between a few values — the number of experts of ``[moe] experts = [1, 2, 4, 8]``,
+the serving precision of ``[quantisation] dtypes`` — is not part of the convex problem:
+for each combination the problem is the convex problem of docs/model.md §4, solved and
+certified as any other, and the combinations are compared by their optimal objective.
+A mixture of experts is always compared with the dense model of the same scenario, even
+when the dense model is not allowed.
 """
 from __future__ import annotations
 
-__all__ = ["Alternative", "at_serving_precision", "choice_variants"]
+__all__ = ["Alternative", "Variant", "at_serving_precision", "with_experts", "choice_variants", "chosen_scenario"]
 
+import itertools
 from dataclasses import dataclass, replace
 
 from ..model import hardware as catalogue
@@ -19,37 +22,55 @@ from ..scenario.schema import Scenario
 
 @dataclass(frozen=True)
 class Alternative:
-    """One allowed value of a choice and its optimal plan's objective.
+    """One combination of the choices' values and its optimal plan's objective.
 
     Parameters
     ----------
-    key : str
-        The scenario setting chosen ("quantisation.dtypes").
-    value : str or float
-        The value ("fp8").
+    settings : dict
+        The scenario settings and their values ({"moe.experts": 8}).
     objective_value : float or None
-        The optimal objective with that value [the objective's unit], None when no plan
-        exists with it.
+        The optimal objective with them [the objective's unit], None when no plan exists.
     chosen : bool
         Whether it is the plan's.
+    allowed : bool
+        Whether the scenario allows it (the dense model is compared even when it is not).
     note : str
         Why there is no plan with it (the error), else "".
+    params, total_params : float or None
+        Its plan's active and total parameters [parameters].
     """
 
-    key: str
-    value: object
+    settings: dict
     objective_value: float | None
     chosen: bool = False
+    allowed: bool = True
     note: str = ""
+    params: float | None = None
+    total_params: float | None = None
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k} = {v}" for k, v in self.settings.items())
 
     def as_dict(self) -> dict:
-        return {"key": self.key, "value": self.value, "objective_value": self.objective_value,
-                "chosen": self.chosen, "note": self.note}
+        return {"settings": dict(self.settings), "objective_value": self.objective_value, "chosen": self.chosen,
+                "allowed": self.allowed, "note": self.note, "params": self.params,
+                "total_params": self.total_params}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A combination of values (``settings``), the scenario with them, and whether the
+    scenario allows it."""
+
+    settings: dict
+    scenario: Scenario
+    allowed: bool = True
 
 
 def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
     """``scenario`` with its weights served in ``dtype``: quantised to that many bits after
-    training (docs/model.md §10), the serving arithmetic at that dtype's peak where the
+    training (docs/model.md §11), the serving arithmetic at that dtype's peak where the
     serving GPU has one (else at the scenario's own dtype: weight-only quantisation, as
     AWQ and GPTQ serve int4), and under the roofline model that many bytes a weight."""
     bits = BITS_OF_DTYPE[dtype]
@@ -63,9 +84,46 @@ def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
     if serving is not None:
         serving = replace(serving, weight_bytes=bits / 8.0)
     return replace(scenario, quantisation=scenario.quantisation.at_bits(bits), inference=inference,
-                   serving=serving, serving_dtypes=())
+                   serving=serving)
 
 
-def choice_variants(scenario: Scenario) -> tuple[str, list[tuple[object, Scenario]]]:
-    """(the key chosen, [(value, scenario with it)]) of the scenario's discrete choice."""
-    return "quantisation.dtypes", [(d, at_serving_precision(scenario, d)) for d in scenario.serving_dtypes]
+def with_experts(scenario: Scenario, experts: int) -> Scenario:
+    """``scenario`` with a mixture of ``experts`` experts: its law the joint law's member of
+    that E (docs/model.md §10), at most as many active experts as there are experts."""
+    moe = replace(scenario.moe, experts=int(experts),
+                  active_experts=min(scenario.moe.active_experts, int(experts)))
+    return replace(scenario, law=scenario.joint_law.at(experts), moe=moe)
+
+
+_BUILDERS = {"quantisation.dtypes": at_serving_precision, "moe.experts": with_experts}
+
+
+def choice_variants(scenario: Scenario) -> list[Variant]:
+    """Every combination of the scenario's choices, as a Variant; a mixture of experts
+    also gets its dense twin (not allowed when ``moe.experts`` leaves out 1)."""
+    choices = dict(scenario.choices)
+    if "moe.experts" in choices and 1 not in choices["moe.experts"]:
+        choices["moe.experts"] = (1,) + tuple(choices["moe.experts"])
+    keys = list(choices)
+    out = []
+    for values in itertools.product(*(choices[k] for k in keys)):
+        variant = replace(scenario, choices=())
+        for key, value in zip(keys, values):
+            variant = _BUILDERS[key](variant, value)
+        settings = dict(zip(keys, values))
+        allowed = all(v in dict(scenario.choices)[k] for k, v in settings.items())
+        out.append(Variant(settings, variant, allowed))
+    return out
+
+
+def chosen_scenario(scenario: Scenario, solution) -> Scenario:
+    """The scenario as the plan was solved: with the values its discrete choices took (the
+    number of experts, the serving precision), so that a figure or a workbook of the plan
+    draws and prices the very problem solved. ``scenario`` itself when it has no choice."""
+    chosen = next((a for a in solution.alternatives if a.chosen), None)
+    if not scenario.choices or chosen is None:
+        return scenario
+    variant = replace(scenario, choices=())
+    for key, value in chosen.settings.items():
+        variant = _BUILDERS[key](variant, value)
+    return variant

@@ -25,7 +25,7 @@ from ..problem.formulation import build_problem, serving_constraints
 from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .planning import solve
-from .rows import BASELINE_COSTS, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
+from .rows import BASELINE_COSTS, OVERFLOW_MESSAGE, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
 from .serving_plan import baseline_point, point_z
 from .solution import PlanFigures, Solution
 from .sweep import point_scenarios
@@ -158,8 +158,13 @@ def _optimum(scenario: Scenario, loss: float, unit: str) -> tuple[Solution | Non
     """The lifecycle-optimal plan reaching ``loss`` under the scenario's limits (the
     objective in ``unit``; a loss objective's budget dropped), or None and why."""
     objective = "cost" if unit == "usd" else "flops"
-    same = replace(scenario, target=Target(loss=loss), objective=objective, budget=Budget())
+    floor = scenario.law.irreducible_loss
+    if not loss > floor:
+        # a plan so large its loss rounds to the law's floor: only an infinite plan reaches it
+        return None, (f"no lifecycle-optimal plan of loss {loss:.6g}: the plan's loss is the law's floor "
+                      f"E = {floor:g} to the last digit, which no finite plan reaches")
     try:
+        same = replace(scenario, target=Target(loss=loss), objective=objective, budget=Budget())
         return solve(same), ""
     except (InfeasibleError, SolverError, ScenarioError) as exc:
         return None, f"no lifecycle-optimal plan of loss {loss:.6g}: {exc}"
@@ -171,14 +176,21 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
     none meets them)."""
     problem = build_problem(scenario)
     out = []
-    if scenario.target is not None and scenario.objective != "loss" and loss > scenario.target.loss * (1 + 1e-12):
-        out.append(Violation("loss_target", f"loss at most {scenario.target.loss:.6g}", "target.loss",
-                             scenario.target.loss, loss, "nats"))
+    t = scenario.target
+    if t is not None and scenario.objective != "loss" and loss > t.loss * (1 + 1e-12):
+        if t.error is not None:
+            out.append(Violation("loss_target", f"benchmark error at most {t.error:.4g}", "target.error",
+                                 t.error, float(scenario.downstream.error(loss)), "error"))
+        else:
+            out.append(Violation("loss_target", f"loss at most {t.loss:.6g}", "target.loss", t.loss, loss, "nats"))
     if problem.dim > 2 and point is None:
-        # the weights alone overflow the largest allowed replica
+        # no allowed replica holds the weights and one sequence's cache: the GPUs a replica
+        # would need, from the memory constraint itself (memory for B = 1 over what a GPU holds)
+        memory = problem.constraint("memory_capacity")
+        needed = float(memory.quantity.value(N, 1.0, B=1.0, G=1.0)) / memory.setting
         return tuple(out) + (Violation("memory_capacity", "weights and KV cache fit the replica's memory",
                                        "serving.replica_gpus", float(max(scenario.serving.replica_gpus)),
-                                       math.nan, "GPUs per replica"),)
+                                       needed, "GPUs per replica"),)
     z = np.log([N, D]) if point is None else point_z(N, D, point)
     for c in problem.constraints:
         if not c.is_loss and c.value(z) > VIOLATION_TOL:
@@ -212,6 +224,9 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
     optimum, note = _optimum(scenario, loss, unit)
     cols = plan_columns(facts, np.array([N]), np.array([D]), loss=loss, effective_tokens=D_eff,
                         objective_value=math.nan, kkt_residual=math.nan, binding=[""], **columns)
+    if cols["status"][0] == "invalid":
+        raise ScenarioError("params", "a plan whose costs fit in a double", source=scenario.source,
+                            found_text=f"found {OVERFLOW_MESSAGE} ({N:.3g} parameters on {D:.3g} tokens)")
     row = {k: plain_value(v[0]) for k, v in cols.items() if k != BASELINE_COSTS}
     row["status"] = "evaluated"
     return Evaluation(

@@ -36,7 +36,7 @@ def solve(scenario: Scenario, solver: str = "auto") -> Solution:
     >>> plan.certificate.status, plan.uncertainty is None
     ('optimal', True)
     """
-    if scenario.serving_dtypes:
+    if scenario.choices:
         return _best_choice(scenario, solver)
     return _solve_one(scenario, solver)
 
@@ -48,19 +48,23 @@ def _solve_one(scenario: Scenario, solver: str) -> Solution:
 
 
 def _best_choice(scenario: Scenario, solver: str) -> Solution:
-    """The best of the plans of each allowed value of the scenario's discrete choice (the
-    least objective: dollars, FLOP or loss), with every value's objective beside it
-    (:mod:`.choices`)."""
-    key, variants = choice_variants(scenario)
-    plans, failed = [], []
-    for value, variant in variants:
+    """The best of the plans of each allowed combination of the scenario's discrete choices
+    (the least objective: dollars, FLOP or loss), with every combination's objective
+    beside it (:mod:`.choices`)."""
+    plans, out = [], []
+    for v in choice_variants(scenario):
         try:
-            plans.append((value, _solve_one(variant, solver)))
+            sol = _solve_one(v.scenario, solver)
         except (InfeasibleError, SolverError, ScenarioError) as exc:
-            failed.append(Alternative(key, value, None, note=str(exc)))
-    if not plans:
-        raise InfeasibleError(f"{scenario.name}: no value of {key} gives a plan: "
-                              + "; ".join(f"{a.value}: {a.note}" for a in failed), ())
-    best_value, best = min(plans, key=lambda p: p[1].objective_value)
-    alternatives = tuple(Alternative(key, v, sol.objective_value, v == best_value) for v, sol in plans)
-    return replace(best, alternatives=alternatives + tuple(failed))
+            out.append(Alternative(v.settings, None, allowed=v.allowed, note=str(exc)))
+            continue
+        plans.append((v, sol))
+        out.append(Alternative(v.settings, sol.objective_value, allowed=v.allowed, params=sol.params,
+                               total_params=sol.row.get("total_params")))
+    allowed = [(v, sol) for v, sol in plans if v.allowed]
+    if not allowed:
+        reasons = "; ".join(f"{a.label}: {a.note}" for a in out if a.allowed)
+        raise InfeasibleError(f"{scenario.name}: no allowed choice gives a plan: {reasons}", ())
+    best, sol = min(allowed, key=lambda p: p[1].objective_value)
+    alternatives = tuple(replace(a, chosen=a.settings == best.settings) for a in out)
+    return replace(sol, alternatives=alternatives)

@@ -22,7 +22,9 @@ import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
-from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible, preset
+from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible
+from ..model.presets import preset
+from ..model.downstream import error_from_loss
 from ..model.quantisation import critical_tokens, ptq_degradation
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario, Target
 from .cautions import caution_context, caution_count
@@ -48,7 +50,9 @@ INFER_FIELDS = ("inference_flops", "inference_gpu_hours", "inference_cost_usd", 
 
 #: facts decided by the [law], [target] and [data] sections (the rest by costs and limits)
 LOSS_FACTS = ("law_E", "law_A", "law_B", "law_alpha", "law_beta", "law_power", "law",
-              "unique_tokens", "target_loss", "quant_scale", "quant_gamma_d", "quant_gamma_n") + tuple(
+              "unique_tokens", "target_loss", "quant_scale", "quant_gamma_d", "quant_gamma_n",
+              "moe_total_per_active", "moe_experts", "moe_active_experts", "down_epsilon", "down_k", "down_gamma",
+              "target_error") + tuple(
     f"caution_{k}" for k in ("max_params", "min_params", "max_flops", "max_tokens", "unique",
                              "penalty", "penalty_off_law", "kaplan"))
 
@@ -71,9 +75,14 @@ def row_facts(scenario: Scenario) -> dict:
     E, A, B, alpha, beta, power = scenario.law.posynomial_form()
     facts.update(law_E=E, law_A=A, law_B=B, law_alpha=alpha, law_beta=beta, law_power=power)
     facts.update(_npv_per_gpu_hour(scenario))
-    q = scenario.quantisation
+    q, moe, m = scenario.quantisation, scenario.moe, scenario.downstream
+    facts.update(down_epsilon=m.epsilon if m else math.nan, down_k=m.k if m else math.nan,
+                 down_gamma=m.gamma if m else math.nan,
+                 target_error=scenario.target.error if scenario.target and scenario.target.error is not None
+                 else math.nan)
     facts.update(quant_scale=q.scale if q else math.nan, quant_gamma_d=q.gamma_D if q else math.nan,
-                 quant_gamma_n=q.gamma_N if q else math.nan)
+                 quant_gamma_n=q.gamma_N if q else math.nan, moe_total_per_active=moe.total_per_active,
+                 moe_experts=float(moe.experts), moe_active_experts=float(moe.active_experts))
     facts.update({f"caution_{k}": v for k, v in caution_context(scenario).items()})
     facts.update(scenario=scenario.name, objective=scenario.objective, law=scenario.loss_law.name,
                  objective_unit=OBJECTIVE_UNITS[scenario.objective],
@@ -161,6 +170,9 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
         return {
             "scenario": facts["scenario"], "status": np.where(overflow(costs), "invalid", "optimal").astype(object),
             "params": N, "tokens": D, "tokens_per_param": D / N, "loss": num(loss),
+            # a mixture of experts: N is the active parameters, the law's (docs/model.md §10)
+            "active_params": N, "total_params": N * facts["moe_total_per_active"],
+            "experts": num(facts["moe_experts"]), "active_experts": num(facts["moe_active_experts"]),
             "target_loss": facts["target_loss"], **quality, "unique_tokens": facts["unique_tokens"],
             "epochs": D / facts["unique_tokens"], "effective_tokens": num(effective_tokens),
             **{k: num(costs[k]) for k in _COST_ORDER},
@@ -170,7 +182,7 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
             "baseline_total_flops": base["total_flops"],
             "baseline_total_cost_pv_usd": base["total_cost_pv_usd"],
             "savings_flops": 1 - costs["total_flops"] / base["total_flops"],
-            "savings_cost_usd": np.where(base["total_cost_pv_usd"] != 0,
+            "savings_cost": np.where(base["total_cost_pv_usd"] != 0,
                                          1 - costs["total_cost_pv_usd"] / base["total_cost_pv_usd"], np.nan),
             "binding": binding if isinstance(binding, np.ndarray) else list(binding),
             "kkt_residual": num(kkt_residual), "law": facts["law"],
@@ -188,13 +200,17 @@ SERVING_FIELDS = ("serving_replica_gpus", "serving_batch", "serving_tpot_ms", "s
                   "serving_rounding_cost_usd")
 def _quality_columns(facts: dict, N, D, loss) -> dict:
     """The served model's quality: the loss after quantising its weights, the degradation,
-    and the critical token count past which more training makes the served model worse
-    (Kumar et al. 2024, eq. 2 and 13; nan without ``[quantisation]``)."""
+    the critical token count past which more training makes the served model worse
+    (Kumar et al. 2024, eq. 2 and 13; nan without ``[quantisation]``), and the benchmark
+    error of the served loss (Gadre et al. 2024; nan without ``[downstream]``)."""
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         delta = ptq_degradation(N, D, facts["quant_scale"], facts["quant_gamma_d"], facts["quant_gamma_n"])
         crit = critical_tokens(N, facts["law_B"], facts["law_beta"], facts["quant_scale"], facts["quant_gamma_d"],
                                facts["quant_gamma_n"])
-    return {"loss_after_quantisation": loss + delta, "quantisation_degradation": delta, "critical_tokens": crit}
+        served = np.where(np.isnan(delta), loss, loss + delta)
+        error = error_from_loss(served, facts["down_epsilon"], facts["down_k"], facts["down_gamma"])
+    return {"loss_after_quantisation": loss + delta, "quantisation_degradation": delta, "critical_tokens": crit,
+            "error": error, "target_error": np.broadcast_to(facts["target_error"], np.shape(loss))}
 
 
 def overflow(costs: dict) -> np.ndarray:
@@ -252,7 +268,7 @@ def _number(x):
 
 
 #: row fields that hold whole numbers (a sweep's columns keep every number as a float)
-INT_FIELDS = ("warnings",)
+INT_FIELDS = ("warnings", "experts", "active_experts")
 
 
 def plain_column(key: str, column) -> list:
@@ -277,8 +293,13 @@ def rows_of(columns: dict, keys=None):
         yield dict(zip(keys, values))
 
 
-#: (ending of a row field, its unit, its number format): the first that matches
-_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv", "$", "money"),
+#: (part of a row field's name, its unit, its number format): the first that matches — a
+#: part ending in "_" is a prefix, one between "_" on both sides may stand anywhere, the
+#: rest are endings
+_FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd_per_million_", "$ per million tokens", "money"),
+                ("_usd", "$", "money"), ("npv", "$", "money"),
+                ("loss_after_quantisation", "nats/token", "loss"), ("_degradation", "nats/token", "loss"),
+                ("experts", "experts", "count"), ("error", "fraction", "pct"),
                 ("flops", "FLOP", "sci"),
                 ("tokens_per_param", "tokens/parameter", "num"), ("_ratio", "×", "num"),
                 ("gpu_hours", "GPU-hours", "count"), ("serving_gpus", "GPUs", "num"), ("days", "days", "num"),
@@ -290,7 +311,10 @@ _FIELD_UNITS = (("savings_", "fraction", "pct"), ("_usd", "$", "money"), ("npv",
 def field_unit(key: str):
     """(unit, number format) of a row field by its name ("total_cost_pv_usd": "$", "money"); (None, None)
     for a field without a unit."""
-    for ending, unit, fmt in _FIELD_UNITS:
-        if key.endswith(ending) or (ending.endswith("_") and key.startswith(ending)):
+    for part, unit, fmt in _FIELD_UNITS:
+        if part.startswith("_") and part.endswith("_"):
+            if part in key:
+                return unit, fmt
+        elif key.endswith(part) or (part.endswith("_") and key.startswith(part)):
             return unit, fmt
     return None, None

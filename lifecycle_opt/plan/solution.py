@@ -15,8 +15,15 @@ from ..solvers.certificate import Binding, Certificate
 from .serving_plan import ServingPlan
 
 
-#: the row fields of the served model's quality (None where a scenario does not set them)
-QUALITY_FIELDS = ("loss_after_quantisation", "quantisation_degradation", "critical_tokens")
+#: the row fields of what the model is (a mixture's active and total parameters) and of the
+#: served model's quality (None where a scenario does not set them)
+QUALITY_FIELDS = ("active_params", "total_params", "experts", "active_experts", "loss_after_quantisation",
+                  "quantisation_degradation", "critical_tokens", "error", "target_error")
+
+
+def _whole(key: str, value):
+    """Counts of experts as whole numbers (the row keeps every number as a float)."""
+    return int(value) if key in ("experts", "active_experts") and value is not None else value
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,7 @@ class PlanFigures:
                 "tokens_served": self.tokens_served, "serving_days": self.serving_days,
                 "tokens_per_day": self.tokens_per_day, **self.costs.as_dict(),
                 "overtraining_ratio": self.overtraining_ratio,
-                **{k: self.row.get(k) for k in QUALITY_FIELDS}}
+                **{k: _whole(k, self.row.get(k)) for k in QUALITY_FIELDS}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,9 +207,10 @@ class Solution(PlanFigures):
     def savings(self) -> dict:
         """Fractions saved against the baseline: params, tokens (negative = more) and the
         lifecycle dollars (present value); None where not defined."""
+        theirs_flops = self.baseline.costs.total_flops   # None: the baseline cannot be served
         out = {"params": 1 - self.params / self.baseline.params,
                "tokens": 1 - self.tokens / self.baseline.tokens,
-               "flops": 1 - self.costs.total_flops / self.baseline.costs.total_flops}
+               "flops": None if not theirs_flops else 1 - self.costs.total_flops / theirs_flops}
         ours, theirs = self.costs.total_cost_pv_usd, self.baseline.costs.total_cost_pv_usd
         out["cost_usd"] = None if ours is None or not theirs else 1 - ours / theirs
         return out

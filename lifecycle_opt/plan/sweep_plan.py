@@ -230,7 +230,7 @@ def _columnar_side(base: Base, axes, which, shape) -> _Side:
                 built.append(_side_scenario(base, axes, which, [axes[i].item(k) for i, k in zip(which, point)]))
             except ScenarioError as exc:
                 raise NotColumnar(f"a probe does not build ({exc})") from None
-        if any(s.law_samples or s.serving is not None for s in built):
+        if any(s.law_samples or s.serving is not None or s.choices for s in built):
             raise NotColumnar("the exact path")
         batch = batch_from_problems([build_problem(s) for s in built])
         side.probes, side.names = built, batch.names
@@ -253,6 +253,11 @@ def _batch_sides(plan: SweepPlan) -> None:
         # the batch solver knows the MFU serving cost (linear in N) alone
         plan.exact = True
         plan.exact_reason = "the roofline serving model"
+        return
+    if any(s.choices for s in built):
+        # each combination of a discrete choice is its own plan (the planning function's)
+        plan.exact = True
+        plan.exact_reason = "a discrete choice (moe.experts or quantisation.dtypes)"
         return
     for side in (plan.loss, plan.cost):
         if side.columns is not None:

@@ -23,7 +23,7 @@ floor or ceiling (y − x ≥ v, ≤ v), a compute cap (x + y ≤ v) and a spend
 from __future__ import annotations
 
 __all__ = ["Constraint", "Cap", "Floor", "ParamCap", "TokenCap", "RatioCap", "RatioFloor", "ComputeCap",
-           "SpendCap", "LossTarget", "CostObjective", "LossObjective", "BatchForm", "loss_minus_target"]
+           "SpendCap", "LossTarget", "ErrorTarget", "CostObjective", "LossObjective", "BatchForm", "loss_minus_target"]
 
 import math
 from dataclasses import dataclass
@@ -140,7 +140,7 @@ class Cap(Constraint):
         return h - math.log(self.setting), g, H
 
     def needed(self, z) -> float:
-        return math.exp(self.quantity.log_value(z)[0])
+        return _exp(self.quantity.log_value(z)[0])
 
     def _log_bound(self, **exponents) -> float:
         """log(setting / c) for a quantity c·Π v^e: the bound of a one-term limit in logs."""
@@ -168,7 +168,7 @@ class Floor(Constraint):
         return math.log(self.setting) - h, -g, -H
 
     def needed(self, z) -> float:
-        return math.exp(self.quantity.log_value(z)[0])
+        return _exp(self.quantity.log_value(z)[0])
 
 
 # ---- the limits the batch solver knows, by their shape in (x, y) = (log N, log D)
@@ -256,7 +256,7 @@ class LossTarget(Constraint):
     def posynomial(self) -> Posynomial | None:
         """P / level(L_t), or None when the law's loss is not a posynomial."""
         p = self.law.posynomial()
-        return None if p is None else p.scaled(1.0 / self.law.posynomial_level(self.setting))
+        return None if p is None else p.scaled(1.0 / self.law.posynomial_level(self.target))
 
     @property
     def in_plane(self) -> bool:
@@ -266,26 +266,61 @@ class LossTarget(Constraint):
         p = self.law.posynomial()
         if p is not None:
             h, g, H = p.log_value(z)
-            return h - math.log(self.law.posynomial_level(self.setting)), g, H
-        return loss_minus_target(self.law, self.setting, z)
+            return h - math.log(self.law.posynomial_level(self.target)), g, H
+        return loss_minus_target(self.law, self.target, z)
 
-    def d_h_d_setting(self, z) -> float:
+    def d_h_d_target(self) -> float:
+        """∂h/∂L_t at fixed z [1/nats]."""
         if self.law.posynomial() is not None:
             # h = log P − log level(L_t): analytic, as a target a hair above E leaves no
             # room for a finite-difference step
-            return -self.law.level_log_slope(self.setting)
+            return -self.law.level_log_slope(self.target)
         return -1.0
 
+    def d_h_d_setting(self, z) -> float:
+        return self.d_h_d_target()
+
     def needed(self, z) -> float:
+        return self.loss_at(z)
+
+    def loss_at(self, z) -> float:
+        """The loss at z [nats]."""
         return float(self.law.loss(math.exp(z[0]), math.exp(z[1])))
 
     def boundary_values(self, N, D):
-        return np.asarray(self.law.loss(N, D), dtype=float) / self.setting
+        return np.asarray(self.law.loss(N, D), dtype=float) / self.target
 
     def scale(self) -> float:
         """What h is measured against in the KKT residual: 1 for log forms, the target
         for h = L − L_t (so that both read as relative violations)."""
-        return 1.0 if self.law.posynomial() is not None else self.setting
+        return 1.0 if self.law.posynomial() is not None else self.target
+
+
+@dataclass(frozen=True)
+class ErrorTarget(LossTarget):
+    """Err(L(N, D)) ≤ setting [fraction]: a benchmark error to reach, through the mapping
+    ``downstream`` of Gadre et al. 2024, Err(L) = ε − k·exp(−γ·L). The mapping rises with
+    the loss, so the constraint is the loss target L ≤ L(Err) (docs/model.md §11) and
+    stays convex; its setting, shadow price and what a plan needs are in error."""
+
+    downstream: object = None
+
+    @property
+    def target(self) -> float:
+        return float(self.downstream.loss_for_error(self.setting))
+
+    def d_h_d_setting(self, z) -> float:
+        # dL_t/dErr = 1/(dErr/dL) = 1/(k·γ·exp(−γ·L_t))
+        m = self.downstream
+        return self.d_h_d_target() / (m.k * m.gamma * math.exp(-m.gamma * self.target))
+
+    def needed(self, z) -> float:
+        return float(self.downstream.error(self.loss_at(z)))
+
+
+def _exp(x: float) -> float:
+    """e^x, inf where it overflows a double."""
+    return math.exp(x) if x < 709.78 else math.inf
 
 
 def loss_minus_target(law, target, z):
@@ -331,11 +366,12 @@ class CostObjective:
         return self.cost.log_value(z)
 
     def value_natural(self, phi: float) -> float:
-        """The objective in its unit from φ [$ or FLOP]."""
-        return math.exp(phi)
+        """The objective in its unit from φ [$ or FLOP]; inf beyond the double range (the
+        plan's row is then invalid: its costs overflow)."""
+        return _exp(phi)
 
     def d_value_d_phi(self, phi: float) -> float:
-        return math.exp(phi)
+        return _exp(phi)
 
     def batch_form(self) -> tuple[float, float] | None:
         """(a, b) of a cost a·N·D + b·N (the MFU serving model), else None."""

@@ -20,7 +20,7 @@ from ..model.laws import LossLaw
 from ..model.posynomial import monomial
 from ..model.serving import Roofline
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario
-from .constraints import (Cap, ComputeCap, Constraint, CostObjective, Floor, LossObjective, LossTarget,
+from .constraints import (Cap, ComputeCap, Constraint, CostObjective, ErrorTarget, Floor, LossObjective, LossTarget,
                           ParamCap, RatioCap, RatioFloor, SpendCap, TokenCap)
 
 #: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
@@ -69,8 +69,13 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
     s, law = scenario, scenario.loss_law
     cons: list[Constraint] = []
     if s.target is not None and s.objective != "loss":
-        cons.append(LossTarget("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
-                               s.target.loss, "nats", law=law))
+        if s.target.error is not None:
+            cons.append(ErrorTarget("loss_target", f"benchmark error at most {s.target.error:.4g} (loss at most "
+                                    f"{s.target.loss:.6g})", "target.error", s.target.error, "error", law=law,
+                                    downstream=s.downstream))
+        else:
+            cons.append(LossTarget("loss_target", f"loss at most {s.target.loss:.6g}", "target.loss",
+                                   s.target.loss, "nats", law=law))
     if s.target is not None:
         cons += [LossTarget(f"loss_sample_{index}", f"loss under bootstrap law {index} at most "
                             f"{s.target.loss:.6g}", "target.loss", s.target.loss, "nats", law=extra)
@@ -87,19 +92,23 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
 
 
 def _plan_limits(s: Scenario) -> list[Constraint]:
-    """The limits on N, D and D/N, and the training deadline."""
+    """The limits on N, D and D/N, and the training deadline. Limits on parameters hold the
+    total parameters: N, the law's active parameters, times what a mixture of experts holds
+    per active one (docs/model.md §10; 1 for a dense model)."""
     lim, out = s.limits, []
+    total = s.moe.total_per_active
+    what = "parameters" if s.moe.is_dense else "total parameters"
     if lim.max_params is not None:
-        out.append(ParamCap("max_params", "parameters at most the cap", "limits.max_params", lim.max_params,
-                            "parameters", quantity=monomial(1.0, N=1)))
+        out.append(ParamCap("max_params", f"{what} at most the cap", "limits.max_params", lim.max_params,
+                            "parameters", quantity=monomial(total, N=1)))
     if lim.serving_memory is not None:
-        out.append(ParamCap("serving_memory", f"weights at {lim.bytes_per_param:g} bytes per parameter fit "
-                            "the serving memory", "limits.serving_memory", lim.serving_memory, "bytes",
-                            quantity=monomial(lim.bytes_per_param, N=1)))
+        out.append(ParamCap("serving_memory", f"weights ({what}) at {lim.bytes_per_param:g} bytes per parameter "
+                            "fit the serving memory", "limits.serving_memory", lim.serving_memory, "bytes",
+                            quantity=monomial(lim.bytes_per_param * total, N=1)))
     if lim.serving_gpus is not None:
-        out.append(ParamCap("serving_gpus", f"weights at {lim.bytes_per_param:g} bytes per parameter fit "
-                            "the serving GPUs", "limits.serving_gpus", float(lim.serving_gpus), "GPUs",
-                            whole=True, quantity=monomial(lim.bytes_per_param / lim.gpu_memory, N=1)))
+        out.append(ParamCap("serving_gpus", f"weights ({what}) at {lim.bytes_per_param:g} bytes per parameter "
+                            "fit the serving GPUs", "limits.serving_gpus", float(lim.serving_gpus), "GPUs",
+                            whole=True, quantity=monomial(lim.bytes_per_param * total / lim.gpu_memory, N=1)))
     if s.data.max_epochs is not None:
         U, ep = s.data.unique_tokens, s.data.max_epochs
         out.append(TokenCap("max_epochs", f"at most {ep:g} epochs over {U:.3g} unique tokens", "data.max_epochs",

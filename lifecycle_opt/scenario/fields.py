@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..errors import UnknownKeyError
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import parse_count, parse_duration, parse_rate
+from ..model.units import is_real, parse_count, parse_duration, parse_rate
 from .schema import TINY
 
 
@@ -80,17 +80,24 @@ class Section:
 
 
 def number(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite real number (numpy's too); ValueError otherwise."""
+    if not is_real(value):
         raise ValueError("a number")
-    if not math.isfinite(value):
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError("a finite number (at most about 1.8e308)") from None
+    if not math.isfinite(x):
         raise ValueError("a finite number")
-    return float(value)
+    return x
 
 
 def fraction(value) -> float:
-    x = number(value)
+    """A fraction in (0, 1]: a number such as 0.4, or a percentage such as "40%" (the one
+    rule for every share, as for rates)."""
+    x = parse_rate(value) if isinstance(value, str) else number(value)
     if not 0 < x <= 1:
-        raise ValueError("a fraction in (0, 1]")
+        raise ValueError("a fraction in (0, 1] such as 0.4 or \"40%\"")
     return x
 
 

@@ -1,27 +1,119 @@
-"""Reading what quality the served model must have beyond a loss: ``[quantisation]`` (the
-served weights quantised after training, Kumar et al. 2024; docs/model.md §10). A part
-of :class:`~.sections.SectionReader`."""
+"""Reading what the model is and how it is served beyond its size: ``[moe]`` (a mixture of
+experts under the joint law of Ludziejewski et al. 2025; docs/model.md §10) and
+``[quantisation]`` (the served weights quantised after training, Kumar et al. 2024;
+docs/model.md §11). A part of :class:`~.sections.SectionReader`."""
 from __future__ import annotations
 
-__all__ = ["QUANTISATION_KEYS", "QualityReader"]
+__all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "DOWNSTREAM_SECTION_KEYS", "QualityReader"]
 
+from ..model.downstream import DOWNSTREAM_KEYS, DownstreamMap, DownstreamTableError, downstream_from_table
 from ..model.laws import ChinchillaLaw
+from ..model.moe import DEFAULT_EXPERT_SHARE, Mixture
+from ..model.presets import JOINT_PRESETS, joint_preset
 from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS, Quantisation, quantisation_preset
-from .fields import Section, number
+from .fields import Section, fraction, integer, number
+from .files import read_toml
 
 QUANTISATION_KEYS = ("bits", "dtype", "dtypes", "preset", "C_T", "gamma_D", "gamma_N", "gamma_post")
+MOE_KEYS = ("experts", "active_experts", "expert_share")
+DOWNSTREAM_SECTION_KEYS = DOWNSTREAM_KEYS + ("file",)
 _CONSTANTS = ("C_T", "gamma_D", "gamma_N", "gamma_post")
 
 
 class QualityReader:
-    """The ``[quantisation]`` method of the section reader (which gives ``fail`` and
-    ``assumptions``)."""
+    """The ``[moe]``, ``[quantisation]``, ``[downstream]`` and ``[target] error`` methods of
+    the section reader (which gives ``fail``, ``assumptions`` and ``source``)."""
 
-    def quantisation(self, sec: Section | None, law) -> tuple[Quantisation | None, tuple[str, ...]]:
-        """(Quantisation at the served precision, the precisions to choose among): ``bits``
-        or ``dtype`` fix the precision; ``dtypes`` lets the plan choose (the first is the
-        scenario's own). The constants: a preset, or all four of C_T, gamma_D, gamma_N,
-        gamma_post."""
+    def downstream(self, sec: Section | None) -> DownstreamMap | None:
+        """The mapping Err(L) = epsilon − k·exp(−gamma·L) of ``[downstream]`` (Gadre et al.
+        2024): its constants, or ``file = "downstream.toml"`` (a [downstream] table written
+        by ``lifeopt fit``, relative to the scenario) with any constant laid over it."""
+        if sec is None:
+            return None
+        table = {k: v for k, v in sec.table.items() if k != "file"}
+        where = "downstream"
+        if sec.has("file"):
+            value = sec.table["file"]
+            if not isinstance(value, str):
+                self.fail("downstream.file", "the path of a TOML file with a [downstream] table", value)
+            path = self._folder() / value
+            data = read_toml(path)
+            if not isinstance(data.get("downstream"), dict):
+                self.fail("downstream.file", f"a file with a [downstream] table ({path}; lifeopt fit -o writes one)",
+                          found_text="found none there")
+            table = {**data["downstream"], **table}
+        try:
+            return downstream_from_table(table, where)
+        except DownstreamTableError as exc:
+            self.fail(exc.key, exc.expected, found_text=exc.found_text)
+
+    def error_target(self, sec: Section, downstream: DownstreamMap | None):
+        """The loss target of ``[target] error`` under the scenario's ``[downstream]``."""
+        from .schema import Target
+        error = sec.get("error", fraction)
+        if downstream is None:
+            self.fail("downstream", "a [downstream] mapping (epsilon, k, gamma, or file = \"downstream.toml\" from "
+                      "lifeopt fit) when [target] gives an error", found_text="found none")
+        try:
+            loss = float(downstream.loss_for_error(error))
+        except ValueError as exc:
+            self.fail("target.error", f"an error the mapping reaches ({exc})", error)
+        return Target(loss=loss, error=error)
+
+    def mixture(self, sec: Section | None, law_sec: Section, law):
+        """(Mixture, the joint law or None, the scenario's law, the choice of experts it
+        adds). With a joint dense/MoE law (``[law] preset = "ludziejewski2025"``) the law is
+        its member of the first allowed E; ``[moe] experts`` may list several E to choose
+        among (the dense model is compared in any case)."""
+        name = law_sec.table.get("preset")
+        joint = joint_preset(name) if name in JOINT_PRESETS else None
+        if sec is None:
+            return Mixture(), joint, law, ()
+        experts = self._experts(sec)
+        k = sec.get("active_experts", integer, default=1)
+        for E in experts:
+            if E > 1 and k > E:
+                self.fail("moe.active_experts", f"at most the experts of every allowed E (here {E})", k)
+        share = sec.get("expert_share", fraction, default=None)
+        if share is None or share >= 1:
+            if share is not None:
+                self.fail("moe.expert_share", "a share below 1 (the routed experts' part of the active parameters)",
+                          share)
+            share = DEFAULT_EXPERT_SHARE
+            self.assumptions.append(f"moe.expert_share not given: {share:.3g} of the active parameters are the "
+                                    "routed experts (each expert a full MLP: 8d² of a layer's 12d²)")
+        if joint is None:
+            if experts != (1,):
+                self.fail("law.preset", 'a joint dense/MoE law (preset = "ludziejewski2025") to price a mixture of '
+                          "experts", name, found_text=None if name else "found constants of a dense law")
+            return Mixture(1, 1, share), None, law, ()
+        E0 = experts[0]
+        return (Mixture(int(E0), int(min(k, E0)), share), joint, joint.at(E0),
+                (("moe.experts", tuple(int(E) for E in experts)),))
+
+    def _experts(self, sec: Section) -> tuple[int, ...]:
+        value = sec.table.get("experts", 1)
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            self.fail("moe.experts", "a number of experts, or a non-empty list of them such as [1, 8, 32]", value)
+        out = []
+        for i, v in enumerate(values):
+            key = "moe.experts" if not isinstance(value, list) else f"moe.experts[{i}]"
+            try:
+                E = integer(v)
+            except ValueError:
+                self.fail(key, "a whole number of experts", v)
+            if E < 1:
+                self.fail(key, "at least one expert (1 is dense)", v)
+            out.append(int(E))
+        if len(set(out)) != len(out):
+            self.fail("moe.experts", "each number of experts once", value)
+        return tuple(out)
+
+    def quantisation(self, sec: Section | None, law) -> tuple[Quantisation | None, tuple]:
+        """(Quantisation at the served precision, the choice it adds): ``bits`` or ``dtype``
+        fix the precision; ``dtypes`` lets the plan choose (the first is the scenario's
+        own). The constants: a preset, or all four of C_T, gamma_D, gamma_N, gamma_post."""
         if sec is None:
             return None, ()
         if not isinstance(law, ChinchillaLaw):
@@ -33,14 +125,14 @@ class QualityReader:
             self.fail("quantisation.bits", 'one of bits = 4, dtype = "int4" or dtypes = ["bf16", "fp8", "int4"] '
                       "(the served precision, or the precisions to choose among)",
                       found_text=f"found {len(given)}: {', '.join(given) or 'none'}")
-        choices: tuple[str, ...] = ()
+        choices: tuple = ()
         if sec.has("bits"):
             bits = sec.get("bits", number)
         elif sec.has("dtype"):
             bits = BITS_OF_DTYPE[sec.text("dtype", tuple(BITS_OF_DTYPE))]
         else:
-            choices = self._dtypes(sec)
-            bits = BITS_OF_DTYPE[choices[0]]
+            dtypes = self._dtypes(sec)
+            bits, choices = BITS_OF_DTYPE[dtypes[0]], (("quantisation.dtypes", dtypes),)
         return self._constants(sec, bits), choices
 
     def _dtypes(self, sec: Section) -> tuple[str, ...]:

@@ -17,6 +17,8 @@ from ..model.costs import CostModel, Demand, InferenceHardware, Timing, Training
 from ..model.finance import Finance
 from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, DataConstrainedLaw,
                           KaplanLaw, LossLaw)
+from ..model.downstream import DownstreamMap
+from ..model.moe import JointMoELaw, Mixture
 from ..model.quantisation import Quantisation, QuantisedLaw
 from ..model.serving import Roofline
 
@@ -37,15 +39,19 @@ BYTES_PER_PARAM = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.
 
 @dataclass(frozen=True)
 class Target:
-    """The quality to reach: a loss [nats/token], perhaps derived from a reference plan.
+    """The quality to reach: a loss [nats/token], perhaps derived from a reference plan or
+    from a benchmark error.
 
     reference_params, reference_tokens [count]: the plan "as good as" which the target was
     given, or None when the loss was given directly.
+    error [fraction]: the benchmark error to reach (``[target] error``), or None; the loss is
+    then the one the scenario's ``[downstream]`` mapping gives for it (docs/model.md §11).
     """
 
     loss: float
     reference_params: float | None = None
     reference_tokens: float | None = None
+    error: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,16 +131,19 @@ class Scenario:
     law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
     robust : what to do with them (see Robust); None without samples
     serving : the roofline serving model (docs/model.md §8), or None for the MFU model
-    quantisation : the served weights' post-training quantisation (docs/model.md §10), or None
-    serving_dtypes : the serving precisions the plan chooses among (``[quantisation] dtypes``;
-        the scenario itself is the first), or () for none
+    quantisation : the served weights' post-training quantisation (docs/model.md §11), or None
+    downstream : the mapping from loss to a benchmark's error (``[downstream]``), or None
+    moe : the mixture of experts (Mixture(): dense); joint_law : the joint dense/MoE law its
+        ``law`` is the member of (docs/model.md §10), or None
+    choices : ((setting, allowed values), ...): the discrete choices the plan makes among
+        (``[moe] experts``, ``[quantisation] dtypes``); the scenario itself is one combination
     assumptions : defaults applied, printed by the report
     source : the file the scenario came from, for error messages
 
     Build one in a notebook with :func:`scenario_from_dict` (the same keys as the file)
     or directly:
 
-    >>> from lifecycle_opt.model.laws import preset
+    >>> from lifecycle_opt.model.presets import preset
     >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
     ...              target=Target(loss=1.947), demand=Demand(output_tokens=2e12))
     >>> s.costs.cost("flops").terms     # 6·N·D + 2·N·T [FLOP]
@@ -156,7 +165,10 @@ class Scenario:
     robust: Robust | None = None
     serving: Roofline | None = None
     quantisation: Quantisation | None = None
-    serving_dtypes: tuple[str, ...] = ()
+    downstream: DownstreamMap | None = None
+    moe: Mixture = field(default_factory=Mixture)
+    joint_law: JointMoELaw | None = None
+    choices: tuple = ()
     assumptions: tuple[str, ...] = ()
     source: str | None = None
     raw: dict | None = field(default=None, compare=False, repr=False)
@@ -215,6 +227,13 @@ def check(s: Scenario) -> None:
     if s.target is not None:
         E = s.law.irreducible_loss
         key = "target.reference" if s.target.reference_params is not None else "target.loss"
+        if s.target.error is not None:
+            if s.downstream is None:
+                fail(src, "downstream", "a [downstream] mapping (epsilon, k, gamma, or file = \"downstream.toml\" "
+                     "from lifeopt fit) when [target] gives an error", found_text="found none")
+            if not s.target.loss > E:
+                fail(src, "target.error", f"an error above {float(s.downstream.error(E)):.4g}, the error at the "
+                     f"law's irreducible loss E = {E:g} (no plan reaches a lower one)", s.target.error)
         if not s.target.loss > E:
             fail(src, key, f"a loss above the irreducible loss E = {E:g} of law {s.law.name}",
                   s.target.loss)

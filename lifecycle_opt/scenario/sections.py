@@ -12,16 +12,17 @@ import math
 from pathlib import Path
 
 from ..fit.runs import read_samples
+from ..errors import ScenarioError
 from ..model import hardware as hw_catalogue
 from ..model.constants import DAYS_PER_MONTH
 from ..model.costs import Demand, InferenceHardware, TrainingHardware
-from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange,
-                          KaplanLaw, PRESETS, preset)
+from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange, KaplanLaw
+from ..model.presets import PRESETS, preset
 from ..model.units import (parse_bandwidth, parse_bytes, parse_count, parse_flop_rate, parse_flops,
                            parse_money)
 from .files import read_toml
 from .finance_section import FINANCE_KEYS, FinanceReader
-from .quality import QUANTISATION_KEYS, QualityReader
+from .quality import DOWNSTREAM_SECTION_KEYS, MOE_KEYS, QUANTISATION_KEYS, QualityReader
 from .fields import Section, fraction, in_days, integer, number
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
@@ -34,7 +35,7 @@ LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "al
 
 
 _TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance", "robust", "serving", "quantisation")
+             "budget", "limits", "finance", "robust", "serving", "quantisation", "moe", "downstream")
 
 
 class SectionReader(FinanceReader, QualityReader):
@@ -60,7 +61,8 @@ class SectionReader(FinanceReader, QualityReader):
         robust = self.robust(top.sub("robust", ("probability", "distribution_samples")), samples)
         data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
                                                  "R_D_star", "R_N_star")), law)
-        target = self.target(top.sub("target", ("loss", "reference")), law)
+        downstream = self.downstream(top.sub("downstream", DOWNSTREAM_SECTION_KEYS))
+        target = self.target(top.sub("target", ("loss", "reference", "error")), law, downstream)
         fin = top.sub("finance", FINANCE_KEYS)
         monthly = self.monthly_demand(fin)
         infer_sec = top.sub("inference", ("tokens", "requests", "input_tokens", "output_tokens",
@@ -91,9 +93,11 @@ class SectionReader(FinanceReader, QualityReader):
             self.fail(weights_only, 'no weights-only serving limit with serving.model = "roofline" '
                       '(its memory limit holds weights and KV cache: serving.replica_gpus)',
                       found_text="found one")
-        quantisation, dtypes = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
+        quantisation, dtype_choice = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
+        moe, joint, law, expert_choice = self.mixture(top.sub("moe", MOE_KEYS), law_sec, law)
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
-                        quantisation=quantisation, serving_dtypes=dtypes,
+                        quantisation=quantisation, moe=moe, joint_law=joint, choices=expert_choice + dtype_choice,
+                        downstream=downstream,
                         data=data_limits, budget=budget, limits=limits, training=training,
                         inference=inference, finance=finance, law_samples=samples, robust=robust,
                         assumptions=tuple(self.assumptions),
@@ -150,7 +154,7 @@ class SectionReader(FinanceReader, QualityReader):
             name = sec.text("preset")
             try:
                 return preset(name)
-            except KeyError:
+            except ScenarioError:
                 close = difflib.get_close_matches(name, PRESETS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.fail("law.preset", f"one of {', '.join(PRESETS)}", found_text=f"found {name!r}{hint}")
@@ -203,14 +207,17 @@ class SectionReader(FinanceReader, QualityReader):
                           sec.get("R_N_star", number, default=MUENNIGHOFF_R_N_STAR))
 
     # ---- [target]
-    def target(self, sec: Section | None, law) -> Target | None:
+    def target(self, sec: Section | None, law, downstream) -> Target | None:
         if sec is None:
             return None
-        if sec.has("loss") == sec.has("reference"):
-            self.fail("target", "exactly one of loss or reference",
-                      found_text="found both" if sec.has("loss") else "found neither")
+        given = [k for k in ("loss", "reference", "error") if sec.has(k)]
+        if len(given) != 1:
+            self.fail("target", "exactly one of loss, reference or error",
+                      found_text=f"found {' and '.join(given)}" if given else "found none")
         if sec.has("loss"):
             return Target(loss=sec.get("loss", number))
+        if sec.has("error"):
+            return self.error_target(sec, downstream)
         ref = sec.sub("reference", ("params", "tokens"))
         if not (ref.has("params") and ref.has("tokens")):
             self.fail("target.reference", 'a table { params = "70B", tokens = "1.4T" }', ref.table)

@@ -74,7 +74,8 @@ def _round_outward(value: float, c) -> float:
 def _advice(c, current: float, required: float) -> str:
     direction = "at least" if c.relaxes_upward else "at most"
     if c.is_loss:
-        return (f"{c.key} {current:.6g} is below the lowest loss reachable within the other "
+        what = "loss" if c.unit == "nats" else "benchmark error"
+        return (f"{c.key} {current:.6g} is below the lowest {what} reachable within the other "
                 f"limits, {required:.6g}: raise it to {direction} {required:.6g}")
     return (f"{c.key}: {format_setting(current, c.unit)} → {direction} "
             f"{format_setting(required, c.unit)}")

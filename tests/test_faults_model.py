@@ -1,0 +1,142 @@
+"""Faults of the model's surfaces (issue 32): plans that cannot be served, values at the
+ends of the double range, a flat loss under the roofline serving model, and numbers as a
+notebook passes them. Each case was an exit 70 (our own bug), a wrong answer or a lie of
+the certificate; each is now a plan, an invalid row with its reason, or one line and
+exit 2 (input) or 1 (no plan)."""
+import json
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import lifecycle_opt
+from lifecycle_opt.cli import cli
+from lifecycle_opt.errors import ScenarioError
+from lifecycle_opt.scenario.reader import scenario_from_dict
+
+from conftest import EXAMPLES
+
+SLO = EXAMPLES / "serving_slo.toml"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def one_line(result, code):
+    assert result.exit_code == code, result.output
+    text = result.output.strip()
+    assert text.startswith("error: ") and "\n" not in text and "internal error" not in text, text
+    return text
+
+
+def with_text(tmp_path, source, pattern, replacement, name="s.toml"):
+    text = re.sub(pattern, replacement, source.read_text(), flags=re.M)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("params", ["1T", "300B"])
+def test_evaluating_a_plan_no_replica_can_serve_says_so(params):
+    out = run("evaluate", SLO, "--params", params, "--tokens", "15T")
+    assert out.exit_code == 0, out.output
+    assert "no allowed replica serves it" in out.output
+    data = json.loads(run("evaluate", SLO, "--params", params, "--tokens", "15T", "--format", "json").output)
+    (v,) = [v for v in data["violated"] if v["name"] == "memory_capacity"]
+    # the weights alone need N·2 bytes over 90 % of 80 GB a GPU: more than the 8 allowed
+    assert v["needed"] > 8
+
+
+def test_a_baseline_that_cannot_be_served_is_reported_not_a_crash(tmp_path):
+    path = with_text(tmp_path, SLO, r"^max_context_tokens = .*$", "max_context_tokens = 1e6")
+    out = run("solve", path)
+    assert out.exit_code == 0, out.output
+    assert "the compute-optimal plan cannot be served" in out.output
+    data = json.loads(run("solve", path, "--format", "json").output)
+    assert data["baseline"]["total_flops"] is None and data["savings"]["flops"] is None
+    assert run("compare", path, SLO).exit_code == 0
+
+
+def test_a_flat_loss_under_the_roofline_model_is_explained_not_certified(tmp_path):
+    path = tmp_path / "flat.toml"
+    path.write_text('name = "flat"\n[law]\npreset = "muennighoff2023"\n[objective]\nminimize = "loss"\n'
+                    '[budget]\ntraining_flops = 1e24\n[data]\nunique_tokens = "1B"\nrepetition_penalty = true\n'
+                    '[inference]\nrequests = 1e9\ninput_tokens = 800\noutput_tokens = 200\n'
+                    '[hardware.training]\ngpu = "H100"\nmfu = 0.4\nprice_per_gpu_hour = 2.5\n'
+                    '[hardware.inference]\ngpu = "H100"\ndtype = "bf16"\nprice_per_gpu_hour = 2.5\n'
+                    '[serving]\nmodel = "roofline"\ncontext_tokens = 900\nmax_context_tokens = 4096\n')
+    text = one_line(run("solve", path), 1)
+    assert "the loss is flat" in text and 'minimize = "cost"' in text
+
+
+def test_a_looser_epochs_limit_never_makes_a_plan_infeasible(tmp_path):
+    small = EXAMPLES / "small_corpus.toml"
+    plans = []
+    for epochs in ("1e297", "1e300"):
+        out = run("solve", with_text(tmp_path, small, r"^max_epochs = .*$", f"max_epochs = {epochs}"),
+                  "--format", "json")
+        assert out.exit_code == 0, out.output
+        plans.append(json.loads(out.output))
+    assert plans[0]["params"] == pytest.approx(plans[1]["params"], rel=1e-9)
+
+
+def test_a_long_prompt_is_a_plan_or_an_explained_infeasibility(tmp_path):
+    out = run("solve", with_text(tmp_path, SLO, r"^ttft_ms = .*$", "ttft_ms = 500\nprompt_tokens = 1e300"))
+    assert out.exit_code in (0, 1, 2) and "nan" not in out.output and "internal error" not in out.output
+
+
+def test_quantities_at_the_top_of_the_double_range(tmp_path):
+    chat = EXAMPLES / "chat_assistant.toml"
+    huge_corpus = with_text(tmp_path, chat, r"^unique_tokens = .*$", "unique_tokens = 1e308", "corpus.toml")
+    assert run("solve", huge_corpus).exit_code == 0
+    assert run("evaluate", huge_corpus, "--params", "8B", "--tokens", "1T").exit_code == 0
+    assert run("sweep", huge_corpus, "--vary", "inference.tokens=1e11,1e12", "--format", "csv").exit_code == 0
+    # a serving price of 1e305 $/GPU-hour: the costs overflow a double, said on one line
+    text = (chat.read_text().replace('dtype = "fp8"\nprefill_mfu', 'dtype = "fp8"\nprefill_mfu', 1))
+    i = text.index("[hardware.inference]")
+    text = text[:i] + text[i:].replace("price_per_gpu_hour = 2.50", "price_per_gpu_hour = 1e305", 1)
+    price = tmp_path / "price.toml"
+    price.write_text(text)
+    assert "overflow" in one_line(run("solve", price), 2)
+    # a sweep point at 1e308 tokens under the repetition penalty: an invalid row with its reason
+    penalised = with_text(tmp_path, chat, r"^repetition_penalty = .*$", "repetition_penalty = true", "pen.toml")
+    penalised.write_text(penalised.read_text().replace('preset = "hoffmann2022"', 'preset = "muennighoff2023"'))
+    out = run("sweep", penalised, "--vary", "inference.tokens=1e12,1e308", "--format", "json")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert [r["status"] for r in rows] == ["optimal", "invalid"] and "overflow" in rows[1]["message"]
+    # an integer of 400 digits on the command line
+    out = run("sweep", chat, "--vary", "inference.tokens=1" + "0" * 400, "--format", "json")
+    assert out.exit_code in (0, 2) and "internal error" not in out.output
+    # a plan of 1e300 parameters on 1e300 tokens: its costs overflow, said against --params
+    assert "params: expected a plan whose costs fit" in one_line(
+        run("evaluate", chat, "--params", "1e300", "--tokens", "1e300"), 2)
+
+
+def test_standard_output_by_name():
+    out = run("solve", EXAMPLES / "chat_assistant.toml", "--format", "json", "-o", "/dev/stdout")
+    assert out.exit_code == 0 and json.loads(out.stdout)["params"] > 0
+
+
+def test_numbers_as_a_notebook_passes_them():
+    s = scenario_from_dict({"law": {"preset": "hoffmann2022"}, "target": {"loss": np.float32(2.0)},
+                            "inference": {"tokens": np.int64(10 ** 12)},
+                            "hardware": {"training": {"gpu": "H100", "mfu": "40%"}}})
+    assert (s.target.loss, s.demand.tokens, s.training.mfu) == (2.0, 1e12, 0.4)
+    with pytest.raises(ScenarioError) as info:
+        lifecycle_opt.preset("nope")
+    assert info.value.key == "law.preset" and "hoffmann2022" in str(info.value)
+
+
+def test_control_characters_from_a_file_never_reach_the_terminal(tmp_path):
+    path = tmp_path / "escape.toml"
+    path.write_text('name = "a\\u001b[31mred\\u0000b"\n[law]\npreset = "hoffmann2022"\n[target]\nloss = 2.0\n')
+    out = run("solve", path)
+    assert out.exit_code == 0 and "\x1b" not in out.output and "\x00" not in out.output
+    assert "a\\x1b[31mred\\x00b" in out.output.splitlines()[0]
+    bad = tmp_path / "nul.toml"
+    bad.write_text('[law]\npreset = "hoff\\u0000"\n[target]\nloss = 2.0\n')
+    text = one_line(run("solve", bad), 2)
+    assert "\x00" not in text and "law.preset" in text
