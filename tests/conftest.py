@@ -18,3 +18,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def _run_from_root(monkeypatch):
     # doctests and examples use paths relative to the repository root
     monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture(scope="session")
+def libreoffice(tmp_path_factory):
+    """LibreOffice with one profile for the whole session (tests/spreadsheet.py): starting
+    on a fresh profile costs seconds each time. Skips, saying why, where it is missing."""
+    from spreadsheet import NO_LIBREOFFICE, SOFFICE, LibreOffice
+    if SOFFICE is None:
+        pytest.skip(NO_LIBREOFFICE)
+    return LibreOffice(tmp_path_factory.mktemp("libreoffice"))

@@ -20,7 +20,7 @@ ORDER = [
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_result", "plan.sweep", "plan.evaluation",
     "fit.runs", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.identify", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
-    "outputs.serving_report", "outputs.text_cells", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots",
+    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots",
     "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.__main__",
 ]
 STAGES = ["errors", "model", "scenario", "problem", "solvers", "plan", "fit", "outputs", "cli"]

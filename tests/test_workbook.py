@@ -1,64 +1,40 @@
 """The spreadsheet export: live formulas, stored values, recalculation by a real spreadsheet
-program (LibreOffice), the CSV tables, and the command's options."""
+program (LibreOffice), number formats, yearly totals and the chart, the CSV tables, and the
+command's options. What an Inputs change recomputes is in test_workbook_inputs.py; how the
+workbooks print, in test_workbook_print.py."""
 import csv
 import io
+import re
 import sys
+import zipfile
 
-import numpy_financial as npf
 import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
-from lifecycle_opt.scenario.reader import load_scenario
 from lifecycle_opt.plan.sweep import sweep
 from lifecycle_opt.outputs.plan_book import plan_book
 from lifecycle_opt.outputs.workbook import Book, csv_tables, sweep_book, write_xlsx, xlsx_bytes
 
+from books import PLAN_EXAMPLES, column_width, formula_cells, month_columns, planned, row_of, workbook_file
 from conftest import EXAMPLES
-from spreadsheet import SOFFICE, named_values, pdf_pages, recalculate, set_named_input, strip_cached_values
-
-PLAN_EXAMPLES = ["finance_plan", "owned_cluster", "chat_assistant", "research_model", "small_corpus", "serving_slo"]
-needs_libreoffice = pytest.mark.skipif(
-    SOFFICE is None, reason="LibreOffice is not installed here (.ci/run installs Debian's "
-                            "libreoffice-calc-nogui; on other systems install LibreOffice to run this test)")
-
-_cache = {}
-
-
-def planned(name):
-    if name not in _cache:
-        scenario = load_scenario(EXAMPLES / f"{name}.toml")
-        _cache[name] = (scenario, solve(scenario))
-    return _cache[name]
-
-
-def workbook_file(name, tmp_path):
-    scenario, sol = planned(name)
-    return write_xlsx(plan_book(scenario, sol), tmp_path / f"{name}.xlsx"), sol
-
-
-def formula_cells(path):
-    wb = openpyxl.load_workbook(path)
-    for ws in wb.worksheets:
-        for row in ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str) and cell.value.startswith("="):
-                    yield ws.title, cell.coordinate
+from spreadsheet import named_values, strip_cached_values
 
 
 def test_sheets_and_what_the_cover_says(tmp_path):
     path, _ = workbook_file("finance_plan", tmp_path)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Cover", "Inputs", "Calculations", "Cash flow", "Outputs"]
+    assert wb.sheetnames == ["Cover", "Inputs", "Calculations", "Cash flow", "Spending chart", "Outputs"]
     cover = " ".join(str(c.value) for row in wb["Cover"].iter_rows() for c in row if c.value)
     assert "hoffmann2022" in cover and "Hoffmann et al. 2022" in cover
     assert "do NOT recompute" in cover and "Re-run `lifeopt solve`" in cover
-    # the cash flow has one column per month after label, unit and total
-    months = [c.value for c in wb["Cash flow"][1]][3:]
-    assert months[0] == "2027-01" and months[-1] == "2029-03" and len(months) == 27
+    # one column per month: the plan's 3 + 24 from 2027-01 (finance_plan.toml), and the
+    # 12 that up to 12 more months of training could push serving into
+    cash = wb["Cash flow"]
+    months = [cash.cell(1, c).value for c in month_columns(cash)]
+    assert months[0] == "2027-01" and months[26] == "2029-03" and months[-1] == "2030-03" and len(months) == 39
     assert "Cash flow" not in openpyxl.load_workbook(workbook_file("chat_assistant", tmp_path)[0]).sheetnames
 
 
@@ -89,18 +65,30 @@ def test_formulas_store_their_values_for_viewers_that_do_not_recalculate(tmp_pat
     assert not missing
 
 
-@needs_libreoffice
-@pytest.mark.parametrize("name", PLAN_EXAMPLES)
-def test_libreoffice_recalculates_every_formula_to_the_python_numbers(name, tmp_path):
-    path, sol = workbook_file(name, tmp_path)
-    (tmp_path / "stripped").mkdir()
-    stripped = strip_cached_values(path, tmp_path / "stripped" / path.name)
+@pytest.fixture(scope="module")
+def recalculated(libreoffice, tmp_path_factory):
+    """Every example's workbook with its stored results dropped, then recalculated by
+    LibreOffice (one call for all): name → (our file, LibreOffice's, solution)."""
+    folder = tmp_path_factory.mktemp("recalculated")
+    (folder / "stripped").mkdir()
+    ours, stripped = {}, []
+    for name in PLAN_EXAMPLES:
+        path, sol = workbook_file(name, folder)
+        ours[name] = (path, sol)
+        stripped.append(strip_cached_values(path, folder / "stripped" / path.name))
     # no stored results left: whatever is read back was computed by LibreOffice
-    assert all(openpyxl.load_workbook(stripped, data_only=True)[s][c].value is None
-               for s, c in formula_cells(path))
-    recalculated = recalculate(stripped, tmp_path)
+    for path in stripped:
+        values = openpyxl.load_workbook(path, data_only=True)
+        assert all(values[s][c].value is None for s, c in formula_cells(path))
+    theirs = libreoffice.recalculate(stripped)
+    return {name: (ours[name][0], theirs[k], ours[name][1]) for k, name in enumerate(PLAN_EXAMPLES)}
+
+
+@pytest.mark.parametrize("name", PLAN_EXAMPLES)
+def test_libreoffice_recalculates_every_formula_to_the_python_numbers(name, recalculated):
+    path, theirs_path, sol = recalculated[name]
     ours = openpyxl.load_workbook(path, data_only=True)
-    theirs = openpyxl.load_workbook(recalculated, data_only=True)
+    theirs = openpyxl.load_workbook(theirs_path, data_only=True)
     checked = 0
     for sheet, cell in formula_cells(path):
         a, b = ours[sheet][cell].value, theirs[sheet][cell].value
@@ -110,8 +98,10 @@ def test_libreoffice_recalculates_every_formula_to_the_python_numbers(name, tmp_
             # is the baseline (rounding noise, computed in a different order by LibreOffice)
             assert b == pytest.approx(a, rel=1e-9, abs=1e-15), (sheet, cell)
             checked += 1
+        else:
+            assert b == a, (sheet, cell)              # texts: serving starts, the training note
     assert checked > 40
-    names = named_values(recalculated)
+    names = named_values(theirs_path)
     assert names["total_usd"] == pytest.approx(sol.costs.total_cost_usd, rel=1e-9)
     assert names["total_pv"] == pytest.approx(sol.costs.total_cost_pv_usd, rel=1e-9)
     assert names["train_flops"] == pytest.approx(sol.costs.training_flops, rel=1e-9)
@@ -121,47 +111,53 @@ def test_libreoffice_recalculates_every_formula_to_the_python_numbers(name, tmp_
         assert names["npv_check"] == pytest.approx(sol.cash_flow.npv_usd, rel=1e-9)
 
 
-@needs_libreoffice
-def test_changing_the_price_per_gpu_hour_recomputes_the_costs_by_that_factor(tmp_path):
-    path, sol = workbook_file("finance_plan", tmp_path)
-    changed = set_named_input(path, "train_price_in", 2.5 * 1.6, tmp_path / "changed.xlsx")
-    names = named_values(recalculate(changed, tmp_path))
-    c = sol.costs
-    assert names["train_usd"] == pytest.approx(1.6 * c.training_cost_usd, rel=1e-12)
-    assert names["train_pv"] == pytest.approx(1.6 * c.training_cost_pv_usd, rel=1e-12)
-    assert names["infer_usd"] == pytest.approx(c.inference_cost_usd, rel=1e-12)
-    assert names["total_usd"] == pytest.approx(1.6 * c.training_cost_usd + c.inference_cost_usd, rel=1e-12)
-    expected_npv = 1.6 * c.training_cost_pv_usd + c.inference_cost_pv_usd
-    assert names["npv_usd"] == pytest.approx(expected_npv, rel=1e-12)
-    assert names["npv_check"] == pytest.approx(expected_npv, rel=1e-12)
-    # the optimiser's results stay as they were (LibreOffice saves 15 significant digits)
-    assert names["params_N"] == pytest.approx(sol.params, rel=1e-14)
-    assert names["tokens_D"] == pytest.approx(sol.tokens, rel=1e-14)
+def test_the_cash_flow_totals_each_year_as_the_text_report_does(recalculated):
+    """Yearly totals: twelve months at a time from the start of training (the text report's
+    CASH FLOW by year), summed here from the solution's months, and read back after
+    LibreOffice recalculated the sheet."""
+    _, theirs, sol = recalculated["finance_plan"]
+    cf = sol.cash_flow
+    ws = openpyxl.load_workbook(theirs, data_only=True)["Cash flow"]
+    years = [c.value for c in ws[1][3:month_columns(ws)[0] - 1]]
+    # 2027-01 … 2029-03 as planned, then the year of the months a longer training could fill
+    assert years == ["2027-01 … 2027-12", "2028-01 … 2028-12", "2029-01 … 2029-12", "2030-01 … 2030-03"]
+    for label, series in (("training spend", cf.training_usd), ("tokens served", cf.inference_tokens),
+                          ("inference spend", cf.inference_usd), ("present value of spend", cf.present_value)):
+        row = row_of(ws, label)
+        by_year = [sum(series[a:a + 12]) for a in (0, 12, 24)] + [0.0]
+        assert [c.value for c in row[3:7]] == pytest.approx(by_year, rel=1e-9, abs=1e-6), label
+        assert row[2].value == pytest.approx(sum(series), rel=1e-9)
+    text = CliRunner().invoke(cli, ["solve", "examples/finance_plan.toml"]).output
+    assert "2027-01 … 2027-12" in text and "2029-01 … 2029-03" in text       # the same years
 
 
-@needs_libreoffice
-def test_changing_the_discount_rate_and_mfu_recomputes_npv_and_hours(tmp_path):
-    path, sol = workbook_file("finance_plan", tmp_path)
-    step = set_named_input(path, "discount_rate", 0.25, tmp_path / "step.xlsx")
-    changed = set_named_input(step, "train_mfu", 0.5, tmp_path / "changed.xlsx")
-    recalculated = recalculate(changed, tmp_path)
-    names = named_values(recalculated)
-    assert names["train_gpu_hours"] == pytest.approx(sol.costs.training_gpu_hours * 0.4 / 0.5, rel=1e-12)
-    ws = openpyxl.load_workbook(recalculated, data_only=True)["Cash flow"]
-    labels = [row[0].value for row in ws.iter_rows()]
-    spend = [c.value for c in ws[labels.index("total spend") + 1][3:]]
-    assert names["npv_usd"] == pytest.approx(npf.npv(1.25 ** (1 / 12) - 1, spend), rel=1e-12)
-    assert names["npv_usd"] < sol.cash_flow.npv_usd
+def test_the_spending_chart_draws_the_cash_flow_months(tmp_path):
+    """The chart sheet plots the Cash flow's training and inference spend over its months."""
+    path, _ = workbook_file("finance_plan", tmp_path)
+    ws = openpyxl.load_workbook(path)["Cash flow"]
+    first, last = (openpyxl.utils.get_column_letter(c) for c in (month_columns(ws)[0], month_columns(ws)[-1]))
+    train, infer = row_of(ws, "training spend")[0].row, row_of(ws, "inference spend")[0].row
+    with zipfile.ZipFile(path) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+        assert any(n.startswith("xl/chartsheets/") for n in z.namelist())
+    assert len(charts) == 1
+    refs = re.findall(r"<c:f>([^<]*)</c:f>", charts[0])
+    assert f"'Cash flow'!${first}${train}:${last}${train}" in refs
+    assert f"'Cash flow'!${first}${infer}:${last}${infer}" in refs
+    assert f"'Cash flow'!${first}$1:${last}$1" in refs
+    assert "Spending by month" in charts[0] and 'sz="1100"' in charts[0]      # 11 pt like the cells
 
 
 def test_csv_tables_carry_the_same_numbers(tmp_path):
     scenario, sol = planned("finance_plan")
     tables = csv_tables(plan_book(scenario, sol))
+    # the chart's sheet has no cells, so no table
     assert set(tables) == {"cover.csv", "inputs.csv", "calculations.csv", "cash_flow.csv", "outputs.csv"}
     rows = list(csv.reader(io.StringIO(tables["cash_flow.csv"])))
     pv = next(r for r in rows if r[0] == "present value of spend")
     assert float(pv[2]) == pytest.approx(sol.cash_flow.npv_usd, rel=1e-15)
-    assert [float(x) for x in pv[3:]] == pytest.approx(sol.cash_flow.present_value, rel=1e-15)
+    months = [float(x) for x in pv[3 + 4:]]           # after the totals of 4 years (2027 … 2030)
+    assert months[:27] == pytest.approx(sol.cash_flow.present_value, rel=1e-15) and months[27:] == [0.0] * 12
     assert not any(cell.startswith("=") for r in rows for cell in r)      # values, not formulas
 
 
@@ -220,24 +216,19 @@ def test_a_failed_export_leaves_no_file_behind(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@needs_libreoffice
-@pytest.mark.parametrize("name", PLAN_EXAMPLES)
-def test_every_sheet_prints_on_one_page_wide(name, tmp_path):
-    """Page setup: one page wide, repeated headers and labels; the plans of the examples
-    print each sheet on one page (a 5-sheet plan printed on 22 pages before)."""
-    path, _ = workbook_file(name, tmp_path)
-    sheets = openpyxl.load_workbook(path).sheetnames
-    assert pdf_pages(path, tmp_path) == len(sheets)
-    ws = openpyxl.load_workbook(path)["Calculations"]
-    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight in (0, "0")
-    assert ws.print_title_rows.replace("$", "") == "1:1"
+#: the units whose numbers may show an exponent: compute and its rate (and the shadow prices
+#: of a loss objective, "loss per FLOP": 3.8E-25)
+_SCIENTIFIC_UNITS = {"FLOP", "FLOP/s"}
 
 
 @pytest.mark.parametrize("name", PLAN_EXAMPLES)
-def test_no_dollar_day_or_percent_cell_shows_scientific_notation(name, tmp_path):
+def test_no_count_time_or_money_shows_scientific_notation(name, tmp_path):
+    """Tokens, parameters, GPU-hours, bytes, times and dollars read as plain numbers
+    (issue 30: 2.5000E+12 tokens, 6.0000E-03 s): only FLOP and FLOP/s keep an exponent;
+    amounts of money have no cents, prices have them, negative or not."""
     path, _ = workbook_file(name, tmp_path)
     wb = openpyxl.load_workbook(path)
-    checked = 0
+    checked, units = 0, set()
     for ws in wb.worksheets:
         header = [c.value for c in ws[1]]
         if "unit" not in header:
@@ -245,91 +236,49 @@ def test_no_dollar_day_or_percent_cell_shows_scientific_notation(name, tmp_path)
         unit_col = header.index("unit")
         for row in ws.iter_rows(min_row=2):
             unit = row[unit_col].value if len(row) > unit_col else None
-            if unit not in ("$", "days", "fraction", "$/GPU-hour", "fraction / year", "$/kWh"):
+            if not unit or unit in _SCIENTIFIC_UNITS or unit.startswith("loss per "):
                 continue
-            for c in row[1:unit_col]:
-                if isinstance(c.value, (int, float)) or str(c.value).startswith("="):
-                    assert "E+" not in (c.number_format or ""), (ws.title, c.coordinate, unit)
+            for c in row[1:]:
+                if c.column - 1 != unit_col and (isinstance(c.value, (int, float)) or str(c.value).startswith("=")):
+                    assert "E+" not in c.number_format and "E-" not in c.number_format, (ws.title, c.coordinate, unit)
+                    if unit == "$":
+                        assert c.number_format == '"$"#,##0;-"$"#,##0', (ws.title, c.coordinate)
+                    elif unit.startswith("$/"):
+                        assert c.number_format == '"$"#,##0.00;-"$"#,##0.00', (ws.title, c.coordinate)
                     checked += 1
-    assert checked > 5
+                    units.add(unit)
+    assert checked > 20
+    assert {"tokens", "$"} <= units
+    if name == "serving_slo":
+        assert {"ms", "µs", "bytes", "$/million tokens", "GPU-hours"} <= units
 
 
-@needs_libreoffice
-def test_number_formats_read_as_a_person_reads_them(tmp_path):
-    """Dollars without cents from $10,000, with a sign when negative; zero and negative
-    FLOP-like numbers right: what LibreOffice displays, exported as shown."""
-    import subprocess
+def test_serving_times_read_in_milliseconds_and_microseconds(tmp_path):
+    """TPOT and TTFT in ms (as serving.tpot_ms), GPU time per token in µs, from the
+    Solution's seconds."""
+    path, sol = workbook_file("serving_slo", tmp_path)
+    names = named_values(path)
+    p = sol.serving.rounded
+    assert names["tpot"] == pytest.approx(1e3 * p.step_seconds, rel=1e-12)
+    assert names["ttft"] == pytest.approx(1e3 * p.ttft_seconds, rel=1e-12)
+    assert names["decode_gpu_us"] == pytest.approx(1e6 * p.decode_gpu_seconds_per_token, rel=1e-12)
+
+
+def test_number_formats_read_as_a_person_reads_them(libreoffice, tmp_path):
+    """Dollars in whole dollars, negative ones too, prices with cents; counts with
+    separators; FLOP-like numbers with an exponent, zero as 0: what LibreOffice displays,
+    exported as shown."""
     from lifecycle_opt.outputs.workbook import Cell, Sheet
     values = [0.0, -1.5e20, 2.5e21, -25000.5, 12.345, 1631335.4]
-    book = Book([Sheet("Formats", [[Cell(v, style="calc", fmt="sci"), Cell(v, style="calc", fmt="money"),
-                                    Cell(v, style="calc", fmt="count")] for v in values])])
-    path = write_xlsx(book, tmp_path / "formats.xlsx")
-    subprocess.run([SOFFICE, "--headless", f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
-                    "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true",
-                    "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180)
-    shown = list(csv.reader((tmp_path / "formats.csv").read_text().splitlines()))
+    book = Book([Sheet("Formats", [[Cell(v, style="calc", fmt=f) for f in ("sci", "money", "price", "count")]
+                                   for v in values])])
+    shown = list(csv.reader(libreoffice.csv(write_xlsx(book, tmp_path / "formats.xlsx")).read_text().splitlines()))
     assert [r[0] for r in shown] == ["0", "-1.5000E+20", "2.5000E+21", "-2.5001E+04", "1.2345E+01", "1.6313E+06"]
-    assert [r[1] for r in shown] == ["$0.00", "-$150,000,000,000,000,000,000.00", "$2,500,000,000,000,000,000,000",
-                                     "-$25,000.50", "$12.35", "$1,631,335"]
-    assert shown[5][2] == "1,631,335"
-
-
-@needs_libreoffice
-def test_changing_the_growth_recomputes_the_months_and_the_npv(tmp_path):
-    """The demand grows from a first month by an input rate: a new rate in Inputs gives,
-    after LibreOffice recalculates, the months and the NPV of this plan (N and D kept)
-    under that growth, as `lifeopt evaluate` prices it."""
-    from lifecycle_opt import evaluate
-    from lifecycle_opt.scenario.reader import scenario_from_dict
-    path, sol = workbook_file("finance_plan", tmp_path)
-    changed = set_named_input(path, "monthly_growth", 0.08, tmp_path / "growth.xlsx")
-    names = named_values(recalculate(changed, tmp_path))
-    scenario, _ = planned("finance_plan")
-    raw = {**scenario.raw, "finance": {**scenario.raw["finance"], "monthly_growth": 0.08}}
-    grown = scenario_from_dict(raw, source=scenario.source)
-    months = grown.finance.monthly_tokens
-    for m in (1, 2, len(months)):
-        assert names[f"tokens_month_{m}"] == pytest.approx(months[m - 1], rel=1e-9)
-    priced = evaluate(grown, params=sol.params, tokens=sol.tokens)
-    assert names["npv_usd"] == pytest.approx(priced.row["npv_usd"], rel=1e-9)
-    assert names["npv_usd"] != pytest.approx(sol.cash_flow.npv_usd, rel=1e-3)
-
-
-@needs_libreoffice
-@pytest.mark.parametrize("months", [2, 5])
-def test_changing_the_training_months_moves_the_serving_months(months, tmp_path):
-    """Training months are an input: after LibreOffice recalculates, serving starts the
-    month after training ends, and the NPV is this plan's (N and D kept) under that
-    schedule as `lifeopt evaluate` prices it. Past the last month shown, the months that
-    fall off are counted in the sheet, never silently."""
-    from lifecycle_opt import evaluate
-    from lifecycle_opt.scenario.reader import scenario_from_dict
-    path, sol = workbook_file("finance_plan", tmp_path)
-    scenario, _ = planned("finance_plan")
-    assert scenario.finance.training_months == 3       # the example: 3 months, then 24 of serving
-    changed = set_named_input(path, "training_months", months, tmp_path / "months.xlsx")
-    recalculated = recalculate(changed, tmp_path)
-    names = named_values(recalculated)
-    labels = sol.cash_flow.labels
-    assert names["serving_start"] == labels[months]
-    past = max(0, months + len(scenario.finance.monthly_tokens) - len(labels))
-    assert names["months_past_end"] == past
-    cash = openpyxl.load_workbook(recalculated, data_only=True)["Cash flow"]
-    served = next(r for r in cash.iter_rows() if r[0].value == "tokens served")
-    tokens = [c.value for c in served[3:3 + len(labels)]]
-    assert all(t == 0 for t in tokens[:months]) and tokens[months] > 0
-    raw = {**scenario.raw, "finance": {**scenario.raw["finance"], "training_months": months}}
-    moved = scenario_from_dict(raw, source=scenario.source)
-    if past == 0:
-        priced = evaluate(moved, params=sol.params, tokens=sol.tokens)
-        assert names["npv_usd"] == pytest.approx(priced.row["npv_usd"], rel=1e-9)
-        assert tokens[months:months + 3] == pytest.approx(moved.finance.monthly_tokens[:3], rel=1e-12)
-    else:
-        # the demand past the last column is not in the sheet's NPV: less is served than planned
-        assert sum(tokens) < sum(moved.finance.monthly_tokens)
-    outputs = openpyxl.load_workbook(recalculated, data_only=True)["Outputs"]
-    note = next(r for r in outputs.iter_rows() if r[0].value == "training wall-clock")[3].value
-    assert f"over {months} (finance.training_months)" in note or f"than the {months} " in note
+    assert [r[1] for r in shown] == ["$0", "-$150,000,000,000,000,000,000", "$2,500,000,000,000,000,000,000",
+                                     "-$25,001", "$12", "$1,631,335"]
+    assert [r[2] for r in shown] == ["$0.00", "-$150,000,000,000,000,000,000.00",
+                                     "$2,500,000,000,000,000,000,000.00", "-$25,000.50", "$12.35", "$1,631,335.40"]
+    assert shown[5][3] == "1,631,335" and shown[3][3] == "-25,001"
 
 
 def test_inputs_are_unlocked_and_checked_formulas_protected(tmp_path):
@@ -345,23 +294,37 @@ def test_inputs_are_unlocked_and_checked_formulas_protected(tmp_path):
     assert checks[rate.coordinate] == (0.0, 1.0)
     growth = next(r for r in inputs.iter_rows() if r[0].value == "growth of the demand per month")[1]
     assert checks[growth.coordinate] == (-0.99, 10.0)
+    # months of training: from 1 to the 3 planned and the 12 more the Cash flow has columns for
+    months = next(r for r in inputs.iter_rows() if r[0].value == "months of training")[1]
+    assert checks[months.coordinate] == (1.0, 15.0)
+    assert len(month_columns(wb["Cash flow"])) == 15 + 24
+    # an owned cluster's GPU-hour costs its capex and energy: no price decline to enter
+    owned = openpyxl.load_workbook(workbook_file("owned_cluster", tmp_path)[0])["Inputs"]
+    assert "finance.price_decline" not in {r[3].value for r in owned.iter_rows()}
 
 
 @pytest.mark.parametrize("name", PLAN_EXAMPLES)
-def test_headers_and_labels_fit_their_columns_and_tables_hold_plain_numbers(name, tmp_path):
+def test_headers_and_labels_fit_or_wrap_and_tables_hold_plain_numbers(name, tmp_path):
+    """Every header and label fits its column (or the columns it spans), or wraps in a row
+    tall enough for its lines: 15 pt a line of 11 pt text, at least a line per column
+    width of text."""
     path, _ = workbook_file(name, tmp_path)
     wb = openpyxl.load_workbook(path)
     for ws in wb.worksheets:
         if ws.max_column < 2:
             continue
-        first = ws.column_dimensions["A"].width
-        # a label is the first cell of a row that carries a value beside it (not a note line)
-        labels = [len(str(row[0].value)) for row in ws.iter_rows(min_row=2)
-                  if isinstance(row[0].value, str) and len(row) > 1 and row[1].value is not None]
-        assert first >= min(60, max(labels, default=0)), ws.title
-        for cell in ws[1]:
-            if isinstance(cell.value, str):
-                assert ws.column_dimensions[cell.column_letter].width >= min(60, len(cell.value)), (ws.title, cell.value)
+        merged = {r.min_row: r for r in ws.merged_cells.ranges}
+        for row in ws.iter_rows():
+            for cell in (row if row[0].row == 1 else row[:1]):
+                if not isinstance(cell.value, str) or cell.value.startswith("="):
+                    continue
+                span = merged.get(cell.row)
+                width = sum(column_width(ws, c) for c in range(cell.column, (span.max_col if span else cell.column) + 1))
+                if len(cell.value) <= width:
+                    continue
+                assert cell.alignment.wrap_text, (ws.title, cell.coordinate, cell.value)
+                lines = -(-len(cell.value) // int(width))
+                assert ws.row_dimensions[cell.row].height >= 15 * lines, (ws.title, cell.coordinate)
     scenario, sol = planned(name)
     tables = csv_tables(plan_book(scenario, sol))
     assert not any("np." in text or "float64" in text for text in tables.values())

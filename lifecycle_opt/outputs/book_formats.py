@@ -8,22 +8,26 @@ __all__ = ["unit_format", "valid_range", "monthly_tokens", "training_months_note
 
 from ..model.constants import DAYS_PER_MONTH
 from ..model.finance import month_labels
+from .cash_flow_sheet import EXTRA_TRAINING_MONTHS
 from .workbook import Cell
 
 
-#: units whose counts read best in full with thousands separators (21,549,235,616,797)
-_COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "requests")
+#: units whose counts read best in full with thousands separators (21,549,235,616,797),
+#: never with an exponent: only FLOP and FLOP/s keep scientific notation
+_COUNT_UNITS = ("tokens", "parameters", "GPU-hours", "GPUs", "sequences", "requests", "bytes", "bytes/s", "kWh")
 
 
-def valid_range(name: str, fmt: str | None) -> tuple[float, float] | None:
-    """What an input may be: a share from 0 to 100 %, a growth above −100 %, at least one
-    month of training, a positive number otherwise (a whole number where it is shown as one) (the law's constants and constants of nature are not checked)."""
+def valid_range(name: str, fmt: str | None, value: float | None = None) -> tuple[float, float] | None:
+    """What an input may be: a share from 0 to 100 %, a growth above −100 %, from one month
+    of training to the most the Cash flow has columns for (the plan's ``value`` and
+    EXTRA_TRAINING_MONTHS more), a positive number otherwise (a whole number where it is
+    shown as one) (the law's constants and constants of nature are not checked)."""
     if name.startswith("law_") or name in ("seconds_per_hour", "hours_per_month") or name.startswith("flop_per"):
         return None
     if name == "monthly_growth":
         return (-0.99, 10.0)
     if name == "training_months":
-        return (1.0, 1e300)
+        return (1.0, float(value or 1) + EXTRA_TRAINING_MONTHS)
     if fmt == "pct":
         return (0.0, 1.0)
     return (0.0, 1e300)
@@ -31,8 +35,13 @@ def valid_range(name: str, fmt: str | None) -> tuple[float, float] | None:
 
 def unit_format(unit: str, fmt: str | None) -> str | None:
     """The number format of a cell in ``unit``: counts with separators instead of
-    scientific notation; otherwise ``fmt``."""
-    return "count" if fmt == "sci" and unit in _COUNT_UNITS else fmt
+    scientific notation, dollars per something (a price) with cents where amounts of
+    dollars have none; otherwise ``fmt``."""
+    if fmt == "sci" and unit in _COUNT_UNITS:
+        return "count"
+    if fmt == "money" and unit != "$":
+        return "price"
+    return fmt
 
 
 def monthly_tokens(v, put, fin) -> None:
@@ -45,11 +54,12 @@ def monthly_tokens(v, put, fin) -> None:
         put("monthly_growth", "growth of the demand per month", fin.monthly_growth, "fraction / month",
             "finance.monthly_growth", fmt="pct")
     for m, (label, tokens) in enumerate(zip(labels, fin.monthly_tokens)):
+        # the month of serving, not of the calendar: a new training_months moves it
+        text = f"tokens in serving month {m + 1} ({label} as planned)"
         if fin.monthly_growth is None:
-            put(f"tokens_month_{m + 1}", f"tokens served in {label}", tokens, "tokens",
-                f"finance.monthly_tokens[{m}]", fmt="sci")
+            put(f"tokens_month_{m + 1}", text, tokens, "tokens", f"finance.monthly_tokens[{m}]", fmt="sci")
             continue
-        v.row([Cell(f"tokens served in {label}", style="label"),
+        v.row([Cell(text, style="label"),
                Cell(tokens, formula=f"=first_month_tokens*(1+monthly_growth)^{m}", style="calc", fmt="count"),
                Cell("tokens"), Cell(""), Cell("first month × (1 + growth)^months since", style="note")],
               name=f"tokens_month_{m + 1}")

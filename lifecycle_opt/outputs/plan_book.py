@@ -11,14 +11,15 @@ import datetime
 from ..model.constants import (HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
                                TRAIN_FLOPS_PER_PARAM_TOKEN)
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
+from ..model.units import format_count
 from ..plan.choices import chosen_scenario
 from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
 from .book_formats import monthly_tokens, training_months_note, unit_format, valid_range
-from .cash_flow_sheet import cash_flow_sheet, demand_range
+from .cash_flow_sheet import CHART_SHEET, EXTRA_TRAINING_MONTHS, cash_flow_sheet, demand_range
 from .serving_sheet import serving_cells, serving_inputs, serving_price_cells
-from .workbook import Book, Cell, Sheet, column_letter, made_by, quote_sheet
+from .workbook import COVER_WIDTH, Book, Cell, Sheet, column_letter, made_by, quote_sheet
 
 
 class _Vertical:
@@ -55,7 +56,7 @@ def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | 
     """The workbook of ``solution`` (the optimum of ``scenario``); see the module docstring.
     ``stamp``: a date to write on the cover and in the file's properties (none by default)."""
     scenario = chosen_scenario(scenario, solution)     # the variant a discrete choice picked
-    book = Book([], stamp=stamp)
+    book = Book([], stamp=stamp, title=f"Lifecycle plan: {solution.scenario_name}")
     has_finance = scenario.finance is not None and scenario.training is not None
     _cover(book, scenario, solution, has_finance)
     inputs = _inputs(book, scenario, solution)
@@ -65,13 +66,13 @@ def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | 
     _outputs(book, scenario, solution)
     # the cash flow sheet reads Calculations and Calculations reads its factors: keep the
     # reading order Cover, Inputs, Calculations, Cash flow, Outputs
-    order = ["Cover", "Inputs", "Calculations", "Cash flow", "Outputs"]
+    order = ["Cover", "Inputs", "Calculations", "Cash flow", CHART_SHEET, "Outputs"]
     book.sheets.sort(key=lambda s: order.index(s.name))
     return book
 
 
 def _cover(book, scenario, sol, has_finance):
-    s = Sheet("Cover", widths=(110,))
+    s = Sheet("Cover", widths=(COVER_WIDTH,))
     book.sheets.append(s)
     lines = [
         (f"Lifecycle plan: {sol.scenario_name}", "title"),
@@ -89,8 +90,11 @@ def _cover(book, scenario, sol, has_finance):
          "(column B) and for the compute-optimal (Chinchilla) plan of equal loss (column C).", "text"),
     ]
     if has_finance:
-        lines.append(("Cash flow: one column per month from the start of training: training spend, tokens "
-                      "served, inference spend, discount factor and present value; totals and NPV.", "text"))
+        lines.append(("Cash flow: totals by year of the plan, then one column per month from the start of "
+                      "training: training spend, tokens served, inference spend, discount factor and present "
+                      "value; the NPV. It has columns for up to "
+                      f"{EXTRA_TRAINING_MONTHS} more months of training than planned (empty as solved).", "text"))
+        lines.append((f"{CHART_SHEET}: the spending by month, training and inference, as a chart.", "text"))
     lines += [
         ("Outputs: the plan, the over-training report, the comparison with the compute-optimal plan, "
          "shadow prices, the certificate, warnings and assumptions.", "text"),
@@ -99,8 +103,12 @@ def _cover(book, scenario, sol, has_finance):
          "They do NOT recompute when an input changes:", "result"),
         ("the workbook then shows what this plan costs under the new inputs, which is no longer "
          "guaranteed to be the cheapest plan. Re-run `lifeopt solve` to re-optimise.", "result"),
-        ("Units: parameters and tokens are counts, compute in FLOP, time in hours or days, money in US "
-         "dollars; rates are fractions (0.1 = 10 %).", "text"),
+        ("Units: parameters and tokens are counts, compute in FLOP, time in hours or days (serving times "
+         "in ms and µs), money in US dollars (amounts in whole dollars, prices with cents); rates are "
+         "fractions (0.1 = 10 %).", "text"),
+        ("Printing: every sheet prints at 8 pt or larger; wide sheets continue on the following pages with "
+         "their row labels repeated (the Cash flow: its totals first, then half a year of months a page). "
+         "The footer carries the date of printing.", "text"),
     ]
     for text, style in lines:
         s.rows.append([Cell(text, style=style)])
@@ -109,12 +117,13 @@ def _cover(book, scenario, sol, has_finance):
 def _inputs(book, scenario, sol) -> _Vertical:
     """The Inputs sheet: every input with its unit, scenario key and source."""
     v = _Vertical(book, "Inputs", ("input", "value", "unit", "scenario key", "source"),
-                  (44, 18, 20, 38, 70))
+                  (44, 18, 20, 38, 40))
     src = scenario.source or "scenario"
 
     def put(name, label, value, unit, key, source=src, fmt="num"):
         v.row([Cell(label, style="label"), Cell(value, style="input", fmt=unit_format(unit, fmt),
-                    valid=valid_range(name, fmt)), Cell(unit), Cell(key), Cell(source, style="note")], name=name)
+                    valid=valid_range(name, fmt, value)), Cell(unit), Cell(key), Cell(source, style="note")],
+              name=name)
 
     _law_inputs(v, put, scenario)
     _constant_inputs(v, put)
@@ -201,8 +210,9 @@ def _demand_inputs(v: _Vertical, put, scenario) -> None:
         v.section("Finance")
         put("discount_rate", "discount rate (annual)", fin.discount_rate, "fraction / year",
             "finance.discount_rate", fmt="pct")
-        put("price_decline", "decline of the GPU-hour price (annual)", fin.price_decline,
-            "fraction / year", "finance.price_decline", fmt="pct")
+        if not own:                     # an owned GPU-hour's price is its capex and energy
+            put("price_decline", "decline of the GPU-hour price (annual)", fin.price_decline,
+                "fraction / year", "finance.price_decline", fmt="pct")
         put("training_months", "months of training", float(fin.training_months), "months",
             "finance.training_months", fmt="int")
         if own:
@@ -239,7 +249,7 @@ class _Calc:
     def __init__(self, book: Book):
         self.v = _Vertical(book, "Calculations",
                            ("quantity", "optimal plan", "compute-optimal plan (same loss)", "unit", "how"),
-                           (40, 20, 20, 14, 70))
+                           (40, 20, 20, 14, 44))
         self.book = book
 
     def ref_in(self, column: str):
@@ -427,7 +437,7 @@ def _price(c: _Calc, phase: str, price: float, fin) -> None:
 
 
 def _outputs(book, scenario, sol):
-    v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 80))
+    v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 50))
     names = book.names
 
     def live(label, name, value, unit, fmt, note: str | Cell = ""):
@@ -447,7 +457,7 @@ def _outputs(book, scenario, sol):
          if sol.target_loss is not None else "")
     if sol.epochs is not None:
         fixed("epochs over the unique corpus", sol.epochs, "epochs", "num",
-              f"unique tokens {sol.unique_tokens:.4g}")
+              f"unique tokens {format_count(sol.unique_tokens)}")
     live("training wall-clock", "train_days", sol.costs.training_days, "days", "num",
          training_months_note(scenario, sol))
     live("training dollars", "train_usd", sol.costs.training_cost_usd, "$", "money")
@@ -486,7 +496,7 @@ def _outputs(book, scenario, sol):
         fixed("none", "")
     for b in sol.binding:
         v.row([Cell(b.key, style="label"), Cell(b.shadow_price, style="result",
-                                                fmt="money" if sol.objective_unit == "usd" else "sci"),
+                                                fmt="price" if sol.objective_unit == "usd" else "sci"),
                Cell(f"{sol.objective_unit} per {b.unit}"),
                Cell(f"{b.label}; {shadow_price_text(sol, b)}", style="note")])
     v.blank()

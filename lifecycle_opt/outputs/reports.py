@@ -25,6 +25,7 @@ from ..plan.sweep import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import (format_count, format_duration, format_flops, format_money, format_number,
                            per_unit_text)
+from .cash_years import year_spans
 from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
 
@@ -238,9 +239,9 @@ def _certificate_section(sol: Solution) -> list[str]:
 def _cash_flow_section(cf) -> list[str]:
     """Spending by year of the plan (the month-by-month table is in the JSON and XLSX)."""
     rows = []
-    for start in range(0, len(cf.labels), 12):
-        part = slice(start, start + 12)
-        rows.append((f"{cf.labels[start]} … {cf.labels[min(start + 11, len(cf.labels) - 1)]}",
+    for year in year_spans(cf.labels):      # the years the workbook's Cash flow totals too
+        part = year.months
+        rows.append((year.label,
                      _money(sum(cf.training_usd[part])), format_count(sum(cf.inference_tokens[part])),
                      _money(sum(cf.inference_usd[part])), _money(sum(cf.present_value[part]))))
     rows.append(("total", _money(sum(cf.training_usd)), format_count(sum(cf.inference_tokens)),

@@ -58,7 +58,7 @@ def serving_cells(c, scenario: Scenario, sol, both) -> None:
     width = lambda r: f"(({r('params_N')}*aspect_ratio/params_per_width2)^(2/3)/aspect_ratio)"  # noqa: E731
     c.add("serving_width", "n_layer · d_model", "–", lambda r: f"={width(r)}",
           at_n(lambda n: m.n_layer(n) * m.d_model(n)),
-          "(N·r/12)^(2/3) / r (Kaplan et al. 2020, eq. 2.1)")
+          "(N·r/12)^(2/3) / r (Kaplan et al. 2020, eq. 2.1)", fmt="num")
     c.add("kv_per_token", "KV cache per token of context", "bytes",
           lambda r: f"=kv_vectors*{r('serving_width')}*gqa_ratio*kv_bytes", at_n(m.kv_bytes_per_token),
           "2 · n_layer·d_model · g · bytes per value")
@@ -71,37 +71,43 @@ def serving_cells(c, scenario: Scenario, sol, both) -> None:
                     f"*context_tokens", at_n(m.decode_flops), "2N + 4 · n_layer·d_model · S")
     c.add("prefill_flops", "FLOP per prompt token", "FLOP",
           lambda r: f"=flop_per_param_token_infer*{r('params_N')}+attention_flops/2*{r('serving_width')}"
-                    f"*prompt_tokens", at_n(m.prefill_flops), "2N + 2 · n_layer·d_model · P")
-    c.add("step_compute", "decode step, compute time", "s",
-          lambda r: f"={r('serving_batch')}*{r('decode_flops')}/({r('serving_gpus')}*infer_peak*compute_efficiency)",
-          pick(lambda p: p.compute_seconds), "B · FLOP per token / (G · peak · η_c)")
-    c.add("step_memory", "decode step, memory time", "s",
+                    f"*prompt_tokens", at_n(lambda n: m.prefill_flops_terms().value(n)),
+          "2N + 2 · n_layer·d_model · P")
+    # times in milliseconds (as the scenario's serving.tpot_ms), GPU time per token in
+    # microseconds: plain numbers, never an exponent, with four decimals to spare
+    ms = lambda f: pick(lambda p: 1e3 * f(p))          # noqa: E731 — seconds → ms
+    c.add("step_compute", "decode step, compute time", "ms",
+          lambda r: f"={r('serving_batch')}*{r('decode_flops')}/({r('serving_gpus')}*infer_peak*compute_efficiency)*1000",
+          ms(lambda p: p.compute_seconds), "B · FLOP per token / (G · peak · η_c), s → ms", fmt="num")
+    c.add("step_memory", "decode step, memory time", "ms",
           lambda r: (f"=({r('params_N')}*weight_bytes+{r('serving_batch')}*context_tokens*{r('kv_per_token')})"
-                     f"/({r('serving_gpus')}*infer_bandwidth*bandwidth_efficiency)"),
-          pick(lambda p: p.memory_seconds), "(N · bytes per weight + B · S · KV) / (G · bandwidth · η_m)")
-    c.add("tpot", "time per output token (TPOT)", "s",
-          lambda r: f"=MAX({r('step_compute')},{r('step_memory')})", pick(lambda p: p.step_seconds),
-          "the longer of the two")
-    c.add("ttft", "time to first token (TTFT)", "s",
-          lambda r: f"=prompt_tokens*{r('prefill_flops')}/({r('serving_gpus')}*infer_peak*compute_efficiency)",
-          pick(lambda p: p.ttft_seconds), "P · FLOP per prompt token / (G · peak · η_c)")
+                     f"/({r('serving_gpus')}*infer_bandwidth*bandwidth_efficiency)*1000"),
+          ms(lambda p: p.memory_seconds), "(N · bytes per weight + B · S · KV) / (G · bandwidth · η_m), s → ms",
+          fmt="num")
+    c.add("tpot", "time per output token (TPOT)", "ms",
+          lambda r: f"=MAX({r('step_compute')},{r('step_memory')})", ms(lambda p: p.step_seconds),
+          "the longer of the two", fmt="num")
+    c.add("ttft", "time to first token (TTFT)", "ms",
+          lambda r: f"=prompt_tokens*{r('prefill_flops')}/({r('serving_gpus')}*infer_peak*compute_efficiency)*1000",
+          ms(lambda p: p.ttft_seconds), "P · FLOP per prompt token / (G · peak · η_c), s → ms", fmt="num")
     c.add("replica_memory", "weights and KV cache per replica", "bytes",
           lambda r: (f"={r('params_N')}*weight_bytes+{r('serving_batch')}*max_context_tokens"
                      f"*{r('kv_per_token')}"), pick(lambda p: p.memory_bytes),
           "N · bytes per weight + B · S_max · KV ≤ G · HBM · usable share")
-    c.add("decode_gpu_seconds", "GPU-seconds per generated token", "s",
-          lambda r: f"={r('serving_gpus')}*{r('tpot')}/{r('serving_batch')}",
-          pick(lambda p: p.decode_gpu_seconds_per_token), "G · TPOT / B")
-    c.add("prefill_gpu_seconds", "GPU-seconds per prompt token", "s",
-          lambda r: f"={r('prefill_flops')}/(infer_peak*compute_efficiency)", at_n(m.prefill_gpu_seconds),
-          "FLOP per prompt token / (peak · η_c)")
+    c.add("decode_gpu_us", "GPU time per generated token", "µs",
+          lambda r: f"={r('serving_gpus')}*{r('tpot')}*1000/{r('serving_batch')}",
+          pick(lambda p: 1e6 * p.decode_gpu_seconds_per_token), "G · TPOT / B, ms → µs", fmt="num")
+    c.add("prefill_gpu_us", "GPU time per prompt token", "µs",
+          lambda r: f"={r('prefill_flops')}/(infer_peak*compute_efficiency)*1000000",
+          at_n(lambda n: 1e6 * m.prefill_gpu_seconds(n)), "FLOP per prompt token / (peak · η_c), s → µs",
+          fmt="num")
     c.add("infer_flops", "inference compute", "FLOP",
           lambda r: f"={r('tokens_in')}*{r('prefill_flops')}+{r('tokens_out')}*{r('decode_flops')}",
           both(lambda k: k.inference_flops), "prompt tokens · FLOP each + generated tokens · FLOP each")
     c.add("infer_gpu_hours", "inference GPU-hours", "GPU-hours",
-          lambda r: (f"=({r('tokens_in')}*{r('prefill_gpu_seconds')}+{r('tokens_out')}*{r('decode_gpu_seconds')})"
-                     f"/seconds_per_hour"), both(lambda k: k.inference_gpu_hours),
-          "(prompt tokens · GPU-s each + generated tokens · GPU-s each) / 3600")
+          lambda r: (f"=({r('tokens_in')}*{r('prefill_gpu_us')}+{r('tokens_out')}*{r('decode_gpu_us')})"
+                     f"/1000000/seconds_per_hour"), both(lambda k: k.inference_gpu_hours),
+          "(prompt tokens · GPU-µs each + generated tokens · GPU-µs each) / 10^6 / 3600")
 
 
 def serving_price_cells(c, scenario: Scenario, sol) -> None:
@@ -110,9 +116,10 @@ def serving_price_cells(c, scenario: Scenario, sol) -> None:
     usd = scenario.inference.price_per_gpu_hour / SECONDS_PER_HOUR * MILLION     # per GPU-second, ×10^6
     prompt = tuple(usd * float(m.prefill_gpu_seconds(n)) for n in (sol.params, sol.baseline.params))
     generated = tuple(None if p is None else usd * p.decode_gpu_seconds_per_token for p in (s.rounded, s.baseline))
-    c.add("usd_per_million_in", "$ per million prompt tokens", "$",
-          lambda r: f"={r('prefill_gpu_seconds')}*{r('infer_price')}/seconds_per_hour*1000000", prompt,
-          "GPU-seconds · price / 3600 · 10^6", fmt="money")
-    c.add("usd_per_million_out", "$ per million generated tokens", "$",
-          lambda r: f"={r('decode_gpu_seconds')}*{r('infer_price')}/seconds_per_hour*1000000", generated,
-          "GPU-seconds · price / 3600 · 10^6", fmt="money")
+    # a million tokens of µs each take that many GPU-seconds
+    c.add("usd_per_million_in", "$ per million prompt tokens", "$/million tokens",
+          lambda r: f"={r('prefill_gpu_us')}*{r('infer_price')}/seconds_per_hour", prompt,
+          "GPU-µs per token · price / 3600", fmt="money")
+    c.add("usd_per_million_out", "$ per million generated tokens", "$/million tokens",
+          lambda r: f"={r('decode_gpu_us')}*{r('infer_price')}/seconds_per_hour", generated,
+          "GPU-µs per token · price / 3600", fmt="money")

@@ -24,12 +24,14 @@ built by :mod:`.plan_book`, a sweep's by :func:`sweep_book`), and written by two
 """
 from __future__ import annotations
 
-__all__ = ["Cell", "Sheet", "Book", "sweep_book", "xlsx_bytes", "write_xlsx", "csv_tables",
-           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "check_sheet_sizes", "fitted_widths", "sweep_header", "sweep_format",
+__all__ = ["Cell", "Sheet", "Chart", "Book", "sweep_book", "xlsx_bytes", "write_xlsx", "csv_tables",
+           "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "FORMATS", "check_sheet_sizes", "fitted_widths",
+           "text_layout", "TextLayout", "sweep_header", "sweep_format", "COVER_WIDTH",
            "XLSX_MAX_ROWS", "XLSX_MAX_COLUMNS"]
 
 import datetime
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ExportError
 from ..plan.rows import field_unit
+from .book_print import FONT_POINTS, LINE_POINTS, MARGINS_INCHES, print_setup, wrapped_lines
 from .exports import check_writable, write_bytes_atomic, write_folder_atomic
 from .text_cells import csv_writer, neutralise
 from ..plan.sweep import sweep_keys
@@ -46,9 +49,11 @@ from ..plan.sweep import sweep_keys
 STYLES = {
     "title": {"bold": True, "font_size": 14},
     "header": {"bold": True, "bottom": 1, "bg_color": "#DDEBF7"},
+    # the header of a column of numbers, aligned as they are
+    "header_number": {"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "align": "right"},
     "section": {"bold": True, "font_color": "#1F4E78"},
     "label": {},
-    "text": {"text_wrap": False},
+    "text": {},
     "input": {"bg_color": "#FFF2CC", "font_color": "#0000FF", "border": 1, "border_color": "#BF9000",
               "locked": False},
     "result": {"bg_color": "#D9D9D9", "italic": True, "border": 1, "border_color": "#7F7F7F"},
@@ -59,12 +64,15 @@ STYLES = {
 }
 #: number formats
 FORMATS = {
-    # FLOP and the like; zero as 0, not 0.0000E+00
+    # FLOP, FLOP/s and the like (only these: counts, times and money never show an
+    # exponent); zero as 0, not 0.0000E+00
     "sci": '[=0]0;[<0]-0.0000E+00;0.0000E+00',
     "count": "#,##0",
-    # no cents from $10,000 ($1,631,335), cents below ($2.50) and on negative amounts (a
-    # format holds two conditions, and its last section shows the absolute value)
-    "money": '[>=10000]"$"#,##0;[>=0]"$"#,##0.00;-"$"#,##0.00',
+    # amounts of money in whole dollars, negative ones too ($1,631,335; -$25,001; $0), so a
+    # column of amounts has one scale
+    "money": '"$"#,##0;-"$"#,##0',
+    # prices (dollars per GPU-hour, per kWh, per million tokens): with cents, signed alike
+    "price": '"$"#,##0.00;-"$"#,##0.00',
     "pct": "0.00%",
     "factor": "0.000000",
     "num": "#,##0.0000",
@@ -86,16 +94,42 @@ class Cell:
     valid: tuple[float, float] | None = None
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A column chart of rows of the sheet ``source`` over a run of its columns: each of
+    ``series`` (row, name) is a row's cells from ``first_column`` to ``last_column``
+    (0-based), the categories the cells of ``category_row``; drawn with its top left at
+    ``anchor`` (row, column), ``size`` (width, height) pixels, the value axis in
+    ``y_format`` (a FORMATS key). A sheet that holds only charts prints each on one
+    landscape page (at most 960 × 640 pixels: 720 × 480 pt)."""
+
+    title: str
+    source: str
+    series: tuple[tuple[int, str], ...]
+    category_row: int
+    first_column: int
+    last_column: int
+    anchor: tuple[int, int]
+    size: tuple[int, int] = (900, 360)
+    stacked: bool = True
+    y_format: str = "money"
+
+
 @dataclass
 class Sheet:
     """A sheet: its rows, column widths, and the header rows and label columns frozen on
-    screen (``freeze``, rows × columns), which print on every page too."""
+    screen (``freeze``, rows × columns). The header rows print on every page, and so do the
+    first ``repeat_columns`` columns (the frozen ones unless given); ``breaks`` are the
+    columns (0-based) that start a new page when printed; ``charts`` are drawn on it."""
 
     name: str
     rows: list[list[Cell]] = field(default_factory=list)
     widths: tuple[float, ...] = ()
     freeze: tuple[int, int] | None = None
     autofilter: bool = False
+    repeat_columns: int | None = None
+    breaks: tuple[int, ...] = ()
+    charts: list[Chart] = field(default_factory=list)
 
 
 @dataclass
@@ -107,6 +141,8 @@ class Book:
     #: the date written on the cover and in the file's properties; None (the default) keeps
     #: dates out, so the same plan gives the same bytes
     stamp: datetime.date | None = None
+    #: what the book is, printed at the top of every page
+    title: str = ""
 
     def sheet(self, name: str) -> Sheet:
         return next(s for s in self.sheets if s.name == name)
@@ -132,11 +168,18 @@ def made_by(stamp) -> str:
 
 
 # ------------------------------------------------------------------ a sweep's workbook
+#: the Cover's one column [characters], its text wrapped: within a portrait page's width at
+#: 100 % for digits as wide as DejaVu Sans's (9.3 pixels at 11 pt; Calibri's are 7), the
+#: widest font a spreadsheet program is likely to put in Calibri's place (LibreOffice
+#: without Carlito). A sheet of one column does not shrink to fit the page in LibreOffice
+COVER_WIDTH = 72.0
+
+
 def sweep_book(rows: list[dict], varied: list[str], source: str, *,
                stamp: datetime.date | None = None) -> Book:
     """A Cover and one row per sweep point (every field, base units, headers with their
     units, a format per unit, an autofilter); ``stamp`` as for :func:`plan_book`."""
-    cover = Sheet("Cover", widths=(110,))
+    cover = Sheet("Cover", widths=(COVER_WIDTH,))
     for text, style in ((f"Sweep of {source}", "title"),
                         (f"{made_by(stamp)}.", "text"),
                         (f"Varied: {', '.join(varied)} ({len(rows)} points). Each row is a separately "
@@ -147,7 +190,8 @@ def sweep_book(rows: list[dict], varied: list[str], source: str, *,
         cover.rows.append([Cell(text, style=style)])
     keys = sweep_keys(rows)
     headers = [sweep_header(k) for k in keys]
-    data = Sheet("Sweep", widths=tuple(min(40.0, max(12.0, len(h) + 2.0)) for h in headers),
+    # headers longer than a column wrap (the header row grows) rather than widen it
+    data = Sheet("Sweep", widths=tuple(min(_HEADER_CAP, max(12.0, len(h) + 2.0)) for h in headers),
                  freeze=(1, len(varied)), autofilter=True)
     data.rows.append([Cell(h, style="header") for h in headers])
     formats = [None if k in varied else sweep_format(k) for k in keys]
@@ -155,7 +199,7 @@ def sweep_book(rows: list[dict], varied: list[str], source: str, *,
         data.rows.append([Cell(r.get(k), style="varied" if k in varied else "calc",
                                fmt=f if isinstance(r.get(k), float) else None)
                           for k, f in zip(keys, formats)])
-    return Book([cover, data], stamp=stamp)
+    return Book([cover, data], stamp=stamp, title=f"Sweep of {source}")
 
 
 def sweep_header(key: str) -> str:
@@ -172,12 +216,21 @@ def sweep_format(key: str) -> str:
 
 #: the largest sheet a spreadsheet program opens (Excel's limits; LibreOffice's match)
 XLSX_MAX_ROWS, XLSX_MAX_COLUMNS = 1_048_576, 16_384
+#: the widest a column grows for its header, and the first column for its labels
+#: [characters]; longer ones wrap, so that wide sheets still print at a readable size
+_HEADER_CAP, _LABEL_CAP = 24.0, 46.0
+#: the width of a column the sheet gives none [characters] (the spreadsheet's default)
+_DEFAULT_WIDTH = 8.43
+#: a row holding one text cell (a section title, a warning) spans this many columns, the
+#: label and the value: they print on the first page of a row even where a wide font
+#: pushes the later columns onto a page of their own
+_SPAN_COLUMNS = 2
 
 
-def fitted_widths(sheet: Sheet, cap: float = 60.0) -> tuple[float, ...]:
+def fitted_widths(sheet: Sheet) -> tuple[float, ...]:
     """Column widths [characters] at least the sheet's own, and wide enough for each
-    column's header and for the labels of the first column (up to ``cap``), so that no
-    header or label is clipped; long notes and single-column text keep their width."""
+    column's header (up to 24) and for the labels of the first column (up to 46); longer
+    headers and labels wrap (:func:`text_layout`), and so do long notes."""
     widths = list(sheet.widths)
     if not widths:
         return ()
@@ -185,11 +238,48 @@ def fitted_widths(sheet: Sheet, cap: float = 60.0) -> tuple[float, ...]:
     if sheet.rows and len(widths) > 1:
         for c, cell in enumerate(sheet.rows[0][:len(widths)]):
             if cell.style == "header":
-                widths[c] = max(widths[c], min(cap, text_len(cell) + 2))
+                widths[c] = max(widths[c], min(_HEADER_CAP, text_len(cell) + 2))
         labels = [text_len(r[0]) for r in sheet.rows[1:] if r and r[0].style == "label"]
         if labels:
-            widths[0] = max(widths[0], min(cap, max(labels) + 2))
+            widths[0] = max(widths[0], min(_LABEL_CAP, max(labels) + 2))
     return tuple(widths)
+
+
+@dataclass(frozen=True)
+class TextLayout:
+    """Where text wraps in a sheet: the cells (row, column) that wrap, the rows whose one
+    text cell spans ``span`` columns (merged), and the height of every taller row [pt]."""
+
+    wrapped: frozenset
+    span: dict
+    heights: dict
+
+
+def text_layout(sheet: Sheet, widths: Sequence[float]) -> TextLayout:
+    """Text longer than its column wraps, and its row grows to hold it (a spreadsheet
+    neither wraps nor grows rows by itself, so printed text would be cut); a row with one
+    text cell (a section title, a warning) spans the label and value columns first."""
+    wrapped, span, heights = set(), {}, {}
+    spans_all = min(len(widths), _SPAN_COLUMNS)
+    for r, row in enumerate(sheet.rows):
+        lone = len(row) == 1 and spans_all > 1 and isinstance(row[0].value, str)
+        if lone:
+            span[r] = spans_all
+        lines = 1.0
+        for c, cell in enumerate(row):
+            if not isinstance(cell.value, str) or not cell.value:
+                continue
+            room = sum(widths[c:c + (spans_all if lone else 1)]) if c < len(widths) else _DEFAULT_WIDTH
+            size = STYLES.get(cell.style, {}).get("font_size", FONT_POINTS) / FONT_POINTS
+            if len(cell.value) * size < room - 1 and "\n" not in cell.value:
+                continue                            # fits on one line: no need to count
+            n = wrapped_lines(cell.value, room / size)
+            if n > 1:
+                wrapped.add((r, c))
+                lines = max(lines, n * size)
+        if lines > 1:
+            heights[r] = LINE_POINTS * lines
+    return TextLayout(frozenset(wrapped), span, heights)
 
 
 def check_sheet_sizes(book: Book) -> None:
@@ -218,78 +308,152 @@ def xlsx_bytes(book: Book) -> bytes:
     # XlsxWriter stamps the file with the time of writing unless told a date: without a
     # stamp, the fixed date its zip entries carry too (1980-01-01), so bytes repeat
     created = datetime.datetime.combine(book.stamp or datetime.date(1980, 1, 1), datetime.time())
-    wb.set_properties({"title": "lifeopt plan", "comments": "Made by lifecycle_opt", "created": created})
+    wb.set_properties({"title": book.title or "lifeopt plan", "comments": "Made by lifecycle_opt",
+                       "created": created})
     formats: dict = {}
 
-    def fmt_of(cell: Cell):
-        key = (cell.style, cell.fmt)
+    def fmt_of(cell: Cell, wrap: bool = False):
+        key = (cell.style, cell.fmt, wrap)
         if key not in formats:
-            props = dict(STYLES.get(cell.style, {}))
+            # top-aligned, so that a row grown for wrapped text reads from its top line
+            props = {"valign": "top", **STYLES.get(cell.style, {})}
             if cell.fmt:
                 props["num_format"] = FORMATS[cell.fmt]
+            if wrap:
+                props["text_wrap"] = True
             formats[key] = wb.add_format(props)
         return formats[key]
 
     for sheet in book.sheets:
-        ws = wb.add_worksheet(sheet.name)
-        for c, width in enumerate(fitted_widths(sheet)):
-            ws.set_column(c, c, width)
-        if sheet.freeze:
-            ws.freeze_panes(*sheet.freeze)
-        _page_setup(ws, sheet)
-        if sheet.autofilter and sheet.rows:
-            ws.autofilter(0, 0, len(sheet.rows) - 1, max(len(r) for r in sheet.rows) - 1)
-        if any(cell.formula for row in sheet.rows for cell in row):
-            # formulas locked, inputs not; no password, so an analyst can unprotect at will
-            ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": True})
-        for r, row in enumerate(sheet.rows):
-            for c, cell in enumerate(row):
-                f = fmt_of(cell)
-                if cell.valid is not None:
-                    lo, hi = cell.valid
-                    kind = "integer" if cell.fmt == "int" else "decimal"     # GPUs and months are whole
-                    ws.data_validation(r, c, r, c, {"validate": kind, "criteria": "between", "minimum": lo,
-                                                    "maximum": hi, "error_title": "Out of range",
-                                                    "error_message": f"Give a value from {lo:g} to {hi:g}."})
-                if cell.formula is not None:
-                    ws.write_formula(r, c, cell.formula, f, _cached(cell.value))
-                elif cell.value is None or cell.value == "":
-                    if cell.style not in ("text", "label"):
-                        ws.write_blank(r, c, None, f)
-                elif isinstance(cell.value, bool):
-                    ws.write_boolean(r, c, cell.value, f)
-                elif isinstance(cell.value, (int, float)):
-                    ws.write_number(r, c, float(cell.value), f)
-                else:
-                    ws.write_string(r, c, neutralise(str(cell.value)), f)
+        if not sheet.rows and len(sheet.charts) == 1:
+            _chart_sheet(wb, sheet, book)
+        else:
+            _write_sheet(wb, wb.add_worksheet(sheet.name), sheet, book, fmt_of)
     for name, ref in sorted(book.names.items()):
         wb.define_name(name, f"={ref}")
     wb.close()
     return buf.getvalue()
 
 
-#: a sheet wider than this many character widths prints in landscape
-_LANDSCAPE_WIDTH = 110
-
-
-def _page_setup(ws, sheet: Sheet) -> None:
-    """Print setup: one page wide (as many tall as needed), landscape when wide, the
-    print area the used range, the frozen header rows and label columns repeated on every
-    page; a one-column sheet (the Cover) on one page."""
-    rows = len(sheet.rows)
-    columns = max((len(r) for r in sheet.rows), default=1)
-    if rows:
-        ws.print_area(0, 0, rows - 1, max(columns, len(sheet.widths), 1) - 1)
-    if sum(sheet.widths) > _LANDSCAPE_WIDTH:
-        ws.set_landscape()
-    ws.fit_to_pages(1, 1 if columns == 1 else 0)
+def _write_sheet(wb, ws, sheet: Sheet, book: Book, fmt_of) -> None:
+    """One sheet's columns, print setup, protection, cells and charts."""
+    widths = fitted_widths(sheet)
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, width)
+    layout = text_layout(sheet, widths)
+    for r, height in layout.heights.items():
+        ws.set_row(r, height)
     if sheet.freeze:
-        header_rows, label_columns = sheet.freeze
-        if header_rows:
-            ws.repeat_rows(0, header_rows - 1)
-        if label_columns:
-            ws.repeat_columns(0, label_columns - 1)
-    ws.set_footer(f"&L{sheet.name}&RPage &P of &N")
+        ws.freeze_panes(*sheet.freeze)
+    _page_setup(ws, sheet, widths, book)
+    if sheet.autofilter and sheet.rows:
+        ws.autofilter(0, 0, len(sheet.rows) - 1, max(len(r) for r in sheet.rows) - 1)
+    if any(cell.formula for row in sheet.rows for cell in row):
+        # formulas locked, inputs not; no password, so an analyst can unprotect at will
+        ws.protect("", {"format_columns": True, "format_rows": True, "autofilter": True, "sort": True})
+    for r, row in enumerate(sheet.rows):
+        if r in layout.span:
+            cell = row[0]
+            ws.merge_range(r, 0, r, layout.span[r] - 1, neutralise(str(cell.value)),
+                           fmt_of(cell, (r, 0) in layout.wrapped))
+            continue
+        for c, cell in enumerate(row):
+            _write_cell(ws, r, c, cell, fmt_of(cell, (r, c) in layout.wrapped))
+    for chart in sheet.charts:
+        _draw_chart(wb, ws, sheet, chart)
+
+
+def _write_cell(ws, r: int, c: int, cell: Cell, f) -> None:
+    if cell.valid is not None:
+        lo, hi = cell.valid
+        kind = "integer" if cell.fmt == "int" else "decimal"     # GPUs and months are whole
+        ws.data_validation(r, c, r, c, {"validate": kind, "criteria": "between", "minimum": lo,
+                                        "maximum": hi, "error_title": "Out of range",
+                                        "error_message": f"Give a value from {lo:g} to {hi:g}."})
+    if cell.formula is not None:
+        ws.write_formula(r, c, cell.formula, f, _cached(cell.value))
+    elif cell.value is None or cell.value == "":
+        if cell.style not in ("text", "label"):
+            ws.write_blank(r, c, None, f)
+    elif isinstance(cell.value, bool):
+        ws.write_boolean(r, c, cell.value, f)
+    elif isinstance(cell.value, (int, float)):
+        ws.write_number(r, c, float(cell.value), f)
+    else:
+        ws.write_string(r, c, neutralise(str(cell.value)), f)
+
+
+def _chart_sheet(wb, sheet: Sheet, book: Book) -> None:
+    """A sheet of one chart and no cells, as a chart sheet: it prints on one landscape page
+    whatever the width of the spreadsheet's font."""
+    cs = wb.add_chartsheet(sheet.name)
+    cs.set_chart(_chart(wb, sheet.charts[0]))
+    cs.set_landscape()
+    cs.set_margins(**MARGINS_INCHES)
+    _header_footer(cs, sheet, book)
+
+
+def _draw_chart(wb, ws, sheet: Sheet, chart: Chart) -> None:
+    ws.insert_chart(*chart.anchor, _chart(wb, chart), {"object_position": 1})
+
+
+def _chart(wb, chart: Chart):
+    """A column chart (XlsxWriter's), its text at the sheet's font size so that it prints
+    no smaller than the cells."""
+    kind = {"type": "column", "subtype": "stacked"} if chart.stacked else {"type": "column"}
+    ch = wb.add_chart(kind)
+    font = {"size": FONT_POINTS}
+    for row, name in chart.series:
+        ch.add_series({"name": name, "gap": 40,
+                       "categories": [chart.source, chart.category_row, chart.first_column,
+                                      chart.category_row, chart.last_column],
+                       "values": [chart.source, row, chart.first_column, row, chart.last_column]})
+    ch.set_title({"name": chart.title, "name_font": {"size": FONT_POINTS + 1, "bold": True}})
+    ch.set_y_axis({"num_format": FORMATS[chart.y_format], "num_font": font})
+    ch.set_x_axis({"num_font": {**font, "rotation": -45}})
+    ch.set_legend({"position": "bottom", "font": font})
+    ch.set_size({"width": chart.size[0], "height": chart.size[1]})
+    return ch
+
+
+#: a row's height and a column's default width in pixels (15 pt and 8.43 characters)
+_ROW_PIXELS, _COLUMN_PIXELS = 20, 64
+
+
+def _page_setup(ws, sheet: Sheet, widths: Sequence[float], book: Book) -> None:
+    """Print setup (:func:`.book_print.print_setup`): the scale, orientation and breaks;
+    the print area the used range and the charts below it; the header rows and label
+    columns on every page; the book's title at the top, the sheet, the date printed and
+    the page at the bottom."""
+    rows = len(sheet.rows)
+    columns = max(max((len(r) for r in sheet.rows), default=1), len(widths), 1)
+    for chart in sheet.charts:
+        rows = max(rows, chart.anchor[0] + -(-chart.size[1] // _ROW_PIXELS) + 1)
+        columns = max(columns, chart.anchor[1] + -(-chart.size[0] // _COLUMN_PIXELS) + 1)
+    repeat = sheet.repeat_columns if sheet.repeat_columns is not None else (sheet.freeze or (0, 0))[1]
+    setup = print_setup(widths, repeat, sheet.breaks)
+    if rows:
+        ws.print_area(0, 0, rows - 1, columns - 1)
+    ws.set_landscape() if setup.landscape else ws.set_portrait()
+    ws.set_print_scale(setup.scale)
+    ws.set_margins(**MARGINS_INCHES)
+    if sheet.freeze and sheet.freeze[0]:
+        ws.repeat_rows(0, sheet.freeze[0] - 1)
+    if setup.repeat_columns:
+        ws.repeat_columns(0, setup.repeat_columns - 1)
+    if setup.breaks:
+        ws.set_v_pagebreaks(list(setup.breaks))
+    _header_footer(ws, sheet, book)
+
+
+def _header_footer(ws, sheet: Sheet, book: Book) -> None:
+    """The book's title (and the day it was made, with a stamp) at the top of every page;
+    the sheet, the date printed and the page at the bottom."""
+    escape = lambda text: text.replace("&", "&&")      # noqa: E731 — & starts a header code
+    made = f"&Rmade {book.stamp.isoformat()}" if book.stamp else ""
+    ws.set_header(f"&L{escape(book.title[:120])}{made}", {"margin": 0.3})
+    # &D: the date the page is printed, so that every printout carries its date
+    ws.set_footer(f"&L{escape(sheet.name)}&Cprinted &D&RPage &P of &N", {"margin": 0.3})
 
 
 def _cached(value):
@@ -311,6 +475,8 @@ def csv_tables(book: Book) -> dict[str, str]:
     name such as ``cash_flow.csv``."""
     out = {}
     for sheet in book.sheets:
+        if not sheet.rows:
+            continue                        # a sheet of charts only
         buf = io.StringIO()
         writer = csv_writer(buf)
         for row in sheet.rows:
