@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from lifecycle_opt.plan.sweep import sweep_chunks
+from lifecycle_opt.execution.sweeps import sweep_chunks
 from lifecycle_opt.plan.sweep_plan import combine_sides, plan_sweep, side_indices
 from lifecycle_opt.solvers.batch import solve_batch
 
@@ -91,8 +91,8 @@ def running_cluster():
     """A running local Dask cluster of two one-thread workers, configured as the command's
     own (no MALLOC_TRIM_THRESHOLD_), warmed by one small sweep."""
     from dask.distributed import LocalCluster
-    from lifecycle_opt.cli.plans import _local_cluster
-    cluster = _local_cluster(LocalCluster, 2)
+    from lifecycle_opt.execution.dask_client import local_cluster
+    cluster = local_cluster(LocalCluster, 2)
     with tempfile.TemporaryDirectory() as folder:
         command(["--vary", "inference.tokens=1e9..1e15:log:200000"], os.path.join(folder, "warm.csv"),
                 ("--scheduler", cluster.scheduler_address))

@@ -8,7 +8,7 @@ The few entry points a notebook needs::
 
 The package is laid out by stage, each importing only from those before it:
 ``model`` (units, constants, laws, hardware, costs, finance) → ``fit`` → ``scenario``
-→ ``solvers`` → ``plan`` → ``outputs`` → ``cli``.
+→ ``problem`` → ``solvers`` → ``plan`` → ``execution`` → ``outputs`` → ``cli``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ __all__ = ["load_scenario", "scenario_from_dict", "solve", "sweep", "evaluate", 
 #: where each lazily imported name lives: the solvers pull in scipy (and cvxpy when
 #: solving), which a command such as `lifeopt presets` should not pay for
 _LAZY = {"load_scenario": ".scenario.reader", "scenario_from_dict": ".scenario.reader",
-         "Scenario": ".scenario.schema", "solve": ".plan.planning", "sweep": ".plan.sweep",
+         "Scenario": ".scenario.schema", "solve": ".plan.planning", "sweep": ".execution.sweeps",
          "evaluate": ".plan.evaluation",
          "Solution": ".plan.solution"}
 

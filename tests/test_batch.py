@@ -19,7 +19,8 @@ from lifecycle_opt.model.presets import preset
 from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.plan.planning import solve
-from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_columns
+from lifecycle_opt.plan.sweep_plan import plan_sweep
+from lifecycle_opt.plan.sweep_rows import chunk_rows, sweep_columns
 
 SCENARIOS = int(os.environ.get("LIFEOPT_AGREEMENT_SCENARIOS", "100"))
 LAWS = ("hoffmann2022", "besiroglu2024", "muennighoff2023", "kaplan2020", "hoffmann2022_unrounded")
@@ -233,7 +234,7 @@ def test_dask_cluster_writes_the_same_csv_bytes_as_the_local_run(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     from click.testing import CliRunner
     from lifecycle_opt.cli import cli
-    from lifecycle_opt.plan.sweep import sweep_chunks
+    from lifecycle_opt.execution.sweeps import sweep_chunks
     axes = {"inference.tokens": "1e10..1e14:log:40", "target.loss": "2.3..2.6:lin:30",
             "limits.max_training_days": "20,60"}
     plan = plan_sweep("examples/small_corpus.toml", axes)

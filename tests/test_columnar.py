@@ -12,7 +12,8 @@ import pytest
 
 from lifecycle_opt.plan import sweep_plan as sweep_module
 from lifecycle_opt.plan.columnar import NotColumnar, fit_form, fit_side
-from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_columns
+from lifecycle_opt.plan.sweep_plan import plan_sweep
+from lifecycle_opt.plan.sweep_rows import chunk_rows, sweep_columns
 from lifecycle_opt.scenario.reader import scenario_from_dict
 from lifecycle_opt.errors import ScenarioError
 

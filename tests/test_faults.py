@@ -298,7 +298,9 @@ class _FakeClient:
 
 
 def test_a_chunk_lost_with_a_worker_is_solved_again_and_the_rows_are_the_same():
-    from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_chunks
+    from lifecycle_opt.execution.sweeps import sweep_chunks
+    from lifecycle_opt.plan.sweep_plan import plan_sweep
+    from lifecycle_opt.plan.sweep_rows import chunk_rows
     plan = plan_sweep(CHAT, {"inference.requests": [1e9, 1e10, 1e11, 1e12]})
     local = [list(chunk_rows(c)) for _, c in sweep_chunks(plan, chunk=1)]
     client = _FakeClient(losses=2)
@@ -308,7 +310,8 @@ def test_a_chunk_lost_with_a_worker_is_solved_again_and_the_rows_are_the_same():
 
 def test_every_worker_lost_is_one_cluster_error():
     from lifecycle_opt.errors import ClusterError
-    from lifecycle_opt.plan.sweep import plan_sweep, sweep_chunks
+    from lifecycle_opt.execution.sweeps import sweep_chunks
+    from lifecycle_opt.plan.sweep_plan import plan_sweep
     plan = plan_sweep(CHAT, {"inference.requests": [1e9, 1e10]})
     client = _FakeClient(losses=10)
     client.scheduler_info = lambda: {"workers": {}}
@@ -363,7 +366,9 @@ def test_killing_a_real_worker_mid_sweep_gives_the_same_rows():
     pytest.importorskip("distributed")
     import signal
     from dask.distributed import Client, LocalCluster
-    from lifecycle_opt.plan.sweep import chunk_rows, plan_sweep, sweep_chunks
+    from lifecycle_opt.execution.sweeps import sweep_chunks
+    from lifecycle_opt.plan.sweep_plan import plan_sweep
+    from lifecycle_opt.plan.sweep_rows import chunk_rows
     plan = plan_sweep(EXAMPLES / "small_corpus.toml",
                       {"inference.tokens": [float(10 ** (10 + i / 10)) for i in range(24)]})
     local = [list(chunk_rows(c)) for _, c in sweep_chunks(plan, chunk=2)]
@@ -406,15 +411,15 @@ def test_a_server_with_a_banner_is_not_a_scheduler():
 def test_a_local_cluster_takes_no_fixed_port():
     pytest.importorskip("distributed")
     import socket
-    from lifecycle_opt.cli.plans import _dask_client
-    from lifecycle_opt.plan.sweep import trim_threshold
+    from lifecycle_opt.execution.dask_client import DaskClient
+    from lifecycle_opt.execution.cluster import trim_threshold
     taken = socket.socket()
     try:
         taken.bind(("127.0.0.1", 8787))                 # a dashboard of someone else's
         taken.listen(1)
     except OSError:
         pass                                            # already taken, which is the case too
-    with _dask_client(None, 1) as client:
+    with DaskClient(None, 1) as client:
         http = client.cluster.scheduler.http_server
         ports = [s.getsockname()[1] for s in http._sockets.values()]
         hosts = [s.getsockname()[0] for s in http._sockets.values()]
@@ -429,11 +434,11 @@ def test_a_local_cluster_takes_no_fixed_port():
 
 def test_a_local_cluster_after_another_still_starts_without_the_trim_threshold():
     pytest.importorskip("distributed")
-    from lifecycle_opt.cli.plans import _dask_client
-    from lifecycle_opt.plan.sweep import trim_threshold
+    from lifecycle_opt.execution.dask_client import DaskClient
+    from lifecycle_opt.execution.cluster import trim_threshold
     os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"      # as an earlier cluster's nanny leaves it
     try:
-        with _dask_client(None, 1) as client:
+        with DaskClient(None, 1) as client:
             assert set(client.run(trim_threshold).values()) == {None}
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"         # given back
     finally:
@@ -441,17 +446,17 @@ def test_a_local_cluster_after_another_still_starts_without_the_trim_threshold()
 
 
 def test_a_local_worker_process_killed_mid_sweep_is_one_line_and_leaves_nothing(tmp_path):
-    """CSV is formatted in forked worker processes: one killed (as the out-of-memory killer
-    would) ends the sweep with one line and exit 2, the old file intact, no temporary
-    file, and no worker left behind."""
+    """JSON Lines are formatted in forked worker processes (Python text holds the GIL): one
+    killed (as the out-of-memory killer would) ends the sweep with one line and exit 2, the
+    old file intact, no temporary file, and no worker left behind."""
     psutil = pytest.importorskip("psutil")
     import signal
-    out = tmp_path / "sweep.csv"
+    out = tmp_path / "sweep.jsonl"
     out.write_text("the previous result\n")
     proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", "sweep", str(EXAMPLES / "small_corpus.toml"),
                              "--vary", "inference.tokens=1e9..1e15:log:3000000", "--no-progress", "--chunk", "4000",
                              "-o", str(out), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    temps = lambda: [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.csv.")]  # noqa: E731
+    temps = lambda: [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.jsonl.")]  # noqa: E731
     deadline = time.time() + 120
     while not (temps() and temps()[0].stat().st_size > 100_000):
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
@@ -477,7 +482,7 @@ def test_chunks_fetched_ahead_come_in_order_errors_in_their_place_and_stop_with_
     error is raised after the chunks before it, and a writer that stops stops the thread
     and lets the source clean up (its `finally` runs)."""
     import threading
-    from lifecycle_opt.plan.sweep import _fetched_ahead
+    from lifecycle_opt.execution.cluster import fetched_ahead
 
     def source(n, fail_at=None, closed=None):
         try:
@@ -489,14 +494,14 @@ def test_chunks_fetched_ahead_come_in_order_errors_in_their_place_and_stop_with_
             if closed is not None:
                 closed.set()
 
-    assert list(_fetched_ahead(source(50))) == list(range(50))
+    assert list(fetched_ahead(source(50))) == list(range(50))
     seen = []
     with pytest.raises(ClusterError):
-        for item in _fetched_ahead(source(50, fail_at=7)):
+        for item in fetched_ahead(source(50, fail_at=7)):
             seen.append(item)
     assert seen == list(range(7))
     closed = threading.Event()
-    reader = _fetched_ahead(source(10_000, closed=closed))
+    reader = fetched_ahead(source(10_000, closed=closed))
     assert [next(reader) for _ in range(3)] == [0, 1, 2]
     reader.close()
     assert closed.is_set()
@@ -506,7 +511,7 @@ def test_chunks_fetched_ahead_come_in_order_errors_in_their_place_and_stop_with_
 @pytest.mark.parametrize("where", [(), ("--workers", "1")], ids=["forked workers", "local cluster"])
 def test_ctrl_c_of_a_sweep_with_workers_is_one_line_and_leaves_the_old_file(tmp_path, where):
     """Ctrl-C reaches the whole process group, the sweep's workers too (forked ones that
-    format CSV, or a local Dask cluster's): the command says one line (no worker's
+    format JSON Lines, or a local Dask cluster's): the command says one line (no worker's
     KeyboardInterrupt traceback, no logs of cancelled tasks), and the previous file stays."""
     if where:
         pytest.importorskip("distributed")
@@ -515,13 +520,13 @@ def test_ctrl_c_of_a_sweep_with_workers_is_one_line_and_leaves_the_old_file(tmp_
     import sys
     import time
     from test_atomic import BIG_SWEEP, default_sigint
-    out = tmp_path / "sweep.csv"
+    out = tmp_path / "sweep.jsonl"
     out.write_text("the previous result\n")
-    proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", *BIG_SWEEP, *where,
+    proc = subprocess.Popen([sys.executable, "-m", "lifecycle_opt.cli", *BIG_SWEEP, "--format", "jsonl", *where,
                              "-o", str(out), "--force"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True, text=True, preexec_fn=default_sigint)
     deadline = time.time() + 120
-    while time.time() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.csv.")
+    while time.time() < deadline and not [p for p in tmp_path.iterdir() if p.name.startswith(".sweep.jsonl.")
                                           and p.stat().st_size > 50_000]:
         assert proc.poll() is None, proc.stderr.read()
         time.sleep(0.05)

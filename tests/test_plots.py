@@ -11,7 +11,7 @@ from lifecycle_opt.errors import ExportError
 from lifecycle_opt.plan.choices import chosen_scenario
 from lifecycle_opt.outputs.plots import plan_figure, save_figure, sweep_figure
 from lifecycle_opt.scenario.reader import load_scenarios
-from lifecycle_opt.plan.sweep import sweep
+from lifecycle_opt.execution.sweeps import sweep
 
 from conftest import EXAMPLES
 

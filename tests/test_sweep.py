@@ -12,7 +12,7 @@ from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
 from lifecycle_opt.scenario.reader import load_scenario, load_scenarios, scenario_from_dict
 from lifecycle_opt.plan.axes import grid, parse_axis
-from lifecycle_opt.plan.sweep import sweep
+from lifecycle_opt.execution.sweeps import sweep
 
 from conftest import EXAMPLES
 

@@ -16,7 +16,8 @@ from lifecycle_opt import sweep
 from lifecycle_opt.cli import cli
 from lifecycle_opt.cli.plans import _SWEEP_FORMATS
 from lifecycle_opt.outputs.sweep_files import SWEEP_FORMATS
-from lifecycle_opt.plan.sweep import iter_sweep
+from lifecycle_opt.plan.sweep_plan import plan_sweep
+from lifecycle_opt.plan.sweep_rows import chunk_rows, sweep_columns
 
 from test_atomic import kill_mid_write
 
@@ -91,7 +92,8 @@ def test_parquet_keeps_dictionaries_for_text_only(written):
 def test_the_python_result_is_columns_and_rows():
     axes = {"inference.tokens": np.geomspace(1e10, 1e14, 5000), "target.loss": [2.3, 2.4]}
     result = sweep("examples/small_corpus.toml", axes)
-    rows = list(iter_sweep("examples/small_corpus.toml", axes))
+    plan = plan_sweep("examples/small_corpus.toml", axes)
+    rows = list(chunk_rows(sweep_columns(plan, 0, plan.size)))      # one chunk, in this thread
     assert len(result) == 10_000 and result == rows
     assert result[3] == rows[3] and result[-1] == rows[-1] and result[2:4] == rows[2:4]
     assert result.columns["params"].dtype == float and np.isnan(result.columns["npv_usd"]).all()

@@ -14,9 +14,10 @@ from click.testing import CliRunner
 
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
-from lifecycle_opt.plan.sweep import sweep
+from lifecycle_opt.execution.sweeps import sweep
 from lifecycle_opt.outputs.plan_book import plan_book
-from lifecycle_opt.outputs.workbook import Book, csv_tables, sweep_book, write_xlsx, xlsx_bytes
+from lifecycle_opt.outputs.sweep_book import write_sweep_book
+from lifecycle_opt.outputs.workbook import Book, csv_tables, write_xlsx, xlsx_bytes
 
 from books import PLAN_EXAMPLES, column_width, formula_cells, month_columns, planned, row_of, workbook_file
 from conftest import EXAMPLES
@@ -163,7 +164,9 @@ def test_csv_tables_carry_the_same_numbers(tmp_path):
 
 def test_sweep_workbook_has_one_row_per_point(tmp_path):
     rows = sweep(EXAMPLES / "chat_assistant.toml", {"inference.requests": [1e9, 1e10, 1e11]})
-    path = write_xlsx(sweep_book(rows, ["inference.requests"], "chat_assistant.toml"), tmp_path / "s.xlsx")
+    path = tmp_path / "s.xlsx"
+    write_sweep_book(path, rows.keys, ["inference.requests"], len(rows), "chat_assistant.toml",
+                     [rows.columns], list)
     ws = openpyxl.load_workbook(path)["Sweep"]
     header = [c.value for c in ws[1]]
     # headers in words with their units (issue 16), the fields' order kept

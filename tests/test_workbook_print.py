@@ -21,8 +21,8 @@ import re
 import openpyxl
 import pytest
 
-from lifecycle_opt.plan.sweep import sweep
-from lifecycle_opt.outputs.workbook import sweep_book, write_xlsx
+from lifecycle_opt.execution.sweeps import sweep
+from lifecycle_opt.outputs.sweep_book import write_sweep_book
 
 from books import PLAN_EXAMPLES, workbook_file
 from conftest import EXAMPLES
@@ -46,7 +46,9 @@ def printed(libreoffice, tmp_path_factory):
     folder = tmp_path_factory.mktemp("printed")
     files = [workbook_file(name, folder)[0] for name in PLAN_EXAMPLES]
     rows = sweep(EXAMPLES / "chat_assistant.toml", {"inference.requests": [1e9, 1e10, 1e11, 1e12]})
-    files.append(write_xlsx(sweep_book(rows, ["inference.requests"], "chat_assistant.toml"), folder / "sweep.xlsx"))
+    write_sweep_book(folder / "sweep.xlsx", rows.keys, ["inference.requests"], len(rows), "chat_assistant.toml",
+                     [rows.columns], list)
+    files.append(folder / "sweep.xlsx")
     return {path.stem: (path, pdf_pages(pdf)) for path, pdf in zip(files, libreoffice.pdf(files))}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 __all__ = ["solve", "evaluate", "sweep", "compare", "plot"]
 
-import os
 import sys
 
 import click
@@ -162,11 +161,12 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
       lifeopt sweep examples/small_corpus.toml --vary inference.tokens=1e10..1e14:log:1000 \\
           --vary target.loss=2.3..2.6:lin:1000 -o big.parquet --scheduler tcp://10.0.0.5:8786
     """
-    from ..outputs.reports import render_rows
-    from ..outputs.text_cells import csv_header
-    from ..outputs.sweep_files import encoder, format_for, json_array_of, write_sweep
+    from ..execution.dask_client import DaskClient
+    from ..outputs.sweep_book import check_fits
+    from ..outputs.sweep_files import format_for
+    from ..outputs.sweep_output import run_sweep
     from ..plan.axes import parse_axes
-    from ..plan.sweep import CHUNK, chunk_rows, plan_sweep, sweep_chunks
+    from ..plan.sweep_plan import plan_sweep
 
     if scheduler and workers:
         raise click.UsageError("give --scheduler or --workers, not both")
@@ -175,68 +175,22 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
     if fmt in ("parquet", "arrow") and not output:
         raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
     check_outputs(force, output, xlsx)
-    axes = parse_axes(specs)
-    plan = plan_sweep(scenario, axes)
+    plan = plan_sweep(scenario, parse_axes(specs))
     if xlsx:
-        _fits_a_sheet(plan, xlsx)
-    streamed = not xlsx and fmt != "table"
-    with _dask_client(scheduler, workers, connect_timeout) as client:
-        # the workers (or this process) format the chunks they solve
-        # text is formatted in Python, holding the GIL: worker processes format it, in
-        # smaller chunks so that memory stays bounded. Arrow tables: threads (forked
-        # workers were 4-13 % faster at 1e7 points but held 908 MB against 628 MB)
-        text = streamed and fmt not in ("parquet", "arrow")
-        chunks = sweep_chunks(plan, chunk or (CHUNK // 4 if text else CHUNK), client,
-                              encoder(fmt, plan) if streamed else None,
-                              processes=os.cpu_count() if text else None)
-        show = sys.stderr.isatty() if progress is None else progress
-        with _progress(plan.size, show) as advance:
-            if streamed and output:
-                write_sweep(output, fmt, plan, advance(chunks), force=force)
-                _say_exact(plan)
-                click.echo(f"wrote {output}", err=True)
-                return
-            if streamed:
-                # standard output, a chunk at a time: memory holds one chunk
-                parts = advance(chunks)
-                if fmt == "csv":
-                    click.echo(csv_header(plan.keys), nl=False)
-                for text in json_array_of(parts) if fmt == "json" else parts:
-                    click.echo(text, nl=False)
-                _say_exact(plan)
-                return
-            rows = [r for cols in advance(chunks) for r in chunk_rows(cols)]
+        check_fits(plan.size, xlsx)
+    say = lambda line: click.echo(line, err=True)              # noqa: E731
+    show = sys.stderr.isatty() if progress is None else progress
+    with DaskClient(scheduler, workers, connect_timeout, say) as client, _progress(plan.size, show) as advance:
+        table = run_sweep(plan, fmt, output, client=client, chunk=chunk, progress=advance, xlsx=xlsx,
+                          source=scenario, stamp=today() if stamp else None, force=force,
+                          stdout=lambda text: click.echo(text, nl=False))
     _say_exact(plan)
-    keys = [a.key for a in axes]
     if xlsx:
-        from ..outputs.workbook import sweep_book, write_xlsx
-        write_xlsx(sweep_book(rows, keys, scenario, stamp=today() if stamp else None), xlsx, force=force)
-        click.echo(f"wrote {xlsx}", err=True)
-    if fmt == "table":
-        emit(render_rows(rows, keys), output, force)
-        return
-    # with --xlsx, the rows are in memory already: the same writers, one chunk
-    columns = {k: [r.get(k) for r in rows] for k in plan.keys}
-    chunks = [encoder(fmt, plan)(columns)]
-    if output:
-        write_sweep(output, fmt, plan, chunks, force=force)
-        click.echo(f"wrote {output}", err=True)
-    else:
-        text = {"csv": lambda: csv_header(plan.keys) + chunks[0], "jsonl": lambda: chunks[0],
-                "json": lambda: "".join(json_array_of(chunks))}
-        if fmt not in text:
-            raise click.UsageError(f"--format {fmt} writes a file: give -o FILE")
-        click.echo(text[fmt](), nl=False)
-
-
-def _fits_a_sheet(plan, xlsx: str) -> None:
-    """Refuse, before solving, a sweep with more rows than a spreadsheet holds."""
-    from ..errors import ExportError
-    from ..outputs.workbook import XLSX_MAX_ROWS
-    if plan.size + 1 > XLSX_MAX_ROWS:
-        raise ExportError(f"{xlsx}: a sweep of {plan.size:,} points does not fit a spreadsheet "
-                          f"({XLSX_MAX_ROWS - 1:,} rows at most); write it with -o sweep.parquet or "
-                          f"-o sweep.csv instead")
+        say(f"wrote {xlsx}")
+    if table is not None:
+        emit(table, output, force)
+    elif output:
+        say(f"wrote {output}")
 
 
 class _progress:
@@ -280,123 +234,6 @@ def _say_exact(plan) -> None:
     elif plan.exact_points:
         click.echo(f"{plan.exact_points:,} of {plan.size:,} points solved one by one by the exact solver "
                    f"(infeasible or invalid points, whose rows say why, or beyond the batch solver)", err=True)
-
-
-def _connect(Client, address: str, timeout: float):
-    """A Client of the scheduler at ``address`` within ``timeout`` seconds, or one line
-    saying why not: nothing there, not a Dask scheduler (an HTTP server can hold the
-    handshake open for minutes, a server with a banner made Dask allocate exabytes), or
-    an address Dask cannot use (tls:// without certificates)."""
-    import threading
-
-    found: dict = {}
-
-    def attempt():
-        try:
-            found["client"] = Client(address, timeout=f"{timeout}s")
-        except BaseException as exc:           # noqa: BLE001 — any failure is the address's
-            found["error"] = exc
-    worker = threading.Thread(target=attempt, daemon=True)
-    worker.start()
-    worker.join(timeout + 5.0)
-    if "client" in found:
-        return found["client"]
-    why = (f"no Dask scheduler answered within {timeout:g} s" if worker.is_alive() or "error" not in found
-           else f"{type(found['error']).__name__}: {str(found['error']).splitlines()[0] if str(found['error']) else ''}")
-    raise click.UsageError(f"--scheduler {address}: cannot connect ({why}); give the address of a running "
-                           f"Dask scheduler, e.g. tcp://host:8786")
-
-
-def _local_cluster(LocalCluster, workers: int):
-    """A local Dask cluster of ``workers`` processes of one thread each, started as the
-    sweep needs (see the comments) and with its workers as quiet as the command."""
-    import logging
-    import signal
-
-    import dask
-    # Without Dask's MALLOC_TRIM_THRESHOLD_ (why it slows a sweep: plan.sweep.trim_threshold;
-    # --workers 2 on 1e6 points took 9.0 s with it, 6.4 s without). Dask's nannies also
-    # write it into the environment of the process that starts them (an earlier cluster in
-    # a notebook), whence new workers would inherit it: it is lifted meanwhile.
-    trim = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    # Ctrl-C reaches the whole process group, and each worker printed a KeyboardInterrupt
-    # traceback; the command stops its cluster itself, so the workers start with SIGINT
-    # ignored (kept across exec, and then left so by Python). This process ignores it too
-    # for the second the cluster takes to start.
-    try:
-        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:                         # not the main thread: signals are not ours
-        sigint = None
-    try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-            # Dask starts the scheduler's HTTP server whatever dashboard_address says
-            # (dask/distributed#7207, #8136): a random port on loopback, not 8787, so that no
-            # fixed port is taken and a taken 8787 prints no multi-line warning. The
-            # workers log as the command does (critical only): a stopped sweep's workers
-            # warned of their cancelled tasks on several lines each.
-            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
-    finally:
-        if sigint is not None:
-            signal.signal(signal.SIGINT, sigint)
-        if trim is not None:
-            os.environ["MALLOC_TRIM_THRESHOLD_"] = trim
-
-
-def _say_trim_threshold(client) -> None:
-    """A line on stderr when the cluster's workers started with MALLOC_TRIM_THRESHOLD_
-    (Dask's default): the sweep runs, more slowly than it could."""
-    from ..plan.sweep import trim_threshold
-    try:
-        found = client.run(trim_threshold)
-    except Exception:                          # noqa: BLE001 — a hint only; the sweep says what fails
-        return
-    slow = sorted({v for v in found.values() if v is not None})
-    if slow:
-        click.echo(f"note: {sum(v is not None for v in found.values())} of {len(found)} Dask workers started "
-                   f"with MALLOC_TRIM_THRESHOLD_={','.join(slow)} (Dask's default), which makes a sweep's "
-                   f"chunks up to 3x slower; the README's 'Columnar sweeps' says how to start them without it",
-                   err=True)
-
-
-class _dask_client:
-    """A Dask client for --scheduler or --workers (None for neither); the local cluster it
-    starts is closed on exit."""
-
-    def __init__(self, scheduler, workers, timeout: float = 10.0):
-        self.scheduler, self.workers, self.timeout = scheduler, workers, timeout
-        self.client = self.cluster = None
-
-    def __enter__(self):
-        if not (self.scheduler or self.workers):
-            return None
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise click.UsageError("--scheduler and --workers need Dask: pip install "
-                                   "'lifecycle_opt[dask]'") from None
-        import logging
-        # Dask logs a worker's loss and its recovery on several lines; the sweep recovers
-        # (or says in one line that it could not), so only Dask's critical logs are shown.
-        # Dask's config gives some loggers levels of their own (distributed.client: a lost
-        # scheduler was an ERROR line before the sweep's own), so each is set.
-        for name in ["distributed", *logging.root.manager.loggerDict]:
-            if name.startswith("distributed"):
-                logging.getLogger(name).setLevel(logging.CRITICAL)
-        if self.workers:
-            self.cluster = _local_cluster(LocalCluster, self.workers)
-            self.client = Client(self.cluster)
-        else:
-            self.client = _connect(Client, self.scheduler, self.timeout)
-            _say_trim_threshold(self.client)
-        return self.client
-
-    def __exit__(self, *exc):
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-        return False
 
 
 @cli.command()
@@ -474,7 +311,7 @@ def plot(scenario, output, specs, force):
     from ..scenario.reader import load_scenario, load_scenarios
     from ..plan.planning import solve as solve_scenario
     from ..plan.axes import parse_axes
-    from ..plan.sweep import sweep as run_sweep
+    from ..execution.sweeps import sweep as run_sweep
 
     if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
         raise ExportError(f"{output}: give a file name ending in .png or .svg")

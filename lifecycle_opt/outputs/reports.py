@@ -21,7 +21,7 @@ from ..fit.approaches import REPORT_BUDGETS, Comparison
 from ..fit.isoflop import IsoFlopFit
 from ..fit.parametric import Bootstrap, FitResult
 from ..plan.solution import Binding, Solution
-from ..plan.sweep import sweep_keys
+from ..plan.sweep_result import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import (format_count, format_duration, format_flops, format_money, format_number,
                            per_unit_text)

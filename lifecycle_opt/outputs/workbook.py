@@ -19,14 +19,14 @@ they read like docs/model.md. Every formula cell also stores its value, taken fr
 the Solution, so that viewers that never recalculate still show the numbers.
 
 The book is described once, as :class:`Book` (sheets of :class:`Cell`; a plan's book is
-built by :mod:`.plan_book`, a sweep's by :func:`sweep_book`), and written by two writers: :func:`xlsx_bytes` (XlsxWriter, the optional ``xlsx`` extra) and
+built by :mod:`.plan_book`; a sweep's is streamed by :mod:`.sweep_book`), and written by two writers: :func:`xlsx_bytes` (XlsxWriter, the optional ``xlsx`` extra) and
 :func:`csv_tables` (values only).
 """
 from __future__ import annotations
 
-__all__ = ["Cell", "Sheet", "Chart", "Book", "sweep_book", "xlsx_bytes", "write_xlsx", "csv_tables",
+__all__ = ["Cell", "Sheet", "Chart", "Book", "xlsx_bytes", "write_xlsx", "csv_tables",
            "write_csv_tables", "made_by", "quote_sheet", "column_letter", "STYLES", "FORMATS", "check_sheet_sizes", "fitted_widths",
-           "text_layout", "TextLayout", "sweep_header", "sweep_format", "COVER_WIDTH",
+           "text_layout", "TextLayout", "COVER_WIDTH",
            "XLSX_MAX_ROWS", "XLSX_MAX_COLUMNS"]
 
 import datetime
@@ -39,11 +39,9 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ExportError
-from ..plan.rows import field_unit
 from .book_print import FONT_POINTS, LINE_POINTS, MARGINS_INCHES, print_setup, wrapped_lines
 from .exports import check_writable, write_bytes_atomic, write_folder_atomic
 from .text_cells import csv_writer, neutralise
-from ..plan.sweep import sweep_keys
 
 #: cell styles: how each kind of cell looks in the XLSX
 STYLES = {
@@ -167,51 +165,12 @@ def made_by(stamp) -> str:
     return f"Made by lifeopt {__version__}" + (f" on {stamp.isoformat()}" if stamp else "")
 
 
-# ------------------------------------------------------------------ a sweep's workbook
+# ------------------------------------------------------------------ sheets of one column
 #: the Cover's one column [characters], its text wrapped: within a portrait page's width at
 #: 100 % for digits as wide as DejaVu Sans's (9.3 pixels at 11 pt; Calibri's are 7), the
 #: widest font a spreadsheet program is likely to put in Calibri's place (LibreOffice
 #: without Carlito). A sheet of one column does not shrink to fit the page in LibreOffice
 COVER_WIDTH = 72.0
-
-
-def sweep_book(rows: list[dict], varied: list[str], source: str, *,
-               stamp: datetime.date | None = None) -> Book:
-    """A Cover and one row per sweep point (every field, base units, headers with their
-    units, a format per unit, an autofilter); ``stamp`` as for :func:`plan_book`."""
-    cover = Sheet("Cover", widths=(COVER_WIDTH,))
-    for text, style in ((f"Sweep of {source}", "title"),
-                        (f"{made_by(stamp)}.", "text"),
-                        (f"Varied: {', '.join(varied)} ({len(rows)} points). Each row is a separately "
-                         f"solved plan; the columns are in base units (parameters, tokens, FLOP, $).", "text"),
-                        ("The varied settings (bold, first columns) are the points' values, not inputs: "
-                         "nothing in this sheet recalculates. Re-run `lifeopt sweep` to change them.", "text"),
-                        ("Rows whose status is not 'optimal' did not solve; their message says why.", "text")):
-        cover.rows.append([Cell(text, style=style)])
-    keys = sweep_keys(rows)
-    headers = [sweep_header(k) for k in keys]
-    # headers longer than a column wrap (the header row grows) rather than widen it
-    data = Sheet("Sweep", widths=tuple(min(_HEADER_CAP, max(12.0, len(h) + 2.0)) for h in headers),
-                 freeze=(1, len(varied)), autofilter=True)
-    data.rows.append([Cell(h, style="header") for h in headers])
-    formats = [None if k in varied else sweep_format(k) for k in keys]
-    for r in rows:
-        data.rows.append([Cell(r.get(k), style="varied" if k in varied else "calc",
-                               fmt=f if isinstance(r.get(k), float) else None)
-                          for k, f in zip(keys, formats)])
-    return Book([cover, data], stamp=stamp, title=f"Sweep of {source}")
-
-
-def sweep_header(key: str) -> str:
-    """A sweep column's header: the field in words with its unit ("total cost pv [$]")."""
-    unit, _ = field_unit(key)
-    words = key.removesuffix("_usd").replace("_", " ") if "." not in key else key
-    return f"{words} [{unit}]" if unit else words
-
-
-def sweep_format(key: str) -> str:
-    """A sweep column's number format, by its unit."""
-    return field_unit(key)[1] or "num"
 
 
 #: the largest sheet a spreadsheet program opens (Excel's limits; LibreOffice's match)

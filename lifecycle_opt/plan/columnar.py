@@ -29,7 +29,7 @@ Validity: the probes hold the axis's two ends (every corner of a multi-axis side
 values that are not whole numbers; a scenario key's valid values form an interval
 (positive, a fraction, below a cap, above the law's E, a whole number), so values between
 valid ends are valid. The plan's rows are checked against exact builds at sample points by
-the sweep (``sweep._verified``).
+the sweep (``sweep_plan._verified``).
 """
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from .planning import solve
 from .rows import BASELINE_COSTS, OVERFLOW_MESSAGE, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
 from .serving_plan import baseline_point, point_z
 from .solution import PlanFigures, Solution
-from .sweep import point_scenarios
+from .sweep_rows import point_scenarios
 
 _WHAT = {"params": "parameter count", "tokens": "token count", "flops": "FLOP count"}
 _AT_LEAST = {"params": "at least one parameter", "tokens": "at least one token",

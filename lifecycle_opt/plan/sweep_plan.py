@@ -1,7 +1,7 @@
 """How a sweep is laid out for the batch solver: its base scenario (with any changes made
 in code), its axes split into two sides, and each side as a table of scenarios or as
 forms (:mod:`.columnar`); :func:`plan_sweep` builds it, :func:`combine_sides` gives the
-Batch and row facts of any points. :mod:`.sweep` solves and writes the points.
+Batch and row facts of any points. :mod:`.sweep_rows` solves the points of a chunk.
 """
 from __future__ import annotations
 
@@ -196,15 +196,12 @@ def _side_scenario(base: Base, axes, which, combo) -> Scenario:
 
 def _build_side(base: Base, axes, which) -> _Side:
     shape = tuple(len(axes[i].values) for i in which)
+    note = ""
     if which and math.prod(shape) > EXACT_SIDE:
         try:
             return _columnar_side(base, axes, which, shape)
         except NotColumnar as why:
             note = str(why)
-        else:
-            note = ""
-    else:
-        note = ""
     scenarios = []
     for combo in itertools.product(*(axes[i].array.tolist() for i in which)):
         try:

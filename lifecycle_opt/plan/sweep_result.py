@@ -9,7 +9,7 @@ hand the columns over without going through rows. :func:`arrow_schema` and
 """
 from __future__ import annotations
 
-__all__ = ["SweepResult", "arrow_schema", "plan_schema", "arrow_table", "sweep_metadata", "pyarrow_module"]
+__all__ = ["SweepResult", "sweep_keys", "arrow_schema", "plan_schema", "arrow_table", "sweep_metadata", "pyarrow_module"]
 
 import json
 from collections.abc import Sequence
@@ -93,6 +93,14 @@ class SweepResult(Sequence):
         pa = pyarrow_module()
         axes = {a["key"]: self._columns[a["key"]] for a in self.metadata.get("axes", [])}
         return arrow_table(arrow_schema(pa, self.keys, axes, self.metadata), self._columns)
+
+
+def sweep_keys(rows) -> list[str]:
+    """The columns of a list of rows, in first-seen order."""
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    return list(keys)
 
 
 def sweep_metadata(plan) -> dict:
