@@ -10,7 +10,8 @@ no value is null.
 """
 from __future__ import annotations
 
-__all__ = ["SWEEP_FORMATS", "format_for", "encoder", "write_sweep", "jsonl_text", "json_rows", "json_array_of"]
+__all__ = ["SWEEP_FORMATS", "format_for", "encoder", "write_sweep", "csv_bytes", "jsonl_text", "json_rows",
+           "json_array_of"]
 
 import functools
 import json
@@ -20,10 +21,10 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import ExportError
-from ..plan.sweep_result import arrow_table, plan_schema, pyarrow_module
+from ..plan.sweep_table import arrow_table, plain_schema, plan_schema, pyarrow_module, string_array
 from .exports import write_stream_atomic
 from .reports import strict
-from .text_cells import column_texts, csv_chunk, csv_header, float_texts, memo_texts
+from .text_cells import column_texts, csv_header, float_texts, memo_texts, neutralise
 
 #: the formats a sweep is written in, and the file endings that choose them
 SWEEP_FORMATS = ("csv", "json", "jsonl", "parquet", "arrow")
@@ -41,14 +42,40 @@ def format_for(path: str | None, given: str | None) -> str | None:
 
 def encoder(fmt: str, plan):
     """What turns a chunk of columns into ``fmt`` (picklable, so that Dask workers can run
-    it): CSV lines, JSON lines, the rows of a JSON array joined by ",\\n  ", or for
-    Parquet and Arrow an Arrow table of the plan's schema."""
+    it): an Arrow table of the plan's schema for Parquet (text as dictionaries) and Arrow
+    (decoded), the bytes of CSV lines (formatted from that table by pyarrow, in C), JSON
+    lines, or the rows of a JSON array joined by ",\\n  "."""
     keys = plan.keys
-    if fmt in ("parquet", "arrow"):
+    if fmt in ("parquet", "arrow", "csv"):
         # the schema travels with the function; each process imports pyarrow itself
-        return functools.partial(arrow_table, plan_schema(pyarrow_module(), plan))
-    return {"csv": functools.partial(csv_chunk, keys=keys), "jsonl": functools.partial(jsonl_text, keys=keys),
-            "json": functools.partial(json_rows, keys=keys)}.get(fmt)
+        schema = plan_schema(pyarrow_module(), plan)
+        if fmt == "csv":
+            return functools.partial(csv_bytes, schema)
+        return functools.partial(arrow_table, schema, plain=fmt == "arrow")
+    return {"jsonl": functools.partial(jsonl_text, keys=keys), "json": functools.partial(json_rows, keys=keys)}.get(fmt)
+
+
+def csv_bytes(schema, cols: dict):
+    """CSV lines of a chunk of columns (no header; CRLF ends, as the header's): the Arrow
+    table of ``schema`` written by pyarrow, text neutralised against formula injection
+    (OWASP; on the dictionaries, a few values each) and quoted. Numbers are pyarrow's
+    shortest text that reads back to the same double (``1e+22``, ``100``), none empty."""
+    pa = pyarrow_module()
+    import pyarrow.csv as pacsv
+    table = arrow_table(schema, cols)
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.chunk(0)
+            texts = column.dictionary.to_pylist()
+            safe = [neutralise(t) for t in texts]
+            if safe != texts:
+                column = pa.DictionaryArray.from_arrays(column.indices, string_array(pa, safe))
+        columns.append(column)
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(pa.Table.from_arrays(columns, schema=schema), sink,
+                    pacsv.WriteOptions(include_header=False, eol="\r\n"))
+    return sink.getvalue()
 
 
 def write_sweep(path: str | Path, fmt: str, plan, chunks: Iterable, *, force: bool = False) -> Path:
@@ -70,7 +97,7 @@ def write_sweep(path: str | Path, fmt: str, plan, chunks: Iterable, *, force: bo
 def _text(parts):
     def write(fh):
         for part in parts():
-            fh.write(part.encode("utf-8"))
+            fh.write(part.encode("utf-8") if isinstance(part, str) else part)
     return write
 
 
@@ -122,18 +149,24 @@ def _columnar_writer(fmt: str, plan, tables):
 
     def write(fh):
         sink = pa.PythonFile(fh, mode="w")
-        with _open(pa, fmt, sink, schema) as writer:
+        if fmt == "parquet":
+            _write_parquet(pa, sink, schema, tables)
+            return
+        with pa.ipc.new_file(sink, plain_schema(schema)) as writer:
             for table in tables:
                 writer.write_table(table)
     return write
 
 
-def _open(pa, fmt: str, sink, schema):
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-        # dictionaries for text only (status, binding limits: a few values repeated); a
-        # float column of distinct values gains nothing from one: at 1e6 points it took
-        # half the writing time and made the file 25 % larger
-        text = [f.name for f in schema if pa.types.is_string(f.type)]
-        return pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=text)
-    return pa.ipc.new_file(sink, schema)
+def _write_parquet(pa, sink, schema, tables) -> None:
+    """The chunks' tables as row groups. Text columns come as dictionaries, written as they
+    are (a float column of distinct values is written plain: a dictionary of a million
+    floats took half the writing time and made the file 25 % larger). The file's schema
+    is not stored as Arrow's own, so that readers see strings rather than dictionaries;
+    the sweep's metadata goes into the file's key-value metadata instead."""
+    import pyarrow.parquet as pq
+    text = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+    with pq.ParquetWriter(sink, schema, compression="zstd", use_dictionary=text, store_schema=False) as writer:
+        for table in tables:
+            writer.write_table(table)
+        writer.add_key_value_metadata({k.decode(): v.decode() for k, v in schema.metadata.items()})

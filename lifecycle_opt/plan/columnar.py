@@ -162,7 +162,9 @@ class ColumnarSide:
         moved = [(form, self.values[i][multi[i]]) for i, form in enumerate(self.forms[key])
                  if form.kind != "const"]
         if not moved:
-            return np.full(multi[0].shape, ref, dtype=_dtype(ref))
+            # one value at every point: a read-only stride-0 view, no copy (the Arrow table
+            # writes it as one value, :mod:`.sweep_table`)
+            return np.broadcast_to(np.asarray(ref, dtype=_dtype(ref)), multi[0].shape)
         parts = [form(v) for form, v in moved]
         if len(parts) == 1:
             return parts[0]

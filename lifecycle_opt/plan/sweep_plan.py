@@ -137,6 +137,11 @@ class _Side:
 
     def at(self, idx: np.ndarray) -> tuple[Batch, dict]:
         """The Batch rows and the row facts of the side's points ``idx``."""
+        if self.columns is None and not self.axes:
+            # one scenario at every point: read-only stride-0 views of it, no copies
+            one = lambda v: np.broadcast_to(v[:1], idx.shape)          # noqa: E731
+            return (Batch(**{f: one(getattr(self.batch, f)) for f in _BATCH_ARRAYS}, names=self.batch.names),
+                    {k: one(v) for k, v in self.facts.items()})
         if self.columns is None:
             return self.batch.take(idx), {k: v[idx] for k, v in self.facts.items()}
         values = self.columns.at(idx)

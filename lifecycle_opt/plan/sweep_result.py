@@ -1,23 +1,22 @@
-"""A sweep's rows as columns: what :func:`.sweep.sweep` returns.
+"""A sweep's rows as columns: what :func:`lifecycle_opt.execution.sweeps.sweep` returns.
 
 :class:`SweepResult` holds one numpy array per field (numbers as float64, nan where a
 point has none; text as objects) and still behaves as the list of row dicts it replaced:
 ``len``, indexing, iteration and ``pandas.DataFrame(result)`` give plain dicts, built as
 they are asked for. ``.to_pandas()`` and ``.to_arrow()`` (pandas and pyarrow, optional)
-hand the columns over without going through rows. :func:`arrow_schema` and
-:func:`arrow_table` are shared with the Parquet and Arrow files of a sweep.
+hand the columns over without going through rows (the Arrow table is built as the
+Parquet and Arrow files of a sweep are, :mod:`.sweep_table`).
 """
 from __future__ import annotations
 
-__all__ = ["SweepResult", "sweep_keys", "arrow_schema", "plan_schema", "arrow_table", "sweep_metadata", "pyarrow_module"]
+__all__ = ["SweepResult", "sweep_keys"]
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import ExportError
-from .rows import INT_FIELDS, field_unit, numeric_fields, plain_column, rows_of
+from .rows import INT_FIELDS, plain_column, rows_of
+from .sweep_table import arrow_schema, arrow_table, pyarrow_module, sweep_metadata
 
 
 class SweepResult(Sequence):
@@ -92,7 +91,7 @@ class SweepResult(Sequence):
         """A pyarrow Table of the columns, the scenario, axes and units in its metadata."""
         pa = pyarrow_module()
         axes = {a["key"]: self._columns[a["key"]] for a in self.metadata.get("axes", [])}
-        return arrow_table(arrow_schema(pa, self.keys, axes, self.metadata), self._columns)
+        return arrow_table(arrow_schema(pa, self.keys, axes, self.metadata), self._columns, plain=True)
 
 
 def sweep_keys(rows) -> list[str]:
@@ -101,73 +100,3 @@ def sweep_keys(rows) -> list[str]:
     for r in rows:
         keys.update(dict.fromkeys(r))
     return list(keys)
-
-
-def sweep_metadata(plan) -> dict:
-    """What a sweep says about itself: the scenario, the axes (key, number of values, first
-    and last) and the unit of every field that has one."""
-    from .. import __version__
-    axes = [{"key": a.key, "values": len(a.values), "first": a.item(0), "last": a.item(-1)} for a in plan.axes]
-    units = {k: field_unit(k)[0] for k in plan.keys if field_unit(k)[0]}
-    return {"made_by": f"lifeopt {__version__}", "scenario": plan.base.name, "source": plan.base.source,
-            "axes": axes, "points": plan.size, "units": units}
-
-
-def pyarrow_module():
-    try:
-        import pyarrow
-    except ImportError:
-        raise ExportError("Parquet and Arrow need pyarrow: pip install 'lifecycle_opt[arrow]'") from None
-    return pyarrow
-
-
-def arrow_schema(pa, keys: list[str], axes: dict, metadata: dict):
-    """One schema for every chunk of a sweep, from its fields alone: numbers float64
-    (whole-number fields int64), text strings, a varied key by its values' type (``axes``:
-    {key: array of its values}); ``metadata`` under ``lifecycle_opt``."""
-    numeric = set(numeric_fields())
-    fields = []
-    for k in keys:
-        if k in axes and axes[k].dtype == object:
-            values = [v for v in axes[k].tolist() if v is not None]
-            kind = (pa.bool_() if all(type(v) is bool for v in values) else
-                    pa.int64() if all(type(v) is int for v in values) else pa.string())
-        elif k in INT_FIELDS:
-            kind = pa.int64()
-        elif k in numeric or k in axes:
-            kind = pa.float64()
-        else:
-            kind = pa.string()
-        fields.append(pa.field(k, kind))
-    return pa.schema(fields, metadata={b"lifecycle_opt": json.dumps(metadata, default=str).encode("utf-8")})
-
-
-def plan_schema(pa, plan):
-    """The Arrow schema of a sweep plan's rows."""
-    return arrow_schema(pa, plan.keys, {a.key: a.array for a in plan.axes}, sweep_metadata(plan))
-
-
-def arrow_table(schema, cols: dict):
-    """A chunk of columns as an Arrow table of ``schema`` (nan and None as null)."""
-    pa = pyarrow_module()
-    arrays = []
-    for f in schema:
-        values = cols[f.name]
-        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-            missing = np.isnan(values)
-            if pa.types.is_integer(f.type):
-                arrays.append(pa.array(np.where(missing, 0, values).astype(np.int64), mask=missing))
-            else:
-                arrays.append(pa.array(values, type=f.type, mask=missing if missing.any() else None))
-            continue
-        if isinstance(values, np.ndarray):
-            try:                                # text and None: pyarrow reads the objects directly
-                arrays.append(pa.array(values, type=f.type))
-                continue
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                pass
-        listed = plain_column(f.name, values)
-        if pa.types.is_string(f.type):
-            listed = [None if v is None else str(v) for v in listed]
-        arrays.append(pa.array(listed, type=f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)

@@ -106,7 +106,8 @@ def _solve_columns(plan: SweepPlan, start: int, stop: int) -> tuple[dict, int]:
             result = solve_batch(batch)
             good = result.status == 0
             exact[sel[good]] = False
-            solved = sel[good], {k: v[good] for k, v in facts.items()}, result, good
+            # every point solved (the rule): the facts as they are, constants still views
+            solved = sel[good], facts if good.all() else {k: v[good] for k, v in facts.items()}, result, good
     if exact.any():                            # rows the batch does not fill: room for them
         cols.update(_empty_columns(plan, n))
     if solved is not None:
@@ -129,11 +130,12 @@ def _fill(cols, rows, facts, result, good, n: int) -> None:
     """Write the batch plans into the columns (rows: their positions in the chunk of n
     points) with the row function; where they are the whole chunk, the row function's
     arrays become the columns (numbers as floats, text as objects)."""
+    every = good.all()
+    pick = (lambda v: v) if every else (lambda v: v[good])          # noqa: E731
     binding = result.binding_texts(np.flatnonzero(good))
-    columns = plan_columns(facts, result.params[good], result.tokens[good], loss=result.loss[good],
-                           effective_tokens=result.effective_tokens[good],
-                           objective_value=result.objective[good],
-                           kkt_residual=result.kkt_residual[good], binding=binding)
+    columns = plan_columns(facts, pick(result.params), pick(result.tokens), loss=pick(result.loss),
+                           effective_tokens=pick(result.effective_tokens), objective_value=pick(result.objective),
+                           kkt_residual=pick(result.kkt_residual), binding=binding)
     whole = rows.size == n                             # every point of the chunk, in order
     numeric = set(numeric_fields())
     for key in row_fields():
@@ -144,12 +146,18 @@ def _fill(cols, rows, facts, result, good, n: int) -> None:
         elif not isinstance(values, np.ndarray):
             values = _objects(values)
         if whole:
-            # the row function's own array where it is one of the chunk's size, else a copy
-            fits = values.shape == rows.shape and values.dtype == dtype and values.flags.writeable
+            # the row function's own array (a read-only view where it is one value down the
+            # chunk), else a copy
+            fits = values.shape == rows.shape and values.dtype == dtype
             cols[key] = values if fits else np.array(np.broadcast_to(values, rows.shape), dtype=dtype)
         else:
             cols[key][rows] = values
-    message = np.where(cols["status"][rows] == "invalid", OVERFLOW_MESSAGE, "").astype(object)
+    invalid = np.flatnonzero(cols["status"][rows] == "invalid")
+    if whole and not invalid.size:
+        cols["message"] = np.broadcast_to(np.array("", dtype=object), rows.shape)
+        return
+    message = np.full(rows.size, "", dtype=object)
+    message[invalid] = OVERFLOW_MESSAGE
     if whole:
         cols["message"] = message
     else:
