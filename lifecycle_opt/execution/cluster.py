@@ -17,8 +17,8 @@ from ..plan.sweep_rows import solved_chunk
 
 def cluster_chunks(plan: SweepPlan, ranges: list, client, encode) -> Iterator[tuple[int, object]]:
     """(points, payload) of each chunk solved on the cluster of ``client``, in grid order,
-    fetched ahead in a thread (:func:`fetched_ahead`)."""
-    return fetched_ahead(_cluster_chunks(plan, ranges, client, encode))
+    the next one fetched in a thread while this one is written (:func:`fetched_ahead`)."""
+    return fetched_ahead(_cluster_chunks(plan, ranges, client, encode), depth=1)
 
 
 def _cluster_chunks(plan: SweepPlan, ranges: list, client, encode) -> Iterator[tuple[int, object]]:
@@ -33,7 +33,10 @@ def _cluster_chunks(plan: SweepPlan, ranges: list, client, encode) -> Iterator[t
                                f"for the scheduler (dask worker ADDRESS), or run without --scheduler") from None
     shared = [scatter()]
     submit = lambda r: client.submit(solved_chunk, shared[0], *r, encode, pure=False)   # noqa: E731
-    ahead = max(2, 2 * len(client.scheduler_info().get("workers", {})))
+    # chunks in flight: one running on each worker and one more waiting, so that a worker
+    # never idles while its last result is fetched; each is a table held on a worker until
+    # fetched (at 1e7 points, two per worker and two fetched ahead held 1.29 GB in all)
+    ahead = max(2, len(client.scheduler_info().get("workers", {})) + 1)
     futures = [submit(r) for r in ranges[:ahead]]
     for k, (s, e) in enumerate(ranges):
         cols, exact = _chunk_result(client, plan, futures, k, ranges, submit, shared, scatter)
