@@ -15,7 +15,7 @@ ORDER = [
     "model.constants", "model.units", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
     "scenario.schema", "scenario.fields", "scenario.reading", "scenario.files", "scenario.samples", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
-    "solvers.roots", "solvers.slsqp", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
+    "solvers.roots", "solvers.slsqp", "solvers.barrier", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
     "solvers.batch_cost", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.solution", "plan.cautions", "plan.rows", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",

@@ -41,6 +41,11 @@ class DaskClient:
             if name.startswith("distributed"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         if self.workers:
+            # a Client dropped unclosed earlier in this process (a connection given up on)
+            # closes itself when collected; collected while the cluster below starts, it
+            # waited on the lock the start holds, for ever: collect it first
+            import gc
+            gc.collect()
             self.cluster = local_cluster(LocalCluster, self.workers)
             self.client = Client(self.cluster)
         else:
@@ -64,17 +69,28 @@ def _connect(Client, address: str, timeout: float):
     import threading
 
     found: dict = {}
+    given_up = threading.Event()
 
     def attempt():
         try:
-            found["client"] = Client(address, timeout=f"{timeout}s")
+            client = Client(address, timeout=f"{timeout}s")
         except BaseException as exc:           # noqa: BLE001 — any failure is the address's
             found["error"] = exc
+            return
+        with lock:
+            late = given_up.is_set()
+            if not late:
+                found["client"] = client
+        if late:
+            client.close()                     # given up on: nobody would close it otherwise
+    lock = threading.Lock()
     worker = threading.Thread(target=attempt, daemon=True)
     worker.start()
     worker.join(timeout + 5.0)
-    if "client" in found:
-        return found["client"]
+    with lock:
+        given_up.set()
+        if "client" in found:
+            return found["client"]
     why = (f"no Dask scheduler answered within {timeout:g} s" if worker.is_alive() or "error" not in found
            else f"{type(found['error']).__name__}: {str(found['error']).splitlines()[0] if str(found['error']) else ''}")
     raise ClusterError(f"--scheduler {address}: cannot connect ({why}); give the address of a running "

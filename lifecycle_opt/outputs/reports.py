@@ -12,22 +12,28 @@ import io
 from collections.abc import Sequence
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tabulate import tabulate
-
-from ..fit.approaches import REPORT_BUDGETS, Comparison
-from ..fit.isoflop import IsoFlopFit
-from ..fit.parametric import Bootstrap, FitResult
 from ..plan.solution import Binding, Solution
-from ..plan.sweep_result import sweep_keys
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import (format_count, format_duration, format_flops, format_money, format_number,
                            per_unit_text)
 from .cash_years import year_spans
 from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
+
+if TYPE_CHECKING:                  # the fit modules, for annotations only (not imported to solve)
+    from ..fit.approaches import Comparison
+    from ..fit.isoflop import IsoFlopFit
+    from ..fit.parametric import Bootstrap, FitResult
+
+
+def tabulate(*args, **kwargs) -> str:
+    """tabulate's table, imported on first use: ``--format json`` and sweeps need none."""
+    from tabulate import tabulate as table
+    return table(*args, **kwargs)
 
 #: Published plans (parameters, training tokens) for the over-training report.
 #: Sources: GPT-3 — Brown et al. 2020 Table 2.2 (175B, 300B); Gopher — Rae et al. 2021 (280B, 300B);
@@ -328,6 +334,7 @@ def _varied_text(value):
 
 def render_rows_csv(rows: list[dict]) -> str:
     """Rows as CSV, one column per field (the union over rows), base units."""
+    from ..plan.sweep_result import sweep_keys
     keys = sweep_keys(rows)
     return csv_header(keys) + csv_chunk({k: [r.get(k) for r in rows] for k in keys}, keys)
 
@@ -507,6 +514,7 @@ def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None
 
 def render_approaches(cmp: Comparison, source: str) -> str:
     """Table 2 of Hoffmann et al. 2022 for the user's runs, with the verdict."""
+    from ..fit.approaches import REPORT_BUDGETS
     def interval(x, ci):
         return f"{x:.3f}" + ("" if ci is None else f" ({ci[0]:.3f}–{ci[1]:.3f})")
     rows = [[e.name, interval(e.a, ai), interval(e.b, bi)] + [f"{e.tokens_per_param(c):.1f}" for c in REPORT_BUDGETS]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 __all__ = ["serving_section"]
 
-from tabulate import tabulate
 
 from ..model.units import format_money, format_number
 from ..plan.serving_plan import ServingPlan
@@ -29,6 +28,7 @@ def _target(x) -> str:
 
 def serving_section(s: ServingPlan) -> list[str]:
     """Report lines of the serving plan."""
+    from tabulate import tabulate      # on first use: a JSON report needs none
     r, x = s.rounded, s.relaxed
     rows = [
         ("replica size", f"{r.replica_gpus:g} GPUs", f"{x.replica_gpus:.4g} GPUs", ""),

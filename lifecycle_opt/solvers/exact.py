@@ -1,14 +1,16 @@
 """The exact solver: two independent solvers, a polish, and a certificate, for one scenario.
 
-1. **Phase I** (scipy, :mod:`.slsqp`): minimise the largest constraint violation. A
-   positive optimum means no plan exists; :func:`.infeasibility.explain_infeasible` then
-   finds, for each constraint, the smallest change of its setting that restores a plan.
+1. **Phase I** (numpy, :mod:`.barrier`): minimise the largest constraint violation. Where
+   no strictly feasible point is found, scipy's Phase I (:mod:`.slsqp`) decides: a positive
+   optimum means no plan exists; :func:`.infeasibility.explain_infeasible` then finds, for
+   each constraint, the smallest change of its setting that restores a plan.
 2. **cvxpy** (:mod:`.conic`): a geometric program (``gp=True``) when the law's reducible
    loss is a posynomial (Chinchilla and Kaplan forms, no repetition penalty), read with
    its dual values; under the repetition penalty, a convex program in (log N, log D)
    whose loss is replaced by supporting hyperplanes, refined until the gap closes.
-3. **scipy** SLSQP on the same problem in (log N, log D), from the Phase I point: the
-   independent check.
+3. **numpy** primal-dual barrier method (:mod:`.barrier`) on the same problem in the log
+   variables, from the Phase I point: the independent check (scipy's SLSQP where the
+   barrier method does not apply: no strictly feasible point, or no convergence).
 4. **Polish** (:mod:`.certificate`): Newton's method on the optimality (KKT) conditions
    of the active set, from each solver's answer, to machine precision; the multipliers
    give the shadow prices.
@@ -41,6 +43,7 @@ from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
 from ..problem.formulation import BOX, Problem, build_problem
 from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
+from .barrier import BARRIER_METHOD, phase_one_ipm, solve_barrier
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,10 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     """The certified optimum of ``scenario`` (with the target also met under each
     (index, law) of ``extra_loss_laws``, for robust plans).
 
-    Two independent solvers answer: scipy's SLSQP always, and first the numpy batch solver
-    (``solver="auto"``, where it covers the problem: no cvxpy import, a second or so saved)
-    or cvxpy (``"cvxpy"``, and wherever the batch solver cannot answer).
+    Two independent solvers answer: first the numpy batch solver (``solver="auto"``, where
+    it covers the problem: no cvxpy import, a second or so saved) or cvxpy (``"cvxpy"``, and
+    wherever the batch solver cannot answer); then the numpy barrier method (scipy's SLSQP
+    where it does not apply).
 
     Raises InfeasibleError (with the conflicting constraints and how far each must move)
     or SolverError (the optimum could not be certified).
@@ -90,13 +94,17 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     if solver not in SOLVERS:
         raise ScenarioError("solver", f"one of {', '.join(SOLVERS)}", solver, source=scenario.source)
     problem = build_problem(scenario, extra_loss_laws)
-    z0, violation = phase_one(problem, problem.constraints)
-    if violation > FEAS_TOL:
-        raise explain_infeasible(scenario, problem)
+    z0, _, strict = phase_one_ipm(problem, start_point(problem))
+    if not strict:                  # infeasible, or no interior: scipy's Phase I decides
+        z0, violation = phase_one(problem, problem.constraints)
+        if violation > FEAS_TOL:
+            raise explain_infeasible(scenario, problem)
     z_cvx, duals, method = _batch_opinion(problem) if solver == "auto" else (None, None, "")
     if z_cvx is None:
         z_cvx, duals, method = solve_cvxpy(problem, z0)
-    z_sp = solve_scipy(problem, z0)
+    z_sp, second = (solve_barrier(problem, z0) if strict else None), BARRIER_METHOD
+    if z_sp is None:                # the barrier method does not apply: SLSQP
+        z_sp, second = solve_scipy(problem, z0), "scipy-slsqp"
     # the Newton polish from each solver's answer: the plan is the first that certifies
     # (cvxpy's, else scipy's, which may sit in the right active set when cvxpy's does not)
     polished = [polish(problem, s) for s in ([z_cvx] if z_cvx is not None else []) + [z_sp]]
@@ -131,7 +139,7 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
                           f"report this scenario")
     certificate = Certificate(kkt_residual=float(kkt), methods_agree=bool(agree), agreement=float(agreement),
                               agreement_tol=AGREEMENT_TOL, status="optimal",
-                              methods=(method, "scipy-slsqp", "newton-kkt"), polished_agreement=polished_agreement)
+                              methods=(method, second, "newton-kkt"), polished_agreement=polished_agreement)
     return _exact_plan(problem, z, nu, certificate)
 
 
