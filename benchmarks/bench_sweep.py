@@ -1,68 +1,88 @@
-"""Sweeps end to end, as a user runs them, against the batch solver alone on the same points
-(issue: sweeps at the speed of the batch solver).
+"""Sweeps end to end, as a user runs them, each figure beside its floor measured in the
+same run (issue 31: at the floor).
 
-Prints, measured in one run on the machine at hand:
-* the batch solver alone on every point of the sweep (the plan built, then only
-  ``solve_batch`` on each chunk's Batch): the floor nothing can beat;
-* the floor of the writers: numpy columns of the same rows written by pyarrow as
-  Parquet and as CSV;
-* ``lifeopt sweep ... -o FILE`` for Parquet, CSV, JSON Lines and Arrow (the command, in a
-  child process, wall time and peak memory), and the ratio to the bare solve;
-* the same with ``--workers 2`` (a local Dask cluster started by the command) for Parquet
-  and CSV (Parquet only at 1e7), and with ``--scheduler`` sent to a running cluster of two workers on this
-  machine (started here, warmed by one small sweep), as a user with a cluster runs it.
+Every figure is a ratio taken pair by pair, the command and its floor run in turn, and
+given as min and median over the repetitions (the machine's speed drifts; the median is
+the figure to quote):
 
-    python benchmarks/bench_sweep.py            # 1e6 points on one axis, and 1,000 × 1,000
-    python benchmarks/bench_sweep.py --big      # and 1e7 points on one axis (peak memory)
+* ``lifeopt sweep -o sweep.parquet`` (a child process, wall time) against pyarrow writing
+  a table of the same rows and columns, already in memory (``pq.write_table``, zstd, its
+  default dictionaries): goal ≤ 2x;
+* ``-o sweep.csv`` against pyarrow's CSV writer on the same table: goal ≤ 1.5x;
+* ``-o sweep.arrow`` and ``-o sweep.jsonl`` against the same Parquet floor, for scale;
+* a 1,000-point sweep against one ``lifeopt solve`` of the same scenario: goal ≤ 1.5x;
+* ``--xlsx`` of 1e5 points against the CSV sweep of the same points: goal ≤ 10x, and its
+  peak memory: goal ≤ 300 MB;
+* ``--workers 2`` (a local Dask cluster) against the local run, Parquet: goal ≤ 1.25x on a
+  machine whose cores the local run fills; with ``--big``, at 1e7 points, with the memory
+  of the command and all its processes (proportional set size, summed, sampled every
+  50 ms): goal ≤ 1 GB.
+
+    python benchmarks/bench_sweep.py [--reps N] [--big]
 """
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-import numpy as np
-
-from lifecycle_opt.execution.sweeps import sweep_chunks
-from lifecycle_opt.plan.sweep_plan import combine_sides, plan_sweep, side_indices
-from lifecycle_opt.solvers.batch import solve_batch
-
 EXAMPLE = "examples/small_corpus.toml"          # data-constrained, with an epochs and a deadline limit
-CASES = {
-    "1e6 points, one axis": ["--vary", "inference.tokens=1e9..1e15:log:1000000"],
-    "1e6 points, 1,000 x 1,000": ["--vary", "inference.tokens=1e9..1e15:log:1000",
-                                  "--vary", "hardware.training.price_per_gpu_hour=1..4:lin:1000"],
-}
-BIG = {"1e7 points, one axis": ["--vary", "inference.tokens=1e9..1e15:log:10000000"]}
+ONE_AXIS = "inference.tokens=1e9..1e15:log:{n}"
 
 
-def bare_solve(specs: list[str]) -> tuple[float, int]:
-    """Seconds for solve_batch alone over every chunk of the sweep (its Batch built first)."""
-    axes = [v for k, v in zip(specs[::2], specs[1::2])]
-    plan = plan_sweep(EXAMPLE, axes)
-    total, n = 0.0, 0
-    for start in range(0, plan.size, 65_536):
-        flat = np.arange(start, min(start + 65_536, plan.size))
-        li, ci = side_indices(plan, flat)
-        batch, _ = combine_sides(plan, li, ci)
-        t = time.perf_counter()
-        result = solve_batch(batch)
-        total += time.perf_counter() - t
-        n += int((result.status == 0).sum())
-    return total, n
+def command(args: list[str]) -> tuple[float, float]:
+    """(seconds, peak MB summed over the process and its descendants) of one command."""
+    import psutil
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak, done = [0.0], threading.Event()
+
+    def sample():
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_full_info().pss
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                peak[0] = max(peak[0], total / 1e6)
+            except psutil.NoSuchProcess:
+                return
+            done.wait(0.05)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(args)} failed: {err.decode()[-500:]}")
+    return seconds, peak[0]
 
 
-def floor(specs: list[str], folder: str) -> dict:
-    """pyarrow writing the sweep's own columns (already in memory) as Parquet and CSV."""
-    import pyarrow as pa
+def lifeopt(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lifecycle_opt.cli", *args]
+
+
+def sweep_cmd(spec: str, out: str, *extra: str) -> list[str]:
+    return lifeopt("sweep", EXAMPLE, "--vary", spec, "-o", out, "--force", "--no-progress", *extra)
+
+
+def table_of(spec: str):
+    """The sweep's rows as a plain Arrow table in memory (what the floors write)."""
+    from lifecycle_opt.execution.sweeps import sweep
+    return sweep(EXAMPLE, [spec]).to_arrow()
+
+
+def floors(table, folder: str) -> dict:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
-    from lifecycle_opt.plan.sweep_result import SweepResult
-    axes = [v for k, v in zip(specs[::2], specs[1::2])]
-    plan = plan_sweep(EXAMPLE, axes)
-    table = SweepResult.from_chunks(plan, (c for _, c in sweep_chunks(plan))).to_arrow()
     out = {}
     t = time.perf_counter()
     pq.write_table(table, os.path.join(folder, "floor.parquet"), compression="zstd")
@@ -70,71 +90,76 @@ def floor(specs: list[str], folder: str) -> dict:
     t = time.perf_counter()
     pacsv.write_csv(table, os.path.join(folder, "floor.csv"))
     out["csv"] = time.perf_counter() - t
-    del table, pa
     return out
 
 
-def command(specs: list[str], out: str, extra: tuple[str, ...] = ()) -> tuple[float, float]:
-    """(seconds, peak MB) of `lifeopt sweep` writing ``out``, in a child process."""
-    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "r = subprocess.run(sys.argv[1:]); "
-            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); "
-            "sys.exit(r.returncode)")
-    argv = [sys.executable, "-c", code, sys.executable, "-m", "lifecycle_opt.cli", "sweep", EXAMPLE, *specs,
-            "-o", out, "--force", "--no-progress", *extra]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
-    seconds, peak = done.stdout.split()
-    return float(seconds), float(peak)
+def report(name: str, pairs: list[tuple[float, float]], goal: str = "", unit: str = "s") -> None:
+    ratios = [a / b for a, b in pairs]
+    a, b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    print(f"  {name:44s} {a:8.2f} {unit} beside {b:7.2f} {unit}: ratio min {min(ratios):5.2f}x, "
+          f"median {statistics.median(ratios):5.2f}x{'  (goal ' + goal + ')' if goal else ''}", flush=True)
 
 
-def running_cluster():
-    """A running local Dask cluster of two one-thread workers, configured as the command's
-    own (no MALLOC_TRIM_THRESHOLD_), warmed by one small sweep."""
-    from dask.distributed import LocalCluster
-    from lifecycle_opt.execution.dask_client import local_cluster
-    cluster = local_cluster(LocalCluster, 2)
-    with tempfile.TemporaryDirectory() as folder:
-        command(["--vary", "inference.tokens=1e9..1e15:log:200000"], os.path.join(folder, "warm.csv"),
-                ("--scheduler", cluster.scheduler_address))
-    return cluster
+def at_the_floor(n: int, reps: int, folder: str) -> None:
+    spec = ONE_AXIS.format(n=n)
+    table = table_of(spec)
+    pairs: dict[str, list] = {k: [] for k in ("parquet", "csv", "arrow", "jsonl")}
+    peaks: dict[str, list] = {k: [] for k in pairs}
+    for _ in range(reps):
+        floor = floors(table, folder)
+        for fmt in pairs:
+            seconds, peak = command(sweep_cmd(spec, os.path.join(folder, f"sweep.{fmt}")))
+            pairs[fmt].append((seconds, floor["csv" if fmt == "csv" else "parquet"]))
+            peaks[fmt].append(peak)
+    print(f"\n{n:,} points, one axis ({EXAMPLE}); floor: pyarrow writing the same {table.num_rows:,} rows "
+          f"x {table.num_columns} columns from memory")
+    report("sweep -o sweep.parquet / pq.write_table", pairs["parquet"], "<= 2x")
+    report("sweep -o sweep.csv / pyarrow.csv.write_csv", pairs["csv"], "<= 1.5x")
+    report("sweep -o sweep.arrow / pq.write_table", pairs["arrow"])
+    report("sweep -o sweep.jsonl / pq.write_table", pairs["jsonl"])
+    print("  peak memory (PSS, MB, median): " + ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in peaks.items()))
+
+
+def small_and_xlsx(reps: int, folder: str) -> None:
+    spec = ONE_AXIS.format(n=1000)
+    solve = lifeopt("solve", EXAMPLE)
+    small = [(command(sweep_cmd(spec, os.path.join(folder, "small.csv")))[0], command(solve)[0])
+             for _ in range(reps)]
+    print("\nfixed costs")
+    report("sweep of 1,000 points / one lifeopt solve", small, "<= 1.5x")
+    spec = ONE_AXIS.format(n=100_000)
+    xlsx, peaks = [], []
+    for _ in range(max(1, reps // 2)):
+        seconds, peak = command(sweep_cmd(spec, os.path.join(folder, "x.csv"), "--xlsx",
+                                          os.path.join(folder, "x.xlsx")))
+        xlsx.append((seconds, command(sweep_cmd(spec, os.path.join(folder, "c.csv")))[0]))
+        peaks.append(peak)
+    report("sweep --xlsx, 1e5 points / the CSV sweep", xlsx, "<= 10x")
+    print(f"  sweep --xlsx, 1e5 points: peak memory {statistics.median(peaks):.0f} MB (goal <= 300 MB)")
+
+
+def dask(n: int, reps: int, folder: str) -> None:
+    spec = ONE_AXIS.format(n=n)
+    pairs, peaks = [], []
+    for _ in range(reps):
+        local = command(sweep_cmd(spec, os.path.join(folder, "local.parquet")))
+        workers = command(sweep_cmd(spec, os.path.join(folder, "dask.parquet"), "--workers", "2"))
+        pairs.append((workers[0], local[0]))
+        peaks.append((workers[1], local[1]))
+    print(f"\nDask, {n:,} points, Parquet")
+    report("--workers 2 / the local run", pairs, "<= 1.25x")
+    report("peak memory, --workers 2 / the local run", peaks, "<= 1 GB" if n >= 10**7 else "", unit="MB")
 
 
 def main() -> None:
-    cases = dict(CASES)
-    if "--big" in sys.argv:
-        cases.update(BIG)
+    reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 3
+    print(f"{os.cpu_count()} cores; {reps} repetitions, each figure run in turn with its floor")
     with tempfile.TemporaryDirectory() as folder:
-        for name, specs in cases.items():
-            solve_s, solved = bare_solve(specs)
-            print(f"\n{name} ({EXAMPLE}): batch solver alone {solve_s:.2f} s ({solved:,} plans solved)")
-            if "1e7" not in name:
-                fl = floor(specs, folder)
-                print(f"  floor, pyarrow writing the same columns: Parquet {fl['parquet']:.2f} s, CSV {fl['csv']:.2f} s")
-            for fmt in ("parquet", "csv", "jsonl", "arrow"):
-                seconds, peak = command(specs, os.path.join(folder, f"sweep.{fmt}"))
-                size = os.path.getsize(os.path.join(folder, f"sweep.{fmt}")) / 1e6
-                print(f"  lifeopt sweep -o sweep.{fmt:8s} {seconds:7.2f} s  {seconds / solve_s:5.1f}x the bare solve"
-                      f"  peak {peak:6.0f} MB  file {size:7.0f} MB")
-            dask_runs(specs, folder, solve_s, ("parquet",) if "1e7" in name else ("parquet", "csv"))
-
-
-def dask_runs(specs: list[str], folder: str, solve_s: float, formats: tuple[str, ...]) -> None:
-    """``formats`` on a local cluster the command starts (--workers 2), then on a running
-    one (--scheduler), which is up only meanwhile: its idle workers and scheduler would
-    take CPU from the other runs."""
-    for fmt in formats:
-        seconds, peak = command(specs, os.path.join(folder, f"sweep.{fmt}"), ("--workers", "2"))
-        print(f"  lifeopt sweep -o sweep.{fmt:8s} --workers 2 {seconds:7.2f} s  "
-              f"{seconds / solve_s:5.1f}x the bare solve  peak {peak:6.0f} MB (client)")
-    cluster = running_cluster()
-    try:
-        for fmt in formats:
-            seconds, peak = command(specs, os.path.join(folder, f"sweep.{fmt}"),
-                                    ("--scheduler", cluster.scheduler_address))
-            print(f"  lifeopt sweep -o sweep.{fmt:8s} --scheduler (2 running workers) {seconds:7.2f} s  "
-                  f"{seconds / solve_s:5.1f}x the bare solve  peak {peak:6.0f} MB (client)")
-    finally:
-        cluster.close()
+        at_the_floor(1_000_000, reps, folder)
+        small_and_xlsx(reps, folder)
+        dask(1_000_000, reps, folder)
+        if "--big" in sys.argv:
+            dask(10_000_000, max(1, reps // 2), folder)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,20 @@
 """The examples' plans and workbooks, solved once per test session and shared by the
 workbook tests."""
-import functools
 
 import openpyxl
 
-from lifecycle_opt import solve
 from lifecycle_opt.outputs.plan_book import plan_book
 from lifecycle_opt.outputs.workbook import write_xlsx
-from lifecycle_opt.scenario.reader import load_scenario
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, example_plans
 
 #: every example that is one plan (compare_demand.toml holds several, as [[scenario]] tables)
 PLAN_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.toml") if "[[scenario]]" not in p.read_text())
 
 
-@functools.cache
 def planned(name):
-    """(scenario, solution) of ``examples/<name>.toml``."""
-    scenario = load_scenario(EXAMPLES / f"{name}.toml")
-    return scenario, solve(scenario)
+    """(scenario, solution) of ``examples/<name>.toml``, solved once per test session."""
+    return example_plans(f"{name}.toml")[0]
 
 
 def workbook_file(name, folder, stem=None):

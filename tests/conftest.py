@@ -1,3 +1,4 @@
+import functools
 import os
 from pathlib import Path
 
@@ -12,6 +13,15 @@ VALIDATION = ROOT.parent / "shared" / "validation"
 settings.register_profile("default", max_examples=25, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@functools.cache
+def example_plans(name: str) -> tuple:
+    """((scenario, solution), ...) of the shipped example ``name`` (one per [[scenario]]),
+    solved once per test session: the solutions are frozen, and tests only read them."""
+    from lifecycle_opt import solve
+    from lifecycle_opt.scenario.reader import load_scenarios
+    return tuple((s, solve(s)) for s in load_scenarios(EXAMPLES / name))
 
 
 @pytest.fixture(autouse=True)

@@ -5,15 +5,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
 from lifecycle_opt.plan.choices import chosen_scenario
 from lifecycle_opt.outputs.plots import plan_figure, save_figure, sweep_figure
-from lifecycle_opt.scenario.reader import load_scenarios
 from lifecycle_opt.execution.sweeps import sweep
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, example_plans
 
 SHIPPED = sorted(p.name for p in EXAMPLES.glob("*.toml"))
 
@@ -24,7 +22,7 @@ def marker(ax, gid):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_plan_figure_for_every_shipped_example(name):
-    plans = [(s, solve(s)) for s in load_scenarios(EXAMPLES / name)]
+    plans = list(example_plans(name))
     fig = plan_figure(plans)
     choice = len(plans) == 1 and bool(plans[0][1].alternatives)
     assert len(fig.axes) == len(plans) + choice          # a discrete choice gets its own panel
@@ -88,8 +86,7 @@ def test_sweep_figure_draws_one_line_per_value_of_a_second_axis():
 
 
 def test_png_and_svg_are_written(tmp_path):
-    s = load_scenarios(EXAMPLES / "small_corpus.toml")[0]
-    fig = plan_figure([(s, solve(s))])
+    fig = plan_figure(list(example_plans("small_corpus.toml")))
     png = save_figure(fig, tmp_path / "plan.png")
     svg = save_figure(fig, tmp_path / "plan.svg")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -112,14 +109,12 @@ def test_cli_plot(tmp_path):
 
 def test_missing_matplotlib_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    s = load_scenarios(EXAMPLES / "small_corpus.toml")[0]
     with pytest.raises(ExportError, match=r"pip install 'lifecycle_opt\[plot\]'"):
-        plan_figure([(s, solve(s))])
+        plan_figure(list(example_plans("small_corpus.toml")))
 
 
 def test_the_names_of_the_published_models_do_not_overprint():
-    s = load_scenarios(EXAMPLES / "chat_assistant.toml")[0]
-    fig = plan_figure([(s, solve(s))])
+    fig = plan_figure(list(example_plans("chat_assistant.toml")))
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts if t.get_gid() == "reference"]
@@ -132,8 +127,7 @@ def test_the_names_of_the_published_models_do_not_overprint():
     assert len(labels) >= 5 and all(t.startswith("$") for t in labels)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "lifecycle cost [$] contours" in legend
-    s = load_scenarios(EXAMPLES / "finance_plan.toml")[0]
-    legend = [t.get_text() for t in plan_figure([(s, solve(s))]).legends[0].get_texts()]
+    legend = [t.get_text() for t in plan_figure(list(example_plans("finance_plan.toml"))).legends[0].get_texts()]
     assert "lifecycle cost, present value [$] contours" in legend
 
 
@@ -142,7 +136,7 @@ def test_no_text_of_a_plan_figure_overprints_another_or_a_marker(name):
     """Every text label (contour costs, published models' names) against every other and
     against the plan's markers, on the drawn bounding boxes; contour labels inside their
     panel."""
-    plans = [(s, solve(s)) for s in load_scenarios(EXAMPLES / name)]
+    plans = list(example_plans(name))
     fig = plan_figure(plans)
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -169,8 +163,8 @@ def test_the_limits_are_drawn_where_they_are_and_say_when_they_bind():
     """Each limit is its boundary in (N, D): the parameter cap a vertical line at the cap,
     the epochs a horizontal line at epochs × unique tokens, a FLOP budget the line
     6·N·D = C (the closed forms of each limit); the legend names the binding one."""
-    s = load_scenarios(EXAMPLES / "chat_assistant.toml")[0]
-    fig = plan_figure([(s, solve(s))])
+    ((s, _),) = example_plans("chat_assistant.toml")
+    fig = plan_figure(list(example_plans("chat_assistant.toml")))
     ax = fig.axes[0]
     cap = np.concatenate(limit_contour(ax, "max_params").allsegs[0])
     assert cap[:, 0] == pytest.approx(np.full(len(cap), s.limits.max_params), rel=1e-9)
@@ -178,21 +172,19 @@ def test_the_limits_are_drawn_where_they_are_and_say_when_they_bind():
     assert epochs[:, 1] == pytest.approx(np.full(len(epochs), s.data.max_epochs * s.data.unique_tokens), rel=1e-9)
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "limits.max_params = 70B" in legend           # in view, not binding in this plan
-    s = load_scenarios(EXAMPLES / "research_model.toml")[0]
-    sol = solve(s)
+    ((s, sol),) = example_plans("research_model.toml")
     fig = plan_figure([(s, sol)])
     budget = np.concatenate(limit_contour(fig.axes[0], "budget_training_flops").allsegs[0])
     assert 6 * budget[:, 0] * budget[:, 1] == pytest.approx(np.full(len(budget), s.budget.training_flops),
                                                              rel=1e-2)  # the grid's interpolation, 240 points
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "budget.training_flops = 1e+23 FLOP — binds" in legend
-    s = load_scenarios(EXAMPLES / "serving_slo.toml")[0]
-    legend = [t.get_text() for t in plan_figure([(s, solve(s))]).legends[0].get_texts()]
+    legend = [t.get_text() for t in plan_figure(list(example_plans("serving_slo.toml"))).legends[0].get_texts()]
     assert "serving.tpot_ms = 6 ms — binds (serving, not drawn in N, D)" in legend
 
 
 def test_the_compare_figure_shares_its_axes_and_one_legend():
-    plans = [(s, solve(s)) for s in load_scenarios(EXAMPLES / "compare_demand.toml")]
+    plans = list(example_plans("compare_demand.toml"))
     fig = plan_figure(plans)
     first, *rest = fig.axes
     assert rest and all(first.get_shared_x_axes().joined(first, ax) for ax in rest)

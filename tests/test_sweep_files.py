@@ -179,3 +179,13 @@ def test_repeated_columns_are_formatted_once_and_signed_zeros_kept_apart():
     cols = {"a": np.array([0.0, 1.5, np.nan]), "b": np.array([-0.0, 1.5, np.nan]), "c": np.array([0.0, 1.5, np.nan])}
     assert column_texts(["a", "b", "c"], cols, texts) == [["0.0", "1.5", ""], ["-0.0", "1.5", ""], ["0.0", "1.5", ""]]
     assert calls == ["a", "b"]
+
+
+def test_csv_on_standard_output_is_the_files_bytes(tmp_path):
+    """CSV is pyarrow's bytes: on standard output as in the file, header and rows."""
+    args = ["sweep", "examples/chat_assistant.toml", "--vary", "target.loss=2.0,2.1", "--format", "csv"]
+    out = CliRunner().invoke(cli, [*args, "--no-progress"])
+    assert out.exit_code == 0
+    assert run(*args, "-o", str(tmp_path / "s.csv")).exit_code == 0
+    assert out.stdout_bytes == (tmp_path / "s.csv").read_bytes()
+    assert [r["status"] for r in csv.DictReader(io.StringIO(out.stdout))] == ["optimal", "optimal"]

@@ -60,5 +60,5 @@ def _deliver(plan, fmt: str, output: str | None, parts, force: bool, stdout) -> 
     if fmt == "csv":
         stdout(csv_header(plan.keys))
     for text in json_array_of(parts) if fmt == "json" else parts:
-        stdout(text)
+        stdout(text if isinstance(text, str) else memoryview(text).tobytes())    # CSV: pyarrow's bytes
     return None
