@@ -1,6 +1,6 @@
 """Data flows one way: each module imports only from the stages before it, and the
-folders show the stages (errors → model → fit → scenario → problem → solvers → plan →
-execution → outputs → cli)."""
+folders show the stages (errors → model → scenario → problem → solvers → plan → execution
+→ fit → outputs → cli)."""
 import ast
 from pathlib import Path
 

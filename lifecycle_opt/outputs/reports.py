@@ -31,8 +31,7 @@ if TYPE_CHECKING:                  # the fit modules, for annotations only (not 
 
 
 def tabulate(*args, **kwargs) -> str:
-    """tabulate's table, imported on first use: ``--format json`` and sweeps need none."""
-    from tabulate import tabulate as table
+    from tabulate import tabulate as table      # on first use: `--format json` needs none
     return table(*args, **kwargs)
 
 #: Published plans (parameters, training tokens) for the over-training report.

@@ -134,7 +134,7 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     if z_cvx is not None and not agree:
         # two answers that neither agree nor polish to one plan: no plan is certified,
         # whatever the KKT residual of one of them says
-        raise SolverError(f"{scenario.name}: the two solvers ({method}, scipy-slsqp) reach plans "
+        raise SolverError(f"{scenario.name}: the two solvers ({method}, {second}) reach plans "
                           f"{agreement:.1e} apart that do not polish to one: no plan is certified; please "
                           f"report this scenario")
     certificate = Certificate(kkt_residual=float(kkt), methods_agree=bool(agree), agreement=float(agreement),
