@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 VALIDATION = ROOT.parent / "shared" / "validation"
 
+# scripts a test hands to mypy (tests/test_api.py), not modules to import for doctests
+collect_ignore = ["typed"]
+
 # Default runs stay fast; set HYPOTHESIS_PROFILE=thorough for a long run.
 settings.register_profile("default", max_examples=25, deadline=None)
 settings.register_profile("thorough", max_examples=2000, deadline=None)

@@ -75,3 +75,33 @@ def test_each_suggested_change_alone_makes_the_plan_feasible(name):
             short = c.required - 1
         with pytest.raises(InfeasibleError):
             solve(scenario_from_dict(_with(raw, c.key, short)))
+
+
+def test_replica_size_advice_names_a_size_the_list_can_take():
+    """serving_slo.toml at a 0.5 ms TPOT needed '42 GPUs per replica' where only 1, 2, 4, 8 are
+    allowed. The constraint knows its allowed sizes: the advice adds the next power of two at
+    or above the need (64), and with it added the plan solves, while adding 32 (the power of
+    two below) leaves it infeasible."""
+    import tomllib
+    from lifecycle_opt.problem.constraints import Cap
+    with open("examples/serving_slo.toml", "rb") as f:
+        raw = tomllib.load(f)
+    raw["serving"]["tpot_ms"] = 0.5
+    with pytest.raises(InfeasibleError) as info:
+        solve(scenario_from_dict(copy.deepcopy(raw)))
+    conflict = next(c for c in info.value.conflicts if c.key == "serving.replica_gpus")
+    assert conflict.required == 64.0
+    assert "add 64 GPUs per replica" in str(info.value) and "42" not in str(info.value)
+    for size, feasible in ((64, True), (32, False)):
+        raw["serving"]["replica_gpus"] = [1, 2, 4, 8, size]
+        if feasible:
+            assert solve(scenario_from_dict(copy.deepcopy(raw))).serving.rounded.replica_gpus == size
+        else:
+            with pytest.raises(InfeasibleError):
+                solve(scenario_from_dict(copy.deepcopy(raw)))
+    # the rule, on the constraint itself: an allowed size when one fits, else the list extended
+    cap = Cap("max_replica_gpus", "", "serving.replica_gpus", 8.0, "GPUs per replica", whole=True,
+              allowed=(1.0, 2.0, 4.0, 8.0))
+    assert [cap.allowed_at_least(v) for v in (3, 8, 8.5, 42, 64)] == [4.0, 8.0, 16.0, 64.0, 64.0]
+    odd = Cap("max_replica_gpus", "", "serving.replica_gpus", 6.0, "GPUs per replica", allowed=(3.0, 6.0))
+    assert odd.allowed_at_least(13) == 18.0           # not powers of two: a multiple of the largest

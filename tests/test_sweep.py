@@ -151,7 +151,7 @@ def test_cli_compare_shows_plans_in_columns_with_differences():
     assert "light serving" in header and "heavy serving" in header
     n_line = next(line for line in lines if line.startswith("parameters N"))
     assert "%)" in n_line                              # change against the first plan
-    for label in ("lifecycle $ (PV)", "tokens per parameter", "binding", "training tokens D"):
+    for label in ("lifecycle $ (nominal)", "tokens per parameter", "binding", "training tokens D"):
         assert any(line.startswith(label) for line in lines), label
     plans = [solve(s) for s in load_scenarios(EXAMPLES / "compare_demand.toml")]
     csv_out = CliRunner().invoke(cli, ["compare", "examples/compare_demand.toml", "--format", "csv"])

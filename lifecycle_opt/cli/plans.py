@@ -72,12 +72,15 @@ def solve(scenario, fmt, output, force, xlsx, csv_tables, stamp, solver):
               help="Training compute (C = 6·N·D), with one of --params and --tokens, e.g. 1e24.")
 @click.option("--vary", "specs", multiple=True, metavar="KEY=VALUES",
               help="Evaluate the plan at every point of a grid, as `lifeopt sweep` varies a scenario.")
+@click.option("--choice", "choices", multiple=True, metavar="KEY=VALUE",
+              help="The plan's value of a choice the scenario makes among several, e.g. moe.experts=8 "
+                   "or quantisation.dtypes=int4.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format: a human report, JSON, or CSV (two columns; one row per point with --vary).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write to this file (atomically) instead of standard output.")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
+def evaluate(scenario, params, tokens, flops, specs, choices, fmt, output, force):
     """Evaluate a plan you already have (any two of --params, --tokens, --flops) under SCENARIO.
 
     Prints its loss, epochs, costs and over-training as `lifeopt solve` prints a plan's, the
@@ -90,6 +93,7 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
       lifeopt evaluate examples/chat_assistant.toml --params 8B --tokens 15T --format json
       lifeopt evaluate examples/chat_assistant.toml --params 7B --flops 8.4e22 \\
           --vary inference.requests=1e9..1e12:log:7
+      lifeopt evaluate examples/moe_vs_dense.toml --params 306M --tokens 100B --choice moe.experts=8
     """
     from ..outputs.evaluation_report import render_evaluation, render_evaluation_rows
     from ..outputs.reports import render_csv, render_json, render_rows_csv, render_rows_json
@@ -100,13 +104,19 @@ def evaluate(scenario, params, tokens, flops, specs, fmt, output, force):
     output = stdout_or(output)
     check_outputs(force, output)
     loaded = load_scenario(scenario)
+    chosen = {}
+    for spec in choices:
+        key, sep, value = spec.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--choice {spec!r}: give KEY=VALUE, e.g. moe.experts=8")
+        chosen[key.strip()] = value.strip()
     if specs:
         axes = parse_axes(specs)
-        rows = evaluate_sweep(loaded, axes, params=params, tokens=tokens, flops=flops)
+        rows = evaluate_sweep(loaded, axes, params=params, tokens=tokens, flops=flops, choices=chosen)
         text = {"table": lambda r: render_evaluation_rows(r, [a.key for a in axes]),
                 "csv": render_rows_csv, "json": render_rows_json}[fmt](rows)
     else:
-        e = evaluate_plan(loaded, params=params, tokens=tokens, flops=flops)
+        e = evaluate_plan(loaded, params=params, tokens=tokens, flops=flops, choices=chosen)
         text = {"table": render_evaluation, "json": render_json, "csv": render_csv}[fmt](e)
     emit(text, output, force)
 
@@ -256,7 +266,8 @@ def compare(scenarios, fmt, output, force):
       lifeopt compare examples/compare_demand.toml --format csv -o plans.csv
     """
     from ..errors import InfeasibleError, SolverError
-    from ..outputs.reports import render_compare, render_rows_csv, render_rows_json
+    from ..outputs.compare_report import render_compare
+    from ..outputs.reports import render_rows_csv, render_rows_json
     from ..scenario.reader import load_scenarios
     from ..plan.planning import solve as solve_scenario
     from ..plan.rows import status_of

@@ -19,6 +19,10 @@ __all__ = [
     "parse_rate",
     "format_count",
     "format_money",
+    "format_plain",
+    "format_gpu_hours",
+    "format_money_column",
+    "format_count_column",
     "format_flops",
     "format_duration",
     "format_number",
@@ -237,44 +241,123 @@ def parse_rate(value: object) -> float:
 # ---------------------------------------------------------------- formatting
 
 def format_number(x: float, digits: int = 4) -> str:
-    """A float with ``digits`` significant digits, scientific when very large or small."""
+    """A float with ``digits`` significant digits: in full (:func:`format_plain`) from 1e-3 to
+    1e9, scientific beyond (rates such as tokens per second print in full).
+
+    >>> format_number(42666.67), format_number(0.5), format_number(3.2e23)
+    ('42,667', '0.5', '3.200e+23')
+    """
     if x == 0 or not math.isfinite(x):
         return str(x)
-    if 1e-3 <= abs(x) < 1e6:
-        return f"{x:.{digits}g}"
+    if 1e-3 <= abs(x) < 1e9:
+        return format_plain(x, digits)
     return f"{x:.{digits - 1}e}"
 
 
-def format_count(x: float, digits: int = 4) -> str:
-    """A count with a B/T suffix.
+def _decimals(x: float, digits: int) -> int:
+    """Decimals that show ``x`` to ``digits`` significant digits (none for the integer part)."""
+    return max(0, digits - 1 - math.floor(math.log10(abs(x)))) if x else 0
 
-    >>> format_count(7e10), format_count(1.4e12), format_count(2.418e10)
-    ('70B', '1.4T', '24.18B')
+
+def format_plain(x: float, digits: int = 4) -> str:
+    """A number to ``digits`` significant digits, never in E-notation: thousands separated,
+    the integer part in full, trailing zeros dropped (tokens, GPU-hours, days, times).
+
+    >>> format_plain(774312.3), format_plain(90), format_plain(5.1449, 3), format_plain(0.0123456)
+    ('774,312', '90', '5.14', '0.01235')
     """
-    for mult, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+    if not math.isfinite(x):
+        return str(x)
+    text = f"{x:,.{_decimals(x, digits)}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def format_count(x: float, digits: int = 4) -> str:
+    """A count with a k/M/B/T/P suffix, never in E-notation.
+
+    >>> format_count(7e10), format_count(1.4e12), format_count(2.418e10), format_count(3e19)
+    ('70B', '1.4T', '24.18B', '30,000P')
+    """
+    for mult, suffix in _COUNT_SCALES:
         if abs(x) >= mult:
-            return f"{x / mult:.{digits}g}{suffix}"
-    return f"{x:.{digits}g}"
+            return f"{format_plain(x / mult, digits)}{suffix}"
+    return format_plain(x, digits)
+
+
+_COUNT_SCALES = ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+_MONEY_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"))
+
+
+def format_gpu_hours(x: float) -> str:
+    """GPU-hours in full, thousands separated (as the workbook shows them).
+
+    >>> format_gpu_hours(774312.3), format_gpu_hours(1402.4), format_gpu_hours(0.25)
+    ('774,312 GPU-h', '1,402 GPU-h', '0.25 GPU-h')
+    """
+    return f"{x:,.0f} GPU-h" if abs(x) >= 10 else f"{format_plain(x, 3)} GPU-h"
 
 
 def format_money(x: float) -> str:
-    """Dollars with a k/M/B suffix.
+    """Dollars with a M/B/T suffix from a million, whole dollars from a thousand, cents
+    below: the same rule for negative amounts (:func:`format_money_column` of one value).
 
-    >>> format_money(2.1e6), format_money(1234.5), format_money(3.3e9)
-    ('$2.10M', '$1,234', '$3.30B')
+    >>> format_money(2.1e6), format_money(1234.5), format_money(3.3e9), format_money(-25001.4)
+    ('$2.10M', '$1,234', '$3.30B', '-$25,001')
     """
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for mult, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
-        if x >= mult:
-            return f"{sign}${x / mult:.2f}{suffix}"
-    if x >= 1e3:
-        return f"{sign}${x:,.0f}"
-    return f"{sign}${x:.2f}"
+    return format_money_column([x])[0]
+
+
+def format_money_column(values, missing: str = "—") -> list[str]:
+    """Amounts of one column in one scale, chosen by the largest: millions (billions...) with
+    two decimals, or whole dollars from a thousand, or cents below; a negative amount as
+    its positive with a minus; ``missing`` for None or nan.
+
+    >>> format_money_column([1.631e6, 0.0, 854015.2, -25001.0])
+    ['$1.63M', '$0.00M', '$0.85M', '-$0.03M']
+    >>> format_money_column([854015.2, -25001.4, None])
+    ['$854,015', '-$25,001', '—']
+    """
+    present = [abs(float(v)) for v in values if _present(v)]
+    top = max(present, default=0.0)
+    mult, suffix, decimals = 1.0, "", 2 if top < 1e3 else 0
+    for m, sfx in _MONEY_SCALES:
+        if top >= m:
+            mult, suffix, decimals = m, sfx, 2
+            break
+    out = []
+    for v in values:
+        if not _present(v):
+            out.append(missing)
+            continue
+        text = f"{abs(float(v)) / mult:,.{decimals}f}"
+        sign = "-" if float(v) < 0 and text.strip("0.,") else ""
+        out.append(f"{sign}${text}{suffix}")
+    return out
+
+
+def format_count_column(values, digits: int = 4, unit: str = "", missing: str = "—") -> list[str]:
+    """Counts of one column (tokens, parameters) in one scale, chosen by the largest, which
+    shows ``digits`` significant digits; every value with as many decimals.
+
+    >>> format_count_column([3e13, 2.5e12, 3e11])
+    ['30.00T', '2.50T', '0.30T']
+    """
+    present = [abs(float(v)) for v in values if _present(v)]
+    top = max(present, default=0.0)
+    mult, suffix = next(((m, s) for m, s in _COUNT_SCALES if top >= m), (1.0, ""))
+    decimals = _decimals(top / mult, digits) if top else 0
+    tail = f" {unit}" if unit else ""
+    return [missing if not _present(v) else f"{float(v) / mult:,.{decimals}f}{suffix}{tail}" for v in values]
+
+
+def _present(v) -> bool:
+    return v is not None and is_real(v) and math.isfinite(float(v))
 
 
 def format_flops(x: float) -> str:
-    """Compute in FLOP, scientific.
+    """Compute in FLOP, scientific (the one quantity printed with an exponent).
 
     >>> format_flops(3.855e23)
     '3.855e+23 FLOP'
@@ -283,15 +366,15 @@ def format_flops(x: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """A duration in days (or hours when short).
+    """A duration in days (or hours when short), never in E-notation.
 
-    >>> format_duration(90 * 86400), format_duration(7200)
-    ('90 days', '2 hours')
+    >>> format_duration(90 * 86400), format_duration(7200), format_duration(1234.5 * 86400)
+    ('90 days', '2 hours', '1,234 days')
     """
     days = seconds / SECONDS_PER_DAY
     if days >= 1:
-        return f"{days:.3g} days"
-    return f"{seconds / SECONDS_PER_HOUR:.3g} hours"
+        return f"{format_plain(days, 3)} days"
+    return f"{format_plain(seconds / SECONDS_PER_HOUR, 3)} hours"
 
 
 # ---------------------------------------------------------------- settings in their units
@@ -301,16 +384,16 @@ def format_duration(seconds: float) -> str:
 SETTING_UNITS = {
     "parameters": (lambda v: format_count(v), ("billion parameters", 1e9)),
     "tokens": (lambda v: f"{format_count(v)} tokens", ("billion tokens", 1e9)),
-    "epochs": (lambda v: f"{v:.4g} epochs", ("epoch", 1.0)),
-    "tokens/parameter": (lambda v: f"{v:.4g} tokens per parameter", ("token per parameter", 1.0)),
+    "epochs": (lambda v: f"{format_plain(v)} epochs", ("epoch", 1.0)),
+    "tokens/parameter": (lambda v: f"{format_plain(v)} tokens per parameter", ("token per parameter", 1.0)),
     "FLOP": (lambda v: format_flops(v), ("1e21 FLOP", 1e21)),
-    "days": (lambda v: f"{v:.4g} days", ("day", 1.0)),
+    "days": (lambda v: f"{format_plain(v)} days", ("day", 1.0)),
     "$": (lambda v: format_money(v), ("$1", 1.0)),
-    "bytes": (lambda v: f"{v / 1e9:.4g} GB", ("GB", 1e9)),
-    "GPUs": (lambda v: f"{v:.4g} GPUs", ("GPU", 1.0)),
-    "GPUs per replica": (lambda v: f"{v:.4g} GPUs per replica", ("GPU per replica", 1.0)),
-    "sequences": (lambda v: f"{v:.4g} sequences", ("sequence", 1.0)),
-    "ms": (lambda v: f"{v:.4g} ms", ("ms", 1.0)),
+    "bytes": (lambda v: f"{format_plain(v / 1e9)} GB", ("GB", 1e9)),
+    "GPUs": (lambda v: f"{format_plain(v)} GPUs", ("GPU", 1.0)),
+    "GPUs per replica": (lambda v: f"{format_plain(v)} GPUs per replica", ("GPU per replica", 1.0)),
+    "sequences": (lambda v: f"{format_plain(v)} sequences", ("sequence", 1.0)),
+    "ms": (lambda v: f"{format_plain(v)} ms", ("ms", 1.0)),
     "nats": (lambda v: f"{v:.6g} nats", ("0.01 nats of loss", 0.01)),
     "fraction": (lambda v: f"{v:.4g}", ("percentage point", 0.01)),
     "error": (lambda v: f"{v:.4g} error", ("percentage point of error", 0.01)),

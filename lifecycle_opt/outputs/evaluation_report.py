@@ -9,19 +9,22 @@ __all__ = ["render_evaluation", "render_evaluation_rows"]
 from tabulate import tabulate
 
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import format_count, format_duration, format_flops, format_money, format_number, format_setting
+from ..model.units import (format_count, format_duration, format_flops, format_gpu_hours, format_money_column,
+                           format_number, format_setting)
 from ..plan.evaluation import Evaluation
+from .reports import money_basis
 from .serving_report import serving_section
 
 
-def _money(x) -> str:
-    return "—" if x is None else format_money(x)
+def _amounts(e: Evaluation, values: list) -> list[str]:
+    """Lifecycle costs in the regret's unit: dollars in one scale, or FLOP."""
+    if e.regret_unit == "usd":
+        return format_money_column(values)
+    return ["—" if x is None else format_flops(x) for x in values]
 
 
-def _amount(e: Evaluation, x) -> str:
-    if x is None:
-        return "—"
-    return format_money(x) if e.regret_unit == "usd" else format_flops(x)
+def _regret_label(e: Evaluation) -> str:
+    return f"lifecycle $ ({money_basis(e.present_value)})" if e.regret_unit == "usd" else "lifecycle FLOP"
 
 
 def _total(e: Evaluation, costs):
@@ -42,13 +45,18 @@ def render_evaluation(e: Evaluation) -> str:
                  ("effective parameters N'", format_count(e.effective_params))]
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
     unserved = "no allowed replica serves it (see LIMITS IT BREAKS)" if c.inference_flops is None else ""
-    costs = [("training", _flop(c.training_flops), _hours(c.training_gpu_hours), days,
-              _money(c.training_cost_usd)),
-             ("inference", _flop(c.inference_flops), _hours(c.inference_gpu_hours), unserved,
-              _money(c.inference_cost_usd)),
-             ("total", _flop(c.total_flops), "", "", _money(c.total_cost_usd))]
+    nominal = format_money_column([c.training_cost_usd, c.inference_cost_usd, c.total_cost_usd])
+    costs = [["training", _flop(c.training_flops), _hours(c.training_gpu_hours), days, nominal[0]],
+             ["inference", _flop(c.inference_flops), _hours(c.inference_gpu_hours), unserved, nominal[1]],
+             ["total", _flop(c.total_flops), "", "", nominal[2]]]
+    headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars (nominal)"]
+    if e.present_value:
+        headers.append("dollars (present value)")
+        pv = format_money_column([c.training_cost_pv_usd, c.inference_cost_pv_usd, c.total_cost_pv_usd])
+        for row, text in zip(costs, pv):
+            row.append(text)
     out = [f"lifeopt evaluate: {e.scenario_name}", "", "PLAN (given)", tabulate(plan, tablefmt="simple"), "",
-           "COSTS", tabulate(costs, headers=("", "FLOP", "GPU-hours", "wall-clock", "dollars")), ""]
+           "COSTS", tabulate(costs, headers=headers), ""]
     if e.serving is not None:
         out += serving_section(e.serving)
     if e.violated:
@@ -62,13 +70,18 @@ def render_evaluation(e: Evaluation) -> str:
     if o is None:
         out += ["REGRET: " + (e.optimum_note or "no optimum to compare with")]
     else:
-        rows = [("this plan", format_count(e.params), format_count(e.tokens), f"{e.tokens_per_param:.1f}",
-                 _amount(e, _total(e, e.costs))),
+        mine, best = _amounts(e, [_total(e, e.costs), _total(e, o.costs)])
+        regret = _amounts(e, [e.regret])[0]                 # a figure of its own, in its own scale
+        rows = [("this plan", format_count(e.params), format_count(e.tokens), f"{e.tokens_per_param:.1f}", mine),
                 ("lifecycle-optimal, same loss", format_count(o.params), format_count(o.tokens),
-                 f"{o.tokens_per_param:.1f}", _amount(e, _total(e, o.costs)))]
+                 f"{o.tokens_per_param:.1f}", best)]
         out += ["REGRET against the lifecycle-optimal plan of the same loss",
-                tabulate(rows, headers=("", "N", "D", "D/N", "lifecycle cost")),
-                f"this plan costs {_amount(e, e.regret)} more ({100 * e.regret_fraction:+.2f} %)"]
+                tabulate(rows, headers=("", "N", "D", "D/N", _regret_label(e))),
+                f"this plan costs {regret} more" + (f" in {money_basis(e.present_value)} dollars"
+                                                    if e.regret_unit == "usd" else "")
+                + f" ({100 * e.regret_fraction:+.2f} %)"]
+        if e.regret_note:
+            out.append(f"note: {e.regret_note}")
     return "\n".join(out) + "\n"
 
 
@@ -77,25 +90,32 @@ def _flop(x) -> str:
 
 
 def _hours(x) -> str:
-    return "—" if x is None else f"{format_number(x)} GPU-h"
+    return "—" if x is None else format_gpu_hours(x)
 
 
 def render_evaluation_rows(rows: list[dict], varied: list[str]) -> str:
     """The plan evaluated along a sweep: the varied values, its loss and cost, and its
-    regret against each point's optimum of equal loss."""
+    regret against each point's optimum of equal loss (dollars in one scale a column,
+    labelled nominal or present value)."""
     def num(x, fmt):
         return "" if x is None else fmt(x)
 
+    usd = all(r.get("regret_unit") in ("usd", None) for r in rows)
+    totals = [r.get("total_cost_pv_usd") if usd else r.get("total_flops") for r in rows]
+    regrets = [r.get("regret") for r in rows]
+    if usd:
+        totals_text, regrets_text = format_money_column(totals, ""), format_money_column(regrets, "")
+        label = f"lifecycle $ ({money_basis(any(r.get('npv_usd') is not None for r in rows))})"
+    else:
+        totals_text, regrets_text = [num(x, format_flops) for x in totals], [num(x, format_flops) for x in regrets]
+        label = "lifecycle FLOP"
     table = []
-    for r in rows:
-        unit = r.get("regret_unit")
-        amount = format_money if unit == "usd" else format_flops
-        total = r.get("total_cost_pv_usd") if unit == "usd" else r.get("total_flops")
+    for r, total, regret in zip(rows, totals_text, regrets_text):
         table.append([format_number(r[k]) if isinstance(r[k], float) else str(r[k]) for k in varied] + [
-            r["status"], num(r.get("loss"), lambda x: f"{x:.4f}"), num(total, amount),
-            num(r.get("optimum_params"), format_count), num(r.get("regret"), amount),
+            r["status"], num(r.get("loss"), lambda x: f"{x:.4f}"), total,
+            num(r.get("optimum_params"), format_count), regret,
             num(r.get("regret_fraction"), lambda x: f"{100 * x:+.2f} %"), r.get("violated", "")])
-    out = tabulate(table, headers=list(varied) + ["status", "loss", "lifecycle cost", "optimal N",
+    out = tabulate(table, headers=list(varied) + ["status", "loss", label, "optimal N",
                                                   "regret", "regret %", "limits broken"])
     notes = [f"- {r['message']}" for r in rows if r.get("message")]
     return out + ("\n\n" + "\n".join(notes) if notes else "") + "\n"

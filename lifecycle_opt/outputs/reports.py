@@ -4,8 +4,8 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 """
 from __future__ import annotations
 
-__all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "render_rows_json", "render_compare",
+__all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "money_basis", "render_table", "render_json", "render_csv", "shadow_price_text",
+           "render_rows", "render_rows_csv", "render_rows_json", "objective_label", "plan_basis",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import io
@@ -18,8 +18,8 @@ import numpy as np
 
 from ..plan.solution import Binding, Solution
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import (format_count, format_duration, format_flops, format_money, format_number,
-                           per_unit_text)
+from ..model.units import (format_count, format_count_column, format_duration, format_flops, format_gpu_hours,
+                           format_money, format_money_column, format_number, format_plain, per_unit_text)
 from .cash_years import year_spans
 from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
@@ -55,6 +55,23 @@ REFERENCE_MODELS: tuple[tuple[str, float, float], ...] = (
     ("Llama 3.1 405B", 405e9, 15.6e12),
 )
 
+def money_basis(present_value: bool) -> str:
+    """What a plan's dollars are: "present value" (discounted, with ``[finance]``) or
+    "nominal" (undiscounted); every money figure of a report says which."""
+    return "present value" if present_value else "nominal"
+
+
+def plan_basis(sol: Solution) -> str:
+    """The basis of a solved plan's dollars (:func:`money_basis`)."""
+    return money_basis(sol.cash_flow is not None)
+
+
+def objective_label(sol: Solution) -> str:
+    """'cost (usd, present value)': the objective, its unit and, for dollars, their basis."""
+    unit = f"{sol.objective_unit}, {plan_basis(sol)}" if sol.objective_unit == "usd" else sol.objective_unit
+    return f"{sol.objective} ({unit})"
+
+
 def _objective_amount(sol: Solution, x: float) -> str:
     if sol.objective_unit == "usd":
         return format_money(x)
@@ -79,7 +96,7 @@ def _money(x):
 
 
 def _hours(x):
-    return "—" if x is None else f"{format_number(x)} GPU-h"
+    return "—" if x is None else format_gpu_hours(x)
 
 
 def _serving_period(sol: Solution) -> str:
@@ -87,7 +104,7 @@ def _serving_period(sol: Solution) -> str:
     if sol.serving_days is None:
         return ""
     gpus = sol.costs.serving_gpus
-    return f"{sol.serving_days:.4g} days" + ("" if gpus is None else f", {gpus:.3g} GPUs on average")
+    return f"{format_plain(sol.serving_days)} days" + ("" if gpus is None else f", {format_plain(gpus, 3)} GPUs on average")
 
 
 def render_table(sol: Solution) -> str:
@@ -95,7 +112,7 @@ def render_table(sol: Solution) -> str:
     compute-optimal plan, the binding constraints and the certificate."""
     out = [f"lifeopt plan: {sol.scenario_name}",
            f"law: {sol.law_name} — {sol.law_source}",
-           f"objective: minimise {sol.objective} ({sol.objective_unit}) = "
+           f"objective: minimise {objective_label(sol)} = "
            f"{_objective_amount(sol, sol.objective_value)}", ""]
     out += _plan_section(sol) + _costs_section(sol)
     if sol.cash_flow is not None:
@@ -153,33 +170,32 @@ def _mixture_text(sol: Solution) -> str:
 def _costs_section(sol: Solution) -> list[str]:
     c = sol.costs
     days = "—" if c.training_days is None else format_duration(c.training_days * SECONDS_PER_DAY)
-    cost_rows = [["training", _flop(c.training_flops), _hours(c.training_gpu_hours), days,
-                  _money(c.training_cost_usd)],
+    nominal = format_money_column([c.training_cost_usd, c.inference_cost_usd, c.total_cost_usd])
+    cost_rows = [["training", _flop(c.training_flops), _hours(c.training_gpu_hours), days, nominal[0]],
                  ["inference", _flop(c.inference_flops), _hours(c.inference_gpu_hours),
-                  _serving_period(sol), _money(c.inference_cost_usd)],
-                 ["total", _flop(c.total_flops), "", "", _money(c.total_cost_usd)]]
-    headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars"]
+                  _serving_period(sol), nominal[1]],
+                 ["total", _flop(c.total_flops), "", "", nominal[2]]]
+    headers = ["", "FLOP", "GPU-hours", "wall-clock", "dollars (nominal)"]
     if sol.cash_flow is not None:
-        headers[-1] = "dollars (nominal)"
-        headers.append("present value")
-        for row, pv in zip(cost_rows, (c.training_cost_pv_usd, c.inference_cost_pv_usd,
-                                       c.total_cost_pv_usd)):
-            row.append(_money(pv))
+        headers.append("dollars (present value)")
+        pv = format_money_column([c.training_cost_pv_usd, c.inference_cost_pv_usd, c.total_cost_pv_usd])
+        for row, text in zip(cost_rows, pv):
+            row.append(text)
     return ["COSTS", tabulate(cost_rows, headers=headers), ""]
 
 
 def _overtraining_section(sol: Solution) -> list[str]:
     base, c, bc = sol.baseline, sol.costs, sol.baseline.costs
+    money = format_money_column([c.total_cost_pv_usd, bc.total_cost_pv_usd])
     over = [("this plan", format_count(sol.params), format_count(sol.tokens), f"{sol.tokens_per_param:.1f}",
-             _flop(c.total_flops), _money(c.total_cost_pv_usd)),
+             _flop(c.total_flops), money[0]),
             ("compute-optimal, same loss", format_count(base.params), format_count(base.tokens),
-             f"{base.tokens_per_param:.1f}", _flop(bc.total_flops), _money(bc.total_cost_pv_usd)),
+             f"{base.tokens_per_param:.1f}", _flop(bc.total_flops), money[1]),
             ("20 tokens/parameter rule", "", "", "20.0", "", "")]
     refs = [(name, format_count(N), format_count(D), f"{D / N:.1f}") for name, N, D in REFERENCE_MODELS]
     out = ["OVER-TRAINING (against the compute-optimal plan of equal loss under the same law, "
            "unlimited fresh data, no limits)",
-           tabulate(over, headers=("", "N", "D", "D/N", "total FLOP",
-                                   "total $ (PV)" if sol.cash_flow is not None else "total $")),
+           tabulate(over, headers=("", "N", "D", "D/N", "total FLOP", f"total $ ({plan_basis(sol)})")),
            f"over-training ratio: {sol.overtraining_ratio:.2f}x the compute-optimal tokens per "
            f"parameter; {sol.tokens_per_param / 20:.2f}x the 20:1 rule"]
     if bc.total_flops is None:
@@ -198,14 +214,18 @@ def _choice_section(sol: Solution) -> list[str]:
     def status(a):
         return "chosen" if a.chosen else ("no plan" if a.objective_value is None else
                                           ("" if a.allowed else "not allowed"))
+    values = [a.objective_value for a in sol.alternatives]
+    amounts = (format_money_column(values) if sol.objective_unit == "usd" else
+               ["—" if v is None else _objective_amount(sol, v) for v in values])
     rows = [[*a.settings.values(), status(a),
              "" if a.params is None else format_count(a.params),
              "" if a.total_params is None else format_count(a.total_params),
-             "—" if a.objective_value is None else _objective_amount(sol, a.objective_value),
+             amount,
              "" if a.objective_value is None or a.chosen else f"{100 * (a.objective_value / best - 1):+.2f} %",
-             a.note[:100]] for a in sol.alternatives]
+             a.note[:100]] for a, amount in zip(sol.alternatives, amounts)]
     return [f"CHOICE of {' and '.join(keys)} (each its own certified optimum)",
-            tabulate(rows, headers=(*keys, "", "N (active)", "total params", "objective", "against the chosen",
+            tabulate(rows, headers=(*keys, "", "N (active)", "total params", f"objective ({objective_label(sol)})",
+                                    "against the chosen",
                                     "why no plan")), ""]
 
 
@@ -214,7 +234,7 @@ def _savings_section(sol: Solution) -> list[str]:
     sav = [("parameters", f"{100 * sv['params']:+.2f} %"), ("training tokens", f"{100 * sv['tokens']:+.2f} %"),
            ("lifecycle FLOP", "—" if sv["flops"] is None else f"{100 * sv['flops']:+.2f} %")]
     if sv["cost_usd"] is not None:
-        sav.append(("lifecycle dollars", f"{100 * sv['cost_usd']:+.2f} %"))
+        sav.append((f"lifecycle dollars ({plan_basis(sol)})", f"{100 * sv['cost_usd']:+.2f} %"))
     return ["SAVINGS against the compute-optimal plan (positive = this plan uses less)",
             tabulate(sav, tablefmt="simple"), ""]
 
@@ -243,21 +263,22 @@ def _certificate_section(sol: Solution) -> list[str]:
 
 def _cash_flow_section(cf) -> list[str]:
     """Spending by year of the plan (the month-by-month table is in the JSON and XLSX)."""
-    rows = []
-    for year in year_spans(cf.labels):      # the years the workbook's Cash flow totals too
-        part = year.months
-        rows.append((year.label,
-                     _money(sum(cf.training_usd[part])), format_count(sum(cf.inference_tokens[part])),
-                     _money(sum(cf.inference_usd[part])), _money(sum(cf.present_value[part]))))
-    rows.append(("total", _money(sum(cf.training_usd)), format_count(sum(cf.inference_tokens)),
-                 _money(sum(cf.inference_usd)), _money(cf.npv_usd)))
+    years = year_spans(cf.labels)          # the years the workbook's Cash flow totals too
+    labels = [y.label for y in years] + ["total"]
+    columns = [[sum(cf.training_usd[y.months]) for y in years] + [sum(cf.training_usd)],
+               [sum(cf.inference_tokens[y.months]) for y in years] + [sum(cf.inference_tokens)],
+               [sum(cf.inference_usd[y.months]) for y in years] + [sum(cf.inference_usd)],
+               [sum(cf.present_value[y.months]) for y in years] + [cf.npv_usd]]
+    texts = [format_money_column(columns[0]), format_count_column(columns[1]),
+             format_money_column(columns[2]), format_money_column(columns[3])]
+    rows = [(label, *(t[i] for t in texts)) for i, label in enumerate(labels)]
     out = [f"CASH FLOW by year ({len(cf.labels)} months; discount rate {100 * cf.monthly_rate:.4f} % "
            f"per month, spending discounted to the start of training)",
-           tabulate(rows, headers=("months", "training $", "tokens served", "inference $",
+           tabulate(rows, headers=("months", "training $ (nominal)", "tokens served", "inference $ (nominal)",
                                    "present value")),
            f"nominal spending {_money(cf.total_nominal_usd)}; net present value {_money(cf.npv_usd)}"]
     if cf.energy_kwh is not None:
-        out.append(f"energy {format_number(cf.total_energy_kwh / 1e6)} GWh")
+        out.append(f"energy {format_plain(cf.total_energy_kwh / 1e6)} GWh")
     return out + [""]
 
 
@@ -308,7 +329,7 @@ _ROW_COLUMNS = (("status", "status", str), ("params", "N", format_count), ("toke
                 ("overtraining_ratio", "over-training", lambda x: f"{x:.2f}x"),
                 ("loss", "loss", lambda x: f"{x:.4f}"), ("epochs", "epochs", lambda x: f"{x:.2f}"),
                 ("total_flops", "total FLOP", format_flops),
-                ("total_cost_pv_usd", "total $ (PV)", format_money), ("binding", "binding", str))
+                ("total_cost_pv_usd", "total $", format_money), ("binding", "binding", str))
 
 
 def _cell(value, fmt):
@@ -318,9 +339,12 @@ def _cell(value, fmt):
 def render_rows(rows: list[dict], varied: list[str]) -> str:
     """A sweep as a table: the varied values, then the plan of each point."""
     present = [c for c in _ROW_COLUMNS if any(r.get(c[0]) not in (None, "") for r in rows)]
-    table = [[_varied_text(r.get(k)) for k in varied] + [_cell(r.get(key), fmt) for key, _, fmt in present]
-             for r in rows]
-    out = tabulate(table, headers=list(varied) + [h for _, h, _ in present])
+    cells = [[_cell(r.get(key), fmt) for r in rows] if fmt is not format_money else
+             format_money_column([r.get(key) for r in rows], missing="") for key, _, fmt in present]
+    table = [[_varied_text(r.get(k)) for k in varied] + [column[i] for column in cells] for i, r in enumerate(rows)]
+    discounted = any(r.get("npv_usd") is not None for r in rows)
+    headers = [f"{h} ({money_basis(discounted)})" if fmt is format_money else h for _, h, fmt in present]
+    out = tabulate(table, headers=list(varied) + headers)
     problems = [r for r in rows if r.get("status") != "optimal"]
     if problems:
         out += "\n\n" + "\n".join(f"- {r['message']}" for r in problems)
@@ -340,62 +364,6 @@ def render_rows_csv(rows: list[dict]) -> str:
 
 def render_rows_json(rows: list[dict]) -> str:
     return json.dumps(strict(rows), indent=2, allow_nan=False) + "\n"
-
-
-# ------------------------------------------------------------------ side by side
-def _pct(x, ref):
-    if x is None or ref in (None, 0) or x == ref:
-        return ""
-    return f" ({100 * (x / ref - 1):+.1f}%)"
-
-
-def render_compare(results: list[tuple[str, Solution | Exception]]) -> str:
-    """Plans in columns, each number with its change against the first plan.
-
-    ``results`` pairs a label with a Solution, or with the error that stopped it."""
-    ok = [(label, s) for label, s in results if isinstance(s, Solution)]
-    first = ok[0][1] if ok else None
-    metrics = [
-        ("law", lambda s: s.law_name, None),
-        ("objective", lambda s: f"{s.objective} ({s.objective_unit})", None),
-        ("loss", lambda s: f"{s.loss:.4f}", None),
-        ("parameters N", lambda s: format_count(s.params), lambda s: s.params),
-        ("training tokens D", lambda s: format_count(s.tokens), lambda s: s.tokens),
-        ("tokens per parameter", lambda s: f"{s.tokens_per_param:.1f}", lambda s: s.tokens_per_param),
-        ("over-training ratio", lambda s: f"{s.overtraining_ratio:.2f}x", lambda s: s.overtraining_ratio),
-        ("epochs", lambda s: "—" if s.epochs is None else f"{s.epochs:.2f}", lambda s: s.epochs),
-        ("training FLOP", lambda s: format_flops(s.costs.training_flops), lambda s: s.costs.training_flops),
-        ("inference FLOP", lambda s: format_flops(s.costs.inference_flops), lambda s: s.costs.inference_flops),
-        ("training days", lambda s: "—" if s.costs.training_days is None else f"{s.costs.training_days:.1f}",
-         lambda s: s.costs.training_days),
-        ("training $", lambda s: _money(s.costs.training_cost_usd), lambda s: s.costs.training_cost_usd),
-        ("inference $", lambda s: _money(s.costs.inference_cost_usd), lambda s: s.costs.inference_cost_usd),
-        ("lifecycle $ (PV)", lambda s: _money(s.costs.total_cost_pv_usd), lambda s: s.costs.total_cost_pv_usd),
-        ("saved vs compute-optimal", lambda s: "—" if s.savings()["cost_usd"] is None
-         else f"{100 * s.savings()['cost_usd']:.1f}% of $", None),
-        ("binding", lambda s: ", ".join(b.key for b in s.binding) or "none", None),
-    ]
-    table = []
-    for name, show, number in metrics:
-        row = [name]
-        for _, s in results:
-            if not isinstance(s, Solution):
-                row.append("")
-                continue
-            text = show(s)
-            if number is not None and s is not first:
-                text += _pct(number(s), number(first))
-            row.append(text)
-        table.append(row)
-    status = ["status"] + ["optimal" if isinstance(s, Solution) else type(s).__name__.replace("Error", "").lower()
-                           for _, s in results]
-    out = tabulate([status] + table, headers=[""] + [label for label, _ in results])
-    notes = [f"- {label}: {s}" for label, s in results if not isinstance(s, Solution)]
-    if first is not None and len(ok) > 1:
-        out += f"\n\n(changes in parentheses are against {ok[0][0]!r})"
-    if notes:
-        out += "\n\n" + "\n".join(notes)
-    return out + "\n"
 
 
 # ------------------------------------------------------------------ uncertainty

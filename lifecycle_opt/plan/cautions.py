@@ -4,7 +4,7 @@ objective, training longer than its months. One list of tests (:func:`_caution_t
 serves a single plan (the messages) and a batch of plans (the counts in sweep rows)."""
 from __future__ import annotations
 
-__all__ = ["caution_context", "caution_count", "plan_warnings"]
+__all__ = ["caution_context", "caution_count", "caution_mask", "caution_texts", "CAUTION_TEXTS", "plan_warnings"]
 
 import math
 
@@ -71,6 +71,52 @@ def caution_count(c: dict, N, D, training_flops, inference_flops, training_days)
     for condition, _ in _caution_tests(c, N, D, training_flops, inference_flops, training_days):
         total = total + np.asarray(condition, dtype=int)
     return total
+
+
+def caution_mask(c: dict, N, D, training_flops, inference_flops, training_days) -> np.ndarray:
+    """Which warnings each plan gets, as one integer a plan (bit i: the i-th test of
+    :func:`_caution_tests`), so that plans with the same warnings share one number."""
+    mask = np.zeros(np.shape(N), dtype=np.int64)
+    for i, (condition, _) in enumerate(_caution_tests(c, N, D, training_flops, inference_flops, training_days)):
+        mask = mask | (np.asarray(condition, dtype=np.int64) << i)
+    return mask
+
+
+#: what each warning says in a row of many plans: no number of the plan in it (the report of
+#: one plan says how far; see plan_warnings), so that plans with the same warnings share a text
+CAUTION_TEXTS = {
+    "beyond_max_params": "extrapolation: more parameters than the largest model the law was fitted on",
+    "below_min_params": "extrapolation: fewer parameters than the smallest model the law was fitted on",
+    "beyond_max_flops": "extrapolation: over 10x the training compute of the largest run the law was fitted on",
+    "beyond_max_tokens": "extrapolation: more training tokens than the longest run the law was fitted on",
+    "epochs": "over 4 epochs over the unique corpus: repeated data is worth less than fresh (Muennighoff et al. 2023)",
+    "repeated_without_penalty": "data repeated with data.repetition_penalty off: repeated tokens counted as fresh",
+    "penalty_law": "the repetition penalty used with a law other than muennighoff2023, which it was fitted with",
+    "kaplan": "kaplan2020's sizes and losses are not comparable with the Chinchilla-form laws",
+    "serving_ignored": "a loss objective ignores serving, which is over half the training compute here",
+    "training_too_long": "training takes longer than finance.training_months: the cash flow serves too early",
+    "beyond_experts": "extrapolation: more experts than the joint law was fitted on",
+    "quantisation_extrapolated": "extrapolation: the quantisation constants were fitted on 30-220M parameters",
+}
+
+
+def caution_texts(mask: np.ndarray, extra: tuple[str, ...] = ()) -> np.ndarray:
+    """The texts of each plan's warnings (:data:`CAUTION_TEXTS`, then ``extra``) joined by
+    " | ", as an object array: joined once per distinct set of warnings, not once per plan
+    (a million plans have a handful of sets)."""
+    names = [name for _, name in _caution_tests(_NO_CONTEXT, 1.0, 1.0, 1.0, 0.0, None)]
+    mask = np.asarray(mask, dtype=np.int64)
+    distinct, inverse = np.unique(mask.ravel(), return_inverse=True)
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [" | ".join([CAUTION_TEXTS[n] for i, n in enumerate(names) if int(d) >> i & 1] + list(extra))
+                for d in distinct.tolist()]
+    return texts[inverse].reshape(mask.shape)
+
+
+#: a context under which no test fires: the tests' names in their order
+_NO_CONTEXT = {"max_params": math.nan, "min_params": math.nan, "max_flops": math.nan, "max_tokens": math.nan,
+               "unique": math.nan, "penalty": False, "penalty_off_law": False, "kaplan": False,
+               "minimise_loss": False, "max_days": math.nan, "beyond_experts": False, "quant_max_params": math.nan}
 
 
 def plan_warnings(scenario: Scenario, N, D, costs, certificate) -> list[str]:

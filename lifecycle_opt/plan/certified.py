@@ -39,11 +39,11 @@ def certified_plan(scenario: Scenario, extra_loss_laws: tuple = (), solver: str 
     if scenario.serving is not None:
         serving, serving_columns = _serving(scenario, exact, facts, loss)
         extra = [_serving_caution(serving, c) for c in serving.broken]
-    disagree = (0 if exact.certificate.methods_agree else 1) + len(extra)
+    disagree = () if exact.certificate.methods_agree else ("the two solvers differ; the KKT certificate holds",)
     columns = plan_columns(facts, np.array([N]), np.array([D]),
                            loss=loss, effective_tokens=D_eff, objective_value=exact.objective_value,
                            kkt_residual=exact.certificate.kkt_residual,
-                           binding=[";".join(b.name for b in exact.binding)], extra_warnings=disagree,
+                           binding=[";".join(b.name for b in exact.binding)], extra_warnings=disagree + tuple(extra),
                            **serving_columns)
     if columns["status"][0] == "invalid":
         raise ScenarioError("scenario", "quantities whose costs fit in a double", source=scenario.source,

@@ -6,24 +6,32 @@ lifecycle-optimal plan of the same loss.
 The numbers come from the row function (:func:`.rows.plan_columns`), the one that writes
 a solved plan's row, so evaluating the optimal N and D reproduces that plan's costs and
 gives zero regret. The optimum of equal loss is the planning entry point's answer for
-the scenario with its target set to the plan's loss (docs/model.md §9).
+the scenario with its target set to the plan's served loss (docs/model.md §9), choosing
+freely among the scenario's discrete choices (experts, serving precision). A loss
+objective's own optimum is the exception: it minimises the loss under a cap on training,
+which leaves the serving cost out, so its regret is what serving adds (zero with no
+serving demand).
 """
 from __future__ import annotations
 
-__all__ = ["Violation", "Evaluation", "evaluate", "evaluate_sweep", "plan_size"]
+__all__ = ["Violation", "Evaluation", "evaluate", "evaluate_sweep", "plan_size", "settled", "Quantity"]
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any, Union
 
 import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
 from ..model.costs import CostBreakdown
 from ..model.units import parse_count, parse_flops
+from ..scenario.reader import ScenarioLike, as_scenario
 from ..scenario.schema import Budget, Scenario, Target
 from ..problem.formulation import build_problem, serving_constraints
 from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
+from .choices import choice_variants
 from .planning import solve
 from .rows import BASELINE_COSTS, OVERFLOW_MESSAGE, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
 from .serving_plan import baseline_point, point_z
@@ -36,6 +44,9 @@ _AT_LEAST = {"params": "at least one parameter", "tokens": "at least one token",
 
 #: a plan's constraint value above this breaks the constraint (h = log g for limits)
 VIOLATION_TOL = 1e-9
+
+#: a quantity as the API takes it: a number in base units, or a string such as "7B", "2T", "1e24"
+Quantity = Union[float, int, str]
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,11 @@ class Evaluation(PlanFigures):
         "usd" (present value) or "flops": what the regret is measured in.
     optimum : Solution or None
         The lifecycle-optimal plan of the same loss (None with ``optimum_note`` saying why).
+    present_value : bool
+        Whether the scenario discounts (a ``[finance]`` section): the regret's dollars are
+        then present value, else nominal (undiscounted).
+    regret_note : str
+        Why even the scenario's own optimum has a regret (a loss objective), else "".
     """
 
     baseline_params: float
@@ -80,6 +96,8 @@ class Evaluation(PlanFigures):
     regret_unit: str
     optimum: Solution | None
     optimum_note: str = ""
+    present_value: bool = False
+    regret_note: str = ""
 
     def _total(self, costs: CostBreakdown) -> float | None:
         return costs.total_cost_pv_usd if self.regret_unit == "usd" else costs.total_flops
@@ -96,6 +114,11 @@ class Evaluation(PlanFigures):
         if self.regret is None:
             return None
         return self.regret / self._total(self.optimum.costs)
+
+    def report(self) -> str:
+        """The report ``lifeopt evaluate`` prints of this plan."""
+        from ..outputs.evaluation_report import render_evaluation   # presentation, on demand
+        return render_evaluation(self)
 
     def as_row(self) -> dict:
         """The plan's row (the fields of a solved plan's row) with the regret, the broken
@@ -117,12 +140,14 @@ class Evaluation(PlanFigures):
                 "params": opt.params, "tokens": opt.tokens, "tokens_per_param": opt.tokens_per_param,
                 "loss": opt.loss, **opt.costs.as_dict(),
                 "binding": {b.name: b.shadow_price for b in opt.binding}},
-            "optimum_note": self.optimum_note,
+            "optimum_note": self.optimum_note, "regret_note": self.regret_note,
+            "money_basis": "present value" if self.present_value else "nominal",
             "serving": None if self.serving is None else self.serving.as_dict(),
         }
 
 
-def plan_size(params=None, tokens=None, flops=None, source: str | None = None) -> tuple[float, float]:
+def plan_size(params: Quantity | None = None, tokens: Quantity | None = None, flops: Quantity | None = None,
+              source: str | None = None) -> tuple[float, float]:
     """(N, D) from any two of parameters, tokens and training compute (C = 6·N·D); each a
     number or a string such as "7B", "2T", "1e24" (FLOP)."""
     given = {k: v for k, v in (("params", params), ("tokens", tokens), ("flops", flops)) if v is not None}
@@ -198,16 +223,20 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
     return tuple(out)
 
 
-def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Evaluation:
+def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: Quantity | None = None,
+             flops: Quantity | None = None, choices: Mapping[str, Any] | None = None) -> Evaluation:
     """The plan of ``params`` parameters on ``tokens`` tokens (any two of params, tokens,
-    flops) under ``scenario``: its loss, costs and over-training as a solved plan
-    reports them, the limits it breaks and its regret (see :class:`Evaluation`).
+    flops) under ``scenario`` (a Scenario, the path of its file or a dict of its keys): its
+    loss, costs and over-training as a solved plan reports them, the limits it breaks and
+    its regret (see :class:`Evaluation`). A scenario that chooses (``[moe] experts`` or
+    ``[quantisation] dtypes`` lists) needs the plan's own values: ``choices={"moe.experts": 8}``.
 
-    >>> from lifecycle_opt import load_scenario
-    >>> e = evaluate(load_scenario("examples/chat_assistant.toml"), params="70B", tokens="1.4T")
+    >>> e = evaluate("examples/chat_assistant.toml", params="70B", tokens="1.4T")
     >>> f"{e.loss:.5f}", e.regret_fraction > 0
     ('1.93665', True)
     """
+    given = as_scenario(scenario)
+    scenario = settled(given, choices)
     N, D = plan_size(params, tokens, flops, scenario.source)
     loss, N_eff, D_eff = trained_figures(scenario, N, D)
     facts = stack_facts([row_facts(scenario)])
@@ -221,7 +250,10 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
             relaxed = relaxed_point(r, constraints, N) or point
             serving, columns = served_at(scenario, build_problem(scenario), N, D, relaxed, point, facts, loss)
     unit = _regret_unit(scenario)
-    optimum, note = _optimum(scenario, loss, unit)
+    served = float(scenario.loss_law.loss(N, D))
+    # the optimum of the served loss, the one the target holds (quantisation included),
+    # choosing among the scenario's discrete choices as a solve does
+    optimum, note = _optimum(given, served, unit)
     cols = plan_columns(facts, np.array([N]), np.array([D]), loss=loss, effective_tokens=D_eff,
                         objective_value=math.nan, kkt_residual=math.nan, binding=[""], **columns)
     if cols["status"][0] == "invalid":
@@ -233,12 +265,51 @@ def evaluate(scenario: Scenario, *, params=None, tokens=None, flops=None) -> Eva
         scenario_name=scenario.name, params=N, tokens=D, loss=loss, effective_params=N_eff,
         effective_tokens=D_eff, unique_tokens=scenario.data.unique_tokens, costs=breakdown_of(cols),
         baseline_params=float(cols["baseline_params"][0]), baseline_tokens=float(cols["baseline_tokens"][0]),
-        violated=_violations(scenario, N, D, float(scenario.loss_law.loss(N, D)), point), regret_unit=unit, optimum=optimum,
-        optimum_note=note, serving=serving, row=row, tokens_served=scenario.demand.tokens,
+        violated=_violations(scenario, N, D, served, point), regret_unit=unit, optimum=optimum,
+        optimum_note=note, present_value=scenario.finance is not None, regret_note=_regret_note(scenario),
+        serving=serving, row=row, tokens_served=scenario.demand.tokens,
         serving_days=scenario.demand.deployment_days)
 
 
-def evaluate_sweep(scenario, axes, *, params=None, tokens=None, flops=None) -> list[dict]:
+def _regret_note(scenario: Scenario) -> str:
+    """Why the scenario's own optimum has a regret: a loss objective minimises the loss under
+    a cap on training, not the lifecycle cost the regret measures (docs/model.md §9)."""
+    if scenario.objective != "loss" or scenario.demand.tokens == 0:
+        return ""
+    return ("the scenario minimises the loss under a cap on training and leaves the serving cost out, so "
+            "even its own optimum has a regret here: what serving adds at that loss (zero with no "
+            "serving demand)")
+
+
+def settled(scenario: Scenario, choices: Mapping[str, Any] | None) -> Scenario:
+    """``scenario`` with its discrete choices (``[moe] experts``, ``[quantisation] dtypes``
+    lists) set to the plan's ``choices`` ({"moe.experts": 8}; values compared as text, so
+    that "8" from the command line is 8); ScenarioError naming the key when one is
+    missing, unknown or not among the scenario's values."""
+    allowed = dict(scenario.choices)
+    given = dict(choices or {})
+    for key in given:
+        if key not in allowed:
+            raise ScenarioError(key, "a choice the scenario makes" + (f" ({', '.join(allowed)})" if allowed else
+                                " (it makes none: [moe] experts or [quantisation] dtypes would list them)"),
+                                given[key], source=scenario.source)
+    for key, values in allowed.items():
+        if key not in given:
+            raise ScenarioError(key, f"the plan's own value, one of {', '.join(map(str, values))} (the scenario "
+                                f"chooses among them): --choice {key}=VALUE, or choices={{{key!r}: ...}}",
+                                source=scenario.source, found_text="found none")
+    if not allowed:
+        return scenario
+    for v in choice_variants(scenario):
+        if all(str(v.settings[k]) == str(given[k]) for k in allowed):
+            return v.scenario
+    key = next(k for k in allowed if str(given[k]) not in {str(x) for x in allowed[k]})
+    raise ScenarioError(key, f"one of {', '.join(map(str, allowed[key]))}", given[key], source=scenario.source)
+
+
+def evaluate_sweep(scenario: ScenarioLike, axes: Any, *, params: Quantity | None = None,
+                   tokens: Quantity | None = None, flops: Quantity | None = None,
+                   choices: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The plan evaluated at every point of ``axes`` (as :func:`.sweep.sweep` varies a
     scenario): one row per point with the varied values, ``status`` ("evaluated", or why
     the point did not build) and ``message``, then :meth:`Evaluation.as_row`."""
@@ -247,7 +318,7 @@ def evaluate_sweep(scenario, axes, *, params=None, tokens=None, flops=None) -> l
         if isinstance(built, LifecycleError):
             rows.append({**point, "status": status_of(built), "message": str(built)})
             continue
-        e = evaluate(built, params=params, tokens=tokens, flops=flops)
+        e = evaluate(built, params=params, tokens=tokens, flops=flops, choices=choices)
         rows.append({**point, "status": "evaluated", "message": e.optimum_note,
                      **{k: v for k, v in e.as_row().items() if k != "status"}})
     return rows

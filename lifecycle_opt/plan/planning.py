@@ -13,6 +13,7 @@ __all__ = ["solve"]
 from dataclasses import replace
 
 from ..errors import InfeasibleError, ScenarioError, SolverError
+from ..scenario.reader import ScenarioLike, as_scenario
 from ..scenario.schema import Scenario
 from .certified import certified_plan
 from .choices import Alternative, choice_variants
@@ -20,8 +21,9 @@ from .solution import Solution
 from .uncertainty import with_uncertainty
 
 
-def solve(scenario: Scenario, solver: str = "auto") -> Solution:
-    """The certified lifecycle-optimal plan of ``scenario``.
+def solve(scenario: ScenarioLike, solver: str = "auto") -> Solution:
+    """The certified lifecycle-optimal plan of ``scenario``: a Scenario, the path of a
+    scenario file, or a dict of its keys.
 
     ``solver`` chooses the first of the two independent solvers behind the certificate
     (the other is scipy's SLSQP): "auto" — the numpy batch solver where it covers the
@@ -35,7 +37,10 @@ def solve(scenario: Scenario, solver: str = "auto") -> Solution:
     >>> plan = solve(load_scenario("examples/small_corpus.toml"))
     >>> plan.certificate.status, plan.uncertainty is None
     ('optimal', True)
+    >>> solve("examples/small_corpus.toml").params == plan.params
+    True
     """
+    scenario = as_scenario(scenario)
     if scenario.choices:
         return _best_choice(scenario, solver)
     return _solve_one(scenario, solver)

@@ -27,7 +27,7 @@ from ..model.presets import preset
 from ..model.downstream import error_from_loss
 from ..model.quantisation import critical_tokens, ptq_degradation
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario, Target
-from .cautions import caution_context, caution_count
+from .cautions import CAUTION_TEXTS, caution_context, caution_mask, caution_texts
 
 #: what a row's "status" says: a certified plan, or why there is none
 ROW_STATUSES = ("optimal", "infeasible", "invalid", "failed")
@@ -143,7 +143,7 @@ def baseline_plans(facts: dict, loss) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, kkt_residual,
-                 binding: list[str], extra_warnings=0, serving: dict | None = None,
+                 binding: list[str], extra_warnings: tuple[str, ...] = (), serving: dict | None = None,
                  baseline_serving: dict | None = None, serving_row: dict | None = None) -> dict:
     """The rows of plans (N, D) as columns {field: array or list}, in row order.
 
@@ -151,7 +151,9 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
     ``effective_tokens`` [tokens], ``objective_value`` and ``kkt_residual`` come from the
     solver; ``binding`` is each plan's binding constraints joined by ";" (a list or an
     object array);
-    ``extra_warnings`` counts warnings only a certificate knows (solvers disagreeing).
+    ``extra_warnings`` are the texts of warnings only a certificate knows (solvers
+    disagreeing, a rounded serving point): "warnings" counts every warning and
+    "warning_texts" says them (:func:`.cautions.caution_texts`).
     Under the roofline serving model, ``serving`` and ``baseline_serving`` are the serving
     costs of the plans and their baselines (see :func:`cost_columns`) and ``serving_row``
     the SERVING_FIELDS of the plans; nan for the MFU model."""
@@ -161,8 +163,9 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
     base = cost_columns(facts, Nb, Db, baseline_serving)
     npv = facts["npv_train"] * costs["training_gpu_hours"] + facts["npv_infer"] * costs["inference_gpu_hours"]
     context = {k[len("caution_"):]: v for k, v in facts.items() if k.startswith("caution_")}
-    warnings = caution_count(context, N, D, costs["training_flops"], costs["inference_flops"],
-                             costs["training_days"]) + extra_warnings
+    mask = np.broadcast_to(caution_mask(context, N, D, costs["training_flops"], costs["inference_flops"],
+                                        costs["training_days"]), N.shape)
+    warnings = sum((mask >> i) & 1 for i in range(len(CAUTION_TEXTS))) + len(extra_warnings)
     n = N.shape[0]
     num = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,))      # noqa: E731
     quality = _quality_columns(facts, N, D, num(loss))
@@ -187,6 +190,7 @@ def plan_columns(facts: dict, N, D, *, loss, effective_tokens, objective_value, 
             "binding": binding if isinstance(binding, np.ndarray) else list(binding),
             "kkt_residual": num(kkt_residual), "law": facts["law"],
             "warnings": np.broadcast_to(np.asarray(warnings, dtype=int), (n,)),
+            "warning_texts": caution_texts(mask, tuple(extra_warnings)),
             **{f: num(math.nan if serving_row is None else serving_row[f]) for f in SERVING_FIELDS},
             BASELINE_COSTS: base}
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 __all__ = ["Baseline", "Uncertainty", "PlanFigures", "Solution", "QUALITY_FIELDS"]
 
+import html
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model.costs import CostBreakdown
 from ..model.finance import CashFlow
 from ..solvers.certificate import Binding, Certificate
+from .frames import cash_flow_frame, row_frame, serving_frame
 from .serving_plan import ServingPlan
 
 
@@ -150,6 +153,28 @@ class PlanFigures:
         ``[quantisation]``; :attr:`loss` is the trained model's)."""
         return self.row.get("loss_after_quantisation")
 
+    def report(self) -> str:
+        """The text report the command line prints of this plan."""
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the plan as its report (monospace, as the terminal does)."""
+        return ('<pre style="font-family: monospace; white-space: pre; line-height: 1.25">'
+                f"{html.escape(self.report())}</pre>")
+
+    def to_pandas(self) -> Any:
+        """The plan's row (every field a sweep writes) as a one-row pandas DataFrame
+        (needs the ``pandas`` extra)."""
+        return row_frame(self.row)
+
+    def serving_to_pandas(self) -> Any:
+        """The serving table as a DataFrame: the deployed point and the relaxed optimum
+        (roofline serving model; ValueError under the MFU model, which has none)."""
+        if self.serving is None:
+            raise ValueError('no serving table: the plan is served under the MFU model (serving.model = '
+                             '"roofline" gives one)')
+        return serving_frame(self.serving)
+
     def figures_dict(self) -> dict:
         """The shared figures as JSON-ready values (the first keys of either's JSON)."""
         return {"scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
@@ -203,6 +228,18 @@ class Solution(PlanFigures):
     cash_flow: CashFlow | None = None
     uncertainty: Uncertainty | None = None
     alternatives: tuple = ()
+
+    def report(self) -> str:
+        """The report ``lifeopt solve`` prints of this plan."""
+        from ..outputs.reports import render_table        # presentation, on demand (tests/test_architecture.py)
+        return render_table(self)
+
+    def cash_flow_to_pandas(self) -> Any:
+        """The cash flow month by month as a DataFrame (with ``[finance]``; ValueError
+        without, as there is no month to show)."""
+        if self.cash_flow is None:
+            raise ValueError("no cash flow: the scenario has no [finance] section")
+        return cash_flow_frame(self.cash_flow)
 
     def savings(self) -> dict:
         """Fractions saved against the baseline: params, tokens (negative = more) and the

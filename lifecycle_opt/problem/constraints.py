@@ -61,6 +61,10 @@ class Constraint:
         The largest value the setting may take [``unit``] (1 for an efficiency).
     whole : bool
         Whether the setting counts whole things (GPUs, sequences): advice rounds outward.
+    allowed : tuple of float
+        The only values the setting may take, when it is a list of them (the replica sizes
+        of ``serving.replica_gpus``) [``unit``]; () when any value will do. Advice then
+        names a value of :meth:`allowed_at_least`.
     """
 
     name: str
@@ -71,10 +75,26 @@ class Constraint:
     movable: bool = True
     setting_max: float = math.inf
     whole: bool = False
+    allowed: tuple[float, ...] = ()
 
     #: whether raising the setting relaxes the constraint
     relaxes_upward = True
     is_loss = False
+
+    def allowed_at_least(self, value: float) -> float:
+        """The smallest value the setting may be given that is at least ``value``: an allowed
+        one, or past the largest, the list extended as such lists go: the next power of two
+        when every allowed value is one (tensor-parallel sizes: 8 → 64 for a need of 42),
+        else the next multiple of the largest. ``value`` itself when any value is allowed."""
+        if not self.allowed:
+            return value
+        fits = [a for a in self.allowed if a >= value]
+        if fits:
+            return min(fits)
+        top = max(self.allowed)
+        if all(a >= 1 and math.log2(a).is_integer() for a in self.allowed):
+            return float(2 ** math.ceil(math.log2(value) - 1e-12))
+        return top * math.ceil(value / top - 1e-12)
 
     def evaluate(self, z) -> tuple[float, np.ndarray, np.ndarray]:
         """(h, ∇h, ∇²h) at z = (log N, log D, ...)."""

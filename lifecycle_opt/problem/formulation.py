@@ -174,7 +174,8 @@ def serving_constraints(r: Roofline) -> list[Constraint]:
         Floor("min_batch", "at least one sequence per replica", "serving.max_batch", 1.0, "sequences",
               movable=False, quantity=monomial(1.0, B=1)),
         Cap("max_replica_gpus", "replica no larger than the largest allowed size", "serving.replica_gpus",
-            float(max(sizes)), "GPUs per replica", whole=True, quantity=monomial(1.0, G=1)),
+            float(max(sizes)), "GPUs per replica", whole=True, allowed=tuple(map(float, sizes)),
+            quantity=monomial(1.0, G=1)),
         Floor("min_replica_gpus", "replica no smaller than the smallest allowed size", "serving.replica_gpus",
               float(min(sizes)), "GPUs per replica", movable=False, quantity=monomial(1.0, G=1)),
     ]

@@ -14,15 +14,22 @@ expected and what was found.
 """
 from __future__ import annotations
 
-__all__ = ["load_scenario", "load_scenarios", "scenario_from_dict", "merge", "law_from_table"]
+__all__ = ["load_scenario", "load_scenarios", "scenario_from_dict", "as_scenario", "ScenarioLike", "merge",
+           "law_from_table"]
 
 from pathlib import Path
+from typing import Any, Union
 
 from ..errors import ScenarioError
 from .schema import Scenario, fail
 from .files import read_toml
 from .fields import Section
 from .sections import LAW_KEYS, SectionReader
+
+
+#: what the planning functions take for a scenario: a Scenario, the path of its file, or a
+#: dict of the file's keys
+ScenarioLike = Union[Scenario, str, Path, "dict[str, Any]"]
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -106,3 +113,21 @@ def scenario_from_dict(data: dict, source: str | None = None, default_name: str 
         raise
 
 
+
+
+def as_scenario(scenario: ScenarioLike) -> Scenario:
+    """The Scenario ``scenario`` stands for: itself, the file at a path (:func:`load_scenario`)
+    or a dict of the file's keys (:func:`scenario_from_dict`), so that every planning
+    function takes what :func:`~lifecycle_opt.execution.sweeps.sweep` takes.
+
+    >>> as_scenario("examples/research_model.toml").objective
+    'loss'
+    """
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, (str, Path)):
+        return load_scenario(scenario)
+    if isinstance(scenario, dict):
+        return scenario_from_dict(scenario)
+    raise TypeError(f"a Scenario, the path of a scenario file or a dict of its keys, not "
+                    f"{type(scenario).__name__}")

@@ -59,10 +59,13 @@ def _target_beyond_box(scenario: Scenario, problem: Problem) -> ScenarioError | 
 
 
 def _round_outward(value: float, c) -> float:
-    """Round in the direction that relaxes the constraint: whole things (GPUs, sequences)
-    to a whole number, the rest to 4 significant figures."""
+    """Round in the direction that relaxes the constraint: a setting that takes values from
+    a list (replica sizes) to a value it may take (:meth:`Constraint.allowed_at_least`),
+    whole things (GPUs, sequences) to a whole number, the rest to 4 significant figures."""
     if value == 0 or not math.isfinite(value):
         return value
+    if c.allowed and c.relaxes_upward:
+        return c.allowed_at_least(value)
     if c.whole:
         return float(math.ceil(value * (1 - 1e-12)) if c.relaxes_upward else math.floor(value * (1 + 1e-12)))
     exp = math.floor(math.log10(abs(value))) - 3
@@ -77,5 +80,15 @@ def _advice(c, current: float, required: float) -> str:
         what = "loss" if c.unit == "nats" else "benchmark error"
         return (f"{c.key} {current:.6g} is below the lowest {what} reachable within the other "
                 f"limits, {required:.6g}: raise it to {direction} {required:.6g}")
+    if c.allowed and required not in c.allowed:
+        # a list of values: name the one to add, by the rule that extends it
+        return (f"{c.key}: {format_setting(current, c.unit)} → add {format_setting(required, c.unit)} "
+                f"(the list extended: {_extension_rule(c)})")
     return (f"{c.key}: {format_setting(current, c.unit)} → {direction} "
             f"{format_setting(required, c.unit)}")
+
+
+def _extension_rule(c) -> str:
+    if all(a >= 1 and math.log2(a).is_integer() for a in c.allowed):
+        return "the next power of two, as the allowed values are"
+    return f"the next multiple of the largest allowed value, {max(c.allowed):g}"
