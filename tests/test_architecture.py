@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 ORDER = [
     "errors",
     "model.constants", "model.units", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
-    "scenario.schema", "scenario.fields", "scenario.reading", "scenario.files", "scenario.samples", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
+    "scenario.schema", "scenario.fields", "scenario.keys", "scenario.registry", "scenario.reading", "scenario.files", "scenario.samples", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
     "solvers.roots", "solvers.slsqp", "solvers.barrier", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
@@ -22,8 +22,8 @@ ORDER = [
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_table", "plan.sweep_result", "plan.sweep_rows", "plan.evaluation",
     "execution.local", "execution.cluster", "execution.dask_client", "execution.sweeps",
     "fit.runs", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.parametric", "fit.isoflop", "fit.simulate", "fit.identify", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
-    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots",
-    "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.__main__",
+    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots", "outputs.key_reference",
+    "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.scenarios", "cli.__main__",
 ]
 STAGES = ["errors", "model", "scenario", "problem", "solvers", "plan", "execution", "fit", "outputs", "cli"]
 

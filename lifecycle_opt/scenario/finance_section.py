@@ -12,11 +12,9 @@ from ..model.costs import Demand, InferenceHardware, TrainingHardware
 from ..model.finance import Finance, owned_gpu_hour_cost
 from ..model.units import parse_count, parse_money, parse_power, parse_rate
 from .fields import Section, integer, number, signed_rate
+from .registry import keys_of
 
-FINANCE_KEYS = ("start", "training_months", "deployment_months", "monthly_tokens", "monthly_growth",
-                "discount_rate", "price_decline", "ownership", "training_gpu_capex",
-                "inference_gpu_capex", "amortisation_months", "training_gpu_power",
-                "inference_gpu_power", "pue", "energy_price")
+FINANCE_KEYS = keys_of("finance")
 
 
 class FinanceReader:

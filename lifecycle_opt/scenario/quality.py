@@ -6,17 +6,20 @@ from __future__ import annotations
 
 __all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "DOWNSTREAM_SECTION_KEYS", "QualityReader"]
 
-from ..model.downstream import DOWNSTREAM_KEYS, DownstreamMap, DownstreamTableError, downstream_from_table
+from ..model.downstream import DownstreamMap, DownstreamTableError, downstream_from_table
 from ..model.laws import ChinchillaLaw
 from ..model.moe import DEFAULT_EXPERT_SHARE, Mixture
 from ..model.presets import JOINT_PRESETS, joint_preset
 from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS, Quantisation, quantisation_preset
 from .fields import Section, fraction, integer, number
 from .files import read_toml
+from .registry import keys_of
 
-QUANTISATION_KEYS = ("bits", "dtype", "dtypes", "preset", "C_T", "gamma_D", "gamma_N", "gamma_post")
-MOE_KEYS = ("experts", "active_experts", "expert_share")
-DOWNSTREAM_SECTION_KEYS = DOWNSTREAM_KEYS + ("file",)
+QUANTISATION_KEYS = keys_of("quantisation")
+MOE_KEYS = keys_of("moe")
+#: the [downstream] table of a scenario: the map's own table (DOWNSTREAM_KEYS, which a law
+#: file from lifeopt fit holds too) and ``file`` (tests/test_scenario_keys.py: they agree)
+DOWNSTREAM_SECTION_KEYS = keys_of("downstream")
 _CONSTANTS = ("C_T", "gamma_D", "gamma_N", "gamma_post")
 
 

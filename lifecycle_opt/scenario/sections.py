@@ -23,19 +23,16 @@ from .files import read_toml
 from .finance_section import FINANCE_KEYS, FinanceReader
 from .quality import DOWNSTREAM_SECTION_KEYS, MOE_KEYS, QUANTISATION_KEYS, QualityReader
 from .fields import Section, fraction, in_days, integer, number
+from .registry import keys_of
 from .samples import read_samples
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
 from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline
 
 
-LAW_KEYS = ("preset", "E", "A", "B", "alpha", "beta", "Nc", "Dc", "alpha_N", "alpha_D", "name",
-             "source", "method", "fitted_min_params", "fitted_max_params", "fitted_max_tokens",
-             "fitted_max_flops", "file", "samples")
-
-
-_TOP_KEYS = ("name", "description", "law", "target", "inference", "data", "hardware", "objective",
-             "budget", "limits", "finance", "robust", "serving", "quantisation", "moe", "downstream")
+#: the keys each table allows: the registry's (scenario/registry.py), the one list of keys
+LAW_KEYS = keys_of("law")
+_TOP_KEYS = keys_of("")
 
 
 class SectionReader(FinanceReader, QualityReader):
@@ -58,34 +55,26 @@ class SectionReader(FinanceReader, QualityReader):
         law_sec, law_dir = self.law_file(top.sub("law", LAW_KEYS))
         law = self.law(law_sec)
         samples = self.samples(law_sec, law, law_dir)
-        robust = self.robust(top.sub("robust", ("probability", "distribution_samples")), samples)
-        data_limits = self.data(top.sub("data", ("unique_tokens", "max_epochs", "repetition_penalty",
-                                                 "R_D_star", "R_N_star")), law)
+        robust = self.robust(top.sub("robust", keys_of("robust")), samples)
+        data_limits = self.data(top.sub("data", keys_of("data")), law)
         downstream = self.downstream(top.sub("downstream", DOWNSTREAM_SECTION_KEYS))
-        target = self.target(top.sub("target", ("loss", "reference", "error")), law, downstream)
+        target = self.target(top.sub("target", keys_of("target")), law, downstream)
         fin = top.sub("finance", FINANCE_KEYS)
         monthly = self.monthly_demand(fin)
-        infer_sec = top.sub("inference", ("tokens", "requests", "input_tokens", "output_tokens",
-                                          "output_fraction", "deployment_days"))
+        infer_sec = top.sub("inference", keys_of("inference"))
         demand = self.demand(infer_sec, fin, monthly)
         serving_sec = top.sub("serving", SERVING_KEYS)
         roofline = serving_sec is not None and serving_sec.text("model", SERVING_MODELS) == "roofline"
-        hw = top.sub("hardware", ("training", "inference"))
-        training = self.training(hw.sub("training", ("gpu", "peak_flops", "dtype", "mfu",
-                                                     "price_per_gpu_hour", "gpus"))) if hw else None
-        inference = self.inference(hw.sub("inference", ("gpu", "peak_flops", "memory", "bandwidth", "dtype",
-                                                         "mfu", "prefill_mfu", "decode_mfu",
-                                                         "price_per_gpu_hour")) if hw else None,
+        hw = top.sub("hardware", keys_of("hardware"))
+        training = self.training(hw.sub("training", keys_of("hardware.training"))) if hw else None
+        inference = self.inference(hw.sub("inference", keys_of("hardware.inference")) if hw else None,
                                    roofline)
         finance = None
         if fin is not None:
             finance, training, inference = self.finance(fin, demand, monthly, training, inference)
-        budget = self.budget(top.sub("budget", ("training_flops", "training_cost", "total_cost")))
-        limits = self.limits(top.sub("limits", ("max_params", "max_training_days", "max_training_cost",
-                                                "max_total_cost", "min_tokens_per_param",
-                                                "max_tokens_per_param", "serving_gpus",
-                                                "serving_memory", "bytes_per_param")), inference)
-        objective = self.objective(top.sub("objective", ("minimize",)), training, inference, demand)
+        budget = self.budget(top.sub("budget", keys_of("budget")))
+        limits = self.limits(top.sub("limits", keys_of("limits")), inference)
+        objective = self.objective(top.sub("objective", keys_of("objective")), training, inference, demand)
         serving = read_roofline(self, serving_sec, inference, self._per_request(infer_sec))
         weights_only = "limits.serving_memory" if limits.serving_memory is not None else (
             "limits.serving_gpus" if limits.serving_gpus is not None else None)
@@ -151,6 +140,12 @@ class SectionReader(FinanceReader, QualityReader):
             if consts or kaplan:
                 self.fail(sec.key((consts + kaplan)[0]), "either preset or explicit constants, not both",
                           sec.table[(consts + kaplan)[0]])
+            described = [k for k in ("name", "source", "method", "fitted_min_params", "fitted_max_params",
+                                     "fitted_max_tokens", "fitted_max_flops") if sec.has(k)]
+            if described:
+                # a preset carries its own name, source and fitted range: these would do nothing
+                self.fail(sec.key(described[0]), "no name, source, method or fitted range with a preset (it "
+                          "carries its own; they describe explicit constants)", sec.table[described[0]])
             name = sec.text("preset")
             try:
                 return preset(name)
@@ -218,7 +213,7 @@ class SectionReader(FinanceReader, QualityReader):
             return Target(loss=sec.get("loss", number))
         if sec.has("error"):
             return self.error_target(sec, downstream)
-        ref = sec.sub("reference", ("params", "tokens"))
+        ref = sec.sub("reference", keys_of("target.reference"))
         if not (ref.has("params") and ref.has("tokens")):
             self.fail("target.reference", 'a table { params = "70B", tokens = "1.4T" }', ref.table)
         N = ref.get("params", lambda v: parse_count(v, "parameter count"))

@@ -10,12 +10,12 @@ from ..model.costs import InferenceHardware
 from ..model.serving import Roofline
 from ..model.units import parse_count
 from .fields import Section, fraction, integer, number
+from .registry import entry, keys_of
 from .schema import BYTES_PER_PARAM
 
-SERVING_KEYS = ("model", "context_tokens", "max_context_tokens", "prompt_tokens", "tpot_ms", "ttft_ms",
-                "aspect_ratio", "gqa_ratio", "kv_dtype", "replica_gpus", "max_batch",
-                "compute_efficiency", "bandwidth_efficiency", "memory_utilisation")
-SERVING_MODELS = ("mfu", "roofline")
+#: the [serving] keys: the registry's (scenario/registry.py), where a new key is added
+SERVING_KEYS = keys_of("serving")
+SERVING_MODELS = entry("serving.model").choices
 
 #: planning defaults (docs/model.md §8): η_c, the share of peak FLOP/s a serving engine
 #: reaches in its matrix products (Pope et al. 2022 report 76 % MFU for large-batch
