@@ -89,9 +89,13 @@ def test_png_and_svg_are_written(tmp_path):
     fig = plan_figure(list(example_plans("small_corpus.toml")))
     png = save_figure(fig, tmp_path / "plan.png")
     svg = save_figure(fig, tmp_path / "plan.svg")
+    pdf = save_figure(fig, tmp_path / "plan.pdf")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in svg.read_bytes()[:1000]
-    with pytest.raises(ExportError, match=".png or .svg"):
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    # the same plan gives the same bytes: no creation date in the PDF either
+    assert save_figure(fig, tmp_path / "again.pdf").read_bytes() == pdf.read_bytes()
+    with pytest.raises(ExportError, match=".png, .svg or .pdf"):
         save_figure(fig, tmp_path / "plan.jpg")
     with pytest.raises(ExportError, match="exists"):
         save_figure(fig, tmp_path / "plan.png")
@@ -103,7 +107,9 @@ def test_cli_plot(tmp_path):
                                       "inference.requests=1e9..1e11:log:3", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.exists()
-    bad = CliRunner().invoke(cli, ["plot", "examples/chat_assistant.toml", "-o", str(tmp_path / "x.pdf")])
+    deck = CliRunner().invoke(cli, ["plot", "examples/chat_assistant.toml", "-o", str(tmp_path / "plan.pdf")])
+    assert deck.exit_code == 0 and (tmp_path / "plan.pdf").read_bytes()[:5] == b"%PDF-"
+    bad = CliRunner().invoke(cli, ["plot", "examples/chat_assistant.toml", "-o", str(tmp_path / "x.jpg")])
     assert bad.exit_code == 2 and bad.output.startswith("error:") and "Traceback" not in bad.output
 
 
@@ -179,7 +185,8 @@ def test_the_limits_are_drawn_where_they_are_and_say_when_they_bind():
                                                              rel=1e-2)  # the grid's interpolation, 240 points
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "budget.training_flops = 1e+23 FLOP — binds" in legend
-    legend = [t.get_text() for t in plan_figure(list(example_plans("serving_slo.toml"))).legends[0].get_texts()]
+    legend = [t.get_text().replace("\n", " ")
+              for t in plan_figure(list(example_plans("serving_slo.toml"))).legends[0].get_texts()]
     assert "serving.tpot_ms = 6 ms — binds (serving, not drawn in N, D)" in legend
 
 
@@ -220,3 +227,106 @@ def test_every_example_has_its_figure_in_docs_and_the_readme():
         figure = f"docs/{name.removesuffix('.toml')}_plan.png"
         assert (ROOT / figure).is_file() and f"]({figure})" in readme, figure
         assert f" {name.removesuffix('.toml')} " in script or f" {name.removesuffix('.toml')};" in script
+
+
+# ---------------------------------------------------------------- issue 30: figures that read
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_legend_is_whole_within_the_figure(name):
+    """The README's serving figure had its legend cut at both sides (two columns of long
+    labels, wider than the figure): long labels wrap, and columns drop until it fits."""
+    fig = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / name)])
+    renderer = _drawn(fig)
+    box, page = fig.legends[0].get_window_extent(renderer), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, name
+
+
+def _money_value(text):
+    import re
+    m = re.fullmatch(r"\$([\d,.]+)([MBT]?)", text)
+    return float(m[1].replace(",", "")) * {"": 1, "M": 1e6, "B": 1e9, "T": 1e12}[m[2]]
+
+
+@pytest.mark.parametrize("name", ["compare_demand.toml", "serving_slo.toml", "finance_plan.toml"])
+def test_contour_labels_of_a_panel_share_one_scale(name):
+    """compare_demand's first panel mixed '$970,930' and '$1.94M': each panel's labels now
+    have one suffix (or none), and each reads as its contour's level to its last digit."""
+    fig = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / name)])
+    _drawn(fig)
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.texts if t.get_gid() == "contour_label"]
+        assert labels and len({t[-1] if t[-1] in "MBT" else "" for t in labels}) == 1, labels
+        levels = [c.levels for c in ax.get_children() if hasattr(c, "levels") and c.get_gid() is None
+                  and len(getattr(c, "levels", [])) == 9][0]
+        for t in labels:
+            value, unit = _money_value(t), {"M": 1e6, "B": 1e9, "T": 1e12}.get(t[-1], 1.0)
+            assert min(abs(value - level) for level in levels) <= 0.005 * unit, t   # to its last digit
+
+
+def _tick_texts(axis):
+    return [t.get_text() for t in axis.get_ticklabels() + axis.get_ticklabels(minor=True) if t.get_text()]
+
+
+def test_money_and_count_axes_read_in_human_units():
+    """A money axis said 3x10^7 for $30M and a count axis 10^10 for 10B."""
+    rows = sweep(EXAMPLES / "chat_assistant.toml", {"inference.requests": [1e9, 1e10, 1e11]})
+    fig = sweep_figure(rows, ["inference.requests"])
+    _drawn(fig)
+    size, _, cost = fig.axes
+    for text in _tick_texts(cost.yaxis):
+        assert text.startswith("$") and "10^" not in text, text
+    for text in _tick_texts(size.yaxis) + _tick_texts(size.xaxis):
+        assert text[-1] in "kMBTP" or text.isdigit(), text
+    plane = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / "chat_assistant.toml")])
+    _drawn(plane)
+    assert {"10B", "100B"} <= set(_tick_texts(plane.axes[0].xaxis))
+    assert {"1T", "10T"} <= set(_tick_texts(plane.axes[0].yaxis))
+
+
+def test_published_models_names_sit_by_their_own_dots():
+    """In the compare panels names stood nearer another model's dot than their own
+    ('Llama 2 7B' between the 7B and 13B dots): each name's nearest dot is its own, dots a
+    few pixels apart (Chinchilla, LLaMA 65B) counting as one place."""
+    from lifecycle_opt.outputs.plots import dot_distances
+    from lifecycle_opt.outputs.reports import REFERENCE_MODELS
+    fig = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / "compare_demand.toml")])
+    renderer = _drawn(fig)
+    names = [name for name, _, _ in REFERENCE_MODELS]
+    for ax in fig.axes:
+        dots = ax.transData.transform([(n, d) for _, n, d in REFERENCE_MODELS])
+        for text in (t for t in ax.texts if t.get_gid() == "reference"):
+            k = names.index(text.get_text())
+            distance = dot_distances(text.get_window_extent(renderer), dots)
+            apart = np.hypot(*(dots - dots[k]).T) > 6
+            assert distance[k] <= distance[apart].min(), text.get_text()
+            assert distance[k] < 12, text.get_text()          # beside it: points, not a panel away
+
+
+def test_overlapping_limits_both_show():
+    """small_corpus.toml: the epochs cap and the training deadline forbid overlapping
+    regions; each is hatched in its own direction and colour (a tint of each blended into
+    grey before), and in a sweep each binding limit shades its own strip."""
+    s = load_scenarios(EXAMPLES / "small_corpus.toml")[0]
+    fig = plan_figure([(s, solve(s))])
+    shades = [c for c in fig.axes[0].get_children() if str(c.get_gid()).startswith("shade:")]
+    assert len(shades) == 2
+    hatches = [tuple(c.hatches) for c in shades]
+    assert len(set(hatches)) == 2 and all(hatches)
+    assert all(c.get_facecolor()[0][3] == 0 for c in shades)       # no fill that hides what is under it
+    rows = sweep(EXAMPLES / "serving_slo.toml", {"serving.tpot_ms": list(np.geomspace(2.5, 40, 12))})
+    fig = sweep_figure(rows, ["serving.tpot_ms"])
+    spans = [p for p in fig.axes[0].patches if str(p.get_gid()).startswith("binds:")]
+    strips = {}
+    for p in spans:
+        y0, y1 = p.get_y(), p.get_y() + p.get_height()
+        strips.setdefault(p.get_gid(), set()).add((round(y0, 9), round(y1, 9)))
+    assert len(strips) >= 2 and all(len(v) == 1 for v in strips.values())
+    bands = sorted(next(iter(v)) for v in strips.values())
+    assert all(a[1] <= b[0] + 1e-9 for a, b in zip(bands, bands[1:]))   # disjoint strips

@@ -45,7 +45,7 @@ from .app import check_outputs, cli
 @click.option("--polish", type=click.Choice(("bfgs", "newton")), default=None,
               help="Polish the best optimum once more with full-memory BFGS or Newton's method.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Also draw the fit (.png or .svg): the runs and the law's iso-loss contours and "
+              help="Also draw the fit (.png, .svg or .pdf): the runs and the law's iso-loss contours and "
                    "compute-optimal frontier in (N, D), and the residuals (needs the plot extra).")
 @click.option("--simulate", "simulate_law", default=None, metavar="LAW",
               help="Instead of fitting RUNS: simulate the runs of --design from LAW (a preset or a law "

@@ -298,7 +298,7 @@ def compare(scenarios, fmt, output, force):
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=True, path_type=str))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), required=True,
-              help="The figure to write: a .png or .svg file name.")
+              help="The figure to write: a .png, .svg or .pdf file name (PDF for a slide deck).")
 @click.option("--vary", "specs", multiple=True, metavar="KEY=VALUES",
               help="Plot a sweep instead: optimal N and tokens per parameter against this key "
                    "(a second --vary draws one line per value).")
@@ -315,6 +315,7 @@ def plot(scenario, output, specs, force):
     Examples:
       lifeopt plot examples/chat_assistant.toml -o plan.png
       lifeopt plot examples/compare_demand.toml -o plans.svg
+      lifeopt plot examples/finance_plan.toml -o plan.pdf
       lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
     """
     from ..errors import ExportError
@@ -324,8 +325,8 @@ def plot(scenario, output, specs, force):
     from ..plan.axes import parse_axes
     from ..execution.sweeps import sweep as run_sweep
 
-    if output.rsplit(".", 1)[-1].lower() not in ("png", "svg"):
-        raise ExportError(f"{output}: give a file name ending in .png or .svg")
+    if output.rsplit(".", 1)[-1].lower() not in ("png", "svg", "pdf"):
+        raise ExportError(f"{output}: give a file name ending in .png, .svg or .pdf")
     check_outputs(force, output)
     if specs:
         axes = parse_axes(specs)

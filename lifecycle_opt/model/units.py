@@ -310,20 +310,27 @@ def format_money(x: float) -> str:
 
 
 def format_money_column(values, missing: str = "—") -> list[str]:
-    """Amounts of one column in one scale, chosen by the largest: millions (billions...) with
-    two decimals, or whole dollars from a thousand, or cents below; a negative amount as
-    its positive with a minus; ``missing`` for None or nan.
+    """Amounts of one column in one scale: millions (billions, trillions) with two decimals,
+    the largest of them that the largest amount reaches and in which the smallest amount
+    other than zero is at least 0.01 (so that none reads as $0.00M), else whole dollars
+    from a thousand, or cents below. A negative amount as its positive with a minus;
+    ``missing`` for None or nan.
 
     >>> format_money_column([1.631e6, 0.0, 854015.2, -25001.0])
     ['$1.63M', '$0.00M', '$0.85M', '-$0.03M']
     >>> format_money_column([854015.2, -25001.4, None])
     ['$854,015', '-$25,001', '—']
+    >>> format_money_column([2905.3, 8.51e6])
+    ['$2,905', '$8,510,000']
+    >>> format_money_column([6.2e6, 1.588e9])
+    ['$6.20M', '$1,588.00M']
     """
     present = [abs(float(v)) for v in values if _present(v)]
     top = max(present, default=0.0)
+    least = min((v for v in present if v > 0), default=top)
     mult, suffix, decimals = 1.0, "", 2 if top < 1e3 else 0
     for m, sfx in _MONEY_SCALES:
-        if top >= m:
+        if top >= m and least >= m / 100:
             mult, suffix, decimals = m, sfx, 2
             break
     out = []

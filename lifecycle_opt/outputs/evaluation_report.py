@@ -10,9 +10,9 @@ from tabulate import tabulate
 
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import (format_count, format_duration, format_flops, format_gpu_hours, format_money_column,
-                           format_number, format_setting)
+                           format_setting)
 from ..plan.evaluation import Evaluation
-from .reports import money_basis
+from .reports import money_basis, varied_text
 from .serving_report import serving_section
 
 
@@ -111,7 +111,7 @@ def render_evaluation_rows(rows: list[dict], varied: list[str]) -> str:
         label = "lifecycle FLOP"
     table = []
     for r, total, regret in zip(rows, totals_text, regrets_text):
-        table.append([format_number(r[k]) if isinstance(r[k], float) else str(r[k]) for k in varied] + [
+        table.append([varied_text(k, r[k]) for k in varied] + [
             r["status"], num(r.get("loss"), lambda x: f"{x:.4f}"), total,
             num(r.get("optimum_params"), format_count), regret,
             num(r.get("regret_fraction"), lambda x: f"{100 * x:+.2f} %"), r.get("violated", "")])

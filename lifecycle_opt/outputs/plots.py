@@ -14,7 +14,7 @@ needed) and saved atomically by :func:`save_figure`.
 """
 from __future__ import annotations
 
-__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "save_figure", "PLOT_FORMATS"]
+__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "save_figure", "PLOT_FORMATS", "dot_distances"]
 
 import io
 from pathlib import Path
@@ -22,13 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
-from ..model.units import format_count, format_money, format_setting
+from ..model.units import format_count, format_money_column, format_setting
 from .exports import check_writable, write_bytes_atomic
+from .figure_text import fitting_legend, human_axis
 from .reports import REFERENCE_MODELS
+from ..scenario.registry import entry
 from ..scenario.schema import Scenario
 from ..plan.solution import Solution
 
-PLOT_FORMATS = ("png", "svg")
+PLOT_FORMATS = ("png", "svg", "pdf")
 
 _AXIS_LABELS = {"usd": "lifecycle cost, present value [$]", "flops": "lifecycle compute [FLOP]",
                 "loss": "lifecycle compute [FLOP]"}
@@ -66,22 +68,31 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
 
 
 #: where a reference model's name may sit around its marker [points], tried in order
-_LABEL_OFFSETS = ((4, 3, "left"), (4, -10, "left"), (-4, 3, "right"), (-4, -10, "right"), (4, 12, "left"),
+_LABEL_OFFSETS = ((4, 3, "left"), (4, -10, "left"), (-4, 3, "right"), (-4, -10, "right"), (0, 5, "center"),
+                  (0, -13, "center"), (6, -3, "left"), (-6, -3, "right"), (4, 12, "left"),
                   (-4, 12, "right"), (4, -19, "left"), (-4, -19, "right"))
 #: the colours of the limits drawn in the plane, in the order the problem lists them
 _LIMIT_COLOURS = ("C2", "C4", "C5", "C6", "C8", "C9", "C7")
+#: the hatching of each limit's forbidden side, one direction each, so that overlaps show both
+_HATCHES = ("////", "\\\\", "||||", "----", "++", "xx", "..")
 
 
 def _reference_labels(ax, renderer, taken: list) -> None:
     """The names of the published models, each at the first place around its marker where
-    it overlaps nothing already there (other names, the markers, contour labels): Chinchilla and LLaMA 65B sit almost on each other."""
-    for name, n, d in REFERENCE_MODELS:
-        for dx, dy, ha in _LABEL_OFFSETS:
+    it overlaps nothing already there (other names, the markers, contour labels) and where
+    its own marker is the nearest to it, so that no name reads as another model's (Chinchilla
+    and LLaMA 65B sit almost on each other; in a narrow panel of a comparison, many do)."""
+    dots = ax.transData.transform([(n, d) for _, n, d in REFERENCE_MODELS])
+    for k, (name, n, d) in enumerate(REFERENCE_MODELS):
+        # first where its own dot is the nearest (two dots a few pixels apart count as one),
+        # then anywhere free
+        tries = [(o, True) for o in _LABEL_OFFSETS] + [(o, False) for o in _LABEL_OFFSETS]
+        for (dx, dy, ha), own in tries:
             text = ax.annotate(name, (n, d), textcoords="offset points", xytext=(dx, dy), fontsize=7,
                                color="0.35", ha=ha, gid="reference")
             text.set_in_layout(False)                  # placed for this layout: must not move it
             box = text.get_window_extent(renderer)
-            if not any(box.overlaps(b) for b in taken):
+            if not any(box.overlaps(b) for b in taken) and (not own or _owns(box, dots, k)):
                 break
             text.remove()
         else:
@@ -92,6 +103,24 @@ def _reference_labels(ax, renderer, taken: list) -> None:
         taken.append(box)
 
 
+def dot_distances(box, dots) -> np.ndarray:
+    """The distance from a text's box to each marker [display units]."""
+    dx = np.maximum(0.0, np.maximum(box.x0 - dots[:, 0], dots[:, 0] - box.x1))
+    dy = np.maximum(0.0, np.maximum(box.y0 - dots[:, 1], dots[:, 1] - box.y1))
+    return np.hypot(dx, dy)
+
+
+#: markers closer than this to one another count as one place [display units]
+_SAME_PLACE = 6.0
+
+
+def _owns(box, dots, k: int) -> bool:
+    """Whether marker k is the nearest to the box (markers within _SAME_PLACE of it aside)."""
+    far = np.hypot(*(dots - dots[k]).T) > _SAME_PLACE
+    distance = dot_distances(box, dots)
+    return not far.any() or distance[k] <= distance[far].min()
+
+
 def nd_plane(ax, n_range, d_range) -> None:
     """The (N, D) plane on ``ax``: log axes over the ranges, labelled with their units."""
     ax.set_xscale("log")
@@ -100,6 +129,8 @@ def nd_plane(ax, n_range, d_range) -> None:
     ax.set_ylim(*d_range)
     ax.set_xlabel("parameters N [count]")
     ax.set_ylabel("training tokens D [count]")
+    human_axis(ax.xaxis, "count")
+    human_axis(ax.yaxis, "count")
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -130,10 +161,9 @@ def plan_figure(plans: list[tuple[Scenario, Solution]]):
     for ax in axes:
         for h, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, h)
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=2 if count == 1 else 3,
-               fontsize=8, framealpha=0.9)
-    # labels go where they overprint nothing, once the layout has settled
     renderer = _canvas(fig).get_renderer()
+    fitting_legend(fig, list(handles.values()), list(handles.keys()), 2 if count == 1 else 3)
+    # labels go where they overprint nothing, once the layout has settled
     fig.draw_without_rendering()
     for ax, (cs, fmt) in zip(axes, contours):
         taken = [line.get_window_extent(renderer) for line in ax.get_lines()
@@ -153,8 +183,8 @@ def _with_choice(plan: tuple[Scenario, Solution]):
     n_range, d_range = _plane_ranges([sol])
     cs, fmt = _plan_panel(left, scenario, sol, n_range, d_range)
     choice_panel(right, sol)
-    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8, framealpha=0.9)
     renderer = _canvas(fig).get_renderer()
+    fitting_legend(fig, *left.get_legend_handles_labels(), 3)
     fig.draw_without_rendering()
     taken = [line.get_window_extent(renderer) for line in left.get_lines()
              if line.get_gid() in ("optimum", "baseline", "reference_marker")]
@@ -191,7 +221,9 @@ def _plan_panel(ax, scenario: Scenario, sol: Solution, n_range, d_range):
     optimum_cost = sol.costs.total_cost_pv_usd if unit == "usd" else sol.costs.total_flops
     levels = optimum_cost * np.geomspace(0.25, 64, 9)
     cs = ax.contour(N, D, cost, levels=levels, colors="0.6", linewidths=0.8)
-    fmt = format_money if unit == "usd" else (lambda v: f"{v:.2g} FLOP")
+    # the labels of a panel in one scale ($0.97M beside $1.94M, never $970,930)
+    texts = dict(zip(cs.levels, format_money_column(list(cs.levels)))) if unit == "usd" else {}
+    fmt = texts.get if unit == "usd" else (lambda v: f"{v:.2g} FLOP")
     # the loss the target holds for: the served model's, after quantisation when it applies
     served = sol.loss if sol.loss_after_quantisation is None else sol.loss_after_quantisation
     ax.contour(N, D, loss, levels=[served], colors="C0", linewidths=2.0)
@@ -224,6 +256,7 @@ def _limits(ax, scenario: Scenario, sol: Solution, N, D) -> None:
     g(N, D) = 1, evaluated from the problem's own typed constraint, with the side it forbids
     lightly shaded; the legend names its setting in the setting's unit and says whether the
     plan sits on it."""
+    from matplotlib.colors import to_rgba
     from ..problem.formulation import build_problem
     binding = {b.name for b in sol.binding}
     drawn = 0
@@ -240,8 +273,13 @@ def _limits(ax, scenario: Scenario, sol: Solution, N, D) -> None:
         if not (np.nanmin(g) < 1.0 < np.nanmax(g)):
             continue                                   # the boundary lies outside the view
         colour = _LIMIT_COLOURS[drawn % len(_LIMIT_COLOURS)]
+        # each limit's forbidden side hatched in its colour, in its own direction: where two
+        # overlap both show (a tint of each blended into grey and hid the other)
+        shade = ax.contourf(N, D, g, levels=[1.0, np.inf], colors="none", hatches=[_HATCHES[drawn % len(_HATCHES)]])
+        shade.set_edgecolor(to_rgba(colour, 0.4))        # the hatch's colour; no face, no outline
+        shade.set_linewidth(0.0)
+        shade.set_gid(f"shade:{c.name}")
         drawn += 1
-        ax.contourf(N, D, g, levels=[1.0, np.inf], colors=[colour], alpha=0.07)
         ax.contour(N, D, g, levels=[1.0], colors=[colour], linewidths=1.6, linestyles="--").set_gid(
             f"limit:{c.name}")
         ax.plot([], [], color=colour, linewidth=1.6, linestyle="--", gid=f"limit:{c.name}",
@@ -324,11 +362,17 @@ def sweep_figure(rows: list[dict], varied: list[str]):
         ax_c.plot(x, [r[cost_key] for r in part], marker="o", markersize=3, label=label)
     xs = [r[x_key] for r in ok]
     log_x = min(xs) > 0 and max(xs) / min(xs) > 20
+    kind = getattr(entry(x_key), "kind", None)
     for ax in (ax_n, ax_r, ax_c):
         ax.set_xscale("log" if log_x else "linear")
         ax.set_yscale("log")
         ax.set_xlabel(_key_label(x_key))
         ax.grid(True, which="major", alpha=0.3)
+        if kind in ("count", "money"):
+            human_axis(ax.xaxis, kind)
+    human_axis(ax_n.yaxis, "count")
+    if priced:
+        human_axis(ax_c.yaxis, "money")
     if group_key:
         ax_n.legend(fontsize=8)
     _binding_marks(fig, (ax_n, ax_r, ax_c), ok, x_key, group_key, log_x)
@@ -362,12 +406,16 @@ def _binding_marks(fig, axes, rows: list[dict], x_key: str, group_key, log_x: bo
     from matplotlib.lines import Line2D
     handles = []
     everywhere = [n for n in names if all(n in _limits_of(r) for r in rows)]
+    shaded = [n for n in names if n not in everywhere]
     if everywhere:
         # shading the whole plot would say nothing: named once, in the legend
         handles.append(Line2D([], [], linestyle="none", label="binds at every point: " + ", ".join(
             n.replace("_", " ") for n in everywhere)))
-    for k, name in enumerate(n for n in names if n not in everywhere):
+    for k, name in enumerate(shaded):
         colour = _LIMIT_COLOURS[k % len(_LIMIT_COLOURS)]
+        # each limit shades its own strip of the panel's height: where two bind over the same
+        # stretch both show (one drawn over another hid it)
+        strip = (k / len(shaded), (k + 1) / len(shaded))
         if group_key is None:
             part = sorted(rows, key=lambda r: r[x_key])
             x = np.array([r[x_key] for r in part], dtype=float)
@@ -383,7 +431,7 @@ def _binding_marks(fig, axes, rows: list[dict], x_key: str, group_key, log_x: bo
                 while j + 1 < len(on) and on[j + 1]:
                     j += 1
                 for ax in axes:
-                    ax.axvspan(lo[i], hi[j], color=colour, alpha=0.15, linewidth=0, gid=f"binds:{name}")
+                    ax.axvspan(lo[i], hi[j], *strip, color=colour, alpha=0.2, linewidth=0, gid=f"binds:{name}")
                 i = j + 1
             handles.append(Patch(color=colour, alpha=0.3, label=f"{name.replace('_', ' ')} binds"))
         else:
@@ -417,15 +465,16 @@ def _key_label(key: str) -> str:
 
 
 def save_figure(fig, path: str | Path, *, force: bool = False) -> Path:
-    """Save ``fig`` as PNG or SVG (from the suffix) atomically."""
+    """Save ``fig`` as PNG, SVG or PDF (from the suffix) atomically."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
-        raise ExportError(f"{path}: give a file name ending in .png or .svg")
+        raise ExportError(f"{path}: give a file name ending in .png, .svg or .pdf")
     check_writable(path, force=force)
     buf = io.BytesIO()
     # no creation date in the file, so the same plan gives the same bytes
-    metadata = {"Software": "lifecycle_opt"} if fmt == "png" else {"Date": None}
+    metadata = {"png": {"Software": "lifecycle_opt"}, "svg": {"Date": None},
+                "pdf": {"Creator": "lifecycle_opt", "CreationDate": None}}[fmt]
     import matplotlib
     # SVG ids (clip paths, markers) are hashes salted per run unless a salt is given
     with matplotlib.rc_context({"svg.hashsalt": "lifecycle_opt"}):

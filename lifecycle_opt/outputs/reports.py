@@ -5,7 +5,7 @@ Reports read a :class:`~lifecycle_opt.plan.solution.Solution`; they never recomp
 from __future__ import annotations
 
 __all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "money_basis", "render_table", "render_json", "render_csv", "shadow_price_text",
-           "render_rows", "render_rows_csv", "render_rows_json", "objective_label", "plan_basis",
+           "render_rows", "render_rows_csv", "render_rows_json", "objective_label", "plan_basis", "varied_text",
            "neutralise", "render_fit", "fit_document", "render_approaches"]
 
 import io
@@ -20,6 +20,7 @@ from ..plan.solution import Binding, Solution
 from ..model.constants import SECONDS_PER_DAY
 from ..model.units import (format_count, format_count_column, format_duration, format_flops, format_gpu_hours,
                            format_money, format_money_column, format_number, format_plain, per_unit_text)
+from ..scenario.registry import entry
 from .cash_years import year_spans
 from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
@@ -341,7 +342,7 @@ def render_rows(rows: list[dict], varied: list[str]) -> str:
     present = [c for c in _ROW_COLUMNS if any(r.get(c[0]) not in (None, "") for r in rows)]
     cells = [[_cell(r.get(key), fmt) for r in rows] if fmt is not format_money else
              format_money_column([r.get(key) for r in rows], missing="") for key, _, fmt in present]
-    table = [[_varied_text(r.get(k)) for k in varied] + [column[i] for column in cells] for i, r in enumerate(rows)]
+    table = [[varied_text(k, r.get(k)) for k in varied] + [column[i] for column in cells] for i, r in enumerate(rows)]
     discounted = any(r.get("npv_usd") is not None for r in rows)
     headers = [f"{h} ({money_basis(discounted)})" if fmt is format_money else h for _, h, fmt in present]
     out = tabulate(table, headers=list(varied) + headers)
@@ -351,8 +352,19 @@ def render_rows(rows: list[dict], varied: list[str]) -> str:
     return out + "\n"
 
 
-def _varied_text(value):
-    return format_number(value) if isinstance(value, float) else str(value)
+def varied_text(key: str, value) -> str:
+    """A varied value as its key's kind prints (the registry of scenario keys): tokens as
+    "2.5T", dollars as "$2.50", compute in E-notation, the rest in full."""
+    if not isinstance(value, float):
+        return str(value)
+    kind = getattr(entry(key), "kind", None)
+    if kind == "count":
+        return format_count(value)
+    if kind == "money":
+        return format_money(value)
+    if kind == "FLOP":
+        return f"{value:.4g}"
+    return format_number(value)
 
 
 def render_rows_csv(rows: list[dict]) -> str:
