@@ -86,8 +86,13 @@ def cli():
       lifeopt sweep examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25
       lifeopt compare examples/compare_demand.toml
       lifeopt plot examples/chat_assistant.toml -o plan.png
-      lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
+      lifeopt fit examples/runs/isoflop_runs.csv --bootstrap 100 --samples law_samples.csv -o law.toml
+      lifeopt check examples/finance_plan.toml
       lifeopt presets
+
+    \b
+    Shell completion (bash; zsh and fish likewise, see the README):
+      eval "$(_LIFEOPT_COMPLETE=bash_source lifeopt)"
     """
 
 

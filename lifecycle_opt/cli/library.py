@@ -94,15 +94,15 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
 
     \b
     Examples:
-      lifeopt fit runs.csv -o law.toml
-      lifeopt fit runs.csv --bootstrap 1000 --samples law_samples.csv -o law.toml
-      lifeopt fit chinchilla.csv --drop-highest-loss 5 --format json
-      lifeopt fit chinchilla.csv --drop-highest-loss 5 --likelihood huber --compare hoffmann2022
+      lifeopt fit examples/runs/isoflop_runs.csv --bootstrap 100 --samples law_samples.csv -o law.toml
+      lifeopt fit examples/runs/isoflop_runs.csv --drop-highest-loss 5 --format json
+      lifeopt fit examples/runs/sardana2024_runs.csv --likelihood huber --compare sardana2024
       lifeopt fit examples/runs/datablations_runs.csv --base muennighoff2023
       lifeopt fit examples/runs/sardana2024_runs.csv --bootstrap 200 -o fit.toml
       lifeopt fit examples/runs/ladder_curves.csv --approach all --bootstrap 200
-      lifeopt fit runs.csv --loss mse --min-tokens-per-param 5 --polish newton
-      lifeopt fit --simulate besiroglu2024 --noise 0.5% --design ladder.csv
+      lifeopt fit examples/runs/isoflop_runs.csv --loss mse --min-tokens-per-param 5 --polish newton
+      lifeopt fit --simulate besiroglu2024 --noise 0.5% --design examples/runs/ladder_design.csv \\
+          --simulations 50
     """
     from ..fit.runs import read_runs
     from .fitting import constraints_from, fit_runs, starts_from

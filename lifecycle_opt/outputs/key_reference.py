@@ -9,7 +9,7 @@ import json
 
 from ..model.units import format_count, format_money, format_plain
 from ..scenario.keys import Key, Table
-from ..scenario.registry import REGISTRY, json_schema
+from ..scenario.registry import REGISTRY, entry, json_schema
 from ..scenario.schema import Scenario
 
 _HEADER = """# Scenario keys
@@ -73,6 +73,21 @@ def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
+def _setting(path: str, value: float) -> str:
+    """A setting's value as its key's kind prints: 70B, $20M, 90 days, 1e+24 FLOP, 160 GB."""
+    spec = entry(path)
+    kind, unit = (spec.kind, spec.unit) if isinstance(spec, Key) else ("number", "")
+    if kind == "count":
+        return format_count(value)
+    if kind == "money":
+        return format_money(value)
+    if kind == "FLOP":
+        return f"{value:.4g} FLOP"
+    if kind == "bytes":
+        return f"{format_plain(value / 1e9)} GB"
+    return f"{format_plain(value)} {unit}".strip()
+
+
 def scenario_summary(s: Scenario) -> list[tuple[str, str]]:
     """What a scenario asks, in a few lines (``lifeopt check``): its law, objective, target,
     demand, corpus, hardware, limits, finance and choices."""
@@ -100,9 +115,9 @@ def scenario_summary(s: Scenario) -> list[tuple[str, str]]:
     if s.serving is not None:
         rows.append(("serving", "roofline model, replicas of " + ", ".join(map(str, s.serving.replica_gpus))
                      + " GPUs"))
-    limits = [f"{k} {format_plain(v)}" for k, v in vars(s.limits).items()
+    limits = [f"{k} {_setting(f'limits.{k}', v)}" for k, v in vars(s.limits).items()
               if v is not None and k not in ("bytes_per_param", "gpu_memory")]
-    budget = [f"{k} {format_plain(v)}" for k, v in vars(s.budget).items() if v is not None]
+    budget = [f"{k} {_setting(f'budget.{k}', v)}" for k, v in vars(s.budget).items() if v is not None]
     if limits or budget:
         rows.append(("limits", "; ".join(budget + limits)))
     if s.finance is not None:
