@@ -24,7 +24,8 @@ def test_a_solved_and_an_evaluated_plan_share_their_figures():
             assert again[key] == pytest.approx(value, rel=1e-9, abs=1e-300), key
     # Evaluation no longer repeats Solution's fields: they are the base class's
     own = set(Evaluation.__dataclass_fields__) - set(PlanFigures.__dataclass_fields__)
-    assert own == {"baseline_params", "baseline_tokens", "violated", "regret_unit", "optimum", "optimum_note"}
+    assert own == {"baseline_params", "baseline_tokens", "violated", "regret_unit", "optimum", "optimum_note",
+                   "present_value", "regret_note"}
 
 
 def test_the_ratios_and_savings_by_hand():
