@@ -25,7 +25,9 @@ from .keys import Key, Table
 from .schema import BYTES_PER_PARAM, OBJECTIVES
 
 _GPUS = tuple(CATALOGUE)
-_DTYPES = tuple(sorted({d for card in CATALOGUE.values() for d in card.peak_flops}))
+#: the dtypes a GPU computes in (the catalogue's) or holds weights in: a catalogue GPU takes
+#: those it has a peak for, which the reader checks (so the list is open)
+_DTYPES = tuple(sorted({d for card in CATALOGUE.values() for d in card.peak_flops} | set(BYTES_PER_PARAM)))
 _DTYPES_SERVED = tuple(BITS_OF_DTYPE)
 _ZERO_OK = {"positive": False}
 
@@ -38,7 +40,7 @@ REGISTRY: tuple[Key | Table, ...] = (
                       "over the file's top-level tables (its keys win)."),
     # ---- [law]
     Table("law", "The scaling law L(N, D) = E + A/N^alpha + B/D^beta: a preset, constants, or a law file."),
-    Key("law.preset", "choice", "A published law (`lifeopt presets` lists them with sources).", choices=PRESETS,
+    Key("law.preset", "choice", "A published law (`lifeopt presets` lists them with sources).", choices=tuple(PRESETS),
         example='"hoffmann2022"'),
     Key("law.E", "number", "Irreducible loss of an explicit Chinchilla-form law.", "nats", example="1.69"),
     Key("law.A", "number", "Parameter term's coefficient.", example="406.4"),
@@ -110,7 +112,7 @@ REGISTRY: tuple[Key | Table, ...] = (
     Key("hardware.training.peak_flops", "FLOP/s", "Dense peak of a GPU not in the catalogue.", "FLOP/s",
         example='"989 TFLOPS"'),
     Key("hardware.training.dtype", "choice", "Arithmetic of training (the catalogue's peak for it).",
-        choices=_DTYPES, default='"bf16"', example='"bf16"'),
+        choices=_DTYPES, open=True, default='"bf16"', example='"bf16"'),
     Key("hardware.training.mfu", "fraction", "Model FLOPs utilisation of training (required).", "fraction",
         example="0.4"),
     Key("hardware.training.price_per_gpu_hour", "money", "Rental price of a training GPU-hour.", "$",
@@ -127,7 +129,7 @@ REGISTRY: tuple[Key | Table, ...] = (
     Key("hardware.inference.bandwidth", "bytes/s", "HBM bandwidth (roofline serving model only).", "bytes/s",
         example='"3.35TB/s"'),
     Key("hardware.inference.dtype", "choice", "Arithmetic and bytes per weight of serving.", choices=_DTYPES,
-        default='"bf16"', example='"fp8"'),
+        open=True, default='"bf16"', example='"fp8"'),
     Key("hardware.inference.mfu", "fraction", "One utilisation for prefill and decode (MFU serving model).",
         "fraction", example="0.3"),
     Key("hardware.inference.prefill_mfu", "fraction", "Utilisation of prefill (with decode_mfu).", "fraction",
@@ -299,7 +301,6 @@ def json_schema() -> dict:
     top["properties"]["scenario"] = {"type": "array", "items": _object(""),
                                      "description": entry("scenario").doc}
     return {"$schema": "http://json-schema.org/draft-07/schema#",
-            "$id": "https://github.com/lifecycle-opt/lifecycle_opt/scenario.schema.json",
             "title": "lifecycle_opt scenario", "description": "A planning question for lifeopt (TOML).", **top}
 
 
