@@ -19,15 +19,15 @@ started from the best optima of the full fit.
 
 Approach 2 (IsoFLOP profiles) lives in :mod:`.isoflop`.
 
-The Huber function follows scipy.special.huber: r²/2 for |r| ≤ δ, δ·(|r| − δ/2) beyond.
-Other fitting losses (:class:`FitObjective`): "mse" (r²/2) and "mae" (|r|) of the same
-log residuals. A final polish of the best optimum by full-memory BFGS or by Newton's
+The objective, its gradient and the start grid live in :mod:`.objective`: Huber, or
+"mse" (r²/2) and "mae" (|r|) of the same log residuals (:class:`FitObjective`). A final polish of the best optimum by full-memory BFGS or by Newton's
 method is available (:mod:`.polish`).
 """
 from __future__ import annotations
 
-__all__ = ["FitResult", "fit_law", "huber_objective", "start_grid", "batched_lbfgs", "bootstrap",
-           "Bootstrap", "law_toml", "write_samples", "HUBER_DELTA", "FitObjective", "FIT_LOSSES", "method_of"]
+__all__ = ["FitResult", "fit_law", "huber_objective", "huber_residuals", "start_grid", "batched_lbfgs",
+           "bootstrap", "Bootstrap", "law_toml", "write_samples", "HUBER_DELTA", "FitObjective", "FIT_LOSSES",
+           "method_of"]
 
 import csv
 import io
@@ -39,108 +39,13 @@ from pathlib import Path
 import numpy as np
 
 from ..model.laws import ChinchillaLaw, compute_optimal_plan
-from .constraints import Constraints, Layout
+from .constraints import Constraints
 from .lbfgs import batched_lbfgs
 from ..scenario.samples import SAMPLE_COLUMNS
 from .runs import Runs
-
-#: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
-HUBER_DELTA = 1e-3
-#: the losses of the log residuals a fit may sum
-FIT_LOSSES = ("huber", "mse", "mae")
-
-
-@dataclass(frozen=True)
-class FitObjective:
-    """What a fit sums over the runs' log-loss residuals r: ``loss`` "huber" (threshold
-    ``delta``; Hoffmann et al. 2022, App. D.2), "mse" (r²/2) or "mae" (|r|)."""
-
-    loss: str = "huber"
-    delta: float = HUBER_DELTA
-
-    def describe(self) -> str:
-        return {"huber": f"Huber δ={self.delta:g}", "mse": "squared error", "mae": "absolute error"}[self.loss]
-
-# ------------------------------------------------------------------ the objective
-def _features(runs: Runs):
-    return np.log(runs.params), np.log(runs.tokens), np.log(runs.loss)
-
-
-def huber_objective(theta: np.ndarray, x, z, y, weights=None, delta: float = HUBER_DELTA,
-                    grad: bool = True, loss: str = "huber"):
-    """Σ_i w_i·huber(r_i) and its gradient, for every row of ``theta`` (S, 5) at once
-    (``loss`` "mse": r²/2, "mae": |r| instead of Huber's).
-
-    theta columns: a = log A, b = log B, e = log E, α, β. x, z, y: log N, log D, log L of the
-    runs (n,). weights: (S, n) counts (bootstrap), or None for ones.
-    Returns f (S,) and, with ``grad``, the gradient (S, 5).
-
-    Written for speed (the fit evaluates it for thousands of starts): two exponentials and
-    one logarithm per start and run. No max-shift is needed in the log-sum-exp: a term that
-    overflows makes f infinite, which the line search rejects.
-    """
-    theta = np.atleast_2d(theta)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        a, b, e, al, be = (theta[:, k:k + 1] for k in range(5))
-        w1 = np.exp(a - al * x)                      # A / N^α
-        w2 = np.exp(b - be * z)                      # B / D^β
-        w3 = np.exp(e)                               # E, one per row
-        s = w1 + w2
-        s += w3
-        r = np.log(s)
-        r -= y
-        if loss == "huber":
-            c = np.clip(r, -delta, delta)            # huber'(r)
-            h = c * (r - 0.5 * c)                    # r²/2 inside δ, δ(|r| − δ/2) beyond
-        elif loss == "mse":
-            c, h = r.copy(), 0.5 * r * r
-        else:                                        # mae: |r|, a subgradient at 0
-            c, h = np.sign(r), np.abs(r)
-        if weights is not None:
-            h *= weights
-            c *= weights
-        f = h.sum(1)
-        if not grad:
-            return f
-        c /= s                                       # huber'(r) / Σ terms: d lse = term / Σ
-        w1 *= c
-        w2 *= c
-        g = np.stack([w1.sum(1), w2.sum(1), w3[:, 0] * c.sum(1), -(w1 @ x), -(w2 @ z)], axis=1)
-    return f, g
-
-
-def start_grid() -> np.ndarray:
-    """The 4,500 starting points of Hoffmann et al. / Besiroglu et al. (a, b, e, α, β)."""
-    alphas = betas = np.arange(0.0, 2.01, 0.5)
-    es = np.arange(-1.0, 1.01, 0.5)
-    abs_ = np.arange(0.0, 25.01, 5.0)
-    grid = np.array(np.meshgrid(abs_, abs_, es, alphas, betas, indexing="ij")).reshape(5, -1).T
-    return grid
-
-
-def _free_objective(x, z, y, objective: FitObjective, layout: Layout, run_weights=None, weights=None):
-    """The summed loss of the log residuals as a function of the free constants of
-    ``layout``, in the signature of :func:`batched_lbfgs`: ``weights`` (problems, runs)
-    are counts per problem (a bootstrap resample) or None, ``run_weights`` (runs,) the
-    runs' own weights or None."""
-    def fun(theta, rows, grad=True):
-        w = None if weights is None else weights[rows]
-        if run_weights is not None:
-            w = run_weights[None, :] if w is None else w * run_weights
-        return huber_objective(theta, x, z, y, w, objective.delta, grad=grad, loss=objective.loss)
-    return layout.wrap(fun)
-
-
-def _polish(u, fun):
-    """scipy L-BFGS-B from the free constants ``u`` with tight tolerances: (u, f)."""
-    from scipy.optimize import minimize
-
-    def one(t):
-        f, g = fun(t[None, :], np.arange(1))
-        return float(f[0]), g[0]
-    res = minimize(one, u, jac=True, method="L-BFGS-B",
-                   options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 20000, "maxcor": 20})
-    return res.x, float(res.fun)
+from .objective import (FIT_LOSSES, HUBER_DELTA, FitObjective, features as _features,
+                        free_objective as _free_objective, huber_objective, huber_residuals,
+                        polish_lbfgsb as _polish, start_grid)
 
 
 # ------------------------------------------------------------------ the fit
@@ -323,12 +228,6 @@ def _check_identified(theta, runs: Runs) -> None:
                             found_text=f"found {found} (losses from {runs.loss.min():.4g} to "
                                        f"{runs.loss.max():.4g}): the fit is not identified; add runs that "
                                        f"differ in size and tokens")
-
-
-def huber_residuals(theta, x, z, y) -> np.ndarray:
-    a, b, e, al, be = theta
-    lse = np.logaddexp(np.logaddexp(a - al * x, b - be * z), e)
-    return lse - y
 
 
 def _distinct(thetas: np.ndarray, limit: int) -> list[np.ndarray]:
