@@ -344,7 +344,7 @@ def test_a_fit_of_many_runs_is_bounded_in_memory_and_too_many_are_refused(monkey
     from lifecycle_opt.model.presets import preset
     law = preset("besiroglu2024")
     rng = np.random.default_rng(0)
-    N, D = 10 ** rng.uniform(8, 10, 4000), 10 ** rng.uniform(10, 12, 4000)
+    N, D = 10 ** rng.uniform(8, 10, 2500), 10 ** rng.uniform(10, 12, 2500)
     runs = Runs(N, D, np.asarray(law.loss(N, D), float), "many")
     seen = []
     real = parametric.batched_lbfgs
@@ -355,7 +355,7 @@ def test_a_fit_of_many_runs_is_bounded_in_memory_and_too_many_are_refused(monkey
     monkeypatch.setattr(parametric, "batched_lbfgs", spy)
     monkeypatch.setattr(parametric, "MEMORY_BUDGET", 64 * 2**20)
     result = parametric.fit_law(runs, starts=parametric.start_grid()[::10], workers=1)
-    assert max(seen) <= 64 * 2**20 // (16 * 8 * 4000) and sum(seen) == 450
+    assert max(seen) <= 64 * 2**20 // (16 * 8 * 2500) and sum(seen) == 450
     assert result.law.alpha == pytest.approx(law.alpha, rel=1e-3)
     monkeypatch.setattr(parametric, "MAX_FIT_RUNS", 1000)
     with pytest.raises(ScenarioError, match="at most 1,000 runs"):

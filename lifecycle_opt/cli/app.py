@@ -149,8 +149,13 @@ def _one_line_warnings() -> None:
     on stderr, "warning: …", each text once, never a source line and a traceback path."""
     import warnings
 
+    said: set[str] = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        sys.stderr.write(f"warning: {str(message).splitlines()[0] if str(message) else category.__name__}\n")
+        text = str(message).splitlines()[0] if str(message) else category.__name__
+        if text not in said:                    # the same text from another line or call: once
+            said.add(text)
+            sys.stderr.write(f"warning: {text}\n")
 
     warnings.showwarning = show
     warnings.simplefilter("once")

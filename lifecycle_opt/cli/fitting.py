@@ -5,15 +5,58 @@ when runs repeat their data), the downstream mapping when the runs have an error
 and the document, the text and the law file of the outcome."""
 from __future__ import annotations
 
-__all__ = ["FitOutcome", "fit_runs", "constraints_from", "starts_from", "law_from_option"]
+__all__ = ["FitOutcome", "fit_runs", "constraints_from", "starts_from", "law_from_option", "select_runs",
+           "Progress"]
 
 import math
 import time
 from dataclasses import dataclass
 
+import click
 import numpy as np
 
 from ..errors import ScenarioError
+
+
+class Progress:
+    """Lines on standard error as a long fit goes (``show``): the starts done, then the
+    resamples, with the time so far."""
+
+    def __init__(self, show: bool):
+        self.show = bool(show)
+        self.started = time.perf_counter()
+
+    def stage(self, what: str):
+        """A ``report(done, total)`` for :func:`.fit.parametric.fit_law` and the bootstrap,
+        or None when nothing is shown."""
+        if not self.show:
+            return None
+
+        def report(done: int, total: int) -> None:
+            click.echo(f"{what}: {done:,} of {total:,} done after {time.perf_counter() - self.started:.0f} s",
+                       err=True)
+        return report
+
+
+def select_runs(read, min_ratio: float | None, max_ratio: float | None, drop: int, constants: int = 5):
+    """The runs of ``read`` within the tokens-per-parameter cutoffs, less the ``drop`` of
+    highest loss; ScenarioError naming the option that leaves fewer runs than
+    ``constants``."""
+    kept = read.within_tokens_per_param(min_ratio, max_ratio)
+    if min_ratio is not None or max_ratio is not None:
+        if len(kept) < constants:
+            alone = len(read.within_tokens_per_param(min_ratio, None)) if min_ratio is not None else len(read)
+            flag = "--min-tokens-per-param" if alone < constants else "--max-tokens-per-param"
+            raise ScenarioError(flag, f"cutoffs that leave at least {constants} runs to fit {constants} constants",
+                                found_text=f"found {len(kept)} of {len(read)} runs left")
+    data = kept.without_highest_loss(drop)
+    if len(data) < constants:
+        raise ScenarioError("--drop-highest-loss", f"at most {max(0, len(kept) - constants)} (at least {constants} "
+                            f"runs left to fit {constants} constants)",
+                            found_text=f"found {drop} of {len(kept)} runs dropped")
+    if min_ratio is not None or max_ratio is not None:
+        click.echo(f"{len(kept)} of {len(read)} runs within the tokens-per-parameter cutoffs", err=True)
+    return data
 
 
 def law_from_option(value: str, key: str):
@@ -142,7 +185,7 @@ class FitOutcome:
 
 
 def fit_runs(data, *, objective, polish, workers, resamples: int, seed: int, constraints, starts, r_starts,
-             likelihood: str | None, compare: tuple = ()) -> FitOutcome:
+             likelihood: str | None, compare: tuple = (), progress: Progress | None = None) -> FitOutcome:
     """Fit ``data`` as its columns and the options ask (module docstring)."""
     from ..fit.isoflop import isoflop_fit
 
@@ -165,9 +208,11 @@ def fit_runs(data, *, objective, polish, workers, resamples: int, seed: int, con
                                 "the base law of the repetition fit", source=data.source,
                                 found_text="found none that repeat data")
         from ..fit.parametric import bootstrap, fit_law
+        progress = progress or Progress(False)
         result = fit_law(data, starts=starts, workers=workers, objective=objective, polish=polish,
-                         constraints=constraints)
-        boot = bootstrap(result, resamples, seed=seed, workers=workers) if resamples else None
+                         constraints=constraints, progress=progress.stage(f"fit of {len(data):,} runs: starts"))
+        boot = bootstrap(result, resamples, seed=seed, workers=workers,
+                         progress=progress.stage("bootstrap: refits")) if resamples else None
     downstream = _downstream(data, resamples, seed)
     seconds = time.perf_counter() - started
     return FitOutcome(result, boot, isoflop_fit(data.subset(~data.repeated)), seconds, rep, lf, comparisons,

@@ -76,10 +76,12 @@ from .app import check_outputs, cli
               help="With --likelihood: test this law (a preset or law file) against the fit (likelihood ratio "
                    "and Wald chi-squared). Repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+@click.option("--progress/--no-progress", default=None,
+              help="Report the starts and resamples done on standard error (default: when it is a terminal).")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
         loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, plot_path, simulate_law,
         design, noise, simulations, base, tie, fix_e, weight_column, error_column, starts_path, likelihood, compare,
-        force):
+        force, progress):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
@@ -104,13 +106,13 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
       lifeopt fit --simulate besiroglu2024 --noise 0.5% --design examples/runs/ladder_design.csv \\
           --simulations 50
     """
+    from ..fit.machine import check_workers
+    from ..fit.parametric import check_bootstrap
     from ..fit.runs import read_runs
-    from .fitting import constraints_from, fit_runs, starts_from
+    from .fitting import Progress, constraints_from, fit_runs, select_runs, starts_from
 
     check_outputs(force, output, samples, plot_path)
-    if samples and not resamples:
-        raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
-                            found_text="found no --bootstrap")
+    check_workers(workers)
     columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column), ("flops", flops_column),
                                  ("loss", loss_column), ("weight", weight_column), ("error", error_column)) if v}
     options = {"--base": base, "--tie-exponents": tie, "--fix-E": fix_e, "--weight-column": weight_column,
@@ -118,11 +120,18 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
                "--compare": compare}
     if simulate_law is not None or design is not None or noise is not None:
         _refuse(options, "--simulate")
+        _refuse_with_simulate({"-o": output, "--samples": samples, "--plot": plot_path, "--bootstrap": resamples,
+                               "--drop-highest-loss": drop, "--min-tokens-per-param": min_ratio,
+                               "--max-tokens-per-param": max_ratio, "--polish": polish, "--workers": workers,
+                               "--approach": None if approach == "3" else approach})
         _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
         return
     if runs is None:
         raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
                             found_text="found none")
+    if samples and not resamples:
+        raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
+                            found_text="found no --bootstrap")
     if approach == "all":
         _refuse(options, "--approach all")
         _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
@@ -134,20 +143,25 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         raise ScenarioError("--samples", "no --base (the base law is fixed: there are no bootstrap laws to "
                             "write)", samples)
     starts, r_starts = starts_from(starts_path, constraints)
-    read = read_runs(runs, columns)
-    data = read.within_tokens_per_param(min_ratio, max_ratio).without_highest_loss(drop)
-    if min_ratio is not None or max_ratio is not None:
-        click.echo(f"{len(data)} of {len(read)} runs within the tokens-per-parameter cutoffs", err=True)
-    if len(data) < 5:
-        raise ScenarioError("--min-tokens-per-param", "cutoffs that leave at least 5 runs to fit 5 constants",
-                            found_text=f"found {len(data)} of {len(read)} runs left")
-    if sys.stderr.isatty():
-        click.echo(f"fitting {len(data)} runs…", err=True)
+    data = select_runs(read_runs(runs, columns), min_ratio, max_ratio, drop)
+    check_bootstrap(resamples, len(data))
+    show = sys.stderr.isatty() if progress is None else progress
     outcome = fit_runs(data, objective=objective, polish=polish, workers=workers, resamples=resamples,
                        seed=seed, constraints=constraints, starts=starts, r_starts=r_starts,
-                       likelihood=likelihood, compare=compare)
+                       likelihood=likelihood, compare=compare, progress=Progress(show))
     _write_fit(outcome, output, samples, plot_path, force)
     click.echo(_json(outcome.document()) if fmt == "json" else outcome.text(), nl=fmt == "json")
+
+
+def _refuse_with_simulate(options: dict) -> None:
+    """ScenarioError for an option ``--simulate`` would leave unused: a simulation fits
+    many noisy copies of a design, not one law, and writes no file."""
+    for flag, value in options.items():
+        if value not in (None, False, (), 0):
+            why = ("a simulation fits many noisy copies of a design, not one law, and writes no file: --format "
+                   "json prints what the copies recover" if flag in ("-o", "--samples", "--plot")
+                   else f"{flag} is an option of the fit of a file of runs")
+            raise ScenarioError(flag, f"no {flag} with --simulate ({why})", value)
 
 
 def _refuse(options: dict, mode: str) -> None:
@@ -176,28 +190,32 @@ def _json(doc: dict) -> str:
 
 
 def _write_fit(outcome, output, samples, plot_path, force) -> None:
-    """The files of a fit: its figure, its bootstrap laws, its law file (which points at them)."""
+    """The files of a fit (its figure, its bootstrap laws, its law file, which points at
+    them): every one made in memory first, then all written as one, so that a failure or
+    Ctrl-C before the end leaves none of them (:func:`.outputs.exports.write_files_atomic`)."""
     from pathlib import Path
 
     from ..fit.parametric import write_samples
-    from ..outputs.exports import write_text_atomic
+    from ..outputs.exports import write_files_atomic
 
+    files = []
     if plot_path:
         from ..outputs.fit_plots import fit_figure
-        from ..outputs.plots import save_figure
-        save_figure(fit_figure(outcome.result), plot_path, force=force)
-        click.echo(f"wrote {plot_path}", err=True)
+        from ..outputs.plots import figure_bytes
+        files.append((plot_path, figure_bytes(fit_figure(outcome.result), plot_path, force=force)))
     if samples:
-        write_text_atomic(samples, write_samples(outcome.boot), force=force)
-        click.echo(f"wrote {samples}", err=True)
+        files.append((samples, write_samples(outcome.boot).encode("utf-8")))
     if output:
         rel = None
         if samples:
             rel = str(Path(samples).resolve().relative_to(Path(output).resolve().parent)) \
                 if Path(samples).resolve().is_relative_to(Path(output).resolve().parent) \
                 else str(Path(samples).resolve())
-        write_text_atomic(output, outcome.law_file(rel), force=force)
-        click.echo(f"wrote {output}", err=True)
+        files.append((output, outcome.law_file(rel).encode("utf-8")))
+    if files:
+        write_files_atomic(files, force=force)
+    for path, _ in files:
+        click.echo(f"wrote {path}", err=True)
 
 
 def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_loss, delta, fmt) -> None:
@@ -232,12 +250,14 @@ def _law_of(value: str):
 
 
 def _fit_objective(loss: str, delta: float | None):
-    from ..fit.parametric import FitObjective, HUBER_DELTA
+    from ..fit.parametric import FitObjective, HUBER_DELTA, MAX_HUBER_DELTA, MIN_HUBER_DELTA
 
     if delta is not None and loss != "huber":
         raise ScenarioError("--delta", "--loss huber (the threshold is Huber's)", found_text=f"found --loss {loss}")
-    if delta is not None and not delta > 0:
-        raise ScenarioError("--delta", "a positive threshold such as 1e-3", delta)
+    if delta is not None and not MIN_HUBER_DELTA <= delta <= MAX_HUBER_DELTA:
+        raise ScenarioError("--delta", f"a Huber threshold from {MIN_HUBER_DELTA:g} to {MAX_HUBER_DELTA:g} such as 1e-3 "
+                            f"(below {MIN_HUBER_DELTA:g} the objective falls under the optimiser's tolerances; above "
+                            f"{MAX_HUBER_DELTA:g} every log residual is in the squared part: --loss mse)", delta)
     return FitObjective(loss, HUBER_DELTA if delta is None else delta)
 
 

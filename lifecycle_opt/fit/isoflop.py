@@ -72,10 +72,12 @@ def isoflop_fit(runs: Runs, *, gap_decades: float = 0.05, min_runs: int = 3,
     for g in compute_groups(logc, gap_decades, max_span_decades):
         u = np.log(runs.params[g])
         record = [float(runs.flops[g].min()), float(runs.flops[g].max()), len(g)]
-        if len(g) < min_runs or np.ptp(u) == 0:
-            groups.append((*record, f"fewer than {min_runs} sizes"))
+        # a parabola needs three sizes: through fewer it is any of many (numpy warned
+        # "poorly conditioned" once per such budget, a dozen times on a file of them)
+        if np.unique(u).size < max(min_runs, 3):
+            groups.append((*record, f"fewer than {max(min_runs, 3)} sizes"))
             continue
-        p2, p1, _ = np.polyfit(u, runs.loss[g], 2)
+        (p2, p1, _), *_ = np.polyfit(u, runs.loss[g], 2, full=True)
         vertex = -p1 / (2 * p2) if p2 > 0 else None
         if vertex is None or not (u.min() <= vertex <= u.max()):
             groups.append((*record, "minimum outside the sizes tried"))

@@ -11,7 +11,7 @@ The Huber function follows scipy.special.huber: r²/2 for |r| ≤ δ, δ·(|r| �
 """
 from __future__ import annotations
 
-__all__ = ["FitObjective", "HUBER_DELTA", "FIT_LOSSES", "features", "huber_objective", "start_grid",
+__all__ = ["FitObjective", "HUBER_DELTA", "MIN_HUBER_DELTA", "MAX_HUBER_DELTA", "FIT_LOSSES", "features", "huber_objective", "start_grid",
            "free_objective", "polish_lbfgsb", "huber_residuals"]
 
 from dataclasses import dataclass
@@ -23,6 +23,11 @@ from .runs import Runs
 
 #: Huber threshold on log-loss residuals (Hoffmann et al. 2022, App. D.2)
 HUBER_DELTA = 1e-3
+#: the Huber thresholds a fit accepts: below 1e-6 the summed loss of a noise-free fit falls
+#: under the optimiser's tolerances before the constants are found (1e-7 misses Besiroglu
+#: et al.'s law by 50 % in alpha, 1e-6 recovers it to 1e-4); above 1 (a factor e in the loss)
+#: every residual is in the squared part
+MIN_HUBER_DELTA, MAX_HUBER_DELTA = 1e-6, 1.0
 #: the losses of the log residuals a fit may sum
 FIT_LOSSES = ("huber", "mse", "mae")
 

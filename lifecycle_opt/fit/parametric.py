@@ -26,13 +26,12 @@ method is available (:mod:`.polish`).
 from __future__ import annotations
 
 __all__ = ["FitResult", "fit_law", "huber_objective", "huber_residuals", "start_grid", "batched_lbfgs",
-           "bootstrap", "Bootstrap", "law_toml", "write_samples", "HUBER_DELTA", "FitObjective", "FIT_LOSSES",
+           "bootstrap", "check_bootstrap", "MIN_HUBER_DELTA", "MAX_HUBER_DELTA", "Bootstrap", "MAX_FIT_RUNS", "MAX_BOOTSTRAP_WORK", "law_toml", "write_samples", "HUBER_DELTA", "FitObjective", "FIT_LOSSES",
            "method_of"]
 
 import csv
 import io
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,10 +40,12 @@ import numpy as np
 from ..model.laws import ChinchillaLaw, compute_optimal_plan
 from .constraints import Constraints
 from .lbfgs import batched_lbfgs
+from .machine import FIT_MEMORY, check_workers, default_workers as _default_workers, memory_budget, run_parts
 from ..scenario.samples import SAMPLE_COLUMNS
 from .runs import Runs
-from .objective import (FIT_LOSSES, HUBER_DELTA, FitObjective, features as _features,
-                        free_objective as _free_objective, huber_objective, huber_residuals,
+from .terms import unidentified_terms, unresolved
+from .objective import (FIT_LOSSES, HUBER_DELTA, MAX_HUBER_DELTA, MIN_HUBER_DELTA, FitObjective,
+                        features as _features, free_objective as _free_objective, huber_objective, huber_residuals,
                         polish_lbfgsb as _polish, start_grid)
 
 
@@ -108,10 +109,15 @@ def method_text(objective: FitObjective, polish: str | None = None,
     return text + (f"; final {polish} polish" if polish else "") + (f"; {held}" if held else "")
 
 
-#: the memory the batched fit may hold at once [bytes]
-MEMORY_BUDGET = 512 * 2**20
-#: the most runs a fit takes (final losses of training runs: more is a curve file or a mistake)
-MAX_FIT_RUNS = 50_000
+#: the memory the batched fit may hold at once, shared by its processes [bytes]
+#: (at most a quarter of the machine's: :func:`.machine.memory_budget`)
+MEMORY_BUDGET = FIT_MEMORY
+#: the most runs a fit takes: 4,500 starts × 3,000 runs took 3.3 minutes on two shared cores
+#: (1,000 runs 74 s, 4,000 runs 260 s: time grows with the runs; benchmarks/bench_fit.py)
+MAX_FIT_RUNS = 3_000
+#: the most run-resamples a bootstrap refits (resamples × runs): 1,000 resamples of the
+#: largest fit, about as long as that fit
+MAX_BOOTSTRAP_WORK = 3_000_000
 
 
 def _batch_pass(args):
@@ -123,10 +129,11 @@ def _batch_pass(args):
     objective = tolerances.pop("objective", FitObjective())
     layout = tolerances.pop("layout", Constraints().layout())
     run_weights = tolerances.pop("run_weights", None)
+    budget = tolerances.pop("budget", MEMORY_BUDGET)
     starts = np.asarray(starts, dtype=float)
     # starts × runs × 8 bytes, about 16 arrays of that size alive at once: blocks of
-    # starts sized to MEMORY_BUDGET, so many runs cost time, not memory
-    block = max(1, int(MEMORY_BUDGET // (16 * 8 * max(1, len(x)))))
+    # starts sized to the budget, so many runs cost time, not memory
+    block = max(1, int(budget // (16 * 8 * max(1, len(x)))))
     thetas, fs = [], []
     for lo in range(0, len(starts), block):
         part = slice(lo, lo + block)
@@ -138,31 +145,23 @@ def _batch_pass(args):
     return np.concatenate(thetas), np.concatenate(fs)
 
 
-def _run_batches(starts, x, z, y, weights, workers: int, **tolerances):
-    """:func:`_batch_pass` over every start, split across ``workers`` processes."""
-    if workers <= 1 or len(starts) < 1000:
-        return _batch_pass((starts, x, z, y, weights, tolerances))
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    try:
-        ctx = multiprocessing.get_context("fork")
-    except ValueError:                                   # no fork on this platform: one process
-        return _batch_pass((starts, x, z, y, weights, tolerances))
-    parts = np.array_split(np.arange(len(starts)), workers)
+def _run_batches(starts, x, z, y, weights, workers: int, progress=None, **tolerances):
+    """:func:`_batch_pass` over every start, in parts across ``workers`` processes that
+    share the memory budget; ``progress(done, total)`` in starts after each part."""
+    check_workers(workers)
+    tolerances["budget"] = memory_budget(workers, MEMORY_BUDGET)
+    count = 1 if len(starts) < 1000 else 4 * workers
+    parts = np.array_split(np.arange(len(starts)), count)
     jobs = [(starts[p], x, z, y, None if weights is None else weights[p], tolerances) for p in parts]
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        done = list(pool.map(_batch_pass, jobs))
+    ends = np.cumsum([len(p) for p in parts])
+    report = None if progress is None else (lambda i: progress(int(ends[i - 1]), len(starts)))
+    done = run_parts(_batch_pass, jobs, workers if count > 1 else 1, report)
     return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
-
-
-def _default_workers() -> int:
-    return min(os.cpu_count() or 1, 8)
 
 
 def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = None,
             workers: int | None = None, objective: FitObjective = FitObjective(),
-            polish: str | None = None, constraints: Constraints = Constraints()) -> FitResult:
+            polish: str | None = None, constraints: Constraints = Constraints(), progress=None) -> FitResult:
     """Fit L = E + A/N^α + B/D^β to ``runs`` (Approach 3; see the module docstring).
 
     Every start of the grid (``starts`` (m, 5) of (a, b, e, α, β), default
@@ -171,7 +170,9 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
     L-BFGS-B with tight tolerances and the best is kept. ``objective`` chooses the loss of
     the log residuals; ``polish`` ("bfgs" or "newton") polishes the best optimum once more
     (:func:`.polish.final_polish`); ``constraints`` ties α = β or fixes E; the runs'
-    weights (``runs.weights``), when given, multiply each run's term."""
+    weights (``runs.weights``), when given, multiply each run's term; ``progress(done,
+    total)`` hears of the starts done. ScenarioError when the runs do not identify the
+    law (:func:`_check_identified`)."""
     from ..errors import ScenarioError
     from .polish import final_polish
 
@@ -180,9 +181,13 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
                             f"for training curves use --approach all)", source=runs.source,
                             found_text=f"found {len(runs):,}: fit a sample of them")
     x, z, y = _features(runs)
+    close = unresolved(y)
+    if close:
+        raise ScenarioError("file", "runs whose losses differ enough to fit a law", source=runs.source,
+                            found_text=f"found {close}")
     layout = constraints.layout()
     grid = layout.starts(start_grid() if starts is None else np.atleast_2d(np.asarray(starts, dtype=float)))
-    u, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers(),
+    u, f = _run_batches(grid, x, z, y, None, workers if workers is not None else _default_workers(), progress,
                         objective=objective, layout=layout, run_weights=runs.weights)
     f = np.where(np.isfinite(f), f, np.inf)
     fun = _free_objective(x, z, y, objective, layout, runs.weights)
@@ -197,9 +202,10 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
             best_u, best_f = new_u, new_f
     best_theta = layout.expand(best_u)[0]
     _check_identified(best_theta, runs)
-    residuals = huber_residuals(best_theta, x, z, y)
     law = _law_from_theta(best_theta, runs, name or f"fit of {Path(runs.source).name}",
                           method_text(objective, polish, constraints))
+    _check_terms(best_theta, best_f, runs, law, objective, layout)
+    residuals = huber_residuals(best_theta, x, z, y)
     return FitResult(law, best_theta, best_f, residuals, len(grid), converged, runs,
                      local_optima=layout.expand([p[0] for p in sorted(polished, key=lambda p: p[1])]),
                      fit_objective=objective, final_polish=record, constraints=constraints)
@@ -207,6 +213,8 @@ def fit_law(runs: Runs, *, starts: np.ndarray | None = None, name: str | None = 
 
 #: the largest exponent a scenario accepts (scenario/sections.py reads alpha, beta ≤ 5)
 MAX_EXPONENT = 5.0
+#: the largest log-constant whose exponential is a float (e^709.78 is the largest double)
+_LOG_MAX = math.log(np.finfo(float).max)
 
 
 def _check_identified(theta, runs: Runs) -> None:
@@ -221,13 +229,38 @@ def _check_identified(theta, runs: Runs) -> None:
         raise ScenarioError("file", "runs whose loss falls as N and D grow (a decreasing power law)",
                             source=runs.source, found_text=f"found {found}: the loss rises with "
                             f"{'N' if al <= 0 else 'D'} (runs in mixed units or from different setups?)")
-    if np.ptp(np.log(runs.loss)) < 1e-9 or al > MAX_EXPONENT or be > MAX_EXPONENT or \
-            not all(math.isfinite(math.exp(v)) for v in (a, b, e)):
+    wild = [name for name, bad in (("A and alpha", al > MAX_EXPONENT or a > _LOG_MAX),
+                                   ("B and beta", be > MAX_EXPONENT or b > _LOG_MAX),
+                                   ("E", e > _LOG_MAX)) if bad]
+    if wild:
         raise ScenarioError("file", "runs whose loss varies with N and D enough to pin down E, A, B, alpha "
                             "and beta", source=runs.source,
                             found_text=f"found {found} (losses from {runs.loss.min():.4g} to "
-                                       f"{runs.loss.max():.4g}): the fit is not identified; add runs that "
+                                       f"{runs.loss.max():.4g}): {' nor '.join(wild)} not identified (an exponent "
+                                       f"over {MAX_EXPONENT:g} or a constant that overflows); add runs that "
                                        f"differ in size and tokens")
+
+
+def _check_terms(theta, best: float, runs: Runs, law: ChinchillaLaw, objective: FitObjective, layout) -> None:
+    """ScenarioError naming the constants the runs do not identify (:mod:`.terms`), or
+    when the law's compute-optimal plans overflow (exponents too small to split compute)."""
+    from ..errors import ScenarioError
+
+    x, z, y = _features(runs)
+    missing = unidentified_terms(theta, best, x, z, y, objective, layout, runs.weights)
+    found = f"alpha = {law.alpha:.4g}, beta = {law.beta:.4g}: not a law to plan with"
+    if missing:
+        raise ScenarioError("file", "runs that identify the law's constants (sizes and tokens spread wide enough "
+                            "that each term moves the loss by more than its noise)", source=runs.source,
+                            found_text=f"found {'; and '.join(missing)}: not identified ({found})")
+    try:
+        with np.errstate(all="raise"):
+            plans = np.array([law.compute_optimal(c) for c in (1e18, 1e30)], dtype=float)
+    except (ArithmeticError, FloatingPointError):
+        plans = np.array([np.nan])
+    if not np.all(np.isfinite(plans)):
+        raise ScenarioError("file", "runs that identify the law's constants", source=runs.source,
+                            found_text=f"found a law whose compute-optimal plans overflow ({found})")
 
 
 def _distinct(thetas: np.ndarray, limit: int) -> list[np.ndarray]:
@@ -274,8 +307,18 @@ class Bootstrap:
                 "tokens_per_param": tuple(np.quantile(d / n, q))}
 
 
+def check_bootstrap(samples: int, runs: int) -> None:
+    """ScenarioError, before any work, when ``samples`` resamples of ``runs`` runs exceed
+    MAX_BOOTSTRAP_WORK (each resample holds a count per run, and each is a refit)."""
+    from ..errors import ScenarioError
+
+    if samples * runs > MAX_BOOTSTRAP_WORK:
+        raise ScenarioError("--bootstrap", f"at most {max(1, MAX_BOOTSTRAP_WORK // runs):,} resamples of {runs:,} runs "
+                            f"(resamples × runs ≤ {MAX_BOOTSTRAP_WORK:,}: about as long as a fit of {MAX_FIT_RUNS:,} runs)", samples)
+
+
 def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
-              workers: int | None = None, counts: np.ndarray | None = None) -> Bootstrap:
+              workers: int | None = None, counts: np.ndarray | None = None, progress=None) -> Bootstrap:
     """Refit on ``samples`` resamples of the runs (with replacement), all as one batch,
     each started from the full fit's best three distinct optima. ``counts`` (resamples ×
     runs) gives the resamples directly, e.g. whole training curves resampled together."""
@@ -283,6 +326,7 @@ def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
     x, z, y = _features(runs)
     rng = np.random.default_rng(seed)
     n = len(runs)
+    check_bootstrap(samples if counts is None else len(counts), n)
     if counts is None:
         counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)])
     counts = np.asarray(counts, dtype=float)
@@ -294,7 +338,7 @@ def bootstrap(result: FitResult, samples: int = 1000, *, seed: int = 0,
     weights = np.tile(counts, (k, 1))
     # started at (or near) an optimum, scipy's absolute-looking rule would stop at once:
     # judge progress relative to the objective itself, and polish to a small gradient
-    u, f = _run_batches(u0, x, z, y, weights, workers if workers is not None else _default_workers(),
+    u, f = _run_batches(u0, x, z, y, weights, workers if workers is not None else _default_workers(), progress,
                         gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3, objective=result.fit_objective,
                         layout=layout, run_weights=runs.weights)
     f = np.where(np.isfinite(f), f, np.inf).reshape(k, samples)

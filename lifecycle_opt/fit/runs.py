@@ -6,7 +6,7 @@ Every error names the file, the row and the column.
 """
 from __future__ import annotations
 
-__all__ = ["Runs", "read_runs", "csv_table", "column_index", "parse_loss", "number_text",
+__all__ = ["Runs", "read_runs", "MAX_RUN_PARAMS", "MAX_RUN_TOKENS", "MAX_RUN_EXPERTS", "csv_table", "column_index", "parse_loss", "number_text",
            "normalise_header", "positive_cell", "read_starts",
            "START_COLUMNS"]
 
@@ -22,7 +22,14 @@ from ..errors import ScenarioError
 from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
 from ..model.laws import FittedRange
 from ..model.units import parse_count, parse_flops
+from ..problem.formulation import BOX
 from ..scenario.reading import UnreadableFile, read_bounded
+
+#: the largest parameter and token counts of a run: the planner's search box
+#: (:data:`lifecycle_opt.problem.formulation.BOX`), so that every fitted run is a plan it could make
+MAX_RUN_PARAMS, MAX_RUN_TOKENS = (float(f"{math.exp(hi):.0e}") for _, hi in BOX)
+#: the most experts a run may have (DeepSeek-V3 routes among 256; Ludziejewski et al. 2025 fit E ≤ 32)
+MAX_RUN_EXPERTS = 4096
 
 
 # Column names accepted for each quantity, compared lower-case without spaces, "_" or "-".
@@ -35,6 +42,7 @@ _COLUMNS = {
     "weight": ("weight", "weights", "runweight", "fitweight"),
     "error": ("error", "err", "benchmarkerror", "downstreamerror", "evalerror", "top1error", "averageerror",
               "avgerror"),
+    "experts": ("experts", "numexperts", "nexperts", "expertcount", "numberofexperts"),
 }
 
 
@@ -43,7 +51,9 @@ class Runs:
     """Training runs: params N, tokens D [count], loss L [nats/token], as arrays; the file;
     and, each None when the file has no such column: for runs that repeat data, the unique
     tokens U of each run's corpus [count] (inf where unlimited); each run's weight in a fit
-    [–]; each run's error on a downstream benchmark [fraction] (nan where not evaluated)."""
+    [–]; each run's error on a downstream benchmark [fraction] (nan where not evaluated); each
+    run's number of experts E [–] (a mixture of experts; 1 is dense, and N is then the active
+    parameters)."""
 
     params: np.ndarray
     tokens: np.ndarray
@@ -52,12 +62,13 @@ class Runs:
     unique: np.ndarray | None = None
     weights: np.ndarray | None = None
     error: np.ndarray | None = None
+    experts: np.ndarray | None = None
 
     def subset(self, keep) -> "Runs":
         """The runs selected by ``keep`` (a mask or indices)."""
         pick = lambda a: None if a is None else a[keep]          # noqa: E731
         return Runs(self.params[keep], self.tokens[keep], self.loss[keep], self.source,
-                    pick(self.unique), pick(self.weights), pick(self.error))
+                    pick(self.unique), pick(self.weights), pick(self.error), pick(self.experts))
 
     @property
     def repeated(self) -> np.ndarray:
@@ -123,7 +134,7 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None, design: b
     not yet trained) needs no loss column; its losses are nan."""
     source, header, rows = csv_table(path, "planned runs" if design else "training runs")
     index = column_index(header, columns or {}, source, need_loss=not design)
-    values: dict[str, list] = {k: [] for k in ("params", "tokens", "loss", "unique", "weight", "error")}
+    values: dict[str, list] = {k: [] for k in ("params", "tokens", "loss", "unique", "weight", "error", "experts")}
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -132,9 +143,9 @@ def read_runs(path: str | Path, columns: dict[str, str] | None = None, design: b
     if len(values["loss"]) < 5:
         raise ScenarioError("file", "at least 5 runs to fit five constants", source=source,
                             found_text=f"found {len(values['loss'])}")
-    optional = {k: np.array(values[k]) if k in index else None for k in ("unique", "weight", "error")}
+    optional = {k: np.array(values[k]) if k in index else None for k in ("unique", "weight", "error", "experts")}
     return Runs(np.array(values["params"]), np.array(values["tokens"]), np.array(values["loss"]), source,
-                optional["unique"], optional["weight"], optional["error"])
+                optional["unique"], optional["weight"], optional["error"], optional["experts"])
 
 
 def _row_values(row, line, header, index, source, design) -> dict[str, float]:
@@ -145,12 +156,21 @@ def _row_values(row, line, header, index, source, design) -> dict[str, float]:
     def blank(quantity):                         # an optional column left empty in this row
         return index[quantity] >= len(row) or not row[index[quantity]].strip()
 
-    n = cell("params", lambda v: parse_count(number_text(v), "parameter count"))
+    n = _within(cell("params", lambda v: parse_count(number_text(v), "parameter count")), MAX_RUN_PARAMS,
+                "parameter count", row, index["params"], line, header, source)
     if "tokens" in index:
         d = cell("tokens", lambda v: parse_count(number_text(v), "token count"))
+        d = _within(d, MAX_RUN_TOKENS, "token count", row, index["tokens"], line, header, source)
     else:
         d = cell("flops", lambda v: parse_flops(number_text(v))) / (TRAIN_FLOPS_PER_PARAM_TOKEN * n)
+        d = _within(d, MAX_RUN_TOKENS, "token count (C / 6N)", row, index["flops"], line, header, source)
     out = {"params": n, "tokens": d, "loss": cell("loss", parse_loss) if not design else math.nan}
+    if "experts" in index:
+        out["experts"] = cell("experts", lambda v: _number(v, "a whole number of experts such as 8"))
+        if out["experts"] != round(out["experts"]) or out["experts"] > MAX_RUN_EXPERTS:
+            raise ScenarioError(f"row {line}, column {header[index['experts']]!r}",
+                                f"a whole number of experts from 1 to {MAX_RUN_EXPERTS:,} (1 is dense)",
+                                row[index["experts"]].strip(), source=source)
     if "unique" in index:                        # an empty cell: a run on fresh data
         out["unique"] = math.inf if blank("unique") else \
             cell("unique", lambda v: parse_count(number_text(v), "token count"))
@@ -159,6 +179,14 @@ def _row_values(row, line, header, index, source, design) -> dict[str, float]:
     if "error" in index:                         # an empty cell: a run not evaluated
         out["error"] = math.nan if blank("error") else _error_cell(row, index["error"], line, header, source)
     return out
+
+
+def _within(x: float, high: float, what: str, row, col, line, header, source) -> float:
+    """``x`` when it is a count from 1 to ``high``, else a ScenarioError naming the cell."""
+    if not 1.0 <= x <= high:
+        raise ScenarioError(f"row {line}, column {header[col]!r}", f"a {what} from 1 to {high:g} (the range "
+                            "the planner searches)", row[col].strip(), source=source)
+    return x
 
 
 def _number(value: str, expected: str) -> float:
@@ -240,6 +268,12 @@ def column_index(header, overrides, source, need_loss: bool = True) -> dict[str,
             if n in names:
                 out[quantity] = i
                 break
+    if "flops" in overrides and "tokens" in out:
+        if "tokens" in overrides:
+            raise ScenarioError("--flops-column", "no --tokens-column with it (the tokens come from one of them)",
+                                overrides["flops"], source=source)
+        del out["tokens"]                        # the compute the user named, not a column found by name
+    _distinct_columns(out, overrides, header, source)
     missing = [q for q in (("params", "loss") if need_loss else ("params",)) if q not in out]
     if "tokens" not in out and "flops" not in out:
         missing.append("tokens or flops")
@@ -248,6 +282,24 @@ def column_index(header, overrides, source, need_loss: bool = True) -> dict[str,
                             f"loss; or name them with --params-column and the like)", source=source,
                             found_text=f"found a header of {len(header)} columns without those names")
     return out
+
+
+_WORDS = {"params": "parameter counts", "tokens": "token counts", "flops": "training compute", "loss": "losses",
+          "unique": "unique tokens", "weight": "weights", "error": "benchmark errors", "experts": "expert counts"}
+
+
+def _distinct_columns(index: dict[str, int], overrides: dict[str, str], header, source) -> None:
+    """ScenarioError when one column was taken for two quantities (``--params-column
+    params --tokens-column params``), naming the option that took it second."""
+    seen: dict[int, str] = {}
+    for quantity in sorted(index, key=lambda q: q in overrides):         # names found first
+        col = index[quantity]
+        if col in seen:
+            flag = quantity if quantity in overrides else seen[col]
+            other = seen[col] if flag == quantity else quantity
+            raise ScenarioError(f"--{flag}-column", f"a column of its own (column {header[col]!r} already holds the "
+                                f"{_WORDS[other]})", overrides.get(flag, header[col]), source=source)
+        seen[col] = quantity
 
 
 #: the columns of a start grid: the base law's constants, then the repetition constants

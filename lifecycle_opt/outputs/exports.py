@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __all__ = ["write_text_atomic", "write_bytes_atomic", "write_chunks_atomic", "write_stream_atomic",
            "check_writable",
-           "write_folder_atomic", "distinct_outputs"]
+           "write_folder_atomic", "distinct_outputs", "write_files_atomic"]
 
 import errno
 import os
@@ -268,3 +268,55 @@ def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
+
+
+def write_files_atomic(files: list[tuple[str | Path, bytes]], *, force: bool = False) -> list[Path]:
+    """Write several files as one output (a fit's law, its samples and its figure): each
+    to a temporary file beside it first; only when every one is written are they put in
+    place, with Ctrl-C and SIGTERM held off for those few renames (and acted on after).
+    A failure or an interrupt before then leaves none of them and the old files intact;
+    the guardians (:func:`_guard`) remove the temporary files even after a SIGKILL."""
+    paths = [check_writable(path, force=force) for path, _ in files]
+    temps: list[str | None] = []
+    guards = []
+    try:
+        for path, (_, data) in zip(paths, files):
+            folder = path.parent if str(path.parent) else Path(".")
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+            temps.append(tmp)
+            guards.append(_guard(tmp))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())
+        with _signals_held():
+            for i, path in enumerate(paths):
+                _place(temps[i], path, force)
+                temps[i] = None
+    except OSError as exc:
+        where = next((p for p, t in zip(paths, temps) if t is not None), paths[-1])
+        raise ExportError(f"{where}: could not be written: {_cause(exc)}") from None
+    finally:
+        for tmp in temps:
+            _remove(tmp)
+        for guard, tmp in zip(guards, temps):
+            _release(guard, finished=tmp is None)
+    return paths
+
+
+class _signals_held:
+    """Ctrl-C and SIGTERM held (blocked) inside the block, delivered when it ends."""
+
+    def __enter__(self):
+        import signal
+        self.mask = None
+        if hasattr(signal, "pthread_sigmask"):
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        if self.mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+        return False

@@ -14,7 +14,8 @@ needed) and saved atomically by :func:`save_figure`.
 """
 from __future__ import annotations
 
-__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "save_figure", "PLOT_FORMATS", "dot_distances"]
+__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "save_figure", "figure_bytes", "PLOT_FORMATS",
+           "dot_distances"]
 
 import io
 from pathlib import Path
@@ -466,6 +467,13 @@ def _key_label(key: str) -> str:
 
 def save_figure(fig, path: str | Path, *, force: bool = False) -> Path:
     """Save ``fig`` as PNG, SVG or PDF (from the suffix) atomically."""
+    data = figure_bytes(fig, path, force=force)
+    return write_bytes_atomic(path, data, force=force)
+
+
+def figure_bytes(fig, path: str | Path, *, force: bool = False) -> bytes:
+    """``fig`` as the bytes of a PNG, SVG or PDF file (from the suffix of ``path``, which
+    is checked to be writable first)."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in PLOT_FORMATS:
@@ -479,4 +487,4 @@ def save_figure(fig, path: str | Path, *, force: bool = False) -> Path:
     # SVG ids (clip paths, markers) are hashes salted per run unless a salt is given
     with matplotlib.rc_context({"svg.hashsalt": "lifecycle_opt"}):
         fig.savefig(buf, format=fmt, dpi=150, metadata=metadata)
-    return write_bytes_atomic(path, buf.getvalue(), force=force)
+    return buf.getvalue()
