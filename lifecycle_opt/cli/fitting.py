@@ -5,7 +5,7 @@ when runs repeat their data), the downstream mapping when the runs have an error
 and the document, the text and the law file of the outcome."""
 from __future__ import annotations
 
-__all__ = ["FitOutcome", "fit_runs", "constraints_from", "starts_from", "law_from_option", "select_runs",
+__all__ = ["FitOutcome", "JointOutcome", "fit_runs", "fit_joint_runs", "constraints_from", "starts_from", "law_from_option", "select_runs",
            "Progress"]
 
 import math
@@ -38,20 +38,22 @@ class Progress:
         return report
 
 
-def select_runs(read, min_ratio: float | None, max_ratio: float | None, drop: int, constants: int = 5):
+def select_runs(read, min_ratio: float | None, max_ratio: float | None, drop: int, constants: int = 5,
+                need: int | None = None):
     """The runs of ``read`` within the tokens-per-parameter cutoffs, less the ``drop`` of
-    highest loss; ScenarioError naming the option that leaves fewer runs than
-    ``constants``."""
+    highest loss; ScenarioError naming the option that leaves fewer runs than ``need``
+    (default: as many as the law's ``constants``)."""
+    need = constants if need is None else need
     kept = read.within_tokens_per_param(min_ratio, max_ratio)
     if min_ratio is not None or max_ratio is not None:
-        if len(kept) < constants:
+        if len(kept) < need:
             alone = len(read.within_tokens_per_param(min_ratio, None)) if min_ratio is not None else len(read)
-            flag = "--min-tokens-per-param" if alone < constants else "--max-tokens-per-param"
-            raise ScenarioError(flag, f"cutoffs that leave at least {constants} runs to fit {constants} constants",
+            flag = "--min-tokens-per-param" if alone < need else "--max-tokens-per-param"
+            raise ScenarioError(flag, f"cutoffs that leave at least {need} runs to fit {constants} constants",
                                 found_text=f"found {len(kept)} of {len(read)} runs left")
     data = kept.without_highest_loss(drop)
-    if len(data) < constants:
-        raise ScenarioError("--drop-highest-loss", f"at most {max(0, len(kept) - constants)} (at least {constants} "
+    if len(data) < need:
+        raise ScenarioError("--drop-highest-loss", f"at most {max(0, len(kept) - need)} (at least {need} "
                             f"runs left to fit {constants} constants)",
                             found_text=f"found {drop} of {len(kept)} runs dropped")
     if min_ratio is not None or max_ratio is not None:
@@ -167,6 +169,11 @@ class FitOutcome:
             parts.append(render_downstream(self.downstream))
         return "\n".join(parts)
 
+    def figure(self):
+        """The figure of ``--plot``."""
+        from ..outputs.fit_plots import fit_figure
+        return fit_figure(self.result)
+
     def law_file(self, samples_file: str | None) -> str:
         """The -o file: the [law] table, the repetition constants as comments, and a
         [downstream] table when the runs had an error column."""
@@ -182,6 +189,63 @@ class FitOutcome:
         if self.downstream is not None:
             text += "\n" + downstream_toml(self.downstream, self.result.runs.source)
         return text
+
+
+@dataclass(frozen=True)
+class JointOutcome:
+    """What ``lifeopt fit`` found on runs with an experts column: the joint law
+    (``result``), its bootstrap, and the downstream mapping (None when they do not apply)."""
+
+    result: object
+    boot: object
+    seconds: float
+    downstream: object = None
+
+    def document(self) -> dict:
+        from ..outputs.fit_report import joint_document
+        doc = joint_document(self.result, self.boot, self.seconds)
+        doc["downstream"] = None if self.downstream is None else self.downstream.as_dict()
+        return doc
+
+    def text(self) -> str:
+        from ..outputs.fit_report import render_downstream, render_joint
+        parts = [render_joint(self.result, self.boot, self.seconds)]
+        if self.downstream is not None:
+            parts.append(render_downstream(self.downstream))
+        return "\n".join(parts)
+
+    def figure(self):
+        from ..outputs.fit_plots import joint_figure
+        return joint_figure(self.result)
+
+    def law_file(self, samples_file: str | None) -> str:
+        from ..fit.downstream import downstream_toml
+        from ..fit.joint import joint_toml
+
+        text = joint_toml(self.result, self.boot)
+        if self.downstream is not None:
+            text += "\n" + downstream_toml(self.downstream, self.result.runs.source)
+        return text
+
+
+def fit_joint_runs(data, *, objective, fit_transform: bool, workers, resamples: int, seed: int,
+                   progress: Progress | None = None) -> JointOutcome:
+    """The joint dense/MoE law of Ludziejewski et al. 2025 fitted to runs with an experts
+    column (:mod:`.fit.joint`), its bootstrap, and the downstream mapping."""
+    from ..fit.joint import bootstrap_joint, fit_joint
+
+    if data.repeated.any():
+        raise ScenarioError("unique_tokens", "runs that see their data at most once with an experts column (the "
+                            "joint MoE law has no repetition penalty)", source=data.source,
+                            found_text=f"found {int(data.repeated.sum())} with D > U")
+    started = time.perf_counter()
+    progress = progress or Progress(False)
+    result = fit_joint(data, objective=objective, fit_transform=fit_transform, workers=workers,
+                       progress=progress.stage(f"joint fit of {len(data):,} runs: starts"))
+    boot = bootstrap_joint(result, resamples, seed=seed, workers=workers,
+                           progress=progress.stage("bootstrap: refits")) if resamples else None
+    downstream = _downstream(data, resamples, seed)
+    return JointOutcome(result, boot, time.perf_counter() - started, downstream)
 
 
 def fit_runs(data, *, objective, polish, workers, resamples: int, seed: int, constraints, starts, r_starts,

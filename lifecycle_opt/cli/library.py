@@ -76,18 +76,28 @@ from .app import check_outputs, cli
               help="With --likelihood: test this law (a preset or law file) against the fit (likelihood ratio "
                    "and Wald chi-squared). Repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite output files that exist.")
+@click.option("--experts-column", default=None,
+              help="Header of a column of the number of experts of each run (one named experts is used if present): "
+                   "fit the joint dense/MoE law of Ludziejewski et al. 2025, N being the active parameters.")
+@click.option("--fit-expert-transform", "fit_transform", is_flag=True,
+              help="With an experts column: fit E_start and E_max too (held at Ludziejewski et al.'s 2.0732 and "
+                   "290.4521 by default).")
 @click.option("--progress/--no-progress", default=None,
               help="Report the starts and resamples done on standard error (default: when it is a terminal).")
 def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens_column, flops_column,
         loss_column, workers, approach, fit_loss, delta, min_ratio, max_ratio, polish, plot_path, simulate_law,
         design, noise, simulations, base, tie, fix_e, weight_column, error_column, starts_path, likelihood, compare,
-        force, progress):
+        experts_column, fit_transform, force, progress):
     """Fit your own scaling law L = E + A/N^alpha + B/D^beta to training RUNS (a CSV).
 
     Approach 3 of Hoffmann et al. 2022 as replicated by Besiroglu et al. 2024 (Huber loss,
     delta 1e-3, on log-loss residuals, summed; L-BFGS from 4,500 starts), with Approach 2
     (IsoFLOP parabolas) when runs share compute budgets. Columns are found by name
     (params/N/model size, tokens/D or flops/C/training FLOP, loss); values may carry units.
+
+    Runs with an experts column (E per run, N the active parameters) are fitted with the
+    joint dense/MoE law of Ludziejewski et al. 2025, written as a [law] table with
+    form = "joint_moe" that a scenario's [moe] experts reads.
 
     Runs that repeat their data (a unique_tokens column, D > U) are fitted with the
     data-constrained law of Muennighoff et al. 2023 on every run (R_D*, R_N* with the base
@@ -105,16 +115,18 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
       lifeopt fit examples/runs/isoflop_runs.csv --loss mse --min-tokens-per-param 5 --polish newton
       lifeopt fit --simulate besiroglu2024 --noise 0.5% --design examples/runs/ladder_design.csv \\
           --simulations 50
+      lifeopt fit examples/runs/moe_runs.csv -o moe_law.toml
     """
     from ..fit.machine import check_workers
     from ..fit.parametric import check_bootstrap
     from ..fit.runs import read_runs
-    from .fitting import Progress, constraints_from, fit_runs, select_runs, starts_from
+    from .fitting import Progress, constraints_from, fit_joint_runs, fit_runs, select_runs, starts_from
 
     check_outputs(force, output, samples, plot_path)
     check_workers(workers)
     columns = {k: v for k, v in (("params", params_column), ("tokens", tokens_column), ("flops", flops_column),
-                                 ("loss", loss_column), ("weight", weight_column), ("error", error_column)) if v}
+                                 ("loss", loss_column), ("weight", weight_column), ("error", error_column),
+                                 ("experts", experts_column)) if v}
     options = {"--base": base, "--tie-exponents": tie, "--fix-E": fix_e, "--weight-column": weight_column,
                "--error-column": error_column, "--starts": starts_path, "--likelihood": likelihood,
                "--compare": compare}
@@ -123,7 +135,8 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         _refuse_with_simulate({"-o": output, "--samples": samples, "--plot": plot_path, "--bootstrap": resamples,
                                "--drop-highest-loss": drop, "--min-tokens-per-param": min_ratio,
                                "--max-tokens-per-param": max_ratio, "--polish": polish, "--workers": workers,
-                               "--approach": None if approach == "3" else approach})
+                               "--approach": None if approach == "3" else approach, "--experts-column": experts_column,
+                               "--fit-expert-transform": fit_transform})
         _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
         return
     if runs is None:
@@ -133,7 +146,8 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
                             found_text="found no --bootstrap")
     if approach == "all":
-        _refuse(options, "--approach all")
+        _refuse({**options, "--experts-column": experts_column, "--fit-expert-transform": fit_transform},
+                "--approach all")
         _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers, force)
         return
     objective = _fit_objective(fit_loss, delta)
@@ -143,12 +157,25 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         raise ScenarioError("--samples", "no --base (the base law is fixed: there are no bootstrap laws to "
                             "write)", samples)
     starts, r_starts = starts_from(starts_path, constraints)
-    data = select_runs(read_runs(runs, columns), min_ratio, max_ratio, drop)
-    check_bootstrap(resamples, len(data))
-    show = sys.stderr.isatty() if progress is None else progress
-    outcome = fit_runs(data, objective=objective, polish=polish, workers=workers, resamples=resamples,
-                       seed=seed, constraints=constraints, starts=starts, r_starts=r_starts,
-                       likelihood=likelihood, compare=compare, progress=Progress(show))
+    read = read_runs(runs, columns)
+    show = Progress(sys.stderr.isatty() if progress is None else progress)
+    if read.experts is not None:
+        _refuse({**options, "--polish": polish, "--samples": samples}, "an experts column",
+                "the joint MoE law is fitted as Ludziejewski et al. 2025 did")
+        free = 11 if fit_transform else 9
+        data = select_runs(read, min_ratio, max_ratio, drop, free, free + 1)
+        check_bootstrap(resamples, len(data))
+        outcome = fit_joint_runs(data, objective=objective, fit_transform=fit_transform, workers=workers,
+                                 resamples=resamples, seed=seed, progress=show)
+    else:
+        if fit_transform:
+            raise ScenarioError("--fit-expert-transform", "runs with an experts column (E_start and E_max belong "
+                                "to the joint MoE law)", source=runs, found_text="found none")
+        data = select_runs(read, min_ratio, max_ratio, drop)
+        check_bootstrap(resamples, len(data))
+        outcome = fit_runs(data, objective=objective, polish=polish, workers=workers, resamples=resamples,
+                           seed=seed, constraints=constraints, starts=starts, r_starts=r_starts,
+                           likelihood=likelihood, compare=compare, progress=show)
     _write_fit(outcome, output, samples, plot_path, force)
     click.echo(_json(outcome.document()) if fmt == "json" else outcome.text(), nl=fmt == "json")
 
@@ -164,11 +191,11 @@ def _refuse_with_simulate(options: dict) -> None:
             raise ScenarioError(flag, f"no {flag} with --simulate ({why})", value)
 
 
-def _refuse(options: dict, mode: str) -> None:
+def _refuse(options: dict, mode: str, why: str = "it fits a file of final losses") -> None:
     """ScenarioError when an option that ``mode`` does not use was given."""
     for flag, value in options.items():
         if value not in (None, False, ()):
-            raise ScenarioError(flag, f"no {flag} with {mode} (it fits a file of final losses)", value)
+            raise ScenarioError(flag, f"no {flag} with {mode} ({why})", value)
 
 
 def _check_likelihood_options(likelihood, compare, fit_loss, delta, polish) -> None:
@@ -200,9 +227,8 @@ def _write_fit(outcome, output, samples, plot_path, force) -> None:
 
     files = []
     if plot_path:
-        from ..outputs.fit_plots import fit_figure
         from ..outputs.plots import figure_bytes
-        files.append((plot_path, figure_bytes(fit_figure(outcome.result), plot_path, force=force)))
+        files.append((plot_path, figure_bytes(outcome.figure(), plot_path, force=force)))
     if samples:
         files.append((samples, write_samples(outcome.boot).encode("utf-8")))
     if output:

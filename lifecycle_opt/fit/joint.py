@@ -31,7 +31,8 @@ resamples refitted at once from the full fit's best optima.
 from __future__ import annotations
 
 __all__ = ["JointFit", "fit_joint", "joint_objective", "joint_grid", "log_transformed", "JOINT_CONSTANTS",
-           "PAPER_TRANSFORM", "theta_of", "law_of"]
+           "PAPER_TRANSFORM", "theta_of", "law_of", "JointBootstrap", "bootstrap_joint", "joint_toml",
+           "joint_residuals"]
 
 import math
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ScenarioError
-from ..model.moe import JointMoELaw
+from ..model.moe import JOINT_FORM, JointMoELaw
 from ..model.presets import joint_preset
 from .lbfgs import batched_lbfgs
 from .machine import check_workers, default_workers, memory_budget, run_parts
@@ -51,9 +52,10 @@ from .terms import unresolved
 JOINT_CONSTANTS = ("a", "alpha", "delta", "gamma", "b", "beta", "omega", "zeta", "E_start", "E_max", "c")
 #: E_start and E_max of Ludziejewski et al. 2025, Table 3 (the preset ludziejewski2025)
 PAPER_TRANSFORM = (joint_preset("ludziejewski2025").E_start, joint_preset("ludziejewski2025").E_max)
-#: a start is in the best basin when its batched pass ended within 1e-5 of the best
-#: objective, relatively, or this absolutely (the pass stops on scipy's default 2.2e-9
-#: relative to max(|f|, 1): a noise-free fit's 1e-30 is not its scale)
+#: a start is in the best basin when its batched pass ended within 1e-5 of the best the
+#: pass reached, relatively, or this absolutely (the pass stops on scipy's default 2.2e-9
+#: relative to max(|f|, 1): a noise-free fit's 1e-30 is not its scale; the polish of the
+#: best then goes further than any start)
 _BASIN_SLACK = 1e-8
 #: how many of the best distinct optima of the batched pass are polished
 POLISHED = 4
@@ -193,6 +195,11 @@ class JointFit:
         return None if self.fit_transform else (self.law.E_start, self.law.E_max)
 
     @property
+    def free_constants(self) -> tuple[str, ...]:
+        """The constants the fit moved (E_start and E_max only when fitted)."""
+        return tuple(k for k in JOINT_CONSTANTS if self.fit_transform or k not in ("E_start", "E_max"))
+
+    @property
     def experts(self) -> tuple[int, ...]:
         """The distinct numbers of experts of the runs."""
         return tuple(int(e) for e in np.unique(self.runs.experts))
@@ -278,7 +285,7 @@ def fit_joint(runs: Runs, *, objective: FitObjective = FitObjective(), fit_trans
                  f"lifeopt fit of {runs.source} ({len(runs)} runs)", runs.fitted_range(f"fit of {len(runs)} runs"),
                  (int(E.min()), int(E.max())))
     result = JointFit(law, best_u, best_f, joint_residuals(best_u, x, z, y, E, transform), runs, len(grid),
-                      int(np.sum(f <= best_f * (1 + 1e-5) + _BASIN_SLACK)), objective, fit_transform,
+                      int(np.sum(f <= f.min() * (1 + 1e-5) + _BASIN_SLACK)), objective, fit_transform,
                       np.array([p[0] for p in sorted(polished, key=lambda p: p[1])]))
     _check_law(result)
     return result
@@ -380,3 +387,91 @@ def _check_law(result: JointFit) -> None:
                                 "joint law's exponents negative, at most 5 in size)", source=result.runs.source,
                                 found_text=f"found at E = {E}: alpha = {member.alpha:.4g}, beta = {member.beta:.4g}: "
                                            f"not identified (runs from different setups?)")
+
+
+# ------------------------------------------------------------------ bootstrap
+@dataclass(frozen=True)
+class JointBootstrap:
+    """Refits of the joint law on resampled runs: ``thetas`` (S, k) in the layout of the
+    fit (``transform`` (E_start, E_max) when held, None when fitted); percentile intervals."""
+
+    thetas: np.ndarray
+    objectives: np.ndarray
+    seed: int
+    transform: tuple | None = None
+
+    @property
+    def constants(self) -> dict[str, np.ndarray]:
+        t = self.thetas
+        if self.transform is None:
+            Es = np.exp(t[:, 9])
+            Em = Es + np.exp(t[:, 10])
+        else:
+            Es, Em = (np.full(len(t), v) for v in self.transform)
+        return {"a": np.exp(t[:, 0]), "alpha": t[:, 3], "delta": t[:, 5], "gamma": t[:, 6], "b": np.exp(t[:, 1]),
+                "beta": t[:, 4], "omega": t[:, 7], "zeta": t[:, 8], "E_start": Es, "E_max": Em, "c": np.exp(t[:, 2])}
+
+    def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
+        lo, hi = np.quantile(self.constants[name], [(1 - level) / 2, (1 + level) / 2])
+        return float(lo), float(hi)
+
+    def allocation(self, flops: float, experts: float, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile intervals of N_act, D and the loss of the compute-optimal plan at
+        ``flops`` [FLOP] with ``experts``, over the refitted laws."""
+        values = []
+        for t in self.thetas:
+            law = law_of(t, self.transform, "bootstrap", "bootstrap").at(experts)
+            n, d = law.compute_optimal(flops)
+            values.append((float(n), float(d), float(law.loss(n, d))))
+        q = [(1 - level) / 2, (1 + level) / 2]
+        v = np.array(values)
+        return {k: tuple(float(x) for x in np.quantile(v[:, i], q)) for i, k in enumerate(("params", "tokens", "loss"))}
+
+
+def bootstrap_joint(result: JointFit, samples: int = 1000, *, seed: int = 0, workers: int | None = None,
+                    progress=None) -> JointBootstrap:
+    """Refit the joint law on ``samples`` resamples of the runs (with replacement), all as
+    one batch started from the full fit's best three distinct optima (as
+    :func:`.parametric.bootstrap`)."""
+    from .parametric import check_bootstrap
+
+    runs = result.runs
+    n = len(runs)
+    check_bootstrap(samples, n)
+    x, z, y, E = _features(runs)
+    rng = np.random.default_rng(seed)
+    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(samples)]).astype(float)
+    starts = result.local_optima[:3] if result.local_optima is not None else result.theta[None, :]
+    k = len(starts)
+    u0 = np.repeat(starts, samples, axis=0)
+    u, f = run_joint(u0, x, z, y, E, np.tile(counts, (k, 1)), workers if workers is not None else default_workers(),
+                     progress, gtol=1e-11, ftol=1e-13, fscale=0.0, patience=3, objective=result.fit_objective,
+                     transform=result.transform, run_weights=runs.weights)
+    f = f.reshape(k, samples)
+    best = np.argmin(f, axis=0)
+    theta = u.reshape(k, samples, -1)[best, np.arange(samples)]
+    return JointBootstrap(theta, f[best, np.arange(samples)], seed, result.transform)
+
+
+# ------------------------------------------------------------------ the law file
+def joint_toml(result: JointFit, boot: JointBootstrap | None = None) -> str:
+    """The fit as a scenario ``[law]`` table with ``form = "joint_moe"``: a scenario reads
+    it (``[law] file = "law.toml"``) and prices ``[moe] experts`` under it."""
+    from .parametric import _toml_str
+
+    law, fr = result.law, result.law.fitted
+    lo, hi = law.fitted_experts
+    lines = [f"# Joint dense/MoE law (Ludziejewski et al. 2025, eq. 4) fitted by lifeopt fit to {len(result.runs)} "
+             f"runs of {_toml_str(result.runs.source)[1:-1]} (E = {lo}-{hi}; N the active parameters).",
+             f"# Summed {result.fit_objective.describe()} objective {result.objective:.6g}; {result.converged_starts} "
+             f"of {result.starts} starts reached the best basin."]
+    if boot is not None:
+        lines.append(f"# 95% bootstrap intervals ({len(boot.thetas)} resamples, seed {boot.seed}):")
+        lines += [f"#   {k:<7} {boot.interval(k)[0]:.6g} – {boot.interval(k)[1]:.6g}" for k in result.free_constants]
+    lines += ["[law]", f'form = "{JOINT_FORM}"', f"name = {_toml_str(law.name)}", f"source = {_toml_str(law.source)}",
+              f"method = {_toml_str(result.method())}"]
+    lines += [f"{k} = {float(getattr(law, k))!r}" for k in JOINT_CONSTANTS]
+    lines += [f"fitted_min_params = {fr.min_params!r}", f"fitted_max_params = {fr.max_params!r}",
+              f"fitted_max_tokens = {fr.max_tokens!r}", f"fitted_max_flops = {fr.max_flops!r}",
+              f"fitted_min_experts = {lo}", f"fitted_max_experts = {hi}"]
+    return "\n".join(lines) + "\n"

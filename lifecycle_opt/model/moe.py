@@ -26,7 +26,7 @@ Jiang et al. 2024, "Mixtral of Experts", arXiv:2401.04088.
 """
 from __future__ import annotations
 
-__all__ = ["JointMoELaw", "Mixture", "DEFAULT_EXPERT_SHARE"]
+__all__ = ["JointMoELaw", "Mixture", "DEFAULT_EXPERT_SHARE", "JOINT_FORM"]
 
 import math
 from dataclasses import dataclass
@@ -37,6 +37,8 @@ from .laws import ChinchillaLaw, FittedRange
 #: (Kaplan et al. 2020, eq. 2.1): the share of the active parameters in the routed expert
 #: when each expert is a full MLP, as in Ludziejewski et al. 2025 (embeddings aside)
 DEFAULT_EXPERT_SHARE = 2.0 / 3.0
+#: ``[law] form`` of a joint dense/MoE law given by its constants (``lifeopt fit -o`` writes it)
+JOINT_FORM = "joint_moe"
 
 
 @dataclass(frozen=True)

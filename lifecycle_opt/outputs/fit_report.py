@@ -2,19 +2,28 @@
 design of runs would recover (`--simulate`: the true constants and the 5–95 % range of the
 fits of its noisy copies, and the same for the compute-optimal tokens per parameter); the
 likelihood fit (`--likelihood`); the repetition constants with their profiles; the
-downstream error mapping."""
+downstream error mapping; the joint dense/MoE law (runs with an experts column)."""
 from __future__ import annotations
 
-__all__ = ["render_design_study", "render_likelihood", "render_repetition", "render_downstream"]
+__all__ = ["render_design_study", "render_likelihood", "render_repetition", "render_downstream", "render_joint",
+           "joint_document", "JOINT_BUDGETS"]
 
 import numpy as np
 from tabulate import tabulate
 
 from ..fit.downstream import DownstreamFit
+from ..fit.joint import JOINT_CONSTANTS, JointBootstrap, JointFit
 from ..fit.likelihood import LikelihoodFit
 from ..fit.repetition import RepetitionFit
 from ..fit.simulate import DesignStudy
 from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR
+from ..model.moe import JOINT_FORM
+from ..model.presets import joint_preset
+from ..model.units import format_count
+
+#: the training budgets of the joint fit's compute-optimal plans [FLOP] (Ludziejewski et
+#: al. 2025, Table 1, starts at 1e20)
+JOINT_BUDGETS = (1e20, 1e21, 1e22)
 
 
 def render_design_study(study: DesignStudy) -> str:
@@ -100,3 +109,82 @@ def render_downstream(fit: DownstreamFit) -> str:
         tabulate(rows, headers=("", "fit", "standard error", f"95 % interval ({how})")),
         f"residual rms {float(np.sqrt(np.mean(fit.residuals ** 2))):.3g}; fitted on losses {lo:.4g} – {hi:.4g} "
         f"nats. In a scenario: [downstream] file = the -o file, or these constants."]) + "\n"
+
+
+def _joint_plans(fit: JointFit, boot: JointBootstrap | None) -> list[dict]:
+    """The compute-optimal plan at each JOINT_BUDGETS and each E of the runs, with the
+    bootstrap's 95 % intervals of N_act and D."""
+    out = []
+    for c in JOINT_BUDGETS:
+        for E in fit.experts:
+            n, d, loss = fit.compute_optimal(c, E)
+            row = {"flops": c, "experts": E, "params": n, "tokens": d, "tokens_per_param": d / n, "loss": loss}
+            if boot is not None:
+                ci = boot.allocation(c, E)
+                row["params_95"], row["tokens_95"] = list(ci["params"]), list(ci["tokens"])
+            out.append(row)
+    return out
+
+
+def joint_document(fit: JointFit, boot: JointBootstrap | None, seconds: float | None = None) -> dict:
+    """The joint fit as JSON-ready values (``lifeopt fit --format json`` on runs with an
+    experts column): ``joint`` holds the constants and their 95 % intervals."""
+    law, fr = fit.law, fit.law.fitted
+    joint = {k: float(getattr(law, k)) for k in JOINT_CONSTANTS}
+    joint["intervals_95"] = None if boot is None else {k: list(boot.interval(k)) if k in fit.free_constants else None
+                                                       for k in JOINT_CONSTANTS}
+    r = fit.residuals
+    return {"form": JOINT_FORM, "joint": joint, "name": law.name, "source": law.source, "method": fit.method(),
+            "transform_fitted": fit.fit_transform, "objective": fit.objective, "fit_loss": fit.fit_objective.loss,
+            "fit_delta": fit.fit_objective.delta if fit.fit_objective.loss == "huber" else None,
+            "runs": len(fit.runs), "experts": list(fit.experts), "starts": fit.starts,
+            "starts_in_best_basin": fit.converged_starts,
+            "residuals": {"rms": float(np.sqrt(np.mean(r ** 2))), "max_abs": float(np.max(np.abs(r))),
+                          "values": [float(v) for v in r]},
+            "fitted_range": {"min_params": fr.min_params, "max_params": fr.max_params, "max_tokens": fr.max_tokens,
+                             "max_flops": fr.max_flops, "min_experts": law.fitted_experts[0],
+                             "max_experts": law.fitted_experts[1]},
+            "compute_optimal": _joint_plans(fit, boot),
+            "bootstrap": None if boot is None else {"samples": len(boot.thetas), "seed": boot.seed},
+            "seconds": seconds}
+
+
+def render_joint(fit: JointFit, boot: JointBootstrap | None, seconds: float | None = None) -> str:
+    """The joint fit for people: constants beside Ludziejewski et al.'s (with intervals),
+    residuals, and the compute-optimal plans of each E the runs hold."""
+    law, paper = fit.law, joint_preset("ludziejewski2025")
+    held = "fitted" if fit.fit_transform else f"held at Ludziejewski et al.'s {paper.E_start:g} and {paper.E_max:g}"
+    out = [f"lifeopt fit: {len(fit.runs)} runs of {fit.runs.source} with {len(fit.experts)} numbers of experts "
+           f"({', '.join(map(str, fit.experts))})",
+           "L = a·Ê^delta·N^(alpha + gamma·ln Ê) + b·Ê^omega·D^(beta + zeta·ln Ê) + c (Ludziejewski et al. 2025, "
+           "eq. 4; N the active parameters)",
+           f"{fit.fit_objective.describe()} on log-loss residuals, summed; L-BFGS from {fit.starts:,} starts"
+           + (f" in {seconds:.1f} s" if seconds is not None else "") + f"; E_start and E_max {held}", ""]
+    rows = []
+    for k in JOINT_CONSTANTS:
+        ci = boot.interval(k) if boot is not None and k in fit.free_constants else None
+        text = "held" if k not in fit.free_constants else ("" if ci is None else f"{ci[0]:.4g} – {ci[1]:.4g}")
+        rows.append((k, f"{getattr(law, k):.6g}", text, f"{getattr(paper, k):g}"))
+    out += ["CONSTANTS", tabulate(rows, headers=("", "fit", "95 % bootstrap interval" if boot else "",
+                                                 "Ludziejewski et al.")),
+            f"objective {fit.objective:.6g}; {fit.converged_starts} of {fit.starts} starts reached the best basin", ""]
+    r = fit.residuals
+    worst = np.argsort(-np.abs(r))[:5]
+    out += [f"RESIDUALS (log L_fit − log L): rms {np.sqrt(np.mean(r ** 2)):.4g}, largest {np.max(np.abs(r)):.4g}",
+            tabulate([(int(fit.runs.experts[i]), format_count(fit.runs.params[i]), format_count(fit.runs.tokens[i]),
+                       f"{fit.runs.loss[i]:.4f}", f"{r[i]:+.4f}") for i in worst],
+                     headers=("E", "N_act", "D", "loss", "residual")), ""]
+    plans = []
+    for p in _joint_plans(fit, boot):
+        row = [f"{p['flops']:.0e}", p["experts"], format_count(p["params"]), format_count(p["tokens"]),
+               f"{p['tokens_per_param']:.1f}", f"{p['loss']:.4f}"]
+        if boot is not None:
+            row.append(f"{format_count(p['params_95'][0])} – {format_count(p['params_95'][1])}")
+        plans.append(row)
+    out += ["COMPUTE-OPTIMAL PLANS the fit implies (C = 6·N_act·D)",
+            tabulate(plans, headers=["FLOP", "E", "N_act", "D", "D/N", "loss"] + (["N_act 95 %"] if boot else [])), ""]
+    fr = law.fitted
+    out.append(f"fitted range: N_act {format_count(fr.min_params)} – {format_count(fr.max_params)}, D up to "
+               f"{format_count(fr.max_tokens)}, E {law.fitted_experts[0]}–{law.fitted_experts[1]}; plans beyond it are "
+               f"flagged. In a scenario: [law] file = the -o file, and [moe] experts.")
+    return "\n".join(out) + "\n"

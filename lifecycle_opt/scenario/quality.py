@@ -4,11 +4,12 @@ experts under the joint law of Ludziejewski et al. 2025; docs/model.md §10) and
 docs/model.md §11). A part of :class:`~.sections.SectionReader`."""
 from __future__ import annotations
 
-__all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "DOWNSTREAM_SECTION_KEYS", "QualityReader"]
+__all__ = ["QUANTISATION_KEYS", "MOE_KEYS", "DOWNSTREAM_SECTION_KEYS", "QualityReader", "JOINT_LAW_KEYS",
+           "JOINT_FORM"]
 
 from ..model.downstream import DownstreamMap, DownstreamTableError, downstream_from_table
 from ..model.laws import ChinchillaLaw
-from ..model.moe import DEFAULT_EXPERT_SHARE, Mixture
+from ..model.moe import DEFAULT_EXPERT_SHARE, JOINT_FORM, JointMoELaw, Mixture
 from ..model.presets import JOINT_PRESETS, joint_preset
 from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS, Quantisation, quantisation_preset
 from .fields import Section, fraction, integer, number
@@ -21,6 +22,12 @@ MOE_KEYS = keys_of("moe")
 #: file from lifeopt fit holds too) and ``file`` (tests/test_scenario_keys.py: they agree)
 DOWNSTREAM_SECTION_KEYS = keys_of("downstream")
 _CONSTANTS = ("C_T", "gamma_D", "gamma_N", "gamma_post")
+#: the constants of a joint law (Ludziejewski et al. 2025, Table 3), signed as printed
+_JOINT_SIGNED = ("alpha", "delta", "gamma", "beta", "omega", "zeta")
+_JOINT_CONSTANTS = ("a", "alpha", "delta", "gamma", "b", "beta", "omega", "zeta", "E_start", "E_max", "c")
+#: the [law] keys a joint law adds to those of the Chinchilla form
+JOINT_LAW_KEYS = ("form", "a", "delta", "gamma", "b", "omega", "zeta", "E_start", "E_max", "c",
+                  "fitted_min_experts", "fitted_max_experts")
 
 
 class QualityReader:
@@ -69,9 +76,13 @@ class QualityReader:
         its member of the first allowed E; ``[moe] experts`` may list several E to choose
         among (the dense model is compared in any case)."""
         name = law_sec.table.get("preset")
-        joint = joint_preset(name) if name in JOINT_PRESETS else None
+        joint = joint_preset(name) if name in JOINT_PRESETS else (self.joint_table(law_sec) if law_sec.has("form")
+                                                                  else None)
         if sec is None:
             return Mixture(), joint, law, ()
+        if law_sec.has("form") and not law_sec.has("fitted_max_experts"):
+            self.assumptions.append(f"law.fitted_max_experts not given: {joint.fitted_experts[1]} (the range of "
+                                    "Ludziejewski et al. 2025): more experts are flagged as extrapolation")
         experts = self._experts(sec)
         k = sec.get("active_experts", integer, default=1)
         for E in experts:
@@ -87,12 +98,58 @@ class QualityReader:
                                     "routed experts (each expert a full MLP: 8d² of a layer's 12d²)")
         if joint is None:
             if experts != (1,):
-                self.fail("law.preset", 'a joint dense/MoE law (preset = "ludziejewski2025") to price a mixture of '
-                          "experts", name, found_text=None if name else "found constants of a dense law")
+                self.fail("law.preset", 'a joint dense/MoE law (preset = "ludziejewski2025", or form = "joint_moe" '
+                          "with its constants as lifeopt fit -o writes them) to price a mixture of experts", name,
+                          found_text=None if name else "found constants of a dense law")
             return Mixture(1, 1, share), None, law, ()
+        for i, E in enumerate(experts):
+            self._member(joint, E, "moe.experts" if len(experts) == 1 else f"moe.experts[{i}]")
         E0 = experts[0]
         return (Mixture(int(E0), int(min(k, E0)), share), joint, joint.at(E0),
                 (("moe.experts", tuple(int(E) for E in experts)),))
+
+    def joint_table(self, sec: Section) -> JointMoELaw:
+        """The joint law of a ``[law]`` table with ``form = "joint_moe"``: the eleven
+        constants of Ludziejewski et al. 2025's eq. 4 (a, b, c positive; alpha, delta,
+        gamma, beta, omega, zeta signed as their Table 3 prints them; 0 < E_start < E_max),
+        the range of runs it was fitted on, and of experts (fitted_min/max_experts)."""
+        sec.text("form", (JOINT_FORM,))
+        others = [k for k in ("preset", "E", "A", "B", "Nc", "Dc", "alpha_N", "alpha_D", "samples") if sec.has(k)]
+        if others:
+            self.fail(sec.key(others[0]), f'no {others[0]} with form = "{JOINT_FORM}" (the joint law has its own '
+                      "constants; bootstrap samples are of the Chinchilla form)", sec.table[others[0]])
+        missing = [k for k in _JOINT_CONSTANTS if not sec.has(k)]
+        if missing:
+            self.fail(sec.key(missing[0]), f"a number (form = \"{JOINT_FORM}\" needs all of {', '.join(_JOINT_CONSTANTS)})",
+                      found_text="found none")
+        values = {k: sec.get(k, number, positive=k not in _JOINT_SIGNED) for k in _JOINT_CONSTANTS}
+        if not values["E_max"] > values["E_start"]:
+            self.fail(sec.key("E_max"), f"more than E_start ({values['E_start']:g}): 1/Ê = 1/(E − 1 + (1/E_start − "
+                      "1/E_max)^−1) + 1/E_max", values["E_max"])
+        low = int(sec.get("fitted_min_experts", integer, default=1))
+        high = int(sec.get("fitted_max_experts", integer, default=32))
+        if high < low:
+            self.fail(sec.key("fitted_max_experts"), f"at least fitted_min_experts ({low})", high)
+        law = JointMoELaw(**values, name=sec.text("name", default="explicit joint MoE law"),
+                          source=sec.text("source", default=self.source or "explicit constants"),
+                          fitted=self.fitted_range(sec), fitted_experts=(low, high))
+        self._member(law, 1, sec.key("alpha"))
+        return law
+
+    def _member(self, law: JointMoELaw, experts: int, key: str):
+        """The Chinchilla law of ``experts`` experts, or a failure at ``key`` when its loss
+        does not fall with N and D there (exponents −(α + γ·ln Ê), −(β + ζ·ln Ê) in (0, 5])."""
+        import math
+        log_Eh = math.log(law.transformed_experts(experts))
+        exps = (-(law.alpha + law.gamma * log_Eh), -(law.beta + law.zeta * log_Eh))
+        try:
+            if not all(0 < e <= 5 for e in exps):
+                raise ValueError
+            return law.at(experts)
+        except (ValueError, OverflowError):
+            self.fail(key, f"a joint law whose loss falls with N and D at E = {experts} (its exponents "
+                      "-(alpha + gamma·ln Ê) and -(beta + zeta·ln Ê) in (0, 5] and its constants finite)",
+                      found_text=f"found {exps[0]:.4g} and {exps[1]:.4g}")
 
     def _experts(self, sec: Section) -> tuple[int, ...]:
         value = sec.table.get("experts", 1)

@@ -20,7 +20,7 @@ from ..model.hardware import CATALOGUE
 from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS
 from ..model.presets import PRESETS
 from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR
-from ..model.moe import DEFAULT_EXPERT_SHARE
+from ..model.moe import DEFAULT_EXPERT_SHARE, JOINT_FORM
 from .keys import Key, Table
 from .schema import BYTES_PER_PARAM, OBJECTIVES
 
@@ -67,6 +67,31 @@ REGISTRY: tuple[Key | Table, ...] = (
                             "given here are laid over it.", example='"law.toml"'),
     Key("law.samples", "path", "A CSV of bootstrap laws (`lifeopt fit --samples`): the plan is reported under "
                                "the law's uncertainty.", example='"law_samples.csv"'),
+    # the joint dense/MoE law by its constants (Ludziejewski et al. 2025, eq. 4 and Table 3;
+    # `lifeopt fit` of runs with an experts column writes them): alpha and beta are shared
+    Key("law.form", "choice", 'The form of a law given by its constants: "joint_moe" for the joint dense/MoE law '
+                              "of Ludziejewski et al. 2025 (with a, b, c, alpha, beta, delta, gamma, omega, zeta, "
+                              "E_start, E_max).", choices=(JOINT_FORM,), default="the Chinchilla form",
+        example=f'"{JOINT_FORM}"'),
+    Key("law.a", "number", "Joint law: the parameter term's coefficient.", example="35.91"),
+    Key("law.b", "number", "Joint law: the data term's coefficient.", example="35.98"),
+    Key("law.c", "number", "Joint law: the irreducible loss.", "nats", example="1.3637"),
+    Key("law.delta", "number", "Joint law: the experts' power on the parameter term (signed).", example="-0.2285",
+        positive=False),
+    Key("law.gamma", "number", "Joint law: ln Ê's change of the parameter exponent (signed).", example="0.0098",
+        positive=False),
+    Key("law.omega", "number", "Joint law: the experts' power on the data term (signed).", example="0.5529",
+        positive=False),
+    Key("law.zeta", "number", "Joint law: ln Ê's change of the data exponent (signed).", example="-0.0259",
+        positive=False),
+    Key("law.E_start", "number", "Joint law: where the transformed expert count starts to bend.", "experts",
+        example="2.0732"),
+    Key("law.E_max", "number", "Joint law: the expert count the transform saturates at (above E_start).", "experts",
+        example="290.4521"),
+    Key("law.fitted_min_experts", "integer", "Joint law: fewest experts of the runs fitted.", "experts",
+        default="1", example="1"),
+    Key("law.fitted_max_experts", "integer", "Joint law: most experts of the runs fitted: plans beyond are flagged.",
+        "experts", default="32", example="32"),
     # ---- [target]
     Table("target", "The quality to reach (exactly one of loss, reference, error); required unless "
                     'minimize = "loss".'),

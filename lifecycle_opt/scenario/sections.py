@@ -16,12 +16,13 @@ from ..model import hardware as hw_catalogue
 from ..model.constants import DAYS_PER_MONTH
 from ..model.costs import Demand, InferenceHardware, TrainingHardware
 from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, FittedRange, KaplanLaw
+from ..model.moe import JOINT_FORM
 from ..model.presets import PRESETS, preset
 from ..model.units import (parse_bandwidth, parse_bytes, parse_count, parse_flop_rate, parse_flops,
                            parse_money)
 from .files import read_toml
 from .finance_section import FINANCE_KEYS, FinanceReader
-from .quality import DOWNSTREAM_SECTION_KEYS, MOE_KEYS, QUANTISATION_KEYS, QualityReader
+from .quality import DOWNSTREAM_SECTION_KEYS, JOINT_LAW_KEYS, MOE_KEYS, QUANTISATION_KEYS, QualityReader
 from .fields import Section, fraction, in_days, integer, number
 from .registry import keys_of
 from .samples import read_samples
@@ -134,6 +135,12 @@ class SectionReader(FinanceReader, QualityReader):
         return Robust(probability, int(count))
 
     def law(self, sec: Section):
+        joint_keys = [k for k in JOINT_LAW_KEYS if sec.has(k)]
+        if sec.has("form"):                      # a joint dense/MoE law: its dense member (as the preset)
+            return self.joint_table(sec).at(1)
+        if joint_keys:
+            self.fail(sec.key(joint_keys[0]), f'form = "{JOINT_FORM}" with it (a constant of the joint MoE law)',
+                      sec.table[joint_keys[0]])
         consts = [k for k in ("E", "A", "B", "alpha", "beta") if sec.has(k)]
         kaplan = [k for k in ("Nc", "Dc", "alpha_N", "alpha_D") if sec.has(k)]
         if sec.has("preset"):
@@ -153,14 +160,7 @@ class SectionReader(FinanceReader, QualityReader):
                 close = difflib.get_close_matches(name, PRESETS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.fail("law.preset", f"one of {', '.join(PRESETS)}", found_text=f"found {name!r}{hint}")
-        fitted = None
-        if any(sec.has(k) for k in ("fitted_min_params", "fitted_max_params", "fitted_max_tokens",
-                                    "fitted_max_flops")):
-            fitted = FittedRange(min_params=sec.get("fitted_min_params", parse_count),
-                                 max_params=sec.get("fitted_max_params", parse_count),
-                                 max_tokens=sec.get("fitted_max_tokens", parse_count),
-                                 max_flops=sec.get("fitted_max_flops", parse_flops),
-                                 note=f"fit ({sec.text('method', default='user')})")
+        fitted = self.fitted_range(sec)
         source = sec.text("source", default=self.source or "explicit constants")
         sec.text("method")
         if kaplan:
@@ -183,6 +183,17 @@ class SectionReader(FinanceReader, QualityReader):
                              beta=sec.get("beta", number, upper=5.0),
                              name=sec.text("name", default="explicit law"), source=source,
                              fitted=fitted)
+
+    def fitted_range(self, sec: Section) -> FittedRange | None:
+        """The range of runs a [law] table says it was fitted on, or None."""
+        if not any(sec.has(k) for k in ("fitted_min_params", "fitted_max_params", "fitted_max_tokens",
+                                        "fitted_max_flops")):
+            return None
+        return FittedRange(min_params=sec.get("fitted_min_params", parse_count),
+                           max_params=sec.get("fitted_max_params", parse_count),
+                           max_tokens=sec.get("fitted_max_tokens", parse_count),
+                           max_flops=sec.get("fitted_max_flops", parse_flops),
+                           note=f"fit ({sec.text('method', default='user')})")
 
     # ---- [data]
     def data(self, sec: Section | None, law) -> DataLimits:
