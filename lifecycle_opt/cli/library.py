@@ -120,7 +120,7 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     from ..fit.machine import check_workers
     from ..fit.parametric import check_bootstrap
     from ..fit.runs import read_runs
-    from .fitting import Progress, constraints_from, fit_joint_runs, fit_runs, select_runs, starts_from
+    from .fitting import Progress, fit_runs, select_runs
 
     check_outputs(force, output, samples, plot_path)
     check_workers(workers)
@@ -132,12 +132,11 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
                "--compare": compare}
     if simulate_law is not None or design is not None or noise is not None:
         _refuse(options, "--simulate")
-        _refuse_with_simulate({"-o": output, "--samples": samples, "--plot": plot_path, "--bootstrap": resamples,
-                               "--drop-highest-loss": drop, "--min-tokens-per-param": min_ratio,
-                               "--max-tokens-per-param": max_ratio, "--polish": polish, "--workers": workers,
-                               "--approach": None if approach == "3" else approach, "--experts-column": experts_column,
-                               "--fit-expert-transform": fit_transform})
-        _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt)
+        _simulate(runs, simulate_law, design, noise, simulations, seed, columns, fit_loss, delta, fmt, {
+            "-o": output, "--samples": samples, "--plot": plot_path, "--bootstrap": resamples, "--drop-highest-loss": drop,
+            "--min-tokens-per-param": min_ratio, "--max-tokens-per-param": max_ratio, "--polish": polish,
+            "--workers": workers, "--approach": None if approach == "3" else approach,
+            "--experts-column": experts_column, "--fit-expert-transform": fit_transform})
         return
     if runs is None:
         raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
@@ -152,21 +151,12 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
         return
     objective = _fit_objective(fit_loss, delta)
     _check_likelihood_options(likelihood, compare, fit_loss, delta, polish)
-    constraints = constraints_from(base, tie, fix_e)
-    if samples and base is not None:
-        raise ScenarioError("--samples", "no --base (the base law is fixed: there are no bootstrap laws to "
-                            "write)", samples)
-    starts, r_starts = starts_from(starts_path, constraints)
+    constraints, starts, r_starts = _constraints_and_starts(base, tie, fix_e, samples, starts_path)
     read = read_runs(runs, columns)
     show = Progress(sys.stderr.isatty() if progress is None else progress)
     if read.experts is not None:
-        _refuse({**options, "--polish": polish, "--samples": samples}, "an experts column",
-                "the joint MoE law is fitted as Ludziejewski et al. 2025 did")
-        free = 11 if fit_transform else 9
-        data = select_runs(read, min_ratio, max_ratio, drop, free, free + 1)
-        check_bootstrap(resamples, len(data))
-        outcome = fit_joint_runs(data, objective=objective, fit_transform=fit_transform, workers=workers,
-                                 resamples=resamples, seed=seed, progress=show)
+        outcome = _fit_joint(read, {**options, "--polish": polish, "--samples": samples}, fit_transform, objective,
+                             (min_ratio, max_ratio, drop), resamples, seed, workers, show)
     else:
         if fit_transform:
             raise ScenarioError("--fit-expert-transform", "runs with an experts column (E_start and E_max belong "
@@ -180,6 +170,23 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
     click.echo(_json(outcome.document()) if fmt == "json" else outcome.text(), nl=fmt == "json")
 
 
+def _fit_joint(read, options: dict, fit_transform: bool, objective, cuts, resamples, seed, workers, show):
+    """The joint MoE fit of runs with an experts column (:func:`.fitting.fit_joint_runs`),
+    after refusing the options of the Chinchilla-form fit (weights and an error column
+    apply to both)."""
+    from ..fit.parametric import check_bootstrap
+    from .fitting import fit_joint_runs, select_runs
+
+    _refuse({k: v for k, v in options.items() if k not in ("--weight-column", "--error-column")},
+            "an experts column", "an option of the Chinchilla-form fit; the joint law's 95 % intervals go in the "
+            "report and the law file")
+    free = 11 if fit_transform else 9
+    data = select_runs(read, *cuts, free, free + 1)
+    check_bootstrap(resamples, len(data))
+    return fit_joint_runs(data, objective=objective, fit_transform=fit_transform, workers=workers,
+                          resamples=resamples, seed=seed, progress=show)
+
+
 def _refuse_with_simulate(options: dict) -> None:
     """ScenarioError for an option ``--simulate`` would leave unused: a simulation fits
     many noisy copies of a design, not one law, and writes no file."""
@@ -189,6 +196,17 @@ def _refuse_with_simulate(options: dict) -> None:
                    "json prints what the copies recover" if flag in ("-o", "--samples", "--plot")
                    else f"{flag} is an option of the fit of a file of runs")
             raise ScenarioError(flag, f"no {flag} with --simulate ({why})", value)
+
+
+def _constraints_and_starts(base, tie, fix_e, samples, starts_path):
+    """(Constraints, starts, repetition starts) of the options."""
+    from .fitting import constraints_from, starts_from
+
+    constraints = constraints_from(base, tie, fix_e)
+    if samples and base is not None:
+        raise ScenarioError("--samples", "no --base (the base law is fixed: there are no bootstrap laws to "
+                            "write)", samples)
+    return (constraints, *starts_from(starts_path, constraints))
 
 
 def _refuse(options: dict, mode: str, why: str = "it fits a file of final losses") -> None:
@@ -244,8 +262,10 @@ def _write_fit(outcome, output, samples, plot_path, force) -> None:
         click.echo(f"wrote {path}", err=True)
 
 
-def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_loss, delta, fmt) -> None:
-    """`lifeopt fit --simulate LAW --noise RATE --design FILE`: what a design of runs recovers."""
+def _simulate(runs, law_name, design, noise, simulations, seed, columns, fit_loss, delta, fmt, unused) -> None:
+    """`lifeopt fit --simulate LAW --noise RATE --design FILE`: what a design of runs recovers
+    (``unused``: the options it refuses, flag → value)."""
+    _refuse_with_simulate(unused)
 
     from ..fit.runs import number_text, read_runs
     from ..fit.simulate import simulate_design
