@@ -242,7 +242,7 @@ def _drawn(fig):
 def test_the_legend_is_whole_within_the_figure(name):
     """The README's serving figure had its legend cut at both sides (two columns of long
     labels, wider than the figure): long labels wrap, and columns drop until it fits."""
-    fig = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / name)])
+    fig = plan_figure(list(example_plans(name)))
     renderer = _drawn(fig)
     box, page = fig.legends[0].get_window_extent(renderer), fig.bbox
     assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, name
@@ -258,7 +258,7 @@ def _money_value(text):
 def test_contour_labels_of_a_panel_share_one_scale(name):
     """compare_demand's first panel mixed '$970,930' and '$1.94M': each panel's labels now
     have one suffix (or none), and each reads as its contour's level to its last digit."""
-    fig = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / name)])
+    fig = plan_figure(list(example_plans(name)))
     _drawn(fig)
     for ax in fig.axes:
         labels = [t.get_text() for t in ax.texts if t.get_gid() == "contour_label"]
@@ -284,7 +284,7 @@ def test_money_and_count_axes_read_in_human_units():
         assert text.startswith("$") and "10^" not in text, text
     for text in _tick_texts(size.yaxis) + _tick_texts(size.xaxis):
         assert text[-1] in "kMBTP" or text.isdigit(), text
-    plane = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / "chat_assistant.toml")])
+    plane = plan_figure(list(example_plans("chat_assistant.toml")))
     _drawn(plane)
     assert {"10B", "100B"} <= set(_tick_texts(plane.axes[0].xaxis))
     assert {"1T", "10T"} <= set(_tick_texts(plane.axes[0].yaxis))
@@ -296,7 +296,7 @@ def test_published_models_names_sit_by_their_own_dots():
     few pixels apart (Chinchilla, LLaMA 65B) counting as one place."""
     from lifecycle_opt.outputs.plots import dot_distances
     from lifecycle_opt.outputs.reports import REFERENCE_MODELS
-    fig = plan_figure([(s, solve(s)) for s in load_scenarios(EXAMPLES / "compare_demand.toml")])
+    fig = plan_figure(list(example_plans("compare_demand.toml")))
     renderer = _drawn(fig)
     names = [name for name, _, _ in REFERENCE_MODELS]
     for ax in fig.axes:
@@ -313,8 +313,7 @@ def test_overlapping_limits_both_show():
     """small_corpus.toml: the epochs cap and the training deadline forbid overlapping
     regions; each is hatched in its own direction and colour (a tint of each blended into
     grey before), and in a sweep each binding limit shades its own strip."""
-    s = load_scenarios(EXAMPLES / "small_corpus.toml")[0]
-    fig = plan_figure([(s, solve(s))])
+    fig = plan_figure(list(example_plans("small_corpus.toml")))
     shades = [c for c in fig.axes[0].get_children() if str(c.get_gid()).startswith("shade:")]
     assert len(shades) == 2
     hatches = [tuple(c.hatches) for c in shades]
