@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.hardware", "model.serving", "model.costs", "model.finance", "model.quantisation",
+    "model.constants", "model.units", "model.posynomial", "model.laws", "model.downstream", "model.moe", "model.presets", "model.architecture", "model.hardware", "model.serving", "model.calibration", "model.costs", "model.finance", "model.quantisation",
     "scenario.schema", "scenario.fields", "scenario.keys", "scenario.registry", "scenario.reading", "scenario.files", "scenario.samples", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
     "solvers.roots", "solvers.slsqp", "solvers.barrier", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
@@ -21,9 +21,9 @@ ORDER = [
     "plan.serving_plan", "plan.cautions", "plan.rows", "plan.frames", "plan.solution", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_plan", "plan.sweep_table", "plan.sweep_result", "plan.sweep_rows", "plan.evaluation",
     "execution.local", "execution.cluster", "execution.dask_client", "execution.sweeps",
-    "fit.runs", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.identify", "fit.objective", "fit.machine", "fit.terms", "fit.parametric", "fit.joint", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
-    "outputs.serving_report", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.figure_text", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots", "outputs.key_reference",
-    "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.scenarios", "cli.__main__",
+    "fit.runs", "fit.calibration", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.identify", "fit.objective", "fit.machine", "fit.terms", "fit.parametric", "fit.joint", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
+    "outputs.serving_report", "outputs.serving_calibration", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.figure_text", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots", "outputs.key_reference",
+    "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.serving", "cli.scenarios", "cli.__main__",
 ]
 STAGES = ["errors", "model", "scenario", "problem", "solvers", "plan", "execution", "fit", "outputs", "cli"]
 

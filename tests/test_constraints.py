@@ -20,7 +20,7 @@ from lifecycle_opt import evaluate, solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import LifecycleError
 from lifecycle_opt.model.posynomial import monomial
-from lifecycle_opt.problem.constraints import Cap, Floor, ParamCap, RatioFloor, SpendCap
+from lifecycle_opt.problem.constraints import Cap, EfficiencyCap, Floor, ParamCap, RatioFloor, SpendCap
 from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import load_scenario, scenario_from_dict
 
@@ -159,10 +159,14 @@ def test_the_loss_target_is_priced_per_nat(seed):
     assert b.shadow_price == pytest.approx(_finite_difference(raw, "target.loss", target), rel=AGREE)
 
 
-@pytest.mark.parametrize("key, value", [("serving.tpot_ms", 6.0), ("serving.max_batch", 256.0),
-                                        ("serving.bandwidth_efficiency", 0.8)])
-def test_serving_constraints_are_priced_in_their_setting(key, value):
+@pytest.mark.parametrize("key, value, changes", [
+    ("serving.tpot_ms", 30.0, {}), ("serving.max_batch", 64.0, {"serving.tpot_ms": 60.0}),
+    # the decode step's memory time at η_m, beside parts η_m does not change (prompts, links)
+    ("serving.bandwidth_efficiency", 0.779, {"serving.bandwidth_efficiency": 0.779})])
+def test_serving_constraints_are_priced_in_their_setting(key, value, changes):
     raw = copy.deepcopy(load_scenario(EXAMPLES / "serving_slo.toml").raw)
+    for k, v in {key: value, **changes}.items():
+        raw = _set(raw, k, v)
     sol = solve(scenario_from_dict(raw))
     b = {b.key: b for b in sol.binding}[key]
     assert b.setting == value
@@ -285,7 +289,7 @@ def test_every_constraint_of_every_example_knows_its_unit():
         except LifecycleError:
             continue                                   # compare_demand holds several scenarios
         for c in problem.constraints:
-            assert isinstance(c, (Cap, Floor)) or c.is_loss, c
+            assert isinstance(c, (Cap, Floor, EfficiencyCap)) or c.is_loss, c
             assert c.unit, (path.name, c.name)
 
 

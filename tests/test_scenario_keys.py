@@ -154,13 +154,33 @@ def test_check_summarises_what_the_scenario_asks():
 
 
 def test_a_new_key_slots_in(monkeypatch):
-    """A key added to the registry (as [serving.architecture] will be) is allowed by the
-    reader's table and shown in the reference and the schema, with nothing else to change."""
+    """A key added to the registry (as [serving.architecture] was) is allowed by the reader's
+    table and shown in the reference and the schema, with nothing else to change."""
     import lifecycle_opt.scenario.registry as registry
-    extra = (Table("serving.architecture", "An exact model shape."),
-             Key("serving.architecture.layers", "integer", "Layers.", example="80"))
+    extra = (Table("serving.speculation", "Speculative decoding."),
+             Key("serving.speculation.draft_tokens", "integer", "Tokens drafted a step.", example="4"))
     monkeypatch.setattr(registry, "REGISTRY", registry.REGISTRY + extra)
     monkeypatch.setattr(registry, "_BY_PATH", {e.path: e for e in registry.REGISTRY})
-    assert "architecture" in keys_of("serving") and keys_of("serving.architecture") == ("layers",)
-    assert "layers" in json_schema()["properties"]["serving"]["properties"]["architecture"]["properties"]
-    assert entry("serving.architecture.layers").unit == ""
+    assert "speculation" in keys_of("serving") and keys_of("serving.speculation") == ("draft_tokens",)
+    assert "draft_tokens" in json_schema()["properties"]["serving"]["properties"]["speculation"]["properties"]
+    assert entry("serving.speculation.draft_tokens").unit == ""
+
+
+def test_a_table_a_name_may_stand_for():
+    """[serving.architecture] or a preset's name in its place: both read by the reader, the
+    check and the schema; a name no preset has refused by all three (the preset list of
+    model/architecture.py)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft7Validator(json_schema())
+    good = _toml(ROOT / "examples" / "serving_slo.toml")
+    for value, ok in (("llama-2-70b", True), ({"preset": "llama-2-70b"}, True), ("llama-2-71b", False),
+                      (70, False)):
+        data = _with(good, "serving.architecture", value)
+        assert (not list(validator.iter_errors(data))) == ok and (not problems(data)) == ok, value
+        if ok:
+            assert scenario_from_dict(data).serving.architecture.params == 68_976_648_192
+        else:
+            with pytest.raises(ScenarioError, match="serving.architecture"):
+                scenario_from_dict(data)
+    (bad,) = problems(_with(good, "serving.architecture", "llama2-70b"))
+    assert "did you mean 'llama-2-70b'" in str(bad)

@@ -5,7 +5,7 @@ Every lifecycle_opt error becomes a one-line message on stderr and its exit code
 """
 from __future__ import annotations
 
-__all__ = ["main", "cli", "plans", "library", "scenarios"]
+__all__ = ["main", "cli", "plans", "library", "scenarios", "serving"]
 
 from .app import cli, main
-from . import library, plans, scenarios   # importing them registers their commands on the group
+from . import library, plans, scenarios, serving   # importing them registers their commands on the group

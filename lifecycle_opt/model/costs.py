@@ -69,7 +69,8 @@ class InferenceHardware:
 
     peak_flops [FLOP/s]; prefill_mfu and decode_mfu [0–1] (the MFU serving model);
     price_per_gpu_hour [$ / GPU-hour]. memory_bytes [bytes] per GPU, for limits derived from
-    serving memory; bandwidth [bytes/s] of its HBM, for the roofline serving model.
+    serving memory; bandwidth [bytes/s] of its HBM, link_bandwidth [bytes/s, one direction]
+    and link_latency [s] of its GPU-to-GPU links, for the roofline serving model.
     """
 
     gpu: str
@@ -80,6 +81,8 @@ class InferenceHardware:
     price_per_gpu_hour: float | None = None
     memory_bytes: float | None = None
     bandwidth: float | None = None
+    link_bandwidth: float | None = None
+    link_latency: float | None = None
 
 
 
@@ -211,12 +214,16 @@ class CostModel:
     def inference_gpu_seconds(self) -> Posynomial | None:
         """GPU-seconds of serving the demand; None without inference hardware (or prices
         nothing to serve: an empty posynomial). MFU model: 2·N per prompt token at the
-        prefill MFU, per generated token at the decode MFU; roofline model: the prefill's
-        compute time and G·t/B per generated token."""
+        prefill MFU, per generated token at the decode MFU; roofline model: G·t/B per
+        generated token, the step t including its share of the prompts' prefill (prompts
+        alone, without generated tokens: their prefill compute)."""
         d, i, r = self.demand, self.inference, self.serving
         if r is not None:
-            return (r.prefill_gpu_seconds_terms().scaled(d.input_tokens)
-                    + r.decode_gpu_seconds_terms().scaled(d.output_tokens))
+            if d.output_tokens > 0:
+                # continuous batching: each step prefills its share of the prompts, ρ per
+                # generated token, so G·t/B prices both (docs/model.md §8)
+                return r.decode_gpu_seconds_terms().scaled(d.output_tokens)
+            return r.prefill_gpu_seconds_terms().scaled(d.input_tokens)
         if i is None:
             return None if d.tokens else Posynomial(())
         per_param = INFER_FLOPS_PER_PARAM_TOKEN / i.peak_flops

@@ -58,6 +58,9 @@ class Posynomial:
             if not t[0] > 0:
                 raise ValueError(f"a posynomial's coefficients are positive, got {t[0]!r}")
         object.__setattr__(self, "terms", kept)
+        # (log c, V) per number of variables, built once: the solvers evaluate a constraint
+        # thousands of times
+        object.__setattr__(self, "_log_parts", {})
 
     # ---- building
     def __add__(self, other: "Posynomial") -> "Posynomial":
@@ -131,11 +134,15 @@ class Posynomial:
 
     def log_parts(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(log c, V): log P = log Σ exp(log c_k + V_k·z) over the first ``n`` variables."""
+        parts = self._log_parts.get(n)
+        if parts is not None:
+            return parts
         if self.dimension > n:
             raise ValueError(f"a posynomial in {VARIABLES[:self.dimension]} evaluated over {VARIABLES[:n]}")
         c = np.array([t[0] for t in self.terms])
         V = np.array([t[1:n + 1] for t in self.terms], dtype=float).reshape(len(self.terms), n)
-        return np.log(c), V
+        parts = self._log_parts[n] = (np.log(c), V)
+        return parts
 
 
 def monomial(c: float, **exponents: float) -> Posynomial:

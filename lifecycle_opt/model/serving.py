@@ -1,63 +1,131 @@
-"""The roofline serving model: what a served token costs from the GPU up (docs/model.md §8).
+"""The roofline serving model: what a served token costs from the GPU up, true to measured
+serving (docs/model.md §8).
 
-A decode step of a replica of G tensor-parallel GPUs holding B sequences of mean context
-S reads every weight and the whole KV cache from HBM once and does 2·N + 4·n_layer·d_model·S
-FLOP per sequence; it takes the longer of its compute time and its memory time. The time
-per output token (TPOT) is that step; each step emits B tokens, so a generated token costs
-G·t/B GPU-seconds. A prompt is prefilled compute-bound; its time is the time to first
-token (TTFT). Weights and cache must fit the replica's memory.
+A replica of G tensor-parallel GPUs decodes B sequences of mean context S by steps; under
+continuous batching with chunked prefill (vLLM's and TensorRT-LLM's default scheduling:
+each step's token budget takes the decode tokens and a chunk of waiting prompts), a step
+also prefills the prompts of the requests that replace finished ones, ρ prompt tokens per
+generated token on average. One step takes
 
-Every formula is written once, here, as a posynomial in the variables of
-:data:`~.posynomial.VARIABLES` (N, D, B, G, t): the solver optimises these very terms and every report
-evaluates them with :meth:`~.posynomial.Posynomial.value`. Sources: Kaplan et al. 2020 eq. 2.1 (N ≈
-12·n_layer·d_model², the shape); Chowdhery et al. 2022 (PaLM) app. B (attention FLOP
-4·n_layer·d_model per token of context); Pope et al. 2022, arXiv 2211.05102 (memory- and
-compute-bound decode, the KV cache, latency against cost).
+    t = max(decode compute, decode memory) + prefill share + links
+
+* decode compute: B·(2 FLOP per weight read + 4·layers·d_model·S attention FLOP)
+  / (G·peak·η_c), peak that of the arithmetic dtype;
+* decode memory: (weights read·b_w + B·S·KV bytes read per token) / (G·bandwidth·η_m),
+  the weights and the cache in their own dtypes; a decode kernel that reads a KV head once
+  per query head of its group reads the cache (1 + ξ·(group − 1)) times (ξ = kv_reread);
+* prefill share: B·ρ·(2 FLOP per weight + 2·layers·d_model·P)/(G·peak·η_c): a generated
+  token waits for its share of the prompts' compute;
+* links: 2·layers all-reduces per step (Megatron layout), each the link latency plus the
+  engine's overhead per collective λ_o plus a ring's 2·(G−1)/G of the step's activations
+  (its B·(1 + ρ) tokens × d_model × 2 bytes) over one direction of the links at η_l.
+
+The step is the time per output token (TPOT) and emits B tokens, so a generated token
+costs G·t/B GPU-seconds, its share of prefill included. A prompt alone takes the longer of
+its compute and one read of the weights, plus its all-reduces and a fixed overhead per
+layer of a prefill pass τ (launches that decode, captured in CUDA graphs, does not pay):
+the time to first token (TTFT), queueing aside. Weights, and the KV cache of B sequences
+at the mean context S (paged: half a block of rounding a sequence), fit G·M·u; one
+sequence at ``max_context_tokens`` must fit too.
+
+Every formula is written once, here, as a posynomial in (N, D, B, G, t)
+(:mod:`.posynomial`) for one replica size: the solver optimises these very terms and
+every report evaluates them. The shape enters through
+:class:`~.architecture.ShapeTerms` (exact counts). Sources: Pope et al. 2022, arXiv
+2211.05102 (memory- and compute-bound decode, the KV cache); Chowdhery et al. 2022 (PaLM)
+app. B (attention FLOP); Shoeybi et al. 2019, arXiv 1909.08053 (tensor-parallel
+all-reduces); Agrawal et al. 2024, SARATHI-Serve, arXiv 2403.02310 (chunked prefill);
+Kwon et al. 2023, vLLM, arXiv 2309.06180 (paged KV cache, 16-token blocks).
 """
 from __future__ import annotations
 
-__all__ = ["Roofline", "ServingPoint", "DECODE_GPU_SECONDS"]
+__all__ = ["Roofline", "ServingPoint", "Efficiencies", "Parts", "Times", "assemble", "serving_point",
+           "DEFAULT_EFFICIENCIES", "BOUND_EFFICIENCIES", "DECODE_GPU_SECONDS", "ACTIVATION_BYTES",
+           "ATTENTION_FLOPS", "combine_step"]
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .constants import INFER_FLOPS_PER_PARAM_TOKEN
+from .architecture import FLOPS_PER_WEIGHT, Architecture, ShapeFamily, ShapeTerms
 from .posynomial import Posynomial, monomial
 
-#: attention FLOP per layer-width per token of context: 2 (QK^T) + 2 (AV), forward (PaLM app. B)
+#: attention FLOP per layer·d_model per token of context in decode: 2 (QK^T) + 2 (AV),
+#: forward (PaLM app. B); a prompt attends on average to half of itself, 2 per token
 ATTENTION_FLOPS = 4.0
-#: a K and a V vector per layer per token of context
-KV_VECTORS = 2.0
-#: parameters per layer-width² of a dense decoder (Kaplan et al. 2020, eq. 2.1)
-PARAMS_PER_LAYER_WIDTH2 = 12.0
+#: bytes of an activation value moved by an all-reduce (16-bit activations)
+ACTIVATION_BYTES = 2.0
 #: GPU-seconds of one generated token: a step of t seconds on G GPUs emits B tokens, G·t/B
 DECODE_GPU_SECONDS = monomial(1.0, B=-1.0, G=1.0, t=1.0)
+
+
+@dataclass(frozen=True)
+class Efficiencies:
+    """What a serving engine reaches of the hardware (docs/model.md §8).
+
+    compute η_c, bandwidth η_m, link η_l [0–1]: shares of peak FLOP/s, HBM bandwidth and
+    link bandwidth; collective_overhead λ_o [s]: each all-reduce's cost beyond the link's
+    latency (launch, synchronisation); kv_reread ξ [0–1]: 0 when decode attention reads each
+    KV head once (grouped kernels), 1 when once per query head; prefill_overhead τ [s per
+    layer of a prefill pass]."""
+
+    compute: float
+    bandwidth: float
+    link: float = 1.0
+    collective_overhead: float = 0.0
+    kv_reread: float = 0.0
+    prefill_overhead: float = 0.0
+
+    NAMES = ("compute", "bandwidth", "link", "collective_overhead", "kv_reread", "prefill_overhead")
+
+    def as_dict(self) -> dict:
+        return {n: getattr(self, n) for n in self.NAMES}
+
+
+#: the defaults: every efficiency fitted to 127 published measurements at once, each row
+#: weighted alike (benchmarks/fit_serving_defaults.py): the TensorRT-LLM performance tables
+#: v0.5, v0.6.1 and v0.17 in docs/serving_measurements.csv with their sources, and the
+#: project's shared sample (TensorRT-LLM v0.5, v0.6.1, v1.0; NVIDIA NIM v1.8.0; a
+#: FasterTransformer benchmark). Median speed ratio 0.985, 98 % within 0.67–1.5 (docs/model.md §8)
+DEFAULT_EFFICIENCIES = Efficiencies(compute=0.609, bandwidth=0.779, link=0.470, collective_overhead=60.8e-6,
+                                    kv_reread=0.103, prefill_overhead=141e-6)
+#: the best the hardware allows: efficiency 1 everywhere, no overheads (``lifeopt calibrate --bound``)
+BOUND_EFFICIENCIES = Efficiencies(compute=1.0, bandwidth=1.0, link=1.0)
+
+
+def combine_step(compute, memory, prefill, links):
+    """The decode step from its parts [s]: the longer of compute and memory, then the
+    prefill share and the links (arrays broadcast)."""
+    return np.maximum(compute, memory) + prefill + links
 
 
 @dataclass(frozen=True)
 class ServingPoint:
     """How a model of N parameters is served: B sequences on a replica of G GPUs.
 
-    batch [sequences], replica_gpus [GPUs]; compute_seconds and memory_seconds: the two
-    times of one decode step [s]; ttft_seconds: prefill of one prompt [s] (None without a
-    prompt length); memory_bytes: weights plus KV cache held per replica [bytes]."""
+    batch [sequences], replica_gpus [GPUs]; the parts of one decode step [s]: compute_seconds
+    and memory_seconds (decode), prefill_seconds (the share of prompts), link_seconds
+    (all-reduces); ttft_seconds: one prompt alone [s]; memory_bytes: weights plus the KV cache
+    held per replica [bytes]."""
 
     batch: float
     replica_gpus: float
     compute_seconds: float
     memory_seconds: float
+    prefill_seconds: float
+    link_seconds: float
     ttft_seconds: float
     memory_bytes: float
 
     @property
     def step_seconds(self) -> float:
         """Time per output token (TPOT): the decode step [s]."""
-        return max(self.compute_seconds, self.memory_seconds)
+        return float(combine_step(self.compute_seconds, self.memory_seconds, self.prefill_seconds,
+                                  self.link_seconds))
 
     @property
     def bound(self) -> str:
-        """"memory" or "compute": which time sets the step."""
+        """"memory" or "compute": which time sets the decode part of the step."""
         return "compute" if self.compute_seconds > self.memory_seconds else "memory"
 
     @property
@@ -70,21 +138,97 @@ class ServingPoint:
 
     @property
     def decode_gpu_seconds_per_token(self) -> float:
-        """GPU-seconds of one generated token, G·t/B [s] (the solver's very term)."""
+        """GPU-seconds of one generated token, G·t/B, its prefill share included [s]."""
         return float(DECODE_GPU_SECONDS.value(1.0, B=self.batch, G=self.replica_gpus, t=self.step_seconds))
+
+
+def _product(p: Posynomial, q: Posynomial) -> Posynomial:
+    """p·q, term by term."""
+    return Posynomial(tuple((c1 * c2, *(a + b for a, b in zip(e1, e2)))
+                            for c1, *e1 in p.terms for c2, *e2 in q.terms))
+
+
+def _k(x, k: float):
+    """k·x for a posynomial or a number (or an array)."""
+    return x.scaled(k) if isinstance(x, Posynomial) else x * k
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The parts of a decode step and of a prompt alone at efficiency 1, as posynomials in
+    (N, D, B, G, t) (:meth:`Roofline.parts`) or as their values at a point (:meth:`at`):
+
+    compute: B·(decode FLOP)/(G·peak); weights: weights read/(G·bandwidth); kv: B·S·(KV
+    held per token)/(G·bandwidth), and kv_grouped the same times the query heads per KV
+    head; prefill: B·ρ·(prefill FLOP per token)/(G·peak); allreduces: of a step;
+    link_bytes: a step's all-reduce traffic at the full link bandwidth; first_compute:
+    P·(prefill FLOP per token)/(G·peak); first_allreduces, first_link_bytes: a prompt's;
+    layers [–]. Times in seconds. How the efficiencies enter is :func:`assemble`."""
+
+    compute: object
+    weights: object
+    kv: object
+    kv_grouped: object
+    prefill: object
+    allreduces: object
+    link_bytes: object
+    first_compute: object
+    first_allreduces: object
+    first_link_bytes: object
+    layers: object
+
+    def at(self, N, B=1.0, G=1.0) -> "Parts":
+        """Every part evaluated at (N, B, G) (arrays broadcast)."""
+        return Parts(*(p.value(N, B=B, G=G) for p in self.__dict__.values()))
+
+
+@dataclass(frozen=True)
+class Times:
+    """The times of a step and of a prompt alone at given efficiencies [s] (posynomials or
+    numbers): compute and memory of decode, the prompts' share (prefill), the all-reduces
+    (links), and a prompt alone: first_compute and first_memory, each with its links and
+    the prefill pass's overhead."""
+
+    compute: object
+    memory: object
+    prefill: object
+    links: object
+    first_compute: object
+    first_memory: object
+
+
+def assemble(parts: Parts, e: Efficiencies, link_latency: float) -> Times:
+    """How the engine's efficiencies turn the parts into times (the one home of it):
+    compute parts over η_c, bandwidth parts over η_m (the cache read 1 + ξ·(group − 1)
+    times), link bytes over η_l, each all-reduce the link latency over η_l plus λ_o, and
+    τ per layer of a prefill pass."""
+    per_allreduce = link_latency / e.link + e.collective_overhead
+    links = _k(parts.allreduces, per_allreduce) + _k(parts.link_bytes, 1.0 / e.link)
+    first_links = (_k(parts.first_allreduces, per_allreduce) + _k(parts.first_link_bytes, 1.0 / e.link)
+                   + _k(parts.layers, e.prefill_overhead))
+    return Times(compute=_k(parts.compute, 1.0 / e.compute),
+                 memory=_k(parts.weights + _k(parts.kv, 1.0 - e.kv_reread) + _k(parts.kv_grouped, e.kv_reread),
+                           1.0 / e.bandwidth),
+                 prefill=_k(parts.prefill, 1.0 / e.compute), links=links,
+                 first_compute=_k(parts.first_compute, 1.0 / e.compute) + first_links,
+                 first_memory=_k(parts.weights, 1.0 / e.bandwidth) + first_links)
 
 
 @dataclass(frozen=True)
 class Roofline:
-    """The serving hardware and workload of the roofline model (docs/model.md §8).
+    """The serving hardware, model shape, workload and engine (docs/model.md §8).
 
-    peak_flops [FLOP/s], bandwidth [bytes/s], memory_bytes [bytes]: one serving GPU
-    weight_bytes, kv_bytes [bytes]: per weight (the serving dtype) and per cached value
-    context_tokens S, max_context_tokens S_max, prompt_tokens P [tokens per sequence]
+    peak_flops [FLOP/s] of the arithmetic dtype, bandwidth [bytes/s], memory_bytes [bytes]:
+    one GPU; link_bandwidth [bytes/s, one direction], link_latency [s]: its links
+    weight_bytes, kv_bytes [bytes]: per weight and per cached value (their own dtypes)
+    architecture: the exact shape (N is its count), or None for ``family`` at any N
+    context_tokens S (mean, decoding), max_context_tokens (one sequence's longest), prompt_tokens
+    P [tokens]; prefill_per_output ρ: prompt tokens prefilled per generated token [–]
+    kv_block_tokens: the paged cache's block [tokens]
     tpot_seconds, ttft_seconds [s]: latency targets, or None
-    aspect_ratio r = d_model/n_layer; gqa_ratio g = n_kv_heads/n_heads [–]
     replica_gpus: the allowed tensor-parallel sizes; max_batch [sequences] or None
-    compute_efficiency η_c, bandwidth_efficiency η_m, memory_utilisation u [0–1]
+    efficiencies: the engine's (:class:`Efficiencies`), efficiency_source: where they come
+    from; memory_utilisation u [0–1]
     """
 
     peak_flops: float
@@ -95,104 +239,209 @@ class Roofline:
     context_tokens: float
     max_context_tokens: float
     prompt_tokens: float
+    prefill_per_output: float = 0.0
+    link_bandwidth: float = 0.0
+    link_latency: float = 0.0
+    architecture: Architecture | None = None
+    family: ShapeFamily = ShapeFamily()
+    kv_block_tokens: float = 16.0
     tpot_seconds: float | None = None
     ttft_seconds: float | None = None
-    aspect_ratio: float = 128.0
-    gqa_ratio: float = 1.0
     replica_gpus: tuple[int, ...] = (1, 2, 4, 8)
     max_batch: float | None = None
-    compute_efficiency: float = 0.6
-    bandwidth_efficiency: float = 0.8
+    efficiencies: Efficiencies = DEFAULT_EFFICIENCIES
     memory_utilisation: float = 0.9
+    efficiency_source: str = "defaults fitted to published measurements"
+
+    # ---- variants
+    def at_size(self, gpus: int) -> "Roofline":
+        """The same serving with replicas of ``gpus`` GPUs only (the links are priced for one size)."""
+        return replace(self, replica_gpus=(int(gpus),))
+
+    def free(self) -> "Roofline":
+        """The same serving for a model of any N: the shape family instead of the architecture."""
+        return replace(self, architecture=None)
+
+    @property
+    def size(self) -> int:
+        """The one replica size of a roofline at one size; ValueError otherwise."""
+        if len(self.replica_gpus) != 1:
+            raise ValueError(f"links are priced per replica size; got {self.replica_gpus} (use at_size)")
+        return self.replica_gpus[0]
 
     # ---- rates
     @property
     def compute_rate(self) -> float:
         """Achieved FLOP/s of one GPU, peak·η_c [FLOP/s]."""
-        return self.peak_flops * self.compute_efficiency
+        return self.peak_flops * self.efficiencies.compute
 
     @property
     def memory_rate(self) -> float:
         """Achieved HBM bytes/s of one GPU, bw·η_m [bytes/s]."""
-        return self.bandwidth * self.bandwidth_efficiency
+        return self.bandwidth * self.efficiencies.bandwidth
 
     @property
     def usable_memory(self) -> float:
         """HBM of one GPU usable for weights and cache, M·u [bytes]."""
         return self.memory_bytes * self.memory_utilisation
 
-    # ---- shape (Kaplan et al. 2020 eq. 2.1): N = 12·n_layer·d_model², r = d_model/n_layer
-    def d_model(self, N):
-        return np.cbrt(np.asarray(N, float) * self.aspect_ratio / PARAMS_PER_LAYER_WIDTH2)
-
-    def n_layer(self, N):
-        return self.d_model(N) / self.aspect_ratio
+    @property
+    def held_context_tokens(self) -> float:
+        """Context a sequence holds in a paged cache on average: S plus half a block [tokens]."""
+        return self.context_tokens + self.kv_block_tokens / 2
 
     @property
-    def _width(self) -> float:
-        """n_layer·d_model = w·N^(2/3): the coefficient w."""
-        r = self.aspect_ratio
-        return (r / PARAMS_PER_LAYER_WIDTH2) ** (2.0 / 3.0) / r
+    def longest_context_tokens(self) -> float:
+        """The longest sequence's context in whole blocks [tokens]."""
+        b = self.kv_block_tokens
+        return -(-self.max_context_tokens // b) * b
 
     # ---- the posynomials: the one home of each serving formula
+    def __post_init__(self):
+        # the shape's posynomials, the parts and the times, built once: every formula reads them
+        shape = self.architecture.terms() if self.architecture is not None else self.family.terms()
+        object.__setattr__(self, "_shape", shape)
+        object.__setattr__(self, "_parts", None)
+        object.__setattr__(self, "_times", None)
+
+    @property
+    def shape(self) -> ShapeTerms:
+        """The model's shape as posynomials in N (the architecture's, else the family's)."""
+        return self._shape
+
+    def params_terms(self) -> Posynomial:
+        """Weights held [parameters]."""
+        return self.shape.params
+
     def kv_bytes_per_token_terms(self) -> Posynomial:
-        """KV cache per token of context, 2·n_layer·d_model·g·b_kv [bytes]."""
-        return monomial(KV_VECTORS * self._width * self.gqa_ratio * self.kv_bytes, N=2 / 3)
+        """KV cache held per token of context, 2·layers·d_kv·b_kv [bytes]."""
+        return self.shape.kv_elements.scaled(self.kv_bytes)
 
     def decode_flops_terms(self) -> Posynomial:
-        """FLOP of one generated token at context S: 2·N + 4·n_layer·d_model·S."""
-        return (monomial(INFER_FLOPS_PER_PARAM_TOKEN, N=1.0)
-                + monomial(ATTENTION_FLOPS * self._width * self.context_tokens, N=2 / 3))
+        """FLOP of one generated token at context S: 2 per weight read + 4·layers·d_model·S."""
+        sh = self.shape
+        return sh.weights_read.scaled(FLOPS_PER_WEIGHT) + sh.attention_width.scaled(ATTENTION_FLOPS * self.context_tokens)
 
     def prefill_flops_terms(self) -> Posynomial:
-        """FLOP per prompt token of a prompt of P tokens, (2·N·P + 2·n_layer·d_model·P²)/P."""
-        return (monomial(INFER_FLOPS_PER_PARAM_TOKEN, N=1.0)
-                + monomial(ATTENTION_FLOPS / 2 * self._width * self.prompt_tokens, N=2 / 3))
+        """FLOP per prompt token of a prompt of P tokens: 2 per weight read + 2·layers·d_model·P."""
+        sh = self.shape
+        return (sh.weights_read.scaled(FLOPS_PER_WEIGHT)
+                + sh.attention_width.scaled(ATTENTION_FLOPS / 2 * self.prompt_tokens))
+
+    def parts(self) -> Parts:
+        """The parts of a step and of a prompt alone at efficiency 1 (see :class:`Parts`)."""
+        if self._parts is None:
+            object.__setattr__(self, "_parts", self._build_parts())
+        return self._parts
+
+    def _build_parts(self) -> Parts:
+        sh, rho, P = self.shape, self.prefill_per_output, self.prompt_tokens
+        per_gpu = dict(G=-1.0)
+        kv = self.kv_bytes_per_token_terms().times(self.context_tokens / self.bandwidth, B=1.0, **per_gpu)
+        g = self.size
+        # a ring all-reduce sends and receives 2·(G−1)/G of the activations (none on one GPU)
+        per_token = _product(sh.allreduces, sh.activation_width).scaled(
+            2.0 * (g - 1) / g * ACTIVATION_BYTES / self.link_bandwidth) if g > 1 else Posynomial(())
+        allreduces = sh.allreduces if g > 1 else Posynomial(())
+        return Parts(
+            compute=self.decode_flops_terms().times(1.0 / self.peak_flops, B=1.0, **per_gpu),
+            weights=self.shape.weights_read.times(self.weight_bytes / self.bandwidth, **per_gpu),
+            kv=kv, kv_grouped=_product(kv, sh.kv_group),
+            prefill=self.prefill_flops_terms().times(rho / self.peak_flops, B=1.0, **per_gpu),
+            allreduces=allreduces, link_bytes=per_token.times(1.0 + rho, B=1.0),
+            first_compute=self.prefill_flops_terms().times(P / self.peak_flops, **per_gpu),
+            first_allreduces=allreduces, first_link_bytes=per_token.scaled(P), layers=sh.layers)
+
+    def times(self) -> Times:
+        """The times of a step and of a prompt alone at this roofline's efficiencies, as posynomials."""
+        if self._times is None:
+            object.__setattr__(self, "_times", assemble(self.parts(), self.efficiencies, self.link_latency))
+        return self._times
 
     def compute_time_terms(self) -> Posynomial:
-        """t_c = B·(decode FLOP)/(G·peak·η_c) [s]."""
-        return self.decode_flops_terms().times(1.0 / self.compute_rate, B=1.0, G=-1.0)
+        """Decode compute of a step, B·(decode FLOP)/(G·peak·η_c) [s]."""
+        return self.times().compute
 
     def memory_time_terms(self) -> Posynomial:
-        """t_m = (N·b_w + B·S·kv(N))/(G·bw·η_m) [s]."""
-        return (monomial(self.weight_bytes, N=1.0)
-                + self.kv_bytes_per_token_terms().times(self.context_tokens, B=1.0)).times(
-            1.0 / self.memory_rate, G=-1.0)
+        """Decode memory of a step, (weights read + B·S·KV read per token)/(G·bw·η_m) [s]."""
+        return self.times().memory
+
+    def prefill_share_terms(self) -> Posynomial:
+        """The prompts' share of a step, B·ρ·(prefill FLOP per token)/(G·peak·η_c) [s]."""
+        return self.times().prefill
+
+    def step_link_terms(self) -> Posynomial:
+        """All-reduces of a decode step, over its B·(1 + ρ) tokens [s]."""
+        return self.times().links
+
+    def ttft_compute_terms(self) -> Posynomial:
+        """A prompt alone, compute-bound: P·(prefill FLOP per token)/(G·peak·η_c), its links
+        and the prefill pass's overhead [s]."""
+        return self.times().first_compute
+
+    def ttft_memory_terms(self) -> Posynomial:
+        """A prompt alone, bandwidth-bound: one read of the weights, its links and overhead [s]."""
+        return self.times().first_memory
 
     def memory_use_terms(self) -> Posynomial:
-        """Weights plus the cache of B sequences at S_max, N·b_w + B·S_max·kv(N) [bytes]."""
-        return (monomial(self.weight_bytes, N=1.0)
-                + self.kv_bytes_per_token_terms().times(self.max_context_tokens, B=1.0))
+        """Weights plus the paged cache of B sequences at the mean context [bytes]."""
+        return (self.params_terms().scaled(self.weight_bytes)
+                + self.kv_bytes_per_token_terms().times(self.held_context_tokens, B=1.0))
 
-    def ttft_terms(self) -> Posynomial:
-        """Prefill of one prompt, P·(prefill FLOP per token)/(G·peak·η_c) [s]."""
-        return self.prefill_flops_terms().times(self.prompt_tokens / self.compute_rate, G=-1.0)
+    def longest_sequence_terms(self) -> Posynomial:
+        """Weights plus one sequence at its longest context [bytes]."""
+        return (self.params_terms().scaled(self.weight_bytes)
+                + self.kv_bytes_per_token_terms().scaled(self.longest_context_tokens))
 
     def prefill_gpu_seconds_terms(self) -> Posynomial:
-        """GPU-seconds of one prompt token, (prefill FLOP per token)/(peak·η_c) [s]."""
+        """GPU-seconds of one prompt token, (prefill FLOP per token)/(peak·η_c) [s]: its share
+        of a step (or of a prefill-only pass)."""
         return self.prefill_flops_terms().scaled(1.0 / self.compute_rate)
 
     @staticmethod
     def decode_gpu_seconds_terms() -> Posynomial:
-        """GPU-seconds of one generated token, G·t/B [s]."""
+        """GPU-seconds of one generated token, G·t/B (its prompts' share included) [s]."""
         return DECODE_GPU_SECONDS
 
     # ---- evaluation
     def kv_bytes_per_token(self, N):
-        """[bytes] per token of context of a model of N parameters."""
+        """[bytes] of KV cache per token of context of a model of N parameters."""
         return self.kv_bytes_per_token_terms().value(N)
 
     def decode_flops(self, N):
         """[FLOP] of one generated token."""
         return self.decode_flops_terms().value(N)
 
+    def prefill_flops(self, N):
+        """[FLOP] per prompt token."""
+        return self.prefill_flops_terms().value(N)
+
     def prefill_gpu_seconds(self, N):
         """[GPU-seconds] of one prompt token."""
         return self.prefill_gpu_seconds_terms().value(N)
 
+    def memory_batch(self, N: float, G: float) -> float:
+        """The largest whole batch the memory of a replica of G GPUs holds beside the weights
+        (the paged cache at the mean context), within ``max_batch``; 0 when not even one
+        sequence at its longest context fits [sequences]."""
+        use, longest = self.memory_use_terms(), self.longest_sequence_terms()
+        room = G * self.usable_memory
+        if float(longest.value(N)) > room:
+            return 0.0
+        base = float(use.value(N, B=0.0))
+        B = float(np.floor((room - base) / (float(use.value(N, B=1.0)) - base)))
+        return min(B, self.max_batch) if self.max_batch is not None else B
+
     def point(self, N: float, B: float, G: float) -> ServingPoint:
-        """The serving point (B, G) of a model of N parameters, every time evaluated."""
-        return ServingPoint(float(B), float(G), float(self.compute_time_terms().value(N, B=B, G=G)),
-                            float(self.memory_time_terms().value(N, B=B, G=G)),
-                            float(self.ttft_terms().value(N, G=G)),
-                            float(self.memory_use_terms().value(N, B=B)))
+        """The serving point (B, G) of a model of N parameters (G an allowed size), every time evaluated."""
+        r = self if self.replica_gpus == (int(round(G)),) else self.at_size(int(round(G)))
+        return serving_point(r.parts().at(N, B, G), r.efficiencies, r.link_latency, B, G,
+                             float(r.memory_use_terms().value(N, B=B)))
+
+
+def serving_point(parts: Parts, e: Efficiencies, link_latency: float, B: float, G: float,
+                  memory_bytes: float) -> ServingPoint:
+    """The ServingPoint of parts evaluated at one point, at efficiencies ``e``."""
+    t = assemble(parts, e, link_latency)
+    return ServingPoint(float(B), float(G), float(t.compute), float(t.memory), float(t.prefill), float(t.links),
+                        float(max(t.first_compute, t.first_memory)), float(memory_bytes))

@@ -57,6 +57,9 @@ def scenario_keys_markdown() -> str:
         out.append(f"## {title}\n")
         if table is not None:
             out.append(table.doc + "\n")
+            if table.shorthand:
+                out.append("Or, in place of the table, one of: " + ", ".join(f"`{c}`" for c in table.shorthand)
+                           + ".\n")
         if not keys:
             continue
         out.append("| key | type | unit | default | example | what it changes |")

@@ -54,12 +54,10 @@ def _cost_grid(scenario: Scenario, sol: Solution, N, D):
         return scenario.costs.cost(unit).value(N, D), unit
     # the roofline serving cost of each model size at its cheapest serving point (nan where
     # no allowed replica serves it within the targets); N varies along the columns
-    from ..problem.formulation import serving_constraints
     from ..problem.serving_points import relaxed_point
-    constraints = serving_constraints(scenario.serving)
     columns = []
     for j in range(N.shape[1]):
-        point = relaxed_point(scenario.serving, constraints, float(N[0, j]))
+        point = relaxed_point(scenario.serving, float(N[0, j]))
         if point is None:
             columns.append(np.full(N.shape[0], np.nan))
             continue

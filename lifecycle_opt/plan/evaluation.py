@@ -28,7 +28,7 @@ from ..model.costs import CostBreakdown
 from ..model.units import parse_count, parse_flops
 from ..scenario.reader import ScenarioLike, as_scenario
 from ..scenario.schema import Budget, Scenario, Target
-from ..problem.formulation import build_problem, serving_constraints
+from ..problem.formulation import build_problem
 from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .choices import choice_variants
@@ -199,7 +199,7 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
     """The limits plan (N, D) of served loss ``loss`` [nats] breaks, served at ``point``
     under the roofline model (the cheapest point within the targets, or without them when
     none meets them)."""
-    problem = build_problem(scenario)
+    problem = build_problem(_at_point(scenario, point))
     out = []
     t = scenario.target
     if t is not None and scenario.objective != "loss" and loss > t.loss * (1 + 1e-12):
@@ -208,11 +208,12 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
                                  t.error, float(scenario.downstream.error(loss)), "error"))
         else:
             out.append(Violation("loss_target", f"loss at most {t.loss:.6g}", "target.loss", t.loss, loss, "nats"))
-    if problem.dim > 2 and point is None:
+    if scenario.serving is not None and point is None:
         # no allowed replica holds the weights and one sequence's cache: the GPUs a replica
-        # would need, from the memory constraint itself (memory for B = 1 over what a GPU holds)
-        memory = problem.constraint("memory_capacity")
-        needed = float(memory.quantity.value(N, 1.0, B=1.0, G=1.0)) / memory.setting
+        # would need, from the memory constraints themselves (memory for B = 1 over what a
+        # GPU holds: the batch's paged cache, and one sequence at its longest context)
+        needed = max(float(c.quantity.value(N, 1.0, B=1.0, G=1.0)) / c.setting for c in problem.constraints
+                     if c.name in ("memory_capacity", "longest_sequence"))
         return tuple(out) + (Violation("memory_capacity", "weights and KV cache fit the replica's memory",
                                        "serving.replica_gpus", float(max(scenario.serving.replica_gpus)),
                                        needed, "GPUs per replica"),)
@@ -221,6 +222,15 @@ def _violations(scenario: Scenario, N: float, D: float, loss: float, point) -> t
         if not c.is_loss and c.value(z) > VIOLATION_TOL:
             out.append(Violation(c.name, c.label, c.key, c.setting, c.needed(z), c.unit))
     return tuple(out)
+
+
+def _at_point(scenario: Scenario, point) -> Scenario:
+    """The scenario with its replicas of the point's size (the problem of that size), or of
+    the largest allowed size when no point serves the plan."""
+    if scenario.serving is None:
+        return scenario
+    size = max(scenario.serving.replica_gpus) if point is None else int(point.replica_gpus)
+    return replace(scenario, serving=scenario.serving.at_size(size))
 
 
 def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: Quantity | None = None,
@@ -243,12 +253,13 @@ def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: 
     serving, columns, point = None, {}, None
     if scenario.serving is not None:
         r = scenario.serving
-        constraints = serving_constraints(r)
-        # targets unmet: served without them
-        point = rounded_point(r, constraints, N) or baseline_point(scenario, N)
+        # targets unmet: served without them (and, at another size than the architecture's, as
+        # the shape family's member)
+        point = rounded_point(r, N) or baseline_point(scenario, N)
         if point is not None:
-            relaxed = relaxed_point(r, constraints, N) or point
-            serving, columns = served_at(scenario, build_problem(scenario), N, D, relaxed, point, facts, loss)
+            relaxed = relaxed_point(r, N) or point
+            serving, columns = served_at(scenario, build_problem(_at_point(scenario, point)), N, D, relaxed, point,
+                                         facts, loss)
     unit = _regret_unit(scenario)
     served = float(scenario.loss_law.loss(N, D))
     # the optimum of the served loss, the one the target holds (quantisation included),

@@ -17,14 +17,15 @@ __all__ = ["ServingPlan", "serving_plan", "serving_points", "baseline_point", "p
            "nan_if_none"]
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InfeasibleError
 from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
-from ..model.serving import Roofline, ServingPoint
-from ..problem.formulation import LATENCY_TARGETS, serving_constraints
+from ..model.architecture import Architecture
+from ..model.serving import BOUND_EFFICIENCIES, Efficiencies, Roofline, ServingPoint
+from ..problem.formulation import LATENCY_TARGETS
 from ..problem.serving_points import relaxed_point, rounded_point
 from ..scenario.schema import Scenario
 
@@ -41,19 +42,27 @@ class ServingPlan:
     """The serving side of a plan under the roofline model.
 
     rounded, relaxed : the deployed (allowed G, whole B) and the continuous serving points
+    bound : the deployed point at the hardware's bound (efficiency 1, no overheads): what no
+        engine beats on this hardware
     tpot_target_ms, ttft_target_ms : the targets [ms], or None
     kv_cache_bytes_per_token, weight_bytes : [bytes] (weights: the whole model, per replica)
-    usd_per_million_* : today's dollars per million prompt / generated tokens at each point
+    usd_per_million_* : today's dollars per million prompt tokens (their share of the decode
+        steps) and generated tokens (the rest of the steps) at each point
     replicas : replicas serving the demand on average over the deployment (None without a
         period); replicas_by_month : the same month by month with ``[finance]``, else None
     rounding_cost_usd : what whole numbers cost over the relaxed plan (present value [$];
         None without prices); broken : constraints the rounded point breaks (none expected)
     baseline : how the compute-optimal baseline is served (no latency targets), None when it
         fits no allowed replica
+    shape : the architecture served (exact, or the shape family's member of N parameters);
+        shape_exact : whether the weights read per step are exact (else a bound, the untied
+        input table counted); efficiencies and efficiency_source: the engine's and where
+        they come from (fitted defaults, a calibration file, the scenario)
     """
 
     rounded: ServingPoint
     relaxed: ServingPoint
+    bound: ServingPoint
     tpot_target_ms: float | None
     ttft_target_ms: float | None
     kv_cache_bytes_per_token: float
@@ -66,12 +75,17 @@ class ServingPlan:
     replicas: float | None
     replicas_by_month: tuple[float, ...] | None
     rounding_cost_usd: float | None
+    shape: Architecture
+    shape_exact: bool
+    efficiencies: Efficiencies
+    efficiency_source: str
     broken: tuple[str, ...] = ()
     baseline: ServingPoint | None = None
 
     def as_dict(self) -> dict:
-        """The JSON ``serving`` object: the rounded plan's figures, the relaxed beside them."""
-        r, x = self.rounded, self.relaxed
+        """The JSON ``serving`` object: the rounded plan's figures, the relaxed and the
+        hardware's bound beside them."""
+        r, x, b = self.rounded, self.relaxed, self.bound
         return {"model": "roofline", "replica_gpus": r.replica_gpus, "batch": r.batch,
                 "tpot_ms": r.step_seconds * 1e3, "ttft_ms": r.ttft_seconds * 1e3,
                 "tpot_target_ms": self.tpot_target_ms, "ttft_target_ms": self.ttft_target_ms,
@@ -81,25 +95,29 @@ class ServingPlan:
                 "weight_bytes": self.weight_bytes, "kv_cache_bytes": r.memory_bytes - self.weight_bytes,
                 "memory_bytes_per_replica": r.memory_bytes, "bound": r.bound,
                 "compute_ms": r.compute_seconds * 1e3, "memory_ms": r.memory_seconds * 1e3,
+                "prefill_ms": r.prefill_seconds * 1e3, "link_ms": r.link_seconds * 1e3,
                 "usd_per_million_input_tokens": self.usd_per_million_input_tokens,
                 "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
                 "replicas": self.replicas,
                 "replicas_by_month": None if self.replicas_by_month is None else list(self.replicas_by_month),
                 "implied_decode_mfu": self.implied_decode_mfu,
                 "rounding_cost_usd": self.rounding_cost_usd, "broken": list(self.broken),
+                "architecture": {**self.shape.as_dict(), "exact_weights_read": self.shape_exact},
+                "efficiencies": {**self.efficiencies.as_dict(), "source": self.efficiency_source},
                 "relaxed": {"replica_gpus": x.replica_gpus, "batch": x.batch, "tpot_ms": x.step_seconds * 1e3,
                             "ttft_ms": x.ttft_seconds * 1e3,
                             "tokens_per_second_per_gpu": x.tokens_per_second_per_gpu, "bound": x.bound,
                             "usd_per_million_output_tokens": self.relaxed_usd_per_million_output_tokens,
-                            "implied_decode_mfu": self.relaxed_implied_decode_mfu}}
+                            "implied_decode_mfu": self.relaxed_implied_decode_mfu},
+                "hardware_bound": {"tpot_ms": b.step_seconds * 1e3, "ttft_ms": b.ttft_seconds * 1e3,
+                                   "tokens_per_second_per_gpu": b.tokens_per_second_per_gpu}}
 
 
 def serving_points(scenario: Scenario, N: float) -> tuple[ServingPoint, ServingPoint]:
     """(relaxed, rounded) serving points of a model of N parameters; InfeasibleError when
     no allowed replica with a whole batch serves it within the targets."""
     r = scenario.serving
-    constraints = serving_constraints(r)
-    relaxed, rounded = relaxed_point(r, constraints, N), rounded_point(r, constraints, N)
+    relaxed, rounded = relaxed_point(r, N), rounded_point(r, N)
     if relaxed is None or rounded is None:
         raise InfeasibleError(
             f"{scenario.name}: the optimum of {N:.4g} parameters can be served within the targets only "
@@ -111,8 +129,8 @@ def serving_points(scenario: Scenario, N: float) -> tuple[ServingPoint, ServingP
 def baseline_point(scenario: Scenario, N: float) -> ServingPoint | None:
     """How the compute-optimal baseline is served: its cheapest whole-number point with no
     latency targets (the baseline has no limits), None when it fits no allowed replica."""
-    r = scenario.serving
-    return rounded_point(r, [c for c in serving_constraints(r) if c.name not in LATENCY_TARGETS], N)
+    # the baseline's size is not the architecture's: served with the shape family
+    return rounded_point(scenario.serving.free(), N, exclude=LATENCY_TARGETS)
 
 
 def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: ServingPoint,
@@ -129,25 +147,33 @@ def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: S
         by_month = tuple(float(v) for v in costs.inference_gpu_hours * shares / HOURS_PER_MONTH
                          / rounded.replica_gpus)
     ours, theirs = costs.total_cost_pv_usd, relaxed_costs.total_cost_pv_usd
+    prompt = float(r.prefill_gpu_seconds(N))
+    generated = lambda p: p.decode_gpu_seconds_per_token - r.prefill_per_output * prompt   # noqa: E731
+    bounded = replace(r, efficiencies=BOUND_EFFICIENCIES)
     return ServingPlan(
-        rounded=rounded, relaxed=relaxed,
+        rounded=rounded, relaxed=relaxed, bound=bounded.point(N, rounded.batch, rounded.replica_gpus),
         tpot_target_ms=None if r.tpot_seconds is None else r.tpot_seconds * 1e3,
         ttft_target_ms=None if r.ttft_seconds is None else r.ttft_seconds * 1e3,
-        kv_cache_bytes_per_token=float(r.kv_bytes_per_token(N)), weight_bytes=N * r.weight_bytes,
-        usd_per_million_input_tokens=per_million(float(r.prefill_gpu_seconds(N))),
-        usd_per_million_output_tokens=per_million(rounded.decode_gpu_seconds_per_token),
-        relaxed_usd_per_million_output_tokens=per_million(relaxed.decode_gpu_seconds_per_token),
+        kv_cache_bytes_per_token=float(r.kv_bytes_per_token(N)),
+        weight_bytes=float(r.params_terms().value(N)) * r.weight_bytes,
+        usd_per_million_input_tokens=per_million(prompt),
+        usd_per_million_output_tokens=per_million(generated(rounded)),
+        relaxed_usd_per_million_output_tokens=per_million(generated(relaxed)),
         implied_decode_mfu=implied_mfu(r, N, rounded), relaxed_implied_decode_mfu=implied_mfu(r, N, relaxed),
         replicas=replicas, replicas_by_month=by_month,
         # (the relaxed point is a lower bound: a negative difference is rounding noise)
         rounding_cost_usd=None if ours is None or theirs is None else max(ours - theirs, 0.0), broken=broken,
-        baseline=baseline)
+        shape=r.architecture if r.architecture is not None else r.family.member(N),
+        shape_exact=r.architecture is not None or r.family.tied_embeddings, efficiencies=r.efficiencies,
+        efficiency_source=r.efficiency_source, baseline=baseline)
 
 
 def implied_mfu(r: Roofline, N: float, p: ServingPoint) -> float:
-    """The decode MFU the roofline point amounts to: the FLOP of a generated token over
-    what its GPU-seconds could do at peak [–] (compare with the 0.05 often assumed)."""
-    return float(r.decode_flops(N)) / (p.decode_gpu_seconds_per_token * r.peak_flops)
+    """The MFU the roofline point amounts to: the FLOP of a generated token and of its
+    share of prompt tokens over what its GPU-seconds could do at peak [–] (compare with
+    the 0.05 often assumed for decode)."""
+    flops = float(r.decode_flops(N)) + r.prefill_per_output * float(r.prefill_flops(N))
+    return flops / (p.decode_gpu_seconds_per_token * r.peak_flops)
 
 
 def nan_if_none(x) -> float:

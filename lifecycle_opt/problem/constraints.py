@@ -22,8 +22,9 @@ floor or ceiling (y − x ≥ v, ≤ v), a compute cap (x + y ≤ v) and a spend
 """
 from __future__ import annotations
 
-__all__ = ["Constraint", "Cap", "Floor", "ParamCap", "TokenCap", "RatioCap", "RatioFloor", "ComputeCap",
-           "SpendCap", "LossTarget", "ErrorTarget", "CostObjective", "LossObjective", "BatchForm", "loss_minus_target"]
+__all__ = ["Constraint", "Cap", "Floor", "EfficiencyCap", "ParamCap", "TokenCap", "RatioCap", "RatioFloor",
+           "ComputeCap", "SpendCap", "LossTarget", "ErrorTarget", "CostObjective", "LossObjective", "BatchForm",
+           "loss_minus_target"]
 
 import math
 from dataclasses import dataclass
@@ -189,6 +190,41 @@ class Floor(Constraint):
 
     def needed(self, z) -> float:
         return _exp(self.quantity.log_value(z)[0])
+
+
+@dataclass(frozen=True)
+class EfficiencyCap(Constraint):
+    """scaled/setting + fixed ≤ 1: work done at an efficiency (the setting) plus parts that
+    efficiency does not change fit in what the variables allow. The serving model's decode
+    step is one (docs/model.md §8): t ≥ (decode and prefill compute at efficiency 1)/η_c +
+    links, i.e. ``scaled`` = compute·η_c/t and ``fixed`` = links/t. With ``fixed`` empty it
+    is the Cap scaled ≤ setting."""
+
+    scaled: Posynomial = None
+    fixed: Posynomial = Posynomial(())
+
+    def __post_init__(self):
+        # built once: the solvers evaluate it thousands of times
+        object.__setattr__(self, "_g", self.scaled.scaled(1.0 / self.setting) + self.fixed)
+
+    @property
+    def posynomial(self) -> Posynomial:
+        return self._g
+
+    def _parts(self, z) -> tuple[float, float]:
+        """(scaled/setting, fixed) at z."""
+        S = _exp(self.scaled.log_value(z)[0]) / self.setting
+        F = _exp(self.fixed.log_value(z)[0]) if self.fixed.terms else 0.0
+        return S, F
+
+    def d_h_d_setting(self, z) -> float:
+        # h = log(S/s + F): ∂h/∂s = −(S/s)/(S/s + F)/s
+        S, F = self._parts(z)
+        return -S / (S + F) / self.setting
+
+    def needed(self, z) -> float:
+        S, F = self._parts(z)
+        return S * self.setting / (1.0 - F) if F < 1.0 else math.inf
 
 
 # ---- the limits the batch solver knows, by their shape in (x, y) = (log N, log D)

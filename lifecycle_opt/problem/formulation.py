@@ -10,17 +10,19 @@ setting and the model quantity it limits; the objective is the log of a cost pos
 """
 from __future__ import annotations
 
-__all__ = ["Problem", "build_problem", "serving_constraints", "BOX", "SERVING_BOX", "LATENCY_TARGETS"]
+__all__ = ["Problem", "build_problem", "serving_constraints", "architecture_pins", "BOX", "SERVING_BOX",
+           "LATENCY_TARGETS"]
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..model.constants import SECONDS_PER_DAY
 from ..model.laws import LossLaw
 from ..model.posynomial import monomial
 from ..model.serving import Roofline
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario
-from .constraints import (Cap, ComputeCap, Constraint, CostObjective, ErrorTarget, Floor, LossObjective, LossTarget,
+from .constraints import (Cap, ComputeCap, Constraint, CostObjective, EfficiencyCap, ErrorTarget, Floor, LossObjective,
+                          LossTarget,
                           ParamCap, RatioCap, RatioFloor, SpendCap, TokenCap)
 
 #: the search box in (log N, log D): far outside any plan, it only keeps solvers finite.
@@ -31,7 +33,7 @@ SERVING_BOX = ((math.log(1e-2), math.log(1e8)), (math.log(1e-2), math.log(1e5)),
                (math.log(1e-9), math.log(1e4)))
 #: the serving constraints that are latency targets (a compute-optimal baseline is served
 #: without them: it has no limits)
-LATENCY_TARGETS = ("tpot_target", "ttft_target")
+LATENCY_TARGETS = ("tpot_target", "ttft_target", "ttft_weights")
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,15 @@ class Problem:
 
 
 def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
-    """The typed constraints and the objective of ``scenario``.
+    """The typed constraints and the objective of ``scenario``; under the roofline serving
+    model, those of one replica size (each size is its own problem, solved one by one by
+    :func:`~lifecycle_opt.solvers.exact.solve_exact`): with several allowed, the largest.
 
     ``extra_loss_laws`` — (index, law) pairs — add the target under further laws (the
     bootstrap laws of a robust plan), each its own convex loss constraint."""
     s, law = scenario, scenario.loss_law
+    if s.serving is not None and len(s.serving.replica_gpus) > 1:
+        s = replace(s, serving=s.serving.at_size(max(s.serving.replica_gpus)))
     cons: list[Constraint] = []
     if s.target is not None and s.objective != "loss":
         if s.target.error is not None:
@@ -83,7 +89,7 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
     cons += _plan_limits(s)
     cons += _spending_caps(s)
     if s.serving is not None:
-        cons += serving_constraints(s.serving)
+        cons += architecture_pins(s.serving) + serving_constraints(s.serving)
     if s.objective == "loss":
         objective = LossObjective(law)
     else:
@@ -154,38 +160,64 @@ def _spending_caps(s: Scenario) -> list[Constraint]:
 
 
 def serving_constraints(r: Roofline) -> list[Constraint]:
-    """The roofline serving model's constraints in z = (x, y, b, g, τ) (docs/model.md §8),
-    each from the setting it depends on: the decode step lasts at least its compute time
-    (at compute efficiency η_c: work/(peak·t) ≤ η_c) and its memory time (bandwidth
-    efficiency η_m), weights and cache fit the replica (memory utilisation u), the TPOT
-    and TTFT targets, 1 ≤ B ≤ max_batch, and G within the allowed sizes."""
+    """The roofline serving model's constraints in z = (x, y, b, g, τ) for replicas of one
+    size (``r.at_size``; docs/model.md §8), each from the setting it depends on: the decode
+    step lasts at least its compute, prompts' share and links (compute efficiency η_c: the
+    compute parts over η_c) and at least its memory time, prompts' share and links
+    (bandwidth efficiency η_m); weights and the paged cache fit the replica, and weights and
+    one sequence at its longest context (memory utilisation u); the TPOT target; the TTFT
+    target as two caps, a prompt's compute and its read of the weights (each plus its links
+    and overhead: the longer of the two meets the target exactly when both do); 1 ≤ B ≤
+    max_batch; G the replica size."""
     ms = 1e3                                                   # milliseconds per second
-    sizes = r.replica_gpus
+    g, e = float(r.size), r.efficiencies
+    links, prompts = r.step_link_terms().times(t=-1), r.prefill_share_terms().times(t=-1)
+    fits = "the replica's memory"
     out = [
-        Cap("decode_compute_time", "decode step at least its compute time", "serving.compute_efficiency",
-            r.compute_efficiency, "fraction", setting_max=1.0,
-            quantity=r.compute_time_terms().times(r.compute_efficiency, t=-1)),
-        Cap("decode_memory_time", "decode step at least its memory time", "serving.bandwidth_efficiency",
-            r.bandwidth_efficiency, "fraction", setting_max=1.0,
-            quantity=r.memory_time_terms().times(r.bandwidth_efficiency, t=-1)),
-        Cap("memory_capacity", "weights and KV cache fit the replica's memory", "serving.memory_utilisation",
+        EfficiencyCap("decode_compute_time", "decode step at least its compute, the prompts' share and the links",
+                      "serving.compute_efficiency", e.compute, "fraction", setting_max=1.0,
+                      scaled=(r.compute_time_terms().times(t=-1) + prompts).scaled(e.compute), fixed=links),
+        EfficiencyCap("decode_memory_time", "decode step at least its memory time, the prompts' share and the "
+                      "links", "serving.bandwidth_efficiency", e.bandwidth, "fraction", setting_max=1.0,
+                      scaled=r.memory_time_terms().times(e.bandwidth, t=-1), fixed=prompts + links),
+        Cap("memory_capacity", f"weights and the KV cache of the batch fit {fits}", "serving.memory_utilisation",
             r.memory_utilisation, "fraction", setting_max=1.0,
             quantity=r.memory_use_terms().times(1.0 / r.memory_bytes, G=-1)),
+        Cap("longest_sequence", f"weights and one sequence at max_context_tokens fit {fits}",
+            "serving.memory_utilisation", r.memory_utilisation, "fraction", setting_max=1.0,
+            quantity=r.longest_sequence_terms().times(1.0 / r.memory_bytes, G=-1)),
         Floor("min_batch", "at least one sequence per replica", "serving.max_batch", 1.0, "sequences",
               movable=False, quantity=monomial(1.0, B=1)),
-        Cap("max_replica_gpus", "replica no larger than the largest allowed size", "serving.replica_gpus",
-            float(max(sizes)), "GPUs per replica", whole=True, allowed=tuple(map(float, sizes)),
-            quantity=monomial(1.0, G=1)),
-        Floor("min_replica_gpus", "replica no smaller than the smallest allowed size", "serving.replica_gpus",
-              float(min(sizes)), "GPUs per replica", movable=False, quantity=monomial(1.0, G=1)),
+        # advice past the size (the largest allowed: its explanation is the one raised) names
+        # the size to add by the rule that extends the list, as main's list of sizes would
+        Cap("max_replica_gpus", f"replicas of {g:g} GPUs (an allowed size)", "serving.replica_gpus", g,
+            "GPUs per replica", whole=True, allowed=(g,), quantity=monomial(1.0, G=1)),
+        Floor("min_replica_gpus", f"replicas of {g:g} GPUs (an allowed size)", "serving.replica_gpus", g,
+              "GPUs per replica", movable=False, quantity=monomial(1.0, G=1)),
     ]
     if r.tpot_seconds is not None:
         out.append(Cap("tpot_target", f"time per output token at most {r.tpot_seconds * ms:g} ms",
                        "serving.tpot_ms", r.tpot_seconds * ms, "ms", quantity=monomial(ms, t=1)))
     if r.ttft_seconds is not None:
-        out.append(Cap("ttft_target", f"time to first token at most {r.ttft_seconds * ms:g} ms", "serving.ttft_ms",
-                       r.ttft_seconds * ms, "ms", quantity=r.ttft_terms().scaled(ms)))
+        label = f"time to first token at most {r.ttft_seconds * ms:g} ms"
+        out += [Cap("ttft_target", label + " (the prompt's compute)", "serving.ttft_ms", r.ttft_seconds * ms, "ms",
+                    quantity=r.ttft_compute_terms().scaled(ms)),
+                Cap("ttft_weights", label + " (one read of the weights)", "serving.ttft_ms", r.ttft_seconds * ms,
+                    "ms", quantity=r.ttft_memory_terms().scaled(ms))]
     if r.max_batch is not None:
         out.append(Cap("max_batch", "batch at most the cap", "serving.max_batch", r.max_batch, "sequences",
                        whole=True, quantity=monomial(1.0, B=1)))
     return out
+
+
+def architecture_pins(r: Roofline) -> list[Constraint]:
+    """N equal to the count of the exact architecture of ``[serving.architecture]`` (none
+    for the shape family, whose N is free)."""
+    a = r.architecture
+    if a is None:
+        return []
+    label = f"parameters those of the architecture ({a.name}, {a.params:.6g})"
+    return [ParamCap("architecture_max", label, "serving.architecture", a.params, "parameters", movable=False,
+                     quantity=monomial(1.0, N=1)),
+            Floor("architecture_min", label, "serving.architecture", a.params, "parameters", movable=False,
+                  quantity=monomial(1.0, N=1))]

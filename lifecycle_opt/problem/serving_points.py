@@ -7,15 +7,17 @@ compute time and the memory time); every other serving constraint (memory, the t
 the batch cap) then either holds at that step or not. A generated token costs G·t/B
 GPU-seconds. Two facts make the search simple and exact:
 
-* every time scales as 1/G, so G·t/B does not depend on G, and a larger replica only widens
-  what fits: the cheapest batch is the largest the largest replica allows;
-* every step time is affine in B (weights read once per step, cache and FLOP per
-  sequence), so G·t/B falls with B until decode turns compute-bound and is flat after:
-  of the equally cheap batches, the smallest is reported.
+* each replica size is its own problem: the all-reduces between its GPUs cost what its
+  size makes them cost (none on one GPU), so the sizes are tried one by one;
+* every step time is affine in B (weights read and all-reduce latencies once per step,
+  cache, FLOP and activations per sequence), so G·t/B falls with B until decode turns
+  compute-bound and is flat after: the cheapest batch is the largest that fits, and of
+  the equally cheap batches, the smallest is reported.
 
-The *relaxed* point lets B and G be real numbers (the relaxation the solver certifies);
-the *rounded* point tries every allowed replica size with its largest whole batch (up to
-the compute-bound one) and keeps the cheapest, ties to the smaller replica.
+The *relaxed* point lets B be a real number (the relaxation the solver certifies, one
+geometric program per size); the *rounded* point tries every allowed replica size with its
+largest whole batch (up to the compute-bound one) and keeps the cheapest, ties to the
+smaller replica.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import math
 
 from ..model.serving import Roofline, ServingPoint
 from .constraints import Constraint
+from .formulation import serving_constraints
 
 #: relative slack of a constraint at a point (rounding, not modelling)
 _SLACK = 1e-12
@@ -92,31 +95,36 @@ def _bisect(holds, lo: float, hi: float, keep_last_true: bool = True) -> float:
     return math.exp(lo if keep_last_true else hi)
 
 
-def relaxed_point(roofline: Roofline, constraints, N: float) -> ServingPoint | None:
-    """The cheapest point with real B and G (the relaxation the solver optimises), of the
-    equally cheap ones the smallest batch and replica; None when no allowed replica serves
-    N within the constraints."""
-    G_min, G_max = float(min(roofline.replica_gpus)), float(max(roofline.replica_gpus))
-    largest = _Replica(constraints, N, G_max)
-    B_max = largest.largest_batch()
-    if B_max is None:
-        return None
-    B = largest.cheapest_batch(B_max)
-    if _Replica(constraints, N, G_min).feasible(B, 0.0):
-        G = G_min
-    else:
-        G = _bisect(lambda g: not _Replica(constraints, N, g).feasible(B, 0.0), math.log(G_min),
-                    math.log(G_max), keep_last_true=False)
-    return roofline.point(N, B, G)
+def _replicas(roofline: Roofline, N: float, exclude: tuple):
+    """(G, its constraints as functions of B) for every allowed replica size, smallest first."""
+    for g in sorted(roofline.replica_gpus):
+        constraints = [c for c in serving_constraints(roofline.at_size(g)) if c.name not in exclude]
+        yield g, _Replica(constraints, N, float(g))
 
 
-def rounded_point(roofline: Roofline, constraints, N: float) -> ServingPoint | None:
+def relaxed_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
+    """The cheapest point with a real batch B on an allowed replica size (the relaxation the
+    solver optimises: one geometric program per size), of the equally cheap ones the
+    smallest batch and replica; None when no allowed replica serves N within the
+    constraints (those named in ``exclude`` left out: the baseline has no latency targets)."""
+    best, best_cost = None, math.inf
+    for g, replica in _replicas(roofline, N, exclude):
+        B_max = replica.largest_batch()
+        if B_max is None:
+            continue
+        B = replica.cheapest_batch(B_max)
+        cost = replica.cost(B)
+        if cost < best_cost * (1 - 1e-12):
+            best, best_cost = (B, g), cost
+    return None if best is None else roofline.point(N, best[0], float(best[1]))
+
+
+def rounded_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
     """The cheapest point with an allowed replica size and a whole batch (each allowed G
     tried with its largest whole batch up to the compute-bound one; ties to the smaller
-    replica); None when none serves N within the constraints."""
+    replica); None when none serves N within the constraints (``exclude`` as above)."""
     best, best_cost = None, math.inf
-    for G in sorted(roofline.replica_gpus):
-        replica = _Replica(constraints, N, float(G))
+    for g, replica in _replicas(roofline, N, exclude):
         B_max = replica.largest_batch()
         if B_max is None:
             continue
@@ -125,5 +133,5 @@ def rounded_point(roofline: Roofline, constraints, N: float) -> ServingPoint | N
             continue
         cost = replica.cost(B)
         if cost < best_cost * (1 - 1e-12):
-            best, best_cost = roofline.point(N, B, float(G)), cost
-    return best
+            best, best_cost = (B, g), cost
+    return None if best is None else roofline.point(N, best[0], float(best[1]))

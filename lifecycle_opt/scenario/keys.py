@@ -173,10 +173,25 @@ class Key:
 
 @dataclass(frozen=True)
 class Table:
-    """A table of a scenario file ("hardware.training"), with what it is for."""
+    """A table of a scenario file ("hardware.training"), with what it is for; ``shorthand``:
+    the names a string may give in place of the table (a preset's, ``architecture =
+    "llama-3-70b"`` for ``[serving.architecture] preset = "llama-3-70b"``), () when only a
+    table will do."""
 
     path: str
     doc: str
+    shorthand: tuple[str, ...] = ()
+
+    def parse_shorthand(self, value: Any) -> str:
+        """A string given for the table, read as the reader reads it (case aside); ValueError
+        with what was expected."""
+        names = ", ".join(repr(c) for c in self.shorthand)
+        if not isinstance(value, str):
+            raise ValueError(f"a table, or one of {names}")
+        if value.strip().lower() not in self.shorthand:
+            close = difflib.get_close_matches(value.strip().lower(), self.shorthand, n=1)
+            raise ValueError(f"a table, or one of {names}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        return value
 
     @property
     def name(self) -> str:

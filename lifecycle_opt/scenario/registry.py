@@ -21,6 +21,8 @@ from ..model.quantisation import BITS_OF_DTYPE, QUANTISATION_PRESETS
 from ..model.presets import PRESETS
 from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR
 from ..model.moe import DEFAULT_EXPERT_SHARE, JOINT_FORM
+from ..model.architecture import DEFAULT_FAMILY as _FAMILY, PRESET_NAMES
+from ..model.serving import DEFAULT_EFFICIENCIES as _EFF
 from .keys import Key, Table
 from .schema import BYTES_PER_PARAM, OBJECTIVES
 
@@ -153,8 +155,14 @@ REGISTRY: tuple[Key | Table, ...] = (
         example='"80GB"'),
     Key("hardware.inference.bandwidth", "bytes/s", "HBM bandwidth (roofline serving model only).", "bytes/s",
         example='"3.35TB/s"'),
-    Key("hardware.inference.dtype", "choice", "Arithmetic and bytes per weight of serving.", choices=_DTYPES,
+    Key("hardware.inference.dtype", "choice", "Arithmetic of serving, and its bytes per weight unless "
+                                              "serving.weight_dtype says otherwise.", choices=_DTYPES,
         open=True, default='"bf16"', example='"fp8"'),
+    Key("hardware.inference.link_bandwidth", "bytes/s", "GPU-to-GPU link bandwidth, one direction (roofline "
+                                                        "model; catalogue GPUs know their NVLink).", "bytes/s",
+        default="the catalogue's", example='"450GB/s"'),
+    Key("hardware.inference.link_latency_us", "number", "Latency of one message over the links (roofline model).",
+        "µs", default="the catalogue's, else 8", example="8"),
     Key("hardware.inference.mfu", "fraction", "One utilisation for prefill and decode (MFU serving model).",
         "fraction", example="0.3"),
     Key("hardware.inference.prefill_mfu", "fraction", "Utilisation of prefill (with decode_mfu).", "fraction",
@@ -227,28 +235,79 @@ REGISTRY: tuple[Key | Table, ...] = (
                      "and replica size optimised under latency targets (docs/model.md §8)."),
     Key("serving.model", "choice", "The serving model.", choices=("mfu", "roofline"), default='"mfu"',
         example='"roofline"'),
-    Key("serving.context_tokens", "count", "Mean context per sequence while decoding.", "tokens",
-        default="the prompt plus half the answer", example="900"),
-    Key("serving.max_context_tokens", "count", "Context the KV cache is sized for.", "tokens",
-        default="a whole request", example="4096"),
+    Key("serving.context_tokens", "count", "Mean context per sequence while decoding (the paged KV cache holds "
+                                           "it).", "tokens", default="the prompt plus half the answer",
+        example="900"),
+    Key("serving.max_context_tokens", "count", "The longest context one sequence may reach: weights and one such "
+                                               "sequence fit a replica.", "tokens", default="a whole request",
+        example="4096"),
     Key("serving.prompt_tokens", "count", "Prompt length for the time to first token.", "tokens",
         default="inference.input_tokens", example="800", **_ZERO_OK),
-    Key("serving.tpot_ms", "number", "Time per output token target.", "ms", example="6"),
+    Key("serving.tpot_ms", "number", "Time per output token target (the prompts' share of a step included: "
+                                     "continuous batching).", "ms", example="30"),
     Key("serving.ttft_ms", "number", "Time to first token target.", "ms", example="500"),
-    Key("serving.aspect_ratio", "number", "d_model / n_layer of the model's shape.", default="128",
-        example="128"),
-    Key("serving.gqa_ratio", "fraction", "KV heads / attention heads.", "fraction", default="1", example="0.125"),
+    Key("serving.weight_dtype", "choice", "Bytes of a served weight (int4 for AWQ or GPTQ weights, computed in "
+                                          "hardware.inference.dtype).", choices=tuple(BYTES_PER_PARAM),
+        default="hardware.inference.dtype", example='"int4"'),
     Key("serving.kv_dtype", "choice", "Bytes of a KV-cache entry.", choices=tuple(BYTES_PER_PARAM),
         default='"bf16"', example='"fp8"'),
-    Key("serving.replica_gpus", "integer", "Allowed tensor-parallel replica sizes.", "GPUs", many="list",
-        default="[1, 2, 4, 8]", example="[1, 2, 4, 8]"),
+    Key("serving.replica_gpus", "integer", "Allowed tensor-parallel replica sizes (each its own certified "
+                                           "problem).", "GPUs", many="list", default="[1, 2, 4, 8]",
+        example="[1, 2, 4, 8]"),
     Key("serving.max_batch", "number", "Most sequences a replica holds.", "sequences", example="256"),
-    Key("serving.compute_efficiency", "fraction", "Share of peak FLOP/s reached in the matrix products.",
-        "fraction", default="0.6", example="0.6"),
-    Key("serving.bandwidth_efficiency", "fraction", "Share of HBM bandwidth a decode step reaches.", "fraction",
-        default="0.8", example="0.8"),
     Key("serving.memory_utilisation", "fraction", "Share of HBM for weights and KV cache.", "fraction",
-        default="0.9", example="0.9"),
+        default="0.9 (vLLM's and TensorRT-LLM's)", example="0.9"),
+    Key("serving.kv_block_tokens", "integer", "Tokens per block of the paged KV cache.", "tokens",
+        default="16 (vLLM's block)", example="16"),
+    Key("serving.calibration", "path", "A file written by `lifeopt calibrate`, relative to this file: its fitted "
+                                       "efficiencies (keys given here override it).", example='"calibration.toml"'),
+    Key("serving.compute_efficiency", "fraction", "Share of peak FLOP/s reached in the matrix products (η_c).",
+        "fraction", default=f"{_EFF.compute:g} (fitted to published measurements)", example="0.6"),
+    Key("serving.bandwidth_efficiency", "fraction", "Share of HBM bandwidth a decode step reaches (η_m).",
+        "fraction", default=f"{_EFF.bandwidth:g} (fitted)", example="0.8"),
+    Key("serving.link_efficiency", "fraction", "Share of the link bandwidth an all-reduce reaches (η_l).",
+        "fraction", default=f"{_EFF.link:g} (fitted)", example="0.5"),
+    Key("serving.collective_overhead_us", "number", "Overhead of one all-reduce beyond its latency (λ_o).", "µs",
+        default=f"{_EFF.collective_overhead * 1e6:g} (fitted)", example="40"),
+    Key("serving.kv_reread", "number", "Share of the KV cache a decode kernel reads again per query head of a "
+                                       "group (ξ, 0 to 1).", default=f"{_EFF.kv_reread:g} (fitted)", example="0.1"),
+    Key("serving.prefill_overhead_us", "number", "Overhead per layer of a prefill pass (τ).", "µs",
+        default=f"{_EFF.prefill_overhead * 1e6:g} (fitted)", example="100"),
+    Table("serving.architecture", "The model's exact shape (its N is then the architecture's count): a preset, "
+                                  "or layers, d_model, heads, kv_heads, d_ff and vocab. A preset's name alone "
+                                  'may stand for the table: architecture = "llama-3-70b".',
+          shorthand=PRESET_NAMES),
+    Key("serving.architecture.preset", "choice", "A published open model (`lifeopt architectures` lists them "
+                                                 "with their counts).", choices=PRESET_NAMES,
+        example='"llama-3-70b"'),
+    Key("serving.architecture.layers", "integer", "Decoder layers.", example="80"),
+    Key("serving.architecture.d_model", "integer", "Width of the residual stream.", example="8192"),
+    Key("serving.architecture.heads", "integer", "Query heads.", example="64"),
+    Key("serving.architecture.kv_heads", "integer", "Key and value heads (a divisor of heads: grouped-query "
+                                                    "attention).", example="8"),
+    Key("serving.architecture.d_ff", "integer", "Width of the MLP.", example="28672"),
+    Key("serving.architecture.vocab", "integer", "Vocabulary size (embeddings and the LM head).", example="128256"),
+    Key("serving.architecture.gated_mlp", "bool", "Three MLP matrices (SwiGLU) rather than two.", default="true",
+        example="true"),
+    Key("serving.architecture.tied_embeddings", "bool", "The LM head is the embedding table.", default="false",
+        example="false"),
+    Key("serving.architecture.qkv_bias", "bool", "Biases on the query, key and value projections (Qwen).",
+        default="false", example="false"),
+    Table("serving.shape_family", "The shapes of a plan whose N is free, each with exactly N parameters "
+                                  "(docs/model.md §8); the Llama 3 recipe unless changed here."),
+    Key("serving.shape_family.aspect_ratio", "number", "d_model / layers.", default=f"{_FAMILY.aspect_ratio:g}",
+        example="128"),
+    Key("serving.shape_family.head_dim", "number", "Width of a head.", default=f"{_FAMILY.head_dim:g}",
+        example="128"),
+    Key("serving.shape_family.kv_heads", "number", "Key and value heads.", default=f"{_FAMILY.kv_heads:g}",
+        example="8"),
+    Key("serving.shape_family.ffn_ratio", "number", "Nominal d_ff / d_model (d_ff takes the parameters left).",
+        default=f"{_FAMILY.ffn_ratio:g}", example="3.5"),
+    Key("serving.shape_family.vocab", "number", "Vocabulary size.", default=f"{_FAMILY.vocab:g}", example="32000"),
+    Key("serving.shape_family.gated_mlp", "bool", "Three MLP matrices (SwiGLU) rather than two.",
+        default=str(_FAMILY.gated_mlp).lower(), example="true"),
+    Key("serving.shape_family.tied_embeddings", "bool", "The LM head is the embedding table (every count exact).",
+        default=str(_FAMILY.tied_embeddings).lower(), example="false"),
     # ---- [quantisation]
     Table("quantisation", "The served weights quantised after training: the target holds after quantisation "
                           "(Kumar et al. 2024; docs/model.md §11). One of bits, dtype, dtypes."),
@@ -313,6 +372,10 @@ def _object(table: str) -> dict:
             continue
         if isinstance(e, Table):
             props[e.name] = {**_object(e.path), "description": e.doc}
+            if e.shorthand:
+                # or a name in its place: a string must be one of them (an object is checked above)
+                props[e.name].update({"type": ["object", "string"], "if": {"type": "string"},
+                                      "then": {"enum": list(e.shorthand)}})
         else:
             props[e.name] = e.json_schema()
     return {"type": "object", "properties": props, "additionalProperties": False}
@@ -348,7 +411,12 @@ def problems(data: Any, source: str | None = None, prefix: str = "") -> list[Sce
                                                                            if close else "")))
             continue
         spec = entry(path) if not (table == "" and key == "scenario") else entry("scenario")
-        if isinstance(spec, Table):
+        if isinstance(spec, Table) and spec.shorthand and not isinstance(value, dict):
+            try:
+                spec.parse_shorthand(value)
+            except ValueError as exc:
+                out.append(ScenarioError(path, str(exc), value, source=source))
+        elif isinstance(spec, Table):
             out += _table_problems(spec, value, source, path)
         else:
             out += _value_problems(spec, value, source, path)

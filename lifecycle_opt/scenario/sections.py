@@ -76,7 +76,7 @@ class SectionReader(FinanceReader, QualityReader):
         budget = self.budget(top.sub("budget", keys_of("budget")))
         limits = self.limits(top.sub("limits", keys_of("limits")), inference)
         objective = self.objective(top.sub("objective", keys_of("objective")), training, inference, demand)
-        serving = read_roofline(self, serving_sec, inference, self._per_request(infer_sec))
+        serving = read_roofline(self, serving_sec, inference, self._per_request(infer_sec), demand)
         weights_only = "limits.serving_memory" if limits.serving_memory is not None else (
             "limits.serving_gpus" if limits.serving_gpus is not None else None)
         if serving is not None and weights_only is not None:
@@ -341,11 +341,18 @@ class SectionReader(FinanceReader, QualityReader):
                 if sec.has(k):
                     self.fail(sec.key(k), 'no assumed utilisation with serving.model = "roofline" (set '
                               'serving.compute_efficiency and bandwidth_efficiency instead)', sec.table[k])
+            card = hw_catalogue.gpu(name) if name != "custom" else None
+            link = sec.get("link_bandwidth", parse_bandwidth, default=card.link_bandwidth if card else None)
+            latency = sec.get("link_latency_us", number, positive=False, default=None)
+            if latency is not None and latency < 0:
+                self.fail(sec.key("link_latency_us"), "zero or more microseconds", sec.table["link_latency_us"])
+            latency = latency * 1e-6 if latency is not None else (card.link_latency if card else None)
             return InferenceHardware(name, dtype, peak, math.nan, math.nan,
-                                     sec.get("price_per_gpu_hour", parse_money), memory, bandwidth)
-        if sec.has("bandwidth"):
-            self.fail(sec.key("bandwidth"), 'only with serving.model = "roofline" (the MFU model does not '
-                      'use it)', sec.table["bandwidth"])
+                                     sec.get("price_per_gpu_hour", parse_money), memory, bandwidth, link, latency)
+        for k in ("bandwidth", "link_bandwidth", "link_latency_us"):
+            if sec.has(k):
+                self.fail(sec.key(k), 'only with serving.model = "roofline" (the MFU model does not use it)',
+                          sec.table[k])
         if sec.has("mfu"):
             for k in ("prefill_mfu", "decode_mfu"):
                 if sec.has(k):

@@ -26,11 +26,11 @@ from __future__ import annotations
 __all__ = ["ExactPlan", "solve_exact", "quick_plan", "SOLVERS"]
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import ScenarioError, SolverError
+from ..errors import InfeasibleError, ScenarioError, SolverError
 from ..model.units import format_count
 from ..scenario.schema import Scenario
 from .batch import solve_batch
@@ -93,6 +93,8 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     """
     if solver not in SOLVERS:
         raise ScenarioError("solver", f"one of {', '.join(SOLVERS)}", solver, source=scenario.source)
+    if scenario.serving is not None and len(scenario.serving.replica_gpus) > 1:
+        return _best_replica(scenario, extra_loss_laws, solver)
     problem = build_problem(scenario, extra_loss_laws)
     z0, _, strict = phase_one_ipm(problem, start_point(problem))
     if not strict:                  # infeasible, or no interior: scipy's Phase I decides
@@ -143,6 +145,24 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     return _exact_plan(problem, z, nu, certificate)
 
 
+def _best_replica(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> ExactPlan:
+    """The best of the certified optima with replicas of each allowed size (docs/model.md
+    §8: the links between a replica's GPUs cost what its size makes them cost, so each size
+    is its own geometric program, and the plan is the cheapest of them, or the one of
+    least loss). When no size admits a plan, the largest size's explanation is raised: its
+    advice includes a larger replica."""
+    plans, failure = [], None
+    for g in sorted(scenario.serving.replica_gpus):
+        try:
+            plans.append(solve_exact(replace(scenario, serving=scenario.serving.at_size(g)), extra_loss_laws, solver))
+        except InfeasibleError as exc:
+            failure = exc
+    if not plans:
+        raise failure
+    # ties (equal to the last bits) go to the smaller replica
+    return min(plans, key=lambda p: p.objective_value * (1 + 1e-12 * p.problem.constraint("max_replica_gpus").setting))
+
+
 def _batch_opinion(problem: Problem):
     """(z, None, "numpy-batch") from the batch solver when it covers ``problem`` and finds
     its optimum, else (None, None, "") (the serving variables, several loss laws, a plan
@@ -161,6 +181,11 @@ def _batch_opinion(problem: Problem):
 def quick_plan(scenario: Scenario, z0=None) -> tuple[float, float, float] | None:
     """(N, D, objective) of ``scenario`` by scipy alone, uncertified: for the many solves
     of a distribution over bootstrap laws. None when no feasible plan was found."""
+    if scenario.serving is not None and len(scenario.serving.replica_gpus) > 1:
+        found = [quick_plan(replace(scenario, serving=scenario.serving.at_size(g)), z0)
+                 for g in sorted(scenario.serving.replica_gpus)]
+        found = [f for f in found if f is not None]
+        return min(found, key=lambda f: f[2]) if found else None
     problem = build_problem(scenario)
     start = start_point(problem)
     # a start in (log N, log D) alone takes the serving variables' start (roofline model)
