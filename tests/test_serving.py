@@ -319,19 +319,6 @@ def test_cli_json_and_report_carry_the_serving_plan():
     assert "SERVING" in text and "TPOT" in text and "per ms" in text
 
 
-def test_sweep_sends_serving_points_to_the_exact_path_and_says_so(tmp_path):
-    runner = CliRunner()
-    out = runner.invoke(cli, ["sweep", str(EXAMPLES / "serving_slo.toml"), "--vary", "serving.tpot_ms=25,30",
-                              "--format", "csv", "-o", str(tmp_path / "s.csv")])
-    assert out.exit_code == 0, out.output
-    assert "2 points solved one by one by the exact solver" in out.output
-    import csv
-    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
-    single = solve(scenario_from_dict(_with(_example(), serving__tpot_ms=25)))
-    assert float(rows[0]["params"]) == pytest.approx(single.params, rel=1e-12)
-    assert float(rows[0]["serving_tpot_ms"]) == pytest.approx(single.serving.rounded.step_seconds * 1e3, rel=1e-12)
-
-
 def test_mfu_scenarios_have_empty_serving_fields():
     sol = solve(load_scenario(EXAMPLES / "chat_assistant.toml"))
     assert sol.serving is None and sol.as_dict()["serving"] is None

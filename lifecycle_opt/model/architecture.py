@@ -30,6 +30,7 @@ from __future__ import annotations
 
 __all__ = ["Architecture", "ShapeFamily", "ShapeTerms", "PRESETS", "PRESET_NAMES", "preset", "DEFAULT_FAMILY"]
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -139,6 +140,9 @@ class Architecture:
 
     def terms(self) -> ShapeTerms:
         """The serving quantities as constants (N is this architecture's count)."""
+        return _terms(self)
+
+    def _build_terms(self) -> ShapeTerms:
         c = lambda v: monomial(float(v))       # noqa: E731
         return ShapeTerms(params=c(self.params), weights_read=c(self.weights_read),
                           kv_elements=c(KV_VECTORS * self.layers * self.kv_dim),
@@ -206,6 +210,9 @@ class ShapeFamily:
 
     def terms(self) -> ShapeTerms:
         """The serving quantities as monomials in N."""
+        return _terms(self)
+
+    def _build_terms(self) -> ShapeTerms:
         r, k = self.aspect_ratio, self._kappa
         cd = (r / k) ** (1.0 / 3.0)                   # d_model = cd·N^(1/3)
         d = monomial(cd, N=1 / 3)
@@ -217,6 +224,12 @@ class ShapeFamily:
                           attention_width=monomial(cd * cd / r, N=2 / 3),
                           allreduces=layers.scaled(ALLREDUCES_PER_LAYER), activation_width=d, layers=layers,
                           exact=self.tied_embeddings)
+
+
+@functools.lru_cache(maxsize=256)
+def _terms(shape) -> ShapeTerms:
+    """A shape's terms, built once per shape (a sweep reads them for every point)."""
+    return shape._build_terms()
 
 
 def _unchecked(**fields) -> Architecture:

@@ -52,12 +52,18 @@ class Posynomial:
     terms: tuple[tuple[float, float, float, float, float, float], ...]
 
     def __post_init__(self):
-        kept = tuple(tuple(float(x) for x in t) + (0.0,) * (1 + len(VARIABLES) - len(t))
-                     for t in self.terms if t[0] != 0)
-        for t in kept:
+        width = 1 + len(VARIABLES)
+        kept = []
+        for t in self.terms:
+            if t[0] == 0:
+                continue
+            t = tuple(map(float, t))
+            if len(t) < width:
+                t += (0.0,) * (width - len(t))
             if not t[0] > 0:
                 raise ValueError(f"a posynomial's coefficients are positive, got {t[0]!r}")
-        object.__setattr__(self, "terms", kept)
+            kept.append(t)
+        object.__setattr__(self, "terms", tuple(kept))
         # (log c, V) per number of variables, built once: the solvers evaluate a constraint
         # thousands of times
         object.__setattr__(self, "_log_parts", {})

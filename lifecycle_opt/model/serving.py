@@ -43,6 +43,7 @@ __all__ = ["Roofline", "ServingPoint", "Efficiencies", "Parts", "Times", "assemb
            "DEFAULT_EFFICIENCIES", "BOUND_EFFICIENCIES", "DECODE_GPU_SECONDS", "ACTIVATION_BYTES",
            "ATTENTION_FLOPS", "combine_step"]
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -119,9 +120,9 @@ class ServingPoint:
 
     @property
     def step_seconds(self) -> float:
-        """Time per output token (TPOT): the decode step [s]."""
-        return float(combine_step(self.compute_seconds, self.memory_seconds, self.prefill_seconds,
-                                  self.link_seconds))
+        """Time per output token (TPOT): the decode step [s] (an array for points held as arrays)."""
+        return _plain(combine_step(self.compute_seconds, self.memory_seconds, self.prefill_seconds,
+                                   self.link_seconds))
 
     @property
     def bound(self) -> str:
@@ -139,7 +140,12 @@ class ServingPoint:
     @property
     def decode_gpu_seconds_per_token(self) -> float:
         """GPU-seconds of one generated token, G·t/B, its prefill share included [s]."""
-        return float(DECODE_GPU_SECONDS.value(1.0, B=self.batch, G=self.replica_gpus, t=self.step_seconds))
+        return _plain(DECODE_GPU_SECONDS.value(1.0, B=self.batch, G=self.replica_gpus, t=self.step_seconds))
+
+
+def _plain(x):
+    """A float for one point, the array for many."""
+    return float(x) if np.ndim(x) == 0 else x
 
 
 def _product(p: Posynomial, q: Posynomial) -> Posynomial:
@@ -329,9 +335,13 @@ class Roofline:
                 + sh.attention_width.scaled(ATTENTION_FLOPS / 2 * self.prompt_tokens))
 
     def parts(self) -> Parts:
-        """The parts of a step and of a prompt alone at efficiency 1 (see :class:`Parts`)."""
+        """The parts of a step and of a prompt alone at efficiency 1 (see :class:`Parts`);
+        they depend on the hardware, the shape, the workload and the size alone, not on the
+        targets or the efficiencies: built once for each such roofline."""
         if self._parts is None:
-            object.__setattr__(self, "_parts", self._build_parts())
+            key = replace(self, tpot_seconds=None, ttft_seconds=None, max_batch=None,
+                          efficiencies=BOUND_EFFICIENCIES, efficiency_source="", memory_utilisation=1.0)
+            object.__setattr__(self, "_parts", _parts_of(key))
         return self._parts
 
     def _build_parts(self) -> Parts:
@@ -353,10 +363,18 @@ class Roofline:
             first_allreduces=allreduces, first_link_bytes=per_token.scaled(P), layers=sh.layers)
 
     def times(self) -> Times:
-        """The times of a step and of a prompt alone at this roofline's efficiencies, as posynomials."""
+        """The times of a step and of a prompt alone at this roofline's efficiencies, as
+        posynomials (built once for each roofline but its targets)."""
         if self._times is None:
-            object.__setattr__(self, "_times", assemble(self.parts(), self.efficiencies, self.link_latency))
+            object.__setattr__(self, "_times", _times_of(self.without_targets()))
         return self._times
+
+    def without_targets(self) -> "Roofline":
+        """The same roofline without its latency targets and batch cap: what every time of
+        a point depends on."""
+        if self.tpot_seconds is None and self.ttft_seconds is None and self.max_batch is None:
+            return self
+        return replace(self, tpot_seconds=None, ttft_seconds=None, max_batch=None)
 
     def compute_time_terms(self) -> Posynomial:
         """Decode compute of a step, B·(decode FLOP)/(G·peak·η_c) [s]."""
@@ -432,16 +450,29 @@ class Roofline:
         B = float(np.floor((room - base) / (float(use.value(N, B=1.0)) - base)))
         return min(B, self.max_batch) if self.max_batch is not None else B
 
-    def point(self, N: float, B: float, G: float) -> ServingPoint:
-        """The serving point (B, G) of a model of N parameters (G an allowed size), every time evaluated."""
+    def point(self, N, B, G: float) -> ServingPoint:
+        """The serving point (B, G) of a model of N parameters (G an allowed size), every time
+        evaluated (N and B may be arrays: a ServingPoint of arrays)."""
         r = self if self.replica_gpus == (int(round(G)),) else self.at_size(int(round(G)))
         return serving_point(r.parts().at(N, B, G), r.efficiencies, r.link_latency, B, G,
-                             float(r.memory_use_terms().value(N, B=B)))
+                             r.memory_use_terms().value(N, B=B))
 
 
-def serving_point(parts: Parts, e: Efficiencies, link_latency: float, B: float, G: float,
-                  memory_bytes: float) -> ServingPoint:
-    """The ServingPoint of parts evaluated at one point, at efficiencies ``e``."""
+@functools.lru_cache(maxsize=1024)
+def _parts_of(roofline: Roofline) -> Parts:
+    return roofline._build_parts()
+
+
+@functools.lru_cache(maxsize=1024)
+def _times_of(roofline: Roofline) -> Times:
+    return assemble(roofline.parts(), roofline.efficiencies, roofline.link_latency)
+
+
+def serving_point(parts: Parts, e: Efficiencies, link_latency: float, B, G, memory_bytes) -> ServingPoint:
+    """The ServingPoint of parts evaluated at a point, at efficiencies ``e`` (floats for one
+    point; arrays, broadcast, for many)."""
     t = assemble(parts, e, link_latency)
-    return ServingPoint(float(B), float(G), float(t.compute), float(t.memory), float(t.prefill), float(t.links),
-                        float(max(t.first_compute, t.first_memory)), float(memory_bytes))
+    one = all(np.ndim(v) == 0 for v in (B, G, t.compute, t.memory))
+    cast = float if one else (lambda v: np.asarray(v, dtype=float))    # noqa: E731
+    return ServingPoint(cast(B), cast(G), cast(t.compute), cast(t.memory), cast(t.prefill), cast(t.links),
+                        cast(np.maximum(t.first_compute, t.first_memory)), cast(memory_bytes))

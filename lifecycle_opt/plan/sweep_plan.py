@@ -18,10 +18,10 @@ import numpy as np
 from ..errors import ScenarioError, UnknownKeyError
 from ..scenario.reader import Scenario, load_scenario, scenario_from_dict
 from ..solvers.batch import Batch, batch_from_problems
-from ..problem.formulation import build_problem
 from .axes import axes_of, grid_size, with_value
 from .columnar import EXACT_SIDE, ColumnarSide, NotColumnar, fit_side
 from .rows import LOSS_FACTS, row_facts, row_fields, stack_facts
+from .sweep_serving import batch_problem, serving_side
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ class SweepPlan:
     exact_reason: str = ""
     #: points solved so far by the exact path (infeasible, invalid, beyond the batch solver)
     exact_points: int = 0
+    #: under the roofline serving model, each cost-side scenario's ServingSide (docs/model.md §8)
+    serving: list | None = None
 
     @property
     def shape(self) -> tuple:
@@ -234,7 +236,7 @@ def _columnar_side(base: Base, axes, which, shape) -> _Side:
                 raise NotColumnar(f"a probe does not build ({exc})") from None
         if any(s.law_samples or s.serving is not None or s.choices for s in built):
             raise NotColumnar("the exact path")
-        batch = batch_from_problems([build_problem(s) for s in built])
+        batch = batch_from_problems([batch_problem(s) for s in built])
         side.probes, side.names = built, batch.names
         table = {f"batch.{f}": getattr(batch, f) for f in _BATCH_ARRAYS}
         table.update({f"fact.{k}": v for k, v in _facts(built).items()})
@@ -251,16 +253,22 @@ def _batch_sides(plan: SweepPlan) -> None:
         plan.exact = True          # distributions and robust plans: the exact path
         plan.exact_reason = "the law's bootstrap samples"
         return
-    if any(s.serving is not None for s in built):
-        # the batch solver knows the MFU serving cost (linear in N) alone
-        plan.exact = True
-        plan.exact_reason = "the roofline serving model"
-        return
     if any(s.choices for s in built):
         # each combination of a discrete choice is its own plan (the planning function's)
         plan.exact = True
         plan.exact_reason = "a discrete choice (moe.experts or quantisation.dtypes)"
         return
+    if any(s.serving is not None for s in built):
+        # the roofline serving model: the serving constraints of each cost-side scenario,
+        # read once (plan/sweep_serving.py); an exact architecture, or a cost without a batch
+        # form, takes the exact path
+        sides = [serving_side(s) if isinstance(s, Scenario) else None for s in (plan.cost.scenarios or [])]
+        if plan.cost.columns is not None or not any(sides) or any(
+                side is None for side, s in zip(sides, plan.cost.scenarios) if isinstance(s, Scenario)):
+            plan.exact = True
+            plan.exact_reason = "the roofline serving model with an exact architecture or a cost the batch path lacks"
+            return
+        plan.serving = sides
     for side in (plan.loss, plan.cost):
         if side.columns is not None:
             continue
@@ -268,7 +276,7 @@ def _batch_sides(plan: SweepPlan) -> None:
         if not side.ok.any():
             plan.exact = True      # no point builds: the exact path writes why, row by row
             return
-        batch = batch_from_problems([build_problem(s) for s in side.probes])
+        batch = batch_from_problems([batch_problem(s) for s in side.probes])
         rows = np.cumsum(side.ok) - 1
         side.batch, side.names = batch.take(np.where(side.ok, rows, 0)), batch.names
         side.facts = _facts(side.scenarios)
@@ -297,7 +305,7 @@ def _verified(plan: SweepPlan, samples: int = 6) -> bool:
             whole = plan.base.build(plan.base.point_data(point_of(plan, k)))
         except ScenarioError:
             return False
-        one = batch_from_problems([build_problem(whole)])
+        one = batch_from_problems([batch_problem(whole)])
         combined, facts = combine_sides(plan, li, ci)
         for f in _BATCH_ARRAYS:
             a, b = getattr(one, f), getattr(combined, f)

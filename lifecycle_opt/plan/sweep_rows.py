@@ -26,6 +26,7 @@ from ..scenario.reader import Scenario
 from ..solvers.batch import solve_batch
 from .axes import Axis, grid
 from .sweep_plan import Base, SweepPlan, base_of, check_keys, combine_sides, point_label, point_of, side_indices
+from .sweep_serving import serving_plans
 from .rows import OVERFLOW_MESSAGE, numeric_fields, plan_columns, row_fields, rows_of, status_of
 
 
@@ -103,11 +104,16 @@ def _solve_columns(plan: SweepPlan, start: int, stop: int) -> tuple[dict, int]:
         sel = np.flatnonzero(plan.loss.ok_at(li) & plan.cost.ok_at(ci))
         if sel.size:
             batch, facts = combine_sides(plan, li[sel], ci[sel])
-            result = solve_batch(batch)
-            good = result.status == 0
+            binding, extra = None, {}
+            if plan.serving is not None:
+                result, good, binding, extra = serving_plans(batch, facts, plan.serving, ci[sel])
+            else:
+                result = solve_batch(batch)
+                good = result.status == 0
             exact[sel[good]] = False
             # every point solved (the rule): the facts as they are, constants still views
-            solved = sel[good], facts if good.all() else {k: v[good] for k, v in facts.items()}, result, good
+            solved = (sel[good], facts if good.all() else {k: v[good] for k, v in facts.items()}, result, good,
+                      binding, extra)
     if exact.any():                            # rows the batch does not fill: room for them
         cols.update(_empty_columns(plan, n))
     if solved is not None:
@@ -126,16 +132,18 @@ def _solve_columns(plan: SweepPlan, start: int, stop: int) -> tuple[dict, int]:
 _EXACT = threading.Lock()
 
 
-def _fill(cols, rows, facts, result, good, n: int) -> None:
+def _fill(cols, rows, facts, result, good, binding, extra, n: int) -> None:
     """Write the batch plans into the columns (rows: their positions in the chunk of n
     points) with the row function; where they are the whole chunk, the row function's
-    arrays become the columns (numbers as floats, text as objects)."""
+    arrays become the columns (numbers as floats, text as objects). ``binding``: the plans'
+    binding constraints where the solver names them (else from ``result``); ``extra``: the
+    serving columns of plans under the roofline model."""
     every = good.all()
     pick = (lambda v: v) if every else (lambda v: v[good])          # noqa: E731
-    binding = result.binding_texts(np.flatnonzero(good))
+    binding = result.binding_texts(np.flatnonzero(good)) if binding is None else binding[good]
     columns = plan_columns(facts, pick(result.params), pick(result.tokens), loss=pick(result.loss),
                            effective_tokens=pick(result.effective_tokens), objective_value=pick(result.objective),
-                           kkt_residual=pick(result.kkt_residual), binding=binding)
+                           kkt_residual=pick(result.kkt_residual), binding=binding, **extra)
     whole = rows.size == n                             # every point of the chunk, in order
     numeric = set(numeric_fields())
     for key in row_fields():

@@ -10,15 +10,16 @@ setting and the model quantity it limits; the objective is the log of a cost pos
 """
 from __future__ import annotations
 
-__all__ = ["Problem", "build_problem", "serving_constraints", "architecture_pins", "BOX", "SERVING_BOX",
-           "LATENCY_TARGETS"]
+__all__ = ["Problem", "build_problem", "serving_constraints", "architecture_pins", "plane_problem", "BOX",
+           "SERVING_BOX", "LATENCY_TARGETS"]
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
 from ..model.constants import SECONDS_PER_DAY
 from ..model.laws import LossLaw
-from ..model.posynomial import monomial
+from ..model.posynomial import Posynomial, monomial
 from ..model.serving import Roofline
 from ..scenario.schema import OBJECTIVE_UNITS, Scenario
 from .constraints import (Cap, ComputeCap, Constraint, CostObjective, EfficiencyCap, ErrorTarget, Floor, LossObjective,
@@ -63,13 +64,14 @@ class Problem:
         return next((c for c in self.constraints if c.name == name), None)
 
 
-def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
+def build_problem(scenario: Scenario, extra_loss_laws: tuple = (), serving: bool = True) -> Problem:
     """The typed constraints and the objective of ``scenario``; under the roofline serving
     model, those of one replica size (each size is its own problem, solved one by one by
     :func:`~lifecycle_opt.solvers.exact.solve_exact`): with several allowed, the largest.
 
     ``extra_loss_laws`` — (index, law) pairs — add the target under further laws (the
-    bootstrap laws of a robust plan), each its own convex loss constraint."""
+    bootstrap laws of a robust plan), each its own convex loss constraint; ``serving``
+    False leaves the serving constraints out (:func:`plane_problem`)."""
     s, law = scenario, scenario.loss_law
     if s.serving is not None and len(s.serving.replica_gpus) > 1:
         s = replace(s, serving=s.serving.at_size(max(s.serving.replica_gpus)))
@@ -88,7 +90,7 @@ def build_problem(scenario: Scenario, extra_loss_laws: tuple = ()) -> Problem:
                  for index, extra in extra_loss_laws]
     cons += _plan_limits(s)
     cons += _spending_caps(s)
-    if s.serving is not None:
+    if s.serving is not None and serving:
         cons += architecture_pins(s.serving) + serving_constraints(s.serving)
     if s.objective == "loss":
         objective = LossObjective(law)
@@ -169,11 +171,17 @@ def serving_constraints(r: Roofline) -> list[Constraint]:
     target as two caps, a prompt's compute and its read of the weights (each plus its links
     and overhead: the longer of the two meets the target exactly when both do); 1 ≤ B ≤
     max_batch; G the replica size."""
-    ms = 1e3                                                   # milliseconds per second
+    return list(_structural(r.without_targets())) + _targets(r)
+
+
+@functools.lru_cache(maxsize=512)
+def _structural(r: Roofline) -> tuple[Constraint, ...]:
+    """The serving constraints but the targets and the batch cap (built once for each roofline:
+    a sweep over a target shares them)."""
     g, e = float(r.size), r.efficiencies
     links, prompts = r.step_link_terms().times(t=-1), r.prefill_share_terms().times(t=-1)
     fits = "the replica's memory"
-    out = [
+    return (
         EfficiencyCap("decode_compute_time", "decode step at least its compute, the prompts' share and the links",
                       "serving.compute_efficiency", e.compute, "fraction", setting_max=1.0,
                       scaled=(r.compute_time_terms().times(t=-1) + prompts).scaled(e.compute), fixed=links),
@@ -189,12 +197,18 @@ def serving_constraints(r: Roofline) -> list[Constraint]:
         Floor("min_batch", "at least one sequence per replica", "serving.max_batch", 1.0, "sequences",
               movable=False, quantity=monomial(1.0, B=1)),
         # advice past the size (the largest allowed: its explanation is the one raised) names
-        # the size to add by the rule that extends the list, as main's list of sizes would
+        # the size to add by the rule that extends the list, as the whole list of sizes would
         Cap("max_replica_gpus", f"replicas of {g:g} GPUs (an allowed size)", "serving.replica_gpus", g,
             "GPUs per replica", whole=True, allowed=(g,), quantity=monomial(1.0, G=1)),
         Floor("min_replica_gpus", f"replicas of {g:g} GPUs (an allowed size)", "serving.replica_gpus", g,
               "GPUs per replica", movable=False, quantity=monomial(1.0, G=1)),
-    ]
+    )
+
+
+def _targets(r: Roofline) -> list[Constraint]:
+    """The TPOT and TTFT targets and the batch cap."""
+    ms = 1e3                                                   # milliseconds per second
+    out = []
     if r.tpot_seconds is not None:
         out.append(Cap("tpot_target", f"time per output token at most {r.tpot_seconds * ms:g} ms",
                        "serving.tpot_ms", r.tpot_seconds * ms, "ms", quantity=monomial(ms, t=1)))
@@ -208,6 +222,33 @@ def serving_constraints(r: Roofline) -> list[Constraint]:
         out.append(Cap("max_batch", "batch at most the cap", "serving.max_batch", r.max_batch, "sequences",
                        whole=True, quantity=monomial(1.0, B=1)))
     return out
+
+
+def plane_problem(scenario: Scenario) -> tuple[Problem, float] | None:
+    """The part of a roofline scenario's problem in (N, D) — its loss target and plane
+    limits, and the cost's terms in N and D alone — and k, the objective's unit per
+    GPU-second of generated tokens (the cost's G·t/B term): what the batch solver of
+    serving plans needs beside the serving constraints (solvers/batch_serving.py). None
+    when the objective is not a cost, the cost has another serving term, the architecture
+    pins N, or a limit has no batch form (a dollar cap on a cost with serving terms): the
+    exact path solves those."""
+    if scenario.serving is not None and scenario.serving.architecture is not None:
+        return None
+    problem = build_problem(scenario, serving=False)
+    if problem.objective.kind != "cost":
+        return None
+    plane, k = [], 0.0
+    for c, *e in problem.objective.cost.terms:
+        if tuple(e[2:]) == (-1.0, 1.0, 1.0) and e[:2] == [0.0, 0.0]:
+            k += c
+        elif any(e[2:]):
+            return None
+        else:
+            plane.append((c, *e))
+    if any(not c.is_loss and c.batch_form() is None for c in problem.constraints):
+        return None
+    return Problem(CostObjective(Posynomial(tuple(plane)), problem.objective.unit), problem.constraints,
+                   problem.law, BOX), k
 
 
 def architecture_pins(r: Roofline) -> list[Constraint]:

@@ -41,7 +41,8 @@ from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Bindin
 from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
-from ..problem.formulation import BOX, Problem, build_problem
+from ..problem.formulation import BOX, Problem, build_problem, plane_problem, serving_constraints
+from .batch_serving import forms_of, solve_serving_batch, stack_forms
 from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
 from .barrier import BARRIER_METHOD, phase_one_ipm, solve_barrier
 
@@ -74,7 +75,8 @@ class ExactPlan:
 SOLVERS = ("auto", "cvxpy")
 
 
-def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "auto") -> ExactPlan:
+def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "auto",
+                explain: bool = True) -> ExactPlan:
     """The certified optimum of ``scenario`` (with the target also met under each
     (index, law) of ``extra_loss_laws``, for robust plans).
 
@@ -83,8 +85,9 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     wherever the batch solver cannot answer); then the numpy barrier method (scipy's SLSQP
     where it does not apply).
 
-    Raises InfeasibleError (with the conflicting constraints and how far each must move)
-    or SolverError (the optimum could not be certified).
+    Raises InfeasibleError (with the conflicting constraints and how far each must move;
+    ``explain`` False: without them, for one replica size among several) or SolverError
+    (the optimum could not be certified).
 
     >>> from lifecycle_opt import load_scenario
     >>> plan = solve_exact(load_scenario("examples/research_model.toml"))
@@ -100,6 +103,8 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     if not strict:                  # infeasible, or no interior: scipy's Phase I decides
         z0, violation = phase_one(problem, problem.constraints)
         if violation > FEAS_TOL:
+            if not explain:                # (one replica size of several: explained if none serves)
+                raise InfeasibleError(f"{scenario.name}: infeasible", ())
             raise explain_infeasible(scenario, problem)
     z_cvx, duals, method = _batch_opinion(problem) if solver == "auto" else (None, None, "")
     if z_cvx is None:
@@ -149,18 +154,49 @@ def _best_replica(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> Ex
     """The best of the certified optima with replicas of each allowed size (docs/model.md
     §8: the links between a replica's GPUs cost what its size makes them cost, so each size
     is its own geometric program, and the plan is the cheapest of them, or the one of
-    least loss). When no size admits a plan, the largest size's explanation is raised: its
-    advice includes a larger replica."""
-    plans, failure = [], None
-    for g in sorted(scenario.serving.replica_gpus):
+    least loss).
+
+    Where the batch solver of serving plans covers the scenario, it prices every size's
+    optimum first (each certified by its own optimality residual); the cheapest size is
+    then solved and certified here, and the sizes the batch proved dearer are not solved
+    again. When no size admits a plan, the largest size's explanation is raised: its advice
+    includes a larger replica."""
+    r = scenario.serving
+    sizes = sorted(r.replica_gpus)
+    priced = _batch_values(scenario, sizes) if not extra_loss_laws else {}
+    plans = []
+    for g in sorted(sizes, key=lambda g: priced.get(g, -math.inf)):
+        if plans and g in priced and priced[g] > min(p.objective_value for p in plans) * (1 + 1e-9):
+            continue                      # proven dearer by the batch solver's certified optimum
         try:
-            plans.append(solve_exact(replace(scenario, serving=scenario.serving.at_size(g)), extra_loss_laws, solver))
-        except InfeasibleError as exc:
-            failure = exc
+            plans.append(solve_exact(replace(scenario, serving=r.at_size(g)), extra_loss_laws, solver, explain=False))
+        except InfeasibleError:
+            pass
     if not plans:
-        raise failure
+        solve_exact(replace(scenario, serving=r.at_size(sizes[-1])), extra_loss_laws, solver)   # raises, explained
     # ties (equal to the last bits) go to the smaller replica
     return min(plans, key=lambda p: p.objective_value * (1 + 1e-12 * p.problem.constraint("max_replica_gpus").setting))
+
+
+def _batch_values(scenario: Scenario, sizes) -> dict:
+    """{size: the certified optimum's value} of the sizes the batch solver of serving plans
+    settles (solvers/batch_serving.py); empty where it does not cover the scenario."""
+    got = plane_problem(scenario)
+    if got is None:
+        return {}
+    plane, k = got
+    batch = batch_from_problems([plane])
+    if bool(batch.unsupported[0]):
+        return {}
+    out = {}
+    for g in sizes:
+        form = forms_of(serving_constraints(scenario.serving.at_size(g)), float(g))
+        if form is None:
+            return {}
+        solved = solve_serving_batch(batch, [stack_forms([form], float(g))], np.array([k]))
+        if int(solved.result.status[0]) == OPTIMAL:
+            out[g] = float(solved.result.objective[0])
+    return out
 
 
 def _batch_opinion(problem: Problem):

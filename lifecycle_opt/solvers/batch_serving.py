@@ -1,0 +1,528 @@
+"""Many plans under the roofline serving model at once: the lifecycle optimum of every
+point of a sweep, in numpy (docs/model.md §8).
+
+For a replica size G and a model of N parameters, the cheapest GPU-seconds of a generated
+token c_G(N) = min over the batch B of G·t/B is the value of a geometric program; its
+constraints, read from the problem's own typed constraints (:func:`forms_of`), are
+affine in B: the step t ≥ a_k(N) + b_k(N)·B (compute and memory, each with the prompts'
+share and the links), caps m0(N) + m1(N)·B ≤ 1 (memory, max_batch), t ≤ T (the TPOT
+target), B ≥ 1, and limits on N alone (TTFT, the longest sequence). G·t/B falls with B,
+so the batch is the largest the caps and the target allow, and c_G(N) = G·max_k(a_k/B* +
+b_k) in closed form, with its derivative in log N from the cap that binds.
+
+The value of a GP is log-convex in log N, and the lifecycle cost a·N·D + b·N + k·c_G(N)
+along the loss target's boundary x = g(y) (:class:`~.boundary.BatchLaw`) is a convex
+function f of y = log D: each size's optimum is one bisection on the sign of f′,
+vectorised over every point, then clamped into the interval the plane's limits allow (as
+:mod:`.batch_cost` does); the plan is the cheapest size's (ties to the smaller).
+
+**Certified** means, per point: the directional derivatives of f at the answer,
+f′(y − δ) and f′(y + δ) with δ = 1e-12, show no descent along the boundary (the residual
+max(0, f′(y−δ), −f′(y+δ)), or its one-sided form at a clamped limit, is ≤ 1e-9: the KKT
+conditions of the problem reduced to its one free direction), the serving point is the
+closed-form optimum of its geometric program, and every other allowed size's optimum is
+no cheaper. Points it cannot settle (infeasible, off the box, a loss objective, spending
+caps on the serving cost) are marked and go to the exact path.
+"""
+from __future__ import annotations
+
+__all__ = ["SizeForm", "StackedSize", "forms_of", "stack_forms", "ServingBatch", "solve_serving_batch",
+           "batch_points", "at_batch"]
+
+import functools
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .batch_cost import _limit_interval, _optimum_on_boundary
+from .batch_data import EDGE, INFEASIBLE, NO_NAME, OPTIMAL, UNSUPPORTED, X_BOX, Y_BOX, Batch, Results
+from .batch_kkt import loss_code, violations
+from .boundary import BatchLaw
+from .roots import bracket, newton
+
+#: the relative residual below which a point is certified (the exact solver's KKT_TOL)
+TOL = 1e-9
+_DELTA = 1e-12
+
+
+@dataclass(frozen=True)
+class SizeForm:
+    """One replica size's serving constraints, each a map exponent of N → coefficient:
+    steps (a, b): t ≥ a + b·B; caps (m0, m1): m0 + m1·B ≤ 1; floors f: B ≥ f; tcaps c:
+    c·t ≤ 1; ncaps n: n ≤ 1. ``allowed``: whether this size is allowed at all."""
+
+    g: float
+    steps: dict
+    caps: dict
+    floors: dict
+    tcaps: dict
+    ncaps: dict
+    allowed: bool = True
+
+
+def _split(p, by: int) -> dict:
+    """{exponent of the variable ``by`` → {exponent of N → coefficient}} of a posynomial in
+    N and (B, t) with G fixed; None when a term depends on D."""
+    out: dict = {}
+    for c, eN, eD, eB, eG, et in p.terms:
+        if eD != 0:
+            return None
+        key = (eB, et)[by] if by >= 0 else 0.0
+        out.setdefault(key, {}).setdefault(eN, 0.0)
+        out[key][eN] += c
+    return out
+
+
+def forms_of(constraints, g: float) -> SizeForm | None:
+    """The SizeForm of a problem's serving constraints at replica size g, or None when a
+    constraint has a shape this solver does not know (the exact path solves it)."""
+    kinds = {"steps": {}, "caps": {}, "floors": {}, "tcaps": {}, "ncaps": {}}
+    for c in constraints:
+        got = _form(c, g)
+        if got is None:
+            return None
+        kinds[got[0]][c.name] = got[1]
+    return SizeForm(g, **kinds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _form(c, g: float):
+    """(kind, its maps) of one constraint at replica size g; None for an unknown shape."""
+    p = c.posynomial.fixed(G=g)
+    eB = {t[3] for t in p.terms}
+    et = {t[5] for t in p.terms}
+    by_B = _split(p, 0)
+    if by_B is None:
+        return None
+    if et == {-1.0} and eB <= {0.0, 1.0}:
+        return "steps", (by_B.get(0.0, {}), by_B.get(1.0, {}))
+    if et == {1.0} and eB == {0.0}:
+        return "tcaps", by_B[0.0]
+    if et <= {0.0} and eB == {-1.0}:
+        return "floors", by_B[-1.0]
+    if et <= {0.0} and eB <= {0.0, 1.0}:
+        return ("caps", (by_B.get(0.0, {}), by_B[1.0])) if 1.0 in eB else ("ncaps", by_B.get(0.0, {}))
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class StackedSize:
+    """A size's forms stacked over the points: every quantity (a posynomial in N alone) as
+    its coefficients per point over one list of exponents, ``coef[quantity][exponent]`` an
+    array over the points (None where zero everywhere), in the order steps (a, b), caps
+    (m0, m1), floors, tcaps, ncaps (a constraint a point's scenario lacks: zero, harmless);
+    ``allowed``: whether the size is allowed at each point."""
+
+    g: float
+    allowed: np.ndarray
+    coef: list
+    exp: np.ndarray
+    counts: tuple
+    cap_names: tuple = ()
+    #: the largest log N the size serves at each point (every serving limit tightens with N,
+    #: so the size serves exactly x ≤ x_max): found once, then the searches test it alone
+    x_max: np.ndarray | None = None
+
+    def take(self, rows) -> "StackedSize":
+        """The same size's forms for the points ``rows`` (an index array)."""
+        coef = [[None if c is None else c[rows] for c in q] for q in self.coef]
+        return StackedSize(self.g, self.allowed[rows], coef, self.exp, self.counts, self.cap_names,
+                           None if self.x_max is None else self.x_max[rows])
+
+    @functools.cached_property
+    def _matrix(self):
+        """(C, where): the non-zero coefficient arrays as the rows of one matrix (one gather
+        per evaluation), and per quantity its (exponent index, row of C) pairs."""
+        rows, where = [], []
+        for q in self.coef:
+            mine = []
+            for i, c in enumerate(q):
+                if c is not None:
+                    mine.append((i, len(rows)))
+                    rows.append(c)
+            where.append(mine)
+        C = np.array(rows) if rows else np.zeros((0, self.allowed.size))
+        return C, where
+
+    def values(self, x, rows=None, slope: bool = True, skip_limits: bool = False):
+        """[(value, d value/d log N)] of every quantity at x = log N (arrays over the points;
+        ``skip_limits``: zeros for the floors and the limits on N alone, whose test x_max holds)."""
+        power = [None if e == 0 else np.exp(e * x) for e in self.exp]
+        zero = np.zeros(np.shape(x))
+        C, where = self._matrix
+        C = C if rows is None else C[:, rows]
+        ns, nc, nf, nt, nn = self.counts
+        first_floor, first_n = 2 * ns + 2 * nc, 2 * ns + 2 * nc + nf + nt
+        out = []
+        for i, pairs in enumerate(where):
+            v, d = zero, zero
+            if skip_limits and (first_floor <= i < first_floor + nf or i >= first_n):
+                out.append((v, d))
+                continue
+            for e, r in pairs:
+                term = C[r] if power[e] is None else C[r] * power[e]
+                v = v + term
+                if slope and power[e] is not None:
+                    d = d + self.exp[e] * term
+            out.append((v, d))
+        return out
+
+    def split(self, items):
+        """``items`` per quantity as lists (steps a, steps b, caps m0, caps m1, floors, tcaps, ncaps)."""
+        ns, nc, nf, nt, nn = self.counts
+        cuts = np.cumsum([0, ns, ns, nc, nc, nf, nt, nn])
+        return [items[cuts[i]:cuts[i + 1]] for i in range(7)]
+
+
+def stack_forms(forms: list[SizeForm | None], g: float) -> StackedSize:
+    """The size-g forms of many points (None: the size is not allowed there)."""
+    present = [f for f in forms if f is not None]
+    empty = SizeForm(g, {}, {}, {}, {}, {}, allowed=False)
+    forms = [f if f is not None else empty for f in forms]
+
+    def names(kind):
+        return sorted({n for f in present for n in getattr(f, kind)})
+    columns = []          # per quantity: one {exponent → coefficient} map per point
+    for kind in ("steps", "caps"):
+        for part in (0, 1):
+            columns += [[getattr(f, kind).get(n, ({}, {}))[part] for f in forms] for n in names(kind)]
+    for kind in ("floors", "tcaps", "ncaps"):
+        columns += [[getattr(f, kind).get(n, {}) for f in forms] for n in names(kind)]
+    exps = sorted({e for col in columns for m in col for e in m})
+    coef = []
+    for col in columns:
+        row = []
+        for e in exps:
+            c = np.array([m.get(e, 0.0) for m in col], dtype=float)
+            row.append(c if np.any(c) else None)
+        coef.append(row)
+    tpot = names("tcaps")
+    counts = tuple(len(names(k)) for k in ("steps", "caps", "floors", "tcaps", "ncaps"))
+    out = StackedSize(g, np.array([f.allowed for f in forms]), coef, np.array(exps, dtype=float), counts,
+                      tuple(names("caps")) + (tpot[0] if tpot else "",))
+    return replace(out, x_max=_largest_served(out))
+
+
+def _largest_served(s: StackedSize) -> np.ndarray:
+    """The largest x = log N each point's size serves (−inf: none in the box), by bisection:
+    whether N is served falls from true to false once as N grows."""
+    lo, hi = np.full(s.allowed.size, X_BOX[0]), np.full(s.allowed.size, X_BOX[1])
+    served_lo = batch_points(s, lo, full=True)[3]
+    served_hi = batch_points(s, hi, full=True)[3]
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        ok = batch_points(s, mid, full=True)[3]
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    return np.where(served_hi, np.inf, np.where(served_lo, lo, -np.inf))
+
+
+def batch_points(s: StackedSize, x, rows=None, full: bool = False):
+    """(B*, c, dc/dlogN, feasible, B_cheap, binds) at x = log N: the largest batch the caps
+    and the target allow, the GPU-seconds G·t/B of a generated token there and its
+    derivative, whether N is served at all, the smallest batch as cheap (when
+    compute-bound), and which cap sets B* (an index into ``s.cap_names``). ``full``: test
+    every limit (else whether N is served is x ≤ ``s.x_max``)."""
+    n = np.shape(x)[0]
+    full = full or s.x_max is None
+    a, b, m0, m1, fl, tc, nc = s.split(s.values(x, rows, skip_limits=not full))
+    ok = (s.allowed if rows is None else s.allowed[rows]).copy()
+    if not full:
+        ok &= x <= (s.x_max if rows is None else s.x_max[rows])
+    for v, _ in nc:
+        ok &= v <= 1.0 + 1e-12
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        T = np.full(n, np.inf)
+        for v, _ in tc:
+            T = np.minimum(T, np.where(v > 0, 1.0 / v, np.inf))
+        lo = np.ones(n)
+        for v, _ in fl:
+            lo = np.maximum(lo, v)
+        B, dB, binds = np.full(n, np.inf), np.zeros(n), np.full(n, len(m0))
+        for j, ((v0, d0), (v1, d1)) in enumerate(zip(m0, m1)):
+            if full:
+                ok &= (v1 > 0) | (v0 <= 1.0 + 1e-12)
+            cap = np.where(v1 > 0, (1.0 - v0) / v1, np.inf)
+            tighter = cap < B
+            dB = np.where(tighter, (-d0 * v1 - (1.0 - v0) * d1) / v1 ** 2, dB)
+            binds, B = np.where(tighter, j, binds), np.where(tighter, cap, B)
+        for (va, da), (vb, db) in zip(a, b):
+            if full:
+                ok &= va <= T * (1 + 1e-12)
+            cap = np.where(vb > 0, (T - va) / vb, np.inf)
+            tighter = cap < B
+            dB = np.where(tighter, (-da * vb - (T - va) * db) / vb ** 2, dB)
+            binds, B = np.where(tighter, len(m0), binds), np.where(tighter, cap, B)
+        if full:
+            ok &= np.isfinite(B) & (B >= lo * (1 - 1e-12))
+        Bs = np.where(ok, np.maximum(B, lo), 1.0)
+        per, dper = np.full(n, -np.inf), np.zeros(n)
+        for (va, da), (vb, db) in zip(a, b):
+            v = va / Bs + vb
+            higher = v > per
+            dper = np.where(higher, da / Bs - va * dB / (Bs * Bs) + db, dper)
+            per = np.where(higher, v, per)
+        c = np.where(ok, s.g * per, np.inf)
+        # the smallest batch as cheap: a_k/B + b_k ≤ per for every k
+        cheap = lo
+        for (va, _), (vb, _) in zip(a, b):
+            room = per * (1 + 1e-14) - vb
+            cheap = np.maximum(cheap, np.where(room > 0, va / room, 0.0))
+    return Bs, c, s.g * dper, ok, np.minimum(cheap, Bs), binds
+
+
+@dataclass(frozen=True)
+class ServingBatch:
+    """The plans of a batch of serving points: the plane results (``result``, as the batch
+    solver's: N, D, loss, objective, KKT residual, status) and per point the chosen replica
+    size, its relaxed batch, and the names of its binding limits ("loss_target", a plane
+    limit, the serving cap that sets the batch)."""
+
+    result: object
+    size: np.ndarray
+    batch: np.ndarray
+    binding: np.ndarray
+
+
+def solve_serving_batch(batch: Batch, sizes: list[StackedSize], serving_k: np.ndarray) -> ServingBatch:
+    """Minimise a·N·D + b·N + k·c_G(N) on each point's loss boundary, for every size of
+    ``sizes``, and keep the cheapest. ``batch`` holds the laws, targets, plane limits and
+    (a, b); ``serving_k`` the objective's unit (dollars or FLOP) per GPU-second of
+    generated tokens. Under the repetition penalty the points are solved apart from the rest."""
+    n = len(batch)
+    out = Results(n, batch.names)
+    out.status[:] = UNSUPPORTED
+    found = {"value": np.full(n, np.inf), "size": np.full(n, np.nan), "y": np.full(n, np.nan),
+             "kkt": np.full(n, np.nan), "limit": np.full(n, NO_NAME, dtype=np.int32)}
+    supported = ~batch.unsupported & ~batch.minimise_loss
+    for penalty in (False, True):
+        idx = np.flatnonzero(supported & (np.isfinite(batch.unique) == penalty))
+        if not idx.size:
+            continue
+        out.status[idx] = INFEASIBLE
+        law = BatchLaw(batch.take(idx), penalty)
+        start = _first_guess(batch.take(idx), penalty, sizes, serving_k[idx], idx)
+        for s in sizes:
+            value, y, resid, status, limit = _one_size(law, s, serving_k[idx], idx, start)
+            # the next size's optimum lies near this one's (the same boundary, a cost a
+            # factor away): its search starts there
+            start = np.where(status == OPTIMAL, y, np.nan) if start is None else np.where(status == OPTIMAL, y, start)
+            better = (status == OPTIMAL) & (value < found["value"][idx] * (1 - 1e-12))
+            j = idx[better]
+            for key, v in (("value", value), ("size", s.g), ("y", y), ("kkt", resid), ("limit", limit)):
+                found[key][j] = v[better] if np.ndim(v) else v
+            out.status[j] = OPTIMAL
+        _finish(law, idx, out, found)
+    return _serving_batch(out, found, sizes)
+
+
+def _first_guess(part: Batch, penalty: bool, sizes, k, idx):
+    """Where each point's optimum lies, roughly: the plan whose serving costs b·N, b the
+    serving cost per parameter of a 10B model on the first size serving it (the serving
+    cost is near linear in N: the weights read every step), found as :mod:`.batch_cost`
+    finds an MFU plan's; nan where no size serves 10B."""
+    x0 = np.full(len(part), np.log(1e10))
+    per_param = np.full(len(part), np.nan)
+    for s in sizes:
+        c = batch_points(s, x0, idx)[1]
+        per_param = np.where(np.isnan(per_param) & np.isfinite(c), k * c / 1e10, per_param)
+    law = BatchLaw(replace(part, b=part.b + np.nan_to_num(per_param)), penalty)
+    status = np.where(np.isnan(per_param), INFEASIBLE, OPTIMAL).astype(np.int8)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        y = _optimum_on_boundary(law, status)
+    return np.where(status == OPTIMAL, y, np.nan)
+
+
+def _finish(law: BatchLaw, idx, out: Results, found: dict) -> None:
+    """The plans' N, D, loss, objective, residual and binding limits, for the points idx."""
+    good = out.status[idx] == OPTIMAL
+    y = np.where(good, found["y"][idx], Y_BOX[0] + 1.0)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        x = law.curve(y, np.arange(idx.size))[0]
+        N, D = np.exp(np.where(good, x, X_BOX[0] + 1.0)), np.exp(y)
+        P, _, _, De = law.reducible(N, D, np.arange(idx.size))
+    out.plans(law, idx, good, N, D, P, De)
+    w = idx[good]
+    out.objective[w], out.kkt[w] = found["value"][w], found["kkt"][w]
+    out.binding[w, 0] = loss_code(out.names)
+    out.binding[w, 1] = found["limit"][w]
+    out.nu[w, 0] = 1.0
+    out.nu[w, 1] = np.where(found["limit"][w] != NO_NAME, 1.0, 0.0)
+
+
+def _serving_batch(out: Results, found: dict, sizes: list[StackedSize]) -> ServingBatch:
+    result = out.result()
+    n = result.params.size
+    good = result.status == OPTIMAL
+    batch_at, binds = np.full(n, np.nan), np.full(n, "", dtype=object)
+    for s in sizes:
+        j = np.flatnonzero(good & (found["size"] == s.g))
+        if j.size:
+            got = batch_points(s, np.log(result.params[j]), j)
+            batch_at[j] = got[4]
+            names = np.array(list(s.cap_names) + [""], dtype=object)
+            binds[j] = names[got[5]]
+    texts = result.binding_texts(np.arange(n))
+    # joined once per distinct pair, not once per plan
+    pairs, inverse = np.unique(np.stack([texts.astype(str), binds.astype(str)]), axis=1, return_inverse=True)
+    joined = np.array([";".join(t for t in pair if t) for pair in pairs.T], dtype=object)
+    return ServingBatch(result, found["size"], batch_at, joined[np.ravel(inverse)])
+
+
+def _objective(law: BatchLaw, s: StackedSize, k, idx, y, sub=None):
+    """(f, f′, served) with f = log(a·N·D + b·N + k·c(N)) along the boundary x = g(y), at the
+    points ``sub`` of ``law`` (all: None); idx maps them to the stacked forms' rows."""
+    sub = np.arange(len(law)) if sub is None else sub
+    b = law.b
+    x, x1 = law.curve(y, sub)
+    with np.errstate(over="ignore", invalid="ignore"):
+        got = batch_points(s, np.where(np.isfinite(x), x, X_BOX[0]), idx[sub])
+        c, dc, ok = got[1], got[2], got[3]
+        N, D = np.exp(x), np.exp(y)
+        total = b.a[sub] * N * D + b.b[sub] * N + k[sub] * c
+        slope = b.a[sub] * N * D * (x1 + 1.0) + b.b[sub] * N * x1 + k[sub] * dc * x1
+        ok = ok & np.isfinite(x) & np.isfinite(total)
+        # where the size does not serve N (small D on the boundary: N too large) or the
+        # target is out of reach, the optimum lies to the right
+        return np.where(ok, np.log(total), np.inf), np.where(ok, slope / total, -np.inf), ok
+
+
+def _root(fun, lo, hi, glo, ghi, width: float = 1e-12):
+    """The minimiser of convex functions f, one per element, in brackets where f′(lo) < 0 <
+    f′(hi), to a bracket ``width`` wide (what the certificate's directional derivatives at
+    ±1e-12 need), or to |f′| ≤ 1e-13. ``fun(y, i)`` gives (f, f′) at the points i; ``glo``, ``ghi`` are (f, f′)
+    at the ends. Steps alternate between regula falsi on f′ in its Illinois form (fast at a
+    smooth minimum) and the meeting point of the tangents at the two ends (fast at a kink
+    of f, where the serving cap that binds changes: f is the larger of two smooth branches
+    there); a bisection when neither lands inside or two steps have not halved the bracket.
+    Where no minimum is bracketed, the end nearer it."""
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    (flo, dlo), (fhi, dhi) = (np.array(v, dtype=float) for v in glo), (np.array(v, dtype=float) for v in ghi)
+    wlo, whi = dlo.copy(), dhi.copy()           # the derivatives regula falsi uses (Illinois-scaled)
+    y = np.where(dhi <= 0, hi, lo)
+    active = np.flatnonzero((dlo < 0) & (dhi > 0))
+    side = np.zeros(lo.size, dtype=np.int8)
+    before = hi - lo
+    for it in range(150):
+        if active.size == 0:
+            break
+        l, h, fl, fh, dl, dh = (v[active] for v in (lo, hi, flo, fhi, dlo, dhi))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if it % 2 == 0:
+                m = l - wlo[active] * (h - l) / (whi[active] - wlo[active])
+            else:
+                m = (fh - fl + dl * l - dh * h) / (dl - dh)
+        stalled = (it % 3 == 2) & ((h - l) > 0.5 * before[active])
+        m = np.where(np.isfinite(m) & (m > l) & (m < h) & ~stalled, m, 0.5 * (l + h))
+        if it % 3 == 2:
+            before[active] = h - l
+        fm, dm = fun(m, active)
+        right = dm > 0
+        # Illinois: an end kept twice has its derivative halved for the next falsi step
+        wlo[active] = np.where(right, np.where(side[active] == 1, 0.5 * wlo[active], wlo[active]), dm)
+        whi[active] = np.where(right, dm, np.where(side[active] == -1, 0.5 * whi[active], whi[active]))
+        side[active] = np.where(right, 1, -1)
+        lo[active], flo[active], dlo[active] = (np.where(right, a, b) for a, b in ((l, m), (fl, fm), (dl, dm)))
+        hi[active], fhi[active], dhi[active] = (np.where(right, a, b) for a, b in ((m, h), (fm, fh), (dm, dh)))
+        # a smooth minimum: f′ zero to the last bits (f′ is a relative slope, of order 1)
+        smooth = np.abs(dm) <= 1e-13
+        done = smooth | (hi[active] - lo[active] <= width)
+        y[active] = np.where(done & ~smooth, 0.5 * (lo[active] + hi[active]), m)
+        active = active[~done]
+    return y
+
+
+def _wall(law: BatchLaw, s: StackedSize, idx, start) -> np.ndarray:
+    """y = log D on the boundary where N reaches the largest the size serves (x_max): below
+    it (larger N) the size serves nothing; the box's lower end where no such point exists."""
+    m = len(law)
+    x_max = s.x_max[idx]
+    wall = np.full(m, Y_BOX[0])
+    j = np.flatnonzero(np.isfinite(x_max))
+    if j.size:
+        def fun(y, i):
+            x, x1 = law.curve(y, j[i])
+            return x_max[j[i]] - x, -x1
+        y0 = np.where(np.isfinite(start[j]), start[j], 0.5 * (Y_BOX[0] + Y_BOX[1])) if start is not None \
+            else np.full(j.size, 0.5 * (Y_BOX[0] + Y_BOX[1]))
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            root = newton(fun, y0, np.full(j.size, Y_BOX[0]), np.full(j.size, Y_BOX[1]), give_up=Y_BOX)
+        wall[j] = np.where(np.isfinite(root), np.maximum(root, Y_BOX[0]), Y_BOX[0])
+    wall[x_max == -np.inf] = Y_BOX[1]
+    return wall
+
+
+def _bracket(law, s, k, idx, start):
+    """(lo, hi, (f, f′) at lo, (f, f′) at hi) around each point's optimum: from the wall
+    where the size stops serving N (f′ there ≥ 0: the optimum is the wall), to a point a
+    walk from the start (or from the wall) finds f′ > 0."""
+    lo = _wall(law, s, idx, start)
+    y0 = lo if start is None else np.where(np.isfinite(start) & (start > lo), start, lo)
+    g0 = _objective(law, s, k, idx, y0)[:2]
+    hi, ghi = y0.copy(), [v.copy() for v in g0]
+    for direction in (1, -1):
+        # walk up from y0 where f′ < 0 there, down (not past the wall) where f′ > 0
+        go = np.flatnonzero(g0[1] < 0 if direction > 0 else (g0[1] > 0) & (y0 > lo))
+        if not go.size:
+            continue
+        fun = lambda y, i, go=go: _objective(law, s, k, idx, y, go[i])[1]      # noqa: E731
+        a, b, fa, fb, found = bracket(fun, y0[go], direction, g0[1][go], first_step=0.05,
+                                      limit=Y_BOX[1] - Y_BOX[0])
+        if direction < 0:
+            # a walk that reaches the wall keeps the wall as its lower end
+            found &= a >= lo[go]
+        w = go[found]
+        lo[w], hi[w] = a[found], b[found]
+        if direction > 0:
+            hi[go[~found]] = Y_BOX[1]       # no minimum in the box: the plan runs off it
+    glo = list(_objective(law, s, k, idx, lo)[:2])
+    ghi = list(_objective(law, s, k, idx, hi)[:2])
+    return lo, hi, glo, ghi
+
+
+def _one_size(law: BatchLaw, s: StackedSize, k, idx, start=None):
+    """The optimum of size s for every point of ``law``: (value, y, residual, status, the
+    plane limit that clamps it); ``start``: a guess of each optimum (nan: none)."""
+    m = len(law)
+    every = np.arange(m)
+    lo, hi, glo, ghi = _bracket(law, s, k, idx, start)
+    y_star = _root(lambda y, i: _objective(law, s, k, idx, y, i)[:2], lo, hi, glo, ghi)
+    # f′ ≥ 0 at the wall: the optimum is the largest model the size serves
+    y_star = np.where(glo[1] >= 0, lo, y_star)
+    status = np.full(m, OPTIMAL, dtype=np.int8)
+    status[ghi[1] <= 0] = EDGE
+    status[~(law.level > 0)] = INFEASIBLE
+    y_lo, y_hi, lo_by, hi_by = _limit_interval(law, y_star, status)
+    status[(lo_by != NO_NAME) & (hi_by != NO_NAME)] = INFEASIBLE
+    y = np.clip(y_star, y_lo, y_hi)
+    limit = np.where(y > y_star, lo_by, np.where(y < y_star, hi_by, NO_NAME)).astype(np.int32)
+    _, fp_lo, _ = _objective(law, s, k, idx, y - _DELTA)
+    _, fp_hi, ok_hi = _objective(law, s, k, idx, y + _DELTA)
+    f, _, ok = _objective(law, s, k, idx, y)
+    status[~(ok & ok_hi)] = INFEASIBLE
+    with np.errstate(invalid="ignore"):
+        resid = np.where(y > y_star, np.maximum(0.0, -fp_hi),
+                         np.where(y < y_star, np.maximum(0.0, fp_lo), np.maximum(0.0, np.maximum(fp_lo, -fp_hi))))
+        status[(status == OPTIMAL) & ~(resid <= TOL)] = INFEASIBLE
+        x = law.curve(y, every)[0]
+        status[(status == OPTIMAL) & (violations(law.b, x, y) > TOL)] = INFEASIBLE
+    return np.exp(f), y, resid, status, limit
+
+
+def at_batch(s: StackedSize, x, B, rows=None):
+    """(G·t/B, feasible) at x = log N and a given batch B (arrays): the GPU-seconds of a
+    generated token and whether B meets every constraint of size s."""
+    a, b, m0, m1, fl, tc, nc = s.split(s.values(x, rows, slope=False))
+    B = np.asarray(B, dtype=float)
+    ok = (s.allowed if rows is None else s.allowed[rows]) & (B >= 1)
+    t = np.zeros(np.shape(x))
+    for (va, _), (vb, _) in zip(a, b):
+        t = np.maximum(t, va + vb * B)
+    for v, _ in nc:
+        ok &= v <= 1.0 + 1e-12
+    for v, _ in fl:
+        ok &= B >= v * (1 - 1e-12)
+    for (v0, _), (v1, _) in zip(m0, m1):
+        ok &= v0 + v1 * B <= 1.0 + 1e-12
+    for v, _ in tc:
+        ok &= v * t <= 1.0 + 1e-12
+    return s.g * t / B, ok
