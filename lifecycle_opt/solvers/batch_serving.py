@@ -371,11 +371,12 @@ def _serving_batch(out: Results, found: dict, sizes: list[StackedSize]) -> Servi
 def _objective(law: BatchLaw, s: StackedSize, k, idx, y, sub=None):
     """(f, f′, served) with f = log(a·N·D + b·N + k·c(N)) along the boundary x = g(y), at the
     points ``sub`` of ``law`` (all: None); idx maps them to the stacked forms' rows."""
+    rows = None if sub is None else sub        # the forms are the law's points, in order (_one_size)
     sub = np.arange(len(law)) if sub is None else sub
     b = law.b
     x, x1 = law.curve(y, sub)
     with np.errstate(over="ignore", invalid="ignore"):
-        got = batch_points(s, np.where(np.isfinite(x), x, X_BOX[0]), idx[sub])
+        got = batch_points(s, np.where(np.isfinite(x), x, X_BOX[0]), rows)
         c, dc, ok = got[1], got[2], got[3]
         N, D = np.exp(x), np.exp(y)
         total = b.a[sub] * N * D + b.b[sub] * N + k[sub] * c
@@ -388,17 +389,21 @@ def _objective(law: BatchLaw, s: StackedSize, k, idx, y, sub=None):
 
 def _root(fun, lo, hi, glo, ghi, width: float = 1e-12):
     """The minimiser of convex functions f, one per element, in brackets where f′(lo) < 0 <
-    f′(hi), to a bracket ``width`` wide (what the certificate's directional derivatives at
-    ±1e-12 need), or to |f′| ≤ 1e-13. ``fun(y, i)`` gives (f, f′) at the points i; ``glo``, ``ghi`` are (f, f′)
-    at the ends. Steps alternate between regula falsi on f′ in its Illinois form (fast at a
-    smooth minimum) and the meeting point of the tangents at the two ends (fast at a kink
-    of f, where the serving cap that binds changes: f is the larger of two smooth branches
-    there); a bisection when neither lands inside or two steps have not halved the bracket.
-    Where no minimum is bracketed, the end nearer it."""
+    f′(hi): (y, f(y), residual). ``fun(y, i)`` gives (f, f′) at the points i; ``glo``,
+    ``ghi`` are (f, f′) at the ends. Steps alternate between regula falsi on f′ in its
+    Illinois form (fast at a smooth minimum) and the meeting point of the tangents at the
+    two ends (fast at a kink of f, where the serving cap that binds changes: f is the larger
+    of two smooth branches there); a bisection when neither lands inside or two steps have
+    not halved the bracket. A point stops at |f′| ≤ 1e-13 (f′ is a relative slope, of order
+    1: its residual is |f′|) or when the bracket is ``width`` wide (its residual is the
+    bracket's width times the larger |f′| at its ends: a bound on how far f(y) is above the
+    minimum). Where no minimum is bracketed, the end nearer it, residual inf."""
     lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     (flo, dlo), (fhi, dhi) = (np.array(v, dtype=float) for v in glo), (np.array(v, dtype=float) for v in ghi)
     wlo, whi = dlo.copy(), dhi.copy()           # the derivatives regula falsi uses (Illinois-scaled)
     y = np.where(dhi <= 0, hi, lo)
+    fy = np.where(dhi <= 0, fhi, flo)
+    resid = np.full(lo.size, np.inf)
     active = np.flatnonzero((dlo < 0) & (dhi > 0))
     side = np.zeros(lo.size, dtype=np.int8)
     before = hi - lo
@@ -423,12 +428,15 @@ def _root(fun, lo, hi, glo, ghi, width: float = 1e-12):
         side[active] = np.where(right, 1, -1)
         lo[active], flo[active], dlo[active] = (np.where(right, a, b) for a, b in ((l, m), (fl, fm), (dl, dm)))
         hi[active], fhi[active], dhi[active] = (np.where(right, a, b) for a, b in ((m, h), (fm, fh), (dm, dh)))
-        # a smooth minimum: f′ zero to the last bits (f′ is a relative slope, of order 1)
         smooth = np.abs(dm) <= 1e-13
-        done = smooth | (hi[active] - lo[active] <= width)
-        y[active] = np.where(done & ~smooth, 0.5 * (lo[active] + hi[active]), m)
-        active = active[~done]
-    return y
+        narrow = (hi[active] - lo[active] <= width) & ~smooth
+        a_lo = flo[active] <= fhi[active]
+        y[active] = np.where(narrow, np.where(a_lo, lo[active], hi[active]), m)
+        fy[active] = np.where(narrow, np.minimum(flo[active], fhi[active]), fm)
+        resid[active] = np.where(smooth, np.abs(dm), (hi[active] - lo[active]) *
+                                 np.maximum(np.abs(dlo[active]), np.abs(dhi[active])))
+        active = active[~(smooth | narrow)]
+    return y, fy, resid
 
 
 def _wall(law: BatchLaw, s: StackedSize, idx, start) -> np.ndarray:
@@ -451,57 +459,96 @@ def _wall(law: BatchLaw, s: StackedSize, idx, start) -> np.ndarray:
     return wall
 
 
+def _walk(fun, y0, g0, direction: int, first_step: float = 0.05):
+    """From y0 (f′ < 0 there when direction = +1, > 0 when −1) step outwards, doubling, until
+    f′ changes sign: (near, far, (f, f′) at near, (f, f′) at far, found), the walk's last
+    two points; ``fun(y, i)`` gives (f, f′) at the points i."""
+    near, far = y0.copy(), y0.copy()
+    gnear, gfar = [v.copy() for v in g0], [v.copy() for v in g0]
+    found = np.zeros(y0.size, dtype=bool)
+    step = np.full(y0.size, first_step)
+    active = np.arange(y0.size)
+    while active.size:
+        y = far[active] + direction * step[active]
+        f, d = fun(y, active)
+        near[active] = far[active]
+        for a, b in zip(gnear, gfar):
+            a[active] = b[active]
+        far[active], gfar[0][active], gfar[1][active] = y, f, d
+        step[active] *= 2.0
+        hit = d > 0 if direction > 0 else d < 0
+        found[active] = hit
+        active = active[~hit & (np.abs(far[active] - y0[active]) < Y_BOX[1] - Y_BOX[0])]
+    return near, far, gnear, gfar, found
+
+
 def _bracket(law, s, k, idx, start):
     """(lo, hi, (f, f′) at lo, (f, f′) at hi) around each point's optimum: from the wall
-    where the size stops serving N (f′ there ≥ 0: the optimum is the wall), to a point a
-    walk from the start (or from the wall) finds f′ > 0."""
+    where the size stops serving N (f′ there ≥ 0: the optimum is the wall), to where a
+    walk from the start (or from the wall) finds f′ change sign."""
+    fun = lambda y, i: _objective(law, s, k, idx, y, i)[:2]      # noqa: E731
     lo = _wall(law, s, idx, start)
     y0 = lo if start is None else np.where(np.isfinite(start) & (start > lo), start, lo)
-    g0 = _objective(law, s, k, idx, y0)[:2]
+    g0 = list(fun(y0, np.arange(y0.size)))
+    glo = [v.copy() for v in g0]
     hi, ghi = y0.copy(), [v.copy() for v in g0]
+    # (where y0 is the wall, f at the wall is g0 too)
+    at_wall = y0 == lo
     for direction in (1, -1):
         # walk up from y0 where f′ < 0 there, down (not past the wall) where f′ > 0
-        go = np.flatnonzero(g0[1] < 0 if direction > 0 else (g0[1] > 0) & (y0 > lo))
+        go = np.flatnonzero(g0[1] < 0 if direction > 0 else (g0[1] > 0) & ~at_wall)
         if not go.size:
             continue
-        fun = lambda y, i, go=go: _objective(law, s, k, idx, y, go[i])[1]      # noqa: E731
-        a, b, fa, fb, found = bracket(fun, y0[go], direction, g0[1][go], first_step=0.05,
-                                      limit=Y_BOX[1] - Y_BOX[0])
+        near, far, gnear, gfar, found = _walk(lambda y, i, go=go: fun(y, go[i]), y0[go], [v[go] for v in g0],
+                                              direction)
+        a, b, ga, gb = (near, far, gnear, gfar) if direction > 0 else (far, near, gfar, gnear)
         if direction < 0:
-            # a walk that reaches the wall keeps the wall as its lower end
-            found &= a >= lo[go]
+            found &= a >= lo[go]          # a walk that passes the wall keeps the wall as its lower end
         w = go[found]
         lo[w], hi[w] = a[found], b[found]
+        for full, part in ((glo, ga), (ghi, gb)):
+            for v, pv in zip(full, part):
+                v[w] = pv[found]
         if direction > 0:
-            hi[go[~found]] = Y_BOX[1]       # no minimum in the box: the plan runs off it
-    glo = list(_objective(law, s, k, idx, lo)[:2])
-    ghi = list(_objective(law, s, k, idx, hi)[:2])
+            lost = go[~found]
+            hi[lost], ghi[1][lost] = Y_BOX[1], -np.inf     # no minimum in the box: the plan runs off it
+        else:
+            back = go[~found]                              # reached the wall: the bracket is [wall, y0]
+            lo[back] = _wall(law, s, idx, start)[back]
+            g_wall = fun(lo[back], back)
+            glo[0][back], glo[1][back] = g_wall
+    # where y0 is not the wall and no walk went down, lo is y0 (f′ < 0 there) unless the
+    # up-walk moved it; the wall's own slope decides whether the optimum is the wall
     return lo, hi, glo, ghi
 
 
 def _one_size(law: BatchLaw, s: StackedSize, k, idx, start=None):
     """The optimum of size s for every point of ``law``: (value, y, residual, status, the
     plane limit that clamps it); ``start``: a guess of each optimum (nan: none)."""
+    s = s.take(idx) if idx.size != s.allowed.size or np.any(idx != np.arange(idx.size)) else s
+    idx = np.arange(idx.size)
     m = len(law)
     every = np.arange(m)
     lo, hi, glo, ghi = _bracket(law, s, k, idx, start)
-    y_star = _root(lambda y, i: _objective(law, s, k, idx, y, i)[:2], lo, hi, glo, ghi)
-    # f′ ≥ 0 at the wall: the optimum is the largest model the size serves
-    y_star = np.where(glo[1] >= 0, lo, y_star)
+    y_star, f, resid = _root(lambda y, i: _objective(law, s, k, idx, y, i)[:2], lo, hi, glo, ghi)
+    # f′ ≥ 0 at the wall: the optimum is the largest model the size serves (its limits bind)
+    wall = glo[1] >= 0
+    y_star, f, resid = np.where(wall, lo, y_star), np.where(wall, glo[0], f), np.where(wall, 0.0, resid)
     status = np.full(m, OPTIMAL, dtype=np.int8)
     status[ghi[1] <= 0] = EDGE
-    status[~(law.level > 0)] = INFEASIBLE
+    status[~(law.level > 0) | ~np.isfinite(f)] = INFEASIBLE
     y_lo, y_hi, lo_by, hi_by = _limit_interval(law, y_star, status)
     status[(lo_by != NO_NAME) & (hi_by != NO_NAME)] = INFEASIBLE
     y = np.clip(y_star, y_lo, y_hi)
     limit = np.where(y > y_star, lo_by, np.where(y < y_star, hi_by, NO_NAME)).astype(np.int32)
-    _, fp_lo, _ = _objective(law, s, k, idx, y - _DELTA)
-    _, fp_hi, ok_hi = _objective(law, s, k, idx, y + _DELTA)
-    f, _, ok = _objective(law, s, k, idx, y)
-    status[~(ok & ok_hi)] = INFEASIBLE
+    clamped = np.flatnonzero(y != y_star)
+    if clamped.size:
+        # at a plane limit: the slope must point into it (its multiplier ≥ 0)
+        fc, dc, ok = _objective(law, s, k, idx, y[clamped], clamped)
+        f[clamped] = fc
+        resid[clamped] = np.where(y[clamped] > y_star[clamped], np.maximum(0.0, -dc), np.maximum(0.0, dc))
+        status[clamped[~ok]] = INFEASIBLE
     with np.errstate(invalid="ignore"):
-        resid = np.where(y > y_star, np.maximum(0.0, -fp_hi),
-                         np.where(y < y_star, np.maximum(0.0, fp_lo), np.maximum(0.0, np.maximum(fp_lo, -fp_hi))))
         status[(status == OPTIMAL) & ~(resid <= TOL)] = INFEASIBLE
         x = law.curve(y, every)[0]
         status[(status == OPTIMAL) & (violations(law.b, x, y) > TOL)] = INFEASIBLE
