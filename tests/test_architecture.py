@@ -17,7 +17,7 @@ ORDER = [
     "problem.constraints", "problem.formulation", "problem.serving_points",
     "solvers.roots", "solvers.slsqp", "solvers.barrier", "solvers.conic", "solvers.certificate", "solvers.infeasibility",
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
-    "solvers.batch_cost", "solvers.batch_serving", "solvers.batch_loss", "solvers.batch", "solvers.exact",
+    "solvers.batch_cost", "solvers.serving_forms", "solvers.batch_serving", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.cautions", "plan.rows", "plan.frames", "plan.solution", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",
     "plan.axes", "plan.columnar", "plan.sweep_serving", "plan.sweep_plan", "plan.sweep_table", "plan.sweep_result", "plan.sweep_rows", "plan.evaluation",
     "execution.local", "execution.cluster", "execution.dask_client", "execution.sweeps",

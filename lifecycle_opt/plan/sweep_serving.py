@@ -20,7 +20,8 @@ from ..model.serving import Roofline, ServingPoint
 from ..problem.formulation import LATENCY_TARGETS, Problem, build_problem, plane_problem, serving_constraints
 from ..scenario.schema import Scenario
 from ..solvers.batch_data import OPTIMAL, Batch
-from ..solvers.batch_serving import at_batch, batch_points, forms_of, solve_serving_batch, stack_forms
+from ..solvers.batch_serving import solve_serving_batch
+from ..solvers.serving_forms import at_batch, batch_points, forms_of, stack_forms
 from .rows import INFER_FIELDS, baseline_plans
 
 

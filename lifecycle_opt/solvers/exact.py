@@ -42,7 +42,8 @@ from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
 from ..problem.formulation import BOX, Problem, build_problem, plane_problem, serving_constraints
-from .batch_serving import forms_of, solve_serving_batch, stack_forms
+from .batch_serving import solve_serving_batch
+from .serving_forms import forms_of, stack_forms
 from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
 from .barrier import BARRIER_METHOD, phase_one_ipm, solve_barrier
 
