@@ -355,7 +355,7 @@ def presets():
 
 @cli.command()
 def gpus():
-    """List the GPU catalogue: dense peak FLOP/s per dtype, memory, bandwidth, source.
+    """List the GPU catalogue: dense peak FLOP/s per dtype, memory, bandwidth, links, source.
 
     \b
     Example:
@@ -366,8 +366,10 @@ def gpus():
     from ..model.hardware import CATALOGUE
 
     rows = [(g.name, ", ".join(f"{k} {v / 1e12:g}T" for k, v in g.peak_flops.items()),
-             f"{g.memory_bytes / 1e9:g} GB", f"{g.bandwidth / 1e12:g} TB/s", g.source)
+             f"{g.memory_bytes / 1e9:g} GB", f"{g.bandwidth / 1e12:g} TB/s",
+             f"{g.link_bandwidth / 1e9:g} GB/s, {g.link_latency * 1e6:g} µs", g.source)
             for g in CATALOGUE.values()]
-    click.echo(tabulate(rows, headers=("gpu", "dense peak FLOP/s", "memory", "bandwidth", "source")))
+    click.echo(tabulate(rows, headers=("gpu", "dense peak FLOP/s", "memory", "bandwidth",
+                                       "links (one direction)", "source")))
 
 

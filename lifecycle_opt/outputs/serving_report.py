@@ -7,7 +7,7 @@ from __future__ import annotations
 __all__ = ["serving_section"]
 
 
-from ..model.units import format_money, format_number
+from ..model.units import format_count, format_money, format_number
 from ..plan.serving_plan import ServingPlan
 
 def _gb(x: float) -> str:
@@ -80,7 +80,7 @@ def _shape_line(s: ServingPlan) -> str:
     a = s.shape
     what = (f"{a.name} ({a.source})" if a.name != "shape family" else
             "the shape family's member (docs/model.md §8)")
-    line = (f"model shape: {what}: {format_number(a.params)} parameters, {a.layers:.4g} layers × {a.d_model:.5g} "
+    line = (f"model shape: {what}: {format_count(a.params)} parameters, {a.layers:.4g} layers × {a.d_model:.5g} "
             f"wide, {a.heads:.4g} heads / {a.kv_heads:.4g} KV heads, MLP {a.d_ff:.5g}")
     if not s.shape_exact:
         line += ("; untied embeddings: the weights read per step count the input table, a bound "
