@@ -337,3 +337,59 @@ def test_a_robust_plan_under_the_roofline_model(tmp_path):
     assert sol.uncertainty is not None and sol.uncertainty.achieved >= 0.8
     assert sol.serving is not None and sol.serving.rounded.step_seconds <= 0.02 * (1 + 1e-9)
     assert sol.certificate.kkt_residual <= 1e-9
+
+
+# ---------------------------------------------------------------- the [serving] keys
+def test_ttft_shadow_price_equals_a_finite_difference():
+    """A 35 ms TTFT target binds on 8 GPUs (the prompt's compute plus its all-reduces)."""
+    data = _with(_example(), serving__ttft_ms=35.0)
+    sol = _plan(data)
+    price = {b.key: b.shadow_price for b in sol.binding}["serving.ttft_ms"]
+    up = _plan(_with(data, serving__ttft_ms=35.0 + 1e-3)).objective_value
+    down = _plan(_with(data, serving__ttft_ms=35.0 - 1e-3)).objective_value
+    assert price < 0 and price == pytest.approx((up - down) / 2e-3, rel=1e-4)
+    assert sol.serving.rounded.ttft_seconds <= 0.035 * (1 + 1e-9)
+    assert "serving.replica_gpus" not in {b.key for b in sol.binding}   # the pinned size is no limit
+
+
+def test_an_exact_architecture_pins_n_and_reads_its_shape():
+    table = {"layers": 80, "d_model": 8192, "heads": 64, "kv_heads": 8, "d_ff": 28672, "vocab": 32000}
+    data = _with(_example(), serving__architecture=table, target__reference=None, target__loss=1.95)
+    s = scenario_from_dict(data)
+    assert s.serving.architecture.params == 68_976_648_192
+    assert s.serving.kv_bytes_per_token(68_976_648_192) == 327_680
+    sol = solve(s)
+    assert sol.params == pytest.approx(68_976_648_192, rel=1e-12) and sol.certificate.kkt_residual <= 1e-9
+    assert sol.as_dict()["serving"]["architecture"]["params"] == 68_976_648_192
+    preset = scenario_from_dict(_with(data, serving__architecture={"preset": "llama-2-70b"}))
+    assert preset.serving.architecture.params == 68_976_648_192
+
+
+def test_the_shape_family_dtypes_and_links_are_read():
+    data = _with(_example(), serving__shape_family={"aspect_ratio": 100, "kv_heads": 4, "tied_embeddings": False},
+                 serving__weight_dtype="int4", serving__kv_dtype="fp8", hardware__inference__gpu=None,
+                 hardware__inference__peak_flops=989.4e12, hardware__inference__memory="80GB",
+                 hardware__inference__bandwidth="3.35TB/s", hardware__inference__link_bandwidth="200GB/s",
+                 hardware__inference__link_latency_us=12)
+    r = scenario_from_dict(data).serving
+    assert (r.family.aspect_ratio, r.family.kv_heads, r.family.tied_embeddings) == (100, 4, False)
+    assert (r.weight_bytes, r.kv_bytes, r.peak_flops) == (0.5, 1.0, 989.4e12)
+    assert (r.link_bandwidth, r.link_latency) == (200e9, 12e-6)
+    # prompts per generated token: 800 / 200 a request
+    assert r.prefill_per_output == 4.0
+
+
+def test_a_calibration_file_sets_the_efficiencies_and_keys_override_it(tmp_path):
+    (tmp_path / "cal.toml").write_text("[calibration]\ncompute_efficiency = 0.5\nbandwidth_efficiency = 0.7\n"
+                                       "collective_overhead_us = 20\n[calibration.fit]\nrows = 3\n")
+    data = _with(_example(), serving__calibration="cal.toml")
+    r = scenario_from_dict(data, source=str(tmp_path / "s.toml")).serving
+    assert (r.efficiencies.compute, r.efficiencies.bandwidth) == (0.5, 0.7)
+    assert r.efficiencies.collective_overhead == pytest.approx(20e-6, rel=1e-15)
+    assert "cal.toml" in r.efficiency_source
+    r2 = scenario_from_dict(_with(data, serving__bandwidth_efficiency=0.9), source=str(tmp_path / "s.toml")).serving
+    assert r2.efficiencies.bandwidth == 0.9 and "bandwidth_efficiency" in r2.efficiency_source
+    (tmp_path / "bad.toml").write_text("[calibration]\ncompute_efficency = 0.5\n")
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(_with(data, serving__calibration="bad.toml"), source=str(tmp_path / "s.toml"))
+    assert "compute_efficency" in str(info.value) and "bad.toml" in str(info.value)

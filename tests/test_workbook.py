@@ -331,3 +331,33 @@ def test_headers_and_labels_fit_or_wrap_and_tables_hold_plain_numbers(name, tmp_
     scenario, sol = planned(name)
     tables = csv_tables(plan_book(scenario, sol))
     assert not any("np." in text or "float64" in text for text in tables.values())
+
+
+@needs_libreoffice
+def test_the_serving_sheet_of_an_exact_architecture_recalculates_and_follows_its_inputs(tmp_path):
+    """Qwen 2.5 72B (query/key/value biases, untied embeddings) with int4 weights and an fp8
+    cache: the sheet's shape, step and TTFT formulas give the model's own numbers after
+    LibreOffice recalculates them, and a lower bandwidth efficiency moves the TPOT as the
+    model's own formula does (serving.py, evaluated independently here)."""
+    from dataclasses import replace
+    text = (EXAMPLES / "serving_slo.toml").read_text()
+    text = (text.replace('reference = { params = "70B", tokens = "15T" }', "loss = 1.95")
+            .replace('model = "roofline"', 'model = "roofline"\narchitecture = "qwen-2.5-72b"')
+            .replace('weight_dtype = "bf16"', 'weight_dtype = "int4"').replace('kv_dtype = "bf16"', 'kv_dtype = "fp8"'))
+    (tmp_path / "qwen.toml").write_text(text)
+    scenario = load_scenario(tmp_path / "qwen.toml")
+    sol = solve(scenario)
+    assert sol.params == pytest.approx(72_706_203_648, rel=1e-12)
+    path = write_xlsx(plan_book(scenario, sol), tmp_path / "qwen.xlsx")
+    (tmp_path / "stripped").mkdir()
+    names = named_values(recalculate(strip_cached_values(path, tmp_path / "stripped" / "qwen.xlsx"), tmp_path))
+    p = sol.serving.rounded
+    assert names["params_held"] == pytest.approx(72_706_203_648, rel=1e-12)
+    assert names["kv_per_token"] == pytest.approx(2 * 80 * 1024 * 1.0, rel=1e-12)
+    assert names["tpot"] == pytest.approx(p.step_seconds, rel=1e-9)
+    assert names["ttft"] == pytest.approx(p.ttft_seconds, rel=1e-9)
+    assert names["total_pv"] == pytest.approx(sol.costs.total_cost_pv_usd, rel=1e-9)
+    slower = set_named_input(path, "bandwidth_efficiency", 0.5, tmp_path / "slower.xlsx")
+    again = named_values(recalculate(slower, tmp_path))
+    r = replace(scenario.serving, efficiencies=replace(scenario.serving.efficiencies, bandwidth=0.5))
+    assert again["tpot"] == pytest.approx(r.point(sol.params, p.batch, p.replica_gpus).step_seconds, rel=1e-9)

@@ -176,7 +176,13 @@ def _best_replica(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> Ex
     if not plans:
         solve_exact(replace(scenario, serving=r.at_size(sizes[-1])), extra_loss_laws, solver)   # raises, explained
     # ties (equal to the last bits) go to the smaller replica
-    return min(plans, key=lambda p: p.objective_value * (1 + 1e-12 * p.problem.constraint("max_replica_gpus").setting))
+    best = min(plans, key=lambda p: p.objective_value * (1 + 1e-12 * p.problem.constraint("max_replica_gpus").setting))
+    # the size is pinned in each problem: its pins bind by construction. "No larger" is a
+    # limit of the scenario only at the largest size allowed; "no smaller" never is (the
+    # smaller sizes were priced), so neither is reported as binding otherwise
+    largest = best.problem.constraint("max_replica_gpus").setting >= max(sizes)
+    kept = tuple(b for b in best.binding if b.name != "min_replica_gpus" and (b.name != "max_replica_gpus" or largest))
+    return replace(best, binding=kept)
 
 
 def _batch_values(scenario: Scenario, sizes) -> dict:
