@@ -4,6 +4,7 @@ strictly feasible start or says there is none, SLSQP where it does not apply (sa
 certificate), and `lifeopt solve` without scipy.optimize."""
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from lifecycle_opt.errors import LifecycleError
 from lifecycle_opt.plan.planning import solve
 from lifecycle_opt.problem.formulation import build_problem
 from lifecycle_opt.scenario.reader import scenario_from_dict
-from lifecycle_opt.solvers.barrier import phase_one_ipm, solve_barrier
+from lifecycle_opt.solvers.barrier import phase_one_ipm, pinned, solve_barrier
 from lifecycle_opt.solvers.slsqp import solve_scipy, start_point
 
 from conftest import ROOT, example_plans
@@ -28,11 +29,18 @@ def _gap(a, b) -> float:
                                   "finance_plan.toml", "research_model.toml"])
 def test_the_barrier_optimum_is_the_certified_plan_and_slsqps(name):
     """Independent truth: the certified plan (KKT residual ≤ 1e-9, reached by the batch
-    solver or cvxpy) and scipy's SLSQP from the same start, each to 1e-6 in N and D."""
+    solver or cvxpy) and scipy's SLSQP from the same start, each to 1e-6 in N and D. A
+    serving problem is that of one replica size (docs/model.md §8), its size pinned by a cap
+    and a floor: the start is strictly inside every other constraint and on the pin."""
     ((scenario, plan),) = example_plans(name)
+    if scenario.serving is not None:              # the problem of the plan's replica size
+        scenario = replace(scenario, serving=scenario.serving.at_size(int(plan.serving.relaxed.replica_gpus)))
     problem = build_problem(scenario)
     z0, s, strict = phase_one_ipm(problem, start_point(problem))
-    assert strict and s < 0 and max(c.value(z0) for c in problem.constraints) < 0
+    pins, others = pinned(problem, z0)
+    assert strict and s < 0 and max(c.value(z0) for c in others) < 0
+    assert all(abs(c.value(z0)) <= 1e-12 for c in problem.constraints if c not in others)
+    assert list(pins) == ([3] if scenario.serving is not None else [])       # G, the replica size
     z = solve_barrier(problem, z0)
     assert z is not None
     assert _gap(z, np.log([plan.params, plan.tokens])) <= 1e-6

@@ -3,6 +3,8 @@ every figure against the same arithmetic written out by hand from docs/model.md 
 (6·N·D training FLOP, 2·N per token served, GPU-seconds = FLOP / (peak × MFU), dollars =
 GPU-hours × price), and the posynomial the solver minimises against the breakdown the
 reports print."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -80,16 +82,26 @@ def test_missing_prices_are_said_not_guessed():
 
 
 def test_roofline_serving_costs_the_point_it_is_served_at():
+    # the shape family's member of N (docs/model.md §8) on H100s, 4 prompt tokens prefilled
+    # per generated token (the demand's 8e13 / 2e13: continuous batching)
     r = Roofline(peak_flops=H100_FP8, bandwidth=3.35e12, memory_bytes=80e9, weight_bytes=1.0, kv_bytes=1.0,
-                 context_tokens=900.0, max_context_tokens=4096.0, prompt_tokens=800.0, gqa_ratio=0.125)
+                 context_tokens=900.0, max_context_tokens=4096.0, prompt_tokens=800.0, prefill_per_output=4.0,
+                 link_bandwidth=450e9, link_latency=8e-6)
     model = CostModel(TRAIN, INFER, DEMAND, serving=r)
     N = 20e9
     point = r.point(N, 64, 4)
     b = model.breakdown(N, 1e12, point)
-    # a generated token costs G·t/B GPU-seconds; a prompt token its prefill compute time
-    seconds = 8e13 * float(r.prefill_gpu_seconds(N)) + 2e13 * 4 * point.step_seconds / 64
+    # a generated token costs G·t/B GPU-seconds, the step holding its prompts' share: ρ prompt
+    # tokens at their prefill compute time each (B·ρ·FLOP / (G·peak·η_c) of the step)
+    assert point.prefill_seconds * 4 / 64 == pytest.approx(4.0 * float(r.prefill_gpu_seconds(N)), rel=1e-13)
+    seconds = 2e13 * 4 * point.step_seconds / 64
     assert b.inference_gpu_hours == pytest.approx(seconds / 3600, rel=1e-13)
     assert b.inference_cost_usd == pytest.approx(seconds / 3600 * 3.0, rel=1e-13)
+    # prompts alone (nothing generated): their prefill compute time
+    prompts = CostModel(TRAIN, INFER, Demand(input_tokens=8e13, output_tokens=0.0, deployment_days=730),
+                        serving=replace(r, prefill_per_output=0.0))
+    assert prompts.breakdown(N, 1e12, point).inference_gpu_hours == pytest.approx(
+        8e13 * float(r.prefill_gpu_seconds(N)) / 3600, rel=1e-13)
     # without a point, the serving figures are unknown, not zero
     assert model.breakdown(N, 1e12).inference_gpu_hours is None
 

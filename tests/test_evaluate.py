@@ -1,5 +1,6 @@
 """`lifeopt evaluate`: a given plan's loss, costs, broken limits and regret, against the
 optimiser's own plan (zero regret, the same costs) and published figures."""
+import copy
 import json
 import math
 
@@ -10,6 +11,7 @@ from lifecycle_opt import evaluate, load_scenario, solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
 from lifecycle_opt.plan.evaluation import evaluate_sweep, plan_size
+from lifecycle_opt.scenario.reader import scenario_from_dict
 
 from conftest import EXAMPLES
 
@@ -79,9 +81,14 @@ def test_broken_limits_are_named_with_what_the_plan_needs():
 
 
 def test_a_latency_target_the_plan_misses_is_named():
-    e = evaluate(load_scenario(EXAMPLES / "serving_slo.toml"), params="70B", tokens="15T")
+    # 70B on 8 H100s: one read of its 140 GB of bf16 weights takes 140e9 / (8 · 3.35e12 · 0.78)
+    # = 6.7 ms, and its 2 all-reduces per layer (70 layers) at 8 µs / 0.47 + 61 µs each
+    # (the fitted defaults) 11 ms more; fewer GPUs read longer: a 15 ms TPOT is missed
+    raw = copy.deepcopy(load_scenario(EXAMPLES / "serving_slo.toml").raw)
+    raw["serving"]["tpot_ms"] = 15
+    e = evaluate(scenario_from_dict(raw), params="70B", tokens="15T")
     (v,) = e.violated
-    assert v.key == "serving.tpot_ms" and v.needed > v.limit == 6.0
+    assert v.key == "serving.tpot_ms" and v.needed > v.limit == 15.0
     assert e.serving is not None and e.serving.rounded.step_seconds * 1e3 == pytest.approx(v.needed, rel=1e-9)
 
 

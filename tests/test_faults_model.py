@@ -50,7 +50,10 @@ def test_evaluating_a_plan_no_replica_can_serve_says_so(params):
 
 
 def test_a_baseline_that_cannot_be_served_is_reported_not_a_crash(tmp_path):
-    path = with_text(tmp_path, SLO, r"^max_context_tokens = .*$", "max_context_tokens = 1e6")
+    # one sequence may reach 2e6 tokens: the plan (31B: 63 GB of weights and 2e6 · 219 kB of
+    # cache, 500 GB) fits 8 GPUs (8 · 80 GB · 0.9 = 576 GB), the compute-optimal plan of equal
+    # loss (94B: 187 GB and 2e6 · 316 kB, 818 GB) no allowed replica
+    path = with_text(tmp_path, SLO, r"^max_context_tokens = .*$", "max_context_tokens = 2e6")
     out = run("solve", path)
     assert out.exit_code == 0, out.output
     assert "the compute-optimal plan cannot be served" in out.output

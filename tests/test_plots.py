@@ -187,7 +187,7 @@ def test_the_limits_are_drawn_where_they_are_and_say_when_they_bind():
     assert "budget.training_flops = 1e+23 FLOP — binds" in legend
     legend = [t.get_text().replace("\n", " ")
               for t in plan_figure(list(example_plans("serving_slo.toml"))).legends[0].get_texts()]
-    assert "serving.tpot_ms = 6 ms — binds (serving, not drawn in N, D)" in legend
+    assert "serving.tpot_ms = 30 ms — binds (serving, not drawn in N, D)" in legend
 
 
 def test_the_compare_figure_shares_its_axes_and_one_legend():

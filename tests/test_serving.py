@@ -379,6 +379,18 @@ def test_the_shape_family_dtypes_and_links_are_read():
     assert r.prefill_per_output == 4.0
 
 
+def test_a_serving_precision_choice_sets_the_rooflines_weight_bytes_and_arithmetic():
+    """[quantisation] dtypes under the roofline model: each variant reads its weights at that
+    many bits and computes at the GPU's peak in that dtype, or, where the GPU has none (int4:
+    weight-only, as AWQ and GPTQ serve), in the scenario's own arithmetic (H100 datasheet,
+    model/hardware.py: bf16 989.4, fp8 1,978.9 TFLOP/s dense); the KV cache keeps its dtype."""
+    from lifecycle_opt.plan.choices import choice_variants
+    s = scenario_from_dict(_with(_example(), quantisation__dtypes=["bf16", "fp8", "int4"]))
+    got = {v.settings["quantisation.dtypes"]: v.scenario.serving for v in choice_variants(s)}
+    assert {d: (r.weight_bytes, r.peak_flops, r.kv_bytes) for d, r in got.items()} == {
+        "bf16": (2.0, 989.4e12, 2.0), "fp8": (1.0, 1978.9e12, 2.0), "int4": (0.5, 989.4e12, 2.0)}
+
+
 def test_a_calibration_file_sets_the_efficiencies_and_keys_override_it(tmp_path):
     (tmp_path / "cal.toml").write_text("[calibration]\ncompute_efficiency = 0.5\nbandwidth_efficiency = 0.7\n"
                                        "collective_overhead_us = 20\n[calibration.fit]\nrows = 3\n")

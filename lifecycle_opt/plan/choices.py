@@ -72,7 +72,8 @@ def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
     """``scenario`` with its weights served in ``dtype``: quantised to that many bits after
     training (docs/model.md §11), the serving arithmetic at that dtype's peak where the
     serving GPU has one (else at the scenario's own dtype: weight-only quantisation, as
-    AWQ and GPTQ serve int4), and under the roofline model that many bytes a weight."""
+    AWQ and GPTQ serve int4), and under the roofline model that many bytes a weight, read
+    at that arithmetic's peak (the roofline's own copy of it, docs/model.md §8)."""
     bits = BITS_OF_DTYPE[dtype]
     inference = scenario.inference
     if inference is not None:
@@ -82,7 +83,8 @@ def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
             pass                      # a custom GPU, or no peak in that dtype: weight-only
     serving = scenario.serving
     if serving is not None:
-        serving = replace(serving, weight_bytes=bits / 8.0)
+        serving = replace(serving, weight_bytes=bits / 8.0,
+                          peak_flops=serving.peak_flops if inference is None else inference.peak_flops)
     return replace(scenario, quantisation=scenario.quantisation.at_bits(bits), inference=inference,
                    serving=serving)
 

@@ -20,7 +20,9 @@ opinions of a certificate stay independent, and it needs no scipy: ``lifeopt sol
 does not import ``scipy.optimize`` (0.3 s). Where it does not apply — no strictly feasible
 point (a feasible set without interior: limits that pin the plan exactly), or no
 convergence — the exact solver falls back to scipy's SLSQP (:mod:`.slsqp`) and says so in
-the certificate's methods.
+the certificate's methods. A variable pinned exactly by a cap and a floor of itself alone
+(the replica size of a serving problem, each size its own problem: docs/model.md §8) is
+no such case: it is substituted, and the method runs on the other variables.
 
 References
 ----------
@@ -29,7 +31,7 @@ Boyd, S. & Vandenberghe, L. (2004). Convex Optimization, Cambridge University Pr
 """
 from __future__ import annotations
 
-__all__ = ["phase_one_ipm", "solve_barrier", "BARRIER_METHOD"]
+__all__ = ["phase_one_ipm", "solve_barrier", "pinned", "BARRIER_METHOD"]
 
 import math
 
@@ -49,14 +51,76 @@ _GAP_TOL, _DUAL_TOL = 1e-11, 1e-9
 _BOX_MARGIN = 1e-3
 
 
+def _single_bound(c, z) -> tuple[int, float, bool] | None:
+    """(j, v, upper) when h = a + g·z_j, affine in one variable alone (z_j ≤ v, or ≥ v),
+    else None: a one-hot gradient and no curvature at z and at a point apart (a log-sum-exp
+    of affine terms without curvature is affine)."""
+    found = []
+    for w in (z, z + 0.37):
+        try:
+            h, g, H = c.evaluate(w)
+        except (NotImplementedError, OverflowError, ValueError, ZeroDivisionError):
+            return None
+        g, nonzero = np.asarray(g, dtype=float), np.flatnonzero(np.asarray(g) != 0)
+        if nonzero.size != 1 or np.any(np.asarray(H) != 0):
+            return None
+        j = int(nonzero[0])
+        found.append((j, float(w[j] - h / g[j]), bool(g[j] > 0)))
+    (j, v, up), (j2, v2, up2) = found
+    return (j, v, up) if j == j2 and up == up2 and abs(v - v2) <= 1e-12 * max(1.0, abs(v)) else None
+
+
+def pinned(problem: Problem, z) -> tuple[dict, list]:
+    """({coordinate: value in logs} of the variables a cap and a floor of themselves alone
+    pin to one value, the constraints left once they are substituted), at the point ``z``
+    the bounds are read from."""
+    z = np.asarray(z, dtype=float)
+    bounds = [(c, _single_bound(c, z)) for c in problem.constraints]
+    upper, lower = {}, {}
+    for _, b in bounds:
+        if b is not None:
+            side = upper if b[2] else lower
+            side[b[0]] = min(side.get(b[0], math.inf), b[1]) if b[2] else max(side.get(b[0], -math.inf), b[1])
+    pins = {j: upper[j] for j in upper if j in lower and abs(upper[j] - lower[j]) <= 1e-12 * max(1.0, abs(upper[j]))}
+    left = [c for c, b in bounds if b is None or b[0] not in pins]
+    return pins, left
+
+
+class _Reduced:
+    """The problem over its free variables, the pinned ones substituted: ``full`` puts a
+    free point back among the pins, ``free`` takes it out."""
+
+    def __init__(self, problem: Problem, z):
+        self.pins, self.constraints = pinned(problem, z)
+        self.keep = np.array([j not in self.pins for j in range(problem.dim)])
+        self.box = tuple(b for j, b in enumerate(problem.box) if self.keep[j])
+        self.base = np.asarray(z, dtype=float).copy()
+        for j, v in self.pins.items():
+            self.base[j] = v
+
+    def full(self, zr) -> np.ndarray:
+        z = self.base.copy()
+        z[self.keep] = zr
+        return z
+
+    def free(self, z) -> np.ndarray:
+        return np.asarray(z, dtype=float)[self.keep]
+
+    def evaluate(self, c, zr):
+        """(h, ∇h, ∇²h) of ``c`` (a constraint or the objective) over the free variables."""
+        h, g, H = c.evaluate(self.full(zr))
+        k = self.keep
+        return h, np.asarray(g)[k], np.asarray(H)[np.ix_(k, k)]
+
+
 class _Functions:
     """The constraints h(z) ≤ 0 of a problem with its box, evaluated together: values (m,),
-    gradients (m, n), Hessians (m, n, n)."""
+    gradients (m, n), Hessians (m, n, n); over the free variables of ``reduced``."""
 
-    def __init__(self, constraints, box, shift=False):
-        self.constraints, self.shift = list(constraints), shift
-        self.lo = np.array([b[0] for b in box])
-        self.hi = np.array([b[1] for b in box])
+    def __init__(self, reduced: _Reduced, shift=False):
+        self.constraints, self.shift, self.reduced = list(reduced.constraints), shift, reduced
+        self.lo = np.array([b[0] for b in reduced.box])
+        self.hi = np.array([b[1] for b in reduced.box])
 
     def inside_box(self, w, dw) -> float:
         """The largest step in (0, 1] along ``dw`` that keeps z strictly inside the box
@@ -76,7 +140,7 @@ class _Functions:
         size = w.size
         h, G, H = np.empty(m), np.zeros((m, size)), np.zeros((m, size, size))
         for i, c in enumerate(self.constraints):
-            h[i], G[i, :n], H[i, :n, :n] = c.evaluate(z)
+            h[i], G[i, :n], H[i, :n, :n] = self.reduced.evaluate(c, z)
         eye = np.eye(n)
         h[k:k + n], G[k:k + n, :n] = z - self.hi, eye
         h[k + n:k + 2 * n], G[k + n:k + 2 * n, :n] = self.lo - z, -eye
@@ -145,23 +209,34 @@ def _inside(problem: Problem, z) -> np.ndarray:
     return np.clip(np.asarray(z, dtype=float), lo, hi)
 
 
+def _pins_inside(problem: Problem, reduced: _Reduced) -> bool:
+    return all(problem.box[j][0] < v < problem.box[j][1] for j, v in reduced.pins.items())
+
+
 def phase_one_ipm(problem: Problem, z_start) -> tuple[np.ndarray, float, bool]:
     """(z, s, strict): the point of least largest violation s = max h_i(z) over the box,
     found by the barrier method on min s s.t. h_i(z) ≤ s; ``strict`` when z is strictly
     feasible (s < 0: a start for :func:`solve_barrier`). Stops once every constraint
-    holds with a margin of 1e-2 (or at the optimum of s, when the feasible set is thin)."""
+    holds with a margin of 1e-2 (or at the optimum of s, when the feasible set is thin).
+    Variables pinned to one value (:func:`pinned`) take it, and s is that of the other
+    constraints (the pins hold exactly)."""
     z = _inside(problem, z_start)
-    cons = problem.constraints
+    red = _Reduced(problem, z)
+    if not _pins_inside(problem, red):
+        return z, math.inf, False
+    cons = red.constraints
+    z = red.full(red.free(z))
     if not cons:
         return z, -math.inf, True
-    n = z.size
+    zr = red.free(z)
+    n = zr.size
     worst = max(c.value(z) for c in cons)
-    w = np.r_[z, max(worst, -49.0) + 1.0]
+    w = np.r_[zr, max(worst, -49.0) + 1.0]
     objective = lambda w: (w[n], np.eye(w.size)[n], np.zeros((w.size, w.size)))    # noqa: E731
-    functions = _Functions(cons, problem.box, shift=True)
-    margin = lambda w, h: w[n] < 0 and max(c.value(w[:n]) for c in cons) < -1e-2      # noqa: E731
+    functions = _Functions(red, shift=True)
+    margin = lambda w, h: w[n] < 0 and max(c.value(red.full(w[:n])) for c in cons) < -1e-2      # noqa: E731
     w, _, _ = _ipm(objective, functions, w, stop=margin)
-    z = w[:n]
+    z = red.full(w[:n])
     s = max(c.value(z) for c in cons)
     return z, float(s), bool(s < 0)
 
@@ -169,10 +244,15 @@ def phase_one_ipm(problem: Problem, z_start) -> tuple[np.ndarray, float, bool]:
 def solve_barrier(problem: Problem, z0) -> np.ndarray | None:
     """The optimum by the primal-dual barrier method from the strictly feasible ``z0``
     (from :func:`phase_one_ipm`), or None when it did not converge."""
-    functions = _Functions(problem.constraints, problem.box)
     z = _inside(problem, z0)
-    if not np.all(functions(z)[0] < 0):
+    red = _Reduced(problem, z)
+    if not _pins_inside(problem, red):
+        return None
+    functions = _Functions(red)
+    zr = red.free(z)
+    if not np.all(functions(zr)[0] < 0):
         return None
     with np.errstate(all="ignore"):
-        z, _, converged = _ipm(problem.objective.evaluate, functions, z)
+        zr, _, converged = _ipm(lambda w: red.evaluate(problem.objective, w), functions, zr)
+    z = red.full(zr)
     return np.asarray(z, dtype=float) if converged and np.all(np.isfinite(z)) else None
