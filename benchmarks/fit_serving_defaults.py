@@ -1,7 +1,7 @@
 """Fit the serving model's default efficiencies to published measurements.
 
 Run: python benchmarks/fit_serving_defaults.py [--figure docs/serving_calibration.png]
-Reads docs/serving_measurements.csv (published TensorRT-LLM figures, with their sources)
+Reads examples/runs/serving_measurements.csv (published TensorRT-LLM figures, with their sources)
 and, when present beside the repository, ../shared/validation/serving_measurements.csv
 (the project's shared sample); fits every efficiency with no prior, each row weighted alike
 (every published figure counts once), and prints the values for
@@ -34,7 +34,8 @@ def figure(shared, published, path: str) -> None:
     for ax, metric in zip(axes, METRICS):
         values = [v for m, p, _, _ in shared + published if m.metric == metric for v in (m.measured, p)]
         lo, hi = min(values) / 1.6, max(values) * 1.6
-        for rows, style in ((published, dict(s=14, color="0.55", label="published (docs/serving_measurements.csv)")),
+        for rows, style in ((published, dict(s=14, color="0.55",
+                                             label="published (examples/runs/serving_measurements.csv)")),
                             (shared, dict(s=46, color="C3", label="shared sample"))):
             pts = [(m.measured, p, m.id) for m, p, _, _ in rows if m.metric == metric]
             if not pts:
@@ -59,7 +60,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--figure", default=None, help="write the figure of measured against predicted here")
     args = parser.parse_args()
-    published = read_measurements(str(ROOT / "docs" / "serving_measurements.csv"))
+    published = read_measurements(str(ROOT / "examples" / "runs" / "serving_measurements.csv"))
     rows = published
     shared = []
     if SHARED.exists():

@@ -61,9 +61,9 @@ def test_no_measurement_is_faster_than_the_hardware_bound(rows):
 
 
 def test_the_published_measurements_shipped_with_the_defaults():
-    """docs/serving_measurements.csv (TensorRT-LLM tables, cited per row): the defaults'
+    """examples/runs/serving_measurements.csv (TensorRT-LLM tables, cited per row): the defaults'
     speed ratios centre on 1 (they were fitted to these rows and the shared sample)."""
-    cal = calibrate(read_measurements(str(ROOT / "docs" / "serving_measurements.csv")), fit=False)
+    cal = calibrate(read_measurements(str(ROOT / "examples" / "runs" / "serving_measurements.csv")), fit=False)
     r = cal.ratios
     assert 0.9 <= np.median(r) <= 1.1
     assert np.mean((r >= 0.67) & (r <= 1.5)) >= 0.95

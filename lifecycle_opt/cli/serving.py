@@ -28,17 +28,17 @@ from .app import check_outputs, cli, emit
 def calibrate(measurements, output, fmt, predict_only, calibration_file, bound, weights, prior_rows, force):
     """Predict measured serving and fit the serving model's efficiencies to it.
 
-    MEASUREMENTS is a CSV in the columns of docs/serving_measurements.csv: gpu, weight_dtype,
-    kv_dtype, the shape (layers, d_model, heads, kv_heads, d_ff, vocab, gated_mlp),
+    MEASUREMENTS is a CSV in the columns of examples/runs/serving_measurements.csv: gpu,
+    weight_dtype, kv_dtype, the shape (layers, d_model, heads, kv_heads, d_ff, vocab, gated_mlp),
     replica_gpus, batch (blank: the engine's choice up to max_batch and the memory),
     input_tokens, output_tokens, metric (tpot_ms, ttft_ms or output_tokens_per_second_per_gpu)
     and measured. Each row's speed ratio is the model's speed over the measured speed.
 
     \b
     Examples:
-      lifeopt calibrate my_runs.csv -o calibration.toml
-      lifeopt calibrate my_runs.csv --predict-only --calibration calibration.toml
-      lifeopt calibrate my_runs.csv --bound --format json
+      lifeopt calibrate examples/runs/serving_measurements.csv -o calibration.toml
+      lifeopt calibrate examples/runs/serving_measurements.csv --predict-only
+      lifeopt calibrate examples/runs/serving_measurements.csv --bound --format json
     """
     from ..fit.calibration import calibrate as fit, calibration_toml, read_measurements
     from ..outputs.serving_calibration import calibration_json, calibration_table

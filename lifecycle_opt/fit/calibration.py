@@ -1,5 +1,5 @@
 """Calibrating the roofline serving model on measured serving (``lifeopt calibrate``,
-docs/model.md §8): read measurements in the columns of docs/serving_measurements.csv,
+docs/model.md §8): read measurements in the columns of examples/runs/serving_measurements.csv,
 predict each, and fit the engine's efficiencies to them.
 
 The fit is a maximum a posteriori estimate in logs: it minimises Σ (w_i·log speed

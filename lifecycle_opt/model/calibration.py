@@ -1,5 +1,5 @@
 """What the roofline serving model predicts for a published or measured serving run: one
-row of a measurements file (the columns of docs/serving_measurements.csv) as a
+row of a measurements file (the columns of examples/runs/serving_measurements.csv) as a
 :class:`Measurement`, its :class:`~.serving.Roofline`, and the figure it reports (docs/
 model.md §8). ``lifeopt calibrate`` fits the engine's efficiencies to such rows
 (:mod:`lifecycle_opt.fit.calibration`).

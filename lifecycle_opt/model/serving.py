@@ -85,7 +85,7 @@ class Efficiencies:
 
 #: the defaults: every efficiency fitted to 127 published measurements at once, each row
 #: weighted alike (benchmarks/fit_serving_defaults.py): the TensorRT-LLM performance tables
-#: v0.5, v0.6.1 and v0.17 in docs/serving_measurements.csv with their sources, and the
+#: v0.5, v0.6.1 and v0.17 in examples/runs/serving_measurements.csv with their sources, and the
 #: project's shared sample (TensorRT-LLM v0.5, v0.6.1, v1.0; NVIDIA NIM v1.8.0; a
 #: FasterTransformer benchmark). Median speed ratio 0.985, 98 % within 0.67–1.5 (docs/model.md §8)
 DEFAULT_EFFICIENCIES = Efficiencies(compute=0.609, bandwidth=0.779, link=0.470, collective_overhead=60.8e-6,
