@@ -78,21 +78,22 @@ def test_each_suggested_change_alone_makes_the_plan_feasible(name):
 
 
 def test_replica_size_advice_names_a_size_the_list_can_take():
-    """serving_slo.toml at a 0.5 ms TPOT needed '42 GPUs per replica' where only 1, 2, 4, 8 are
-    allowed. The constraint knows its allowed sizes: the advice adds the next power of two at
-    or above the need (64), and with it added the plan solves, while adding 32 (the power of
-    two below) leaves it infeasible."""
+    """serving_slo.toml with sequences of up to 6e6 tokens: the weights and one such sequence's
+    KV cache (about 6e6 · 219 kB = 1.3 TB for a 31B model of the shape family) need more than
+    16 GPUs of 72 usable GB, and only 1, 2, 4, 8 are allowed. The constraint knows its allowed
+    sizes: the advice adds the next power of two at or above the need (32), and with it added
+    the plan solves, while adding 16 (the power of two below) leaves it infeasible."""
     import tomllib
     from lifecycle_opt.problem.constraints import Cap
     with open("examples/serving_slo.toml", "rb") as f:
         raw = tomllib.load(f)
-    raw["serving"]["tpot_ms"] = 0.5
+    raw["serving"]["max_context_tokens"] = 6e6
     with pytest.raises(InfeasibleError) as info:
         solve(scenario_from_dict(copy.deepcopy(raw)))
     conflict = next(c for c in info.value.conflicts if c.key == "serving.replica_gpus")
-    assert conflict.required == 64.0
-    assert "add 64 GPUs per replica" in str(info.value) and "42" not in str(info.value)
-    for size, feasible in ((64, True), (32, False)):
+    assert conflict.required == 32.0
+    assert "add 32 GPUs per replica" in str(info.value)
+    for size, feasible in ((32, True), (16, False)):
         raw["serving"]["replica_gpus"] = [1, 2, 4, 8, size]
         if feasible:
             assert solve(scenario_from_dict(copy.deepcopy(raw))).serving.rounded.replica_gpus == size

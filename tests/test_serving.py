@@ -391,6 +391,21 @@ def test_a_serving_precision_choice_sets_the_rooflines_weight_bytes_and_arithmet
         "bf16": (2.0, 989.4e12, 2.0), "fp8": (1.0, 1978.9e12, 2.0), "int4": (0.5, 989.4e12, 2.0)}
 
 
+def test_every_serving_key_the_reader_reads_is_registered():
+    """The efficiency keys a calibration file and [serving] share, the architecture's and the
+    shape family's: all in the registry of scenario keys (scenario/registry.py), with the
+    fitted defaults as the reference shows them (model/serving.py DEFAULT_EFFICIENCIES)."""
+    from lifecycle_opt.model.serving import DEFAULT_EFFICIENCIES
+    from lifecycle_opt.scenario.registry import entry, keys_of
+    from lifecycle_opt.scenario.serving import EFFICIENCY_KEYS
+    assert set(EFFICIENCY_KEYS) <= set(keys_of("serving"))
+    assert {"architecture", "shape_family", "weight_dtype", "kv_block_tokens", "calibration"} <= set(keys_of("serving"))
+    assert entry("serving.compute_efficiency").default.startswith(f"{DEFAULT_EFFICIENCIES.compute:g} ")
+    assert entry("serving.collective_overhead_us").default.startswith(
+        f"{DEFAULT_EFFICIENCIES.collective_overhead * 1e6:g} ")
+    assert {"link_bandwidth", "link_latency_us"} <= set(keys_of("hardware.inference"))
+
+
 def test_a_calibration_file_sets_the_efficiencies_and_keys_override_it(tmp_path):
     (tmp_path / "cal.toml").write_text("[calibration]\ncompute_efficiency = 0.5\nbandwidth_efficiency = 0.7\n"
                                        "collective_overhead_us = 20\n[calibration.fit]\nrows = 3\n")
