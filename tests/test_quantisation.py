@@ -147,3 +147,21 @@ def test_kaplans_law_is_refused_with_quantisation():
 def test_constants_must_be_positive():
     with pytest.raises(ValueError, match="gamma_D"):
         Quantisation(bits=4, C_T=0.05, gamma_D=-1.0, gamma_N=0.3, gamma_post=0.6)
+
+
+def test_the_roofline_reads_the_weights_at_the_quantised_precision():
+    """One precision: the weights whose degradation the law charges are the weights each
+    decode step reads, 4 bits = 0.5 bytes (a bf16 default would read 4x the bytes); a
+    serving.weight_dtype of other bytes contradicts [quantisation] and is refused."""
+    import tomllib
+    from conftest import EXAMPLES
+
+    raw = tomllib.loads((EXAMPLES / "serving_slo.toml").read_text())
+    raw["serving"].pop("weight_dtype", None)
+    raw["quantisation"] = {"bits": 4, "preset": "kumar2024"}
+    assert scenario_from_dict(raw).serving.weight_bytes == 0.5
+    raw["serving"]["weight_dtype"] = "int4"
+    assert scenario_from_dict(raw).serving.weight_bytes == 0.5
+    raw["serving"]["weight_dtype"] = "bf16"
+    with pytest.raises(ScenarioError, match=r"serving\.weight_dtype.*4 bits"):
+        scenario_from_dict(raw)

@@ -9,6 +9,7 @@ __all__ = ["SectionReader", "LAW_KEYS"]
 
 import difflib
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ScenarioError
@@ -84,6 +85,8 @@ class SectionReader(FinanceReader, QualityReader):
                       '(its memory limit holds weights and KV cache: serving.replica_gpus)',
                       found_text="found one")
         quantisation, dtype_choice = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
+        if serving is not None and quantisation is not None and not dtype_choice:
+            serving = self._served_weights(serving_sec, serving, quantisation.bits)
         moe, joint, law, expert_choice = self.mixture(top.sub("moe", MOE_KEYS), law_sec, law)
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
                         quantisation=quantisation, moe=moe, joint_law=joint, choices=expert_choice + dtype_choice,
@@ -92,6 +95,15 @@ class SectionReader(FinanceReader, QualityReader):
                         inference=inference, finance=finance, law_samples=samples, robust=robust,
                         assumptions=tuple(self.assumptions),
                         source=self.source, raw=data)
+
+    def _served_weights(self, sec: Section, serving, bits: float):
+        """The roofline's bytes per weight at the quantised precision: the weights the
+        degradation is charged for are the weights the decode step reads (one precision,
+        docs/model.md §11); a ``serving.weight_dtype`` of other bytes contradicts it."""
+        if sec.has("weight_dtype") and serving.weight_bytes != bits / 8.0:
+            self.fail(sec.key("weight_dtype"), f"the served precision of [quantisation] ({bits:g} bits, "
+                      f"{bits / 8.0:g} bytes a weight), or leave it out", sec.table["weight_dtype"])
+        return replace(serving, weight_bytes=bits / 8.0)
 
     # ---- [law]
     def _folder(self) -> Path:
