@@ -22,7 +22,7 @@ ORDER = [
     "plan.axes", "plan.columnar", "plan.sweep_serving", "plan.sweep_plan", "plan.sweep_table", "plan.sweep_result", "plan.sweep_rows", "plan.evaluation",
     "execution.local", "execution.cluster", "execution.dask_client", "execution.sweeps",
     "fit.runs", "fit.calibration", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.identify", "fit.objective", "fit.machine", "fit.terms", "fit.parametric", "fit.joint", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
-    "outputs.serving_report", "outputs.serving_calibration", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.plan_book", "outputs.figure_text", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots", "outputs.key_reference",
+    "outputs.serving_report", "outputs.serving_calibration", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.inputs_sheet", "outputs.plan_book", "outputs.figure_text", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots", "outputs.key_reference",
     "cli.app", "cli.plans", "cli.fitting", "cli.library", "cli.serving", "cli.scenarios", "cli.__main__",
 ]
 STAGES = ["errors", "model", "scenario", "problem", "solvers", "plan", "execution", "fit", "outputs", "cli"]
@@ -99,9 +99,9 @@ def test_every_module_declares_its_public_surface():
 
 
 #: the most lines a module may have before it should be split
-MAX_MODULE_LINES = 560
+MAX_MODULE_LINES = 500
 #: the most lines a function may have
-MAX_FUNCTION_LINES = 85
+MAX_FUNCTION_LINES = 80
 
 
 @pytest.mark.parametrize("module", ORDER)

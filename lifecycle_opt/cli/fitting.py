@@ -144,7 +144,7 @@ class FitOutcome:
     def document(self) -> dict:
         """The JSON-ready document (``lifeopt fit --format json``)."""
         from ..fit.parametric import method_of
-        from ..outputs.reports import fit_document
+        from ..outputs.fit_report import fit_document
 
         doc = fit_document(self.result, self.boot, self.iso, self.seconds)
         doc["method"] = method_of(self.result)
@@ -158,7 +158,7 @@ class FitOutcome:
     def text(self) -> str:
         """The report for people."""
         from ..outputs.fit_report import render_downstream, render_likelihood, render_repetition
-        from ..outputs.reports import render_fit
+        from ..outputs.fit_report import render_fit
 
         parts = [render_fit(self.result, self.boot, self.iso, self.seconds)]
         if self.likelihood is not None:

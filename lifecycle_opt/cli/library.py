@@ -138,12 +138,7 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
             "--workers": workers, "--approach": None if approach == "3" else approach,
             "--experts-column": experts_column, "--fit-expert-transform": fit_transform})
         return
-    if runs is None:
-        raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
-                            found_text="found none")
-    if samples and not resamples:
-        raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
-                            found_text="found no --bootstrap")
+    _check_runs(runs, samples, resamples)
     if approach == "all":
         _refuse({**options, "--experts-column": experts_column, "--fit-expert-transform": fit_transform},
                 "--approach all")
@@ -168,6 +163,16 @@ def fit(runs, output, fmt, resamples, seed, samples, drop, params_column, tokens
                            likelihood=likelihood, compare=compare, progress=show)
     _write_fit(outcome, output, samples, plot_path, force)
     click.echo(_json(outcome.document()) if fmt == "json" else outcome.text(), nl=fmt == "json")
+
+
+def _check_runs(runs, samples, resamples) -> None:
+    """ScenarioError without a CSV of runs, or with --samples but no bootstrap to write."""
+    if runs is None:
+        raise ScenarioError("RUNS", "a CSV of training runs to fit (or --simulate LAW --design FILE)",
+                            found_text="found none")
+    if samples and not resamples:
+        raise ScenarioError("--samples", "--bootstrap N with N > 0 to have samples to write",
+                            found_text="found no --bootstrap")
 
 
 def _fit_joint(read, options: dict, fit_transform: bool, objective, cuts, resamples, seed, workers, show):
@@ -313,7 +318,7 @@ def _fit_all(runs, columns, output, fmt, resamples, seed, samples, drop, workers
     from ..fit.approaches import compare_approaches, read_curves
     from ..outputs.exports import write_text_atomic
     from ..fit.parametric import law_toml
-    from ..outputs.reports import render_approaches
+    from ..outputs.fit_report import render_approaches
 
     for flag, value in (("--samples", samples), ("--drop-highest-loss", drop)):
         if value:

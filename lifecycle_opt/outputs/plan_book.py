@@ -8,48 +8,17 @@ __all__ = ["plan_book"]
 
 import datetime
 
-from ..model.constants import (HOURS_PER_MONTH, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR,
-                               TRAIN_FLOPS_PER_PARAM_TOKEN)
 from ..model.laws import ChinchillaLaw, DataConstrainedLaw, KaplanLaw
 from ..model.units import format_count
 from ..plan.choices import chosen_scenario
 from ..plan.solution import Solution
 from ..scenario.schema import Scenario
 from .reports import shadow_price_text
-from .book_formats import monthly_tokens, training_months_note, unit_format, valid_range
+from .book_formats import training_months_note, unit_format
 from .cash_flow_sheet import CHART_SHEET, EXTRA_TRAINING_MONTHS, cash_flow_sheet, demand_range
-from .serving_sheet import serving_cells, serving_inputs, serving_price_cells
-from .workbook import COVER_WIDTH, Book, Cell, Sheet, column_letter, made_by, quote_sheet
-
-
-class _Vertical:
-    """A sheet built row by row: label, value column(s), unit, notes."""
-
-    def __init__(self, book: Book, name: str, headers: tuple[str, ...], widths: tuple[float, ...]):
-        self.book = book
-        self.sheet = Sheet(name, [[Cell(h, style="header") for h in headers]], widths, freeze=(1, 1))
-        book.sheets.append(self.sheet)
-        self.rows: dict[str, int] = {}
-
-    @property
-    def next_row(self) -> int:
-        """1-based row number of the next row."""
-        return len(self.sheet.rows) + 1
-
-    def blank(self):
-        self.sheet.rows.append([])
-
-    def section(self, title: str):
-        self.sheet.rows.append([Cell(title, style="section")])
-
-    def row(self, cells: list[Cell], name: str | None = None, column: int = 1) -> str:
-        """Append a row; when ``name`` is given, name the cell in ``column`` (0-based)."""
-        r = self.next_row
-        self.sheet.rows.append(cells)
-        if name:
-            self.rows[name] = r
-            self.book.names[name] = f"{quote_sheet(self.sheet.name)}!${column_letter(column)}${r}"
-        return name or f"{column_letter(column)}{r}"
+from .serving_sheet import serving_cells, serving_price_cells
+from .inputs_sheet import Vertical, inputs_sheet
+from .workbook import COVER_WIDTH, Book, Cell, Sheet, made_by
 
 
 def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | None = None) -> Book:
@@ -59,7 +28,7 @@ def plan_book(scenario: Scenario, solution: Solution, *, stamp: datetime.date | 
     book = Book([], stamp=stamp, title=f"Lifecycle plan: {solution.scenario_name}")
     has_finance = scenario.finance is not None and scenario.training is not None
     _cover(book, scenario, solution, has_finance)
-    inputs = _inputs(book, scenario, solution)
+    inputs = inputs_sheet(book, scenario)
     _calculations(book, scenario, solution, inputs, has_finance)
     if has_finance:
         cash_flow_sheet(book, scenario, solution)
@@ -114,140 +83,13 @@ def _cover(book, scenario, sol, has_finance):
         s.rows.append([Cell(text, style=style)])
 
 
-def _inputs(book, scenario, sol) -> _Vertical:
-    """The Inputs sheet: every input with its unit, scenario key and source."""
-    v = _Vertical(book, "Inputs", ("input", "value", "unit", "scenario key", "source"),
-                  (44, 18, 20, 38, 40))
-    src = scenario.source or "scenario"
-
-    def put(name, label, value, unit, key, source=src, fmt="num"):
-        v.row([Cell(label, style="label"), Cell(value, style="input", fmt=unit_format(unit, fmt),
-                    valid=valid_range(name, fmt, value)), Cell(unit), Cell(key), Cell(source, style="note")],
-              name=name)
-
-    _law_inputs(v, put, scenario)
-    _constant_inputs(v, put)
-    _hardware_inputs(v, put, scenario)
-    _demand_inputs(v, put, scenario)
-    return v
-
-
-def _law_inputs(v: _Vertical, put, scenario) -> None:
-    """The constants of the law, with its source."""
-    law = scenario.law
-    v.section("Scaling law")
-    if isinstance(law, ChinchillaLaw):
-        for name, attr, unit in (("law_E", "E", "nats/token"), ("law_A", "A", "nats/token"),
-                                 ("law_B", "B", "nats/token"), ("law_alpha", "alpha", "–"),
-                                 ("law_beta", "beta", "–")):
-            put(name, f"{attr} (L = E + A/N^alpha + B/D^beta)", getattr(law, attr), unit,
-                f"law.{attr}", law.source)
-    elif isinstance(law, KaplanLaw):
-        for name, attr, unit in (("law_Nc", "Nc", "parameters"), ("law_Dc", "Dc", "tokens"),
-                                 ("law_alpha_N", "alpha_N", "–"), ("law_alpha_D", "alpha_D", "–")):
-            put(name, f"{attr} (L = ((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D)", getattr(law, attr),
-                unit, f"law.{attr}", law.source, fmt="sci" if attr in ("Nc", "Dc") else "num")
-
-
-def _constant_inputs(v: _Vertical, put) -> None:
-    """FLOP per parameter-token and the lengths of an hour and a month (model/constants.py)."""
-    v.blank()
-    v.section("Constants")
-    put("flop_per_param_token_train", "training FLOP per parameter per token", TRAIN_FLOPS_PER_PARAM_TOKEN, "FLOP",
-        "", "Kaplan et al. 2020, §2.1 (forward 2 + backward 4)")
-    put("flop_per_param_token_infer", "inference FLOP per parameter per token", INFER_FLOPS_PER_PARAM_TOKEN, "FLOP",
-        "", "Kaplan et al. 2020, §2.1 (forward pass)")
-    put("seconds_per_hour", "seconds per hour", SECONDS_PER_HOUR, "s", "", "definition", fmt="int")
-    put("hours_per_month", "hours per average month", HOURS_PER_MONTH, "h", "",
-        "365.25 days × 24 h / 12")
-
-
-
-def _hardware_inputs(v: _Vertical, put, scenario) -> None:
-    """Peak, MFU, GPUs and the GPU-hour's price (or its owned cost) of training and serving."""
-    t, i, fin = scenario.training, scenario.inference, scenario.finance
-    if t is not None:
-        v.blank()
-        v.section(f"Training hardware ({t.gpu}, {t.dtype})")
-        put("train_peak", "dense peak per GPU", t.peak_flops, "FLOP/s", "hardware.training.gpu",
-            "GPU catalogue (lifeopt gpus) or peak_flops", fmt="sci")
-        put("train_mfu", "model FLOPs utilisation", t.mfu, "fraction", "hardware.training.mfu", fmt="pct")
-        if t.gpus is not None:
-            put("train_gpus", "GPUs", float(t.gpus), "GPUs", "hardware.training.gpus", fmt="int")
-        _gpu_cost_inputs(put, "train", "training", t, fin)
-    if i is not None and scenario.demand.tokens > 0:
-        v.blank()
-        v.section(f"Inference hardware ({i.gpu}, {i.dtype})")
-        put("infer_peak", "dense peak per GPU", i.peak_flops, "FLOP/s", "hardware.inference.gpu",
-            "GPU catalogue (lifeopt gpus) or peak_flops", fmt="sci")
-        if scenario.serving is None:
-            put("infer_prefill_mfu", "prefill (prompt) utilisation", i.prefill_mfu, "fraction",
-                "hardware.inference.prefill_mfu", fmt="pct")
-            put("infer_decode_mfu", "decode (generation) utilisation", i.decode_mfu, "fraction",
-                "hardware.inference.decode_mfu", fmt="pct")
-        _gpu_cost_inputs(put, "infer", "inference", i, fin)
-    if scenario.serving is not None:
-        serving_inputs(v, put, scenario)
-
-
-
-def _demand_inputs(v: _Vertical, put, scenario) -> None:
-    """Demand, and with [finance] the rates, the training months and the tokens by month."""
-    fin = scenario.finance
-    own = fin is not None and fin.ownership == "own"
-    d = scenario.demand
-    v.blank()
-    v.section("Demand")
-    frac = d.output_tokens / d.tokens if d.tokens > 0 else 0.0
-    put("output_fraction", "generated share of served tokens (decode)", frac, "fraction",
-        "inference.output_fraction", fmt="pct")
-    if fin is None:
-        put("tokens_served", "tokens served over the deployed life", d.tokens, "tokens",
-            "inference.tokens", fmt="sci")
-
-    if fin is not None:
-        v.blank()
-        v.section("Finance")
-        put("discount_rate", "discount rate (annual)", fin.discount_rate, "fraction / year",
-            "finance.discount_rate", fmt="pct")
-        if not own:                     # an owned GPU-hour's price is its capex and energy
-            put("price_decline", "decline of the GPU-hour price (annual)", fin.price_decline,
-                "fraction / year", "finance.price_decline", fmt="pct")
-        put("training_months", "months of training", float(fin.training_months), "months",
-            "finance.training_months", fmt="int")
-        if own:
-            put("amortisation_months", "amortisation of owned GPUs", fin.amortisation_months, "months",
-                "finance.amortisation_months")
-            put("energy_price", "energy price", fin.energy_price, "$/kWh", "finance.energy_price",
-                fmt="money")
-        if fin.training_power_watts is not None or fin.inference_power_watts is not None or own:
-            put("pue", "power usage effectiveness", fin.pue, "–", "finance.pue")
-        v.blank()
-        v.section("Tokens served per month (deployment)")
-        monthly_tokens(v, put, fin)
-
-
-def _gpu_cost_inputs(put, short: str, phase: str, hw, fin) -> None:
-    """What a GPU-hour costs: the rental price, or an owned GPU's price; and its power draw."""
-    own = fin is not None and fin.ownership == "own"
-    if own:
-        put(f"{short}_capex", "price of one GPU (owned)", getattr(fin, f"{phase}_capex"), "$",
-            f"finance.{phase}_gpu_capex", fmt="money")
-    elif hw.price_per_gpu_hour is not None:
-        put(f"{short}_price_in", "price per GPU-hour (rented)", hw.price_per_gpu_hour, "$/GPU-hour",
-            f"hardware.{phase}.price_per_gpu_hour", fmt="money")
-    watts = getattr(fin, f"{phase}_power_watts") if fin is not None else None
-    if watts is not None:
-        put(f"{short}_power", "power per GPU", watts, "W", f"finance.{phase}_gpu_power")
-
-
 class _Calc:
     """Calculations: one row per quantity, column B for the optimal plan, C for the
     compute-optimal plan of equal loss. ``formula`` is a function of ``ref`` (name →
     the cell of that quantity in the same column, or a workbook name)."""
 
     def __init__(self, book: Book):
-        self.v = _Vertical(book, "Calculations",
+        self.v = Vertical(book, "Calculations",
                            ("quantity", "optimal plan", "compute-optimal plan (same loss)", "unit", "how"),
                            (40, 20, 20, 14, 44))
         self.book = book
@@ -437,7 +279,7 @@ def _price(c: _Calc, phase: str, price: float, fin) -> None:
 
 
 def _outputs(book, scenario, sol):
-    v = _Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 50))
+    v = Vertical(book, "Outputs", ("output", "value", "unit", "note"), (44, 20, 26, 50))
     names = book.names
 
     def live(label, name, value, unit, fmt, note: str | Cell = ""):

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 __all__ = ["strict", "csv_writer", "REFERENCE_MODELS", "money_basis", "render_table", "render_json", "render_csv", "shadow_price_text",
            "render_rows", "render_rows_csv", "render_rows_json", "objective_label", "plan_basis", "varied_text",
-           "neutralise", "render_fit", "fit_document", "render_approaches"]
+           "neutralise"]
 
 import io
 from collections.abc import Sequence
 import json
 import math
-from typing import TYPE_CHECKING
 
-import numpy as np
 
 from ..plan.solution import Binding, Solution
 from ..model.constants import SECONDS_PER_DAY
@@ -24,11 +22,6 @@ from ..scenario.registry import entry
 from .cash_years import year_spans
 from .serving_report import serving_section
 from .text_cells import csv_chunk, csv_header, csv_writer, neutralise
-
-if TYPE_CHECKING:                  # the fit modules, for annotations only (not imported to solve)
-    from ..fit.approaches import Comparison
-    from ..fit.isoflop import IsoFlopFit
-    from ..fit.parametric import Bootstrap, FitResult
 
 
 def tabulate(*args, **kwargs) -> str:
@@ -403,106 +396,3 @@ def _uncertainty_section(sol: Solution) -> list[str]:
         out.append(f"this plan reaches the target loss under {100 * u.achieved:.1f} % of the bootstrap laws; "
                    f"[robust] probability = 0.9 asks for a plan that does under 90 %")
     return out + [""]
-
-
-# ------------------------------------------------------------------ fits
-def fit_document(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None,
-                 seconds: float | None = None) -> dict:
-    """The fit as plain JSON-ready values (``lifeopt fit --format json``)."""
-    law = result.law
-    doc = {"law": {"E": law.E, "A": law.A, "B": law.B, "alpha": law.alpha, "beta": law.beta,
-                   "name": law.name, "source": law.source, "method": "Approach 3"},
-           "fitted_range": {"min_params": law.fitted.min_params, "max_params": law.fitted.max_params,
-                            "max_tokens": law.fitted.max_tokens, "max_flops": law.fitted.max_flops},
-           "objective": result.objective, "fit_loss": result.fit_objective.loss,
-           "fit_delta": result.fit_objective.delta if result.fit_objective.loss == "huber" else None,
-           "final_polish": None if result.final_polish is None else dict(zip(
-               ("method", "objective_before", "objective_after"), result.final_polish)),
-           "runs": len(result.runs), "starts": result.starts,
-           "starts_in_best_basin": result.converged_starts,
-           "residuals": {"rms": float(np.sqrt(np.mean(result.residuals ** 2))),
-                         "max_abs": float(np.max(np.abs(result.residuals))),
-                         "values": [float(r) for r in result.residuals]},
-           "compute_optimal": [{"flops": c, "params": n, "tokens": d, "tokens_per_param": r}
-                               for c, n, d, r in result.implied_tokens_per_param()],
-           "seconds": seconds}
-    if boot is not None:
-        doc["bootstrap"] = {"samples": len(boot.thetas), "seed": boot.seed,
-                            "intervals_95": {k: list(boot.interval(k)) for k in ("E", "A", "B", "alpha", "beta")},
-                            "compute_optimal_95": [{"flops": c, **{k: [float(x) for x in v] for k, v in
-                                                                   boot.optimal_allocation(c).items()}}
-                                                   for c, *_ in result.implied_tokens_per_param()]}
-    if iso is not None:
-        doc["approach2"] = {"a": iso.a, "b": iso.b, "budgets": [float(c) for c in iso.budgets],
-                            "groups": [{"min_flops": lo, "max_flops": hi, "runs": n, "use": why}
-                                       for lo, hi, n, why in iso.groups],
-                            "params_opt": [float(n) for n in iso.params_opt],
-                            "tokens_opt": [float(d) for d in iso.tokens_opt]}
-    return doc
-
-
-def render_fit(result: FitResult, boot: Bootstrap | None, iso: IsoFlopFit | None,
-               seconds: float | None = None) -> str:
-    """The fit for people: constants (with intervals), residuals, implied allocations."""
-    law = result.law
-    method = result.method or (f"{result.fit_objective.describe()} on log-loss residuals, summed; "
-                               f"L-BFGS from {result.starts} starts")
-    out = [f"lifeopt fit: {len(result.runs)} runs of {result.runs.source}",
-           f"L = E + A/N^alpha + B/D^beta, {method}" + (f" in {seconds:.1f} s" if seconds is not None else "")]
-    if result.final_polish is not None:
-        method, before, after = result.final_polish
-        out.append(f"final {method} polish: objective {before:.10g} → {after:.10g} "
-                   f"({(after - before) / before if before else 0.0:+.2e} relative)")
-    out.append("")
-    rows = []
-    for name in ("E", "A", "B", "alpha", "beta"):
-        ci = boot.interval(name) if boot is not None else None
-        rows.append((name, f"{getattr(law, name):.6g}", "" if ci is None else f"{ci[0]:.4g} – {ci[1]:.4g}"))
-    out += ["CONSTANTS", tabulate(rows, headers=("", "fit", "95 % bootstrap interval" if boot else "")),
-            f"objective {result.objective:.6g}; {result.converged_starts} of {result.starts} starts reached "
-            f"the best basin", ""]
-    r = result.residuals
-    worst = np.argsort(-np.abs(r))[:5]
-    out += [f"RESIDUALS (log L_fit − log L): rms {np.sqrt(np.mean(r ** 2)):.4g}, largest {np.max(np.abs(r)):.4g}",
-            tabulate([(format_count(result.runs.params[i]), format_count(result.runs.tokens[i]),
-                       f"{result.runs.loss[i]:.4f}", f"{r[i]:+.4f}") for i in worst],
-                     headers=("N", "D", "loss", "residual")), ""]
-    rows = []
-    for c, n, d, ratio in result.implied_tokens_per_param():
-        row = [f"{c:.0e}", format_count(n), format_count(d), f"{ratio:.1f}"]
-        if boot is not None:
-            lo, hi = boot.optimal_allocation(c)["tokens_per_param"]
-            row.append(f"{lo:.1f} – {hi:.1f}")
-        rows.append(row)
-    out += ["COMPUTE-OPTIMAL PLANS the fit implies",
-            tabulate(rows, headers=["FLOP", "N", "D", "D/N"] + (["D/N 95 %"] if boot else [])), ""]
-    if iso is not None:
-        used = sum(why == "used" for *_, why in iso.groups)
-        out += [f"APPROACH 2 (IsoFLOP parabolas over {len(iso.budgets)} budgets): N_opt ∝ C^{iso.a:.3f}, "
-                f"D_opt ∝ C^{iso.b:.3f}",
-                f"runs grouped into {len(iso.groups)} budgets of at most 0.2 decades of compute (a new one at "
-                f"gaps over 0.05 decades); {used} have their minimum inside the sizes tried",
-                tabulate([(f"{c:.3g}", format_count(n), format_count(d), f"{d / n:.1f}")
-                          for c, n, d in zip(iso.budgets, iso.params_opt, iso.tokens_opt)],
-                         headers=("FLOP", "N_opt", "D_opt", "D/N")), ""]
-    fr = law.fitted
-    out.append(f"fitted range: N {format_count(fr.min_params)} – {format_count(fr.max_params)}, D up to "
-               f"{format_count(fr.max_tokens)}, up to {fr.max_flops:.3g} FLOP; plans beyond it are flagged")
-    return "\n".join(out) + "\n"
-
-
-def render_approaches(cmp: Comparison, source: str) -> str:
-    """Table 2 of Hoffmann et al. 2022 for the user's runs, with the verdict."""
-    from ..fit.approaches import REPORT_BUDGETS
-    def interval(x, ci):
-        return f"{x:.3f}" + ("" if ci is None else f" ({ci[0]:.3f}–{ci[1]:.3f})")
-    rows = [[e.name, interval(e.a, ai), interval(e.b, bi)] + [f"{e.tokens_per_param(c):.1f}" for c in REPORT_BUDGETS]
-            for e, ai, bi in zip(cmp.estimates, cmp.a_intervals, cmp.b_intervals)]
-    head = ["approach", "a (N_opt ∝ C^a)", "b (D_opt ∝ C^b)"] + [f"D/N at {c:.0e}" for c in REPORT_BUDGETS]
-    out = [f"THE THREE APPROACHES (Hoffmann et al. 2022, Table 2) on {cmp.runs} runs of {source}"
-           + (f"; 95 % intervals from {cmp.resamples} bootstrap resamples of runs" if cmp.resamples else ""),
-           tabulate(rows, headers=head), "", f"VERDICT: {cmp.verdict}"]
-    notes = [n for e in cmp.estimates for n in e.notes]
-    if notes:
-        out += [""] + [f"- {n}" for n in notes]
-    return "\n".join(out) + "\n"
