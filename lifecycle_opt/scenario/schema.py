@@ -348,19 +348,12 @@ def fail(source, key, expected, found=None, found_text=None):
 
 
 def check(s: Scenario) -> None:
-    """Check the rules that tie a scenario's parts together, however it was built.
+    """Check the rules that tie a scenario's parts together (built from a file or in code).
 
     Parameters
     ----------
     s : Scenario
-        The scenario (read from a file or made in code).
-
-    Raises
-    ------
-    ScenarioError
-        The first rule broken, naming the key: an unknown objective, a target at or below
-        the irreducible loss, a loss objective without a cap on training, dollars asked
-        for without prices, and so on.
+        The scenario; a ScenarioError names the key of the first rule it breaks.
     """
     src = s.source
     if s.objective not in OBJECTIVES:
