@@ -353,8 +353,7 @@ def check(s: Scenario) -> None:
     Parameters
     ----------
     s : Scenario
-        The scenario; a ScenarioError names the key of the first rule it breaks.
-    """
+        The scenario; a ScenarioError names the key of the first rule it breaks."""
     src = s.source
     if s.objective not in OBJECTIVES:
         fail(src, "objective.minimize", 'one of "cost", "flops", "loss"', s.objective)
