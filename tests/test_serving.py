@@ -1,5 +1,5 @@
 """The roofline serving model (docs/model.md §8): its arithmetic recomputed by hand from
-the domain reference's formulas (Llama 2 70B sanity figures among the cases), its plans'
+docs/model.md §8's formulas (Llama 2 70B sanity figures among the cases), its plans'
 properties, the two solvers' agreement and certificate, the TPOT shadow price against a
 finite difference, the rounded serving point, and the errors a user can make."""
 import copy
@@ -35,7 +35,7 @@ def roofline(**kw) -> Roofline:
 
 # ---------------------------------------------------------------- the arithmetic, by hand
 def by_hand(r: Roofline, N, B, G):
-    """The domain reference's formulas, written out again (not through the posynomials)."""
+    """docs/model.md §8's formulas, written out again (not through the posynomials)."""
     d_model = (N * r.aspect_ratio / 12) ** (1 / 3)
     n_layer = d_model / r.aspect_ratio
     kv = 2 * n_layer * d_model * r.gqa_ratio * r.kv_bytes
