@@ -21,7 +21,24 @@ from dataclasses import dataclass
 
 
 class LifecycleError(Exception):
-    """Root of every error raised by lifecycle_opt."""
+    """Root of every error raised by lifecycle_opt.
+
+    Attributes
+    ----------
+    exit_code : int
+        The exit status the CLI gives it: 2 for input errors, 1 for an infeasible plan.
+
+    Examples
+    --------
+    One ``except`` catches every failure the user can cause or meet:
+
+    >>> from lifecycle_opt import LifecycleError, scenario_from_dict
+    >>> try:
+    ...     scenario_from_dict({"law": {"preset": "chinchilla"}})
+    ... except LifecycleError as exc:
+    ...     print(type(exc).__name__, exc.exit_code)
+    ScenarioError 2
+    """
 
     #: exit code the CLI uses for this kind of error
     exit_code = 1
@@ -38,6 +55,28 @@ class ScenarioError(LifecycleError, ValueError):
 
     Retrying cannot help: the input must change. The message names the file,
     the key, what was expected and what was found.
+
+    Parameters
+    ----------
+    key : str
+        The dotted key ("limits.max_params").
+    expected : str
+        What was expected, in words.
+    found : object, optional
+        The value found (quoted, cut to 200 characters).
+    source : str, optional
+        The file, named first.
+    found_text : str, optional
+        Said instead of the value ("found none").
+
+    Examples
+    --------
+    >>> from lifecycle_opt import scenario_from_dict
+    >>> try:
+    ...     scenario_from_dict({"law": {"preset": "chinchilla"}})
+    ... except ScenarioError as exc:
+    ...     print(exc.key, exc.exit_code)
+    law.preset 2
     """
 
     exit_code = 2
@@ -57,7 +96,18 @@ class ScenarioError(LifecycleError, ValueError):
         return f"{where}{self.key}: expected {self.expected}, {found}"
 
     def with_source(self, source: str) -> "ScenarioError":
-        """Return the same error (of the same type), located in file ``source``."""
+        """Return the same error (of the same type), located in file ``source``.
+
+        Parameters
+        ----------
+        source : str
+            The file.
+
+        Returns
+        -------
+        ScenarioError
+            A new error of this one's type and fields.
+        """
         return type(self)(self.key, self.expected, self.found, source=source,
                              found_text=self.found_text)
 
@@ -65,16 +115,33 @@ class ScenarioError(LifecycleError, ValueError):
 class UnknownKeyError(ScenarioError):
     """A scenario key that the format does not have (a typo, or a key of another section).
 
-    Retrying cannot help; the message suggests the nearest known key."""
+    Retrying cannot help; the message suggests the nearest known key.
+
+    Parameters
+    ----------
+    key, expected, found, source, found_text
+        As for :class:`ScenarioError`.
+    """
 
 
 @dataclass(frozen=True)
 class Conflict:
     """One constraint taking part in an infeasibility, and how far it must move.
 
-    ``required`` is the smallest value of the user's setting ``key`` that makes the
-    plan feasible when only this setting changes (computed by solving the relaxed
-    problem, rounded outwards); ``None`` when changing this setting alone cannot help.
+    Parameters
+    ----------
+    name : str
+        The constraint's name ("max_params").
+    key : str
+        The user's setting ("limits.max_params").
+    current : float
+        Its value, in the setting's own unit.
+    required : float or None
+        The smallest (or largest) value of the setting that makes the plan feasible when
+        only it changes, in its unit (solving the relaxed problem, rounded outwards);
+        None when changing it alone cannot help.
+    advice : str
+        The change, in words.
     """
 
     name: str
@@ -88,7 +155,28 @@ class InfeasibleError(LifecycleError):
     """No plan satisfies the target and every limit at once.
 
     Retrying cannot help; ``conflicts`` lists the constraints in conflict and, for
-    each, the change that alone would make the plan feasible.
+    each, the change that alone would make the plan feasible (docs/model.md §5).
+
+    Parameters
+    ----------
+    message : str
+        The whole story, in words.
+    conflicts : tuple of Conflict
+        The settings in conflict and how far each must move.
+
+    Examples
+    --------
+    At most 1B parameters and 20 tokens a parameter, a loss of 1.9 is out of reach: under
+    Hoffmann et al. 2022's law the best is 1.69 + 406.4/1e9^0.34 + 410.7/2e10^0.28 = 2.581.
+
+    >>> from lifecycle_opt import solve
+    >>> try:
+    ...     solve({"law": {"preset": "hoffmann2022"}, "target": {"loss": 1.9},
+    ...            "objective": {"minimize": "flops"},
+    ...            "limits": {"max_params": "1B", "max_tokens_per_param": 20}})
+    ... except InfeasibleError as exc:
+    ...     print([(c.key, c.required) for c in exc.conflicts])
+    [('target.loss', 2.581), ('limits.max_params', 119700000000)]
     """
 
     def __init__(self, message: str, conflicts: tuple[Conflict, ...] = ()):
@@ -101,6 +189,11 @@ class SolverError(LifecycleError):
 
     This is a bug or an extreme scenario; retrying with the same input will fail
     the same way. Please report the scenario.
+
+    Examples
+    --------
+    >>> issubclass(SolverError, LifecycleError), SolverError.exit_code
+    (True, 1)
     """
 
 

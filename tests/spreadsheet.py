@@ -2,7 +2,8 @@
 and what it prints read back from its PDF.
 
 LibreOffice does not recalculate an .xlsx that stores formula results unless its profile
-says so (../shared/reference/tooling.md): the profile, made once per test session (the
+says so (LibreOffice's configuration schema, officecfg/registry/schema/org/openoffice/Office/
+Calc.xcs, Formula/Load/OOXMLRecalcMode): the profile, made once per test session (the
 ``libreoffice`` fixture of conftest.py: a fresh profile costs seconds at each start), has a
 registrymodifications.xcu that sets Calc's OOXMLRecalcMode to 0 ("always recalculate").
 Several files go through one call of soffice (it converts them in turn), so a test that

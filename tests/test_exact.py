@@ -60,7 +60,7 @@ def test_sardana_lifecycle_optimum():
 
 
 def test_shadow_price_matches_finite_differences():
-    # Domain reference §4: a cap D <= 1.5e12 at loss 1.95 with 1e13 inference tokens costs
+    # docs/model.md §4 (shadow prices): a cap D <= 1.5e12 at loss 1.95 with 1e13 inference tokens costs
     # 8.03e11 FLOP per token of cap (hoffmann2022 constants).
     def plan(cap):
         return solve(scenario(law={"preset": "hoffmann2022"}, target={"loss": 1.95},

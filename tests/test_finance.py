@@ -53,7 +53,7 @@ def test_cash_flow_totals_agree_with_the_costs_and_the_objective(finance_solutio
 
 
 def test_present_value_plan_equals_a_plan_with_the_discounted_token_count():
-    """Domain reference §3: the present value keeps the problem's shape, with the served
+    """docs/model.md §3 ("Time and money"): the present value keeps the problem's shape, with the served
     tokens replaced by their discounted count. Solve the same question without [finance],
     serving total × (inference PV factor / training PV factor) tokens: the plan must match."""
     s = load_scenario(EXAMPLES / "finance_plan.toml")

@@ -49,7 +49,7 @@ def test_effective_tokens_at_4_and_16_epochs():
 
 
 def test_hoffmann_rounding_at_gopher_budget():
-    # Domain reference §2.1: at 5.76e23 FLOP the printed constants give 32.2B, the
+    # docs/model.md §2.1: at 5.76e23 FLOP the printed constants give 32.2B, the
     # unrounded ones 40.4B (the paper's "40B").
     n_printed, _ = preset("hoffmann2022").compute_optimal(5.76e23)
     n_unrounded, _ = preset("hoffmann2022_unrounded").compute_optimal(5.76e23)
@@ -97,7 +97,7 @@ def test_gradient_matches_finite_differences(name):
 @pytest.mark.parametrize("name", CHINCHILLA_FORM)
 @pytest.mark.parametrize("unique", [None, 1e9, 25e9, 1e12])
 def test_midpoint_convexity_in_log_space(name, unique):
-    # Domain reference §4: the loss, penalties included, is convex in (log N, log D).
+    # docs/model.md §4: the loss, penalties included, is convex in (log N, log D).
     # Evidence, not proof: no midpoint may lie above the chord.
     law = preset(name)
     if unique is not None:

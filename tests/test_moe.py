@@ -33,7 +33,7 @@ BASE = {"name": "moe", "law": {"preset": "ludziejewski2025"}, "objective": {"min
 
 def test_the_dense_member_is_the_preset_and_its_table_1_allocation():
     # Table 1 of the paper: at 1e20 FLOP the dense model is about 1.7B active parameters on
-    # 9.7B tokens; the domain reference's unrounded figures 1.73e9, 9.65e9, loss 2.590
+    # 9.7B tokens; docs/model.md §10's unrounded figures 1.73e9, 9.65e9, loss 2.590
     law = preset("ludziejewski2025")
     N, D = law.compute_optimal(1e20)
     assert float(N) == pytest.approx(1.7e9, abs=0.05e9) and float(D) == pytest.approx(9.7e9, abs=0.05e9)

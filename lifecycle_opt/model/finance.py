@@ -37,10 +37,29 @@ from .costs import Timing
 
 def owned_gpu_hour_cost(capex_per_gpu: float, amortisation_months: float, power_watts: float,
                         pue: float, energy_price_per_kwh: float) -> float:
-    """The cost of one owned GPU-hour [$ / GPU-hour]: capex [$] spread evenly over
-    ``amortisation_months`` of round-the-clock use, plus energy (power [W] × PUE [–] ×
-    price [$ / kWh]).
+    """Return the cost of one owned GPU-hour: its price amortised, plus its energy.
 
+    Parameters
+    ----------
+    capex_per_gpu : float
+        The price of one GPU (its share of the server) [$].
+    amortisation_months : float
+        Months of round-the-clock use it is spread evenly over [months].
+    power_watts : float
+        Its power draw [W].
+    pue : float
+        Power usage effectiveness of the data centre [–].
+    energy_price_per_kwh : float
+        [$ / kWh].
+
+    Returns
+    -------
+    float
+        capex / (months × 730.5 h) + power/1000 × PUE × price [$ / GPU-hour]
+        (docs/model.md §3).
+
+    Examples
+    --------
     >>> round(owned_gpu_hour_cost(30000, 48, 700, 1.2, 0.10), 4)   # an H100-class server share
     0.9396
     """
@@ -50,7 +69,26 @@ def owned_gpu_hour_cost(capex_per_gpu: float, amortisation_months: float, power_
 
 
 def month_labels(start: _dt.date | None, months: int) -> list[str]:
-    """"YYYY-MM" from ``start`` on, or "M0", "M1", … without a start date."""
+    """Return the labels of ``months`` months.
+
+    Parameters
+    ----------
+    start : datetime.date or None
+        The first month (of training).
+    months : int
+        How many.
+
+    Returns
+    -------
+    list of str
+        "YYYY-MM" from ``start`` on, or "M0", "M1", … without a start date.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> month_labels(datetime.date(2025, 11, 1), 3), month_labels(None, 2)
+    (['2025-11', '2025-12', '2026-01'], ['M0', 'M1'])
+    """
     if start is None:
         return [f"M{m}" for m in range(months)]
     out = []
@@ -64,12 +102,22 @@ def month_labels(start: _dt.date | None, months: int) -> list[str]:
 class CashFlow:
     """A plan's spending month by month (one entry per month, month 0 = start of training).
 
-    labels : "YYYY-MM" or "M<m>"
-    training_usd, inference_usd : nominal dollars paid in the month [$]
-    inference_tokens : tokens served in the month [count]
-    energy_kwh : energy drawn in the month [kWh], or None when no power draw was given
-    discount_factor : DF_m [–]; present_value : (training + inference) × DF_m [$]
-    monthly_rate : r_month, the discount rate per month [–]
+    Parameters
+    ----------
+    labels : tuple of str
+        "YYYY-MM" or "M<m>".
+    training_usd, inference_usd : tuple of float
+        Nominal dollars paid in each month [$].
+    inference_tokens : tuple of float
+        Tokens served in each month [tokens].
+    discount_factor : tuple of float
+        DF_m [–].
+    present_value : tuple of float
+        (training + inference) × DF_m [$].
+    energy_kwh : tuple of float or None
+        Energy drawn in each month [kWh], None when no power draw was given.
+    monthly_rate : float
+        r_month, the discount rate per month [–].
     """
 
     labels: tuple[str, ...]
@@ -88,6 +136,7 @@ class CashFlow:
 
     @property
     def total_nominal_usd(self) -> float:
+        """Nominal dollars paid over the plan's life [$]."""
         return float(np.sum(self.spend_usd))
 
     @property
@@ -97,9 +146,17 @@ class CashFlow:
 
     @property
     def total_energy_kwh(self) -> float | None:
+        """Energy drawn over the plan's life [kWh], None without a power draw."""
         return None if self.energy_kwh is None else float(np.sum(self.energy_kwh))
 
     def as_dict(self) -> dict:
+        """Return the months as JSON-ready lists.
+
+        Returns
+        -------
+        dict
+            Every column, the monthly rate and the totals.
+        """
         return {"months": list(self.labels), "training_usd": list(self.training_usd),
                 "inference_tokens": list(self.inference_tokens),
                 "inference_usd": list(self.inference_usd),
@@ -113,21 +170,48 @@ class CashFlow:
 
 @dataclass(frozen=True)
 class Finance:
-    """The ``[finance]`` section, in base units.
+    """The ``[finance]`` section, in base units (docs/model.md §3, "Time and money").
 
-    monthly_tokens : tokens served in each deployment month [count]
-    training_months : months over which training GPU-hours are spread (≥ 1)
-    discount_rate : annual discount rate [–], applied monthly
-    price_decline : yearly fall of the rented GPU-hour price [–] (0 for owned GPUs)
-    start : first month of training, or None
-    ownership : "rent" or "own"
-    training_power_watts, inference_power_watts : power draw per GPU [W], for energy; None
-        when not given
-    pue : power usage effectiveness of the data centre [–]
-    energy_price : [$ / kWh] (owned GPUs pay for their energy; None when renting)
-    monthly_growth : the monthly growth of the demand [–] when ``finance.monthly_tokens``
-        was one first month grown by it (the months are then that month × (1 + g)^m); else None
-    training_capex, inference_capex : price of one GPU [$] (owned); amortisation_months
+    Parameters
+    ----------
+    monthly_tokens : tuple of float
+        Tokens served in each deployment month [tokens].
+    training_months : int, default 1
+        Months over which training GPU-hours are spread (≥ 1).
+    discount_rate : float, default 0
+        Annual discount rate r [fraction], applied monthly.
+    price_decline : float, default 0
+        Yearly fall d of the rented GPU-hour price [fraction] (0 for owned GPUs).
+    start : datetime.date, optional
+        First month of training.
+    ownership : {"rent", "own"}
+        Whether the GPUs are rented or owned.
+    training_power_watts, inference_power_watts : float, optional
+        Power draw per GPU [W], for energy.
+    pue : float, default 1
+        Power usage effectiveness of the data centre [–].
+    energy_price : float, optional
+        [$ / kWh]; owned GPUs pay for their energy.
+    training_capex, inference_capex : float, optional
+        The price of one owned GPU [$].
+    amortisation_months : float, optional
+        Months an owned GPU's price is spread over [months].
+    monthly_growth : float, optional
+        The monthly growth g of the demand [fraction] when ``monthly_tokens`` was one first
+        month grown by it (month m then serves that month × (1 + g)^m).
+
+    Examples
+    --------
+    A year of even serving after one month of training, at 8 % a year: the serving
+    dollars' present-value factor is the annuity (1/12)·Σ v^m, m = 1…12, v = 1.08^(−1/12):
+
+    >>> f = Finance(monthly_tokens=(1e9,) * 12, discount_rate=0.08)
+    >>> v = 1.08 ** (-1 / 12)
+    >>> annuity = v * (1 - v ** 12) / (1 - v) / 12
+    >>> abs(f.timing().inference_present / annuity - 1) < 1e-14
+    True
+    >>> round(float(f.discount_factors()[12] * 1.08), 14)        # DF_12 = 1/(1 + r)
+    1.0
     """
 
     monthly_tokens: tuple[float, ...]
@@ -157,38 +241,76 @@ class Finance:
         return (1.0 + self.discount_rate) ** (1.0 / 12.0) - 1.0
 
     def discount_factors(self) -> np.ndarray:
-        """DF_m = 1 / (1 + r_month)^m for every month [–]."""
+        """Return the discount factor of every month.
+
+        Returns
+        -------
+        numpy.ndarray
+            DF_m = 1 / (1 + r_month)^m = (1 + r)^(−m/12) [–], m = 0 … months − 1.
+        """
         return (1.0 + self.monthly_rate) ** -np.arange(self.months, dtype=float)
 
     def price_factors(self) -> np.ndarray:
-        """Price of a GPU-hour in month m over today's [–]."""
+        """Return the price of a GPU-hour in each month over today's.
+
+        Returns
+        -------
+        numpy.ndarray
+            (1 − d)^(m/12) [–].
+        """
         return (1.0 - self.price_decline) ** (np.arange(self.months, dtype=float) / 12.0)
 
     def training_shares(self) -> np.ndarray:
-        """Fraction of training GPU-hours in each month [–]."""
+        """Return the share of the training GPU-hours in each month.
+
+        Returns
+        -------
+        numpy.ndarray
+            1/training_months in the training months, 0 after [fraction].
+        """
         w = np.zeros(self.months)
         w[:self.training_months] = 1.0 / self.training_months
         return w
 
     def token_schedule(self) -> np.ndarray:
-        """Tokens served in each month [count]; zero while training."""
+        """Return the tokens served in each month.
+
+        Returns
+        -------
+        numpy.ndarray
+            [tokens]; zero while training.
+        """
         t = np.zeros(self.months)
         t[self.training_months:] = self.monthly_tokens
         return t
 
     def serving_shares(self) -> np.ndarray:
-        """Fraction of serving GPU-hours in each month [–]: each month's share of the tokens
-        (all zero without demand, when there are no serving GPU-hours to spread)."""
+        """Return the share of the serving GPU-hours in each month.
+
+        Returns
+        -------
+        numpy.ndarray
+            Each month's share of the tokens [fraction] (all zero without demand, when
+            there are no serving GPU-hours to spread).
+        """
         t = self.token_schedule()
         return t / t.sum() if t.sum() > 0 else np.zeros_like(t)
 
     @property
     def total_tokens(self) -> float:
+        """Tokens served over the deployment [tokens]."""
         return float(np.sum(self.monthly_tokens))
 
     # ---- what the optimiser sees
     def timing(self) -> Timing:
-        """The four multipliers on today's price that the cost model applies (see Timing)."""
+        """Return the four multipliers on today's price that the cost model applies.
+
+        Returns
+        -------
+        Timing
+            Training and serving, nominal and present value [–]: Σ_m share_m × price_m
+            (× DF_m), so that the present value stays a·N·D + b·N (docs/model.md §3).
+        """
         df, price = self.discount_factors(), self.price_factors()
         w, tw = self.training_shares(), self.serving_shares()
         return Timing(training_nominal=float(w @ price), training_present=float(w @ (price * df)),
@@ -198,8 +320,20 @@ class Finance:
     # ---- what the report and the spreadsheet show
     def cash_flow(self, training_gpu_hours: float, training_price: float | None,
                   inference_gpu_hours: float, inference_price: float | None) -> CashFlow:
-        """The plan month by month, from its GPU-hours and today's prices [$ / GPU-hour]
-        (None prices count as zero dollars)."""
+        """Return the plan month by month.
+
+        Parameters
+        ----------
+        training_gpu_hours, inference_gpu_hours : float
+            The plan's GPU-hours of training and serving [GPU-hours].
+        training_price, inference_price : float or None
+            Today's prices [$ / GPU-hour]; None counts as zero dollars.
+
+        Returns
+        -------
+        CashFlow
+            Dollars, tokens, energy and present value in each month.
+        """
         df, price = self.discount_factors(), self.price_factors()
         w, t, share = self.training_shares(), self.token_schedule(), self.serving_shares()
         train_h, infer_h = training_gpu_hours * w, inference_gpu_hours * share

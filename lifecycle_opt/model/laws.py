@@ -69,13 +69,43 @@ MUENNIGHOFF_R_N_STAR = 5.309743
 # docs/model.md §2).
 
 def frontier_scale(A, B, alpha, beta):
-    """G = (α·A / (β·B))^(1/(α+β)) [–], the scale of the compute-optimal frontier."""
+    """Return G = (α·A / (β·B))^(1/(α+β)), the scale of the compute-optimal frontier.
+
+    Parameters
+    ----------
+    A, B, alpha, beta : float or numpy.ndarray
+        The Chinchilla-form constants (docs/model.md §2.1); arrays broadcast.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        G [–]: on the frontier N = G·(C/6)^(β/(α+β)).
+    """
     return (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
 
 
 def compute_optimal_split(A, B, alpha, beta):
-    """(a, b, k_N, k_D) with N_opt(C) = k_N·C^a and D_opt(C) = k_D·C^b under C = 6·N·D:
-    a = β/(α+β), b = α/(α+β), k_N = G·6^(−a), k_D = 6^(−b)/G."""
+    """Return the exponents and scales of the compute-optimal plan.
+
+    Parameters
+    ----------
+    A, B, alpha, beta : float or numpy.ndarray
+        The Chinchilla-form constants; arrays broadcast.
+
+    Returns
+    -------
+    tuple
+        (a, b, k_N, k_D): N_opt(C) = k_N·C^a [parameters], D_opt(C) = k_D·C^b [tokens] at
+        C = 6·N·D [FLOP]; a = β/(α+β), b = α/(α+β), k_N = G·6^(−a), k_D = 6^(−b)/G.
+
+    Examples
+    --------
+    Approach 3 of Hoffmann et al. 2022 (arXiv:2203.15556, Table 2: a = 0.46, b = 0.54):
+
+    >>> a, b, k_N, k_D = compute_optimal_split(406.401, 410.723, 0.33917084, 0.2849083)
+    >>> round(a, 2), round(b, 2)
+    (0.46, 0.54)
+    """
     s = alpha + beta
     G = frontier_scale(A, B, alpha, beta)
     a, b = beta / s, alpha / s
@@ -83,18 +113,53 @@ def compute_optimal_split(A, B, alpha, beta):
 
 
 def compute_optimal_plan(flops, A, B, alpha, beta):
-    """(N_opt, D_opt) minimising the loss at training compute C = 6·N·D [FLOP]:
-    N_opt = G·(C/6)^(β/(α+β)), D_opt = G^(−1)·(C/6)^(α/(α+β))."""
+    """Return the plan minimising the loss at a training compute.
+
+    Parameters
+    ----------
+    flops : float or numpy.ndarray
+        Training compute C = 6·N·D [FLOP].
+    A, B, alpha, beta : float or numpy.ndarray
+        The Chinchilla-form constants; arrays broadcast.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (N_opt [parameters], D_opt [tokens]): N_opt = G·(C/6)^(β/(α+β)),
+        D_opt = G^(−1)·(C/6)^(α/(α+β)) (docs/model.md §2.1).
+
+    Examples
+    --------
+    At Gopher's compute, 5.76e23 FLOP, the unrounded fit of Hoffmann et al. 2022 (App. D.2,
+    via Besiroglu et al. 2024, arXiv:2404.10102) gives the paper's "40B" parameters:
+
+    >>> N, D = compute_optimal_plan(5.76e23, 406.401, 410.723, 0.33917084, 0.2849083)
+    >>> round(float(N) / 1e9, 1), abs(float(6 * N * D) / 5.76e23 - 1) < 1e-12
+    (40.4, True)
+    """
     a, b, k_N, k_D = compute_optimal_split(A, B, alpha, beta)
     C = np.asarray(flops, dtype=float)
     return k_N * C ** a, k_D * C ** b
 
 
 def compute_optimal_at_reducible(reducible, A, B, alpha, beta):
-    """(N, D) reaching the reducible loss P = L − E with the least training compute.
+    """Return the plan reaching a reducible loss with the least training compute.
 
     On the compute-optimal frontier α·A·N^−α = β·B·D^−β, so P splits as
-    A·N^−α = β·P/(α+β) and B·D^−β = α·P/(α+β)."""
+    A·N^−α = β·P/(α+β) and B·D^−β = α·P/(α+β) (docs/model.md §2.1).
+
+    Parameters
+    ----------
+    reducible : float or numpy.ndarray
+        P = L − E [nats/token], positive.
+    A, B, alpha, beta : float or numpy.ndarray
+        The Chinchilla-form constants; arrays broadcast.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (N [parameters], D [tokens]).
+    """
     P = np.asarray(reducible, dtype=float)
     s = alpha + beta
     return (A * s / (beta * P)) ** (1.0 / alpha), (B * s / (alpha * P)) ** (1.0 / beta)
@@ -104,9 +169,16 @@ def compute_optimal_at_reducible(reducible, A, B, alpha, beta):
 class FittedRange:
     """The runs a law was fitted on; plans far outside it are extrapolations.
 
-    min_params, max_params : parameters of the smallest and largest run [count]
-    max_tokens : most training tokens of any run [count], or None if unknown
-    max_flops : most training compute of any run [FLOP], or None if unknown
+    Parameters
+    ----------
+    min_params, max_params : float
+        Parameters of the smallest and largest run [parameters].
+    max_tokens : float, optional
+        Most training tokens of any run [tokens], None if unknown.
+    max_flops : float, optional
+        Most training compute of any run [FLOP], None if unknown.
+    note : str, optional
+        The runs in words, for warnings.
     """
 
     min_params: float
@@ -118,7 +190,31 @@ class FittedRange:
 
 @dataclass(frozen=True)
 class ChinchillaLaw:
-    """L(N, D) = E + A·N^(−α) + B·D^(−β)  [nats]  (Hoffmann et al. 2022, eq. 10)."""
+    """The Chinchilla form L(N, D) = E + A·N^(−α) + B·D^(−β) [nats/token].
+
+    Parameters
+    ----------
+    E : float
+        The irreducible loss [nats/token].
+    A, B : float
+        Scales of the parameter and data terms [nats/token · parameters^α, · tokens^β].
+    alpha, beta : float
+        Exponents of N and D [–]; ValueError unless all five are positive and finite.
+    name, source, fitted : str, str, FittedRange, optional
+        The law's name, where its constants come from (paper, arXiv id, table), its runs.
+
+    References
+    ----------
+    .. [1] Hoffmann et al. 2022, arXiv:2203.15556, eq. 10; docs/model.md §2.1.
+
+    Examples
+    --------
+    Chinchilla, 70B parameters on 1.4T tokens, under the paper's printed constants [1]_:
+
+    >>> law = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    >>> round(float(law.loss(70e9, 1.4e12)), 4)
+    1.9366
+    """
 
     E: float
     A: float
@@ -138,13 +234,35 @@ class ChinchillaLaw:
 
     # -- evaluation -----------------------------------------------------------------
     def loss(self, N, D):
-        """Predicted loss [nats] of N parameters trained on D tokens (vectorised)."""
+        """Return the predicted loss of N parameters trained on D tokens.
+
+        Parameters
+        ----------
+        N, D : float or numpy.ndarray
+            Parameters [parameters] and training tokens [tokens]; arrays broadcast.
+
+        Returns
+        -------
+        numpy.ndarray
+            L [nats/token].
+        """
         N = np.asarray(N, dtype=float)
         D = np.asarray(D, dtype=float)
         return self.E + self.A * N ** -self.alpha + self.B * D ** -self.beta
 
     def loss_grad(self, N, D):
-        """(L, ∂L/∂N, ∂L/∂D) — partial derivatives in natural units."""
+        """Return the loss and its partial derivatives.
+
+        Parameters
+        ----------
+        N, D : float or numpy.ndarray
+            Parameters [parameters] and training tokens [tokens].
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (L [nats/token], ∂L/∂N [nats/token per parameter], ∂L/∂D [nats/token per token]).
+        """
         N = np.asarray(N, dtype=float)
         D = np.asarray(D, dtype=float)
         a = self.A * N ** -self.alpha
@@ -188,13 +306,33 @@ class ChinchillaLaw:
         return frontier_scale(*self._constants)
 
     def compute_optimal(self, flops):
-        """(N_opt, D_opt) minimising the loss at training compute C = 6·N·D [FLOP]
-        (:func:`compute_optimal_plan`)."""
+        """Return the plan minimising the loss at a training compute.
+
+        Parameters
+        ----------
+        flops : float or numpy.ndarray
+            C = 6·N·D [FLOP].
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (N_opt [parameters], D_opt [tokens]) (:func:`compute_optimal_plan`).
+        """
         return compute_optimal_plan(flops, *self._constants)
 
     def compute_optimal_at_loss(self, loss):
-        """(N, D) reaching ``loss`` with the least training compute
-        (:func:`compute_optimal_at_reducible` of L − E)."""
+        """Return the plan reaching ``loss`` with the least training compute.
+
+        Parameters
+        ----------
+        loss : float or numpy.ndarray
+            L [nats/token], above E.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (N [parameters], D [tokens]) (:func:`compute_optimal_at_reducible` of L − E).
+        """
         return compute_optimal_at_reducible(np.asarray(loss, dtype=float) - self.E, *self._constants)
 
     def describe(self) -> str:
@@ -204,10 +342,19 @@ class ChinchillaLaw:
 
 @dataclass(frozen=True)
 class KaplanLaw:
-    """L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D  [nats]  (Kaplan et al. 2020, eq. 1.5).
+    """L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D [nats/token] (Kaplan et al. 2020, eq. 1.5).
 
     N counts non-embedding parameters and the loss is on Kaplan's WebText2 tokens:
-    its numbers are not comparable with the Chinchilla-form laws.
+    its numbers are not comparable with the Chinchilla-form laws (docs/model.md §2.2).
+
+    Parameters
+    ----------
+    Nc, Dc : float
+        N_c [parameters] and D_c [tokens] (8.8e13 and 5.4e13 in Table 2 of arXiv:2001.08361).
+    alpha_N, alpha_D : float
+        α_N and α_D [–] (0.076 and 0.095).
+    name, source, fitted : str, str, FittedRange, optional
+        The law's name, where its constants come from, the runs it was fitted on.
     """
 
     Nc: float
@@ -289,7 +436,16 @@ class DataConstrainedLaw:
     * L = E + A/N'^α + B/D'^β.
 
     The penalty is continuously differentiable; it is not a posynomial, so plans
-    under it are solved as smooth convex programs in (log N, log D).
+    under it are solved as smooth convex programs in (log N, log D) (docs/model.md §2.3).
+
+    Parameters
+    ----------
+    base : ChinchillaLaw
+        The law of fresh data.
+    unique_tokens : float
+        U, the unique corpus [tokens].
+    R_D_star, R_N_star : float
+        R_D* and R_N* [–] (App. A of arXiv:2305.16264 by default).
     """
 
     base: ChinchillaLaw

@@ -85,7 +85,23 @@ PRESETS: tuple[str, ...] = tuple(_PRESETS) + tuple(JOINT_PRESETS)
 
 
 def joint_preset(name: str) -> JointMoELaw:
-    """The joint dense/MoE law called ``name`` (see JOINT_PRESETS)."""
+    """Return the joint dense/MoE law called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``JOINT_PRESETS`` ("ludziejewski2025").
+
+    Returns
+    -------
+    JointMoELaw
+        The law of any number of experts (docs/model.md §10).
+
+    Raises
+    ------
+    ScenarioError
+        Any other name (key ``law.preset``), naming the known ones.
+    """
     try:
         return JOINT_PRESETS[name]()
     except (KeyError, TypeError):
@@ -93,12 +109,43 @@ def joint_preset(name: str) -> JointMoELaw:
 
 
 def preset(name: str) -> LossLaw:
-    """The published law called ``name``; see ``PRESETS`` for the names. ScenarioError
-    (key ``law.preset``) naming the known presets for any other name.
+    """Return the published law called ``name``.
 
-    >>> law = preset("hoffmann2022")
-    >>> round(float(law.loss(70e9, 1.4e12)), 4)
-    1.9366
+    Parameters
+    ----------
+    name : str
+        One of ``PRESETS``: "hoffmann2022" (eq. 10 as printed), "hoffmann2022_unrounded",
+        "besiroglu2024", "muennighoff2023", "sardana2024", "kaplan2020", or
+        "ludziejewski2025" (its dense member, E = 1).
+
+    Returns
+    -------
+    LossLaw
+        The law with its constants as published, its source and its fitted range.
+
+    Raises
+    ------
+    ScenarioError
+        Any other name (key ``law.preset``), naming the known ones.
+
+    References
+    ----------
+    .. [1] Hoffmann et al. 2022, arXiv:2203.15556, eq. 10.
+    .. [2] Besiroglu et al. 2024, arXiv:2404.10102.
+    .. [3] Muennighoff et al. 2023, arXiv:2305.16264, App. B.
+    .. [4] Sardana et al. 2024, arXiv:2401.00448.
+    .. [5] Kaplan et al. 2020, arXiv:2001.08361, eq. 1.5 and Table 2.
+    .. [6] Ludziejewski et al. 2025, arXiv:2502.05172, Table 3.
+
+    Examples
+    --------
+    The dense member of the joint law at 1e20 FLOP: 1.7B parameters on 9.7B tokens in
+    Table 1 of [6]_ (docs/model.md §10):
+
+    >>> law = preset("ludziejewski2025")
+    >>> N, D = law.compute_optimal(1e20)
+    >>> f"{float(N):.2g}", f"{float(D):.2g}"
+    ('1.7e+09', '9.7e+09')
     """
     if name in JOINT_PRESETS:
         return joint_preset(name).at(1)           # the dense member of a joint MoE law

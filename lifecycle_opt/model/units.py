@@ -90,8 +90,22 @@ def _split(text: str, what: str) -> tuple[float, str, str]:
 
 
 def parse_count(value: object, what: str = "count") -> float:
-    """Parse a count of parameters or tokens [count].
+    """Parse a count of parameters or tokens.
 
+    Parameters
+    ----------
+    value : float or str
+        A number, or text such as "70B", "1.4T", "500 million", "2T tokens".
+    what : str, default "count"
+        What is counted, named in the error.
+
+    Returns
+    -------
+    float
+        [count]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_count("70B"), parse_count("1.4T"), parse_count(2e12), parse_count("500 million")
     (70000000000.0, 1400000000000.0, 2000000000000.0, 500000000.0)
     """
@@ -128,8 +142,20 @@ def _parse_quantity(value: object, expected: str, what: str, multiplier, bare: f
 
 
 def parse_money(value: object) -> float:
-    """Parse an amount of money [USD].
+    """Parse an amount of money.
 
+    Parameters
+    ----------
+    value : float or str
+        A number, or text such as "$2.1M", "2.1M", "$1,500", "-$5", "2.1M USD".
+
+    Returns
+    -------
+    float
+        [$]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_money("$2.1M"), parse_money("2.1M"), parse_money("$1,500"), parse_money(5e6)
     (2100000.0, 2100000.0, 1500.0, 5000000.0)
     """
@@ -145,8 +171,22 @@ def parse_money(value: object) -> float:
 
 
 def parse_duration(value: object, default_unit: str = "days") -> float:
-    """Parse a duration [s]. Bare numbers are in ``default_unit``.
+    """Parse a duration.
 
+    Parameters
+    ----------
+    value : float or str
+        A number (in ``default_unit``), or text such as "90 days", "6 months", "2 years".
+    default_unit : str, default "days"
+        The unit of a bare number (a month is a twelfth of a Julian year).
+
+    Returns
+    -------
+    float
+        [s]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_duration(90) / 86400, parse_duration("12 weeks") / 86400, parse_duration("2 years") / 86400
     (90.0, 84.0, 730.5)
     """
@@ -169,8 +209,20 @@ _BYTE_WORDS = {"B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15
 
 
 def parse_flops(value: object) -> float:
-    """Parse an amount of compute [FLOP].
+    """Parse an amount of compute.
 
+    Parameters
+    ----------
+    value : float or str
+        A number, or text such as "3.2e23 FLOP", "5e3 zettaFLOP".
+
+    Returns
+    -------
+    float
+        [FLOP]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_flops(1e24), parse_flops("3.2e23 FLOP"), parse_flops("5e3 zettaFLOP")
     (1e+24, 3.2e+23, 5e+24)
     """
@@ -179,8 +231,20 @@ def parse_flops(value: object) -> float:
 
 
 def parse_flop_rate(value: object) -> float:
-    """Parse a peak rate [FLOP/s].
+    """Parse a peak compute rate.
 
+    Parameters
+    ----------
+    value : float or str
+        A number, or text such as "989 TFLOPS", "2.25 PFLOP/s".
+
+    Returns
+    -------
+    float
+        [FLOP/s]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_flop_rate(9.89e14), parse_flop_rate("989 TFLOPS"), parse_flop_rate("2.25 PFLOP/s")
     (989000000000000.0, 989000000000000.0, 2250000000000000.0)
     """
@@ -192,8 +256,20 @@ def parse_flop_rate(value: object) -> float:
 
 
 def parse_bytes(value: object) -> float:
-    """Parse an amount of memory [bytes] (decimal units, as GPU datasheets use them).
+    """Parse an amount of memory (decimal units, as GPU datasheets use them; KiB … TiB binary).
 
+    Parameters
+    ----------
+    value : float or str
+        A number, or text such as "80GB", "1.5 TB", "1.5 TiB".
+
+    Returns
+    -------
+    float
+        [bytes]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_bytes("80GB"), parse_bytes("1.5 TB"), parse_bytes(4e10)
     (80000000000.0, 1500000000000.0, 40000000000.0)
     """
@@ -202,8 +278,20 @@ def parse_bytes(value: object) -> float:
 
 
 def parse_bandwidth(value: object) -> float:
-    """Parse a memory bandwidth [bytes/s] (decimal units); bare numbers are bytes/s.
+    """Parse a memory bandwidth (decimal units).
 
+    Parameters
+    ----------
+    value : float or str
+        A number [bytes/s], or text such as "3.35TB/s", "2039 GB/s".
+
+    Returns
+    -------
+    float
+        [bytes/s]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_bandwidth("3.35TB/s"), parse_bandwidth("2039 GB/s"), parse_bandwidth(1.555e12)
     (3350000000000.0, 2039000000000.0, 1555000000000.0)
     """
@@ -218,8 +306,20 @@ _POWER_WORDS = {"W": 1.0, "KW": 1e3, "MW": 1e6}
 
 
 def parse_power(value: object) -> float:
-    """Parse a power draw [W]; bare numbers are watts.
+    """Parse a power draw.
 
+    Parameters
+    ----------
+    value : float or str
+        A number [W], or text such as "700W", "1.2 kW".
+
+    Returns
+    -------
+    float
+        [W]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_power("700W"), parse_power("1.2 kW"), parse_power(700)
     (700.0, 1200.0, 700.0)
     """
@@ -228,9 +328,20 @@ def parse_power(value: object) -> float:
 
 
 def parse_rate(value: object) -> float:
-    """Parse a rate such as a discount rate or a yearly decline [fraction]: a number
-    (0.08) or a percentage ("8%").
+    """Parse a rate such as a discount rate or a yearly decline.
 
+    Parameters
+    ----------
+    value : float or str
+        A fraction (0.08) or a percentage ("8%").
+
+    Returns
+    -------
+    float
+        [fraction]; ValueError saying what was expected for anything else.
+
+    Examples
+    --------
     >>> parse_rate(0.08), parse_rate("8%"), parse_rate("12.5 %")
     (0.08, 0.08, 0.125)
     """

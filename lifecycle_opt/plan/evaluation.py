@@ -51,9 +51,20 @@ Quantity = Union[float, int, str]
 
 @dataclass(frozen=True)
 class Violation:
-    """A limit the plan breaks: ``name``, ``label`` and ``key`` of the constraint, the
-    setting's value ``limit`` and the value ``needed`` for the plan to meet it, both in the
-    setting's own ``unit`` (bytes for serving memory, nats for the target)."""
+    """A limit the plan breaks, in the setting's own unit.
+
+    Parameters
+    ----------
+    name, label, key : str
+        The constraint's name, its description and its scenario key ("limits.max_params").
+    limit : float
+        The setting's value [``unit``].
+    needed : float
+        The value the setting would need for the plan to meet it [``unit``] (NaN where
+        none would do); docs/model.md §9.
+    unit : str
+        The setting's unit (bytes for serving memory, nats for the target, ...).
+    """
 
     name: str
     label: str
@@ -63,15 +74,23 @@ class Violation:
     unit: str
 
     def as_dict(self) -> dict:
+        """Return the fields as JSON-ready values.
+
+        Returns
+        -------
+        dict
+            Every field; ``needed`` None where it is NaN.
+        """
         return {"name": self.name, "label": self.label, "key": self.key, "limit": self.limit,
                 "needed": None if math.isnan(self.needed) else self.needed, "unit": self.unit}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Evaluation(PlanFigures):
-    """A given plan (N parameters on D tokens) under a scenario: the figures of
-    :class:`~.solution.PlanFigures` (costs as a solved plan's; under the roofline serving
-    model at the cheapest whole-number serving point), and
+    """A given plan (N parameters on D tokens) under a scenario, as :func:`evaluate` returns it.
+
+    The figures of :class:`~.solution.PlanFigures` (costs as a solved plan's; under the
+    roofline serving model at the cheapest whole-number serving point), and:
 
     Parameters
     ----------
@@ -82,12 +101,29 @@ class Evaluation(PlanFigures):
     regret_unit : str
         "usd" (present value) or "flops": what the regret is measured in.
     optimum : Solution or None
-        The lifecycle-optimal plan of the same loss (None with ``optimum_note`` saying why).
+        The lifecycle-optimal plan of the same loss, or None.
+    optimum_note : str
+        Why there is no optimum, else "".
     present_value : bool
         Whether the scenario discounts (a ``[finance]`` section): the regret's dollars are
         then present value, else nominal (undiscounted).
     regret_note : str
         Why even the scenario's own optimum has a regret (a loss objective), else "".
+
+    Other Parameters
+    ----------------
+    scenario_name, params, tokens, loss, effective_params, effective_tokens, unique_tokens, costs, tokens_served, serving_days, serving, row
+        The figures of :class:`~.solution.PlanFigures`.
+
+    Examples
+    --------
+    The optimal plan evaluated has no regret and breaks no limit (docs/model.md §9):
+
+    >>> from lifecycle_opt import solve
+    >>> plan = solve("examples/small_corpus.toml")
+    >>> e = evaluate("examples/small_corpus.toml", params=plan.params, tokens=plan.tokens)
+    >>> abs(e.regret_fraction) < 1e-9, e.violated
+    (True, ())
     """
 
     baseline_params: float
@@ -111,25 +147,44 @@ class Evaluation(PlanFigures):
 
     @property
     def regret_fraction(self) -> float | None:
+        """The regret over the optimum's lifecycle cost [fraction]; None without an optimum."""
         if self.regret is None:
             return None
         return self.regret / self._total(self.optimum.costs)
 
     def report(self) -> str:
-        """The report ``lifeopt evaluate`` prints of this plan."""
+        """Return the text report ``lifeopt evaluate`` prints of this plan.
+
+        Returns
+        -------
+        str
+            The report, human units throughout.
+        """
         from ..outputs.evaluation_report import render_evaluation   # presentation, on demand
         return render_evaluation(self)
 
     def as_row(self) -> dict:
-        """The plan's row (the fields of a solved plan's row) with the regret, the broken
-        limits and the optimum of equal loss."""
+        """Return the plan as one flat row of scalars.
+
+        Returns
+        -------
+        dict
+            The fields of a solved plan's row with the regret, the broken limits
+            (";"-separated names) and the optimum of equal loss, in base units.
+        """
         return {**self.row, "regret": self.regret, "regret_fraction": self.regret_fraction,
                 "regret_unit": self.regret_unit, "violated": ";".join(v.name for v in self.violated),
                 "optimum_params": None if self.optimum is None else self.optimum.params,
                 "optimum_tokens": None if self.optimum is None else self.optimum.tokens}
 
     def as_dict(self) -> dict:
-        """Every field as JSON-ready values (the plan fields a solve prints, and more)."""
+        """Return every field as JSON-ready values (the JSON export).
+
+        Returns
+        -------
+        dict
+            The plan's figures, the baseline, the broken limits, the regret and the optimum.
+        """
         opt = self.optimum
         return {
             **self.figures_dict(),
@@ -148,8 +203,35 @@ class Evaluation(PlanFigures):
 
 def plan_size(params: Quantity | None = None, tokens: Quantity | None = None, flops: Quantity | None = None,
               source: str | None = None) -> tuple[float, float]:
-    """(N, D) from any two of parameters, tokens and training compute (C = 6·N·D); each a
-    number or a string such as "7B", "2T", "1e24" (FLOP)."""
+    """Return (N, D) from any two of parameters, tokens and training compute.
+
+    Parameters
+    ----------
+    params : float, int or str, optional
+        N [parameters]: a number or a string such as "7B".
+    tokens : float, int or str, optional
+        D [tokens]: a number or a string such as "2T".
+    flops : float, int or str, optional
+        Training compute C = 6·N·D [FLOP]: a number or a string such as "1e24".
+    source : str, optional
+        The file named in error messages.
+
+    Returns
+    -------
+    tuple of float
+        (N [parameters], D [tokens]).
+
+    Raises
+    ------
+    ScenarioError
+        Not exactly two are given, one is unreadable, or the plan has under one parameter
+        or one token.
+
+    Examples
+    --------
+    >>> plan_size(params="70B", flops=6 * 70e9 * 1.4e12)
+    (70000000000.0, 1400000000000.0)
+    """
     given = {k: v for k, v in (("params", params), ("tokens", tokens), ("flops", flops)) if v is not None}
     if len(given) != 2:
         raise ScenarioError("params", "exactly two of params, tokens and flops (C = 6·N·D gives the third)",
@@ -235,15 +317,54 @@ def _at_point(scenario: Scenario, point) -> Scenario:
 
 def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: Quantity | None = None,
              flops: Quantity | None = None, choices: Mapping[str, Any] | None = None) -> Evaluation:
-    """The plan of ``params`` parameters on ``tokens`` tokens (any two of params, tokens,
-    flops) under ``scenario`` (a Scenario, the path of its file or a dict of its keys): its
-    loss, costs and over-training as a solved plan reports them, the limits it breaks and
-    its regret (see :class:`Evaluation`). A scenario that chooses (``[moe] experts`` or
-    ``[quantisation] dtypes`` lists) needs the plan's own values: ``choices={"moe.experts": 8}``.
+    """Evaluate a given plan under a scenario: its costs, the limits it breaks, its regret.
+
+    Parameters
+    ----------
+    scenario : Scenario, str, pathlib.Path or dict
+        A scenario, the path of its file or a dict of its keys.
+    params : float, int or str, optional
+        N [parameters] ("70B").
+    tokens : float, int or str, optional
+        D [tokens] ("1.4T").
+    flops : float, int or str, optional
+        Training compute C = 6·N·D [FLOP]; give exactly two of the three.
+    choices : mapping, optional
+        The plan's own values of the scenario's discrete choices (``[moe] experts``,
+        ``[quantisation] dtypes``), e.g. ``{"moe.experts": 8}``; required when it has any.
+
+    Returns
+    -------
+    Evaluation
+        Its loss [nats/token], costs and over-training as a solved plan reports them, the
+        limits it breaks (each in its setting's unit) and its regret against the
+        lifecycle-optimal plan of the same loss [$ or FLOP] (docs/model.md §9).
+
+    Raises
+    ------
+    ScenarioError
+        The scenario or the plan's size or choices are malformed, or its costs overflow.
+
+    See Also
+    --------
+    lifecycle_opt.plan.planning.solve : the optimal plan.
+
+    Examples
+    --------
+    Chinchilla (70B parameters on 1.4T tokens) under the law of Hoffmann et al. 2022 [1]_,
+    E + A/N^α + B/D^β with their printed constants (E 1.69, A 406.4, B 410.7, α 0.34,
+    β 0.28), served for two years:
 
     >>> e = evaluate("examples/chat_assistant.toml", params="70B", tokens="1.4T")
-    >>> f"{e.loss:.5f}", e.regret_fraction > 0
-    ('1.93665', True)
+    >>> f"{e.loss:.5f}", f"{1.69 + 406.4 / 70e9**0.34 + 410.7 / 1.4e12**0.28:.5f}"
+    ('1.93665', '1.93665')
+    >>> e.regret_fraction > 0            # the optimum of that loss is smaller, trained longer
+    True
+
+    References
+    ----------
+    .. [1] Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models",
+       arXiv:2203.15556, eq. 10.
     """
     given = as_scenario(scenario)
     scenario = settled(given, choices)
@@ -293,10 +414,27 @@ def _regret_note(scenario: Scenario) -> str:
 
 
 def settled(scenario: Scenario, choices: Mapping[str, Any] | None) -> Scenario:
-    """``scenario`` with its discrete choices (``[moe] experts``, ``[quantisation] dtypes``
-    lists) set to the plan's ``choices`` ({"moe.experts": 8}; values compared as text, so
-    that "8" from the command line is 8); ScenarioError naming the key when one is
-    missing, unknown or not among the scenario's values."""
+    """Return ``scenario`` with its discrete choices set to a plan's values.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A scenario that may choose (``[moe] experts``, ``[quantisation] dtypes`` lists).
+    choices : mapping or None
+        The plan's values ({"moe.experts": 8}); compared as text, so that "8" from the
+        command line is 8.
+
+    Returns
+    -------
+    Scenario
+        The variant of ``scenario`` with those values (``scenario`` when it chooses nothing).
+
+    Raises
+    ------
+    ScenarioError
+        A choice is missing, unknown or not among the scenario's values; the message names
+        the key.
+    """
     allowed = dict(scenario.choices)
     given = dict(choices or {})
     for key in given:
@@ -321,9 +459,24 @@ def settled(scenario: Scenario, choices: Mapping[str, Any] | None) -> Scenario:
 def evaluate_sweep(scenario: ScenarioLike, axes: Any, *, params: Quantity | None = None,
                    tokens: Quantity | None = None, flops: Quantity | None = None,
                    choices: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The plan evaluated at every point of ``axes`` (as :func:`.sweep.sweep` varies a
-    scenario): one row per point with the varied values, ``status`` ("evaluated", or why
-    the point did not build) and ``message``, then :meth:`Evaluation.as_row`."""
+    """Evaluate one plan at every point of a sweep's axes.
+
+    Parameters
+    ----------
+    scenario : Scenario, str, pathlib.Path or dict
+        The scenario varied.
+    axes : mapping or sequence
+        The axes, as :func:`~lifecycle_opt.execution.sweeps.sweep` takes them
+        ({"inference.requests": [1e9, 1e10]}).
+    params, tokens, flops, choices
+        The plan, as :func:`evaluate` takes it.
+
+    Returns
+    -------
+    list of dict
+        One row per point: the varied values, ``status`` ("evaluated", or why the point
+        did not build), ``message``, then :meth:`Evaluation.as_row`.
+    """
     rows = []
     for point, built in point_scenarios(scenario, axes):
         if isinstance(built, LifecycleError):

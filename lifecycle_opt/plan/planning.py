@@ -22,20 +22,64 @@ from .uncertainty import with_uncertainty
 
 
 def solve(scenario: ScenarioLike, solver: str = "auto") -> Solution:
-    """The certified lifecycle-optimal plan of ``scenario``: a Scenario, the path of a
-    scenario file, or a dict of its keys.
+    """Solve a scenario for its certified lifecycle-optimal plan.
 
-    ``solver`` chooses the first of the two independent solvers behind the certificate
-    (the other is scipy's SLSQP): "auto" — the numpy batch solver where it covers the
-    scenario, else cvxpy — or "cvxpy". The plan is the same; the certificate names them.
+    Parameters
+    ----------
+    scenario : Scenario, str, pathlib.Path or dict
+        The planning question: a :class:`~lifecycle_opt.scenario.schema.Scenario`, the path
+        of a scenario file (TOML), or a dict of the file's keys (quantities in base units
+        or as human strings such as "70B", "1.4T", "$2.1M").
+    solver : {"auto", "cvxpy"}, default "auto"
+        The first of the two independent solvers behind the certificate (the second is
+        always scipy's SLSQP): "auto" takes the numpy batch solver where it covers the
+        scenario and cvxpy where it does not; "cvxpy" forces cvxpy. The plan is the same;
+        the certificate names both.
 
-    Raises InfeasibleError (which settings conflict and how far each must move),
-    ScenarioError (the plan lies outside what the planner covers) or SolverError (the
-    optimum could not be certified, or a loss objective is flat).
+    Returns
+    -------
+    Solution
+        The plan (N [parameters], D [tokens]), its loss [nats/token], its costs [FLOP,
+        GPU-hours, days, $], the compute-optimal baseline of equal loss, the binding
+        limits with shadow prices in each setting's unit, and the certificate (relative
+        KKT residual under 1e-9). With bootstrap laws the plan carries its
+        ``uncertainty``; with discrete choices (``[moe] experts``, ``[quantisation]
+        dtypes``) the cheapest allowed one, the others' objectives in ``alternatives``.
+
+    Raises
+    ------
+    ScenarioError
+        The scenario is malformed, or the plan lies outside what the planner covers.
+    InfeasibleError
+        No plan meets the limits; the message names the conflicting settings and how far
+        each must move.
+    SolverError
+        The optimum could not be certified, or a loss objective is flat.
+
+    See Also
+    --------
+    lifecycle_opt.plan.evaluation.evaluate : a given plan's costs, broken limits and regret.
+
+    Notes
+    -----
+    The problem is convex in (log N, log D) (a geometric program without the repetition
+    penalty); the certificate is the KKT residual after a Newton polish from two solvers'
+    answers (docs/model.md §4–§5).
+
+    References
+    ----------
+    .. [1] Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models",
+       arXiv:2203.15556.
+    .. [2] Sardana et al. 2024, "Beyond Chinchilla-Optimal: Accounting for Inference in
+       Language Model Scaling Laws", arXiv:2401.00448.
+
+    Examples
+    --------
+    Paths are relative to the repository root.
 
     >>> from lifecycle_opt import load_scenario
     >>> plan = solve(load_scenario("examples/small_corpus.toml"))
-    >>> plan.certificate.status, plan.uncertainty is None
+    >>> plan.certificate.status, plan.certificate.kkt_residual < 1e-9
     ('optimal', True)
     >>> solve("examples/small_corpus.toml").params == plan.params
     True

@@ -31,8 +31,22 @@ def _whole(key: str, value):
 
 @dataclass(frozen=True)
 class Baseline:
-    """The compute-optimal (Chinchilla) plan of the same loss under the same base law, with
-    unlimited fresh data and no limits, costed under the same demand and prices."""
+    """The compute-optimal (Chinchilla) plan of the same loss under the same base law.
+
+    With unlimited fresh data and no limits, costed under the same demand and prices
+    (docs/model.md §6).
+
+    Parameters
+    ----------
+    params, tokens : float
+        N [parameters] and D [tokens] of the compute-optimal plan.
+    loss : float
+        Its loss [nats/token] (the plan's).
+    costs : CostBreakdown
+        Its FLOP, GPU-hours, days and dollars.
+    objective_value : float or None
+        Its value of the plan's objective [$, FLOP or nats], None where undefined.
+    """
 
     params: float
     tokens: float
@@ -42,6 +56,7 @@ class Baseline:
 
     @property
     def tokens_per_param(self) -> float:
+        """D / N [tokens per parameter]."""
         return self.tokens / self.params
 
 
@@ -49,15 +64,26 @@ class Baseline:
 class Uncertainty:
     """What the law's uncertainty (bootstrap laws from ``lifeopt fit``) does to the plan.
 
-    samples : bootstrap laws in the file
-    quantiles : {"params", "tokens", "tokens_per_param", "objective"} → (5 %, 50 %, 95 %) of
-        the optimal plan solved under each of ``distribution_samples`` laws
-      (``infeasible_samples`` of them had no feasible plan)
-    probability : the share of laws the (robust) plan must reach the target under, or None
-    achieved : the share of all laws under which this plan reaches the target
-    point_params, point_tokens, point_objective : the plan under the point-estimate law, for
-        comparison (equal to the plan itself when not robust)
-    working_laws : how many bootstrap laws ended up as explicit constraints
+    Parameters
+    ----------
+    samples : int
+        Bootstrap laws in the file [laws].
+    quantiles : dict
+        {"params", "tokens", "tokens_per_param", "objective"} → (5 %, 50 %, 95 %) of the
+        optimal plan solved under each of ``distribution_samples`` laws, in base units.
+    distribution_samples : int
+        The laws the distribution was computed over [laws].
+    infeasible_samples : int
+        How many of them had no feasible plan [laws].
+    probability : float or None
+        The share of laws the (robust) plan must reach the target under [0–1], or None.
+    achieved : float
+        The share of all laws under which this plan reaches the target [0–1].
+    point_params, point_tokens, point_objective : float
+        The plan under the point-estimate law [parameters, tokens, objective's unit], for
+        comparison (equal to the plan itself when not robust).
+    working_laws : int, default 0
+        How many bootstrap laws ended up as explicit constraints [laws].
     """
 
     samples: int
@@ -72,6 +98,13 @@ class Uncertainty:
     working_laws: int = 0
 
     def as_dict(self) -> dict:
+        """Return the fields as JSON-ready values.
+
+        Returns
+        -------
+        dict
+            Every field; the quantiles as lists under "quantiles_5_50_95".
+        """
         return {"samples": self.samples, "quantiles_5_50_95": {k: list(v) for k, v in self.quantiles.items()},
                 "distribution_samples": self.distribution_samples,
                 "infeasible_samples": self.infeasible_samples, "probability": self.probability,
@@ -90,6 +123,7 @@ class PlanFigures:
     Parameters
     ----------
     scenario_name : str
+        The scenario's name.
     params : float
         N [parameters].
     tokens : float
@@ -163,20 +197,42 @@ class PlanFigures:
                 f"{html.escape(self.report())}</pre>")
 
     def to_pandas(self) -> Any:
-        """The plan's row (every field a sweep writes) as a one-row pandas DataFrame
-        (needs the ``pandas`` extra)."""
+        """Return the plan's row as a one-row pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Every field a sweep writes, in base units (needs the ``pandas`` extra).
+        """
         return row_frame(self.row)
 
     def serving_to_pandas(self) -> Any:
-        """The serving table as a DataFrame: the deployed point and the relaxed optimum
-        (roofline serving model; ValueError under the MFU model, which has none)."""
+        """Return the serving table as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The deployed whole-number serving point and the relaxed optimum
+            (docs/model.md §8).
+
+        Raises
+        ------
+        ValueError
+            The plan is served under the MFU model, which has no serving table.
+        """
         if self.serving is None:
             raise ValueError('no serving table: the plan is served under the MFU model (serving.model = '
                              '"roofline" gives one)')
         return serving_frame(self.serving)
 
     def figures_dict(self) -> dict:
-        """The shared figures as JSON-ready values (the first keys of either's JSON)."""
+        """Return the shared figures as JSON-ready values.
+
+        Returns
+        -------
+        dict
+            The first keys of a solved or evaluated plan's JSON, in base units.
+        """
         return {"scenario": self.scenario_name, "params": self.params, "tokens": self.tokens,
                 "tokens_per_param": self.tokens_per_param, "loss": self.loss,
                 "effective_params": self.effective_params, "effective_tokens": self.effective_tokens,
@@ -189,20 +245,26 @@ class PlanFigures:
 
 @dataclass(frozen=True, kw_only=True)
 class Solution(PlanFigures):
-    """The lifecycle-optimal plan of one scenario: the figures of :class:`PlanFigures`, and
+    """The certified lifecycle-optimal plan of one scenario, as :func:`~.planning.solve` returns it.
 
     Parameters
     ----------
-    objective : str
-        "cost", "flops" or "loss"; objective_unit : "usd", "flops" or "loss".
+    objective : {"cost", "flops", "loss"}
+        What was minimised.
+    objective_unit : {"usd", "flops", "loss"}
+        Its unit: present-value dollars, FLOP or nats/token.
     objective_value : float
         The optimal objective in that unit.
     baseline : Baseline
         The compute-optimal plan of equal loss.
     binding : tuple of Binding
         The active constraints with their shadow prices, each in its setting's unit.
-    certificate, warnings, assumptions
-        See their types; law_name and law_source describe the law used.
+    certificate : Certificate
+        The two solvers, their agreement and the KKT residual (docs/model.md §5).
+    law_name, law_source : str
+        The law used and where it came from.
+    warnings, assumptions : tuple of str
+        Cautions the plan carries (docs/model.md §7) and defaults applied.
     target_loss : float or None
         The loss target [nats].
     cash_flow : CashFlow or None
@@ -212,6 +274,34 @@ class Solution(PlanFigures):
     alternatives : tuple of Alternative
         Each allowed value of a discrete choice the plan made (the serving precision) with
         its optimal objective; () when the scenario has none.
+
+    Other Parameters
+    ----------------
+    scenario_name, params, tokens, loss, effective_params, effective_tokens, unique_tokens, costs, tokens_served, serving_days, serving, row
+        The figures of :class:`PlanFigures`.
+
+    See Also
+    --------
+    lifecycle_opt.plan.evaluation.Evaluation : the same figures for a given plan.
+
+    Examples
+    --------
+    Under a training budget and no other limit, the plan is the compute-optimal one of
+    Hoffmann et al. 2022 [1]_: N = G·(C/6)^(β/(α+β)) with G = (αA/(βB))^(1/(α+β)) [2]_.
+
+    >>> from lifecycle_opt import load_scenario, solve
+    >>> plan = solve("examples/research_model.toml")       # 1e23 FLOP, Besiroglu et al. law
+    >>> law = load_scenario("examples/research_model.toml").law
+    >>> G = (law.alpha * law.A / (law.beta * law.B)) ** (1 / (law.alpha + law.beta))
+    >>> N = G * (1e23 / 6) ** (law.beta / (law.alpha + law.beta))
+    >>> abs(plan.params / N - 1) < 1e-8, plan.objective_unit
+    (True, 'loss')
+
+    References
+    ----------
+    .. [1] Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models",
+       arXiv:2203.15556.
+    .. [2] docs/model.md §2.1.
     """
 
     objective: str
@@ -230,20 +320,42 @@ class Solution(PlanFigures):
     alternatives: tuple = ()
 
     def report(self) -> str:
-        """The report ``lifeopt solve`` prints of this plan."""
+        """Return the text report ``lifeopt solve`` prints of this plan.
+
+        Returns
+        -------
+        str
+            The report, human units throughout.
+        """
         from ..outputs.reports import render_table        # presentation, on demand (tests/test_architecture.py)
         return render_table(self)
 
     def cash_flow_to_pandas(self) -> Any:
-        """The cash flow month by month as a DataFrame (with ``[finance]``; ValueError
-        without, as there is no month to show)."""
+        """Return the cash flow month by month as a pandas DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row a month: GPU-hours, nominal and present-value dollars (docs/model.md §3).
+
+        Raises
+        ------
+        ValueError
+            The scenario has no ``[finance]`` section, so no months.
+        """
         if self.cash_flow is None:
             raise ValueError("no cash flow: the scenario has no [finance] section")
         return cash_flow_frame(self.cash_flow)
 
     def savings(self) -> dict:
-        """Fractions saved against the baseline: params, tokens (negative = more) and the
-        lifecycle dollars (present value); None where not defined."""
+        """Return the fractions saved against the compute-optimal baseline.
+
+        Returns
+        -------
+        dict
+            "params", "tokens", "flops" and "cost_usd" (present value): 1 − ours/theirs
+            [fraction], negative where the plan uses more; None where not defined.
+        """
         theirs_flops = self.baseline.costs.total_flops   # None: the baseline cannot be served
         out = {"params": 1 - self.params / self.baseline.params,
                "tokens": 1 - self.tokens / self.baseline.tokens,
@@ -253,13 +365,26 @@ class Solution(PlanFigures):
         return out
 
     def as_row(self) -> dict:
-        """The plan as one flat row of scalars (sweeps, comparisons, CSV): base units, the
-        binding constraints as a ";"-separated list of their names. The row function
-        (:mod:`.rows`) wrote it, as it writes a sweep's rows."""
+        """Return the plan as one flat row of scalars (sweeps, comparisons, CSV).
+
+        Returns
+        -------
+        dict
+            Base units; the binding constraints as a ";"-separated list of their names.
+            The row function (:mod:`.rows`) wrote it, as it writes a sweep's rows.
+        """
         return dict(self.row)
 
     def as_dict(self) -> dict:
-        """Every field as plain JSON-ready values (the JSON export)."""
+        """Return every field as JSON-ready values (the JSON export).
+
+        Returns
+        -------
+        dict
+            The figures, objective, savings, binding limits with shadow prices in their
+            settings' units, baseline, certificate, law, warnings, cash flow,
+            uncertainty, serving and alternatives.
+        """
         base = self.baseline
         return {
             **self.figures_dict(), "target_loss": self.target_loss,

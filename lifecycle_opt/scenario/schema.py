@@ -39,13 +39,23 @@ BYTES_PER_PARAM = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.
 
 @dataclass(frozen=True)
 class Target:
-    """The quality to reach: a loss [nats/token], perhaps derived from a reference plan or
-    from a benchmark error.
+    """The quality to reach (``[target]``).
 
-    reference_params, reference_tokens [count]: the plan "as good as" which the target was
-    given, or None when the loss was given directly.
-    error [fraction]: the benchmark error to reach (``[target] error``), or None; the loss is
-    then the one the scenario's ``[downstream]`` mapping gives for it (docs/model.md §11).
+    Parameters
+    ----------
+    loss : float
+        The validation loss to reach [nats/token], above the law's irreducible loss E.
+    reference_params, reference_tokens : float, optional
+        The plan "as good as" which the target was given [parameters, tokens], or None
+        when the loss was given directly.
+    error : float, optional
+        The benchmark error to reach [fraction] (``[target] error``), or None; ``loss`` is
+        then the one the scenario's ``[downstream]`` mapping gives for it (docs/model.md §11).
+
+    Examples
+    --------
+    >>> Target(loss=1.94).error is None
+    True
     """
 
     loss: float
@@ -56,8 +66,25 @@ class Target:
 
 @dataclass(frozen=True)
 class DataLimits:
-    """The unique corpus: unique_tokens [count], max_epochs [–], and the repetition penalty
-    of Muennighoff et al. 2023 (R_D*, R_N* from their App. A by default)."""
+    """The unique corpus and how often it may be repeated (``[data]``).
+
+    Parameters
+    ----------
+    unique_tokens : float, optional
+        U, the deduplicated corpus [tokens]; None for unlimited fresh data.
+    max_epochs : float, optional
+        The most passes over the corpus, D/U ≤ max_epochs [–].
+    repetition_penalty : bool, default False
+        Credit repeated tokens and parameters beyond what U feeds by the decay of
+        Muennighoff et al. 2023 (docs/model.md §2.3).
+    R_D_star, R_N_star : float
+        The decay constants R_D* and R_N* [–] (App. A of [1]_ by default).
+
+    References
+    ----------
+    .. [1] Muennighoff et al. 2023, "Scaling Data-Constrained Language Models",
+       arXiv:2305.16264.
+    """
 
     unique_tokens: float | None = None
     max_epochs: float | None = None
@@ -68,24 +95,55 @@ class DataLimits:
 
 @dataclass(frozen=True)
 class Budget:
-    """Budgets for ``minimize = "loss"``: training_flops [FLOP], training_cost and total_cost [$]."""
+    """Budgets for ``minimize = "loss"`` (``[budget]``); None where not set.
+
+    Parameters
+    ----------
+    training_flops : float, optional
+        Training compute C = 6·N·D at most [FLOP].
+    training_cost : float, optional
+        Training dollars at most [$].
+    total_cost : float, optional
+        Lifecycle dollars (training and serving) at most [$].
+    """
 
     training_flops: float | None = None
     training_cost: float | None = None
     total_cost: float | None = None
 
     def is_empty(self) -> bool:
+        """Tell whether no budget is set.
+
+        Returns
+        -------
+        bool
+            True when all three budgets are None.
+        """
         return self.training_flops is None and self.training_cost is None and self.total_cost is None
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits on the plan, each in its own unit.
+    """Limits on the plan (``[limits]``), each in its own unit; None where not set.
 
-    max_params [count]; serving_memory [bytes] and serving_gpus [GPUs]: the memory, or the
-    number of serving GPUs, that must hold the weights at ``bytes_per_param`` [bytes per
-    parameter] (of a GPU of ``gpu_memory`` [bytes]); max_training_days [days];
-    max_training_cost and max_total_cost [$]; min/max_tokens_per_param [tokens/parameter].
+    Parameters
+    ----------
+    max_params : float, optional
+        Total parameters at most [parameters].
+    max_training_days : float, optional
+        Training wall-clock time at most [days] (with the training GPUs).
+    max_training_cost, max_total_cost : float, optional
+        Training, or lifecycle, dollars at most [$].
+    min_tokens_per_param, max_tokens_per_param : float, optional
+        Bounds on D/N [tokens/parameter].
+    serving_memory : float, optional
+        The memory that must hold the served weights [bytes].
+    serving_gpus : int, optional
+        The number of serving GPUs that must hold the weights [GPUs].
+    bytes_per_param : float, optional
+        Bytes per served weight for the two limits above [bytes/parameter].
+    gpu_memory : float, optional
+        The memory of one serving GPU, for ``serving_gpus`` [bytes].
     """
 
     max_params: float | None = None
@@ -102,12 +160,16 @@ class Limits:
 
 @dataclass(frozen=True)
 class Robust:
-    """A plan that must reach the target under the law's uncertainty.
+    """A plan that must reach the target under the law's uncertainty (``[robust]``).
 
-    probability : share of the bootstrap laws (``[law] samples``) under which the plan must
-        reach the target loss [0–1]; None to only report the distribution of the plan
-    distribution_samples : how many bootstrap laws the distribution of the optimal plan is
-        computed over (evenly spaced through the file)
+    Parameters
+    ----------
+    probability : float, optional
+        The share of the bootstrap laws (``[law] samples``) under which the plan must reach
+        the target loss [0–1]; None to only report the distribution of the plan.
+    distribution_samples : int, default 200
+        How many bootstrap laws the distribution of the optimal plan is computed over
+        (evenly spaced through the file) [laws].
     """
 
     probability: float | None = None
@@ -116,32 +178,66 @@ class Robust:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One planning question, in base units.
+    """One planning question, in base units, checked whenever it is built (:func:`check`).
 
+    Parameters
+    ----------
     name : str
-    law : the base loss law (a Chinchilla-form or Kaplan law); see :attr:`loss_law` for the
-        law with the repetition penalty applied when ``data.repetition_penalty`` is on
-    objective : "cost" (lifecycle dollars), "flops" (lifecycle FLOP) or "loss" (under ``budget``)
-    target : Target | None — required unless objective is "loss"
-    demand : Demand — tokens served over the deployed life
-    data, budget, limits : see their classes
-    training, inference : hardware, or None when only FLOPs are asked for
-    finance : Finance | None — months, discounting, price decline, owned GPUs; with it the
-        cost objective is the present value of spending, and ``demand`` holds its totals
-    law_samples : bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty
-    robust : what to do with them (see Robust); None without samples
-    serving : the roofline serving model (docs/model.md §8), or None for the MFU model
-    quantisation : the served weights' post-training quantisation (docs/model.md §11), or None
-    downstream : the mapping from loss to a benchmark's error (``[downstream]``), or None
-    moe : the mixture of experts (Mixture(): dense); joint_law : the joint dense/MoE law its
-        ``law`` is the member of (docs/model.md §10), or None
-    choices : ((setting, allowed values), ...): the discrete choices the plan makes among
-        (``[moe] experts``, ``[quantisation] dtypes``); the scenario itself is one combination
-    assumptions : defaults applied, printed by the report
-    source : the file the scenario came from, for error messages
+        The scenario's name, printed by reports.
+    law : ChinchillaLaw or KaplanLaw
+        The base loss law; :attr:`loss_law` is the law the target is met under (with the
+        repetition penalty and quantisation applied).
+    objective : {"flops", "cost", "loss"}, default "flops"
+        Minimise lifecycle FLOP [FLOP], lifecycle dollars [$, present value with
+        ``finance``] or the loss [nats/token] (under ``budget`` or a training limit).
+    target : Target, optional
+        The quality to reach; required unless ``objective`` is "loss".
+    demand : Demand
+        The tokens served over the deployed life [tokens] (none by default).
+    data, budget, limits : DataLimits, Budget, Limits
+        The corpus, the budgets and the limits (none by default).
+    training, inference : TrainingHardware or InferenceHardware, optional
+        The hardware, or None when only FLOP are asked for.
+    finance : Finance, optional
+        Months, discounting, price decline and owned GPUs; with it the cost objective is
+        the present value of spending and ``demand`` holds its totals (docs/model.md §3).
+    law_samples : tuple of ChinchillaLaw
+        Bootstrap laws (``lifeopt fit --samples``) describing the law's uncertainty.
+    robust : Robust, optional
+        What to do with them; None without samples.
+    serving : Roofline, optional
+        The roofline serving model (docs/model.md §8), or None for the MFU model.
+    quantisation : Quantisation, optional
+        The served weights' post-training quantisation (docs/model.md §11).
+    downstream : DownstreamMap, optional
+        The mapping from loss to a benchmark's error (``[downstream]``, docs/model.md §11).
+    moe : Mixture
+        The mixture of experts (``Mixture()``: dense; docs/model.md §10).
+    joint_law : JointMoELaw, optional
+        The joint dense/MoE law ``law`` is the member of, or None.
+    choices : tuple
+        ``((setting, allowed values), ...)``: the discrete choices the plan makes among
+        (``[moe] experts``, ``[quantisation] dtypes``); the scenario is one combination.
+    assumptions : tuple of str
+        Defaults applied, printed by the report.
+    source : str, optional
+        The file the scenario came from, for error messages.
+    raw : dict, optional
+        The keys it was read from (not compared).
 
-    Build one in a notebook with :func:`scenario_from_dict` (the same keys as the file)
-    or directly:
+    Raises
+    ------
+    ScenarioError
+        The parts contradict each other (:func:`check`).
+
+    See Also
+    --------
+    lifecycle_opt.scenario.reader.scenario_from_dict : the same keys as a file, from a dict.
+
+    Examples
+    --------
+    Build one in a notebook with :func:`~lifecycle_opt.scenario.reader.scenario_from_dict`
+    (the same keys as the file) or directly:
 
     >>> from lifecycle_opt.model.presets import preset
     >>> s = Scenario(name="quick", law=preset("sardana2024"), objective="flops",
@@ -177,14 +273,36 @@ class Scenario:
         check(self)
 
     def trained(self, law: LossLaw) -> LossLaw:
-        """``law`` as this scenario trains under it: with the repetition penalty when on."""
+        """Return ``law`` as this scenario trains under it.
+
+        Parameters
+        ----------
+        law : LossLaw
+            A base law (the scenario's, or a bootstrap law).
+
+        Returns
+        -------
+        LossLaw
+            ``law`` with the repetition penalty of ``data`` when it is on, else ``law``.
+        """
         if self.data.repetition_penalty and self.data.unique_tokens is not None:
             return DataConstrainedLaw(law, self.data.unique_tokens, self.data.R_D_star, self.data.R_N_star)
         return law
 
     def served(self, law: LossLaw) -> LossLaw:
-        """``law`` as the target is met under it: trained, plus the degradation of quantising
-        the served weights when ``[quantisation]`` is set (bootstrap laws go through it too)."""
+        """Return ``law`` as the target is met under it.
+
+        Parameters
+        ----------
+        law : LossLaw
+            A base law (the scenario's, or a bootstrap law).
+
+        Returns
+        -------
+        LossLaw
+            :meth:`trained` of ``law``, plus the degradation of quantising the served
+            weights when ``[quantisation]`` is set (docs/model.md §11).
+        """
         trained = self.trained(law)
         return trained if self.quantisation is None else QuantisedLaw(trained, self.quantisation)
 
@@ -200,16 +318,42 @@ class Scenario:
 
     @property
     def costs(self) -> CostModel:
+        """The cost model of the plan: hardware, demand, timing factors and serving model."""
         timing = self.finance.timing() if self.finance is not None else Timing()
         return CostModel(self.training, self.inference, self.demand, timing, self.serving)
 
 
 def fail(source, key, expected, found=None, found_text=None):
+    """Raise the ScenarioError of a bad value.
+
+    Parameters
+    ----------
+    source : str or None
+        The file, named first in the message.
+    key : str
+        The dotted key ("limits.max_params").
+    expected : str
+        What was expected.
+    found : object, optional
+        The value found (quoted in the message).
+    found_text : str, optional
+        Said instead of the value ("found none").
+
+    Raises
+    ------
+    ScenarioError
+        Always.
+    """
     raise ScenarioError(key, expected, found, source=source, found_text=found_text)
 
 
 def check(s: Scenario) -> None:
-    """Semantic checks that hold however the scenario was built (file or code)."""
+    """Check the rules that tie a scenario's parts together (built from a file or in code).
+
+    Parameters
+    ----------
+    s : Scenario
+        The scenario; a ScenarioError names the key of the first rule it breaks."""
     src = s.source
     if s.objective not in OBJECTIVES:
         fail(src, "objective.minimize", 'one of "cost", "flops", "loss"', s.objective)
