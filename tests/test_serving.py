@@ -1,5 +1,5 @@
 """The roofline serving model (docs/model.md §8): its arithmetic recomputed by hand from
-the domain reference's formulas (Llama 2 70B sanity figures among the cases), its plans'
+docs/model.md §8's formulas (Llama 2 70B sanity figures among the cases), its plans'
 properties, the two solvers' agreement and certificate, the TPOT shadow price against a
 finite difference, the rounded serving point, and the errors a user can make."""
 import copy
@@ -33,7 +33,7 @@ def roofline(**kw) -> Roofline:
 
 def test_decode_turns_compute_bound_near_the_reference_batch():
     # no cache, no prompts, one GPU, efficiency 1 (S → 0): compute-bound once B·2N/peak exceeds
-    # N·b_w/bw, B ≈ peak·b_w/(2·bw) ≈ 300 (domain reference §7); the relaxed point is the
+    # N·b_w/bw, B ≈ peak·b_w/(2·bw) ≈ 300 (docs/model.md §8); the relaxed point is the
     # smallest batch as cheap as any larger one: that batch
     r = roofline(context_tokens=1e-6, max_context_tokens=1e-6, prefill_per_output=0.0, replica_gpus=(1,),
                  efficiencies=BOUND_EFFICIENCIES)

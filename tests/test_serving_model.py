@@ -1,6 +1,6 @@
 """The roofline serving model's arithmetic (docs/model.md §8): exact shapes against the
 published parameter counts, the shape family's exact count, every part of the decode step
-and of TTFT recomputed by hand from the formulas of the domain reference (§7–§8), the
+and of TTFT recomputed by hand from the formulas of docs/model.md §8, the
 links, continuous batching, separate dtypes, the paged KV cache, and the bound."""
 import math
 from dataclasses import replace
@@ -26,7 +26,7 @@ def test_presets_have_their_published_parameter_counts(name, params):
 
 
 def test_llama2_70b_preset_is_exact():
-    """Domain reference §8: 68,976,648,192 parameters, 327,680 bytes of bf16 KV cache per token."""
+    """docs/model.md §8: 68,976,648,192 parameters, 327,680 bytes of bf16 KV cache per token."""
     a = preset("llama-2-70b")
     assert a.params == 68_976_648_192
     assert a.kv_bytes_per_token(2.0) == 327_680

@@ -37,7 +37,7 @@ from ..errors import ScenarioError
 from .parametric import bootstrap, fit_law
 from .runs import Runs, column_index, csv_table, normalise_header, number_text, parse_loss, positive_cell
 from ..model.constants import TRAIN_FLOPS_PER_PARAM_TOKEN
-from ..model.laws import compute_optimal_split
+from ..model.frontier import compute_optimal_split
 from ..model.units import parse_count, parse_flops
 
 _RUN_NAMES = ("run", "runid", "id", "name", "model", "modelname")

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.laws import ChinchillaLaw, compute_optimal_plan
+from ..model.laws import ChinchillaLaw
+from ..model.frontier import compute_optimal_plan
 from .constraints import Constraints
 from .lbfgs import batched_lbfgs
 from .machine import FIT_MEMORY, check_workers, default_workers as _default_workers, memory_budget, run_parts

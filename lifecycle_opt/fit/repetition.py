@@ -35,8 +35,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..model.laws import (MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, frontier_scale,
-                          params_fed_by, repetition_params, repetition_tokens)
+from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR, ChinchillaLaw, params_fed_by, repetition_params, repetition_tokens
+from ..model.frontier import frontier_scale
 from .constraints import THETA_NAMES, Constraints, Layout
 from .identify import Profile, profile_grid, region_threshold
 from .lbfgs import batched_lbfgs

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.laws import ChinchillaLaw, compute_optimal_plan
+from ..model.laws import ChinchillaLaw
+from ..model.frontier import compute_optimal_plan
 from .machine import memory_budget
 from .parametric import FitObjective, _features, batched_lbfgs, huber_objective, start_grid
 from .runs import Runs

@@ -26,10 +26,7 @@ __all__ = [
     "format_flops",
     "format_duration",
     "format_number",
-    "format_setting",
     "is_real",
-    "SETTING_UNITS",
-    "per_unit_text",
 ]
 
 import math
@@ -493,40 +490,3 @@ def format_duration(seconds: float) -> str:
     if days >= 1:
         return f"{format_plain(days, 3)} days"
     return f"{format_plain(seconds / SECONDS_PER_HOUR, 3)} hours"
-
-
-# ---------------------------------------------------------------- settings in their units
-
-#: the unit of every scenario setting a constraint comes from: how a value prints, and the
-#: amount of it a shadow price is quoted per (its name, its size in the unit)
-SETTING_UNITS = {
-    "parameters": (lambda v: format_count(v), ("billion parameters", 1e9)),
-    "tokens": (lambda v: f"{format_count(v)} tokens", ("billion tokens", 1e9)),
-    "epochs": (lambda v: f"{format_plain(v)} epochs", ("epoch", 1.0)),
-    "tokens/parameter": (lambda v: f"{format_plain(v)} tokens per parameter", ("token per parameter", 1.0)),
-    "FLOP": (lambda v: format_flops(v), ("1e21 FLOP", 1e21)),
-    "days": (lambda v: f"{format_plain(v)} days", ("day", 1.0)),
-    "$": (lambda v: format_money(v), ("$1", 1.0)),
-    "bytes": (lambda v: f"{format_plain(v / 1e9)} GB", ("GB", 1e9)),
-    "GPUs": (lambda v: f"{format_plain(v)} GPUs", ("GPU", 1.0)),
-    "GPUs per replica": (lambda v: f"{format_plain(v)} GPUs per replica", ("GPU per replica", 1.0)),
-    "sequences": (lambda v: f"{format_plain(v)} sequences", ("sequence", 1.0)),
-    "ms": (lambda v: f"{format_plain(v)} ms", ("ms", 1.0)),
-    "nats": (lambda v: f"{v:.6g} nats", ("0.01 nats of loss", 0.01)),
-    "fraction": (lambda v: f"{v:.4g}", ("percentage point", 0.01)),
-    "error": (lambda v: f"{v:.4g} error", ("percentage point of error", 0.01)),
-}
-
-
-def format_setting(value: float, unit: str) -> str:
-    """A setting's value in its unit, as a planner reads it.
-
-    >>> format_setting(40e9, "bytes"), format_setting(7e10, "parameters"), format_setting(2.0, "GPUs")
-    ('40 GB', '70B', '2 GPUs')
-    """
-    return SETTING_UNITS[unit][0](value)
-
-
-def per_unit_text(unit: str) -> tuple[str, float]:
-    """(what a shadow price is quoted per, its size in ``unit``): ("GB", 1e9) for bytes."""
-    return SETTING_UNITS[unit][1]

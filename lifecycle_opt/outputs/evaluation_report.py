@@ -9,8 +9,8 @@ __all__ = ["render_evaluation", "render_evaluation_rows"]
 from tabulate import tabulate
 
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import (format_count, format_duration, format_flops, format_gpu_hours, format_money_column,
-                           format_setting)
+from ..model.units import format_count, format_duration, format_flops, format_gpu_hours, format_money_column
+from ..model.setting_units import format_setting
 from ..plan.evaluation import Evaluation
 from .reports import money_basis, varied_text
 from .serving_report import serving_section

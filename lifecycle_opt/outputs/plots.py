@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
-from ..model.units import format_count, format_money_column, format_setting
+from ..model.units import format_count, format_money_column
+from ..model.setting_units import format_setting
 from .exports import check_writable, write_bytes_atomic
 from .figure_text import fitting_legend, human_axis
 from .reports import REFERENCE_MODELS

@@ -16,8 +16,8 @@ import math
 
 from ..plan.solution import Binding, Solution
 from ..model.constants import SECONDS_PER_DAY
-from ..model.units import (format_count, format_count_column, format_duration, format_flops, format_gpu_hours,
-                           format_money, format_money_column, format_number, format_plain, per_unit_text)
+from ..model.units import format_count, format_count_column, format_duration, format_flops, format_gpu_hours, format_money, format_money_column, format_number, format_plain
+from ..model.setting_units import per_unit_text
 from ..scenario.registry import entry
 from .cash_years import year_spans
 from .serving_report import serving_section

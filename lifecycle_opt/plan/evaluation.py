@@ -315,6 +315,23 @@ def _at_point(scenario: Scenario, point) -> Scenario:
     return replace(scenario, serving=scenario.serving.at_size(size))
 
 
+def _served(scenario: Scenario, N: float, D: float, facts, loss: float):
+    """(serving report, serving row columns, serving point) of the plan (N, D), or (None, {},
+    None) without a serving model or when no replica can serve it."""
+    r = scenario.serving
+    if r is None:
+        return None, {}, None
+    # targets unmet: served without them (and, at another size than the architecture's, as
+    # the shape family's member)
+    point = rounded_point(r, N) or baseline_point(scenario, N)
+    if point is None:
+        return None, {}, None
+    relaxed = relaxed_point(r, N) or point
+    serving, columns = served_at(scenario, build_problem(_at_point(scenario, point)), N, D, relaxed, point,
+                                 facts, loss)
+    return serving, columns, point
+
+
 def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: Quantity | None = None,
              flops: Quantity | None = None, choices: Mapping[str, Any] | None = None) -> Evaluation:
     """Evaluate a given plan under a scenario: its costs, the limits it breaks, its regret.
@@ -371,16 +388,7 @@ def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: 
     N, D = plan_size(params, tokens, flops, scenario.source)
     loss, N_eff, D_eff = trained_figures(scenario, N, D)
     facts = stack_facts([row_facts(scenario)])
-    serving, columns, point = None, {}, None
-    if scenario.serving is not None:
-        r = scenario.serving
-        # targets unmet: served without them (and, at another size than the architecture's, as
-        # the shape family's member)
-        point = rounded_point(r, N) or baseline_point(scenario, N)
-        if point is not None:
-            relaxed = relaxed_point(r, N) or point
-            serving, columns = served_at(scenario, build_problem(_at_point(scenario, point)), N, D, relaxed, point,
-                                         facts, loss)
+    serving, columns, point = _served(scenario, N, D, facts, loss)
     unit = _regret_unit(scenario)
     served = float(scenario.loss_law.loss(N, D))
     # the optimum of the served loss, the one the target holds (quantisation included),

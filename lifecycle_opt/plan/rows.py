@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import InfeasibleError, LifecycleError, ScenarioError
 from ..model.costs import CostBreakdown
-from ..model.laws import DataConstrainedLaw, compute_optimal_at_reducible
+from ..model.laws import DataConstrainedLaw
+from ..model.frontier import compute_optimal_at_reducible
 from ..model.presets import preset
 from ..model.downstream import error_from_loss
 from ..model.quantisation import critical_tokens, ptq_degradation

@@ -369,24 +369,7 @@ def check(s: Scenario) -> None:
     elif s.target is None:
         fail(src, "target", "a [target] with loss or reference", found_text="found no target")
     if s.target is not None:
-        E = s.law.irreducible_loss
-        key = "target.reference" if s.target.reference_params is not None else "target.loss"
-        if s.target.error is not None:
-            if s.downstream is None:
-                fail(src, "downstream", "a [downstream] mapping (epsilon, k, gamma, or file = \"downstream.toml\" "
-                     "from lifeopt fit) when [target] gives an error", found_text="found none")
-            if not s.target.loss > E:
-                fail(src, "target.error", f"an error above {float(s.downstream.error(E)):.4g}, the error at the "
-                     f"law's irreducible loss E = {E:g} (no plan reaches a lower one)", s.target.error)
-        if not s.target.loss > E:
-            fail(src, key, f"a loss above the irreducible loss E = {E:g} of law {s.law.name}",
-                  s.target.loss)
-        if not s.law.posynomial_level(s.target.loss) >= TINY:
-            # a reducible loss under 1e-300 underflows: Kaplan's law at a target of 1e-98
-            # nats has L^(1/α_D) = 0.0
-            floor = s.law.loss_from_posynomial(TINY)
-            fail(src, key, f"a loss of at least {floor:.3g} nats under law {s.law.name} (below it the "
-                  f"reducible loss is under {TINY:g})", s.target.loss)
+        _check_target(s)
     if s.data.repetition_penalty and not isinstance(s.law, ChinchillaLaw):
         fail(src, "data.repetition_penalty",
               "false with the kaplan2020 law (the penalty of Muennighoff et al. 2023 is defined "
@@ -432,3 +415,27 @@ def check(s: Scenario) -> None:
     if lim.max_training_days is not None and (s.training is None or s.training.gpus is None):
         fail(src, "hardware.training.gpus", "a GPU count when limits.max_training_days is set",
               found_text="found none")
+
+
+def _check_target(s: Scenario) -> None:
+    """The target's rules: above the law's irreducible loss (and an error target with its
+    downstream mapping), and a reducible loss that does not underflow."""
+    src = s.source
+    E = s.law.irreducible_loss
+    key = "target.reference" if s.target.reference_params is not None else "target.loss"
+    if s.target.error is not None:
+        if s.downstream is None:
+            fail(src, "downstream", "a [downstream] mapping (epsilon, k, gamma, or file = \"downstream.toml\" "
+                 "from lifeopt fit) when [target] gives an error", found_text="found none")
+        if not s.target.loss > E:
+            fail(src, "target.error", f"an error above {float(s.downstream.error(E)):.4g}, the error at the "
+                 f"law's irreducible loss E = {E:g} (no plan reaches a lower one)", s.target.error)
+    if not s.target.loss > E:
+        fail(src, key, f"a loss above the irreducible loss E = {E:g} of law {s.law.name}",
+              s.target.loss)
+    if not s.law.posynomial_level(s.target.loss) >= TINY:
+        # a reducible loss under 1e-300 underflows: Kaplan's law at a target of 1e-98
+        # nats has L^(1/α_D) = 0.0
+        floor = s.law.loss_from_posynomial(TINY)
+        fail(src, key, f"a loss of at least {floor:.3g} nats under law {s.law.name} (below it the "
+              f"reducible loss is under {TINY:g})", s.target.loss)

@@ -7,7 +7,8 @@ __all__ = ["BatchLaw"]
 
 import numpy as np
 
-from ..model.laws import frontier_scale, params_fed_by, repetition_effective
+from ..model.laws import params_fed_by, repetition_effective
+from ..model.frontier import frontier_scale
 from .batch_data import Batch
 
 

@@ -8,7 +8,7 @@ __all__ = ["explain_infeasible"]
 import math
 
 from ..errors import Conflict, InfeasibleError, ScenarioError
-from ..model.units import format_setting
+from ..model.setting_units import format_setting
 from ..scenario.schema import Scenario
 from ..problem.formulation import BOX, Problem
 from .slsqp import FEAS_TOL, minimise_constraint, phase_one
