@@ -98,7 +98,8 @@ def evaluate(scenario, params, tokens, flops, specs, choices, fmt, output, force
     from ..outputs.evaluation_report import render_evaluation, render_evaluation_rows
     from ..outputs.reports import render_csv, render_json, render_rows_csv, render_rows_json
     from ..plan.axes import parse_axes
-    from ..plan.evaluation import evaluate as evaluate_plan, evaluate_sweep
+    from ..plan.evaluation import evaluate as evaluate_plan
+    from ..plan.evaluation_sweep import evaluate_sweep
     from ..scenario.reader import load_scenario
 
     output = stdout_or(output)
