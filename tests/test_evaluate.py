@@ -146,6 +146,15 @@ def test_evaluate_vary_goes_through_the_batch_path_and_its_rows_are_evaluate(nam
                 assert got[f] == want and type(got[f]) is type(want), (k, f, got[f], want)
 
 
+def test_a_point_whose_costs_overflow_is_an_invalid_row_not_the_commands_error():
+    # evaluate raises for such a plan (its one question is then wrong); in a grid it was the
+    # whole command's error, the other points lost
+    rows = evaluate_sweep(EXAMPLES / "chat_assistant.toml", {"inference.tokens": [1e12, 1e308]}, params="7B",
+                          tokens="1T")
+    assert [r["status"] for r in rows] == ["evaluated", "invalid"]
+    assert "costs overflow a double" in rows[1]["message"] and "[inference.tokens=1e+308]" in rows[1]["message"]
+
+
 def test_an_evaluated_grid_beyond_the_memory_bound_is_refused():
     out = CliRunner().invoke(cli, ["evaluate", str(EXAMPLES / "chat_assistant.toml"), "--params", "7B",
                                    "--tokens", "1T", "--vary", "inference.requests=1e9..1e12:log:1000000"])
