@@ -202,3 +202,28 @@ def test_a_sweep_file_takes_the_format_its_ending_names(tmp_path):
     # a format given is the user's choice, whatever the name
     assert run("sweep", CHAT, "--vary", "target.loss=2.0,2.1", "--format", "csv", "-o",
                str(tmp_path / "s.dat")).exit_code == 0
+
+
+# ------------------------------------------------------------------ the README's promise
+def test_the_readme_states_the_promise_and_names_tests_that_exist():
+    """The README's promise (one line, exit 2 for input and 1 for no plan, 130 on Ctrl-C,
+    nothing lost) and, for each part, tests that check it: every file and test it names
+    exists, so the table cannot drift from the suite."""
+    import re
+    text = (ROOT / "README.md").read_text()
+    start = text.index("**The promise.**")
+    promise = text[start:text.index("* Every error is one line", start)]
+    for part in ("one line on standard error", "exit 2", "exit 1", "`error: interrupted`", "exit 130",
+                 "nothing is lost", "Exit 70 is only our own bug"):
+        assert part in promise, part
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| (.+) \|$", promise, re.M)
+            if m.group(1) != "part"}
+    assert {"one line", "exit 2, bad input", "exit 1, no plan", "130 on Ctrl-C", "nothing lost"} <= set(rows)
+    for part, cell in rows.items():
+        named = re.findall(r"`(test_\w+\.py)(?:::(\w+))?`", cell)
+        assert named, part
+        for module, test in named:
+            source = ROOT / "tests" / module
+            assert source.is_file(), module
+            if test:
+                assert re.search(rf"^def {test}\(", source.read_text(), re.M), f"{module}::{test}"
