@@ -181,3 +181,16 @@ def test_a_batch_nothing_bounds_is_refused_naming_max_batch():
     capped = {**UNBOUNDED_BATCH, "serving": {**UNBOUNDED_BATCH["serving"], "max_batch": 4096}}
     plan = lifecycle_opt.solve(capped)
     assert plan.certificate.status == "optimal" and plan.serving.relaxed.batch == pytest.approx(4096, rel=1e-6)
+
+
+def test_a_plan_no_replica_serves_has_no_regret_and_a_report():
+    """Found by the fuzz: a plan too large for any allowed replica, whose optimum of equal
+    loss exists, has no lifecycle cost; its report formatted the regret's None (exit 70)."""
+    raw = {"law": {"preset": "hoffmann2022"}, "target": {"loss": 2.0}, "inference": {"tokens": 0.0},
+           "hardware": {"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.0, "gpus": 8},
+                        "inference": {"gpu": "H100", "price_per_gpu_hour": 2.0}},
+           "objective": {"minimize": "cost"}, "serving": {"model": "roofline", "context_tokens": 1.0}}
+    e = lifecycle_opt.evaluate(raw, params="1T", tokens="100M")
+    assert e.optimum is not None and e.regret is None and e.regret_fraction is None
+    assert "memory_capacity" in [v.name for v in e.violated]
+    assert "no regret: this plan has no lifecycle cost (no allowed replica serves it)" in e.report()

@@ -352,7 +352,18 @@ PLANS = st.one_of(*[st.tuples(log_uniform(1e6, 1e13), log_uniform(1e8, 1e16))] *
                   st.sampled_from(((1e300, 1e300), (1.0, 1.0), (1e15, 1e3))))
 
 
+#: 2026-12-07, 1,000-example run: a plan no allowed replica serves (1e12 parameters on H100s),
+#: no serving demand, an optimum of equal loss: its report formatted a regret of None
+UNSERVED_WITH_AN_OPTIMUM = {
+    "law": {"preset": "hoffmann2022"}, "target": {"loss": 2.0}, "inference": {"tokens": 0.0},
+    "objective": {"minimize": "cost"}, "data": {}, "budget": {}, "limits": {},
+    "hardware": {"training": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0, "gpus": 1},
+                 "inference": {"gpu": "H100", "price_per_gpu_hour": 1.0}},
+    "serving": {"model": "roofline", "context_tokens": 1.0}}
+
+
 @FUZZ
 @given(raw=scenario_dicts(), plan_size=PLANS)
+@example(raw=UNSERVED_WITH_AN_OPTIMUM, plan_size=(1e12, 1e8))
 def test_any_plan_evaluated_under_any_scenario_gives_a_report_or_a_typed_error(raw, plan_size):
     event(check_evaluation(raw, *plan_size))
