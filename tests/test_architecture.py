@@ -19,7 +19,7 @@ ORDER = [
     "solvers.batch_data", "solvers.boundary", "solvers.checks", "solvers.batch_kkt",
     "solvers.batch_cost", "solvers.serving_forms", "solvers.batch_serving", "solvers.batch_loss", "solvers.batch", "solvers.exact",
     "plan.serving_plan", "plan.cautions", "plan.rows", "plan.frames", "plan.solution", "plan.certified", "plan.uncertainty", "plan.choices", "plan.planning",
-    "plan.axes", "plan.columnar", "plan.sweep_serving", "plan.sweep_plan", "plan.sweep_table", "plan.sweep_result", "plan.sweep_rows", "plan.evaluation",
+    "plan.axes", "plan.columnar", "plan.sweep_serving", "plan.sweep_plan", "plan.sweep_table", "plan.sweep_result", "plan.sweep_rows", "plan.evaluation", "plan.evaluation_sweep", "execution.machine",
     "execution.local", "execution.cluster", "execution.dask_client", "execution.sweeps",
     "fit.runs", "fit.calibration", "fit.polish", "fit.lbfgs", "fit.constraints", "fit.identify", "fit.objective", "fit.machine", "fit.terms", "fit.parametric", "fit.joint", "fit.isoflop", "fit.simulate", "fit.repetition", "fit.likelihood", "fit.downstream", "fit.approaches",
     "outputs.serving_report", "outputs.serving_calibration", "outputs.text_cells", "outputs.cash_years", "outputs.reports", "outputs.compare_report", "outputs.evaluation_report", "outputs.fit_report", "outputs.exports", "outputs.book_print", "outputs.workbook", "outputs.sweep_files", "outputs.sweep_book", "outputs.sweep_output", "outputs.cash_flow_sheet", "outputs.serving_sheet", "outputs.book_formats", "outputs.inputs_sheet", "outputs.plan_book", "outputs.figure_text", "outputs.choice_plot", "outputs.plots", "outputs.fit_plots", "outputs.key_reference",

@@ -96,3 +96,48 @@ def test_the_same_inputs_give_the_same_bytes(tmp_path, example):
     assert first.keys() == second.keys() and len(first) >= 8
     for name in first:
         assert first[name] == second[name], name
+
+
+#: ``lifeopt ARGS`` in a child that sends itself the signal named by its first argument
+#: once the second table of --csv-tables is written: mid-write, every time
+SIGNAL_MID_TABLES = """
+import os, signal, sys, time
+from lifecycle_opt.outputs import exports
+real, written, sig = exports.Path.write_text, [], getattr(signal, sys.argv[1])
+def write_text(self, *args, **kwargs):
+    out = real(self, *args, **kwargs)
+    written.append(self)
+    if len(written) == 2:
+        os.kill(os.getpid(), sig)
+        time.sleep(10)                  # a SIGINT or SIGTERM is raised here, a SIGKILL ends it
+    return out
+exports.Path.write_text = write_text
+from lifecycle_opt.cli.app import main
+sys.argv = ["lifeopt"] + sys.argv[2:]
+main()
+"""
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 128 + signal.SIGTERM),
+                                       ("SIGKILL", -signal.SIGKILL)])
+@pytest.mark.parametrize("before", [False, True], ids=["new", "replaced"])
+def test_interrupted_csv_tables_leave_no_temporary_folder(tmp_path, sig, code, before):
+    """Ctrl-C (or a kill) while --csv-tables writes its folder: no ``.tables.*.tmp`` folder
+    is left (Ctrl-C left it), and the old folder, if any, stays as it was."""
+    folder = tmp_path / "tables"
+    if before:
+        folder.mkdir()
+        (folder / "cover.csv").write_text("the previous table\n")
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_MID_TABLES, sig, "solve", "examples/chat_assistant.toml",
+                           "--csv-tables", str(folder), "--force"], capture_output=True, text=True, timeout=120,
+                          preexec_fn=default_sigint)
+    assert proc.returncode == code, proc.stderr
+    if sig == "SIGINT":
+        assert proc.stderr == "error: interrupted\n"
+    deadline = time.time() + 10                       # the guardian of a SIGKILLed run needs a moment
+    while time.time() < deadline and len(list(tmp_path.iterdir())) > int(before):
+        time.sleep(0.05)
+    assert [p.name for p in tmp_path.iterdir()] == (["tables"] if before else [])
+    if before:
+        assert [p.name for p in folder.iterdir()] == ["cover.csv"]
+        assert (folder / "cover.csv").read_text() == "the previous table\n"

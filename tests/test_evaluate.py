@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from lifecycle_opt import evaluate, load_scenario, solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
-from lifecycle_opt.plan.evaluation import evaluate_sweep, plan_size
+from lifecycle_opt.plan.evaluation import plan_size
+from lifecycle_opt.plan.evaluation_sweep import evaluate_sweep
 from lifecycle_opt.scenario.reader import scenario_from_dict
 
 from conftest import EXAMPLES
@@ -99,6 +100,74 @@ def test_evaluate_sweep_matches_single_evaluations():
     one = evaluate(load_scenario(path), params="8B", tokens="15T")         # the file's 1e11 requests
     assert rows[1]["regret"] == pytest.approx(one.regret, rel=1e-9)
     assert rows[0]["regret_fraction"] != pytest.approx(rows[1]["regret_fraction"])
+
+
+#: grids long enough for the sweep's forms (a side of more than 32 points); the plans
+#: break limits (max_epochs, the loss target, max_params) or not; one scenario under the
+#: repetition penalty, one with present values, one with a loss objective, one with a
+#: side of names (GPUs) built scenario by scenario
+BATCH_CASES = [
+    ("chat_assistant.toml", {"inference.requests": "1e9..1e12:log:40", "target.loss": [1.95, 2.0]},
+     dict(params="7B", flops="8.4e22")),
+    ("small_corpus.toml", {"inference.tokens": "1e10..1e14:log:40"}, dict(params="7B", tokens="1T")),
+    ("finance_plan.toml", {"finance.discount_rate": "0..0.3:lin:40"}, dict(params="8B", tokens="15T")),
+    ("research_model.toml", {"budget.training_flops": "1e22..1e24:log:40"}, dict(params="8B", tokens="200B")),
+    ("chat_assistant.toml", {"hardware.inference.price_per_gpu_hour": "1..4:lin:40",
+                             "hardware.training.gpu": ["H100", "A100-80GB"]}, dict(params="70B", tokens="1.4T")),
+    # four points whose optimum of equal loss is infeasible: evaluated one by one (the
+    # batch solver cannot explain an infeasibility), beside the rest
+    ("chat_assistant.toml", {"limits.max_params": "5e9..5e10:log:40"}, dict(params="20B", tokens="4T")),
+]
+
+
+@pytest.mark.parametrize("name, axes, plan", BATCH_CASES)
+def test_evaluate_vary_goes_through_the_batch_path_and_its_rows_are_evaluate(name, axes, plan, monkeypatch):
+    """`evaluate --vary` evaluated each point on its own (30 ms a point: 1e5 points did not
+    finish in 300 s); now the sweep's batch path. Its rows are those of `evaluate` at each
+    point, every number to 1e-9 (the regret, a difference of two lifecycle costs, to 1e-9
+    of the plan's cost: the batch solver's optimum agrees with the certified one to 1e-9)."""
+    from lifecycle_opt.plan import evaluation_sweep
+    from lifecycle_opt.plan.sweep_rows import point_scenarios
+    one_by_one = []
+    real = evaluation_sweep.evaluate
+    monkeypatch.setattr(evaluation_sweep, "evaluate", lambda *a, **k: one_by_one.append(a) or real(*a, **k))
+    rows = evaluate_sweep(EXAMPLES / name, axes, **plan)
+    points = list(point_scenarios(EXAMPLES / name, axes))
+    assert len(rows) == len(points) and len(one_by_one) == (4 if "limits.max_params" in axes else 0)
+    rng = __import__("random").Random(7)
+    for k in sorted({0, len(points) - 1, *rng.sample(range(len(points)), 3)}):
+        point, scenario = points[k]
+        e = real(scenario, **plan)
+        expected = {**point, "status": "evaluated", "message": e.optimum_note,
+                    **{f: v for f, v in e.as_row().items() if f != "status"}}
+        got = rows[k]
+        assert list(got) == list(expected)
+        cost = expected["total_cost_pv_usd" if expected["regret_unit"] == "usd" else "total_flops"]
+        for f, want in expected.items():
+            if f in ("regret", "regret_fraction") and want is not None:
+                scale = cost if f == "regret" else 1.0 + abs(want)
+                assert abs(got[f] - want) <= 1e-9 * scale, (k, f, got[f], want)
+            elif isinstance(want, float):
+                assert got[f] == pytest.approx(want, rel=1e-9, abs=0), (k, f)
+            else:
+                assert got[f] == want and type(got[f]) is type(want), (k, f, got[f], want)
+
+
+def test_a_point_whose_costs_overflow_is_an_invalid_row_not_the_commands_error():
+    # evaluate raises for such a plan (its one question is then wrong); in a grid it was the
+    # whole command's error, the other points lost
+    rows = evaluate_sweep(EXAMPLES / "chat_assistant.toml", {"inference.tokens": [1e12, 1e308]}, params="7B",
+                          tokens="1T")
+    assert [r["status"] for r in rows] == ["evaluated", "invalid"]
+    assert "costs overflow a double" in rows[1]["message"] and "[inference.tokens=1e+308]" in rows[1]["message"]
+
+
+def test_an_evaluated_grid_beyond_the_memory_bound_is_refused():
+    out = CliRunner().invoke(cli, ["evaluate", str(EXAMPLES / "chat_assistant.toml"), "--params", "7B",
+                                   "--tokens", "1T", "--vary", "inference.requests=1e9..1e12:log:1000000"])
+    assert out.exit_code == 2 and out.output == (
+        "error: --vary: expected a grid of at most 100,000 points to evaluate (its rows are held in memory); "
+        "evaluate parts of it in turn, found 1,000,000 points\n")
 
 
 def test_cli_json_csv_and_errors(tmp_path):

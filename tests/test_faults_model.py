@@ -159,3 +159,41 @@ def test_an_error_about_a_file_quotes_nothing_of_it(tmp_path, what):
         text = one_line(run("fit", secret), 2)
     assert "hunter2" not in text and "PASSWORD" not in text and "TOKEN" not in text, text
     assert str(secret) in text, text
+
+
+#: the fuzz's case: a 2,500-parameter plan (a toy law) served under the roofline model
+UNBOUNDED_BATCH = {
+    "law": {"E": 2.0, "A": 100.0, "B": 1.0, "alpha": 0.5, "beta": 0.6254804}, "target": {"loss": 4.0},
+    "inference": {"tokens": 1e7}, "objective": {"minimize": "cost"},
+    "limits": {"max_params": 1e6, "max_total_cost": 100.0},
+    "hardware": {"training": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0, "gpus": 1},
+                 "inference": {"gpu": "H100", "price_per_gpu_hour": 1.0}},
+    "serving": {"model": "roofline", "context_tokens": 1.0}}
+
+
+def test_a_batch_nothing_bounds_is_refused_naming_max_batch():
+    """Found by the fuzz (issue 32, roofline serving): a KV cache of one token and no latency
+    target leave a small model's batch unbounded; the plan reached the search box's 1e8
+    sequences, where no multiplier exists, and the solver said "please report" (exit 1).
+    Now an input error naming the key that bounds it; with it, a certified plan."""
+    with pytest.raises(ScenarioError) as info:
+        lifecycle_opt.solve(UNBOUNDED_BATCH)
+    assert info.value.key == "serving.max_batch"
+    assert str(info.value).startswith("serving.max_batch: expected a cap on the sequences a replica batches")
+    assert str(info.value).endswith("found an optimum at a batch of 1e+08 sequences per replica")
+    capped = {**UNBOUNDED_BATCH, "serving": {**UNBOUNDED_BATCH["serving"], "max_batch": 4096}}
+    plan = lifecycle_opt.solve(capped)
+    assert plan.certificate.status == "optimal" and plan.serving.relaxed.batch == pytest.approx(4096, rel=1e-6)
+
+
+def test_a_plan_no_replica_serves_has_no_regret_and_a_report():
+    """Found by the fuzz: a plan too large for any allowed replica, whose optimum of equal
+    loss exists, has no lifecycle cost; its report formatted the regret's None (exit 70)."""
+    raw = {"law": {"preset": "hoffmann2022"}, "target": {"loss": 2.0}, "inference": {"tokens": 0.0},
+           "hardware": {"training": {"gpu": "H100", "mfu": 0.4, "price_per_gpu_hour": 2.0, "gpus": 8},
+                        "inference": {"gpu": "H100", "price_per_gpu_hour": 2.0}},
+           "objective": {"minimize": "cost"}, "serving": {"model": "roofline", "context_tokens": 1.0}}
+    e = lifecycle_opt.evaluate(raw, params="1T", tokens="100M")
+    assert e.optimum is not None and e.regret is None and e.regret_fraction is None
+    assert "memory_capacity" in [v.name for v in e.violated]
+    assert "no regret: this plan has no lifecycle cost (no allowed replica serves it)" in e.report()

@@ -98,7 +98,8 @@ def evaluate(scenario, params, tokens, flops, specs, choices, fmt, output, force
     from ..outputs.evaluation_report import render_evaluation, render_evaluation_rows
     from ..outputs.reports import render_csv, render_json, render_rows_csv, render_rows_json
     from ..plan.axes import parse_axes
-    from ..plan.evaluation import evaluate as evaluate_plan, evaluate_sweep
+    from ..plan.evaluation import evaluate as evaluate_plan
+    from ..plan.evaluation_sweep import evaluate_sweep
     from ..scenario.reader import load_scenario
 
     output = stdout_or(output)
@@ -142,15 +143,16 @@ def evaluate(scenario, params, tokens, flops, specs, choices, fmt, output, force
               help="Solve the chunks on a Dask cluster at ADDRESS (needs the dask extra), "
                    "e.g. --scheduler tcp://10.0.0.5:8786. Rows come back in grid order.")
 @click.option("--workers", type=click.IntRange(1, 512), default=None,
-              help="Solve the chunks on a local Dask cluster of N worker processes (needs the "
-                   "dask extra), e.g. --workers 4. Without it the sweep already uses every core "
-                   "of this machine.")
+              help="Solve the chunks on a local Dask cluster of N worker processes, at most the "
+                   "machine's cores (needs the dask extra), e.g. --workers 4. Without it the sweep "
+                   "already uses every core of this machine.")
 @click.option("--connect-timeout", type=click.FloatRange(0.1, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="With --scheduler: how long to wait for the scheduler to answer "
                                         "(and for a worker to take the sweep).")
 @click.option("--chunk", type=click.IntRange(1, 10_000_000), default=None, metavar="POINTS",
-              help="Points solved together (default 65536, 16384 for CSV and JSON); memory holds "
-                   "a few chunks of rows, e.g. --chunk 10000.")
+              help="Points solved together (default 65536, 16384 for JSON, or what memory holds); "
+                   "memory holds a few chunks of rows, and a chunk too large for it is refused, "
+                   "e.g. --chunk 10000.")
 @click.option("--stamp", is_flag=True,
               help="Write today's date on the workbook's cover and in its properties (by default "
                    "no date, so the same inputs give the same bytes).")
@@ -172,6 +174,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
           --vary target.loss=2.3..2.6:lin:1000 -o big.parquet --scheduler tcp://10.0.0.5:8786
     """
     from ..execution.dask_client import DaskClient
+    from ..execution.machine import check_workers
     from ..outputs.sweep_book import check_fits
     from ..outputs.sweep_files import format_for
     from ..outputs.sweep_output import run_sweep
@@ -180,6 +183,7 @@ def sweep(scenario, specs, fmt, output, force, progress, xlsx, scheduler, worker
 
     if scheduler and workers:
         raise click.UsageError("give --scheduler or --workers, not both")
+    check_workers(workers)
     output = stdout_or(output)
     fmt = format_for(output, fmt) or "table"
     if fmt in ("parquet", "arrow") and not output:
@@ -301,7 +305,8 @@ def compare(scenarios, fmt, output, force):
               help="The figure to write: a .png, .svg or .pdf file name (PDF for a slide deck).")
 @click.option("--vary", "specs", multiple=True, metavar="KEY=VALUES",
               help="Plot a sweep instead: optimal N and tokens per parameter against this key "
-                   "(a second --vary draws one line per value).")
+                   "(a second --vary draws one line per value). At most 1,000 values along the x axis "
+                   "and 20 lines are drawn: more are thinned, evenly spaced, and a note says so.")
 @click.option("--force", is_flag=True, help="Overwrite the figure if it exists.")
 def plot(scenario, output, specs, force):
     """Draw the plan of SCENARIO, or how it moves along a sweep.
@@ -319,17 +324,18 @@ def plot(scenario, output, specs, force):
       lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
     """
     from ..errors import ExportError
-    from ..outputs.plots import plan_figure, save_figure, sweep_figure
+    from ..outputs.plots import figure_axes, plan_figure, save_figure, sweep_figure
     from ..scenario.reader import load_scenario, load_scenarios
     from ..plan.planning import solve as solve_scenario
-    from ..plan.axes import parse_axes
     from ..execution.sweeps import sweep as run_sweep
 
     if output.rsplit(".", 1)[-1].lower() not in ("png", "svg", "pdf"):
         raise ExportError(f"{output}: give a file name ending in .png, .svg or .pdf")
     check_outputs(force, output)
     if specs:
-        axes = parse_axes(specs)
+        axes, notes = figure_axes(specs)
+        for note in notes:
+            click.echo(note, err=True)
         rows = run_sweep(load_scenario(scenario), axes)
         fig = sweep_figure(rows, [a.key for a in axes])
     else:

@@ -4,47 +4,21 @@ starts instead of ending in a MemoryError or the out-of-memory killer.
 
 The memory a fit may hold is the smaller of :data:`FIT_MEMORY` and a quarter of what the
 machine has (its physical memory, or the process's address-space limit when one is set,
-``ulimit -v``), shared among the processes that run it.
+``ulimit -v``), shared among the processes that run it. The cores and the machine's
+memory are the execution stage's (:mod:`lifecycle_opt.execution.machine`), shared with
+the sweep.
 """
 from __future__ import annotations
 
 __all__ = ["cores", "machine_memory", "memory_budget", "check_workers", "default_workers", "run_parts",
            "FIT_MEMORY", "MAX_DEFAULT_WORKERS"]
 
-import os
-
-from ..errors import ScenarioError
+from ..execution.machine import check_workers, cores, machine_memory
 
 #: the most memory one fit holds in its batches, whatever the machine [bytes]
 FIT_MEMORY = 512 * 2**20
 #: the processes a fit starts when not told (each holds its share of the batches)
 MAX_DEFAULT_WORKERS = 8
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def machine_memory() -> int | None:
-    """The memory this process may use [bytes]: physical memory, or the address-space
-    limit when it is lower; None when neither is known."""
-    found = []
-    try:
-        found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        pass
-    try:
-        import resource
-        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft not in (resource.RLIM_INFINITY, -1) and soft > 0:
-            found.append(int(soft))
-    except (ImportError, OSError, ValueError):
-        pass
-    return min(found) if found else None
 
 
 def memory_budget(workers: int = 1, ceiling: float | None = None) -> int:
@@ -56,13 +30,6 @@ def memory_budget(workers: int = 1, ceiling: float | None = None) -> int:
     if known is not None:
         total = min(total, known // 4)
     return max(1 << 20, int(total // max(1, workers)))
-
-
-def check_workers(workers: int | None) -> None:
-    """ScenarioError when ``workers`` asks for more processes than the machine has cores:
-    each would hold a share of the work and none would run faster."""
-    if workers is not None and workers > cores():
-        raise ScenarioError("--workers", f"at most {cores()} (the cores of this machine)", workers)
 
 
 def default_workers() -> int:

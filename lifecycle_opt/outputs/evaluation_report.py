@@ -76,10 +76,15 @@ def render_evaluation(e: Evaluation) -> str:
                 ("lifecycle-optimal, same loss", format_count(o.params), format_count(o.tokens),
                  f"{o.tokens_per_param:.1f}", best)]
         out += ["REGRET against the lifecycle-optimal plan of the same loss",
-                tabulate(rows, headers=("", "N", "D", "D/N", _regret_label(e))),
-                f"this plan costs {regret} more" + (f" in {money_basis(e.present_value)} dollars"
-                                                    if e.regret_unit == "usd" else "")
-                + f" ({100 * e.regret_fraction:+.2f} %)"]
+                tabulate(rows, headers=("", "N", "D", "D/N", _regret_label(e)))]
+        if e.regret is None:
+            # a plan no allowed replica serves has no serving cost, so no lifecycle cost to
+            # set against the optimum's (found by the fuzz: a crash formatting None)
+            out.append("no regret: this plan has no lifecycle cost (no allowed replica serves it)")
+        else:
+            out.append(f"this plan costs {regret} more" + (f" in {money_basis(e.present_value)} dollars"
+                                                           if e.regret_unit == "usd" else "")
+                       + f" ({100 * e.regret_fraction:+.2f} %)")
         if e.regret_note:
             out.append(f"note: {e.regret_note}")
     return "\n".join(out) + "\n"

@@ -182,10 +182,7 @@ def _guard(tmp: str) -> tuple[int, int] | None:
                     break
                 said += part
             if said != b"done":
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                _remove(tmp)
         finally:
             os._exit(0)
     os.close(read_end)
@@ -211,10 +208,17 @@ def _release(guard: tuple[int, int] | None, *, finished: bool) -> None:
 
 
 def _remove(tmp: str | None) -> None:
+    """Remove the temporary file ``tmp``, or the temporary folder of files (system calls
+    only: the guardian runs it in a forked process)."""
     if tmp is None:
         return
     try:
-        os.unlink(tmp)
+        if os.path.isdir(tmp) and not os.path.islink(tmp):
+            for name in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, name))
+            os.rmdir(tmp)
+        else:
+            os.unlink(tmp)
     except OSError:
         pass
 
@@ -244,23 +248,31 @@ def write_folder_atomic(folder: str | Path, files: dict[str, str], *, force: boo
         if strangers:
             raise ExportError(f"{folder}: holds {strangers[0]!r}, which this run does not write; give "
                               f"an empty or new folder")
-    tmp = None
+    tmp = guard = None
     try:
         tmp = tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent)
+        guard = _guard(tmp)
         for name, text in files.items():
             Path(tmp, name).write_text(text, encoding="utf-8")
         os.chmod(tmp, 0o777 & ~_umask())
-        if folder.exists():
-            old = tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=parent)
-            os.rename(folder, Path(old, "tables"))
-            os.rename(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, folder)
+        # Ctrl-C and SIGTERM held off for the renames: between them the old folder would
+        # be out of its place and the new one not yet in it
+        with _signals_held():
+            if folder.exists():
+                old = tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=parent)
+                os.rename(folder, Path(old, "tables"))
+                os.rename(tmp, folder)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(tmp, folder)
+            tmp = None
     except OSError as exc:
+        raise ExportError(f"{folder}: could not be written: {_cause(exc)}") from None
+    finally:
+        # any failure or interrupt (Ctrl-C, SIGTERM) leaves no temporary folder behind
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        raise ExportError(f"{folder}: could not be written: {_cause(exc)}") from None
+        _release(guard, finished=tmp is None)
     return [folder / name for name in files]
 
 

@@ -14,7 +14,7 @@ needed) and saved atomically by :func:`save_figure`.
 """
 from __future__ import annotations
 
-__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "save_figure", "figure_bytes", "PLOT_FORMATS",
+__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "figure_axes", "FIGURE_POINTS", "FIGURE_LINES", "save_figure", "figure_bytes", "PLOT_FORMATS",
            "dot_distances"]
 
 import io
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
+from ..errors import ExportError, ScenarioError
 from ..model.units import format_count, format_money_column
 from ..model.setting_units import format_setting
 from .exports import check_writable, write_bytes_atomic
@@ -31,6 +31,7 @@ from .reports import REFERENCE_MODELS
 from ..scenario.registry import entry
 from ..scenario.schema import Scenario
 from ..plan.solution import Solution
+from ..plan.axes import parse_axis, spec_count
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 
@@ -332,6 +333,39 @@ def _contour_labels(ax, cs, fmt, renderer, taken: list) -> None:
                 taken.append(box)
                 break
             text.remove()
+
+
+#: the most values a sweep figure draws along its x axis: a panel is about 700 pixels wide
+#: (16 inches for three panels at 150 dpi, :func:`save_figure`), so more points than this
+#: would fall on the same pixels
+FIGURE_POINTS = 1_000
+#: the most lines (values of the second varied key) a sweep figure draws: its colours
+#: repeat after ten, and more legend entries than this fill the panel
+FIGURE_LINES = 20
+
+
+def figure_axes(specs) -> tuple[list, list[str]]:
+    """The axes of a sweep figure from ``--vary`` specifications, and a note for each one
+    thinned: the x axis to FIGURE_POINTS values, the lines' to FIGURE_LINES, evenly
+    spaced (a range keeps its ends and its spacing), so that a figure of a million points
+    solves and holds a thousand. At most two keys (the x axis, one line per value)."""
+    if len(specs) > 2:
+        raise ScenarioError("--vary", "at most two keys for a figure (the x axis, then one line per value)",
+                            found_text=f"found {len(specs)}")
+    axes, notes = [], []
+    for spec, most, what in zip(specs, (FIGURE_POINTS, FIGURE_LINES), ("along the x axis", "as lines")):
+        n = spec_count(spec)
+        key, _, values = spec.partition("=")
+        if n <= most:
+            axes.append(parse_axis(spec))
+            continue
+        if ".." in values:
+            axes.append(parse_axis(f"{key}={values.rsplit(':', 1)[0]}:{most}"))
+        else:
+            axes.append(parse_axis(spec).thinned(most))
+        notes.append(f"{key.strip()}: {most:,} of its {n:,} values drawn {what}, evenly spaced (more than the "
+                     f"figure can show apart)")
+    return axes, notes
 
 
 def sweep_figure(rows: list[dict], varied: list[str]):

@@ -34,10 +34,19 @@ _ENDINGS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl
 
 def format_for(path: str | None, given: str | None) -> str | None:
     """The format of a sweep's file: the one given, else the one its ending names
-    (``sweep.parquet``), else None."""
-    if given is not None:
+    (``sweep.parquet``; ``.txt`` the text table), else None without a file. Any other
+    ending (``sweep.xlsx``, ``sweep.json.gz``, none) is refused (ExportError): the text
+    table written under it would pass for what it is not."""
+    if given is not None or not path:
         return given
-    return _ENDINGS.get(Path(path).suffix.lower()) if path else None
+    ending = Path(path).suffix.lower()
+    if ending in _ENDINGS:
+        return _ENDINGS[ending]
+    if ending == ".txt":
+        return "table"
+    hint = " (a workbook is written with --xlsx FILE)" if ending in (".xlsx", ".xls", ".ods") else ""
+    raise ExportError(f"{path}: a sweep's file ends in one of {', '.join(_ENDINGS)} or .txt (the text table), "
+                      f"which chooses its format, or give --format{hint}")
 
 
 def encoder(fmt: str, plan):

@@ -15,7 +15,7 @@ their product. Specifications (the CLI's ``--vary``, or strings in Python):
 """
 from __future__ import annotations
 
-__all__ = ["Axis", "parse_axis", "parse_axes", "axes_of", "grid", "grid_size", "with_value", "MAX_POINTS"]
+__all__ = ["Axis", "parse_axis", "parse_axes", "spec_count", "axes_of", "grid", "grid_size", "with_value", "MAX_POINTS"]
 
 import copy
 import functools
@@ -61,6 +61,17 @@ class Axis:
         out = np.empty(len(self.values), dtype=object)
         out[:] = list(self.values)
         return out
+
+    def thinned(self, most: int) -> "Axis":
+        """At most ``most`` of the values, evenly spaced by position, the first and the
+        last kept."""
+        n = len(self.values)
+        if n <= most:
+            return self
+        picks = np.unique(np.linspace(0, n - 1, most).round().astype(int))
+        if isinstance(self.values, np.ndarray):
+            return Axis(self.key, self.values[picks])
+        return Axis(self.key, tuple(self.values[i] for i in picks))
 
     @functools.cached_property
     def finite_numbers(self) -> bool:
@@ -120,14 +131,14 @@ def parse_axes(specs) -> list[Axis]:
     read from its spec), so that 1e8 values on two axes are refused before any is built."""
     total = 1
     for spec in specs:
-        total *= _count(spec)
+        total *= spec_count(spec)
     if total > MAX_POINTS:
         raise ScenarioError("--vary", f"a grid of at most {MAX_POINTS:,} points",
-                            found_text=f"found {total:,} points ({' × '.join(str(_count(s)) for s in specs)})")
+                            found_text=f"found {total:,} points ({' × '.join(str(spec_count(s)) for s in specs)})")
     return [parse_axis(spec) for spec in specs]
 
 
-def _count(spec: str) -> int:
+def spec_count(spec: str) -> int:
     """How many values ``spec`` gives, without building them (0 when malformed: the parse
     then says what is wrong)."""
     _, _, values = spec.partition("=")

@@ -14,7 +14,8 @@ serving demand).
 """
 from __future__ import annotations
 
-__all__ = ["Violation", "Evaluation", "evaluate", "evaluate_sweep", "plan_size", "settled", "Quantity"]
+__all__ = ["Violation", "Evaluation", "evaluate", "plan_size", "settled", "regret_unit", "optimum_scenario",
+           "VIOLATION_TOL", "Quantity"]
 
 import math
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..errors import InfeasibleError, LifecycleError, ScenarioError, SolverError
+from ..errors import InfeasibleError, ScenarioError, SolverError
 from ..model.costs import CostBreakdown
 from ..model.units import parse_count, parse_flops
 from ..scenario.reader import ScenarioLike, as_scenario
@@ -33,10 +34,9 @@ from ..problem.serving_points import relaxed_point, rounded_point
 from .certified import plain_value, served_at
 from .choices import choice_variants
 from .planning import solve
-from .rows import BASELINE_COSTS, OVERFLOW_MESSAGE, breakdown_of, plan_columns, row_facts, stack_facts, status_of, trained_figures
+from .rows import BASELINE_COSTS, OVERFLOW_MESSAGE, breakdown_of, plan_columns, row_facts, stack_facts, trained_figures
 from .serving_plan import baseline_point, point_z
 from .solution import PlanFigures, Solution
-from .sweep_rows import point_scenarios
 
 _WHAT = {"params": "parameter count", "tokens": "token count", "flops": "FLOP count"}
 _AT_LEAST = {"params": "at least one parameter", "tokens": "at least one token",
@@ -255,24 +255,32 @@ def plan_size(params: Quantity | None = None, tokens: Quantity | None = None, fl
     return float(N), float(D)
 
 
-def _regret_unit(scenario: Scenario) -> str:
+def regret_unit(scenario: Scenario) -> str:
+    """What a plan's regret under ``scenario`` is measured in: "usd" (present value) where
+    the scenario prices its plans, else "flops"."""
     if scenario.objective == "cost" or (scenario.objective == "loss" and scenario.costs.has_prices):
         return "usd"
     return "flops"
 
 
+def optimum_scenario(scenario: Scenario, loss: float, unit: str) -> Scenario:
+    """The problem of the lifecycle-optimal plan reaching ``loss`` under the scenario's
+    limits: the objective in ``unit``, the target ``loss``, a loss objective's budget
+    dropped (docs/model.md §9)."""
+    objective = "cost" if unit == "usd" else "flops"
+    return replace(scenario, target=Target(loss=loss), objective=objective, budget=Budget())
+
+
 def _optimum(scenario: Scenario, loss: float, unit: str) -> tuple[Solution | None, str]:
     """The lifecycle-optimal plan reaching ``loss`` under the scenario's limits (the
     objective in ``unit``; a loss objective's budget dropped), or None and why."""
-    objective = "cost" if unit == "usd" else "flops"
     floor = scenario.law.irreducible_loss
     if not loss > floor:
         # a plan so large its loss rounds to the law's floor: only an infinite plan reaches it
         return None, (f"no lifecycle-optimal plan of loss {loss:.6g}: the plan's loss is the law's floor "
                       f"E = {floor:g} to the last digit, which no finite plan reaches")
     try:
-        same = replace(scenario, target=Target(loss=loss), objective=objective, budget=Budget())
-        return solve(same), ""
+        return solve(optimum_scenario(scenario, loss, unit)), ""
     except (InfeasibleError, SolverError, ScenarioError) as exc:
         return None, f"no lifecycle-optimal plan of loss {loss:.6g}: {exc}"
 
@@ -389,7 +397,7 @@ def evaluate(scenario: ScenarioLike, *, params: Quantity | None = None, tokens: 
     loss, N_eff, D_eff = trained_figures(scenario, N, D)
     facts = stack_facts([row_facts(scenario)])
     serving, columns, point = _served(scenario, N, D, facts, loss)
-    unit = _regret_unit(scenario)
+    unit = regret_unit(scenario)
     served = float(scenario.loss_law.loss(N, D))
     # the optimum of the served loss, the one the target holds (quantisation included),
     # choosing among the scenario's discrete choices as a solve does
@@ -462,35 +470,3 @@ def settled(scenario: Scenario, choices: Mapping[str, Any] | None) -> Scenario:
             return v.scenario
     key = next(k for k in allowed if str(given[k]) not in {str(x) for x in allowed[k]})
     raise ScenarioError(key, f"one of {', '.join(map(str, allowed[key]))}", given[key], source=scenario.source)
-
-
-def evaluate_sweep(scenario: ScenarioLike, axes: Any, *, params: Quantity | None = None,
-                   tokens: Quantity | None = None, flops: Quantity | None = None,
-                   choices: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Evaluate one plan at every point of a sweep's axes.
-
-    Parameters
-    ----------
-    scenario : Scenario, str, pathlib.Path or dict
-        The scenario varied.
-    axes : mapping or sequence
-        The axes, as :func:`~lifecycle_opt.execution.sweeps.sweep` takes them
-        ({"inference.requests": [1e9, 1e10]}).
-    params, tokens, flops, choices
-        The plan, as :func:`evaluate` takes it.
-
-    Returns
-    -------
-    list of dict
-        One row per point: the varied values, ``status`` ("evaluated", or why the point
-        did not build), ``message``, then :meth:`Evaluation.as_row`.
-    """
-    rows = []
-    for point, built in point_scenarios(scenario, axes):
-        if isinstance(built, LifecycleError):
-            rows.append({**point, "status": status_of(built), "message": str(built)})
-            continue
-        e = evaluate(built, params=params, tokens=tokens, flops=flops, choices=choices)
-        rows.append({**point, "status": "evaluated", "message": e.optimum_note,
-                     **{k: v for k, v in e.as_row().items() if k != "status"}})
-    return rows

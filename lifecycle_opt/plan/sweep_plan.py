@@ -6,7 +6,7 @@ Batch and row facts of any points. :mod:`.sweep_rows` solves the points of a chu
 from __future__ import annotations
 
 __all__ = ["Base", "base_of", "SweepPlan", "plan_sweep", "check_keys", "point_label", "point_of",
-           "side_indices", "combine_sides"]
+           "side_indices", "combine_sides", "side_scenario", "LOSS_SECTIONS"]
 
 import itertools
 import math
@@ -107,7 +107,7 @@ def check_keys(base: Base, point) -> None:
 #: limits and the objective. A sweep builds one scenario per combination of the values of
 #: each side's axes and combines the two sides point by point (the batch fields of one
 #: side never depend on the other side's keys; checked on sample points, see _verified).
-_LOSS_SECTIONS = ("law", "target", "data")
+LOSS_SECTIONS = ("law", "target", "data")
 _LOSS_FIELDS = ("E", "A", "B", "alpha", "beta", "power", "unique", "r_d", "r_n", "target",
                 "y_le", "y_le_name")
 
@@ -184,12 +184,14 @@ class SweepPlan:
 
 
 def plan_sweep(scenario, axes) -> SweepPlan:
-    """Read the base scenario and the axes, build each side's scenarios and batch rows."""
-    base = base_of(scenario)
+    """Read the base scenario and the axes, build each side's scenarios and batch rows.
+    ``scenario`` may be a :class:`Base` already (one whose ``build`` changes every point's
+    scenario alike: the optimum problems of an evaluation)."""
+    base = scenario if isinstance(scenario, Base) else base_of(scenario)
     axes = axes_of(axes)
     grid_size(axes)
     check_keys(base, {a.key: a.item(0) for a in axes})
-    loss_axes = [i for i, a in enumerate(axes) if a.key.split(".")[0] in _LOSS_SECTIONS]
+    loss_axes = [i for i, a in enumerate(axes) if a.key.split(".")[0] in LOSS_SECTIONS]
     cost_axes = [i for i in range(len(axes)) if i not in loss_axes]
     sides = [_build_side(base, axes, which) for which in (loss_axes, cost_axes)]
     plan = SweepPlan(base, axes, *sides)
@@ -197,7 +199,8 @@ def plan_sweep(scenario, axes) -> SweepPlan:
     return plan
 
 
-def _side_scenario(base: Base, axes, which, combo) -> Scenario:
+def side_scenario(base: Base, axes, which, combo) -> Scenario:
+    """The scenario of one point of a side: the values ``combo`` of its axes ``which``."""
     return base.build(base.point_data({axes[i].key: value for i, value in zip(which, combo)}))
 
 
@@ -212,7 +215,7 @@ def _build_side(base: Base, axes, which) -> _Side:
     scenarios = []
     for combo in itertools.product(*(axes[i].array.tolist() for i in which)):
         try:
-            scenarios.append(_side_scenario(base, axes, which, combo))
+            scenarios.append(side_scenario(base, axes, which, combo))
         except ScenarioError as exc:
             scenarios.append(exc)
     return _Side(which, shape, scenarios, [s for s in scenarios if isinstance(s, Scenario)], note=note)
@@ -231,7 +234,7 @@ def _columnar_side(base: Base, axes, which, shape) -> _Side:
         built = []
         for point in points:
             try:
-                built.append(_side_scenario(base, axes, which, [axes[i].item(k) for i, k in zip(which, point)]))
+                built.append(side_scenario(base, axes, which, [axes[i].item(k) for i, k in zip(which, point)]))
             except ScenarioError as exc:
                 raise NotColumnar(f"a probe does not build ({exc})") from None
         if any(s.law_samples or s.serving is not None or s.choices for s in built):

@@ -34,9 +34,19 @@ class SweepResult(Sequence):
 
     @classmethod
     def from_chunks(cls, plan, chunks) -> "SweepResult":
-        """The result of a plan's chunks of columns (in grid order)."""
-        parts = list(chunks)
-        columns = {k: np.concatenate([c[k] for c in parts]) if parts else np.empty(0) for k in plan.keys}
+        """The result of a plan's chunks of columns (in grid order), each copied into its
+        place as it comes (the chunks and their joined copy were in memory at once)."""
+        columns: dict = {}
+        start = 0
+        for cols in chunks:
+            stop = start + len(cols[plan.keys[0]])
+            for k in plan.keys:
+                if k not in columns:
+                    columns[k] = np.empty(plan.size, dtype=np.asarray(cols[k]).dtype)
+                columns[k][start:stop] = cols[k]
+            start = stop
+        if start == 0:
+            columns = {k: np.empty(0) for k in plan.keys}
         return cls(plan.keys, columns, sweep_metadata(plan))
 
     @property

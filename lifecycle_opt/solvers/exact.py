@@ -41,7 +41,7 @@ from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Bindin
 from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
-from ..problem.formulation import BOX, Problem, build_problem, plane_problem, serving_constraints
+from ..problem.formulation import BOX, SERVING_BOX, Problem, build_problem, plane_problem, serving_constraints
 from .batch_serving import solve_serving_batch
 from .serving_forms import forms_of, stack_forms
 from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
@@ -294,6 +294,35 @@ def _check_box(scenario: Scenario, z) -> None:
                                     found_text=f"{found}: the loss keeps falling; add a budget or a limit")
             raise ScenarioError("target.loss", f"a target reachable within {span}", source=scenario.source,
                                 found_text=f"{found}: relax the target or check the law's constants")
+    _check_serving_box(scenario, z)
+
+
+#: how close to a side of the serving variables' box a plan is on it [log units]: a solver
+#: stops a few 1e-7 short of a bound that carries no multiplier
+_SERVING_EDGE = 1e-5
+
+
+def _check_serving_box(scenario: Scenario, z) -> None:
+    """A ScenarioError when the roofline serving point sits on the edge of its search box
+    (SERVING_BOX): the batch grows without bound where nothing caps it (a KV cache of a
+    few tokens leaves the memory no bound: set serving.max_batch), or a model too small for
+    the planner's range decodes in under a nanosecond. The KKT conditions cannot hold
+    there (the box carries no multipliers), and "please report" would blame us."""
+    if len(z) < 5:
+        return
+    (b_lo, b_hi), _, (t_lo, t_hi) = SERVING_BOX
+    B, t = math.exp(z[2]), math.exp(z[4])
+    if z[2] >= b_hi - _SERVING_EDGE:
+        raise ScenarioError("serving.max_batch", f"a cap on the sequences a replica batches: nothing else bounds "
+                            f"the batch here (the KV cache of a sequence of {scenario.serving.max_context_tokens:g} "
+                            f"tokens is too small to fill the memory), and the planner covers at most "
+                            f"{math.exp(b_hi):.0e}", source=scenario.source,
+                            found_text=f"found an optimum at a batch of {B:.3g} sequences per replica")
+    if z[4] <= t_lo + _SERVING_EDGE or z[4] >= t_hi - _SERVING_EDGE:
+        raise ScenarioError("target.loss", f"a target whose plan decodes a token in {math.exp(t_lo):.0e}–"
+                            f"{math.exp(t_hi):.0e} s (the roofline model's range)", source=scenario.source,
+                            found_text=f"found an optimum whose decode step takes {t:.3g} s: check the target, "
+                                       f"the law's constants and the [serving] settings")
 
 
 def _exact_plan(problem: Problem, z, nu, certificate: Certificate) -> ExactPlan:
