@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ExportError
 from lifecycle_opt.plan.choices import chosen_scenario
-from lifecycle_opt.outputs.plots import plan_figure, save_figure, sweep_figure
+from lifecycle_opt.outputs.plots import plan_figure, sweep_figure
+from lifecycle_opt.outputs.figure_files import save_figure
 from lifecycle_opt.execution.sweeps import sweep
 
 from conftest import EXAMPLES, example_plans

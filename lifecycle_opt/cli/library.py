@@ -250,7 +250,7 @@ def _write_fit(outcome, output, samples, plot_path, force) -> None:
 
     files = []
     if plot_path:
-        from ..outputs.plots import figure_bytes
+        from ..outputs.figure_files import figure_bytes
         files.append((plot_path, figure_bytes(outcome.figure(), plot_path, force=force)))
     if samples:
         files.append((samples, write_samples(outcome.boot).encode("utf-8")))

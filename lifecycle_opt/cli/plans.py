@@ -324,7 +324,8 @@ def plot(scenario, output, specs, force):
       lifeopt plot examples/chat_assistant.toml --vary inference.requests=1e9..1e12:log:25 -o demand.png
     """
     from ..errors import ExportError
-    from ..outputs.plots import figure_axes, plan_figure, save_figure, sweep_figure
+    from ..outputs.plots import figure_axes, plan_figure, sweep_figure
+    from ..outputs.figure_files import save_figure
     from ..scenario.reader import load_scenario, load_scenarios
     from ..plan.planning import solve as solve_scenario
     from ..execution.sweeps import sweep as run_sweep

@@ -14,26 +14,21 @@ needed) and saved atomically by :func:`save_figure`.
 """
 from __future__ import annotations
 
-__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "figure_axes", "FIGURE_POINTS", "FIGURE_LINES", "save_figure", "figure_bytes", "PLOT_FORMATS",
+__all__ = ["nd_plane", "figure_class", "plan_figure", "sweep_figure", "figure_axes", "FIGURE_POINTS", "FIGURE_LINES",
            "dot_distances"]
 
-import io
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ExportError, ScenarioError
 from ..model.units import format_count, format_money_column
 from ..model.setting_units import format_setting
-from .exports import check_writable, write_bytes_atomic
 from .figure_text import fitting_legend, human_axis
 from .reports import REFERENCE_MODELS
 from ..scenario.registry import entry
 from ..scenario.schema import Scenario
 from ..plan.solution import Solution
 from ..plan.axes import parse_axis, spec_count
-
-PLOT_FORMATS = ("png", "svg", "pdf")
 
 _AXIS_LABELS = {"usd": "lifecycle cost, present value [$]", "flops": "lifecycle compute [FLOP]",
                 "loss": "lifecycle compute [FLOP]"}
@@ -496,28 +491,3 @@ def _key_label(key: str) -> str:
     if unit is None and "price" in key:
         unit = "[$ / GPU-hour]"
     return f"{key}: {unit}" if unit else key
-
-
-def save_figure(fig, path: str | Path, *, force: bool = False) -> Path:
-    """Save ``fig`` as PNG, SVG or PDF (from the suffix) atomically."""
-    data = figure_bytes(fig, path, force=force)
-    return write_bytes_atomic(path, data, force=force)
-
-
-def figure_bytes(fig, path: str | Path, *, force: bool = False) -> bytes:
-    """``fig`` as the bytes of a PNG, SVG or PDF file (from the suffix of ``path``, which
-    is checked to be writable first)."""
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in PLOT_FORMATS:
-        raise ExportError(f"{path}: give a file name ending in .png, .svg or .pdf")
-    check_writable(path, force=force)
-    buf = io.BytesIO()
-    # no creation date in the file, so the same plan gives the same bytes
-    metadata = {"png": {"Software": "lifecycle_opt"}, "svg": {"Date": None},
-                "pdf": {"Creator": "lifecycle_opt", "CreationDate": None}}[fmt]
-    import matplotlib
-    # SVG ids (clip paths, markers) are hashes salted per run unless a salt is given
-    with matplotlib.rc_context({"svg.hashsalt": "lifecycle_opt"}):
-        fig.savefig(buf, format=fmt, dpi=150, metadata=metadata)
-    return buf.getvalue()

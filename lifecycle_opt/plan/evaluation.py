@@ -256,17 +256,40 @@ def plan_size(params: Quantity | None = None, tokens: Quantity | None = None, fl
 
 
 def regret_unit(scenario: Scenario) -> str:
-    """What a plan's regret under ``scenario`` is measured in: "usd" (present value) where
-    the scenario prices its plans, else "flops"."""
+    """What a plan's regret under ``scenario`` is measured in.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario the plan is evaluated under.
+
+    Returns
+    -------
+    str
+        "usd" (present value) where the scenario prices its plans, else "flops".
+    """
     if scenario.objective == "cost" or (scenario.objective == "loss" and scenario.costs.has_prices):
         return "usd"
     return "flops"
 
 
 def optimum_scenario(scenario: Scenario, loss: float, unit: str) -> Scenario:
-    """The problem of the lifecycle-optimal plan reaching ``loss`` under the scenario's
-    limits: the objective in ``unit``, the target ``loss``, a loss objective's budget
-    dropped (docs/model.md §9)."""
+    """The problem of the lifecycle-optimal plan reaching ``loss`` (docs/model.md §9).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario whose limits hold.
+    loss : float
+        The served loss the optimum reaches [nats/token].
+    unit : str
+        "usd" or "flops" (:func:`regret_unit`): the objective minimised.
+
+    Returns
+    -------
+    Scenario
+        ``scenario`` with that objective and target, a loss objective's budget dropped.
+    """
     objective = "cost" if unit == "usd" else "flops"
     return replace(scenario, target=Target(loss=loss), objective=objective, budget=Budget())
 
