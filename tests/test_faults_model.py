@@ -171,6 +171,24 @@ UNBOUNDED_BATCH = {
     "serving": {"model": "roofline", "context_tokens": 1.0}}
 
 
+#: ... and one whose solvers stopped short of the edge (9e7 sequences), each where its
+#: steps saved too little, with a KKT residual of 3e-7
+UNBOUNDED_SHORT_OF_THE_EDGE = {
+    "law": {"E": 2.2667217697174737, "B": 1.0894844898005034, "alpha": 1.044402485964892, "A": 1.0,
+            "beta": 0.8913728133157985}, "target": {"loss": 2.267051774910372},
+    "inference": {"requests": 184.80842664873106, "input_tokens": 1.0, "output_tokens": 1.0},
+    "objective": {"minimize": "cost"},
+    "hardware": {"training": {"gpu": "A100-80GB", "mfu": 0.01, "price_per_gpu_hour": 0.1, "gpus": 1},
+                 "inference": {"price_per_gpu_hour": 0.1, "gpu": "H100"}},
+    "serving": {"model": "roofline", "context_tokens": 1.0}}
+
+
+def test_a_batch_short_of_the_edge_that_nothing_bounds_is_refused_too():
+    with pytest.raises(ScenarioError) as info:
+        lifecycle_opt.solve(UNBOUNDED_SHORT_OF_THE_EDGE)
+    assert info.value.key == "serving.max_batch" and "found an optimum at a batch of 9" in str(info.value)
+
+
 def test_a_batch_nothing_bounds_is_refused_naming_max_batch():
     """Found by the fuzz (issue 32, roofline serving): a KV cache of one token and no latency
     target leave a small model's batch unbounded; the plan reached the search box's 1e8

@@ -337,8 +337,22 @@ SUBNORMAL_LIMIT = {
                  "inference": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0}}}
 
 
+#: 2026-12-07, the roofline serving model: a toy law's plan of a few thousand parameters
+#: with a KV cache of a token and no latency target batches without bound (the search
+#: box's edge, or short of it where the solvers stop): "please report" then, now
+#: serving.max_batch named
+UNBOUNDED_BATCH = {
+    "law": {"E": 2.0, "A": 100.0, "B": 1.0, "alpha": 0.5, "beta": 0.6254804}, "target": {"loss": 4.0},
+    "inference": {"tokens": 1e7}, "objective": {"minimize": "cost"}, "data": {}, "budget": {},
+    "limits": {"max_params": 1e6, "max_total_cost": 100.0},
+    "hardware": {"training": {"gpu": "H100", "mfu": 1.0, "price_per_gpu_hour": 1.0, "gpus": 1},
+                 "inference": {"gpu": "H100", "price_per_gpu_hour": 1.0}},
+    "serving": {"model": "roofline", "context_tokens": 1.0}, "finance": {"deployment_months": 1}}
+
+
 @FUZZ
 @given(raw=scenario_dicts())
+@example(raw=UNBOUNDED_BATCH)
 @example(raw=PARALLEL_BUDGETS)
 @example(raw=SUBNORMAL_LIMIT)
 @example(raw={**SUBNORMAL_LIMIT, "limits": {"max_tokens_per_param": 1e-290}})

@@ -36,7 +36,7 @@ from ..scenario.schema import Scenario
 from .batch import solve_batch
 from .batch_data import OPTIMAL, batch_from_problems
 from .boundary import BatchLaw
-from .certificate import (AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Binding, Certificate,
+from .certificate import (ACTIVE_TOL, AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT_TOL, Binding, Certificate,
                           polish)
 from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
@@ -123,6 +123,7 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     _check_flat(scenario, problem, z)
     if kkt > KKT_TOL:
         _check_box(scenario, z_sp)
+        _check_batch_bounded(scenario, problem, z)
         raise SolverError(f"{scenario.name}: the optimality conditions could not be met to "
                           f"{KKT_TOL:g} (residual {kkt:.2e}); please report this scenario")
     starts = [z_sp] + ([z_cvx] if z_cvx is not None else [])
@@ -297,6 +298,32 @@ def _check_box(scenario: Scenario, z) -> None:
     _check_serving_box(scenario, z)
 
 
+def _unbounded_batch(scenario: Scenario, B: float) -> ScenarioError:
+    """The error of a serving point whose batch nothing bounds: the serving cost keeps
+    falling as the batch grows, with no latency target, batch cap or full memory to stop it."""
+    b_hi = SERVING_BOX[0][1]
+    return ScenarioError("serving.max_batch", f"a cap on the sequences a replica batches: nothing else bounds the "
+                         f"batch here (the KV cache of a sequence of {scenario.serving.max_context_tokens:g} tokens "
+                         f"is too small to fill the memory, and no latency target holds it), and the planner covers "
+                         f"at most {math.exp(b_hi):.0e}", source=scenario.source,
+                         found_text=f"found an optimum at a batch of {B:.3g} sequences per replica")
+
+
+#: the serving constraints that can stop the batch from growing
+_BATCH_BOUNDS = ("memory_capacity", "max_batch", "tpot_target", "ttft_target")
+
+
+def _check_batch_bounded(scenario: Scenario, problem: Problem, z) -> None:
+    """Where the optimality conditions were not met under the roofline model: the batch
+    grows towards the box's 1e8 sequences without a constraint that bounds it (each step
+    saves less, so the solvers stop short of the edge at different batches, with a
+    residual of 1e-7 or so): the same input error as on the edge."""
+    if len(z) < 5:
+        return
+    if not any(c.name in _BATCH_BOUNDS and c.value(z) > -ACTIVE_TOL for c in problem.constraints):
+        raise _unbounded_batch(scenario, math.exp(z[2]))
+
+
 #: how close to a side of the serving variables' box a plan is on it [log units]: a solver
 #: stops a few 1e-7 short of a bound that carries no multiplier
 _SERVING_EDGE = 1e-5
@@ -313,11 +340,7 @@ def _check_serving_box(scenario: Scenario, z) -> None:
     (b_lo, b_hi), _, (t_lo, t_hi) = SERVING_BOX
     B, t = math.exp(z[2]), math.exp(z[4])
     if z[2] >= b_hi - _SERVING_EDGE:
-        raise ScenarioError("serving.max_batch", f"a cap on the sequences a replica batches: nothing else bounds "
-                            f"the batch here (the KV cache of a sequence of {scenario.serving.max_context_tokens:g} "
-                            f"tokens is too small to fill the memory), and the planner covers at most "
-                            f"{math.exp(b_hi):.0e}", source=scenario.source,
-                            found_text=f"found an optimum at a batch of {B:.3g} sequences per replica")
+        raise _unbounded_batch(scenario, B)
     if z[4] <= t_lo + _SERVING_EDGE or z[4] >= t_hi - _SERVING_EDGE:
         raise ScenarioError("target.loss", f"a target whose plan decodes a token in {math.exp(t_lo):.0e}–"
                             f"{math.exp(t_hi):.0e} s (the roofline model's range)", source=scenario.source,
