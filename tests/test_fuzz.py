@@ -35,6 +35,7 @@ fast; the dedicated job sets LIFEOPT_FUZZ_EXAMPLES=10000 (`.ci/fuzz`).
 import json
 import math
 import os
+from dataclasses import replace
 
 from hypothesis import HealthCheck, Phase, event, example, given, settings, strategies as st
 
@@ -305,7 +306,9 @@ def assert_meets_every_constraint(scenario, N: float, D: float, serving=None) ->
     serving point (the certified one, before whole numbers: ``serving.relaxed``)."""
     if serving is not None:
         z = point_z(N, D, serving.relaxed)
-        for c in build_problem(scenario).constraints:
+        # each replica size is its own problem (docs/model.md §8): the plan's size's
+        size = int(round(serving.relaxed.replica_gpus))
+        for c in build_problem(replace(scenario, serving=scenario.serving.at_size(size))).constraints:
             assert c.value(z) <= FEASIBLE, (c.name, c.value(z))
         return
     for c in build_problem(scenario).constraints:
