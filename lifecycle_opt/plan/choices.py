@@ -91,10 +91,12 @@ def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
 
 def with_experts(scenario: Scenario, experts: int) -> Scenario:
     """``scenario`` with a mixture of ``experts`` experts: its law the joint law's member of
-    that E (docs/model.md §10), at most as many active experts as there are experts."""
+    that E (docs/model.md §10), at most as many active experts as there are experts, served
+    (roofline model) as the shape family's mixture of that E."""
     moe = replace(scenario.moe, experts=int(experts),
                   active_experts=min(scenario.moe.active_experts, int(experts)))
-    return replace(scenario, law=scenario.joint_law.at(experts), moe=moe)
+    serving = None if scenario.serving is None else replace(scenario.serving, mixture=moe)
+    return replace(scenario, law=scenario.joint_law.at(experts), moe=moe, serving=serving)
 
 
 _BUILDERS = {"quantisation.dtypes": at_serving_precision, "moe.experts": with_experts}

@@ -18,10 +18,15 @@ The *relaxed* point lets B be a real number (the relaxation the solver certifies
 geometric program per size); the *rounded* point tries every allowed replica size with its
 largest whole batch (up to the compute-bound one) and keeps the cheapest, ties to the
 smaller replica.
+
+A mixture of experts reads, per step, the experts its batch touches (docs/model.md §10):
+its cells are (replica size, batch bucket), each priced at its bucket's top (an upper
+bound), searched alike within the bucket; the cheapest cell wins and its point is then
+evaluated with the exact count of experts at its batch.
 """
 from __future__ import annotations
 
-__all__ = ["relaxed_point", "rounded_point"]
+__all__ = ["relaxed_point", "rounded_point", "cell_price"]
 
 import math
 
@@ -36,10 +41,10 @@ _MAX_BATCH = 1e8
 
 
 class _Replica:
-    """The serving constraints of N parameters on G GPUs, as functions of B alone."""
+    """The serving constraints of N parameters on G GPUs, as functions of B ≥ lo alone."""
 
-    def __init__(self, constraints, N: float, G: float):
-        self.G = G
+    def __init__(self, constraints, N: float, G: float, lo: float = 1.0):
+        self.G, self.lo = G, lo
         reduced = [c.posynomial.fixed(N=N, D=1.0, G=G) for c in constraints]
         self.steps = [p.fixed(t=1.0) for p, c in zip(reduced, constraints) if _is_step(c)]
         self.others = [p for p, c in zip(reduced, constraints) if not _is_step(c)]
@@ -58,22 +63,22 @@ class _Replica:
         return self.G * self.step(B) / B
 
     def largest_batch(self) -> float | None:
-        """The largest feasible B ≥ 1 (every constraint but B ≥ 1 tightens as B grows), or
-        None when not even one sequence fits."""
-        if not self.feasible(1.0):
+        """The largest feasible B ≥ lo (every constraint but B ≥ lo tightens as B grows), or
+        None when not even lo sequences fit."""
+        if not self.feasible(self.lo):
             return None
         if self.feasible(_MAX_BATCH, 0.0):
             return _MAX_BATCH
         # strictly feasible: the boundary to the last bit (a whole batch at it rounds with slack)
-        return _bisect(lambda B: self.feasible(B, 0.0), 0.0, math.log(_MAX_BATCH))
+        return _bisect(lambda B: self.feasible(B, 0.0), math.log(self.lo), math.log(_MAX_BATCH))
 
     def cheapest_batch(self, B_max: float) -> float:
-        """The smallest B in [1, B_max] as cheap as B_max (G·t/B never rises with B)."""
+        """The smallest B in [lo, B_max] as cheap as B_max (G·t/B never rises with B)."""
         # (a few ulps of slack: past the compute-bound batch the cost is flat but for rounding)
         floor = self.cost(B_max) * (1.0 + 1e-14)
-        if self.cost(1.0) <= floor:
-            return 1.0
-        return _bisect(lambda B: self.cost(B) > floor, 0.0, math.log(B_max), keep_last_true=False)
+        if self.cost(self.lo) <= floor:
+            return self.lo
+        return _bisect(lambda B: self.cost(B) > floor, math.log(self.lo), math.log(B_max), keep_last_true=False)
 
 
 def _is_step(c: Constraint) -> bool:
@@ -96,17 +101,16 @@ def _bisect(holds, lo: float, hi: float, keep_last_true: bool = True) -> float:
 
 
 def _replicas(roofline: Roofline, N: float, exclude: tuple):
-    """(G, its constraints as functions of B) for every allowed replica size, smallest first."""
-    for g in sorted(roofline.replica_gpus):
-        constraints = [c for c in serving_constraints(roofline.at_size(g)) if c.name not in exclude]
-        yield g, _Replica(constraints, N, float(g))
+    """(G, its constraints as functions of B) for every cell (allowed replica size, and a
+    mixture's batch bucket), smallest first."""
+    for cell in sorted(roofline.cells(), key=lambda c: c.size):
+        constraints = [c for c in serving_constraints(cell) if c.name not in exclude]
+        lo = 1.0 if cell.batch_bucket is None else max(1.0, cell.batch_bucket[0])
+        yield cell.size, _Replica(constraints, N, float(cell.size), lo)
 
 
-def relaxed_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
-    """The cheapest point with a real batch B on an allowed replica size (the relaxation the
-    solver optimises: one geometric program per size), of the equally cheap ones the
-    smallest batch and replica; None when no allowed replica serves N within the
-    constraints (those named in ``exclude`` left out: the baseline has no latency targets)."""
+def _relaxed(roofline: Roofline, N: float, exclude: tuple) -> tuple | None:
+    """(B, G, G·t/B) of the cheapest relaxed point, or None."""
     best, best_cost = None, math.inf
     for g, replica in _replicas(roofline, N, exclude):
         B_max = replica.largest_batch()
@@ -116,7 +120,25 @@ def relaxed_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingP
         cost = replica.cost(B)
         if cost < best_cost * (1 - 1e-12):
             best, best_cost = (B, g), cost
-    return None if best is None else roofline.point(N, best[0], float(best[1]))
+    return None if best is None else (best[0], best[1], best_cost)
+
+
+def relaxed_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
+    """The cheapest point with a real batch B on an allowed replica size (the relaxation the
+    solver optimises: one geometric program per cell), of the equally cheap ones the
+    smallest batch and replica; None when no allowed replica serves N within the
+    constraints (those named in ``exclude`` left out: the baseline has no latency targets).
+    A mixture's point is evaluated with the exact count of experts at its batch."""
+    got = _relaxed(roofline, N, exclude)
+    return None if got is None else roofline.point(N, got[0], float(got[1]))
+
+
+def cell_price(roofline: Roofline, N: float) -> float | None:
+    """The GPU-seconds G·t/B of a generated token at the cheapest relaxed point of
+    ``roofline``'s cells (a mixture's: at its buckets' bounds, as their problems price
+    it) [s], or None when none serves N."""
+    got = _relaxed(roofline, N, ())
+    return None if got is None else got[2]
 
 
 def rounded_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
@@ -128,8 +150,9 @@ def rounded_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingP
         B_max = replica.largest_batch()
         if B_max is None:
             continue
-        B = min(math.floor(B_max * (1 + _SLACK)), max(1, math.ceil(replica.cheapest_batch(B_max) * (1 - 1e-9))))
-        if B < 1 or not replica.feasible(B):
+        B = min(math.floor(B_max * (1 + _SLACK)),
+                max(replica.lo, math.ceil(replica.cheapest_batch(B_max) * (1 - 1e-9))))
+        if B < replica.lo or not replica.feasible(B):
             continue
         cost = replica.cost(B)
         if cost < best_cost * (1 - 1e-12):
