@@ -308,11 +308,12 @@ class Roofline:
         return replace(self, replica_gpus=(int(gpus),), batch_bucket=bucket)
 
     def cells(self) -> list["Roofline"]:
-        """Every replica size and batch bucket (:meth:`~.moe.Mixture.batch_buckets`) as a
-        one-cell roofline, its own geometric program (a dense model's: one per size)."""
+        """Every replica size and batch bucket (:meth:`~.moe.Mixture.batch_buckets`; its own
+        if it has one) as a one-cell roofline, its own geometric program (dense: one per size)."""
         if self.moe.is_dense:
             return [self.at_size(g) for g in self.replica_gpus]
-        buckets = self.moe.batch_buckets(1.0 + self.prefill_per_output)
+        buckets = ((self.batch_bucket,) if self.batch_bucket is not None
+                   else self.moe.batch_buckets(1.0 + self.prefill_per_output))
         return [self.at_cell(g, b) for g in self.replica_gpus for b in buckets]
 
     def at_point(self, gpus: float, batch: float) -> "Roofline":

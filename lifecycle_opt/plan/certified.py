@@ -8,10 +8,13 @@ from __future__ import annotations
 
 __all__ = ["certified_plan", "served_at", "plain_value"]
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import ScenarioError
 from ..model.units import format_count
+from ..problem.formulation import build_problem
 from ..scenario.schema import Scenario
 from ..solvers.exact import ExactPlan, solve_exact
 from .cautions import plan_warnings
@@ -83,6 +86,10 @@ def served_at(scenario: Scenario, problem, N: float, D: float, relaxed, rounded,
     model = scenario.costs
     costs, relaxed_costs = model.breakdown(N, D, rounded), model.breakdown(N, D, relaxed)
     z = point_z(N, D, rounded)
+    if not scenario.serving.moe.is_dense:
+        # a mixture's deployed point against its own cell: its batch's exact experts read
+        problem = build_problem(replace(scenario, serving=scenario.serving.at_point(rounded.replica_gpus,
+                                                                                     rounded.batch)))
     broken = tuple(c.name for c in problem.constraints if not c.is_loss and c.value(z) > 1e-9)
     Nb = float(baseline_plans(facts, np.array([loss]))[0][0])
     base = baseline_point(scenario, Nb)

@@ -173,8 +173,9 @@ def _best_cell(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> Exact
     then solved and certified here, and the cells the batch proved dearer (or, a mixture's
     buckets, without a plan) are not solved again. With N pinned by an exact architecture
     the cells differ only in the serving of that N: they are priced by it. When no cell
-    admits a plan, the largest size's explanation (every expert read) is raised: its
-    advice includes a larger replica."""
+    admits a plan, the explanation of the largest size (a mixture's first bucket: every
+    serving limit tightens with the batch and the experts read, so it admits a plan if any
+    bucket does) is raised: its advice includes a larger replica."""
     r = scenario.serving
     cells, sizes = r.cells(), sorted(r.replica_gpus)
     priced, hopeless = _cell_prices(scenario, cells) if not extra_loss_laws else ({}, set())
@@ -188,7 +189,8 @@ def _best_cell(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> Exact
         except InfeasibleError:
             pass
     if not plans:
-        solve_exact(replace(scenario, serving=r.at_cell(sizes[-1], None)), extra_loss_laws, solver)   # raises
+        # (a mixture's first bucket, the fewest sequences and experts: feasible if any is)
+        solve_exact(replace(scenario, serving=r.at_cell(sizes[-1], cells[0].batch_bucket)), extra_loss_laws, solver)
     # ties (equal to the last bits) go to the smaller replica
     best = min(plans, key=lambda p: p.objective_value * (1 + 1e-12 * p.problem.constraint("max_replica_gpus").setting))
     # the cell is pinned in each problem: its pins bind by construction. "No larger" is a
