@@ -32,7 +32,9 @@ def calibrate(measurements, output, fmt, predict_only, calibration_file, bound, 
     weight_dtype, kv_dtype, the shape (layers, d_model, heads, kv_heads, d_ff, vocab, gated_mlp),
     replica_gpus, batch (blank: the engine's choice up to max_batch and the memory),
     input_tokens, output_tokens, metric (tpot_ms, ttft_ms or output_tokens_per_second_per_gpu)
-    and measured. Each row's speed ratio is the model's speed over the measured speed.
+    and measured; a mixture of experts in the optional columns experts, active_experts,
+    expert_d_ff and shared_experts (blank for a dense model). Each row's speed ratio is the
+    model's speed over the measured speed.
 
     \b
     Examples:
