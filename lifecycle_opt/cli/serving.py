@@ -72,7 +72,9 @@ def _prior(path: str | None):
 
 @cli.command()
 def architectures():
-    """List the published model shapes [serving.architecture] preset may name.
+    """List the published model shapes [serving.architecture] preset may name (a mixture of
+    experts with its active parameters, its experts and those routed to per token, +shared
+    ones, d_ff each expert's width).
 
     \b
     Example:
@@ -82,7 +84,9 @@ def architectures():
 
     from ..model.architecture import PRESETS
 
-    rows = [(a.name, f"{a.params:,.0f}", f"{a.layers:g}", f"{a.d_model:g}", f"{a.heads:g}/{a.kv_heads:g}",
-             f"{a.d_ff:g}", f"{a.vocab:g}", a.source) for a in PRESETS.values()]
-    click.echo(tabulate(rows, headers=("preset", "parameters", "layers", "d_model", "heads/KV", "d_ff", "vocab",
-                                       "source")))
+    rows = [(a.name, f"{a.params:,.0f}", f"{a.active_params:,.0f}" if a.is_moe else "",
+             f"{a.experts}/{a.active_experts}" + (f" +{a.shared_experts}" if a.shared_experts else "") if a.is_moe
+             else "", f"{a.layers:g}", f"{a.d_model:g}", f"{a.heads:g}/{a.kv_heads:g}", f"{a.d_ff:g}", f"{a.vocab:g}",
+             a.source) for a in PRESETS.values()]
+    click.echo(tabulate(rows, headers=("preset", "parameters", "active", "experts/active", "layers", "d_model",
+                                       "heads/KV", "d_ff", "vocab", "source")))

@@ -115,6 +115,8 @@ def with_mixture(reader, serving: Roofline | None, moe, choices: tuple, moe_sec:
             reader.fail("moe.expert_share", f"none with the exact architecture {a.name} (its share is exact, "
                         f"{a.mixture.expert_share:.4g})", moe_sec.table["expert_share"])
         moe = a.mixture
+        reader.assumptions[:] = [x for x in reader.assumptions if not x.startswith("moe.expert_share not given")]
+        reader.assumptions.append(f"moe.expert_share: {moe.expert_share:.4g}, exact from the architecture {a.name}")
     elif a is not None and max(many) > 1:
         reader.fail("serving.architecture", "a mixture of experts (experts, active_experts) for [moe] experts "
                     "above 1, or the shape family (no architecture)", found_text=f"found the dense {a.name}")
