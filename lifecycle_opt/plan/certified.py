@@ -94,7 +94,10 @@ def served_at(scenario: Scenario, problem, N: float, D: float, relaxed, rounded,
     Nb = float(baseline_plans(facts, np.array([loss]))[0][0])
     base = baseline_point(scenario, Nb)
     plan = serving_plan(scenario, N, relaxed, rounded, costs, relaxed_costs, broken, base)
-    base_costs = model.breakdown(Nb, 1.0, base)
+    # the baseline is served by the shape family at its own size (as baseline_point serves
+    # it, and as a sweep prices it): an exact architecture's constants are the plan's alone
+    base_model = model if model.serving is None else replace(model, serving=model.serving.free())
+    base_costs = base_model.breakdown(Nb, 1.0, base)
     column = lambda b: {f: np.array([nan_if_none(getattr(b, f))]) for f in INFER_FIELDS}  # noqa: E731
     p = plan.rounded
     row = {"serving_replica_gpus": p.replica_gpus, "serving_batch": p.batch,
