@@ -2,7 +2,7 @@
 # Redraw the figures the README shows, from the shipped examples, with the lifeopt command
 # (needs the plot extra). Run from the repository's root: bash docs/make_figures.sh
 set -euo pipefail
-for example in chat_assistant research_model small_corpus finance_plan owned_cluster serving_slo compare_demand moe_vs_dense benchmark_int4; do
+for example in chat_assistant research_model small_corpus finance_plan owned_cluster serving_slo compare_demand moe_vs_dense benchmark_int4 mixtral_serving; do
     lifeopt plot "examples/$example.toml" -o "docs/${example}_plan.png" --force
 done
 lifeopt plot examples/small_corpus.toml --vary inference.tokens=1e10..1e15:log:40 -o docs/small_corpus_sweep.png --force

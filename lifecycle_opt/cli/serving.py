@@ -32,7 +32,9 @@ def calibrate(measurements, output, fmt, predict_only, calibration_file, bound, 
     weight_dtype, kv_dtype, the shape (layers, d_model, heads, kv_heads, d_ff, vocab, gated_mlp),
     replica_gpus, batch (blank: the engine's choice up to max_batch and the memory),
     input_tokens, output_tokens, metric (tpot_ms, ttft_ms or output_tokens_per_second_per_gpu)
-    and measured. Each row's speed ratio is the model's speed over the measured speed.
+    and measured; a mixture of experts in the optional columns experts, active_experts,
+    expert_d_ff and shared_experts (blank for a dense model). Each row's speed ratio is the
+    model's speed over the measured speed.
 
     \b
     Examples:
@@ -70,7 +72,9 @@ def _prior(path: str | None):
 
 @cli.command()
 def architectures():
-    """List the published model shapes [serving.architecture] preset may name.
+    """List the published model shapes [serving.architecture] preset may name (a mixture of
+    experts with its active parameters, its experts and those routed to per token, +shared
+    ones, d_ff each expert's width).
 
     \b
     Example:
@@ -80,7 +84,9 @@ def architectures():
 
     from ..model.architecture import PRESETS
 
-    rows = [(a.name, f"{a.params:,.0f}", f"{a.layers:g}", f"{a.d_model:g}", f"{a.heads:g}/{a.kv_heads:g}",
-             f"{a.d_ff:g}", f"{a.vocab:g}", a.source) for a in PRESETS.values()]
-    click.echo(tabulate(rows, headers=("preset", "parameters", "layers", "d_model", "heads/KV", "d_ff", "vocab",
-                                       "source")))
+    rows = [(a.name, f"{a.params:,.0f}", f"{a.active_params:,.0f}" if a.is_moe else "",
+             f"{a.experts}/{a.active_experts}" + (f" +{a.shared_experts}" if a.shared_experts else "") if a.is_moe
+             else "", f"{a.layers:g}", f"{a.d_model:g}", f"{a.heads:g}/{a.kv_heads:g}", f"{a.d_ff:g}", f"{a.vocab:g}",
+             a.source) for a in PRESETS.values()]
+    click.echo(tabulate(rows, headers=("preset", "parameters", "active", "experts/active", "layers", "d_model",
+                                       "heads/KV", "d_ff", "vocab", "source")))

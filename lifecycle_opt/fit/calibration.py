@@ -29,7 +29,7 @@ from scipy.optimize import least_squares
 
 from ..errors import ScenarioError
 from ..model.architecture import Architecture
-from ..model.calibration import COLUMNS, DTYPE_BYTES, METRICS, Measurement, predicted, prepare, speed_ratio
+from ..model.calibration import COLUMNS, DTYPE_BYTES, METRICS, MOE_COLUMNS, Measurement, predicted, prepare, speed_ratio
 from ..model.hardware import gpu
 from ..model.serving import BOUND_EFFICIENCIES, DEFAULT_EFFICIENCIES, Efficiencies
 from .runs import csv_table
@@ -65,7 +65,7 @@ def read_measurements(path: str) -> list[Measurement]:
     if missing:
         raise ScenarioError("header", f"the columns {', '.join(COLUMNS)}", source=source,
                             found_text=f"found no column {missing[0]!r}")
-    col = {c: header.index(c) for c in COLUMNS}
+    col = {c: header.index(c) for c in COLUMNS + MOE_COLUMNS if c in header}
     out = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -82,7 +82,7 @@ def read_measurements(path: str) -> list[Measurement]:
 def _measurement(row: list[str], col: dict, line: int, source: str) -> Measurement:
     """One row as a Measurement, every cell checked."""
     def cell(name):
-        return row[col[name]].strip()
+        return row[col[name]].strip() if name in col else ""
 
     def bad(name, expected):
         return ScenarioError(f"row {line}, column {name!r}", expected, cell(name), source=source)
@@ -110,13 +110,15 @@ def _measurement(row: list[str], col: dict, line: int, source: str) -> Measureme
         raise bad("metric", f"one of {', '.join(METRICS)}")
     if cell("gated_mlp") not in ("0", "1"):
         raise bad("gated_mlp", "1 (a gated, SwiGLU MLP) or 0")
-    n = {k: positive(k, whole=True) for k in _INTEGERS}
+    moe = _mixture(cell, bad, positive)
+    n = {k: positive(k, whole=True, blank=k == "d_ff" and "expert_d_ff" in moe) for k in _INTEGERS}
+    n["d_ff"] = moe.pop("expert_d_ff", n["d_ff"])
     if n["heads"] % n["kv_heads"]:
         raise bad("kv_heads", f"a divisor of heads = {n['heads']:g}")
     if cell("metric") == "ttft_ms" and cell("batch") not in ("", "1"):
         raise bad("batch", "1 or blank for a time to first token (one prompt alone)")
     arch = Architecture(n["layers"], n["d_model"], n["heads"], n["kv_heads"], n["d_ff"], n["vocab"],
-                        gated_mlp=cell("gated_mlp") == "1", name=cell("id"), source=cell("source"))
+                        gated_mlp=cell("gated_mlp") == "1", name=cell("id"), source=cell("source"), **moe)
     batch = positive("batch", whole=True, blank=True)
     max_batch = positive("max_batch", whole=True, blank=True)
     if batch is None and max_batch is None and cell("metric") != "ttft_ms":
@@ -124,6 +126,28 @@ def _measurement(row: list[str], col: dict, line: int, source: str) -> Measureme
     return Measurement(cell("id") or f"row {line}", cell("source"), card, cell("weight_dtype"), cell("kv_dtype"),
                        arch, int(n["replica_gpus"]), batch, max_batch, positive("input_tokens"),
                        positive("output_tokens"), cell("metric"), positive("measured"), line)
+
+
+def _mixture(cell, bad, positive) -> dict:
+    """The optional mixture-of-experts columns of a row: {} for a dense model (all blank),
+    else experts, active_experts, shared_experts and, when given, expert_d_ff (then d_ff
+    blank: each expert's width is one of the two)."""
+    if not any(cell(c) for c in MOE_COLUMNS):
+        return {}
+    E = positive("experts", whole=True)
+    if E < 2:
+        raise bad("experts", "at least 2 for a mixture of experts (blank every mixture column for a dense model)")
+    k = positive("active_experts", whole=True)
+    if k > E:
+        raise bad("active_experts", f"at most experts = {E:g}")
+    out = {"experts": int(E), "active_experts": int(k), "shared_experts": 0}
+    if cell("shared_experts") not in ("", "0"):
+        out["shared_experts"] = int(positive("shared_experts", whole=True))
+    if cell("expert_d_ff"):
+        if cell("d_ff"):
+            raise bad("expert_d_ff", "blank when d_ff is given (each expert's width: one of the two)")
+        out["expert_d_ff"] = positive("expert_d_ff", whole=True)
+    return out
 
 
 @dataclass(frozen=True)

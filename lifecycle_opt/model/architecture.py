@@ -14,6 +14,16 @@ per decode step (every weight but the input embedding table, of which a step rea
 its tokens' rows; with tied embeddings the one table is read as the LM head). The FLOP
 per token are 2 per weight read (norm gains, a millionth of the weights, counted alike).
 
+A mixture of experts (``experts`` E > 1) replaces every layer's MLP by E routed experts
+of width ``expert_d_ff`` (each as the dense MLP is built, gated or plain), ``shared_experts``
+experts of the same width that every token passes through, and a router of E·d weights:
+it *holds* every expert, while a token multiplies the ``active_experts`` k it is routed to
+(the *active* parameters, Mixtral 8x7B's 12.9B of 46.7B) and a decode step reads the
+non-expert weights once and, per MoE layer, the distinct experts its tokens touch
+(:meth:`~.moe.Mixture.touched`). A model of N active parameters from the shape family
+holds N·(1 + s·(E/k − 1)) (:attr:`~.moe.Mixture.total_per_active`) and reads N·(1 − s)
+plus N·s/k per expert touched, s the mixture's expert share.
+
 Every serving quantity reaches the serving model as a :class:`ShapeTerms` of
 posynomials in N: constants for an exact architecture (its N is fixed), monomials of N
 for a :class:`ShapeFamily`.
@@ -23,7 +33,10 @@ References
 Touvron et al. 2023, "Llama 2", arXiv 2307.09288 (shapes; grouped-query attention);
 Grattafiori et al. 2024, "The Llama 3 Herd of Models", arXiv 2407.21783, Table 3;
 Ainslie et al. 2023, "GQA", arXiv 2305.13245; Shazeer 2020, "GLU variants", arXiv
-2002.05202 (the gated MLP); Qwen Team 2024, "Qwen2.5 Technical Report", arXiv 2412.15115.
+2002.05202 (the gated MLP); Qwen Team 2024, "Qwen2.5 Technical Report", arXiv 2412.15115;
+Jiang et al. 2024, "Mixtral of Experts", arXiv 2401.04088 (46.7B total, 12.9B active;
+8x22B: 141B, 39B); Qwen Team 2024, "Qwen1.5-MoE: Matching 7B Model Performance with 1/3
+Activated Parameters" (blog, 2024-03-28; 14.3B total, 2.7B active).
 Shapes as in each model's Hugging Face ``config.json``.
 """
 from __future__ import annotations
@@ -34,6 +47,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+from .moe import Mixture
 from .posynomial import Posynomial, monomial
 
 #: K and V: two cached vectors per layer per token of context
@@ -49,7 +63,11 @@ FLOPS_PER_WEIGHT = 2.0
 class ShapeTerms:
     """The shape's serving quantities as posynomials in N (model/posynomial.py):
 
-    params [weights held], weights_read [weights read per decode step], kv_elements
+    params [weights held], weights_read [weights a token multiplies: every one read per
+    decode step of a dense model; a mixture's active ones], shared_read [weights a decode
+    step reads whatever its batch: a mixture's non-expert ones], expert_read [one expert in
+    every MoE layer: read once per distinct expert touched; zero for a dense model],
+    mixture [its experts E and k; Mixture() for a dense model], kv_elements
     [cached values per token of context, 2·layers·d_kv], kv_group [query heads per KV
     head], attention_width [layers·d_model: attention FLOP per token of context are
     4·this in decode], allreduces [per forward pass], activation_width [d_model: values
@@ -64,6 +82,13 @@ class ShapeTerms:
     activation_width: Posynomial
     layers: Posynomial
     exact: bool
+    shared_read: Posynomial | None = None
+    expert_read: Posynomial = Posynomial(())
+    mixture: Mixture = Mixture()
+
+    def __post_init__(self):
+        if self.shared_read is None:            # a dense model reads every weight every step
+            object.__setattr__(self, "shared_read", self.weights_read)
 
 
 @dataclass(frozen=True)
@@ -73,7 +98,9 @@ class Architecture:
     layers, d_model, heads, kv_heads, d_ff, vocab [–]; gated_mlp: three d_model×d_ff
     matrices (SwiGLU) rather than two; tied_embeddings: the LM head is the embedding table;
     qkv_bias: the query, key and value projections carry biases; name and source: where
-    the figures come from."""
+    the figures come from. A mixture of experts: experts E (1 is dense), active_experts k,
+    expert_d_ff the width of each expert (None: d_ff), shared_experts that every token
+    passes through (of the same width)."""
 
     layers: float
     d_model: float
@@ -86,6 +113,10 @@ class Architecture:
     qkv_bias: bool = False
     name: str = "custom"
     source: str = ""
+    experts: int = 1
+    active_experts: int = 1
+    expert_d_ff: float | None = None
+    shared_experts: int = 0
 
     def __post_init__(self):
         for f in ("layers", "d_model", "heads", "kv_heads", "d_ff", "vocab"):
@@ -94,6 +125,9 @@ class Architecture:
                 raise ValueError(f"{f}: a positive number, found {v!r}")
         if self.kv_heads > self.heads:
             raise ValueError(f"kv_heads: at most heads = {self.heads:g}, found {self.kv_heads:g}")
+        Mixture(self.experts, self.active_experts)          # E and k checked there
+        if self.experts == 1 and (self.shared_experts or self.expert_d_ff is not None):
+            raise ValueError("shared_experts and expert_d_ff: only for a mixture of experts (experts > 1)")
 
     # ---- shape
     @property
@@ -106,10 +140,24 @@ class Architecture:
         return self.kv_heads * self.head_dim
 
     @property
+    def is_moe(self) -> bool:
+        return self.experts > 1
+
+    @property
+    def expert_params(self) -> float:
+        """Weights of one expert of one layer (a mixture's; 0 for a dense model)."""
+        width = self.d_ff if self.expert_d_ff is None else self.expert_d_ff
+        return (3.0 if self.gated_mlp else 2.0) * self.d_model * width if self.is_moe else 0.0
+
+    @property
     def layer_params(self) -> float:
-        """Weights of one layer: attention, MLP, two norm gains, biases."""
+        """Weights of one layer: attention, MLP (a mixture's: every expert, routed and
+        shared, and the router's E·d), two norm gains, biases."""
         d, kv = self.d_model, self.kv_dim
-        mlp = (3.0 if self.gated_mlp else 2.0) * d * self.d_ff
+        if self.is_moe:
+            mlp = (self.experts + self.shared_experts) * self.expert_params + self.experts * d
+        else:
+            mlp = (3.0 if self.gated_mlp else 2.0) * d * self.d_ff
         bias = d + 2 * kv if self.qkv_bias else 0.0
         return 2 * d * d + 2 * d * kv + mlp + 2 * d + bias
 
@@ -124,10 +172,44 @@ class Architecture:
         return self.layers * self.layer_params + self.embedding_params + self.d_model
 
     @property
+    def active_params(self) -> float:
+        """Weights a token uses, every one but the E − k experts it is not routed to in
+        each layer [parameters] (``params`` for a dense model)."""
+        return self.params - self.layers * (self.experts - self.active_experts) * self.expert_params
+
+    @property
     def weights_read(self) -> float:
-        """Weights read per decode step [parameters]: all but an untied input embedding
-        table (a step reads only its tokens' rows); the LM head is read every step."""
-        return self.params - (0.0 if self.tied_embeddings else self.vocab * self.d_model)
+        """Weights a token multiplies [parameters]: the active ones but an untied input
+        embedding table (a step reads only its tokens' rows); the LM head is read every
+        step. A dense model's decode step reads exactly these."""
+        return self.active_params - (0.0 if self.tied_embeddings else self.vocab * self.d_model)
+
+    @property
+    def shared_read(self) -> float:
+        """Weights a decode step reads whatever its batch: all but the routed experts (and
+        the untied input table) [parameters]."""
+        return self.weights_read - self.layers * self.active_experts * self.expert_params
+
+    @property
+    def expert_read(self) -> float:
+        """One expert in every layer: what each distinct expert touched adds to a step's
+        reads [parameters] (0 for a dense model)."""
+        return self.layers * self.expert_params
+
+    @property
+    def mixture(self) -> Mixture:
+        """The architecture's E and k, and the share s of its active parameters in the k
+        routed experts, so that total_per_active is its exact total/active (Mixtral 8x7B:
+        s = 0.873)."""
+        if not self.is_moe:
+            return Mixture()
+        s = self.active_experts * self.expert_read / self.active_params
+        return Mixture(int(self.experts), int(self.active_experts), s)
+
+    def step_weights_read(self, tokens) -> float:
+        """Weights a decode step over ``tokens`` tokens reads: the shared ones and each
+        distinct expert touched, E·(1 − (1 − k/E)^T) per layer [parameters]."""
+        return self.shared_read + self.expert_read * self.mixture.touched(tokens)
 
     def kv_bytes_per_token(self, kv_bytes: float) -> float:
         """KV cache per token of context, 2·layers·kv_dim·bytes [bytes]."""
@@ -149,13 +231,19 @@ class Architecture:
                           kv_group=c(self.heads / self.kv_heads),
                           attention_width=c(self.layers * self.d_model),
                           allreduces=c(ALLREDUCES_PER_LAYER * self.layers),
-                          activation_width=c(self.d_model), layers=c(self.layers), exact=True)
+                          activation_width=c(self.d_model), layers=c(self.layers), exact=True,
+                          shared_read=c(self.shared_read), expert_read=c(self.expert_read), mixture=self.mixture)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "layers": self.layers, "d_model": self.d_model, "heads": self.heads,
-                "kv_heads": self.kv_heads, "d_ff": self.d_ff, "vocab": self.vocab, "gated_mlp": self.gated_mlp,
-                "tied_embeddings": self.tied_embeddings, "qkv_bias": self.qkv_bias, "params": self.params,
-                "source": self.source}
+        out = {"name": self.name, "layers": self.layers, "d_model": self.d_model, "heads": self.heads,
+               "kv_heads": self.kv_heads, "d_ff": self.d_ff, "vocab": self.vocab, "gated_mlp": self.gated_mlp,
+               "tied_embeddings": self.tied_embeddings, "qkv_bias": self.qkv_bias, "params": self.params,
+               "source": self.source}
+        if self.is_moe:
+            out.update(experts=self.experts, active_experts=self.active_experts,
+                       expert_d_ff=self.d_ff if self.expert_d_ff is None else self.expert_d_ff,
+                       shared_experts=self.shared_experts, active_params=self.active_params)
+        return out
 
 
 @dataclass(frozen=True)
@@ -208,18 +296,26 @@ class ShapeFamily:
             lo, hi = (mid, hi) if self.member(mid).d_ff <= 0 else (lo, mid)
         return hi
 
-    def terms(self) -> ShapeTerms:
-        """The serving quantities as monomials in N."""
-        return _terms(self)
+    def terms(self, mixture: Mixture = Mixture()) -> ShapeTerms:
+        """The serving quantities as monomials in N; for a mixture of experts those of its
+        N active parameters: attention and cache as the family's dense member of N, the
+        weights held N·total_per_active, read N·(1 − s) per step and N·s/k per expert
+        touched (s the mixture's expert share, :class:`~.moe.Mixture`)."""
+        return _terms(self, mixture)
 
-    def _build_terms(self) -> ShapeTerms:
+    def _build_terms(self, mixture: Mixture = Mixture()) -> ShapeTerms:
         r, k = self.aspect_ratio, self._kappa
         cd = (r / k) ** (1.0 / 3.0)                   # d_model = cd·N^(1/3)
         d = monomial(cd, N=1 / 3)
         layers = monomial(cd / r, N=1 / 3)
         kv = self.kv_heads * self.head_dim
-        return ShapeTerms(params=monomial(1.0, N=1), weights_read=monomial(1.0, N=1),
-                          kv_elements=layers.scaled(KV_VECTORS * kv),
+        moe = {}
+        if not mixture.is_dense:
+            s = mixture.expert_share
+            moe = dict(shared_read=monomial(1.0 - s, N=1), expert_read=monomial(s / mixture.active_experts, N=1),
+                       mixture=mixture)
+        return ShapeTerms(params=monomial(mixture.total_per_active, N=1), weights_read=monomial(1.0, N=1),
+                          kv_elements=layers.scaled(KV_VECTORS * kv), **moe,
                           kv_group=d.scaled(1.0 / (self.head_dim * self.kv_heads)),
                           attention_width=monomial(cd * cd / r, N=2 / 3),
                           allreduces=layers.scaled(ALLREDUCES_PER_LAYER), activation_width=d, layers=layers,
@@ -227,9 +323,9 @@ class ShapeFamily:
 
 
 @functools.lru_cache(maxsize=256)
-def _terms(shape) -> ShapeTerms:
+def _terms(shape, *mixture) -> ShapeTerms:
     """A shape's terms, built once per shape (a sweep reads them for every point)."""
-    return shape._build_terms()
+    return shape._build_terms(*mixture)
 
 
 def _unchecked(**fields) -> Architecture:
@@ -259,6 +355,19 @@ PRESETS: dict[str, Architecture] = {a.name: a for a in [
     Architecture(28, 3584, 28, 4, 18944, 152064, qkv_bias=True, name="qwen-2.5-7b", source=_HF + "Qwen/Qwen2.5-7B"),
     Architecture(80, 8192, 64, 8, 29568, 152064, qkv_bias=True, name="qwen-2.5-72b",
                  source=_HF + "Qwen/Qwen2.5-72B"),
+    # mixtures of experts: every layer's MLP is E experts of width d_ff (intermediate_size)
+    # and a router; 46,702,792,704 held / 12,879,925,248 active (published 46.7B / 12.9B)
+    Architecture(32, 4096, 32, 8, 14336, 32000, experts=8, active_experts=2, name="mixtral-8x7b",
+                 source=_HF + "mistralai/Mixtral-8x7B-v0.1"),
+    # 140,630,071,296 / 39,161,468,928 (published 141B / 39B); vocabulary 32,768
+    Architecture(56, 6144, 48, 8, 16384, 32768, experts=8, active_experts=2, name="mixtral-8x22b",
+                 source=_HF + "mistralai/Mixtral-8x22B-v0.1"),
+    # 60 routed experts of 1,408 (moe_intermediate_size), top-4, and a shared expert of
+    # 5,632 (shared_expert_intermediate_size), modelled as 4 shared experts of 1,408 (the
+    # same weights); its sigmoid gate (d_model weights a layer, 49,152 in all) is left out:
+    # 14,315,735,040 held / 2,689,124,352 active (published 14.3B / 2.7B)
+    Architecture(24, 2048, 16, 16, 1408, 151936, qkv_bias=True, experts=60, active_experts=4, shared_experts=4,
+                 name="qwen1.5-moe-a2.7b", source=_HF + "Qwen/Qwen1.5-MoE-A2.7B"),
 ]}
 #: other names of the same shapes (Llama 3.1 and 3.3 keep Llama 3's)
 _ALIASES = {"llama-3.1-8b": "llama-3-8b", "llama-3.1-70b": "llama-3-70b", "llama-3.3-70b": "llama-3-70b"}

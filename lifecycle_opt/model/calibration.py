@@ -4,7 +4,8 @@ row of a measurements file (the columns of examples/runs/serving_measurements.cs
 model.md §8). ``lifeopt calibrate`` fits the engine's efficiencies to such rows
 (:mod:`lifecycle_opt.fit.calibration`).
 
-A row gives the GPU, the dtypes of the weights and of the KV cache, the exact shape, the
+A row gives the GPU, the dtypes of the weights and of the KV cache, the exact shape (a
+mixture of experts' in the optional columns :data:`MOE_COLUMNS`), the
 tensor-parallel size, the batch (blank: the engine's choice, up to ``max_batch`` and the
 memory), the prompt and generated tokens per request, and one figure:
 
@@ -19,10 +20,10 @@ else in bf16 (weight-only int4: AWQ, GPTQ).
 """
 from __future__ import annotations
 
-__all__ = ["Measurement", "METRICS", "COLUMNS", "DTYPE_BYTES", "Prepared", "roofline_for", "prepare", "predicted",
+__all__ = ["Measurement", "METRICS", "COLUMNS", "MOE_COLUMNS", "DTYPE_BYTES", "Prepared", "roofline_for", "prepare", "predicted",
            "predict", "speed_ratio", "compute_dtype"]
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .architecture import Architecture
 from .hardware import Gpu
@@ -34,6 +35,10 @@ METRICS = {"tpot_ms": "ms", "ttft_ms": "ms", "output_tokens_per_second_per_gpu":
 COLUMNS = ("id", "source", "gpu", "weight_dtype", "kv_dtype", "layers", "d_model", "heads", "kv_heads", "d_ff",
            "vocab", "gated_mlp", "replica_gpus", "batch", "max_batch", "input_tokens", "output_tokens", "metric",
            "measured")
+#: optional columns of a mixture of experts (blank or absent for a dense model): experts E,
+#: active_experts k, expert_d_ff (each expert's width: d_ff or this, one of the two) and
+#: shared_experts, as ``[serving.architecture]`` takes them (docs/model.md §10)
+MOE_COLUMNS = ("experts", "active_experts", "expert_d_ff", "shared_experts")
 #: bytes of a weight or a cached value per dtype
 DTYPE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5, "fp4": 0.5}
 #: memory share for weights and cache in a prediction (the engines' default 0.9); the bound takes it all
@@ -103,11 +108,12 @@ class Prepared:
 def prepare(m: Measurement, bound: bool = False) -> Prepared:
     """The parts of measurement ``m`` at its batch (blank: the largest the memory holds)."""
     r = roofline_for(m, BOUND_EFFICIENCIES, bound)
-    N, G = m.architecture.params, float(m.replica_gpus)
+    N, G = m.architecture.active_params, float(m.replica_gpus)
     B = 1.0 if m.metric == "ttft_ms" else (m.batch if m.batch is not None else r.memory_batch(N, G))
     if B < 1:
         raise ValueError(f"{m.id}: the weights leave no room for one sequence on {m.replica_gpus} GPUs")
-    return Prepared(m, r.parts().at(N, B, G), B, r.link_latency)
+    # (a mixture's step reads the experts its batch touches, exactly)
+    return Prepared(m, replace(r.parts().at(N, B, G), touched=r.touched(B)), B, r.link_latency)
 
 
 def predicted(p: Prepared, efficiencies: Efficiencies) -> float:

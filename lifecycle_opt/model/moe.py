@@ -13,6 +13,12 @@ part of the planner (certificate, shadow prices, infeasibility, sweeps, the batc
 applies to it as it is; a set of allowed E is solved one E at a time
 (:mod:`lifecycle_opt.plan.choices`).
 
+A decode step over T tokens, each routed to k of E experts at random, touches on average
+E·(1 − (1 − k/E)^T) distinct experts per MoE layer (the expected number of experts at least
+one token picks): k at T = 1, nearly all E at large T. It is concave in T, not a
+posynomial, so the serving problem enumerates *batch buckets* (:meth:`Mixture.batch_buckets`),
+each priced at its largest batch's experts — an upper bound, exact at the bucket's top.
+
 A mixture routes each token to k of its E experts. Its total parameters, held in memory,
 are the active ones plus the E − k experts a token skips: with s the share of the active
 parameters in the k routed experts, N_total = N_act·(1 + s·(E/k − 1)) (Mixtral 8x7B:
@@ -23,13 +29,17 @@ References
 Ludziejewski et al. 2025, "Joint MoE Scaling Laws: Mixture of Experts Can Be Memory
 Efficient", arXiv:2502.05172 (ICML 2025).
 Jiang et al. 2024, "Mixtral of Experts", arXiv:2401.04088.
+DeepSeek-AI 2024, "DeepSeek-V3 Technical Report", arXiv:2412.19437 (E = 256, k = 8: 163
+experts touched at 32 tokens, 252 at 128, by the formula above).
 """
 from __future__ import annotations
 
-__all__ = ["JointMoELaw", "Mixture", "DEFAULT_EXPERT_SHARE", "JOINT_FORM"]
+__all__ = ["JointMoELaw", "Mixture", "DEFAULT_EXPERT_SHARE", "JOINT_FORM", "BUCKET_TOLERANCE"]
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from .laws import ChinchillaLaw, FittedRange
 
@@ -39,6 +49,9 @@ from .laws import ChinchillaLaw, FittedRange
 DEFAULT_EXPERT_SHARE = 2.0 / 3.0
 #: ``[law] form`` of a joint dense/MoE law given by its constants (``lifeopt fit -o`` writes it)
 JOINT_FORM = "joint_moe"
+#: how far above the experts a batch touches its bucket's bound may be (docs/model.md §10):
+#: the bound on the experts' bytes of a decode step is within 5 % at every batch
+BUCKET_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -118,3 +131,50 @@ class Mixture:
     def total_per_active(self) -> float:
         """N_total / N_act = 1 + s·(E/k − 1) [–]: the parameters held per active one."""
         return 1.0 + self.expert_share * (self.experts / self.active_experts - 1.0)
+
+    def touched(self, tokens):
+        """Distinct experts per MoE layer that ``tokens`` tokens touch on average,
+        E·(1 − (1 − k/E)^T) [experts] (1 for a dense model; arrays broadcast): each token
+        picks k of E experts, so an expert escapes one token with probability 1 − k/E.
+
+        >>> round(Mixture(8, 2).touched(1), 6), round(Mixture(8, 2).touched(512), 6)
+        (2.0, 8.0)
+        """
+        E, k = self.experts, self.active_experts
+        if E == 1:
+            return np.ones_like(tokens, dtype=float) if np.ndim(tokens) else 1.0
+        out = E * (1.0 - (1.0 - k / E) ** np.asarray(tokens, dtype=float))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def batch_buckets(self, tokens_per_sequence: float = 1.0,
+                      tolerance: float = BUCKET_TOLERANCE) -> tuple[tuple[float, float], ...]:
+        """Whole-batch buckets [lo, hi] (sequences; the last hi infinite) over which a step
+        of B·``tokens_per_sequence`` tokens may be priced at the experts of its bucket's top,
+        within ``tolerance`` of the experts it touches at any B of the bucket.
+
+        The edges are whole numbers: from lo, hi is the largest batch whose experts are at
+        most (1 + tolerance) times lo's (lo itself when the next batch is beyond that: single
+        batches at small B, where each sequence adds nearly k experts), and the next bucket
+        starts at hi + 1; once lo's experts are within the tolerance of all E, the last
+        bucket [lo, ∞) reads all E. The experts touched rise with B, so in a bucket the
+        bound (its top's, or E) is at least the truth and within the tolerance of it; the
+        buckets grow geometrically in the experts touched, so they number about
+        ln(E/k)/ln(1 + tolerance) beyond the single batches (Mixtral, k = 2 of 8: 9). A dense
+        model has one bucket, [1, ∞)."""
+        if self.experts == 1:
+            return ((1.0, math.inf),)
+        reach = lambda B: self.touched(B * tokens_per_sequence)     # noqa: E731
+        out, lo = [], 1
+        while self.experts > (1.0 + tolerance) * reach(lo):
+            limit = (1.0 + tolerance) * reach(lo)
+            hi = lo
+            while reach(2 * hi + 1) <= limit:          # bracket, then bisect on whole batches
+                hi = 2 * hi + 1
+            top = 2 * hi + 1
+            while top - hi > 1:
+                mid = (hi + top) // 2
+                hi, top = (mid, top) if reach(mid) <= limit else (hi, mid)
+            out.append((float(lo), float(hi)))
+            lo = hi + 1
+        out.append((float(lo), math.inf))
+        return tuple(out)

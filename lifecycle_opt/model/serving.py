@@ -20,6 +20,17 @@ generated token on average. One step takes
   engine's overhead per collective λ_o plus a ring's 2·(G−1)/G of the step's activations
   (its B·(1 + ρ) tokens × d_model × 2 bytes) over one direction of the links at η_l.
 
+A mixture of experts (docs/model.md §10) computes with its active weights, holds every
+expert, and a step reads its non-expert weights and, per MoE layer, the distinct experts
+its B·(1 + ρ) tokens touch (:meth:`~.moe.Mixture.touched`): concave in B, so each *cell*
+of the problem — a replica size and a batch bucket — prices the step at its bucket's top
+(an upper bound within 5 %, exact there) and the cheapest cell wins; a point is evaluated
+with the exact count. Under expert parallelism (``expert_parallel``) the experts are
+spread over the replica's GPUs: one all-reduce per layer (attention, tensor parallel) and,
+per MoE layer, an all-to-all that dispatches the tokens' k copies to their experts' GPUs
+and one that combines them, (G − 1)/G of B·(1 + ρ)·k·d_model·2 bytes leaving their GPU,
+1/G of it through each GPU's links.
+
 The step is the time per output token (TPOT) and emits B tokens, so a generated token
 costs G·t/B GPU-seconds, its share of prefill included. A prompt alone takes the longer of
 its compute and one read of the weights, plus its all-reduces and a fixed overhead per
@@ -49,6 +60,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .architecture import FLOPS_PER_WEIGHT, Architecture, ShapeFamily, ShapeTerms
+from .moe import Mixture
 from .posynomial import Posynomial, monomial
 
 #: attention FLOP per layer·d_model per token of context in decode: 2 (QK^T) + 2 (AV),
@@ -58,6 +70,9 @@ ATTENTION_FLOPS = 4.0
 ACTIVATION_BYTES = 2.0
 #: GPU-seconds of one generated token: a step of t seconds on G GPUs emits B tokens, G·t/B
 DECODE_GPU_SECONDS = monomial(1.0, B=-1.0, G=1.0, t=1.0)
+#: all-to-alls per MoE layer under expert parallelism: dispatch and combine (Lepikhin et
+#: al. 2020, GShard, arXiv 2006.16668, §2.2; DeepSeek-V3, arXiv 2412.19437, §3.4)
+ALL_TO_ALLS = 2.0
 
 
 @dataclass(frozen=True)
@@ -164,7 +179,10 @@ class Parts:
     """The parts of a decode step and of a prompt alone at efficiency 1, as posynomials in
     (N, D, B, G, t) (:meth:`Roofline.parts`) or as their values at a point (:meth:`at`):
 
-    compute: B·(decode FLOP)/(G·peak); weights: weights read/(G·bandwidth); kv: B·S·(KV
+    compute: B·(decode FLOP)/(G·peak); weights: weights read whatever the batch
+    /(G·bandwidth); expert_weights: one expert in every MoE layer/(G·bandwidth), read
+    ``touched`` times a step (a number: the bucket's bound, or the exact count at a point)
+    and ``first_touched`` times by a prompt alone; kv: B·S·(KV
     held per token)/(G·bandwidth), and kv_grouped the same times the query heads per KV
     head; prefill: B·ρ·(prefill FLOP per token)/(G·peak); allreduces: of a step;
     link_bytes: a step's all-reduce traffic at the full link bandwidth; first_compute:
@@ -182,10 +200,13 @@ class Parts:
     first_allreduces: object
     first_link_bytes: object
     layers: object
+    expert_weights: object = Posynomial(())
+    touched: object = 1.0
+    first_touched: object = 1.0
 
     def at(self, N, B=1.0, G=1.0) -> "Parts":
-        """Every part evaluated at (N, B, G) (arrays broadcast)."""
-        return Parts(*(p.value(N, B=B, G=G) for p in self.__dict__.values()))
+        """Every part evaluated at (N, B, G) (arrays broadcast; the counts of experts as they are)."""
+        return Parts(*(p.value(N, B=B, G=G) if isinstance(p, Posynomial) else p for p in self.__dict__.values()))
 
 
 @dataclass(frozen=True)
@@ -212,12 +233,14 @@ def assemble(parts: Parts, e: Efficiencies, link_latency: float) -> Times:
     links = _k(parts.allreduces, per_allreduce) + _k(parts.link_bytes, 1.0 / e.link)
     first_links = (_k(parts.first_allreduces, per_allreduce) + _k(parts.first_link_bytes, 1.0 / e.link)
                    + _k(parts.layers, e.prefill_overhead))
+    weights = parts.weights + _k(parts.expert_weights, parts.touched)
     return Times(compute=_k(parts.compute, 1.0 / e.compute),
-                 memory=_k(parts.weights + _k(parts.kv, 1.0 - e.kv_reread) + _k(parts.kv_grouped, e.kv_reread),
+                 memory=_k(weights + _k(parts.kv, 1.0 - e.kv_reread) + _k(parts.kv_grouped, e.kv_reread),
                            1.0 / e.bandwidth),
                  prefill=_k(parts.prefill, 1.0 / e.compute), links=links,
                  first_compute=_k(parts.first_compute, 1.0 / e.compute) + first_links,
-                 first_memory=_k(parts.weights, 1.0 / e.bandwidth) + first_links)
+                 first_memory=_k(parts.weights + _k(parts.expert_weights, parts.first_touched), 1.0 / e.bandwidth)
+                 + first_links)
 
 
 @dataclass(frozen=True)
@@ -235,6 +258,9 @@ class Roofline:
     replica_gpus: the allowed tensor-parallel sizes; max_batch [sequences] or None
     efficiencies: the engine's (:class:`Efficiencies`), efficiency_source: where they come
     from; memory_utilisation u [0–1]
+    mixture: the family's mixture of experts (an architecture has its own); batch_bucket:
+    (lo, hi) the batch of a one-cell roofline, priced at hi's experts (None: all E);
+    expert_parallel: experts spread over the replica's GPUs (else tensor parallel inside them)
     """
 
     peak_flops: float
@@ -258,6 +284,9 @@ class Roofline:
     efficiencies: Efficiencies = DEFAULT_EFFICIENCIES
     memory_utilisation: float = 0.9
     efficiency_source: str = "defaults fitted to published measurements"
+    mixture: Mixture = Mixture()
+    batch_bucket: tuple[float, float] | None = None
+    expert_parallel: bool = False
 
     # ---- variants
     def at_size(self, gpus: int) -> "Roofline":
@@ -265,8 +294,44 @@ class Roofline:
         return replace(self, replica_gpus=(int(gpus),))
 
     def free(self) -> "Roofline":
-        """The same serving for a model of any N: the shape family instead of the architecture."""
-        return replace(self, architecture=None)
+        """The same serving for a model of any N: the shape family instead of the architecture
+        (a mixture's counterpart of the same E, k and expert share)."""
+        return replace(self, architecture=None, mixture=self.moe)
+
+    @property
+    def moe(self) -> Mixture:
+        """The served model's mixture of experts (Mixture() for a dense model)."""
+        return self.shape.mixture
+
+    def at_cell(self, gpus: int, bucket: tuple[float, float] | None) -> "Roofline":
+        """Replicas of ``gpus`` GPUs with a batch in ``bucket`` (None: any batch, all experts read)."""
+        return replace(self, replica_gpus=(int(gpus),), batch_bucket=bucket)
+
+    def cells(self) -> list["Roofline"]:
+        """Every replica size and batch bucket (:meth:`~.moe.Mixture.batch_buckets`; its own
+        if it has one) as a one-cell roofline, its own geometric program (dense: one per size)."""
+        if self.moe.is_dense:
+            return [self.at_size(g) for g in self.replica_gpus]
+        buckets = ((self.batch_bucket,) if self.batch_bucket is not None
+                   else self.moe.batch_buckets(1.0 + self.prefill_per_output))
+        return [self.at_cell(g, b) for g in self.replica_gpus for b in buckets]
+
+    def at_point(self, gpus: float, batch: float) -> "Roofline":
+        """The one-cell roofline of a point: a mixture's bucket [B, B], priced exactly."""
+        g = int(round(gpus))
+        return self.at_size(g) if self.moe.is_dense else self.at_cell(g, (float(batch), float(batch)))
+
+    def touched(self, batch):
+        """Distinct experts per MoE layer a step of ``batch`` sequences touches, its B·(1 + ρ)
+        tokens routed [experts] (1 for a dense model)."""
+        return self.moe.touched(np.asarray(batch, dtype=float) * (1.0 + self.prefill_per_output))
+
+    @property
+    def touched_bound(self) -> float:
+        """The experts this roofline prices a step at: its bucket's top's, else all E."""
+        if self.batch_bucket is None or not np.isfinite(self.batch_bucket[1]):
+            return float(self.moe.experts)
+        return float(self.touched(self.batch_bucket[1]))
 
     @property
     def size(self) -> int:
@@ -305,7 +370,7 @@ class Roofline:
     # ---- the posynomials: the one home of each serving formula
     def __post_init__(self):
         # the shape's posynomials, the parts and the times, built once: every formula reads them
-        shape = self.architecture.terms() if self.architecture is not None else self.family.terms()
+        shape = self.architecture.terms() if self.architecture is not None else self.family.terms(self.mixture)
         object.__setattr__(self, "_shape", shape)
         object.__setattr__(self, "_parts", None)
         object.__setattr__(self, "_times", None)
@@ -344,18 +409,33 @@ class Roofline:
             object.__setattr__(self, "_parts", _parts_of(key))
         return self._parts
 
+    def _links(self) -> tuple[Posynomial, Posynomial]:
+        """(collectives of a forward pass, their bytes per token at the full link bandwidth
+        [s]): a ring all-reduce sends and receives 2·(G−1)/G of the activations; under
+        expert parallelism attention's all-reduce and a dispatch and a combine per MoE layer
+        (docs/model.md §10); none on one GPU."""
+        sh, g = self.shape, self.size
+        if g == 1:
+            return Posynomial(()), Posynomial(())
+        ring = 2.0 * (g - 1) / g * ACTIVATION_BYTES / self.link_bandwidth
+        if not (self.expert_parallel and not self.moe.is_dense):
+            return sh.allreduces, _product(sh.allreduces, sh.activation_width).scaled(ring)
+        k = self.moe.active_experts
+        spread = ALL_TO_ALLS * k * (g - 1) / g / g * ACTIVATION_BYTES / self.link_bandwidth
+        return (sh.layers.scaled(1.0 + ALL_TO_ALLS),
+                _product(sh.layers, sh.activation_width).scaled(ring + spread))
+
     def _build_parts(self) -> Parts:
         sh, rho, P = self.shape, self.prefill_per_output, self.prompt_tokens
         per_gpu = dict(G=-1.0)
         kv = self.kv_bytes_per_token_terms().times(self.context_tokens / self.bandwidth, B=1.0, **per_gpu)
-        g = self.size
-        # a ring all-reduce sends and receives 2·(G−1)/G of the activations (none on one GPU)
-        per_token = _product(sh.allreduces, sh.activation_width).scaled(
-            2.0 * (g - 1) / g * ACTIVATION_BYTES / self.link_bandwidth) if g > 1 else Posynomial(())
-        allreduces = sh.allreduces if g > 1 else Posynomial(())
+        allreduces, per_token = self._links()
+        read = self.weight_bytes / self.bandwidth
         return Parts(
+            expert_weights=sh.expert_read.times(read, **per_gpu), touched=self.touched_bound,
+            first_touched=float(self.moe.touched(P)),
             compute=self.decode_flops_terms().times(1.0 / self.peak_flops, B=1.0, **per_gpu),
-            weights=self.shape.weights_read.times(self.weight_bytes / self.bandwidth, **per_gpu),
+            weights=sh.shared_read.times(read, **per_gpu),
             kv=kv, kv_grouped=_product(kv, sh.kv_group),
             prefill=self.prefill_flops_terms().times(rho / self.peak_flops, B=1.0, **per_gpu),
             allreduces=allreduces, link_bytes=per_token.times(1.0 + rho, B=1.0),
@@ -454,8 +534,10 @@ class Roofline:
         """The serving point (B, G) of a model of N parameters (G an allowed size), every time
         evaluated (N and B may be arrays: a ServingPoint of arrays)."""
         r = self if self.replica_gpus == (int(round(G)),) else self.at_size(int(round(G)))
-        return serving_point(r.parts().at(N, B, G), r.efficiencies, r.link_latency, B, G,
-                             r.memory_use_terms().value(N, B=B))
+        parts = r.parts().at(N, B, G)
+        if not self.moe.is_dense:                      # the experts the batch touches, exactly
+            parts = replace(parts, touched=self.touched(B))
+        return serving_point(parts, r.efficiencies, r.link_latency, B, G, r.memory_use_terms().value(N, B=B))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -62,7 +62,7 @@ def serving_section(s: ServingPlan) -> list[str]:
            "prompts and all-reduces between the replica's GPUs)",
            tabulate(rows, headers=("", "deployed (whole numbers)", "relaxed optimum", "hardware bound", "target")),
            _shape_line(s), f"KV cache: {format_number(s.kv_cache_bytes_per_token)} bytes per token of context",
-           _efficiency_line(s)]
+           _efficiency_line(s)] + _experts_lines(s)
     if s.replicas is not None:
         line = f"replicas the demand needs: {s.replicas:.4g} on average"
         if s.replicas_by_month:
@@ -79,13 +79,30 @@ def serving_section(s: ServingPlan) -> list[str]:
 def _shape_line(s: ServingPlan) -> str:
     a = s.shape
     what = (f"{a.name} ({a.source})" if a.name != "shape family" else
-            "the shape family's member (docs/model.md §8)")
+            "the shape family's member (docs/model.md §8)" if s.experts is None else
+            "the shape family's member of the active parameters (docs/model.md §10; the experts held beside)")
     line = (f"model shape: {what}: {format_count(a.params)} parameters, {a.layers:.4g} layers × {a.d_model:.5g} "
             f"wide, {a.heads:.4g} heads / {a.kv_heads:.4g} KV heads, MLP {a.d_ff:.5g}")
     if not s.shape_exact:
         line += ("; untied embeddings: the weights read per step count the input table, a bound "
                  f"{100 * a.vocab * a.d_model / a.params:.2g} % high")
     return line
+
+
+def _experts_lines(s: ServingPlan) -> list[str]:
+    """What a mixture's decode step reads, exactly, and what the problem priced it at."""
+    m = s.experts
+    if m is None:
+        return []
+    lo, hi = m.bucket
+    top = "∞)" if hi == float("inf") else f"{hi:g}]"
+    layout = ("experts spread over the replica's GPUs (a dispatch and a combine all-to-all per MoE layer)"
+              if m.expert_parallel else "each expert tensor parallel over the replica's GPUs")
+    return [f"mixture of experts: {m.experts} experts, {m.active_experts} active ({format_count(m.active_params)} "
+            f"active / {format_count(m.total_params)} total parameters, all held); a decode step reads "
+            f"{m.touched:.4g} of the {m.experts} experts per layer at the deployed batch (relaxed: "
+            f"{m.relaxed_touched:.4g}), the exact E·(1 − (1 − k/E)^T) of its tokens; the problem priced the "
+            f"batch's bucket [{lo:g}, {top} at {m.bound:.4g} (an upper bound within 5 %); {layout}"]
 
 
 def _efficiency_line(s: ServingPlan) -> str:

@@ -8,7 +8,10 @@ serving compute and GPU-hours.
 The batch and replica size are optimiser results (grey): change an input and the sheet
 shows what serving this plan at that point costs. Cached values are the model's own
 (:class:`~lifecycle_opt.model.serving.Roofline`); the baseline (column C) is served as the
-shape family's member of its size.
+shape family's member of its size. A mixture of experts (docs/model.md §10) holds every
+expert, multiplies its active weights, and a step reads its non-expert weights and each
+distinct expert its batch touches, E·(1 − (1 − k/E)^(B·(1 + ρ))), exactly as the plan
+reports the deployed point.
 """
 from __future__ import annotations
 
@@ -18,10 +21,13 @@ MILLION = 1e6
 
 from ..model.architecture import ALLREDUCES_PER_LAYER, KV_VECTORS
 from ..model.constants import SECONDS_PER_HOUR
-from ..model.serving import ACTIVATION_BYTES, ATTENTION_FLOPS
+from ..model.serving import ACTIVATION_BYTES, ALL_TO_ALLS, ATTENTION_FLOPS
 from ..scenario.schema import Scenario
 
 _FLAG = {True: 1.0, False: 0.0}
+#: past 60·E/k tokens (1 − k/E)^T < e^−60: E·(1 − it) is E to the last bit, and a spreadsheet
+#: raising a fraction to thousands underflows to an error rather than to 0
+_EXPONENT_CAP = "60*moe_experts/moe_active"
 
 
 def serving_inputs(v, put, scenario: Scenario) -> None:
@@ -77,6 +83,17 @@ def _shape_inputs(put, r) -> None:
                                ("fam_vocab", "shape family: vocabulary", f.vocab),
                                ("fam_gated", "shape family: gated MLP (1) or plain (0)", _FLAG[f.gated_mlp])):
         put(name, label, value, "–", "serving.shape_family", "docs/model.md §8")
+    m = r.moe
+    if not m.is_dense:
+        for name, label, value, key in (
+                ("moe_experts", "mixture: experts E", m.experts, "moe.experts"),
+                ("moe_active", "mixture: experts a token is routed to k", m.active_experts, "moe.active_experts"),
+                ("moe_share", "mixture: share s of the active parameters in the k experts", m.expert_share,
+                 "moe.expert_share"),
+                ("expert_parallel", "experts spread over the GPUs (1) or tensor parallel (0)",
+                 _FLAG[r.expert_parallel], "serving.expert_parallel"),
+                ("all_to_alls", "all-to-alls per MoE layer under expert parallelism", ALL_TO_ALLS, "")):
+            put(name, label, float(value), "–", key, "docs/model.md §10")
     a = r.architecture
     if a is None:
         return
@@ -85,6 +102,9 @@ def _shape_inputs(put, r) -> None:
                         ("tied", _FLAG[a.tied_embeddings]), ("qkv_bias", _FLAG[a.qkv_bias])):
         put(f"arch_{name}", f"architecture ({a.name}): {name}", float(value), "–", "serving.architecture",
             a.source)
+    if a.is_moe:
+        put("arch_shared", f"architecture ({a.name}): shared experts", float(a.shared_experts), "–",
+            "serving.architecture", a.source)
 
 
 def _shape_cells(c, scenario: Scenario, sol) -> None:
@@ -109,16 +129,29 @@ def _shape_cells(c, scenario: Scenario, sol) -> None:
     c.add("shape_group", "query heads per KV head", "–",
           lambda r: "=arch_heads/arch_kv_heads" if arch(r) else f"={r('shape_d_model')}/(fam_head_dim*fam_kv_heads)",
           at_n(lambda rf, n: rf.shape.kv_group.value(n)), "heads / KV heads", fmt="num")
-    layer = ("arch_layers*(2*arch_d_model^2+2*arch_d_model*C_KV+IF(arch_gated=1,3,2)*arch_d_model*arch_d_ff"
+    moe = not m.moe.is_dense
+    expert = "IF(arch_gated=1,3,2)*arch_d_model*arch_d_ff"            # one expert (or the MLP) of a layer
+    mlp = f"(arch_experts+arch_shared)*{expert}+arch_experts*arch_d_model" if exact and m.architecture.is_moe \
+        else expert
+    mlp = mlp.replace("arch_experts", "moe_experts")
+    layer = (f"arch_layers*(2*arch_d_model^2+2*arch_d_model*C_KV+{mlp}"
              "+2*arch_d_model+IF(arch_qkv_bias=1,arch_d_model+2*C_KV,0))")
     held = f"{layer}+IF(arch_tied=1,1,2)*arch_vocab*arch_d_model+arch_d_model"
+    family_held = "*(1+moe_share*(moe_experts/moe_active-1))" if moe else ""
     c.add("params_held", "weights held", "parameters",
-          lambda r: "=" + held.replace("C_KV", r("shape_kv_dim")) if arch(r) else f"={r('params_N')}",
-          at_n(lambda rf, n: rf.params_terms().value(n)), "layers · (attention + MLP + norms) + embeddings")
-    c.add("weights_read", "weights read per decode step", "parameters",
-          lambda r: (f"={r('params_held')}-IF(arch_tied=1,0,arch_vocab*arch_d_model)" if arch(r)
+          lambda r: "=" + held.replace("C_KV", r("shape_kv_dim")) if arch(r) else f"={r('params_N')}{family_held}",
+          at_n(lambda rf, n: rf.params_terms().value(n)), "layers · (attention + MLP + norms) + embeddings"
+          + ("; a mixture: every expert (family: N · (1 + s · (E/k − 1)))" if moe else ""))
+    skipped = f"-arch_layers*(moe_experts-moe_active)*{expert}" if exact and m.architecture.is_moe else ""
+    c.add("weights_read", "weights a token multiplies (read per step, dense)", "parameters",
+          lambda r: (f"={r('params_held')}{skipped}-IF(arch_tied=1,0,arch_vocab*arch_d_model)" if arch(r)
                      else f"={r('params_N')}"),
-          at_n(lambda rf, n: rf.shape.weights_read.value(n)), "all but an untied input table (family: N)")
+          at_n(lambda rf, n: rf.shape.weights_read.value(n)), "all but an untied input table (family: N)"
+          + ("; a mixture's active ones" if moe else ""))
+    if moe:
+        c.add("expert_read", "one expert in every MoE layer", "parameters",
+              lambda r: f"=arch_layers*{expert}" if arch(r) else f"={r('params_N')}*moe_share/moe_active",
+              at_n(lambda rf, n: rf.shape.expert_read.value(n)), "layers · one expert (family: N · s / k)")
 
 
 def serving_cells(c, scenario: Scenario, sol, both) -> None:
@@ -147,7 +180,12 @@ def serving_cells(c, scenario: Scenario, sol, both) -> None:
     c.add("prompts_per_output", "prompt tokens prefilled per generated token ρ", "–",
           lambda r: f"=IF({r('tokens_out')}>0,{r('tokens_in')}/{r('tokens_out')},0)",
           (m.prefill_per_output,) * 2, "prompt tokens / generated tokens", fmt="num")
-    _step_cells(c, pick)
+    if not m.moe.is_dense:
+        c.add("experts_touched", "experts a step touches per MoE layer", "experts",
+              lambda r: (f"=moe_experts*(1-(1-moe_active/moe_experts)^MIN({r('serving_batch')}"
+                         f"*(1+{r('prompts_per_output')}),{_EXPONENT_CAP}))"),
+              pick(lambda p: float(m.touched(p.batch))), "E · (1 − (1 − k/E)^(B · (1 + ρ)))", fmt="num")
+    _step_cells(c, pick, not m.moe.is_dense)
     # GPU time per token in microseconds: plain numbers, never an exponent
     c.add("decode_gpu_us", "GPU time per generated token (prompts' share included)", "µs",
           lambda r: f"={r('serving_gpus')}*{r('tpot')}*1000/{r('serving_batch')}",
@@ -166,22 +204,37 @@ def serving_cells(c, scenario: Scenario, sol, both) -> None:
           "generated tokens · GPU-µs each (prompts included; prompts alone: their GPU-µs) / 10^6 / 3600")
 
 
-def _step_cells(c, pick) -> None:
+def _step_cells(c, pick, moe: bool = False) -> None:
     """The decode step's parts, TPOT, TTFT and the memory a replica holds; times in
-    milliseconds (as the scenario's serving.tpot_ms): plain numbers, never an exponent."""
+    milliseconds (as the scenario's serving.tpot_ms): plain numbers, never an exponent. A
+    mixture's step reads its shared weights and the experts its batch touches, a prompt
+    alone those of its tokens; under expert parallelism a layer's all-reduce and all-to-alls."""
     per_gpu = lambda r: f"{r('serving_gpus')}"        # noqa: E731
     ms = lambda f: pick(lambda p: 1e3 * f(p))         # noqa: E731 — seconds → ms
+    G = per_gpu
+    # collectives a layer and the activations' share each moves (tensor or expert parallel)
+    count = "IF(expert_parallel=1,1+all_to_alls,allreduces_per_layer)" if moe else "allreduces_per_layer"
+    share = lambda r: (f"IF(expert_parallel=1,2*({G(r)}-1)/{G(r)}+all_to_alls*moe_active*({G(r)}-1)/{G(r)}^2,"  # noqa: E731
+                       f"allreduces_per_layer*2*({G(r)}-1)/{G(r)})")
     # latencies and overheads are inputs in µs: 1000 of them a millisecond
     links = lambda r, tokens: (                       # noqa: E731
+        f"IF({per_gpu(r)}>1,{count}*{r('shape_layers')}*((link_latency_us/link_efficiency"
+        f"+collective_overhead_us)/1000+{r('shape_d_model')}*{share(r)}/{count}*activation_bytes"
+        f"/(link_bandwidth*link_efficiency)*{tokens}*1000),0)") if moe else (
         f"IF({per_gpu(r)}>1,allreduces_per_layer*{r('shape_layers')}*((link_latency_us/link_efficiency"
         f"+collective_overhead_us)/1000+{r('shape_d_model')}*2*({per_gpu(r)}-1)/{per_gpu(r)}*activation_bytes"
         f"/(link_bandwidth*link_efficiency)*{tokens}*1000),0)")
+    # the weights a step reads (a mixture's: shared ones and the experts touched)
+    read = lambda r, touched: (f"({r('weights_read')}+{r('expert_read')}*({touched}-moe_active))"   # noqa: E731
+                               if moe else r("weights_read"))
+    prompt_touched = f"moe_experts*(1-(1-moe_active/moe_experts)^MIN(prompt_tokens,{_EXPONENT_CAP}))"
     c.add("step_compute", "decode step: compute", "ms",
           lambda r: (f"={r('serving_batch')}*{r('decode_flops')}/({per_gpu(r)}*infer_peak*compute_efficiency)"
                      f"*1000"),
           ms(lambda p: p.compute_seconds), "B · FLOP per token / (G · peak · η_c), s → ms", fmt="num")
     c.add("step_memory", "decode step: memory", "ms",
-          lambda r: (f"=({r('weights_read')}*weight_bytes+{r('serving_batch')}*context_tokens*{r('kv_per_token')}"
+          lambda r: (f"=({read(r, r('experts_touched') if moe else '')}*weight_bytes+{r('serving_batch')}"
+                     f"*context_tokens*{r('kv_per_token')}"
                      f"*(1-kv_reread+kv_reread*{r('shape_group')}))/({per_gpu(r)}*infer_bandwidth"
                      f"*bandwidth_efficiency)*1000"),
           ms(lambda p: p.memory_seconds),
@@ -200,7 +253,7 @@ def _step_cells(c, pick) -> None:
           fmt="num")
     c.add("ttft", "time to first token (TTFT)", "ms",
           lambda r: (f"=MAX(prompt_tokens*{r('prefill_flops')}/({per_gpu(r)}*infer_peak*compute_efficiency),"
-                     f"{r('weights_read')}*weight_bytes/({per_gpu(r)}*infer_bandwidth*bandwidth_efficiency))*1000+"
+                     f"{read(r, prompt_touched)}*weight_bytes/({per_gpu(r)}*infer_bandwidth*bandwidth_efficiency))*1000+"
                      f"{links(r, 'prompt_tokens')}+{r('shape_layers')}*prefill_overhead_us/1000"),
           ms(lambda p: p.ttft_seconds), "the longer of the prompt's compute and a read of the weights, "
           "+ its all-reduces + τ per layer, s → ms", fmt="num")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 __all__ = ["certified_plan", "served_at", "plain_value"]
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import ScenarioError
 from ..model.units import format_count
+from ..problem.formulation import build_problem
 from ..scenario.schema import Scenario
 from ..solvers.exact import ExactPlan, solve_exact
 from .cautions import plan_warnings
@@ -83,11 +86,18 @@ def served_at(scenario: Scenario, problem, N: float, D: float, relaxed, rounded,
     model = scenario.costs
     costs, relaxed_costs = model.breakdown(N, D, rounded), model.breakdown(N, D, relaxed)
     z = point_z(N, D, rounded)
+    if not scenario.serving.moe.is_dense:
+        # a mixture's deployed point against its own cell: its batch's exact experts read
+        problem = build_problem(replace(scenario, serving=scenario.serving.at_point(rounded.replica_gpus,
+                                                                                     rounded.batch)))
     broken = tuple(c.name for c in problem.constraints if not c.is_loss and c.value(z) > 1e-9)
     Nb = float(baseline_plans(facts, np.array([loss]))[0][0])
     base = baseline_point(scenario, Nb)
     plan = serving_plan(scenario, N, relaxed, rounded, costs, relaxed_costs, broken, base)
-    base_costs = model.breakdown(Nb, 1.0, base)
+    # the baseline is served by the shape family at its own size (as baseline_point serves
+    # it, and as a sweep prices it): an exact architecture's constants are the plan's alone
+    base_model = model if model.serving is None else replace(model, serving=model.serving.free())
+    base_costs = base_model.breakdown(Nb, 1.0, base)
     column = lambda b: {f: np.array([nan_if_none(getattr(b, f))]) for f in INFER_FIELDS}  # noqa: E731
     p = plan.rounded
     row = {"serving_replica_gpus": p.replica_gpus, "serving_batch": p.batch,

@@ -91,10 +91,17 @@ def at_serving_precision(scenario: Scenario, dtype: str) -> Scenario:
 
 def with_experts(scenario: Scenario, experts: int) -> Scenario:
     """``scenario`` with a mixture of ``experts`` experts: its law the joint law's member of
-    that E (docs/model.md §10), at most as many active experts as there are experts."""
+    that E (docs/model.md §10), at most as many active experts as there are experts, served
+    (roofline model) as the shape family's mixture of that E (an exact architecture of
+    another E, the dense twin of Mixtral, gives way to the family's model)."""
     moe = replace(scenario.moe, experts=int(experts),
                   active_experts=min(scenario.moe.active_experts, int(experts)))
-    return replace(scenario, law=scenario.joint_law.at(experts), moe=moe)
+    serving = scenario.serving
+    if serving is not None:
+        # an exact mixture's twin of another E (the dense one) is the shape family's model
+        exact = serving.architecture is not None and serving.architecture.experts != moe.experts
+        serving = replace(serving.free() if exact else serving, mixture=moe)
+    return replace(scenario, law=scenario.joint_law.at(experts), moe=moe, serving=serving)
 
 
 _BUILDERS = {"quantisation.dtypes": at_serving_precision, "moe.experts": with_experts}

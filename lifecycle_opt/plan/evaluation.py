@@ -342,8 +342,10 @@ def _at_point(scenario: Scenario, point) -> Scenario:
     the largest allowed size when no point serves the plan."""
     if scenario.serving is None:
         return scenario
-    size = max(scenario.serving.replica_gpus) if point is None else int(point.replica_gpus)
-    return replace(scenario, serving=scenario.serving.at_size(size))
+    if point is None:
+        return replace(scenario, serving=scenario.serving.at_size(max(scenario.serving.replica_gpus)))
+    # (a mixture's: the cell of the point's batch, its experts read exactly)
+    return replace(scenario, serving=scenario.serving.at_point(point.replica_gpus, point.batch))
 
 
 def _served(scenario: Scenario, N: float, D: float, facts, loss: float):

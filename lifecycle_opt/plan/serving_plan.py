@@ -13,8 +13,8 @@ against every constraint of the problem.
 """
 from __future__ import annotations
 
-__all__ = ["ServingPlan", "serving_plan", "serving_points", "baseline_point", "point_z", "implied_mfu",
-           "nan_if_none"]
+__all__ = ["ServingPlan", "ExpertsRead", "serving_plan", "serving_points", "baseline_point", "point_z",
+           "implied_mfu", "nan_if_none"]
 
 import math
 from dataclasses import dataclass, replace
@@ -30,6 +30,49 @@ from ..problem.serving_points import relaxed_point, rounded_point
 from ..scenario.schema import Scenario
 
 _MILLION = 1e6
+
+
+@dataclass(frozen=True)
+class ExpertsRead:
+    """What a mixture of experts' decode step reads (docs/model.md §10).
+
+    experts, active_experts : E and k; total_params, active_params [parameters]
+    touched, relaxed_touched : distinct experts per MoE layer a step touches at the deployed
+        and at the relaxed batch, by the exact formula E·(1 − (1 − k/E)^T), T the step's
+        tokens [experts]
+    bound : the experts the problem priced the deployed batch at, its bucket's top's [experts]
+    bucket : (lo, hi) the deployed batch's bucket [sequences]
+    expert_parallel : experts spread over the replica's GPUs (all-to-alls), else tensor parallel
+    """
+
+    experts: int
+    active_experts: int
+    total_params: float
+    active_params: float
+    touched: float
+    relaxed_touched: float
+    bound: float
+    bucket: tuple[float, float]
+    expert_parallel: bool
+
+    def as_dict(self) -> dict:
+        return {"experts": self.experts, "active_experts": self.active_experts, "total_params": self.total_params,
+                "active_params": self.active_params, "touched_per_layer": self.touched,
+                "relaxed_touched_per_layer": self.relaxed_touched, "touched_bound": self.bound,
+                "bucket": [self.bucket[0], self.bucket[1] if math.isfinite(self.bucket[1]) else None],
+                "expert_parallel": self.expert_parallel}
+
+
+def _experts_read(r: Roofline, N: float, rounded: ServingPoint, relaxed: ServingPoint) -> ExpertsRead | None:
+    """The ExpertsRead of a mixture served at ``rounded`` (None for a dense model)."""
+    m = r.moe
+    if m.is_dense:
+        return None
+    B = rounded.batch
+    bucket = next(b for b in reversed(m.batch_buckets(1.0 + r.prefill_per_output)) if b[0] <= B)
+    bound = float(r.at_cell(rounded.replica_gpus, bucket).touched_bound)
+    return ExpertsRead(m.experts, m.active_experts, float(r.params_terms().value(N)), N, float(r.touched(B)),
+                       float(r.touched(relaxed.batch)), bound, bucket, r.expert_parallel)
 
 
 def point_z(N: float, D: float, p: ServingPoint) -> np.ndarray:
@@ -54,6 +97,7 @@ class ServingPlan:
         None without prices); broken : constraints the rounded point breaks (none expected)
     baseline : how the compute-optimal baseline is served (no latency targets), None when it
         fits no allowed replica
+    experts : what a mixture of experts' step reads (None for a dense model)
     shape : the architecture served (exact, or the shape family's member of N parameters);
         shape_exact : whether the weights read per step are exact (else a bound, the untied
         input table counted); efficiencies and efficiency_source: the engine's and where
@@ -81,6 +125,7 @@ class ServingPlan:
     efficiency_source: str
     broken: tuple[str, ...] = ()
     baseline: ServingPoint | None = None
+    experts: ExpertsRead | None = None
 
     def as_dict(self) -> dict:
         """The JSON ``serving`` object: the rounded plan's figures, the relaxed and the
@@ -104,6 +149,7 @@ class ServingPlan:
                 "rounding_cost_usd": self.rounding_cost_usd, "broken": list(self.broken),
                 "architecture": {**self.shape.as_dict(), "exact_weights_read": self.shape_exact},
                 "efficiencies": {**self.efficiencies.as_dict(), "source": self.efficiency_source},
+                "mixture": None if self.experts is None else self.experts.as_dict(),
                 "relaxed": {"replica_gpus": x.replica_gpus, "batch": x.batch, "tpot_ms": x.step_seconds * 1e3,
                             "ttft_ms": x.ttft_seconds * 1e3,
                             "tokens_per_second_per_gpu": x.tokens_per_second_per_gpu, "bound": x.bound,
@@ -165,7 +211,7 @@ def serving_plan(scenario: Scenario, N: float, relaxed: ServingPoint, rounded: S
         rounding_cost_usd=None if ours is None or theirs is None else max(ours - theirs, 0.0), broken=broken,
         shape=r.architecture if r.architecture is not None else r.family.member(N),
         shape_exact=r.architecture is not None or r.family.tied_embeddings, efficiencies=r.efficiencies,
-        efficiency_source=r.efficiency_source, baseline=baseline)
+        efficiency_source=r.efficiency_source, baseline=baseline, experts=_experts_read(r, N, rounded, relaxed))
 
 
 def implied_mfu(r: Roofline, N: float, p: ServingPoint) -> float:

@@ -36,8 +36,9 @@ def batch_problem(scenario: Scenario) -> Problem:
 @dataclass(frozen=True)
 class ServingSide:
     """A cost-side scenario's serving: its roofline and cost model, k (the objective's unit
-    per GPU-second of generated tokens), and per allowed size the forms of its constraints
-    (``plan``) and of the baseline's (the shape family, no latency targets: ``base``)."""
+    per GPU-second of generated tokens), and per cell — (allowed size, lo, hi) of a batch
+    bucket, a dense model's (size, 1, ∞) — the forms of its constraints (``plan``) and of
+    the baseline's (the shape family, no latency targets: ``base``)."""
 
     roofline: Roofline
     costs: CostModel
@@ -54,20 +55,21 @@ def serving_side(scenario: Scenario) -> ServingSide | None:
     if got is None:
         return None
     plan, base = {}, {}
-    for g in r.replica_gpus:
-        plan[g] = forms_of(serving_constraints(r.at_size(g)), float(g))
-        base[g] = forms_of([c for c in serving_constraints(r.free().at_size(g)) if c.name not in LATENCY_TARGETS],
-                           float(g))
-        if plan[g] is None or base[g] is None:
-            return None
+    for forms, cells, exclude in ((plan, r.cells(), ()), (base, r.free().cells(), LATENCY_TARGETS)):
+        for cell in cells:
+            key = (cell.size,) + (cell.batch_bucket or (1.0, math.inf))
+            forms[key] = forms_of([c for c in serving_constraints(cell) if c.name not in exclude], float(cell.size))
+            if forms[key] is None:
+                return None
     return ServingSide(r, scenario.costs, got[1], plan, base)
 
 
 def _stacked(sides: list[ServingSide], which: str) -> list:
-    """Per replica size, its forms stacked over the sides (a size a side's scenario does not
-    allow: not allowed); ``.take(ci)`` gives them for points of sides ``ci``."""
-    sizes = sorted({g for s in sides for g in getattr(s, which)})
-    return [stack_forms([getattr(s, which).get(g) for s in sides], float(g)) for g in sizes]
+    """Per cell (replica size, a mixture's batch bucket), its forms stacked over the sides (a
+    cell a side's scenario does not have: not allowed); ``.take(ci)`` gives them for points
+    of sides ``ci``."""
+    cells = sorted({key for s in sides for key in getattr(s, which)})
+    return [stack_forms([getattr(s, which).get(key) for s in sides], float(key[0])) for key in cells]
 
 
 def serving_plans(batch: Batch, facts: dict, sides: list[ServingSide], ci: np.ndarray):

@@ -11,7 +11,7 @@ setting and the model quantity it limits; the objective is the log of a cost pos
 from __future__ import annotations
 
 __all__ = ["Problem", "build_problem", "serving_constraints", "architecture_pins", "plane_problem", "BOX",
-           "SERVING_BOX", "LATENCY_TARGETS"]
+           "SERVING_BOX", "LATENCY_TARGETS", "CELL_PINS"]
 
 import functools
 import math
@@ -67,7 +67,8 @@ class Problem:
 def build_problem(scenario: Scenario, extra_loss_laws: tuple = (), serving: bool = True) -> Problem:
     """The typed constraints and the objective of ``scenario``; under the roofline serving
     model, those of one replica size (each size is its own problem, solved one by one by
-    :func:`~lifecycle_opt.solvers.exact.solve_exact`): with several allowed, the largest.
+    :func:`~lifecycle_opt.solvers.exact.solve_exact`): with several allowed, the largest
+    (and a mixture's open bucket: every expert read).
 
     ``extra_loss_laws`` — (index, law) pairs — add the target under further laws (the
     bootstrap laws of a robust plan), each its own convex loss constraint; ``serving``
@@ -202,7 +203,27 @@ def _structural(r: Roofline) -> tuple[Constraint, ...]:
             "GPUs per replica", whole=True, allowed=(g,), quantity=monomial(1.0, G=1)),
         Floor("min_replica_gpus", f"replicas of {g:g} GPUs (an allowed size)", "serving.replica_gpus", g,
               "GPUs per replica", movable=False, quantity=monomial(1.0, G=1)),
-    )
+    ) + _bucket(r)
+
+
+#: the names of the constraints that pin a problem to its cell (a replica size, a batch
+#: bucket): no limit of the scenario, each cell being its own problem
+CELL_PINS = ("max_replica_gpus", "min_replica_gpus", "bucket_min_batch", "bucket_max_batch")
+
+
+def _bucket(r: Roofline) -> tuple[Constraint, ...]:
+    """A mixture's batch bucket lo ≤ B ≤ hi, whose experts the step reads at hi's count
+    (docs/model.md §10); none for a dense model or an open bucket."""
+    if r.batch_bucket is None:
+        return ()
+    lo, hi = r.batch_bucket
+    label = f"a batch in the bucket [{lo:g}, {hi:g}] (experts read at its top's count)"
+    out = (Floor("bucket_min_batch", label, "serving.max_batch", lo, "sequences", movable=False,
+                 quantity=monomial(1.0, B=1)),) if lo > 1 else ()
+    if math.isfinite(hi):
+        out += (Cap("bucket_max_batch", label, "serving.max_batch", hi, "sequences", movable=False,
+                    quantity=monomial(1.0, B=1)),)
+    return out
 
 
 def _targets(r: Roofline) -> list[Constraint]:
@@ -253,12 +274,14 @@ def plane_problem(scenario: Scenario) -> tuple[Problem, float] | None:
 
 def architecture_pins(r: Roofline) -> list[Constraint]:
     """N equal to the count of the exact architecture of ``[serving.architecture]`` (none
-    for the shape family, whose N is free)."""
+    for the shape family, whose N is free): a mixture's active parameters, the law's N."""
     a = r.architecture
     if a is None:
         return []
-    label = f"parameters those of the architecture ({a.name}, {a.params:.6g})"
-    return [ParamCap("architecture_max", label, "serving.architecture", a.params, "parameters", movable=False,
+    what = "parameters" if not a.is_moe else "active parameters"
+    n = a.active_params
+    label = f"{what} those of the architecture ({a.name}, {n:.6g})"
+    return [ParamCap("architecture_max", label, "serving.architecture", n, "parameters", movable=False,
                      quantity=monomial(1.0, N=1)),
-            Floor("architecture_min", label, "serving.architecture", a.params, "parameters", movable=False,
+            Floor("architecture_min", label, "serving.architecture", n, "parameters", movable=False,
                   quantity=monomial(1.0, N=1))]

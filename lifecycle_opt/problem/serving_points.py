@@ -18,11 +18,17 @@ The *relaxed* point lets B be a real number (the relaxation the solver certifies
 geometric program per size); the *rounded* point tries every allowed replica size with its
 largest whole batch (up to the compute-bound one) and keeps the cheapest, ties to the
 smaller replica.
+
+A mixture of experts reads, per step, the experts its batch touches (docs/model.md §10):
+its cells are (replica size, batch bucket), each priced at its bucket's top (an upper
+bound), searched alike within the bucket; the cheapest cell wins and its point is then
+evaluated with the exact count of experts at its batch.
 """
 from __future__ import annotations
 
-__all__ = ["relaxed_point", "rounded_point"]
+__all__ = ["relaxed_point", "rounded_point", "cell_price"]
 
+import functools
 import math
 
 from ..model.serving import Roofline, ServingPoint
@@ -36,13 +42,13 @@ _MAX_BATCH = 1e8
 
 
 class _Replica:
-    """The serving constraints of N parameters on G GPUs, as functions of B alone."""
+    """The serving constraints of N parameters on G GPUs, as functions of B ≥ lo alone."""
 
-    def __init__(self, constraints, N: float, G: float):
-        self.G = G
-        reduced = [c.posynomial.fixed(N=N, D=1.0, G=G) for c in constraints]
-        self.steps = [p.fixed(t=1.0) for p, c in zip(reduced, constraints) if _is_step(c)]
-        self.others = [p for p, c in zip(reduced, constraints) if not _is_step(c)]
+    def __init__(self, constraints, N: float, G: float, lo: float = 1.0, hi: float = math.inf):
+        self.G, self.lo, self.hi = G, lo, hi
+        steps, others = _forms(constraints)
+        self.steps = [p.fixed(N=N, D=1.0, G=G, t=1.0) for p in steps]
+        self.others = [p.fixed(N=N, D=1.0, G=G) for p in others]
 
     def step(self, B: float) -> float:
         """The decode step t [s] at batch B: the longest time a step constraint demands."""
@@ -58,22 +64,34 @@ class _Replica:
         return self.G * self.step(B) / B
 
     def largest_batch(self) -> float | None:
-        """The largest feasible B ≥ 1 (every constraint but B ≥ 1 tightens as B grows), or
-        None when not even one sequence fits."""
-        if not self.feasible(1.0):
+        """The largest feasible B ≥ lo (every constraint but B ≥ lo tightens as B grows), or
+        None when not even lo sequences fit."""
+        if not self.feasible(self.lo):
             return None
         if self.feasible(_MAX_BATCH, 0.0):
             return _MAX_BATCH
         # strictly feasible: the boundary to the last bit (a whole batch at it rounds with slack)
-        return _bisect(lambda B: self.feasible(B, 0.0), 0.0, math.log(_MAX_BATCH))
+        return _bisect(lambda B: self.feasible(B, 0.0), math.log(self.lo), math.log(_MAX_BATCH))
+
+    def floor_cost(self) -> float:
+        """No batch of the cell is cheaper than its largest, G·t/B falling with B: the cost at
+        the bucket's top (or the search's edge), feasible or not, bounds the cell's from below."""
+        return self.cost(min(self.hi, _MAX_BATCH))
 
     def cheapest_batch(self, B_max: float) -> float:
-        """The smallest B in [1, B_max] as cheap as B_max (G·t/B never rises with B)."""
+        """The smallest B in [lo, B_max] as cheap as B_max (G·t/B never rises with B)."""
         # (a few ulps of slack: past the compute-bound batch the cost is flat but for rounding)
         floor = self.cost(B_max) * (1.0 + 1e-14)
-        if self.cost(1.0) <= floor:
-            return 1.0
-        return _bisect(lambda B: self.cost(B) > floor, 0.0, math.log(B_max), keep_last_true=False)
+        if self.cost(self.lo) <= floor:
+            return self.lo
+        return _bisect(lambda B: self.cost(B) > floor, math.log(self.lo), math.log(B_max), keep_last_true=False)
+
+
+@functools.lru_cache(maxsize=512)
+def _forms(constraints: tuple) -> tuple[list, list]:
+    """(the step constraints' posynomials, the others'), read once per cell."""
+    return ([c.posynomial for c in constraints if _is_step(c)],
+            [c.posynomial for c in constraints if not _is_step(c)])
 
 
 def _is_step(c: Constraint) -> bool:
@@ -95,43 +113,91 @@ def _bisect(holds, lo: float, hi: float, keep_last_true: bool = True) -> float:
     return math.exp(lo if keep_last_true else hi)
 
 
-def _replicas(roofline: Roofline, N: float, exclude: tuple):
-    """(G, its constraints as functions of B) for every allowed replica size, smallest first."""
-    for g in sorted(roofline.replica_gpus):
-        constraints = [c for c in serving_constraints(roofline.at_size(g)) if c.name not in exclude]
-        yield g, _Replica(constraints, N, float(g))
+def _replicas(roofline: Roofline, N: float, exclude: tuple) -> list:
+    """(G, its constraints as functions of B) for every cell (allowed replica size, and a
+    mixture's batch bucket), smallest first."""
+    out = []
+    for cell in sorted(roofline.cells(), key=lambda c: c.size):
+        constraints = tuple(c for c in serving_constraints(cell) if c.name not in exclude)
+        lo, hi = (1.0, math.inf) if cell.batch_bucket is None else cell.batch_bucket
+        out.append((cell.size, _Replica(constraints, N, float(cell.size), max(1.0, lo), hi)))
+    return out
+
+
+def _scan(roofline: Roofline, N: float, exclude: tuple, best_in) -> tuple | None:
+    """(B, G, G·t/B) of the cheapest cell by ``best_in`` (a replica → (B, cost) or None),
+    ties to the earlier cell (smaller replica, smaller batch). A mixture's many cells are
+    pruned by their floor costs once the most promising one's cost is known: a cell whose
+    floor is above it cannot be chosen (the choice is the same as trying every cell)."""
+    cells = _replicas(roofline, N, exclude)
+    found = {}
+    bound = math.inf
+    if len(cells) > len(roofline.replica_gpus):
+        floors = [replica.floor_cost() for _, replica in cells]
+        for i in sorted(range(len(cells)), key=floors.__getitem__):
+            found[i] = best_in(cells[i][1])
+            if found[i] is not None:
+                bound = found[i][1] * (1 + 1e-9)
+                break
+        cells = [(g, r, f) for (g, r), f in zip(cells, floors)]
+    else:
+        cells = [(g, r, 0.0) for g, r in cells]
+    best, best_cost = None, math.inf
+    for i, (g, replica, floor) in enumerate(cells):
+        if floor > bound:
+            continue
+        got = found[i] if i in found else best_in(replica)
+        if got is not None and got[1] < best_cost * (1 - 1e-12):
+            best, best_cost = (got[0], g), got[1]
+    return None if best is None else (best[0], best[1], best_cost)
+
+
+def _relaxed_in(replica: _Replica) -> tuple | None:
+    """(B, G·t/B) of a cell's cheapest real batch, or None."""
+    B_max = replica.largest_batch()
+    if B_max is None:
+        return None
+    B = replica.cheapest_batch(B_max)
+    return B, replica.cost(B)
+
+
+def _rounded_in(replica: _Replica) -> tuple | None:
+    """(B, G·t/B) of a cell's largest whole batch up to the compute-bound one, or None."""
+    B_max = replica.largest_batch()
+    if B_max is None:
+        return None
+    B = min(math.floor(B_max * (1 + _SLACK)), max(replica.lo, math.ceil(replica.cheapest_batch(B_max) * (1 - 1e-9))))
+    if B < replica.lo or not replica.feasible(B):
+        return None
+    return B, replica.cost(B)
+
+
+def _relaxed(roofline: Roofline, N: float, exclude: tuple) -> tuple | None:
+    """(B, G, G·t/B) of the cheapest relaxed point, or None."""
+    return _scan(roofline, N, exclude, _relaxed_in)
 
 
 def relaxed_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
     """The cheapest point with a real batch B on an allowed replica size (the relaxation the
-    solver optimises: one geometric program per size), of the equally cheap ones the
+    solver optimises: one geometric program per cell), of the equally cheap ones the
     smallest batch and replica; None when no allowed replica serves N within the
-    constraints (those named in ``exclude`` left out: the baseline has no latency targets)."""
-    best, best_cost = None, math.inf
-    for g, replica in _replicas(roofline, N, exclude):
-        B_max = replica.largest_batch()
-        if B_max is None:
-            continue
-        B = replica.cheapest_batch(B_max)
-        cost = replica.cost(B)
-        if cost < best_cost * (1 - 1e-12):
-            best, best_cost = (B, g), cost
-    return None if best is None else roofline.point(N, best[0], float(best[1]))
+    constraints (those named in ``exclude`` left out: the baseline has no latency targets).
+    A mixture's point is evaluated with the exact count of experts at its batch."""
+    got = _relaxed(roofline, N, exclude)
+    return None if got is None else roofline.point(N, got[0], float(got[1]))
+
+
+def cell_price(roofline: Roofline, N: float) -> float | None:
+    """The GPU-seconds G·t/B of a generated token at the cheapest relaxed point of
+    ``roofline``'s cells (a mixture's: at its buckets' bounds, as their problems price
+    it) [s], or None when none serves N."""
+    got = _relaxed(roofline, N, ())
+    return None if got is None else got[2]
 
 
 def rounded_point(roofline: Roofline, N: float, exclude: tuple = ()) -> ServingPoint | None:
     """The cheapest point with an allowed replica size and a whole batch (each allowed G
     tried with its largest whole batch up to the compute-bound one; ties to the smaller
     replica); None when none serves N within the constraints (``exclude`` as above)."""
-    best, best_cost = None, math.inf
-    for g, replica in _replicas(roofline, N, exclude):
-        B_max = replica.largest_batch()
-        if B_max is None:
-            continue
-        B = min(math.floor(B_max * (1 + _SLACK)), max(1, math.ceil(replica.cheapest_batch(B_max) * (1 - 1e-9))))
-        if B < 1 or not replica.feasible(B):
-            continue
-        cost = replica.cost(B)
-        if cost < best_cost * (1 - 1e-12):
-            best, best_cost = (B, g), cost
-    return None if best is None else roofline.point(N, best[0], float(best[1]))
+    got = _scan(roofline, N, exclude, _rounded_in)
+    return None if got is None else roofline.point(N, got[0], float(got[1]))

@@ -255,6 +255,9 @@ REGISTRY: tuple[Key | Table, ...] = (
                                            "problem).", "GPUs", many="list", default="[1, 2, 4, 8]",
         example="[1, 2, 4, 8]"),
     Key("serving.max_batch", "number", "Most sequences a replica holds.", "sequences", example="256"),
+    Key("serving.expert_parallel", "bool", "A mixture's experts spread over the replica's GPUs (a dispatch and a "
+                                           "combine all-to-all per MoE layer) rather than tensor parallel inside "
+                                           "each expert (vLLM's default).", default="false", example="true"),
     Key("serving.memory_utilisation", "fraction", "Share of HBM for weights and KV cache.", "fraction",
         default="0.9 (vLLM's and TensorRT-LLM's)", example="0.9"),
     Key("serving.kv_block_tokens", "integer", "Tokens per block of the paged KV cache.", "tokens",
@@ -273,8 +276,9 @@ REGISTRY: tuple[Key | Table, ...] = (
                                        "group (ξ, 0 to 1).", default=f"{_EFF.kv_reread:g} (fitted)", example="0.1"),
     Key("serving.prefill_overhead_us", "number", "Overhead per layer of a prefill pass (τ).", "µs",
         default=f"{_EFF.prefill_overhead * 1e6:g} (fitted)", example="100"),
-    Table("serving.architecture", "The model's exact shape (its N is then the architecture's count): a preset, "
-                                  "or layers, d_model, heads, kv_heads, d_ff and vocab. A preset's name alone "
+    Table("serving.architecture", "The model's exact shape (its N is then the architecture's count, a mixture's "
+                                  "active one): a preset, or layers, d_model, heads, kv_heads, d_ff and vocab "
+                                  "(and experts, active_experts for a mixture). A preset's name alone "
                                   'may stand for the table: architecture = "llama-3-70b".',
           shorthand=PRESET_NAMES),
     Key("serving.architecture.preset", "choice", "A published open model (`lifeopt architectures` lists them "
@@ -285,7 +289,17 @@ REGISTRY: tuple[Key | Table, ...] = (
     Key("serving.architecture.heads", "integer", "Query heads.", example="64"),
     Key("serving.architecture.kv_heads", "integer", "Key and value heads (a divisor of heads: grouped-query "
                                                     "attention).", example="8"),
-    Key("serving.architecture.d_ff", "integer", "Width of the MLP.", example="28672"),
+    Key("serving.architecture.d_ff", "integer", "Width of the MLP (a mixture's: of each expert).", example="28672"),
+    Key("serving.architecture.experts", "integer", "Experts per layer (E; 1 is dense): every layer's MLP is E "
+                                                   "experts and a router of E·d_model weights.", "experts",
+        default="1", example="8"),
+    Key("serving.architecture.active_experts", "integer", "Experts each token is routed to (k).", "experts",
+        default="1", example="2"),
+    Key("serving.architecture.expert_d_ff", "integer", "Width of each expert (a mixture's d_ff: give one of the "
+                                                       "two).", default="d_ff", example="14336"),
+    Key("serving.architecture.shared_experts", "integer", "Experts every token passes through (Qwen-MoE, "
+                                                          "DeepSeek), of the experts' width.", "experts",
+        default="0", example="4"),
     Key("serving.architecture.vocab", "integer", "Vocabulary size (embeddings and the LM head).", example="128256"),
     Key("serving.architecture.gated_mlp", "bool", "Three MLP matrices (SwiGLU) rather than two.", default="true",
         example="true"),

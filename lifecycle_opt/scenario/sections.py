@@ -29,7 +29,7 @@ from .registry import keys_of
 from .samples import read_samples
 from .schema import (BYTES_PER_PARAM, OBJECTIVES, Budget, DataLimits, Limits, Robust, Scenario, Target,
                      fail)
-from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline
+from .serving import SERVING_KEYS, SERVING_MODELS, read_roofline, with_mixture
 
 
 #: the keys each table allows: the registry's (scenario/registry.py), the one list of keys
@@ -87,7 +87,9 @@ class SectionReader(FinanceReader, QualityReader):
         quantisation, dtype_choice = self.quantisation(top.sub("quantisation", QUANTISATION_KEYS), law)
         if serving is not None and quantisation is not None and not dtype_choice:
             serving = self._served_weights(serving_sec, serving, quantisation.bits)
-        moe, joint, law, expert_choice = self.mixture(top.sub("moe", MOE_KEYS), law_sec, law)
+        moe_sec = top.sub("moe", MOE_KEYS)
+        moe, joint, law, expert_choice = self.mixture(moe_sec, law_sec, law)
+        serving, moe = with_mixture(self, serving, moe, expert_choice, moe_sec)
         return Scenario(serving=serving, name=name, law=law, objective=objective, target=target, demand=demand,
                         quantisation=quantisation, moe=moe, joint_law=joint, choices=expert_choice + dtype_choice,
                         downstream=downstream,

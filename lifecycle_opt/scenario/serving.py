@@ -8,7 +8,7 @@ and the engine's efficiencies (the fitted defaults, a ``calibration`` file writt
 from __future__ import annotations
 
 __all__ = ["SERVING_KEYS", "SERVING_MODELS", "EFFICIENCY_KEYS", "read_roofline", "efficiencies_from",
-           "read_calibration"]
+           "read_calibration", "with_mixture"]
 
 from dataclasses import replace
 from pathlib import Path
@@ -94,7 +94,35 @@ def read_roofline(reader, sec: Section | None, inference: InferenceHardware | No
                     kv_block_tokens=sec.get("kv_block_tokens", integer, default=DEFAULT_KV_BLOCK),
                     tpot_seconds=None if tpot is None else tpot / 1e3,
                     ttft_seconds=None if ttft is None else ttft / 1e3, replica_gpus=replicas,
-                    max_batch=max_batch, memory_utilisation=u, **_efficiencies(reader, sec))
+                    max_batch=max_batch, memory_utilisation=u, expert_parallel=sec.flag("expert_parallel", False),
+                    **_efficiencies(reader, sec))
+
+
+def with_mixture(reader, serving: Roofline | None, moe, choices: tuple, moe_sec: Section | None):
+    """(the roofline serving the scenario's mixture of experts, the scenario's Mixture): the
+    shape family's counterpart of ``[moe]`` (docs/model.md §10), or an exact mixture's own
+    E, k and exact expert share, which ``[moe]`` must then match (the law's N is the
+    architecture's active parameters)."""
+    if serving is None:
+        return None, moe
+    a, many = serving.architecture, dict(choices).get("moe.experts", (moe.experts,))
+    if a is not None and a.is_moe:
+        if len(many) > 1 or (moe.experts, moe.active_experts) != (a.experts, a.active_experts):
+            reader.fail("moe.experts", f"experts = {a.experts} and active_experts = {a.active_experts}, those of "
+                        f"the architecture {a.name} (the joint law prices its active parameters)",
+                        list(many) if len(many) > 1 else moe.experts)
+        if moe_sec is not None and moe_sec.has("expert_share"):
+            reader.fail("moe.expert_share", f"none with the exact architecture {a.name} (its share is exact, "
+                        f"{a.mixture.expert_share:.4g})", moe_sec.table["expert_share"])
+        moe = a.mixture
+        reader.assumptions[:] = [x for x in reader.assumptions if not x.startswith("moe.expert_share not given")]
+        reader.assumptions.append(f"moe.expert_share: {moe.expert_share:.4g}, exact from the architecture {a.name}")
+    elif a is not None and max(many) > 1:
+        reader.fail("serving.architecture", "a mixture of experts (experts, active_experts) for [moe] experts "
+                    "above 1, or the shape family (no architecture)", found_text=f"found the dense {a.name}")
+    if serving.expert_parallel and max(many) == 1 and moe.is_dense:
+        reader.fail("serving.expert_parallel", "only for a mixture of experts ([moe] experts above 1)", True)
+    return replace(serving, mixture=moe), moe
 
 
 def _known_keys(sec: Section) -> None:
@@ -199,8 +227,11 @@ def _shape(reader, sec: Section) -> tuple[Architecture | None, ShapeFamily]:
         if others:
             reader.fail(arch.key(others[0]), "either preset or the shape's keys, not both", arch.table[others[0]])
         return _preset(reader, arch.key("preset"), arch.text("preset")), family
-    fields = {}
+    fields, moe = {}, _mixture_keys(reader, arch)
     for k in ("layers", "d_model", "heads", "kv_heads", "d_ff", "vocab"):
+        if k == "d_ff" and moe["experts"] > 1 and arch.has("expert_d_ff"):
+            fields[k] = moe.pop("expert_d_ff")
+            continue
         if not arch.has(k):
             reader.fail(arch.key(k), "a whole number (an exact architecture needs layers, d_model, heads, kv_heads, "
                         'd_ff and vocab; or give preset = "llama-3-70b")', found_text="found none")
@@ -209,7 +240,29 @@ def _shape(reader, sec: Section) -> tuple[Architecture | None, ShapeFamily]:
         reader.fail(arch.key("kv_heads"), f"a divisor of heads = {fields['heads']:g}", arch.table["kv_heads"])
     flags = {k: arch.flag(k, default) for k, default in (("gated_mlp", True), ("tied_embeddings", False),
                                                           ("qkv_bias", False))}
-    return Architecture(**fields, **flags, name="custom", source=f"[serving.architecture] of {reader.source}"), family
+    moe.pop("expert_d_ff", None)
+    return Architecture(**fields, **flags, **moe, name="custom",
+                        source=f"[serving.architecture] of {reader.source}"), family
+
+
+def _mixture_keys(reader, arch: Section) -> dict:
+    """experts, active_experts, shared_experts (and expert_d_ff) of an exact architecture."""
+    out = {k: int(arch.get(k, integer, default=d, positive=k != "shared_experts"))
+           for k, d in (("experts", 1), ("active_experts", 1), ("shared_experts", 0))}
+    if out["experts"] == 1:
+        extra = [k for k in ("active_experts", "expert_d_ff", "shared_experts") if arch.has(k)]
+        if extra and not (extra == ["active_experts"] and out["active_experts"] == 1):
+            reader.fail(arch.key(extra[0]), "only for a mixture of experts (experts above 1)", arch.table[extra[0]])
+    elif out["active_experts"] > out["experts"]:
+        reader.fail(arch.key("active_experts"), f"at most experts = {out['experts']}", out["active_experts"])
+    elif arch.has("expert_d_ff") and arch.has("d_ff"):
+        reader.fail(arch.key("expert_d_ff"), "either d_ff or expert_d_ff, the width of each expert (a mixture's "
+                    "every MLP is its experts)", arch.table["expert_d_ff"])
+    if arch.has("expert_d_ff"):
+        out["expert_d_ff"] = arch.get("expert_d_ff", integer)
+    if out["shared_experts"] < 0:
+        reader.fail(arch.key("shared_experts"), "zero or more experts", out["shared_experts"])
+    return out
 
 
 def _preset(reader, key: str, name) -> Architecture:

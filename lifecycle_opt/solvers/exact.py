@@ -41,7 +41,8 @@ from .certificate import (ACTIVE_TOL, AGREEMENT_TOL, KKT_TOL, POLISHED_AGREEMENT
 from .checks import box_sides, flat_loss
 from .conic import solve_cvxpy
 from .infeasibility import explain_infeasible
-from ..problem.formulation import BOX, SERVING_BOX, Problem, build_problem, plane_problem, serving_constraints
+from ..problem.formulation import BOX, CELL_PINS, SERVING_BOX, Problem, build_problem, plane_problem, serving_constraints
+from ..problem.serving_points import cell_price
 from .batch_serving import solve_serving_batch
 from .serving_forms import forms_of, stack_forms
 from .slsqp import FEAS_TOL, phase_one, solve_scipy, start_point
@@ -97,8 +98,8 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     """
     if solver not in SOLVERS:
         raise ScenarioError("solver", f"one of {', '.join(SOLVERS)}", solver, source=scenario.source)
-    if scenario.serving is not None and len(scenario.serving.replica_gpus) > 1:
-        return _best_replica(scenario, extra_loss_laws, solver)
+    if _cells(scenario) is not None:
+        return _best_cell(scenario, extra_loss_laws, solver)
     problem = build_problem(scenario, extra_loss_laws)
     z0, _, strict = phase_one_ipm(problem, start_point(problem))
     if not strict:                  # infeasible, or no interior: scipy's Phase I decides
@@ -152,59 +153,101 @@ def solve_exact(scenario: Scenario, extra_loss_laws: tuple = (), solver: str = "
     return _exact_plan(problem, z, nu, certificate)
 
 
-def _best_replica(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> ExactPlan:
-    """The best of the certified optima with replicas of each allowed size (docs/model.md
-    §8: the links between a replica's GPUs cost what its size makes them cost, so each size
-    is its own geometric program, and the plan is the cheapest of them, or the one of
-    least loss).
-
-    Where the batch solver of serving plans covers the scenario, it prices every size's
-    optimum first (each certified by its own optimality residual); the cheapest size is
-    then solved and certified here, and the sizes the batch proved dearer are not solved
-    again. When no size admits a plan, the largest size's explanation is raised: its advice
-    includes a larger replica."""
+def _cells(scenario: Scenario) -> list | None:
+    """The one-cell rooflines of a scenario whose serving has several (replica sizes, a
+    mixture's batch buckets), else None."""
     r = scenario.serving
-    sizes = sorted(r.replica_gpus)
-    priced = _batch_values(scenario, sizes) if not extra_loss_laws else {}
-    plans = []
-    for g in sorted(sizes, key=lambda g: priced.get(g, -math.inf)):
-        if plans and g in priced and priced[g] > min(p.objective_value for p in plans) * (1 + 1e-9):
-            continue                      # proven dearer by the batch solver's certified optimum
+    if r is None or (len(r.replica_gpus) == 1 and (r.moe.is_dense or r.batch_bucket is not None)):
+        return None
+    return r.cells()
+
+
+def _best_cell(scenario: Scenario, extra_loss_laws: tuple, solver: str) -> ExactPlan:
+    """The best of the certified optima of each cell: each allowed replica size (docs/model.md
+    §8: the links between a replica's GPUs cost what its size makes them cost, so each size
+    is its own geometric program) and, for a mixture of experts, each batch bucket (the
+    experts a step reads, docs/model.md §10); the plan is the cheapest, or the one of least
+    loss.
+
+    Where the batch solver of serving plans covers the scenario, it prices every cell's
+    optimum first (each certified by its own optimality residual); the cheapest cell is
+    then solved and certified here, and the cells the batch proved dearer (or, a mixture's
+    buckets, without a plan) are not solved again. With N pinned by an exact architecture
+    the cells differ only in the serving of that N: they are priced by it. When no cell
+    admits a plan, the explanation of the largest size (a mixture's first bucket: every
+    serving limit tightens with the batch and the experts read, so it admits a plan if any
+    bucket does) is raised: its advice includes a larger replica."""
+    r = scenario.serving
+    cells, sizes = r.cells(), sorted(r.replica_gpus)
+    priced, hopeless = _cell_prices(scenario, cells) if not extra_loss_laws else ({}, set())
+    plans, least = [], math.inf
+    for i in sorted(range(len(cells)), key=lambda i: priced.get(i, -math.inf)):
+        if plans and (i in hopeless or (i in priced and priced[i] > least * (1 + 1e-9))):
+            continue                      # proven dearer (or without a plan) by its price
         try:
-            plans.append(solve_exact(replace(scenario, serving=r.at_size(g)), extra_loss_laws, solver, explain=False))
+            plans.append(solve_exact(replace(scenario, serving=cells[i]), extra_loss_laws, solver, explain=False))
+            least = min(least, priced.get(i, math.inf))
         except InfeasibleError:
             pass
     if not plans:
-        solve_exact(replace(scenario, serving=r.at_size(sizes[-1])), extra_loss_laws, solver)   # raises, explained
+        # (a mixture's first bucket, the fewest sequences and experts: feasible if any is)
+        solve_exact(replace(scenario, serving=r.at_cell(sizes[-1], cells[0].batch_bucket)), extra_loss_laws, solver)
     # ties (equal to the last bits) go to the smaller replica
     best = min(plans, key=lambda p: p.objective_value * (1 + 1e-12 * p.problem.constraint("max_replica_gpus").setting))
-    # the size is pinned in each problem: its pins bind by construction. "No larger" is a
+    # the cell is pinned in each problem: its pins bind by construction. "No larger" is a
     # limit of the scenario only at the largest size allowed; "no smaller" never is (the
-    # smaller sizes were priced), so neither is reported as binding otherwise
+    # smaller sizes were priced), nor is a bucket, so they are not reported as binding
     largest = best.problem.constraint("max_replica_gpus").setting >= max(sizes)
-    kept = tuple(b for b in best.binding if b.name != "min_replica_gpus" and (b.name != "max_replica_gpus" or largest))
+    kept = tuple(b for b in best.binding if b.name not in CELL_PINS or (b.name == "max_replica_gpus" and largest))
     return replace(best, binding=kept)
 
 
-def _batch_values(scenario: Scenario, sizes) -> dict:
-    """{size: the certified optimum's value} of the sizes the batch solver of serving plans
-    settles (solvers/batch_serving.py); empty where it does not cover the scenario."""
+
+def _cell_prices(scenario: Scenario, cells) -> tuple[dict, set]:
+    """({cell index: its price}, {cell indices without a plan}): the certified optimum of
+    each cell the batch solver of serving plans settles (solvers/batch_serving.py), or,
+    with N pinned by an exact mixture, the GPU-seconds of a generated token at its cheapest
+    point in the cell (the rest of the cost is the same in every cell); empty where neither
+    covers the scenario."""
     got = plane_problem(scenario)
     if got is None:
-        return {}
+        return _pinned_prices(scenario, cells)
     plane, k = got
     batch = batch_from_problems([plane])
     if bool(batch.unsupported[0]):
-        return {}
-    out = {}
-    for g in sizes:
-        form = forms_of(serving_constraints(scenario.serving.at_size(g)), float(g))
+        return {}, set()
+    out, none = {}, set()
+    for i, cell in enumerate(cells):
+        form = forms_of(serving_constraints(cell), float(cell.size))
         if form is None:
-            return {}
-        solved = solve_serving_batch(batch, [stack_forms([form], float(g))], np.array([k]))
+            return {}, set()
+        solved = solve_serving_batch(batch, [stack_forms([form], float(cell.size))], np.array([k]))
         if int(solved.result.status[0]) == OPTIMAL:
-            out[g] = float(solved.result.objective[0])
-    return out
+            out[i] = float(solved.result.objective[0])
+        elif cell.batch_bucket is not None:
+            none.add(i)
+    return out, none
+
+
+def _pinned_prices(scenario: Scenario, cells) -> tuple[dict, set]:
+    """The cells of a mixture whose N an exact architecture pins, priced by the GPU-seconds
+    of a generated token at their cheapest point (relaxed batch), when the cost is the
+    plane's plus k·G·t/B with k > 0 (the plane_problem of the same scenario with N free)."""
+    r = scenario.serving
+    if r.architecture is None or r.moe.is_dense:
+        return {}, set()
+    got = plane_problem(replace(scenario, serving=r.free()))
+    if got is None or not got[1] > 0:
+        return {}, set()
+    N = r.architecture.active_params
+    out, none = {}, set()
+    for i, cell in enumerate(cells):
+        price = cell_price(cell, N)
+        if price is None:
+            none.add(i)
+        else:
+            out[i] = price
+    return out, none
 
 
 def _batch_opinion(problem: Problem):
@@ -225,9 +268,8 @@ def _batch_opinion(problem: Problem):
 def quick_plan(scenario: Scenario, z0=None) -> tuple[float, float, float] | None:
     """(N, D, objective) of ``scenario`` by scipy alone, uncertified: for the many solves
     of a distribution over bootstrap laws. None when no feasible plan was found."""
-    if scenario.serving is not None and len(scenario.serving.replica_gpus) > 1:
-        found = [quick_plan(replace(scenario, serving=scenario.serving.at_size(g)), z0)
-                 for g in sorted(scenario.serving.replica_gpus)]
+    if _cells(scenario) is not None:
+        found = [quick_plan(replace(scenario, serving=cell), z0) for cell in _cells(scenario)]
         found = [f for f in found if f is not None]
         return min(found, key=lambda f: f[2]) if found else None
     problem = build_problem(scenario)
