@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lifecycle_opt"
 #: modules listed before it
 ORDER = [
     "errors",
-    "model.constants", "model.units", "model.setting_units", "model.posynomial", "model.frontier", "model.laws", "model.downstream", "model.moe", "model.presets", "model.architecture", "model.hardware", "model.serving", "model.calibration", "model.costs", "model.finance", "model.quantisation",
+    "model.constants", "model.units", "model.setting_units", "model.posynomial", "model.frontier", "model.laws", "model.downstream", "model.moe", "model.presets", "model.architecture", "model.hardware", "model.serving_point", "model.serving", "model.calibration", "model.costs", "model.finance", "model.quantisation",
     "scenario.schema", "scenario.fields", "scenario.keys", "scenario.registry", "scenario.reading", "scenario.files", "scenario.samples", "scenario.serving", "scenario.finance_section", "scenario.quality", "scenario.sections", "scenario.reader",
     "problem.constraints", "problem.formulation", "problem.serving_points",
     "solvers.roots", "solvers.slsqp", "solvers.barrier", "solvers.conic", "solvers.certificate", "solvers.infeasibility",

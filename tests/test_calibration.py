@@ -21,7 +21,7 @@ from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import ScenarioError
 from lifecycle_opt.fit.calibration import calibrate, read_measurements
 from lifecycle_opt.model.calibration import COLUMNS, predict, speed_ratio
-from lifecycle_opt.model.serving import DEFAULT_EFFICIENCIES
+from lifecycle_opt.model.serving_point import DEFAULT_EFFICIENCIES
 
 from conftest import EXAMPLES
 

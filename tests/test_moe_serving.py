@@ -19,7 +19,8 @@ from lifecycle_opt.fit.calibration import read_measurements
 from lifecycle_opt.model.architecture import Architecture, ShapeFamily, preset
 from lifecycle_opt.model.calibration import predict
 from lifecycle_opt.model.moe import BUCKET_TOLERANCE, Mixture
-from lifecycle_opt.model.serving import BOUND_EFFICIENCIES, DEFAULT_EFFICIENCIES, Roofline
+from lifecycle_opt.model.serving import Roofline
+from lifecycle_opt.model.serving_point import BOUND_EFFICIENCIES, DEFAULT_EFFICIENCIES
 from lifecycle_opt.scenario.reader import scenario_from_dict
 
 # ---- Mixtral 8x7B by hand, from mistralai/Mixtral-8x7B-v0.1's config.json: hidden_size

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from lifecycle_opt import solve
 from lifecycle_opt.cli import cli
 from lifecycle_opt.errors import InfeasibleError, ScenarioError
-from lifecycle_opt.model.serving import BOUND_EFFICIENCIES, Roofline
+from lifecycle_opt.model.serving import Roofline
+from lifecycle_opt.model.serving_point import BOUND_EFFICIENCIES
 from lifecycle_opt.plan.serving_plan import point_z
 from lifecycle_opt.problem.formulation import serving_constraints
 from lifecycle_opt.problem.serving_points import relaxed_point, rounded_point
@@ -395,7 +396,7 @@ def test_every_serving_key_the_reader_reads_is_registered():
     """The efficiency keys a calibration file and [serving] share, the architecture's and the
     shape family's: all in the registry of scenario keys (scenario/registry.py), with the
     fitted defaults as the reference shows them (model/serving.py DEFAULT_EFFICIENCIES)."""
-    from lifecycle_opt.model.serving import DEFAULT_EFFICIENCIES
+    from lifecycle_opt.model.serving_point import DEFAULT_EFFICIENCIES
     from lifecycle_opt.scenario.registry import entry, keys_of
     from lifecycle_opt.scenario.serving import EFFICIENCY_KEYS
     assert set(EFFICIENCY_KEYS) <= set(keys_of("serving"))

@@ -9,7 +9,8 @@ import pytest
 
 from lifecycle_opt.model.architecture import DEFAULT_FAMILY, PRESETS, Architecture, ShapeFamily, preset
 from lifecycle_opt.model.hardware import gpu
-from lifecycle_opt.model.serving import BOUND_EFFICIENCIES, Efficiencies, Roofline
+from lifecycle_opt.model.serving import Roofline
+from lifecycle_opt.model.serving_point import BOUND_EFFICIENCIES, Efficiencies
 
 H100 = gpu("H100")
 

@@ -64,7 +64,7 @@ def calibrate(measurements, output, fmt, predict_only, calibration_file, bound, 
 
 def _prior(path: str | None):
     """The efficiencies of a calibration file, or the shipped defaults."""
-    from ..model.serving import DEFAULT_EFFICIENCIES
+    from ..model.serving_point import DEFAULT_EFFICIENCIES
     from ..scenario.serving import read_calibration
 
     return DEFAULT_EFFICIENCIES if path is None else read_calibration(path)

@@ -31,7 +31,7 @@ from ..errors import ScenarioError
 from ..model.architecture import Architecture
 from ..model.calibration import COLUMNS, DTYPE_BYTES, METRICS, MOE_COLUMNS, Measurement, predicted, prepare, speed_ratio
 from ..model.hardware import gpu
-from ..model.serving import BOUND_EFFICIENCIES, DEFAULT_EFFICIENCIES, Efficiencies
+from ..model.serving_point import BOUND_EFFICIENCIES, DEFAULT_EFFICIENCIES, Efficiencies
 from .runs import csv_table
 
 #: the fitted parameters: (field of Efficiencies, key in a scenario and a calibration file,

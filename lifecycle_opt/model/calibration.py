@@ -27,7 +27,8 @@ from dataclasses import dataclass, replace
 
 from .architecture import Architecture
 from .hardware import Gpu
-from .serving import BOUND_EFFICIENCIES, Efficiencies, Parts, Roofline, serving_point
+from .serving import Parts, Roofline, serving_point
+from .serving_point import BOUND_EFFICIENCIES, Efficiencies
 
 #: the figures a row may report, and their units
 METRICS = {"tpot_ms": "ms", "ttft_ms": "ms", "output_tokens_per_second_per_gpu": "tokens/s per GPU"}

@@ -34,7 +34,8 @@ import numpy as np
 from .constants import (HOURS_PER_DAY, INFER_FLOPS_PER_PARAM_TOKEN, SECONDS_PER_DAY, SECONDS_PER_HOUR,
                         TRAIN_FLOPS_PER_PARAM_TOKEN)
 from .posynomial import Posynomial, monomial
-from .serving import Roofline, ServingPoint
+from .serving import Roofline
+from .serving_point import ServingPoint
 
 
 @dataclass(frozen=True)

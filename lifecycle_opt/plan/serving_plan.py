@@ -24,7 +24,8 @@ import numpy as np
 from ..errors import InfeasibleError
 from ..model.constants import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from ..model.architecture import Architecture
-from ..model.serving import BOUND_EFFICIENCIES, Efficiencies, Roofline, ServingPoint
+from ..model.serving import Roofline
+from ..model.serving_point import BOUND_EFFICIENCIES, Efficiencies, ServingPoint
 from ..problem.formulation import LATENCY_TARGETS
 from ..problem.serving_points import relaxed_point, rounded_point
 from ..scenario.schema import Scenario

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..model.constants import SECONDS_PER_HOUR
 from ..model.costs import CostModel
-from ..model.serving import Roofline, ServingPoint
+from ..model.serving import Roofline
+from ..model.serving_point import ServingPoint
 from ..problem.formulation import LATENCY_TARGETS, Problem, build_problem, plane_problem, serving_constraints
 from ..scenario.schema import Scenario
 from ..solvers.batch_data import OPTIMAL, Batch

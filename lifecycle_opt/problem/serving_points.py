@@ -31,7 +31,8 @@ __all__ = ["relaxed_point", "rounded_point", "cell_price"]
 import functools
 import math
 
-from ..model.serving import Roofline, ServingPoint
+from ..model.serving import Roofline
+from ..model.serving_point import ServingPoint
 from .constraints import Constraint
 from .formulation import serving_constraints
 

@@ -22,7 +22,7 @@ from ..model.presets import PRESETS
 from ..model.laws import MUENNIGHOFF_R_D_STAR, MUENNIGHOFF_R_N_STAR
 from ..model.moe import DEFAULT_EXPERT_SHARE, JOINT_FORM
 from ..model.architecture import DEFAULT_FAMILY as _FAMILY, PRESET_NAMES
-from ..model.serving import DEFAULT_EFFICIENCIES as _EFF
+from ..model.serving_point import DEFAULT_EFFICIENCIES as _EFF
 from .keys import Key, Table
 from .schema import BYTES_PER_PARAM, OBJECTIVES
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..model.architecture import DEFAULT_FAMILY, PRESET_NAMES, Architecture, ShapeFamily, preset
 from ..model.costs import Demand, InferenceHardware
-from ..model.serving import DEFAULT_EFFICIENCIES, Efficiencies, Roofline
+from ..model.serving import Roofline
+from ..model.serving_point import DEFAULT_EFFICIENCIES, Efficiencies
 from ..model.units import parse_count
 from .fields import Section, fraction, integer, number
 from .files import read_toml
