@@ -43,7 +43,7 @@ from .columnar import NotColumnar, fit_side
 from .evaluation import VIOLATION_TOL, Quantity, evaluate, optimum_scenario, plan_size, regret_unit, settled
 from .rows import BASELINE_COSTS, cost_columns, plan_columns, status_of
 from .sweep_plan import (LOSS_SECTIONS, Base, SweepPlan, combine_sides, plan_sweep, point_label, point_of,
-                         side_indices, side_scenario)
+                         sampled_points, side_indices, side_scenario)
 
 #: points evaluated together
 CHUNK = 65_536
@@ -174,14 +174,8 @@ def _limits_at(fast: _FastPath, li, ci) -> dict:
 def _limits_verified(plan: SweepPlan, fast: _FastPath, N: float, D: float, samples: int = 6) -> bool:
     """The limits of a few whole points built exactly are those the sides give, to 1e-12
     (as the sweep checks its own numbers, ``sweep_plan._verified``)."""
-    rng = np.random.default_rng(1)
-    for k in sorted({0, plan.size - 1} | {int(k) for k in rng.integers(0, plan.size, samples)}):
-        li, ci = side_indices(plan, np.array([k]))
-        if not (plan.loss.ok_at(li)[0] and plan.cost.ok_at(ci)[0]):
-            continue
-        try:
-            whole = plan.base.build(plan.base.point_data(point_of(plan, k)))
-        except ScenarioError:
+    for li, ci, whole in sampled_points(plan, samples, seed=1):
+        if whole is None:
             return False
         exact, _ = _limit_table([whole], N, D)
         combined = _limits_at(fast, li, ci)

@@ -6,7 +6,7 @@ Batch and row facts of any points. :mod:`.sweep_rows` solves the points of a chu
 from __future__ import annotations
 
 __all__ = ["Base", "base_of", "SweepPlan", "plan_sweep", "check_keys", "point_label", "point_of",
-           "side_indices", "combine_sides", "side_scenario", "LOSS_SECTIONS"]
+           "side_indices", "combine_sides", "side_scenario", "sampled_points", "LOSS_SECTIONS"]
 
 import itertools
 import math
@@ -294,19 +294,28 @@ def _facts(scenarios) -> dict:
     return stack_facts([row_facts(s if isinstance(s, Scenario) else ok[0]) for s in scenarios])
 
 
-def _verified(plan: SweepPlan, samples: int = 6) -> bool:
-    """Build a few whole points exactly and check that combining the sides gives the same
-    batch parameters (the sides' independence is a property of the scenario format, and
-    a columnar side's forms reproduce its scenarios to 1e-12; this guards both)."""
-    rng = np.random.default_rng(0)
-    picks = {0, plan.size - 1} | {int(k) for k in rng.integers(0, plan.size, samples)}
-    for k in sorted(picks):
+def sampled_points(plan: SweepPlan, samples: int, seed: int):
+    """The first, the last and ``samples`` random points of ``plan`` whose sides are valid,
+    each as (loss side index, cost side index, its whole scenario built exactly, or None
+    where that build fails): what the checks of the sides' combination compare against."""
+    rng = np.random.default_rng(seed)
+    for k in sorted({0, plan.size - 1} | {int(k) for k in rng.integers(0, plan.size, samples)}):
         li, ci = side_indices(plan, np.array([k]))
         if not (plan.loss.ok_at(li)[0] and plan.cost.ok_at(ci)[0]):
             continue
         try:
             whole = plan.base.build(plan.base.point_data(point_of(plan, k)))
         except ScenarioError:
+            whole = None
+        yield li, ci, whole
+
+
+def _verified(plan: SweepPlan, samples: int = 6) -> bool:
+    """Build a few whole points exactly and check that combining the sides gives the same
+    batch parameters (the sides' independence is a property of the scenario format, and
+    a columnar side's forms reproduce its scenarios to 1e-12; this guards both)."""
+    for li, ci, whole in sampled_points(plan, samples, seed=0):
+        if whole is None:
             return False
         one = batch_from_problems([batch_problem(whole)])
         combined, facts = combine_sides(plan, li, ci)
