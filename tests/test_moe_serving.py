@@ -366,3 +366,34 @@ def test_an_exact_mixture_given_by_its_keys_is_the_preset():
     m = preset("mixtral-8x7b")
     assert (a.params, a.active_params, a.mixture) == (m.params, m.active_params, m.mixture)
     assert isinstance(a, Architecture)
+
+
+def test_the_workbook_of_an_expert_parallel_mixture_recalculates_to_the_plan(libreoffice, tmp_path):
+    # the shape family's mixture on 2-GPU replicas, experts spread over the GPUs: every
+    # formula of the workbook (weights held and read, the experts a step touches, the
+    # all-to-alls) recalculated by LibreOffice to the plan's numbers (Mixtral's tensor
+    # parallel workbook: tests/test_workbook.py, examples/mixtral_serving.toml)
+    import openpyxl
+
+    from books import formula_cells
+    from lifecycle_opt.outputs.plan_book import plan_book
+    from lifecycle_opt.outputs.workbook import write_xlsx
+    from lifecycle_opt.plan.choices import chosen_scenario
+    from spreadsheet import strip_cached_values
+
+    scenario = scenario_from_dict(_serving_scenario(replica_gpus=[2], expert_parallel=True))
+    sol = solve(scenario)
+    assert sol.serving.rounded.replica_gpus == 2 and sol.serving.experts.expert_parallel
+    path = write_xlsx(plan_book(chosen_scenario(scenario, sol), sol), tmp_path / "ep.xlsx")
+    (tmp_path / "stripped").mkdir()
+    theirs = libreoffice.recalculate([strip_cached_values(path, tmp_path / "stripped" / "ep.xlsx")])[0]
+    ours, recalculated = (openpyxl.load_workbook(p, data_only=True) for p in (path, theirs))
+    checked = 0
+    for sheet, cell in formula_cells(path):
+        a, b = ours[sheet][cell].value, recalculated[sheet][cell].value
+        if isinstance(a, (int, float)):
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-15), (sheet, cell)
+            checked += 1
+    assert checked > 50
+    names = [c.value for c in openpyxl.load_workbook(path)["Calculations"]["A"]]
+    assert "experts a step touches per MoE layer" in names and "one expert in every MoE layer" in names
