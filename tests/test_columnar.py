@@ -154,8 +154,8 @@ def test_an_invalid_value_on_a_long_axis_is_a_row_that_says_why(monkeypatch):
 def test_a_million_points_along_one_axis_build_no_scenario_per_point(monkeypatch):
     """The side of a 1e6-value axis is fitted on a handful of probe scenarios."""
     built = []
-    original = sweep_module._side_scenario
-    monkeypatch.setattr(sweep_module, "_side_scenario", lambda *a: built.append(1) or original(*a))
+    original = sweep_module.side_scenario
+    monkeypatch.setattr(sweep_module, "side_scenario", lambda *a: built.append(1) or original(*a))
     plan = plan_sweep("examples/small_corpus.toml", ["inference.tokens=1e9..1e15:log:1000000"])
     assert plan.cost.columns is not None and len(built) < 20
     cols = sweep_columns(plan, 999_000, 1_000_000)

@@ -242,7 +242,8 @@ def test_every_entry_point_gives_the_same_plan(tmp_path, monkeypatch):
     from lifecycle_opt.outputs import plots
     drawn = []
     monkeypatch.setattr(plots, "plan_figure", lambda plans: drawn.extend((s.params, s.tokens) for _, s in plans))
-    monkeypatch.setattr(plots, "save_figure", lambda fig, output, force=False: None)
+    from lifecycle_opt.outputs import figure_files
+    monkeypatch.setattr(figure_files, "save_figure", lambda fig, output, force=False: None)
     worst = 0.0
     for k, (path, raw, api) in enumerate(_entry_point_scenarios(SCENARIOS, tmp_path)):
         plans = {"solve": cli_json("solve", str(path), "--format", "json"),
