@@ -30,7 +30,7 @@ penalty, and solved plans without a second opinion (cvxpy failed).
 
 Anything else (another exception, exit 70 on the command line; a plan that breaks a limit)
 fails the test. The default run draws a small number of examples, so that the suite stays
-fast; the dedicated job sets LIFEOPT_FUZZ_EXAMPLES=10000 (`.ci/fuzz`).
+fast; the dedicated job sets LIFEOPT_FUZZ_EXAMPLES=1000 (`.ci/fuzz`).
 """
 import json
 import math
